@@ -1,0 +1,1 @@
+valise_benchmark(hash_bench)

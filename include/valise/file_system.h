@@ -1,0 +1,226 @@
+// The I/O layer: every byte valise reads from a drive or writes to DEST goes
+// through these interfaces, so that tests can swap in a simulated disk that
+// breaks on purpose (src/io/sim_disk.h) and the pipeline cannot tell.
+//
+//   FileSystem      opens files, lists directories, stats paths.
+//   File            one open file or block device: positional reads and
+//                   writes, sync; its native descriptor for io_uring.
+//   Directory       a DEST directory handle; every path below it is resolved
+//                   with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, so nothing
+//                   created through it can land outside it.
+//
+// Asynchronous I/O is in io_queue.h: an IoQueue takes requests on Files and
+// completes them later; the io_uring queue uses File::native_handle(), the
+// synchronous and simulated queues call File::ReadAt/WriteAt.
+//
+// Contracts common to every method below: on failure *result is left
+// untouched (or reset, where it is a unique_ptr), the Status message names
+// the path and the operation ("/mnt/a/x: open"), a missing path is
+// NotFound, and errno goes through Status::PosixError.
+//
+// Thread safety: FileSystem and Directory methods may be called from any
+// thread. A File's ReadAt/WriteAt may be called concurrently (they are
+// positional); Sync, SetTimes, SetMode and Close from one thread at a time.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "valise/status.h"
+
+namespace valise {
+
+class IoQueue;
+struct IoQueueOptions;
+
+enum class FileType : uint8_t {
+  kRegular,
+  kDirectory,
+  kSymlink,
+  kBlockDevice,
+  kCharDevice,
+  kFifo,
+  kSocket,
+  kUnknown,
+};
+
+// "file", "directory", "symlink", "block device", ...
+const char* FileTypeName(FileType type);
+
+struct FileInfo {
+  FileType type = FileType::kUnknown;
+  uint64_t size = 0;      // bytes; for a block device, its capacity
+  int64_t mtime_ns = 0;   // nanoseconds since the epoch
+  uint32_t mode = 0;      // permission bits (07777)
+  uint64_t inode = 0;
+  uint64_t device = 0;    // st_dev of the file system holding it
+  bool rotational = false;  // the backing device spins (sysfs), if known
+};
+
+struct DirEntry {
+  std::string name;  // raw bytes, never "." or ".."
+  FileType type = FileType::kUnknown;
+};
+
+// How a file is opened for reading.
+struct ReadOptions {
+  // Try O_DIRECT (page cache bypassed; needs aligned offsets, lengths and
+  // buffers). Falls back to buffered when the file system refuses it;
+  // File::is_direct() tells which one was obtained. Default: true.
+  bool direct = true;
+};
+
+// How a file is created for writing.
+struct WriteOptions {
+  bool direct = false;   // O_DIRECT where DEST allows it. Default: false.
+  uint32_t mode = 0600;  // permission bits at creation. Default: 0600.
+  // Fail with an error whose err() is EEXIST if the name exists (O_EXCL).
+  // Default: true.
+  bool exclusive = true;
+};
+
+class File {
+ public:
+  File() = default;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  virtual ~File() = default;
+
+  // The path this file was opened by, for messages.
+  virtual const std::string& path() const = 0;
+
+  // Reads up to n bytes at offset into scratch. *bytes_read < n means end
+  // of file, or a short read the caller must continue from. With O_DIRECT,
+  // offset, n and scratch must be aligned to kDirectAlignment.
+  virtual Status ReadAt(uint64_t offset, size_t n, char* scratch,
+                        size_t* bytes_read) const = 0;
+
+  // Writes n bytes at offset; a short write is completed internally or
+  // reported as an error.
+  virtual Status WriteAt(uint64_t offset, const char* data, size_t n) = 0;
+
+  // Size in bytes (for a block device: BLKGETSIZE64).
+  virtual Status Size(uint64_t* size) const = 0;
+
+  // fdatasync: data written so far survives power loss once this is OK.
+  virtual Status Sync() = 0;
+  // Sets the length (ftruncate).
+  virtual Status Truncate(uint64_t size) = 0;
+  virtual Status SetModeAndTime(uint32_t mode, int64_t mtime_ns) = 0;
+
+  // Byte offset on the underlying device of this file's first data block
+  // (FIEMAP), used to read a drive's files in physical order. NotSupported
+  // when the file system cannot tell.
+  virtual Status PhysicalOffset(uint64_t* offset) const = 0;
+
+  // Makes this file share `src`'s bytes [src_offset, +n) at dst_offset
+  // (FICLONERANGE); n == 0 with both offsets 0 clones the whole file
+  // (FICLONE). NotSupported where DEST has no reflinks.
+  virtual Status CloneFrom(const File& src, uint64_t src_offset,
+                           uint64_t dst_offset, uint64_t n) = 0;
+
+  // The kernel descriptor, for io_uring; -1 if this file has none (the
+  // simulated disk), in which case queues call ReadAt/WriteAt.
+  virtual int native_handle() const { return -1; }
+  // Whether the file was opened with O_DIRECT.
+  virtual bool is_direct() const { return false; }
+  // Reopen without O_DIRECT (for a file system or tail that refuses it).
+  virtual Status DropDirect() { return Status::OK(); }
+};
+
+// Alignment that O_DIRECT needs of offsets, lengths and buffers. 4096 covers
+// every logical block size valise meets.
+inline constexpr size_t kDirectAlignment = 4096;
+
+// A directory on DEST. Relative paths ("a/b/c") are resolved beneath it,
+// never through a symlink, never by "..": openat2(RESOLVE_BENEATH |
+// RESOLVE_NO_SYMLINKS). A path that would escape is InvalidArgument.
+class Directory {
+ public:
+  Directory() = default;
+  Directory(const Directory&) = delete;
+  Directory& operator=(const Directory&) = delete;
+  virtual ~Directory() = default;
+
+  virtual const std::string& path() const = 0;
+
+  // Creates the directories of `rel` (mkdir -p beneath this directory).
+  virtual Status CreateDirs(const std::string& rel) = 0;
+  // Creates (or with !exclusive, opens and truncates) a file for writing.
+  virtual Status CreateFile(const std::string& rel, const WriteOptions& opt,
+                            std::unique_ptr<File>* result) = 0;
+  // Opens an existing file beneath this directory for reading (no O_DIRECT).
+  virtual Status OpenFile(const std::string& rel,
+                          std::unique_ptr<File>* result) = 0;
+  // Opens a file for appending records, creating it if absent.
+  virtual Status OpenAppend(const std::string& rel,
+                            std::unique_ptr<File>* result) = 0;
+  // lstat beneath this directory.
+  virtual Status Stat(const std::string& rel, FileInfo* info) = 0;
+  // renameat2; with noreplace, an existing `to` is an error with EEXIST.
+  virtual Status Rename(const std::string& from, const std::string& to,
+                        bool noreplace) = 0;
+  // Hard link `to` to the existing `from`.
+  virtual Status Link(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& rel) = 0;
+  virtual Status List(const std::string& rel,
+                      std::vector<DirEntry>* entries) = 0;
+  // fsync of the directory `rel` ("" for this one): its entries survive
+  // power loss once this is OK.
+  virtual Status SyncDir(const std::string& rel) = 0;
+  // Takes an exclusive advisory lock on `rel` (created if absent), held
+  // until this Directory is destroyed; Busy if another process holds it.
+  virtual Status Lock(const std::string& rel) = 0;
+  // Bytes and inodes free on the file system.
+  virtual Status FreeSpace(uint64_t* bytes, uint64_t* inodes) = 0;
+};
+
+class FileSystem {
+ public:
+  FileSystem() = default;
+  FileSystem(const FileSystem&) = delete;
+  FileSystem& operator=(const FileSystem&) = delete;
+  virtual ~FileSystem() = default;
+
+  // The real one: POSIX calls on this machine's kernel. Never null; lives
+  // for the whole process.
+  static FileSystem* Default();
+
+  // lstat: a symlink is reported as kSymlink, never followed.
+  virtual Status Stat(const std::string& path, FileInfo* info) = 0;
+  // Entries of a directory, unsorted, without "." and "..". Types come from
+  // d_type, or lstat where d_type is DT_UNKNOWN.
+  virtual Status ListDir(const std::string& path,
+                         std::vector<DirEntry>* entries) = 0;
+  // Opens a regular file or block device for reading. Never follows a
+  // symlink in the last component (O_NOFOLLOW) and never opens a FIFO,
+  // socket or character device (InvalidArgument), so nothing can block.
+  virtual Status OpenForRead(const std::string& path, const ReadOptions& opt,
+                             std::unique_ptr<File>* result) = 0;
+  // Opens an existing directory (created if `create`) as a DEST handle.
+  virtual Status OpenDirectory(const std::string& path, bool create,
+                               std::unique_ptr<Directory>* result) = 0;
+  // Whole small files (manifests, keys, signatures); at most max_size bytes,
+  // more is InvalidArgument.
+  virtual Status ReadSmallFile(const std::string& path, std::string* data,
+                               size_t max_size = size_t{1} << 30) = 0;
+  // Writes a whole file atomically: temporary name, fsync, rename.
+  virtual Status WriteSmallFile(const std::string& path,
+                                const std::string& data, uint32_t mode) = 0;
+
+  // The queue that runs asynchronous I/O on this file system's Files: the
+  // real one gives io_uring (or the synchronous fallback, see
+  // IoQueue::Create), the simulated disk its own. *note says which.
+  virtual std::unique_ptr<IoQueue> NewIoQueue(const IoQueueOptions& opt,
+                                              std::string* note) = 0;
+
+  // Monotonic clock, microseconds; the simulated disk may run its own.
+  virtual uint64_t NowMicros() = 0;
+};
+
+}  // namespace valise

@@ -1,0 +1,122 @@
+// IoEngine: carries transfers on an IoQueue to the end. It turns what the
+// device said into what the pipeline wants to know: a transfer finished
+// (all bytes, or fewer only at end of file), or failed with a Status that
+// names the file, the offset and the errno.
+//
+// What it does with each completion is decided by OnCompletion(), a pure
+// function unit-tested on every result class without a kernel:
+//   full                  -> done
+//   short (0 < res < len) -> advance and resubmit the rest; a read that
+//                            returns 0 before len is end of file -> done
+//   over-long (res > len) -> fail (Corruption: the device lied)
+//   -EAGAIN, -EINTR       -> resubmit unchanged (not counted as a retry)
+//   -EINVAL on O_DIRECT   -> drop O_DIRECT on the file, resubmit
+//   -EIO and the like     -> resubmit up to `retries` times, then fail with
+//                            data_loss set
+//   other -errno          -> fail
+//
+// A drive is a small integer; each has a queue depth (how many transfers on
+// it may be in flight at once). A transfer outstanding for longer than
+// io_timeout marks its drive stalled and is reported failed (TimedOut);
+// its buffer stays with the kernel until the late completion arrives, which
+// is then reported with `late` set so the caller can reuse the buffer.
+//
+// Thread safety: one thread owns the engine (the ring is SINGLE_ISSUER);
+// Wake() may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "valise/io_queue.h"
+#include "valise/status.h"
+
+namespace valise {
+
+struct EngineOptions {
+  // Times an EIO-class error is retried before the transfer fails.
+  // Default: 2 (--retries).
+  unsigned retries = 2;
+  // A transfer outstanding longer than this marks its drive stalled.
+  // 0 disables. Default: 30 s (--io-timeout).
+  uint64_t io_timeout_us = 30'000'000;
+};
+
+// One read, write or sync that the engine carries to the end. The caller
+// owns it; it must remain live until Reap returns it.
+struct Transfer {
+  // Set by the caller.
+  IoOp op = IoOp::kRead;
+  File* file = nullptr;
+  uint64_t offset = 0;
+  char* buf = nullptr;
+  uint32_t len = 0;
+  int buf_index = -1;
+  int drive = 0;
+  void* tag = nullptr;  // the caller's; the engine never reads it
+
+  // Set by the engine when Reap returns the transfer.
+  uint32_t done = 0;  // bytes transferred; < len only at end of file
+  Status status;      // OK, or why it failed
+  bool late = false;  // a completion for a transfer already failed by timeout
+
+  // Engine bookkeeping.
+  unsigned attempts = 0;      // EIO-class retries used
+  uint64_t submitted_us = 0;  // when the current request went out
+};
+
+// What to do with one completion (see the table atop this file).
+enum class CompletionAction : uint8_t {
+  kDone,       // finished: t.done holds the final count
+  kContinue,   // short transfer: t.done advanced, resubmit the rest
+  kResubmit,   // EAGAIN/EINTR: resubmit unchanged
+  kRetry,      // EIO-class within budget: attempts incremented, resubmit
+  kDropDirect, // EINVAL under O_DIRECT: reopen buffered, resubmit
+  kFail,       // t.status set
+};
+
+// Pure: updates t.done, t.attempts and t.status from `res` and says what
+// to do next. Never touches a file or a queue.
+CompletionAction OnCompletion(Transfer& t, int32_t res,
+                              const EngineOptions& opt);
+
+class IoEngine {
+ public:
+  // REQUIRES: queue != nullptr; num_drives > 0.
+  IoEngine(std::unique_ptr<IoQueue> queue, int num_drives,
+           const EngineOptions& opt, FileSystem* clock_source);
+  ~IoEngine();
+  IoEngine(const IoEngine&) = delete;
+  IoEngine& operator=(const IoEngine&) = delete;
+
+  IoQueue* queue() { return queue_.get(); }
+
+  // Default depth for every drive is 1.
+  void SetDepth(int drive, unsigned depth);
+  unsigned depth(int drive) const;
+  // True if another transfer may be submitted on `drive` now.
+  bool HasRoom(int drive) const;
+  unsigned in_flight(int drive) const;
+  unsigned in_flight() const;
+  bool stalled(int drive) const;
+
+  // Starts a transfer. REQUIRES: HasRoom(t->drive). Submission to the
+  // device is batched: call Flush() after a round of Submit()s (Reap does).
+  Status Submit(Transfer* t);
+  Status Flush();
+
+  // Flushes, then waits (if `wait` and anything is in flight) until at least
+  // one transfer finishes, wait_us passes or Wake() is called, and appends
+  // the finished ones to *done.
+  Status Reap(std::vector<Transfer*>* done, bool wait,
+              uint64_t wait_us = 100'000);
+  void Wake();
+
+ private:
+  struct State;
+  std::unique_ptr<IoQueue> queue_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace valise

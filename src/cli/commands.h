@@ -1,0 +1,4 @@
+#pragma once
+namespace valise::cli {
+int Main(int argc, char** argv);
+}

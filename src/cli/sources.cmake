@@ -1,0 +1,3 @@
+set(VALISE_CLI_SOURCES
+  src/cli/commands.cc
+)

@@ -1,0 +1,11 @@
+# Manifests and imports (owner: format work).
+set(VALISE_FORMAT_SOURCES
+  src/format/chunk_index.cc
+  src/format/hashdeep.cc
+  src/format/manifest.cc
+  src/format/path_escape.cc
+  src/format/sumfile.cc
+)
+# Signatures and the journal.
+include(src/format/sources_crypto.cmake)
+list(APPEND VALISE_FORMAT_SOURCES ${VALISE_FORMAT_CRYPTO_SOURCES})

@@ -1,0 +1,8 @@
+set(VALISE_PIPELINE_SOURCES
+  src/pipeline/plan.cc
+  src/pipeline/scan.cc
+  src/pipeline/reader.cc
+  src/pipeline/verify.cc
+)
+include(src/pipeline/sources_report.cmake)
+list(APPEND VALISE_PIPELINE_SOURCES ${VALISE_PIPELINE_REPORT_SOURCES})

@@ -1,0 +1,4 @@
+set(VALISE_PIPELINE_REPORT_SOURCES
+  src/pipeline/progress.cc
+  src/pipeline/report.cc
+)

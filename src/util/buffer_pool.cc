@@ -1,0 +1,61 @@
+#include "valise/buffer_pool.h"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <new>
+
+namespace valise {
+
+BufferPool::BufferPool(size_t count, size_t size) : count_(count), size_(size) {
+  // mmap gives page-aligned, zeroed memory that is returned to the system
+  // on destruction; io_uring registration pins it.
+  void* p = mmap(nullptr, count * size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  base_ = static_cast<char*>(p);
+  free_.reserve(count);
+  for (size_t i = count; i > 0; --i) free_.push_back(static_cast<int>(i - 1));
+}
+
+BufferPool::~BufferPool() { munmap(base_, count_ * size_); }
+
+std::vector<iovec> BufferPool::iovecs() const {
+  std::vector<iovec> v(count_);
+  for (size_t i = 0; i < count_; ++i) {
+    v[i].iov_base = data(static_cast<int>(i));
+    v[i].iov_len = size_;
+  }
+  return v;
+}
+
+int BufferPool::TryGet() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (free_.empty()) return -1;
+  int i = free_.back();
+  free_.pop_back();
+  return i;
+}
+
+int BufferPool::Get() {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [this] { return !free_.empty(); });
+  int i = free_.back();
+  free_.pop_back();
+  return i;
+}
+
+void BufferPool::Put(int index) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    free_.push_back(index);
+  }
+  cv_.notify_one();
+}
+
+size_t BufferPool::free_count() {
+  std::lock_guard<std::mutex> l(mu_);
+  return free_.size();
+}
+
+}  // namespace valise

@@ -1,0 +1,222 @@
+#include "valise/digest.h"
+
+#include <openssl/evp.h>
+
+#include <cstring>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+namespace valise {
+
+namespace {
+
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string ToHex(const uint8_t* p, size_t n) {
+  std::string out(n * 2, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kHexDigits[p[i] >> 4];
+    out[2 * i + 1] = kHexDigits[p[i] & 15];
+  }
+  return out;
+}
+
+bool FromHexBytes(std::string_view hex, uint8_t* out, size_t n) {
+  if (hex.size() != 2 * n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    int hi = HexValue(hex[2 * i]);
+    int lo = HexValue(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+class EvpHasher final : public Hasher {
+ public:
+  EvpHasher(DigestType type, const EVP_MD* md)
+      : type_(type), md_(md), ctx_(EVP_MD_CTX_new()) {
+    Reset();
+  }
+  ~EvpHasher() override { EVP_MD_CTX_free(ctx_); }
+  void Update(const void* data, size_t n) override {
+    EVP_DigestUpdate(ctx_, data, n);
+  }
+  Digest Finish() override {
+    Digest d;
+    d.type = type_;
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, d.bytes.data(), &len);
+    d.size = static_cast<uint8_t>(len);
+    Reset();
+    return d;
+  }
+  void Reset() override { EVP_DigestInit_ex(ctx_, md_, nullptr); }
+
+ private:
+  DigestType type_;
+  const EVP_MD* md_;
+  EVP_MD_CTX* ctx_;
+};
+
+class Xxh128Hasher final : public Hasher {
+ public:
+  Xxh128Hasher() : state_(XXH3_createState()) { Reset(); }
+  ~Xxh128Hasher() override { XXH3_freeState(state_); }
+  void Update(const void* data, size_t n) override {
+    XXH3_128bits_update(state_, data, n);
+  }
+  Digest Finish() override {
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(state_));
+    Digest d;
+    d.type = DigestType::kXxh128;
+    d.size = 16;
+    memcpy(d.bytes.data(), c.digest, 16);
+    Reset();
+    return d;
+  }
+  void Reset() override { XXH3_128bits_reset(state_); }
+
+ private:
+  XXH3_state_t* state_;
+};
+
+}  // namespace
+
+std::string_view DigestName(DigestType type) {
+  switch (type) {
+    case DigestType::kXxh128:
+      return "xxh128";
+    case DigestType::kSha256:
+      return "sha256";
+    case DigestType::kSha1:
+      return "sha1";
+    case DigestType::kMd5:
+      return "md5";
+    case DigestType::kSha512:
+      return "sha512";
+  }
+  return "?";
+}
+
+bool ParseDigestName(std::string_view name, DigestType* type) {
+  for (int i = 0; i < kNumDigestTypes; ++i) {
+    auto t = static_cast<DigestType>(i);
+    if (DigestName(t) == name) {
+      *type = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+size_t DigestSize(DigestType type) {
+  switch (type) {
+    case DigestType::kXxh128:
+    case DigestType::kMd5:
+      return 16;
+    case DigestType::kSha256:
+      return 32;
+    case DigestType::kSha1:
+      return 20;
+    case DigestType::kSha512:
+      return 64;
+  }
+  return 0;
+}
+
+std::string Digest::Hex() const { return ToHex(bytes.data(), size); }
+
+bool Digest::FromHex(DigestType type, std::string_view hex, Digest* out) {
+  Digest d;
+  d.type = type;
+  d.size = static_cast<uint8_t>(DigestSize(type));
+  if (!FromHexBytes(hex, d.bytes.data(), d.size)) return false;
+  *out = d;
+  return true;
+}
+
+bool Digest::operator==(const Digest& o) const {
+  return type == o.type && size == o.size &&
+         memcmp(bytes.data(), o.bytes.data(), size) == 0;
+}
+
+std::unique_ptr<Hasher> Hasher::New(DigestType type) {
+  switch (type) {
+    case DigestType::kXxh128:
+      return std::make_unique<Xxh128Hasher>();
+    case DigestType::kSha256:
+      return std::make_unique<EvpHasher>(type, EVP_sha256());
+    case DigestType::kSha1:
+      return std::make_unique<EvpHasher>(type, EVP_sha1());
+    case DigestType::kMd5:
+      return std::make_unique<EvpHasher>(type, EVP_md5());
+    case DigestType::kSha512:
+      return std::make_unique<EvpHasher>(type, EVP_sha512());
+  }
+  return nullptr;
+}
+
+std::vector<DigestType> DigestSet::Types() const {
+  std::vector<DigestType> out;
+  for (int i = 0; i < kNumDigestTypes; ++i) {
+    if (Has(static_cast<DigestType>(i))) out.push_back(static_cast<DigestType>(i));
+  }
+  return out;
+}
+
+MultiHasher::MultiHasher(DigestSet set) {
+  for (DigestType t : set.Types()) hashers_.push_back(Hasher::New(t));
+}
+
+void MultiHasher::Update(const void* data, size_t n) {
+  for (auto& h : hashers_) h->Update(data, n);
+}
+
+std::vector<Digest> MultiHasher::Finish() {
+  std::vector<Digest> out;
+  out.reserve(hashers_.size());
+  for (auto& h : hashers_) out.push_back(h->Finish());
+  return out;
+}
+
+void MultiHasher::Reset() {
+  for (auto& h : hashers_) h->Reset();
+}
+
+std::string ChunkDigest::Hex() const {
+  uint8_t b[16];
+  for (int i = 0; i < 8; ++i) {
+    b[i] = static_cast<uint8_t>(hi >> (56 - 8 * i));
+    b[8 + i] = static_cast<uint8_t>(lo >> (56 - 8 * i));
+  }
+  return ToHex(b, 16);
+}
+
+bool ChunkDigest::FromHex(std::string_view hex, ChunkDigest* out) {
+  uint8_t b[16];
+  if (!FromHexBytes(hex, b, 16)) return false;
+  ChunkDigest d;
+  for (int i = 0; i < 8; ++i) {
+    d.hi = d.hi << 8 | b[i];
+    d.lo = d.lo << 8 | b[8 + i];
+  }
+  *out = d;
+  return true;
+}
+
+ChunkDigest HashChunk(const void* data, size_t n) {
+  XXH128_hash_t h = XXH3_128bits(data, n);
+  return ChunkDigest{h.low64, h.high64};
+}
+
+}  // namespace valise

@@ -1,0 +1,5 @@
+set(VALISE_UTIL_SOURCES
+  src/util/buffer_pool.cc
+  src/util/digest.cc
+  src/util/status.cc
+)

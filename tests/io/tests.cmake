@@ -1,0 +1,1 @@
+set(VALISE_TESTS_IO ${CMAKE_CURRENT_SOURCE_DIR}/io/engine_test.cc)

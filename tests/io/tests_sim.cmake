@@ -1,0 +1,1 @@
+set(VALISE_TESTS_SIM ${CMAKE_CURRENT_SOURCE_DIR}/io/sim_disk_test.cc)

@@ -1,0 +1,1 @@
+set(VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/verify_test.cc)

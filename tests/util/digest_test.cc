@@ -1,0 +1,66 @@
+#include "valise/digest.h"
+
+#include "support/test_util.h"
+
+namespace valise {
+namespace {
+
+std::string HexOf(DigestType t, std::string_view data) {
+  auto h = Hasher::New(t);
+  h->Update(data.data(), data.size());
+  return h->Finish().Hex();
+}
+
+// Goal: each algorithm matches the reference tools' output for "abc".
+TEST(Digest, KnownVectors) {
+  EXPECT_EQ(HexOf(DigestType::kSha256, "abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(HexOf(DigestType::kMd5, "abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(HexOf(DigestType::kSha1, "abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d");
+  EXPECT_EQ(HexOf(DigestType::kSha512, "abc").substr(0, 16), "ddaf35a193617aba");
+  // xxhsum -H2 of an empty input.
+  EXPECT_EQ(HexOf(DigestType::kXxh128, ""), "99aa06d3014798d86001c324468d497f");
+}
+
+// Goal: streaming in pieces equals hashing at once; Finish resets.
+TEST(Digest, StreamingAndReset) {
+  std::string data = test::RandomBytes(100000, 7);
+  for (int i = 0; i < kNumDigestTypes; ++i) {
+    auto t = static_cast<DigestType>(i);
+    auto h = Hasher::New(t);
+    h->Update(data.data(), 1000);
+    h->Update(data.data() + 1000, data.size() - 1000);
+    Digest a = h->Finish();
+    h->Update(data.data(), data.size());
+    Digest b = h->Finish();
+    EXPECT_EQ(a, b) << DigestName(t);
+    EXPECT_EQ(a.size, DigestSize(t));
+    Digest parsed;
+    ASSERT_TRUE(Digest::FromHex(t, a.Hex(), &parsed));
+    EXPECT_EQ(parsed, a);
+  }
+}
+
+TEST(Digest, NamesAndHexErrors) {
+  DigestType t;
+  EXPECT_TRUE(ParseDigestName("sha512", &t));
+  EXPECT_EQ(t, DigestType::kSha512);
+  EXPECT_FALSE(ParseDigestName("crc32", &t));
+  Digest d;
+  EXPECT_FALSE(Digest::FromHex(DigestType::kMd5, "abc", &d));
+  EXPECT_FALSE(Digest::FromHex(DigestType::kMd5, std::string(32, 'g'), &d));
+}
+
+// Goal: the chunk digest's hex equals the file-level xxh128 of the same bytes.
+TEST(Digest, ChunkDigestMatchesXxh128) {
+  std::string data = test::RandomBytes(4096, 3);
+  ChunkDigest c = HashChunk(data.data(), data.size());
+  EXPECT_EQ(c.Hex(), HexOf(DigestType::kXxh128, data));
+  ChunkDigest back;
+  ASSERT_TRUE(ChunkDigest::FromHex(c.Hex(), &back));
+  EXPECT_EQ(back, c);
+}
+
+}  // namespace
+}  // namespace valise
