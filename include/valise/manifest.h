@@ -1,24 +1,33 @@
 // Manifests: the list of files a dataset holds, with their sizes, mtimes
 // and digests, as made at the source and checked at the datacenter.
 //
-// Formats read (ParseManifest, auto-detected unless forced):
+// Formats read (ParseManifest, auto-detected unless forced; the rules are
+// in docs/formats.md):
 //   kValise     valise manifest v1 (docs/formats.md; DESIGN.md)
 //   kSumFile    GNU sha256sum/md5sum/sha1sum/sha512sum/xxhsum output,
 //               including "\"-escaped names and the BSD "SHA256 (p) = hex"
 //               form; the algorithm follows from the digest length or tag
-//               (xxhsum -H2 lines are "XXH128 (p) = hex" or 32 hex)
-//   kHashdeep   "%%%% HASHDEEP-1.0" files (size + digest columns)
+//               (xxhsum -H2 lines are "XXH128 (p) = hex" or 32 hex; 32 hex
+//               untagged is md5 unless the file name ends in .xxh128,
+//               .xxhsum or .xxh, or ManifestReadOptions::sum_type says so)
+//   kHashdeep   "%%%% HASHDEEP-1.0" files (size + digest columns), as
+//               written by `hashdeep -l -r .` run from the drive root
 //   kBagit      a BagIt bag directory (issue 6; not parsed here)
 // Formats written: kValise (WriteManifest) and kSumFile (WriteSumFile).
 //
 // In memory a Manifest is compact: paths in one arena, each digest column
-// in one flat byte array, so a 10-million-line manifest costs about 100 B
-// per entry plus its path.
+// in one flat byte array, so an entry with sha256 + xxh128 costs 72 B plus
+// its path once Finish() has run (MemoryUsage() measures it; the
+// 1,000,000-entry test in tests/format/manifest_test.cc checks it).
 //
-// Thread safety: a const Manifest may be read from any thread.
+// Thread safety: a const Manifest may be read from any thread; Add and
+// Finish need external synchronisation. The free functions are
+// thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,18 +50,31 @@ enum class ManifestFormat : uint8_t {
 std::string_view ManifestFormatName(ManifestFormat f);
 bool ParseManifestFormat(std::string_view name, ManifestFormat* f);
 
+// How to read a manifest (the --format flag).
+struct ManifestReadOptions {
+  // Forced format, or kAuto (default) to detect it from the first line.
+  ManifestFormat format = ManifestFormat::kAuto;
+  // Sum files only: the algorithm of every line. Unset (default): from
+  // the tag or the hex length, 32 hex being md5 unless the file name ends
+  // in .xxh128/.xxhsum/.xxh. Set by --format md5sum|sha1sum|sha256sum|
+  // sha512sum|xxhsum.
+  std::optional<DigestType> sum_type;
+};
+// Like ParseManifestFormat, and "xxhsum" also sets sum_type = kXxh128,
+// "sha256sum" kSha256, and so on. False for an unknown name.
+bool ParseManifestFormat(std::string_view name, ManifestReadOptions* opts);
+
 class Manifest {
  public:
   Manifest() = default;
   // The digest columns every entry carries. REQUIRES: before the first Add.
-  explicit Manifest(DigestSet digests) : digests_(digests) {
-    InitColumns();
-  }
+  explicit Manifest(DigestSet digests) : digests_(digests) { InitColumns(); }
 
   ManifestFormat format() const { return format_; }
   void set_format(ManifestFormat f) { format_ = f; }
   const DigestSet& digests() const { return digests_; }
-  // Sum files and some hashdeep files carry no size or mtime.
+  // Sum files and some hashdeep files carry no size or mtime (then
+  // file_size()/mtime_ns() are 0).
   bool has_sizes() const { return has_sizes_; }
   bool has_mtimes() const { return has_mtimes_; }
   void set_has_sizes(bool v) { has_sizes_ = v; }
@@ -67,24 +89,47 @@ class Manifest {
   Digest digest(size_t i, DigestType t) const;
   // Total of file sizes.
   uint64_t total_bytes() const { return total_bytes_; }
-  // Index of `path`, or -1. REQUIRES: Finish() succeeded.
+  // Index of `path`, or -1. Binary search. REQUIRES: Finish() succeeded.
   int64_t Find(std::string_view path) const;
 
+  // Reserves room for `entries` more entries holding `path_bytes` more
+  // path bytes. Optional: avoids regrowing while a large manifest is read.
+  void Reserve(size_t entries, size_t path_bytes);
   // Appends an entry. `digests` must hold one digest for each type in
-  // digests() (any order). Validation happens in Finish().
+  // digests() (any order; types not in digests() are ignored).
+  // Validation happens in Finish().
   void Add(std::string_view path, uint64_t size, int64_t mtime_ns,
            const std::vector<Digest>& digests);
-  // Sorts by raw path bytes and rejects a duplicate path
-  // (InvalidArgument naming it) or an unsafe one (ValidatePath).
+  // Sorts by raw path bytes (unsigned, memcmp order), releases spare
+  // capacity, and rejects a duplicate path (InvalidArgument naming it), an
+  // unsafe one (ValidatePath), an entry that lacked a digest, or a total
+  // size that overflows 64 bits.
   Status Finish();
+  // Like Finish(); on a duplicate path, also sets *first and *second to the
+  // Add() order (0-based) of the two entries, so a reader can name lines.
+  Status Finish(size_t* first, size_t* second);
+  // True after Finish() succeeded and no Add() since.
+  bool finished() const { return finished_; }
+
+  // Same digest set, size/mtime flags and entries (paths, sizes, mtimes,
+  // digests) in the same order. The format is not compared.
+  bool SameEntries(const Manifest& o) const;
+  // Bytes held by the manifest's arrays (capacity, not size), excluding
+  // sizeof(*this).
+  size_t MemoryUsage() const;
 
  private:
   void InitColumns();
+  std::string_view PathAt(size_t i) const;
 
   ManifestFormat format_ = ManifestFormat::kValise;
   DigestSet digests_;
   bool has_sizes_ = true;
   bool has_mtimes_ = true;
+  bool finished_ = false;
+  // Add() order of the first entry that lacked a digest, or SIZE_MAX.
+  size_t missing_digest_entry_ = SIZE_MAX;
+  bool size_overflow_ = false;  // total_bytes_ wrapped
   std::string path_arena_;
   std::vector<uint64_t> path_offsets_;  // size()+1 offsets into the arena
   std::vector<uint64_t> sizes_;
@@ -98,24 +143,35 @@ class Manifest {
 // component and no NUL byte. InvalidArgument says which rule failed.
 Status ValidatePath(std::string_view path);
 // Manifest v1 escaping: bytes 0x00-0x1F, 0x7F, '%', and bytes not part of
-// valid UTF-8 become %XX (uppercase hex); everything else is literal.
+// valid UTF-8 (overlong forms, surrogates, code points above U+10FFFF and
+// truncated sequences are not valid) become %XX (uppercase hex);
+// everything else is literal. UnescapePath(EscapePath(s)) == s for any s.
 std::string EscapePath(std::string_view raw);
-// Inverse of EscapePath; InvalidArgument on a bad %XX.
+// Inverse of EscapePath; InvalidArgument on a bad %XX or on a literal
+// control byte (0x00-0x1F, 0x7F), which EscapePath never writes. Accepts
+// lowercase hex and escapes of bytes that need none.
 Status UnescapePath(std::string_view escaped, std::string* raw);
 
 // Parses `data`, the bytes of a manifest file named `name` (for messages:
 // "M:12: malformed line: ..."). Forced `format` or kAuto to detect. Errors
 // are InvalidArgument (usage-like) or Corruption (truncated: no "# end"
-// trailer, or counts that do not match it), always naming the line.
+// trailer, or counts that do not match it), always naming the line;
+// NotSupported for kBagit and for a manifest version other than 1. On
+// success `*out` is finished (sorted, checked); on error it is
+// unspecified.
 Status ParseManifest(std::string_view data, std::string_view name,
                      ManifestFormat format, Manifest* out);
+Status ParseManifest(std::string_view data, std::string_view name,
+                     const ManifestReadOptions& options, Manifest* out);
 
 // Writes manifest v1. `created` is the timestamp for the "# created" line
-// (e.g. "2026-11-28T22:00:00Z"); columns: size mtime, then the digests in
-// DigestType order.
+// (e.g. "2026-11-28T22:00:00Z"); columns: size (if has_sizes) mtime (if
+// has_mtimes), then the digests in DigestType order, then path.
+// REQUIRES: m.finished() (entries are written in stored order).
 std::string WriteManifest(const Manifest& m, std::string_view created);
 // Writes `type`'s digests in GNU sum-file form ("hex  path", with the
-// backslash escaping GNU uses for names holding '\\' or newline).
+// backslash escaping GNU coreutils 9 uses for names holding '\\', newline
+// or carriage return), readable by `sha256sum -c` and friends.
 // REQUIRES: m.digests().Has(type).
 std::string WriteSumFile(const Manifest& m, DigestType type);
 
@@ -129,7 +185,10 @@ struct ChunkIndex {
   std::vector<std::string> paths;  // raw
   std::vector<std::vector<ChunkDigest>> chunks;
 };
+// REQUIRES: paths.size() == chunks.size(), chunk_size > 0.
 std::string WriteChunkIndex(const ChunkIndex& index);
+// Errors as for ParseManifest: InvalidArgument "name:line: ..." for a
+// malformed line, unsafe or duplicate path; Corruption for truncation.
 Status ParseChunkIndex(std::string_view data, std::string_view name,
                        ChunkIndex* out);
 
