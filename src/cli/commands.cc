@@ -1,4 +1,139 @@
+// Main: the command line is parsed by CLI11 from the flag table, then one
+// command runs. The only place exceptions (CLI11's parse errors) are caught.
 #include "cli/commands.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <mutex>
+
 namespace valise::cli {
-int Main(int, char**) { return 2; }
+
+namespace {
+
+std::mutex g_stderr_mu;
+std::atomic<bool> g_cancel{false};
+
+void OnSignal(int) {
+  if (g_cancel.exchange(true)) {
+    // A second signal: the operator insists. The journal and the temporary
+    // names make an abrupt exit safe.
+    _exit(kExitInterrupted);
+  }
 }
+
+constexpr const char* kFeatures =
+    "io_uring ed25519 sha256 sha512 sha1 md5 xxh128";
+
+std::string VersionText() {
+  return fmt::format("valise {}\nfeatures: {}\n", VALISE_VERSION, kFeatures);
+}
+
+void AddFlags(CLI::App* app, Command cmd, Args* args) {
+  for (const FlagDef& f : FlagTable()) {
+    if (!(f.commands & cmd)) continue;
+    CLI::Option* opt = std::visit(
+        [&](auto member) -> CLI::Option* {
+          using T = std::remove_reference_t<decltype(args->*member)>;
+          if constexpr (std::is_same_v<T, bool>) {
+            return app->add_flag(f.names, args->*member, f.help);
+          } else {
+            return app->add_option(f.names, args->*member, f.help);
+          }
+        },
+        f.field);
+    if (f.value) opt->type_name(f.value);
+    if (f.required) opt->required();
+    opt->group(f.category);
+  }
+}
+
+}  // namespace
+
+void PrintError(const std::string& message) {
+  std::lock_guard<std::mutex> l(g_stderr_mu);
+  fmt::print(stderr, "valise: error: {}\n", message);
+}
+
+void PrintWarning(const std::string& message) {
+  std::lock_guard<std::mutex> l(g_stderr_mu);
+  fmt::print(stderr, "valise: warning: {}\n", message);
+}
+
+void PrintNote(const Args& args, const std::string& message) {
+  if (args.quiet) return;
+  std::lock_guard<std::mutex> l(g_stderr_mu);
+  fmt::print(stderr, "valise: {}\n", message);
+}
+
+const std::atomic<bool>* InstallSignalHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return &g_cancel;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"valise: bulk disk ingest and verification"};
+  app.require_subcommand(1);
+  app.set_version_flag("-V,--version", VersionText());
+  app.footer(
+      "Exit status: 0 all checked out; 1 problems found (missing, corrupt, "
+      "unreadable);\n2 trouble (usage, bad or unsigned manifest, fatal I/O "
+      "error); 130 interrupted.\nSee valise COMMAND --help.");
+  Args args;
+  std::vector<std::pair<CLI::App*, Command>> subs;
+  for (const CommandDef& c : CommandTable()) {
+    CLI::App* sub = app.add_subcommand(c.name, c.summary);
+    sub->description(std::string(c.summary) + "\nUsage: valise " + c.synopsis);
+    sub->footer(std::string("Examples:\n  ") + [&] {
+      std::string ex = c.examples;
+      std::string out;
+      for (char ch : ex) {
+        out += ch;
+        if (ch == '\n') out += "  ";
+      }
+      return out;
+    }());
+    AddFlags(sub, c.command, &args);
+    if (c.sources_doc) {
+      const bool one = c.command == kSign;
+      if (one) {
+        sub->add_option("M", args.manifest, c.sources_doc)->required();
+      } else {
+        sub->add_option("SRC", args.sources, c.sources_doc)->required();
+      }
+    }
+    subs.emplace_back(sub, c.command);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitTrouble;
+  }
+  for (auto& [sub, cmd] : subs) {
+    if (!sub->parsed()) continue;
+    switch (cmd) {
+      case kManifest:
+        return RunManifest(args);
+      case kVerify:
+        return RunVerify(args);
+      case kKeygen:
+        return RunKeygen(args);
+      case kSign:
+        return RunSign(args);
+      default:
+        PrintError("command not available yet");
+        return kExitTrouble;
+    }
+  }
+  return kExitTrouble;
+}
+
+}  // namespace valise::cli

@@ -1,4 +1,56 @@
+// The commands of the valise executable, one file each (cmd_*.cc), and
+// what they share: messages, loading a manifest, the pipeline options a
+// command line asks for, signals, and emitting the report.
+//
+// Exit status, the same for every command: 0 everything checked out; 1 the
+// run finished and found problems; 2 trouble (usage, unreadable or
+// unsigned manifest where a signature is required, a fatal I/O error); 130
+// interrupted by a signal.
 #pragma once
+
+#include <atomic>
+#include <string>
+
+#include "cli/flags.h"
+#include "valise/file_system.h"
+#include "valise/manifest.h"
+#include "valise/pipeline.h"
+#include "valise/report.h"
+#include "valise/status.h"
+
 namespace valise::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitProblems = 1;
+inline constexpr int kExitTrouble = 2;
+inline constexpr int kExitInterrupted = 130;
+
 int Main(int argc, char** argv);
-}
+
+int RunManifest(const Args& args);
+int RunVerify(const Args& args);
+int RunKeygen(const Args& args);
+int RunSign(const Args& args);
+
+// "valise: error: <message>" on stderr, one line at a time across threads.
+void PrintError(const std::string& message);
+void PrintWarning(const std::string& message);
+// Plain line on stderr (progress remarks), unless quiet.
+void PrintNote(const Args& args, const std::string& message);
+
+// Reads, authenticates (--pubkey) and parses the manifest named by -m, and
+// its chunk index M.chunks if there is one (a bad chunk index is a warning:
+// it only localises damage).
+Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
+                    ChunkIndex* chunks, bool* have_chunks);
+
+// The pipeline options the flags ask for.
+Status PipelineFromArgs(const Args& args, PipelineOptions* opt);
+
+// SIGINT and SIGTERM set the returned flag (a second one exits at once).
+const std::atomic<bool>* InstallSignalHandlers();
+
+// Prints the summary (or --json), writes --report, returns the exit code.
+int EmitReport(const Args& args, const RunReport& report);
+
+}  // namespace valise::cli

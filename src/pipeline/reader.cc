@@ -1,1 +1,484 @@
-// Not written yet.
+// The read and hash stages. See reader.h for the shape; here, the details.
+//
+// Ownership. A FileState is created by the I/O thread when it opens a job's
+// file and deleted by whichever thread processes its last chunk (a hashing
+// thread, or the I/O thread for files with no chunks). The I/O thread only
+// touches a FileState's shared part under its mutex, and never after it has
+// delivered the file's last chunk.
+//
+// Chunks. Chunk k of a file covers [k * chunk_size, (k+1) * chunk_size) and
+// is read into one buffer. A chunk whose read failed, or that will never be
+// read (drive stalled, run cancelled), is delivered as a hole: no buffer,
+// nothing hashed, but it still counts towards the file's completion.
+#include "pipeline/reader.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "valise/buffer_pool.h"
+#include "valise/io_engine.h"
+
+namespace valise {
+
+namespace {
+
+constexpr unsigned kDefaultDepthSolid = 16;
+constexpr unsigned kDefaultDepthRotational = 4;
+// One I/O thread can feed about this many hashing threads at SHA-256 speed
+// (1.4 GB/s each) before its own syscalls become the limit.
+constexpr unsigned kMaxHashThreads = 16;
+
+struct Chunk {
+  uint64_t offset = 0;
+  uint32_t len = 0;
+  int buf = -1;  // -1: a hole
+};
+
+struct FileState {
+  const ReadJob* job = nullptr;
+  std::unique_ptr<File> file;
+  uint64_t chunks_total = 0;
+
+  // I/O thread only.
+  uint64_t next_issue = 0;  // next chunk index to read
+
+  // Shared, under mu.
+  std::mutex mu;
+  std::map<uint64_t, Chunk> ready;  // by offset; completed, not yet hashed
+  uint64_t next_hash = 0;           // offset of the next chunk to hash
+  bool scheduled = false;           // a hashing thread owns the hasher
+  ReadOutcome outcome;              // status, bad ranges, flags
+
+  // The hashing thread that holds `scheduled` only.
+  std::unique_ptr<MultiHasher> hasher;
+  uint64_t chunks_done = 0;
+};
+
+// A FIFO of files with a chunk ready to hash, served by the pool.
+class HashQueue {
+ public:
+  void Push(FileState* f) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      q_.push_back(f);
+    }
+    cv_.notify_one();
+  }
+  // nullptr once closed and drained.
+  FileState* Pop() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return closed_ || !q_.empty(); });
+    if (q_.empty()) return nullptr;
+    FileState* f = q_.front();
+    q_.pop_front();
+    return f;
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<FileState*> q_;
+  bool closed_ = false;
+};
+
+// Everything one Run() shares between the I/O thread and the hashers.
+struct RunState {
+  const PipelineOptions* opt = nullptr;
+  DigestSet digests;
+  BufferPool* pool = nullptr;
+  IoEngine* engine = nullptr;
+  HashQueue hash_queue;
+  const std::function<void(const ReadJob&, ReadOutcome&&)>* on_done = nullptr;
+  std::mutex done_mu;  // serialises on_done
+  std::mutex files_mu;
+  std::condition_variable files_cv;
+  size_t files_open = 0;  // FileStates alive
+};
+
+void FinishFile(RunState* rs, FileState* f) {
+  ReadOutcome out = std::move(f->outcome);
+  if (out.status.ok() && f->hasher) out.digests = f->hasher->Finish();
+  if (!out.status.ok()) out.chunks.clear();
+  {
+    std::lock_guard<std::mutex> l(rs->done_mu);
+    (*rs->on_done)(*f->job, std::move(out));
+  }
+  delete f;
+  {
+    std::lock_guard<std::mutex> l(rs->files_mu);
+    --rs->files_open;
+  }
+  rs->files_cv.notify_all();
+}
+
+// Hashes the ready chunks of `f` in order, while the next one is there.
+// Runs on a hashing thread that took `f` from the queue (scheduled is set).
+void HashReadyChunks(RunState* rs, FileState* f) {
+  for (;;) {
+    Chunk c;
+    bool failed;
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      auto it = f->ready.begin();
+      if (it == f->ready.end() || it->first != f->next_hash) {
+        f->scheduled = false;
+        return;
+      }
+      c = it->second;
+      f->ready.erase(it);
+      f->next_hash += rs->opt->chunk_size;
+      failed = !f->outcome.status.ok();
+    }
+    if (c.buf >= 0) {
+      if (!failed) {
+        const char* data = rs->pool->data(c.buf);
+        f->hasher->Update(data, c.len);
+        if (f->job->chunk_digests) {
+          f->outcome.chunks.push_back(HashChunk(data, c.len));
+        }
+      }
+      rs->pool->Put(c.buf);
+      rs->engine->Wake();  // the I/O thread may be waiting for a buffer
+    }
+    if (++f->chunks_done == f->chunks_total) {
+      FinishFile(rs, f);
+      return;
+    }
+  }
+}
+
+void HashWorker(RunState* rs) {
+  while (FileState* f = rs->hash_queue.Pop()) HashReadyChunks(rs, f);
+}
+
+// Gives a completed (or abandoned) chunk to its file. Called by the I/O
+// thread; after delivering a file's last chunk it must not touch `f`.
+void Deliver(RunState* rs, FileState* f, const Chunk& c) {
+  bool schedule = false;
+  {
+    std::lock_guard<std::mutex> l(f->mu);
+    f->ready.emplace(c.offset, c);
+    if (!f->scheduled && f->ready.begin()->first == f->next_hash) {
+      f->scheduled = true;
+      schedule = true;
+    }
+  }
+  if (schedule) rs->hash_queue.Push(f);
+}
+
+// Marks `f` failed with `s` (the first failure wins).
+void Fail(FileState* f, const Status& s) {
+  std::lock_guard<std::mutex> l(f->mu);
+  if (f->outcome.status.ok()) f->outcome.status = s;
+}
+
+struct DriveCursor {
+  size_t next_job = 0;
+  FileState* current = nullptr;  // file being issued
+  bool stalled = false;
+};
+
+}  // namespace
+
+Reader::Reader(FileSystem* fs, const PipelineOptions& opt, DigestSet digests,
+               std::vector<bool> rotational)
+    : fs_(fs),
+      opt_(opt),
+      digests_(digests),
+      rotational_(std::move(rotational)),
+      stats_(rotational_.size()) {}
+
+Reader::~Reader() = default;
+
+Status Reader::Run(
+    const std::vector<std::vector<ReadJob>>& per_drive, Progress* progress,
+    const std::function<void(const ReadJob&, ReadOutcome&&)>& on_done) {
+  const int num_drives = static_cast<int>(per_drive.size());
+  if (num_drives == 0) return Status::OK();
+  const size_t chunk = opt_.chunk_size;
+
+  unsigned threads = opt_.threads;
+  if (threads == 0) {
+    threads = std::max(1u, std::thread::hardware_concurrency());
+  }
+  threads = std::min(threads, kMaxHashThreads);
+
+  std::vector<unsigned> depth(num_drives);
+  size_t depth_total = 0;
+  for (int d = 0; d < num_drives; ++d) {
+    depth[d] = opt_.depth       ? opt_.depth
+               : rotational_[d] ? kDefaultDepthRotational
+                                : kDefaultDepthSolid;
+    depth_total += depth[d];
+  }
+  size_t buffers = opt_.buffers ? opt_.buffers : depth_total + 4 * threads;
+  BufferPool pool(buffers, chunk);
+
+  auto queue = fs_->NewIoQueue(opt_.queue, &queue_note_);
+  // Fixed buffers spare the kernel a page-table walk per read; a queue that
+  // cannot register them still works with plain reads.
+  bool fixed = queue->RegisterBuffers(pool.iovecs()).ok();
+  IoEngine engine(std::move(queue), num_drives, opt_.engine, fs_);
+  for (int d = 0; d < num_drives; ++d) engine.SetDepth(d, depth[d]);
+
+  RunState rs;
+  rs.opt = &opt_;
+  rs.digests = digests_;
+  rs.pool = &pool;
+  rs.engine = &engine;
+  rs.on_done = &on_done;
+
+  std::vector<std::thread> workers;
+  for (unsigned i = 0; i < threads; ++i) workers.emplace_back(HashWorker, &rs);
+
+  // One Transfer per buffer: a buffer is in at most one read at a time.
+  std::vector<Transfer> transfers(buffers);
+  std::vector<DriveCursor> cursors(num_drives);
+  const uint64_t start_us = fs_->NowMicros();
+
+  auto finish_without_reading = [&](const ReadJob& job, ReadOutcome out) {
+    std::lock_guard<std::mutex> l(rs.done_mu);
+    on_done(job, std::move(out));
+  };
+
+  // Abandons what drive d has not read yet: its current file's unread
+  // chunks become holes, its unopened jobs are reported with `why`.
+  auto abandon_drive = [&](int d, const Status& why, bool stalled) {
+    DriveCursor& cur = cursors[d];
+    if (FileState* f = cur.current) {
+      cur.current = nullptr;
+      Fail(f, why);
+      {
+        std::lock_guard<std::mutex> l(f->mu);
+        f->outcome.stalled |= stalled;
+        f->outcome.cancelled |= !stalled;
+      }
+      while (f->next_issue < f->chunks_total) {
+        Chunk c;
+        c.offset = f->next_issue++ * chunk;
+        bool last = f->next_issue == f->chunks_total;
+        Deliver(&rs, f, c);
+        if (last) break;  // f may be gone
+      }
+    }
+    for (; cur.next_job < per_drive[d].size(); ++cur.next_job) {
+      ReadOutcome out;
+      out.status = why;
+      out.stalled = stalled;
+      out.cancelled = !stalled;
+      finish_without_reading(per_drive[d][cur.next_job], std::move(out));
+    }
+  };
+
+  // Opens drive d's next job with data to read; finishes empty and
+  // unopenable files on the spot. nullptr when the drive has no more.
+  auto next_file = [&](int d) -> FileState* {
+    DriveCursor& cur = cursors[d];
+    while (cur.next_job < per_drive[d].size()) {
+      const ReadJob& job = per_drive[d][cur.next_job++];
+      ReadOptions ro;
+      ro.direct = opt_.direct;
+      std::unique_ptr<File> file;
+      Status s = fs_->OpenForRead(job.path, ro, &file);
+      if (!s.ok()) {
+        ReadOutcome out;
+        out.status = s;
+        finish_without_reading(job, std::move(out));
+        continue;
+      }
+      if (job.size == 0) {
+        ReadOutcome out;
+        MultiHasher h(digests_);
+        out.digests = h.Finish();
+        finish_without_reading(job, std::move(out));
+        continue;
+      }
+      auto* f = new FileState;
+      f->job = &job;
+      f->file = std::move(file);
+      f->chunks_total = (job.size + chunk - 1) / chunk;
+      f->hasher = std::make_unique<MultiHasher>(digests_);
+      {
+        std::lock_guard<std::mutex> l(rs.files_mu);
+        ++rs.files_open;
+      }
+      return f;
+    }
+    return nullptr;
+  };
+
+  // Issues one read on drive d if it has room, a file and a free buffer.
+  auto issue_one = [&](int d) -> bool {
+    DriveCursor& cur = cursors[d];
+    if (cur.stalled || !engine.HasRoom(d)) return false;
+    if (cur.current == nullptr) cur.current = next_file(d);
+    FileState* f = cur.current;
+    if (f == nullptr) return false;
+    int buf = pool.TryGet();
+    if (buf < 0) return false;
+    const uint64_t offset = f->next_issue * chunk;
+    const uint64_t want = std::min<uint64_t>(chunk, f->job->size - offset);
+    Transfer& t = transfers[buf];
+    t = Transfer{};
+    t.op = IoOp::kRead;
+    t.file = f->file.get();
+    t.offset = offset;
+    t.buf = pool.data(buf);
+    // O_DIRECT needs whole blocks: read the tail rounded up; the device
+    // returns the bytes up to end of file.
+    t.len = static_cast<uint32_t>(f->file->is_direct()
+                                      ? (want + kDirectAlignment - 1) /
+                                            kDirectAlignment * kDirectAlignment
+                                      : want);
+    t.buf_index = fixed ? buf : -1;
+    t.drive = d;
+    t.tag = f;
+    if (++f->next_issue == f->chunks_total) cur.current = nullptr;
+    Status s = engine.Submit(&t);
+    if (!s.ok()) {
+      // The queue refused: treat as a failed read of this chunk.
+      t.status = s;
+      t.done = 0;
+      pool.Put(buf);
+      Fail(f, s.WithContext(f->job->path));
+      Chunk c;
+      c.offset = offset;
+      Deliver(&rs, f, c);
+    }
+    return true;
+  };
+
+  auto cancelled = [&] {
+    return opt_.cancel != nullptr &&
+           opt_.cancel->load(std::memory_order_relaxed);
+  };
+  bool cancel_done = false;
+
+  std::vector<Transfer*> done;
+  for (;;) {
+    if (cancelled() && !cancel_done) {
+      cancel_done = true;
+      for (int d = 0; d < num_drives; ++d) {
+        abandon_drive(d, Status::Aborted("interrupted"), false);
+      }
+    }
+    // Fill every drive's queue, round robin, one read at a time, so that
+    // no drive starves the others of buffers.
+    if (!cancel_done) {
+      bool issued = true;
+      while (issued) {
+        issued = false;
+        for (int d = 0; d < num_drives; ++d) issued |= issue_one(d);
+      }
+    }
+
+    bool more_to_issue = false;
+    if (!cancel_done) {
+      for (int d = 0; d < num_drives; ++d) {
+        const DriveCursor& cur = cursors[d];
+        if (!cur.stalled &&
+            (cur.current || cur.next_job < per_drive[d].size())) {
+          more_to_issue = true;
+        }
+      }
+    }
+    if (engine.in_flight() == 0) {
+      if (!more_to_issue) break;
+      // Every buffer is waiting to be hashed: wait for one to come back.
+      int buf = pool.Get();
+      pool.Put(buf);
+      continue;
+    }
+
+    done.clear();
+    Status s = engine.Reap(&done, true, 100'000);
+    if (!s.ok()) {
+      // The queue itself failed: nothing more can be read on any drive.
+      for (int d = 0; d < num_drives; ++d) abandon_drive(d, s, false);
+      cancel_done = true;
+      continue;
+    }
+    const uint64_t now_us = fs_->NowMicros();
+    for (Transfer* t : done) {
+      const int buf = static_cast<int>(t - transfers.data());
+      if (t->late) {  // its chunk was already given up on
+        pool.Put(buf);
+        continue;
+      }
+      auto* f = static_cast<FileState*>(t->tag);
+      const int d = t->drive;
+      const uint64_t want = std::min<uint64_t>(chunk, f->job->size - t->offset);
+      DriveReadStats& st = stats_[d];
+      st.bytes_read += t->done;
+      st.seconds = double(now_us - start_us) / 1e6;
+      size_t second = static_cast<size_t>((now_us - start_us) / 1'000'000);
+      if (st.bytes_per_second.size() <= second) {
+        st.bytes_per_second.resize(second + 1);
+      }
+      st.bytes_per_second[second] += t->done;
+      if (progress) progress->Add(d, t->done);
+
+      Chunk c;
+      c.offset = t->offset;
+      if (t->status.ok() && t->done >= want) {
+        c.len = static_cast<uint32_t>(want);
+        c.buf = buf;
+        std::lock_guard<std::mutex> l(f->mu);
+        f->outcome.bytes_read += want;
+      } else if (t->status.ok()) {
+        // End of file before the size the scan saw.
+        Fail(f,
+             Status::Corruption(f->job->path,
+                                "file shrank while being read (ends at " +
+                                    std::to_string(t->offset + t->done) + ")"));
+        pool.Put(buf);
+      } else if (t->status.IsTimedOut()) {
+        // The kernel keeps the buffer until the late completion.
+        st.stalled = true;
+        cursors[d].stalled = true;
+        {
+          std::lock_guard<std::mutex> l(f->mu);
+          f->outcome.stalled = true;
+        }
+        Fail(f, t->status);
+        Deliver(&rs, f, c);  // f may be gone after this
+        abandon_drive(d, Status::TimedOut("drive stalled"), true);
+        continue;
+      } else {
+        {
+          std::lock_guard<std::mutex> l(f->mu);
+          f->outcome.bad_ranges.push_back(
+              BadRange{t->offset, want, t->status.err()});
+        }
+        Fail(f, t->status);
+        pool.Put(buf);
+      }
+      Deliver(&rs, f, c);
+    }
+    if (progress) progress->Tick();
+  }
+
+  // Every read is done; wait for the hashers to finish the open files.
+  {
+    std::unique_lock<std::mutex> l(rs.files_mu);
+    rs.files_cv.wait(l, [&] { return rs.files_open == 0; });
+  }
+  rs.hash_queue.Close();
+  for (auto& w : workers) w.join();
+  return Status::OK();
+}
+
+}  // namespace valise

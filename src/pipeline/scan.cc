@@ -1,1 +1,127 @@
-// Not written yet.
+#include "pipeline/scan.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace valise {
+
+const char* DriveKindName(Drive::Kind kind) {
+  switch (kind) {
+    case Drive::Kind::kDirectory:
+      return "directory";
+    case Drive::Kind::kImage:
+      return "image";
+    case Drive::Kind::kBlockDevice:
+      return "block device";
+  }
+  return "?";
+}
+
+Status OpenDrive(FileSystem* fs, const std::string& source, Drive* drive) {
+  drive->source = source;
+  Status s = fs->Stat(source, &drive->info);
+  if (!s.ok()) return s;
+  switch (drive->info.type) {
+    case FileType::kDirectory:
+      drive->kind = Drive::Kind::kDirectory;
+      return Status::OK();
+    case FileType::kRegular:
+      drive->kind = Drive::Kind::kImage;
+      return Status::OK();
+    case FileType::kBlockDevice:
+      drive->kind = Drive::Kind::kBlockDevice;
+      return Status::OK();
+    default:
+      return Status::InvalidArgument(
+          source, std::string("not a directory, image file or block device (") +
+                      FileTypeName(drive->info.type) + ")");
+  }
+}
+
+std::string DrivePath(const Drive& drive, const std::string& rel) {
+  if (drive.kind != Drive::Kind::kDirectory) return drive.source;
+  if (!drive.source.empty() && drive.source.back() == '/') {
+    return drive.source + rel;
+  }
+  return drive.source + "/" + rel;
+}
+
+namespace {
+
+std::string Basename(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  return slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+void Walk(FileSystem* fs, const Drive& drive, int drive_index,
+          const std::string& rel_dir, DriveScan* out) {
+  std::string dir = rel_dir.empty() ? drive.source : DrivePath(drive, rel_dir);
+  std::vector<DirEntry> entries;
+  Status s = fs->ListDir(dir, &entries);
+  if (!s.ok()) {
+    out->errors.push_back(s.message());
+    return;
+  }
+  for (const DirEntry& e : entries) {
+    std::string rel = rel_dir.empty() ? e.name : rel_dir + "/" + e.name;
+    FileInfo info;
+    // lstat each entry: the size and mtime are needed anyway, and d_type
+    // can lie on some file systems.
+    s = fs->Stat(DrivePath(drive, rel), &info);
+    if (!s.ok()) {
+      out->errors.push_back(s.message());
+      continue;
+    }
+    if (info.type == FileType::kDirectory) {
+      Walk(fs, drive, drive_index, rel, out);
+    } else if (info.type == FileType::kRegular) {
+      out->files.push_back(ScannedFile{rel, info});
+    } else {
+      FileResult r;
+      r.path = rel;
+      r.drive = drive_index;
+      r.status = FileStatus::kSkipped;
+      r.detail = FileTypeName(info.type);
+      out->skipped.push_back(std::move(r));
+    }
+  }
+}
+
+}  // namespace
+
+void ScanDrive(FileSystem* fs, const Drive& drive, int drive_index,
+               DriveScan* out) {
+  out->drive = drive;
+  if (drive.kind != Drive::Kind::kDirectory) {
+    out->files.push_back(ScannedFile{Basename(drive.source), drive.info});
+    return;
+  }
+  Walk(fs, drive, drive_index, "", out);
+  std::sort(
+      out->files.begin(), out->files.end(),
+      [](const ScannedFile& a, const ScannedFile& b) { return a.rel < b.rel; });
+}
+
+std::vector<DriveScan> ScanDrives(FileSystem* fs,
+                                  const std::vector<std::string>& sources) {
+  std::vector<DriveScan> scans(sources.size());
+  std::vector<std::thread> threads;
+  for (size_t d = 0; d < sources.size(); ++d) {
+    threads.emplace_back([fs, &sources, &scans, d] {
+      Drive drive;
+      Status s = OpenDrive(fs, sources[d], &drive);
+      if (!s.ok()) {
+        scans[d].drive = drive;
+        scans[d].status = s;
+        return;
+      }
+      ScanDrive(fs, drive, static_cast<int>(d), &scans[d]);
+    });
+  }
+  for (auto& t : threads) t.join();
+  return scans;
+}
+
+}  // namespace valise

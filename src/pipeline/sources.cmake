@@ -1,4 +1,5 @@
 set(VALISE_PIPELINE_SOURCES
+  src/pipeline/make_manifest.cc
   src/pipeline/plan.cc
   src/pipeline/scan.cc
   src/pipeline/reader.cc

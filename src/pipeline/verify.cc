@@ -1,1 +1,302 @@
-// Not written yet.
+// verify: check drives against a manifest, writing nothing to them.
+//
+// VerifyDrives() is the whole data path, one stage per call:
+//   scan -> match -> plan reads -> read and hash -> compare -> report.
+// Every copy of a file that is found is read and checked: a file carried on
+// two drives is reported per copy, so a bad drive shows even when the
+// dataset is whole.
+#include <algorithm>
+#include <ctime>
+#include <mutex>
+#include <unordered_map>
+
+#include "pipeline/plan.h"
+#include "pipeline/reader.h"
+#include "pipeline/scan.h"
+#include "pipeline/verify_internal.h"
+#include "valise/pipeline.h"
+
+namespace valise {
+
+std::string NowIso8601() {
+  time_t t = time(nullptr);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Status ChooseDigests(const Manifest& manifest, const PipelineOptions& opt,
+                     DigestSet* out) {
+  if (opt.hash_only.empty()) {
+    *out = manifest.digests();
+    return Status::OK();
+  }
+  DigestSet set;
+  for (DigestType t : opt.hash_only.Types()) {
+    if (manifest.digests().Has(t)) set.Add(t);
+  }
+  if (set.empty()) {
+    return Status::InvalidArgument(
+        "--hash-only", "the manifest holds none of the digests asked for");
+  }
+  *out = set;
+  return Status::OK();
+}
+
+namespace {
+
+// Where each computed copy's outcome lands, by job id.
+struct CopyOutcome {
+  bool read = false;
+  ReadOutcome outcome;
+};
+
+// Index of the first chunk whose digest differs, or -1.
+int64_t FirstDifferentChunk(const std::vector<ChunkDigest>& got,
+                            const std::vector<ChunkDigest>& want) {
+  size_t n = std::min(got.size(), want.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (got[i] != want[i]) return static_cast<int64_t>(i);
+  }
+  if (got.size() != want.size()) return static_cast<int64_t>(n);
+  return -1;
+}
+
+// The digest of `type` among `digests`, or nullptr.
+const Digest* FindDigest(const std::vector<Digest>& digests, DigestType type) {
+  for (const Digest& d : digests) {
+    if (d.type == type) return &d;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+// Compares one copy's digests with the manifest entry's. Empty when they
+// all match, else names the first that differs ("sha256 mismatch").
+std::string CompareDigests(const Manifest& manifest, size_t entry,
+                           DigestSet digests, const std::vector<Digest>& got) {
+  for (DigestType t : digests.Types()) {
+    const Digest* d = FindDigest(got, t);
+    if (d == nullptr || *d != manifest.digest(entry, t)) {
+      return std::string(DigestName(t)) + " mismatch";
+    }
+  }
+  return std::string();
+}
+
+void FillDriveReports(const std::vector<DriveScan>& scans,
+                      const std::vector<DriveReadStats>& stats,
+                      const std::vector<uint64_t>& planned, RunReport* report) {
+  report->drives.resize(scans.size());
+  for (size_t d = 0; d < scans.size(); ++d) {
+    DriveReport& dr = report->drives[d];
+    dr.source = scans[d].drive.source;
+    dr.kind = DriveKindName(scans[d].drive.kind);
+    dr.bytes_planned = planned[d];
+    if (!scans[d].status.ok()) dr.errors.push_back(scans[d].status.message());
+    for (const std::string& e : scans[d].errors) dr.errors.push_back(e);
+    if (d < stats.size()) {
+      dr.bytes_read = stats[d].bytes_read;
+      dr.seconds = stats[d].seconds;
+      dr.stalled = stats[d].stalled;
+      dr.bytes_per_second = stats[d].bytes_per_second;
+    }
+  }
+}
+
+Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
+                    const ChunkIndex* chunks,
+                    const std::vector<std::string>& sources,
+                    const PipelineOptions& opt_in, RunReport* report) {
+  const uint64_t start_us = fs->NowMicros();
+  PipelineOptions opt = opt_in;
+  report->command = "verify";
+  report->started = NowIso8601();
+  report->files_expected = manifest.size();
+  report->bytes_expected = manifest.total_bytes();
+
+  DigestSet digests;
+  VALISE_RETURN_IF_ERROR(ChooseDigests(manifest, opt, &digests));
+
+  // The chunk index localises corruption; it must use the reader's chunk
+  // size, so the reader takes the index's.
+  std::unordered_map<std::string_view, size_t> chunk_entry;
+  if (chunks != nullptr && chunks->chunk_size % kDirectAlignment == 0 &&
+      chunks->chunk_size > 0 && chunks->chunk_size <= (64u << 20)) {
+    opt.chunk_size = chunks->chunk_size;
+    for (size_t i = 0; i < chunks->paths.size(); ++i) {
+      chunk_entry.emplace(chunks->paths[i], i);
+    }
+  }
+
+  // Stage 1, scan: what is on each drive.
+  std::vector<DriveScan> scans = ScanDrives(fs, sources);
+  bool any_drive = false;
+  for (const DriveScan& s : scans) any_drive |= s.status.ok();
+  if (!any_drive && !scans.empty()) return scans[0].status;
+
+  // Stage 2, match: every copy of every manifest entry, and the extras.
+  Match match;
+  MatchDrives(manifest, scans, &match);
+
+  // Stage 3, plan: a read job per copy of the right size; a copy of the
+  // wrong size is reported without reading it.
+  std::vector<std::vector<ReadJob>> jobs(scans.size());
+  std::vector<uint64_t> planned(scans.size(), 0);
+  std::vector<FileResult> problems;
+  std::vector<uint8_t> entry_ok(manifest.size(), 0);
+  std::vector<uint64_t> copies_ok(scans.size(), 0), copies_bad(scans.size(), 0);
+  for (size_t e = 0; e < manifest.size(); ++e) {
+    const size_t n = match.num_copies(e);
+    if (n == 0) {
+      FileResult r;
+      r.path = std::string(manifest.path(e));
+      r.status = FileStatus::kMissing;
+      r.expected_size = manifest.file_size(e);
+      problems.push_back(std::move(r));
+      continue;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      const CopyRef& c = match.copy(e, k);
+      const ScannedFile& f = scans[c.drive].files[c.file];
+      if (manifest.has_sizes() && f.info.size != manifest.file_size(e)) {
+        FileResult r;
+        r.path = std::string(manifest.path(e));
+        r.drive = c.drive;
+        r.status = FileStatus::kSizeMismatch;
+        r.expected_size = manifest.file_size(e);
+        r.actual_size = f.info.size;
+        problems.push_back(std::move(r));
+        ++copies_bad[c.drive];
+        continue;
+      }
+      ReadJob job;
+      job.drive = c.drive;
+      job.path = DrivePath(scans[c.drive].drive, f.rel);
+      job.size = f.info.size;
+      job.id = match.first[e] + k;
+      job.chunk_digests = n > 1 || chunk_entry.count(manifest.path(e)) > 0;
+      planned[c.drive] += job.size;
+      jobs[c.drive].push_back(std::move(job));
+    }
+  }
+  for (size_t d = 0; d < scans.size(); ++d) {
+    if (scans[d].drive.info.rotational) OrderByPhysicalOffset(fs, &jobs[d]);
+  }
+
+  // Stage 4, read and hash: all drives at once.
+  std::vector<bool> rotational;
+  std::vector<std::string> names;
+  for (const DriveScan& s : scans) {
+    rotational.push_back(s.drive.info.rotational);
+    names.push_back(s.drive.source);
+  }
+  std::vector<CopyOutcome> outcomes(match.copies.size());
+  Reader reader(fs, opt, digests, rotational);
+  {
+    Progress progress(names, planned, opt.progress);
+    VALISE_RETURN_IF_ERROR(
+        reader.Run(jobs, &progress, [&](const ReadJob& job, ReadOutcome&& out) {
+          outcomes[job.id].read = true;
+          outcomes[job.id].outcome = std::move(out);
+        }));
+    progress.Finish();
+  }
+  report->notes.push_back(reader.queue_note());
+
+  // Stage 5, compare: each copy's digests against the manifest.
+  for (size_t e = 0; e < manifest.size(); ++e) {
+    const size_t n = match.num_copies(e);
+    int good_copy = -1;
+    std::vector<FileResult> bad;
+    std::vector<size_t> corrupt_copies;
+    for (size_t k = 0; k < n; ++k) {
+      const CopyRef& c = match.copy(e, k);
+      CopyOutcome& co = outcomes[match.first[e] + k];
+      if (!co.read) continue;  // size mismatch, already reported
+      ReadOutcome& o = co.outcome;
+      FileResult r;
+      r.path = std::string(manifest.path(e));
+      r.drive = c.drive;
+      r.expected_size = manifest.file_size(e);
+      r.actual_size = scans[c.drive].files[c.file].info.size;
+      if (o.stalled) {
+        r.status = FileStatus::kStalled;
+        r.detail = o.status.message();
+      } else if (o.cancelled) {
+        continue;  // interrupted before this copy was read
+      } else if (!o.status.ok()) {
+        r.status = o.status.IsCorruption() ? FileStatus::kSizeMismatch
+                                           : FileStatus::kUnreadable;
+        r.detail = o.status.message();
+        r.bad_ranges = o.bad_ranges;
+      } else {
+        std::string diff = CompareDigests(manifest, e, digests, o.digests);
+        if (diff.empty()) {
+          if (good_copy < 0) good_copy = static_cast<int>(k);
+          ++copies_ok[c.drive];
+          if (!entry_ok[e]) {
+            entry_ok[e] = 1;
+            ++report->files_ok;
+            report->bytes_verified += manifest.file_size(e);
+          }
+          continue;
+        }
+        r.status = FileStatus::kCorrupt;
+        r.detail = diff;
+        auto it = chunk_entry.find(manifest.path(e));
+        if (it != chunk_entry.end()) {
+          int64_t i = FirstDifferentChunk(o.chunks, chunks->chunks[it->second]);
+          if (i >= 0) r.first_bad_offset = i * int64_t(opt.chunk_size);
+        }
+        corrupt_copies.push_back(bad.size());
+      }
+      ++copies_bad[c.drive];
+      bad.push_back(std::move(r));
+    }
+    // Without a chunk index, a good copy on another drive still tells
+    // where a corrupt one first differs.
+    if (good_copy >= 0) {
+      const auto& good = outcomes[match.first[e] + good_copy].outcome.chunks;
+      for (size_t i : corrupt_copies) {
+        FileResult& r = bad[i];
+        if (r.first_bad_offset < 0) {
+          // Find this copy's outcome again by drive.
+          for (size_t k = 0; k < n; ++k) {
+            if (match.copy(e, k).drive != r.drive) continue;
+            const auto& mine = outcomes[match.first[e] + k].outcome.chunks;
+            int64_t c = FirstDifferentChunk(mine, good);
+            if (c >= 0) r.first_bad_offset = c * int64_t(opt.chunk_size);
+          }
+        }
+      }
+      for (FileResult& r : bad) {
+        r.detail += r.detail.empty() ? "" : "; ";
+        r.detail += "a good copy is on " +
+                    scans[match.copy(e, good_copy).drive].drive.source;
+      }
+    }
+    for (FileResult& r : bad) problems.push_back(std::move(r));
+  }
+
+  // Stage 6, report.
+  FillDriveReports(scans, reader.drive_stats(), planned, report);
+  for (size_t d = 0; d < scans.size(); ++d) {
+    report->drives[d].files_ok = copies_ok[d];
+    report->drives[d].files_bad = copies_bad[d];
+  }
+  for (FileResult& r : problems) report->files.push_back(std::move(r));
+  for (FileResult& r : match.extra) report->files.push_back(std::move(r));
+  for (DriveScan& s : scans) {
+    for (FileResult& r : s.skipped) report->files.push_back(std::move(r));
+  }
+  report->interrupted =
+      opt.cancel != nullptr && opt.cancel->load(std::memory_order_relaxed);
+  report->seconds = double(fs->NowMicros() - start_us) / 1e6;
+  return Status::OK();
+}
+
+}  // namespace valise

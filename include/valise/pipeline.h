@@ -1,0 +1,89 @@
+// The jobs valise runs, as library calls: make a manifest of drives, verify
+// drives against a manifest. Each is a straight list of stages (see
+// src/pipeline/verify.cc); this header holds what the caller chooses.
+//
+//   scan     src/pipeline/scan.cc     walk each drive, stat every entry
+//   plan     src/pipeline/plan.cc     match drives to the manifest, order reads
+//   read     src/pipeline/reader.cc   io_uring reads into pooled buffers,
+//                                     hashed on worker threads
+//   compare  src/pipeline/verify.cc   digests against the manifest
+//   report   src/pipeline/report.cc   summary, JSON, progress bars
+//
+// Thread safety: each call runs one job; it starts and joins its own
+// threads. Calls may run concurrently on different inputs.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "valise/digest.h"
+#include "valise/file_system.h"
+#include "valise/io_engine.h"
+#include "valise/io_queue.h"
+#include "valise/manifest.h"
+#include "valise/report.h"
+#include "valise/status.h"
+
+namespace valise {
+
+struct PipelineOptions {
+  // Bytes per read, per buffer and per chunk digest. A multiple of 4096.
+  // Default: 1 MiB.
+  size_t chunk_size = size_t{1} << 20;
+  // Reads in flight per drive; 0 picks by drive kind: 16 on SSD, NVMe and
+  // memory-backed drives, 4 on rotational ones. Default: 0.
+  unsigned depth = 0;
+  // Hashing threads; 0 picks the number of cores, at most 16 (beyond that
+  // one reading thread cannot feed them). Default: 0.
+  unsigned threads = 0;
+  // Buffers in the pool; 0 picks drives * depth + 4 * threads. Memory for
+  // data is buffers * chunk_size, whatever the dataset's size. Default: 0.
+  size_t buffers = 0;
+  // Read with O_DIRECT where the file system allows it. Default: true.
+  bool direct = true;
+  // Retries, timeouts (--retries, --io-timeout).
+  EngineOptions engine;
+  // Which queue (io_uring or synchronous).
+  IoQueueOptions queue;
+  // When not empty, only these digests are computed and compared
+  // (--hash-only). Default: every digest the manifest holds.
+  DigestSet hash_only;
+  // Draw progress bars on stderr when it is a terminal. Default: false.
+  bool progress = false;
+  // Set by a signal handler: stop issuing reads, finish what is in flight,
+  // report what is known as interrupted. Must remain live for the call.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+// What `valise manifest` found besides the files it hashed.
+struct ManifestSummary {
+  std::vector<FileResult> skipped;  // symlinks, devices, FIFOs, sockets
+  std::vector<std::string> errors;  // unreadable files, scan errors
+  uint64_t files = 0;
+  uint64_t bytes = 0;
+  double seconds = 0;
+};
+
+// Hashes every regular file under `sources` into *manifest (with the
+// digests in `digests`) and, if `chunks` is not null, the chunk index.
+// A path present on several sources must have the same contents on each
+// (InvalidArgument naming both otherwise). Returns an error for trouble
+// (a source missing, a file unreadable); skipped entries are not errors.
+Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
+                    DigestSet digests, const PipelineOptions& opt,
+                    Manifest* manifest, ChunkIndex* chunks,
+                    ManifestSummary* summary);
+
+// Checks every copy of every manifest entry found on `sources` and fills
+// *report. `chunks` (may be null) localises corruption. Returns an error
+// only for trouble that stops the whole run (no source usable, queue
+// failure); per-file and per-drive problems go into the report.
+Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
+                    const ChunkIndex* chunks,
+                    const std::vector<std::string>& sources,
+                    const PipelineOptions& opt, RunReport* report);
+
+}  // namespace valise

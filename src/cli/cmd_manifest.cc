@@ -1,0 +1,108 @@
+// valise manifest SRC... -o M: hash a dataset and write its manifest.
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "pipeline/verify_internal.h"
+
+namespace valise::cli {
+
+namespace {
+
+Status ParseDigestList(const std::string& list, DigestSet* set) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    std::string name = list.substr(pos, comma - pos);
+    DigestType t;
+    if (!ParseDigestName(name, &t)) {
+      return Status::InvalidArgument("--hash", "unknown digest '" + name +
+                                                   "' (sha256, xxh128, "
+                                                   "sha512, sha1, md5)");
+    }
+    set->Add(t);
+    pos = comma + 1;
+  }
+  return Status::OK();
+}
+
+// The digest a sum-file output format names ("sha256sum" -> sha256), or
+// false for the valise format.
+bool SumFileDigest(const std::string& format, DigestType* type) {
+  static const std::pair<const char*, DigestType> kSums[] = {
+      {"sha256sum", DigestType::kSha256}, {"sha512sum", DigestType::kSha512},
+      {"sha1sum", DigestType::kSha1},     {"md5sum", DigestType::kMd5},
+      {"xxhsum", DigestType::kXxh128},
+  };
+  for (const auto& [name, t] : kSums) {
+    if (format == name) {
+      *type = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+int RunManifest(const Args& args) {
+  FileSystem* fs = FileSystem::Default();
+  PipelineOptions opt;
+  Status s = PipelineFromArgs(args, &opt);
+  DigestSet digests;
+  if (s.ok()) s = ParseDigestList(args.hash, &digests);
+  DigestType sum_type = DigestType::kSha256;
+  const bool sum_file = SumFileDigest(args.format, &sum_type);
+  if (s.ok() && !sum_file && args.format != "auto" && args.format != "valise") {
+    s = Status::InvalidArgument("--format", "cannot write '" + args.format +
+                                                "' (valise, sha256sum, "
+                                                "sha512sum, sha1sum, md5sum, "
+                                                "xxhsum)");
+  }
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  if (sum_file) digests.Add(sum_type);
+
+  Manifest manifest;
+  ChunkIndex chunks;
+  ManifestSummary summary;
+  const bool want_chunks = !sum_file && !args.no_chunks;
+  s = MakeManifest(fs, args.sources, digests, opt, &manifest,
+                   want_chunks ? &chunks : nullptr, &summary);
+  for (const FileResult& r : summary.skipped) {
+    PrintWarning(fmt::format("skipped {} on {} ({}: never followed or read)",
+                             EscapePath(r.path), args.sources[r.drive],
+                             r.detail));
+  }
+  if (!s.ok()) {
+    for (const std::string& e : summary.errors) PrintError(e);
+    PrintError(s.message());
+    return s.IsAborted() ? kExitInterrupted : kExitTrouble;
+  }
+
+  const std::string text = sum_file ? WriteSumFile(manifest, sum_type)
+                                    : WriteManifest(manifest, NowIso8601());
+  s = fs->WriteSmallFile(args.output, text, 0644);
+  if (s.ok() && want_chunks) {
+    s = fs->WriteSmallFile(args.output + ".chunks", WriteChunkIndex(chunks),
+                           0644);
+  }
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  const double secs = summary.seconds > 0 ? summary.seconds : 1e-9;
+  PrintNote(args, fmt::format("{}: {} files, {} bytes in {:.1f} s ({:.0f} "
+                              "MB/s){}",
+                              args.output, summary.files, summary.bytes,
+                              summary.seconds, summary.bytes / secs / 1e6,
+                              summary.skipped.empty()
+                                  ? ""
+                                  : fmt::format("; {} skipped",
+                                                summary.skipped.size())));
+  return kExitOk;
+}
+
+}  // namespace valise::cli

@@ -1,0 +1,121 @@
+// What the commands share: loading an authenticated manifest, pipeline
+// options from flags, and emitting the report.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "cli/commands.h"
+#include "valise/signature.h"
+
+namespace valise::cli {
+
+namespace {
+// Manifests of tens of millions of lines run to gigabytes.
+constexpr size_t kMaxManifestBytes = size_t{16} << 30;
+constexpr size_t kMaxKeyBytes = 64 << 10;
+}  // namespace
+
+Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
+                    ChunkIndex* chunks, bool* have_chunks) {
+  *have_chunks = false;
+  ManifestFormat format;
+  if (!ParseManifestFormat(args.format, &format)) {
+    return Status::InvalidArgument("--format",
+                                   "unknown format '" + args.format + "'");
+  }
+  std::string data;
+  VALISE_RETURN_IF_ERROR(
+      fs->ReadSmallFile(args.manifest, &data, kMaxManifestBytes));
+
+  // The signature is checked over the exact bytes before any of them is
+  // parsed: a tampered manifest never reaches the parser.
+  if (!args.pubkey.empty()) {
+    std::string pub, sig;
+    VALISE_RETURN_IF_ERROR(fs->ReadSmallFile(args.pubkey, &pub, kMaxKeyBytes));
+    const std::string sig_path = args.manifest + ".sig";
+    Status s = fs->ReadSmallFile(sig_path, &sig, kMaxKeyBytes);
+    if (s.IsNotFound()) {
+      return Status::InvalidArgument(sig_path,
+                                     "no signature, and --pubkey requires one");
+    }
+    VALISE_RETURN_IF_ERROR(s);
+    s = VerifySignature(pub, data, sig);
+    if (!s.ok()) {
+      return s.WithContext(args.manifest + ": signature check failed");
+    }
+  }
+
+  VALISE_RETURN_IF_ERROR(ParseManifest(data, args.manifest, format, manifest));
+
+  if (manifest->format() == ManifestFormat::kValise) {
+    std::string cdata;
+    const std::string cpath = args.manifest + ".chunks";
+    Status s = fs->ReadSmallFile(cpath, &cdata, kMaxManifestBytes);
+    if (s.ok()) s = ParseChunkIndex(cdata, cpath, chunks);
+    if (s.ok()) {
+      *have_chunks = true;
+    } else if (!s.IsNotFound()) {
+      PrintWarning(s.message() +
+                   " (ignored: corrupt files will be found, not localised)");
+    }
+  }
+  return Status::OK();
+}
+
+Status PipelineFromArgs(const Args& args, PipelineOptions* opt) {
+  const uint64_t chunk = uint64_t{args.chunk_kib} * 1024;
+  if (args.chunk_kib % 4 != 0 || chunk < 4096 || chunk > (64u << 20)) {
+    return Status::InvalidArgument(
+        "--chunk-size", "must be a multiple of 4 KiB from 4 to 65536");
+  }
+  if (args.io_timeout < 0) {
+    return Status::InvalidArgument("--io-timeout", "must not be negative");
+  }
+  opt->chunk_size = chunk;
+  opt->depth = args.depth;
+  opt->threads = args.threads;
+  opt->direct = !args.no_direct;
+  opt->engine.retries = args.retries;
+  opt->engine.io_timeout_us = static_cast<uint64_t>(args.io_timeout * 1e6);
+  opt->queue.use_uring = !args.no_uring;
+  if (!args.hash_only.empty()) {
+    std::string list = args.hash_only;
+    size_t pos = 0;
+    while (pos <= list.size()) {
+      size_t comma = list.find(',', pos);
+      if (comma == std::string::npos) comma = list.size();
+      DigestType t;
+      std::string name = list.substr(pos, comma - pos);
+      if (!ParseDigestName(name, &t)) {
+        return Status::InvalidArgument("--hash-only",
+                                       "unknown digest '" + name + "'");
+      }
+      opt->hash_only.Add(t);
+      pos = comma + 1;
+    }
+  }
+  opt->progress =
+      !args.no_progress && !args.quiet && !args.json && isatty(STDERR_FILENO);
+  opt->cancel = InstallSignalHandlers();
+  return Status::OK();
+}
+
+int EmitReport(const Args& args, const RunReport& report) {
+  const int code = report.ExitCode();
+  if (args.json) {
+    fmt::print("{}\n", FormatJson(report));
+  } else if (!args.quiet || code != kExitOk) {
+    fmt::print("{}", FormatSummary(report));
+  }
+  std::fflush(stdout);
+  if (!args.report.empty()) {
+    Status s = FileSystem::Default()->WriteSmallFile(
+        args.report, FormatJson(report) + "\n", 0644);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+  }
+  return code;
+}
+
+}  // namespace valise::cli

@@ -1,0 +1,114 @@
+#include "cli/flags.h"
+
+namespace valise::cli {
+
+const std::vector<FlagDef>& FlagTable() {
+  static const std::vector<FlagDef> table = {
+      {kVerify | kIngest | kBench, "-m,--manifest", "M", "input",
+       "the manifest to check against",
+       "The manifest made at the source: valise manifest v1, a GNU or BSD "
+       "sha256sum/md5sum/sha1sum/sha512sum/xxhsum file, or a hashdeep file. "
+       "With --pubkey, its signature M.sig is checked before it is read.",
+       &Args::manifest, true},
+      {kManifest | kKeygen, "-o,--output", "FILE", "output",
+       "where to write the manifest (keygen: the private key)",
+       "The file to write. manifest also writes FILE.chunks, the chunk "
+       "index that lets verify name the first bad chunk of a corrupt file; "
+       "keygen also writes FILE.pub. An existing file is not overwritten "
+       "by keygen.",
+       &Args::output, true},
+      {kIngest | kBench, "-d,--dest", "DIR", "output",
+       "the destination directory", "Where ingest stages the dataset.",
+       &Args::dest},
+      {kSign, "-k,--key", "KEY", "input", "the private key to sign with",
+       "A PEM Ed25519 private key made by valise keygen.", &Args::key, true},
+      {kVerify | kIngest | kBench, "--pubkey", "KEY.pub", "input",
+       "require a valid signature M.sig by this key",
+       "The manifest's detached signature M.sig is checked against this "
+       "Ed25519 public key before the manifest is parsed; a missing or bad "
+       "signature is exit status 2, before any drive is read.",
+       &Args::pubkey},
+      {kManifest | kVerify | kIngest | kBench, "--format", "FMT", "input",
+       "manifest format (auto valise sumfile hashdeep; sha256sum...)",
+       "Reading: forces the manifest's format instead of detecting it "
+       "(auto, valise, sumfile, hashdeep; sha256sum, md5sum, sha1sum, "
+       "sha512sum and xxhsum all mean a sum file). valise manifest: the "
+       "format to write, valise (manifest v1, the default) or a GNU sum "
+       "file of one digest (sha256sum, md5sum, sha1sum, sha512sum) that "
+       "the matching tool's -c accepts.",
+       &Args::format},
+      {kManifest, "--hash", "LIST", "input",
+       "digests to compute (default sha256,xxh128)",
+       "Comma-separated digests for the manifest: any of sha256, xxh128, "
+       "sha512, sha1, md5.",
+       &Args::hash},
+      {kVerify | kIngest, "--hash-only", "LIST", "performance",
+       "check only these digests (e.g. xxh128)",
+       "Computes and compares only these of the manifest's digests. "
+       "xxh128 alone runs at drive speed; sha256 is the proof against "
+       "tampering.",
+       &Args::hash_only},
+      {kManifest, "--no-chunks", nullptr, "output",
+       "do not write the chunk index FILE.chunks", "", &Args::no_chunks},
+      {kVerify | kIngest | kBench, "--json", nullptr, "output",
+       "print the JSON report on stdout instead of the summary",
+       "The report, schema valise-report/1 (docs/report.md), on stdout.",
+       &Args::json},
+      {kVerify | kIngest | kBench, "--report", "FILE", "output",
+       "also write the JSON report to FILE", "", &Args::report},
+      {kManifest | kVerify | kIngest | kBench, "-q,--quiet", nullptr, "output",
+       "print only problems", "", &Args::quiet},
+      {kManifest | kVerify | kIngest, "--no-progress", nullptr, "output",
+       "no progress bars (they are drawn only on a terminal anyway)", "",
+       &Args::no_progress},
+      {kManifest | kVerify | kIngest | kBench, "--retries", "N", "reliability",
+       "retries of a failed read before giving up (2)",
+       "A read that fails with EIO is retried N times; then its range is "
+       "recorded as unreadable and the rest of the drive is read.",
+       &Args::retries},
+      {kManifest | kVerify | kIngest | kBench, "--io-timeout", "SECONDS",
+       "reliability",
+       "a drive that does not answer for this long is "
+       "stalled (30)",
+       "A read outstanding for longer marks its drive stalled: its files are "
+       "reported stalled and the other drives finish. 0 disables.",
+       &Args::io_timeout},
+      {kManifest | kVerify | kIngest | kBench, "--depth", "N", "performance",
+       "reads in flight per drive (default: 16 SSD, 4 HDD)", "", &Args::depth},
+      {kManifest | kVerify | kIngest | kBench, "--threads", "N", "performance",
+       "hashing threads (default: one per core)", "", &Args::threads},
+      {kManifest | kVerify | kIngest | kBench, "--chunk-size", "KIB",
+       "performance", "bytes per read and per chunk digest, in KiB (1024)", "",
+       &Args::chunk_kib},
+      {kManifest | kVerify | kIngest | kBench, "--no-uring", nullptr,
+       "performance", "use plain pread instead of io_uring", "",
+       &Args::no_uring},
+      {kManifest | kVerify | kIngest | kBench, "--no-direct", nullptr,
+       "performance", "read through the page cache (no O_DIRECT)", "",
+       &Args::no_direct},
+  };
+  return table;
+}
+
+const std::vector<CommandDef>& CommandTable() {
+  static const std::vector<CommandDef> table = {
+      {kManifest, "manifest", "manifest SRC... -o M [options]",
+       "hash a dataset on drives and write its manifest",
+       "valise manifest /mnt/d1 /mnt/d2 -o shipment.vm\n"
+       "valise manifest /data --format sha256sum -o SHA256SUMS",
+       "drives: directories, image files or block devices"},
+      {kVerify, "verify", "verify -m M [options] SRC...",
+       "check drives (or a staged tree) against a manifest; writes nothing",
+       "valise verify -m shipment.vm /mnt/d1 /mnt/d2\n"
+       "valise verify -m shipment.vm --pubkey site.pub --report r.json /mnt/d*",
+       "drives: directories, image files or block devices"},
+      {kKeygen, "keygen", "keygen -o KEY", "make an Ed25519 key pair",
+       "valise keygen -o site.key   # writes site.key and site.key.pub",
+       nullptr},
+      {kSign, "sign", "sign -k KEY M", "sign a manifest (writes M.sig)",
+       "valise sign -k site.key shipment.vm", "the manifest to sign"},
+  };
+  return table;
+}
+
+}  // namespace valise::cli

@@ -1,0 +1,77 @@
+// The flag table: every flag of every command, in one place. --help, the
+// man page and the shell completions are all generated from it, so they
+// cannot drift apart (packaging/ reads it through `valise help-table`).
+//
+// Thread safety: the table is constant.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace valise::cli {
+
+// Commands, as bits, so a flag can belong to several.
+enum Command : uint32_t {
+  kManifest = 1u << 0,
+  kVerify = 1u << 1,
+  kIngest = 1u << 2,
+  kBench = 1u << 3,
+  kKeygen = 1u << 4,
+  kSign = 1u << 5,
+};
+
+// Everything the command line can say; each flag fills one field.
+struct Args {
+  std::vector<std::string> sources;  // positional SRC...
+  std::string manifest;              // -m
+  std::string output;                // -o
+  std::string dest;                  // -d
+  std::string key;                   // -k
+  std::string pubkey;                // --pubkey
+  std::string hash = "sha256,xxh128";
+  std::string hash_only;
+  std::string format = "auto";
+  std::string report;
+  bool json = false;
+  bool quiet = false;
+  bool no_progress = false;
+  bool no_chunks = false;
+  bool no_uring = false;
+  bool no_direct = false;
+  unsigned retries = 2;
+  double io_timeout = 30;
+  unsigned depth = 0;
+  unsigned threads = 0;
+  unsigned chunk_kib = 1024;
+};
+
+using Field = std::variant<std::string Args::*, bool Args::*, unsigned Args::*,
+                           double Args::*, std::vector<std::string> Args::*>;
+
+struct FlagDef {
+  uint32_t commands;     // Command bits
+  const char* names;     // "-m,--manifest"
+  const char* value;     // "M" for a flag taking a value; nullptr: a switch
+  const char* category;  // "input", "output", "performance", "reliability"
+  const char* help;      // one line, for -h (fits 79 columns with names)
+  const char* doc;       // longer text, for the man page
+  Field field;
+  bool required = false;
+};
+
+const std::vector<FlagDef>& FlagTable();
+
+struct CommandDef {
+  Command command;
+  const char* name;
+  const char* synopsis;     // "verify -m M [options] SRC..."
+  const char* summary;      // one line
+  const char* examples;     // lines of examples, '\n'-separated
+  const char* sources_doc;  // help for the positional arguments, or nullptr
+};
+
+const std::vector<CommandDef>& CommandTable();
+
+}  // namespace valise::cli

@@ -1,0 +1,150 @@
+// manifest: hash a dataset spread over drives and describe it.
+//
+// MakeManifest() is the whole data path: scan -> union -> read and hash ->
+// check copies agree -> manifest. A path found on several sources is read
+// on each; differing contents are an error naming both, since the manifest
+// could only describe one of them.
+#include <algorithm>
+
+#include "pipeline/plan.h"
+#include "pipeline/reader.h"
+#include "pipeline/scan.h"
+#include "pipeline/verify_internal.h"
+#include "valise/pipeline.h"
+
+namespace valise {
+
+Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
+                    DigestSet digests, const PipelineOptions& opt,
+                    Manifest* manifest, ChunkIndex* chunks,
+                    ManifestSummary* summary) {
+  const uint64_t start_us = fs->NowMicros();
+  if (digests.empty()) {
+    return Status::InvalidArgument("--hash", "no digest chosen");
+  }
+
+  // Stage 1, scan. A source that is not there is trouble, not a finding.
+  std::vector<DriveScan> scans = ScanDrives(fs, sources);
+  for (const DriveScan& s : scans) {
+    if (!s.status.ok()) return s.status;
+    for (const std::string& e : s.errors) summary->errors.push_back(e);
+  }
+  for (DriveScan& s : scans) {
+    for (FileResult& r : s.skipped) summary->skipped.push_back(std::move(r));
+  }
+
+  // Stage 2, union: every (path, drive) pair, grouped by path.
+  struct Item {
+    const std::string* rel;
+    int drive;
+    uint32_t file;
+  };
+  std::vector<Item> items;
+  for (size_t d = 0; d < scans.size(); ++d) {
+    for (size_t i = 0; i < scans[d].files.size(); ++i) {
+      items.push_back(Item{&scans[d].files[i].rel, static_cast<int>(d),
+                           static_cast<uint32_t>(i)});
+    }
+  }
+  std::stable_sort(
+      items.begin(), items.end(),
+      [](const Item& a, const Item& b) { return *a.rel < *b.rel; });
+  for (size_t i = 1; i < items.size(); ++i) {
+    const Item& a = items[i - 1];
+    const Item& b = items[i];
+    if (*a.rel != *b.rel) continue;
+    const FileInfo& ia = scans[a.drive].files[a.file].info;
+    const FileInfo& ib = scans[b.drive].files[b.file].info;
+    if (ia.size != ib.size) {
+      return Status::InvalidArgument(
+          DrivePath(scans[a.drive].drive, *a.rel),
+          "differs from " + DrivePath(scans[b.drive].drive, *b.rel) + " (" +
+              std::to_string(ia.size) + " vs " + std::to_string(ib.size) +
+              " bytes)");
+    }
+  }
+
+  // Stage 3, read and hash every copy.
+  std::vector<std::vector<ReadJob>> jobs(scans.size());
+  std::vector<uint64_t> planned(scans.size(), 0);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& it = items[i];
+    ReadJob job;
+    job.drive = it.drive;
+    job.path = DrivePath(scans[it.drive].drive, *it.rel);
+    job.size = scans[it.drive].files[it.file].info.size;
+    job.id = i;
+    job.chunk_digests = chunks != nullptr;
+    planned[it.drive] += job.size;
+    jobs[it.drive].push_back(std::move(job));
+  }
+  for (size_t d = 0; d < scans.size(); ++d) {
+    if (scans[d].drive.info.rotational) OrderByPhysicalOffset(fs, &jobs[d]);
+  }
+  std::vector<ReadOutcome> outcomes(items.size());
+  std::vector<std::string> names;
+  std::vector<bool> rotational;
+  for (const DriveScan& s : scans) {
+    names.push_back(s.drive.source);
+    rotational.push_back(s.drive.info.rotational);
+  }
+  Reader reader(fs, opt, digests, rotational);
+  {
+    Progress progress(names, planned, opt.progress);
+    VALISE_RETURN_IF_ERROR(
+        reader.Run(jobs, &progress, [&](const ReadJob& job, ReadOutcome&& out) {
+          outcomes[job.id] = std::move(out);
+        }));
+    progress.Finish();
+  }
+  if (opt.cancel != nullptr && opt.cancel->load()) {
+    return Status::Aborted("interrupted");
+  }
+
+  // Stage 4, check: every copy read, copies of one path agree.
+  Status first_error;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const ReadOutcome& o = outcomes[i];
+    if (!o.status.ok()) {
+      summary->errors.push_back(o.status.message());
+      if (first_error.ok()) first_error = o.status;
+      continue;
+    }
+    if (i > 0 && *items[i - 1].rel == *items[i].rel &&
+        outcomes[i - 1].status.ok() && outcomes[i - 1].digests != o.digests) {
+      return Status::InvalidArgument(
+          DrivePath(scans[items[i - 1].drive].drive, *items[i].rel),
+          "differs from " +
+              DrivePath(scans[items[i].drive].drive, *items[i].rel) +
+              " (same path, different contents)");
+    }
+  }
+  if (!first_error.ok()) {
+    return Status::IOError(std::to_string(summary->errors.size()) +
+                               " file(s) could not be read; first",
+                           first_error.message());
+  }
+
+  // Stage 5, describe: one entry per path.
+  *manifest = Manifest(digests);
+  if (chunks != nullptr) {
+    chunks->chunk_size = opt.chunk_size;
+    chunks->paths.clear();
+    chunks->chunks.clear();
+  }
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i > 0 && *items[i - 1].rel == *items[i].rel) continue;
+    const FileInfo& info = scans[items[i].drive].files[items[i].file].info;
+    manifest->Add(*items[i].rel, info.size, info.mtime_ns, outcomes[i].digests);
+    summary->bytes += info.size;
+    ++summary->files;
+    if (chunks != nullptr) {
+      chunks->paths.push_back(*items[i].rel);
+      chunks->chunks.push_back(std::move(outcomes[i].chunks));
+    }
+  }
+  summary->seconds = double(fs->NowMicros() - start_us) / 1e6;
+  return manifest->Finish();
+}
+
+}  // namespace valise

@@ -1,0 +1,61 @@
+// Scan: what is on each drive. A drive (SRC) is a directory (a mounted
+// drive), a regular file (an image) or a block device (read raw, as one
+// image). Directories are walked without following symlinks; regular files
+// are listed with their size and mtime; everything else (symlinks, devices,
+// FIFOs, sockets) is listed as skipped and never opened, so nothing can
+// block or lead outside the drive.
+//
+// Thread safety: functions are thread-safe; a DriveScan is a plain value.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "valise/file_system.h"
+#include "valise/report.h"
+#include "valise/status.h"
+
+namespace valise {
+
+struct Drive {
+  enum class Kind { kDirectory, kImage, kBlockDevice };
+  std::string source;  // as given
+  Kind kind = Kind::kDirectory;
+  FileInfo info;  // of the source itself
+};
+const char* DriveKindName(Drive::Kind kind);
+
+struct ScannedFile {
+  std::string rel;  // raw relative path ('/'-separated); for an image, its
+                    // basename
+  FileInfo info;
+};
+
+struct DriveScan {
+  Drive drive;
+  Status status;                    // the source itself could not be used
+  std::vector<ScannedFile> files;   // sorted by rel
+  std::vector<FileResult> skipped;  // status kSkipped, detail = type
+  std::vector<std::string> errors;  // directories that could not be read
+};
+
+// Stats the source and decides its kind. NotFound for a missing source,
+// InvalidArgument for one that is none of the three kinds.
+Status OpenDrive(FileSystem* fs, const std::string& source, Drive* drive);
+
+// Walks the drive. Errors inside (an unreadable directory) are recorded in
+// out->errors and the walk goes on. `drive_index` is stored in skipped
+// results.
+void ScanDrive(FileSystem* fs, const Drive& drive, int drive_index,
+               DriveScan* out);
+
+// Opens and scans every source, one thread per drive (drives are
+// independent devices, so their metadata reads overlap). A source that
+// cannot be opened gets its status set and no files.
+std::vector<DriveScan> ScanDrives(FileSystem* fs,
+                                  const std::vector<std::string>& sources);
+
+// The full path of a scanned file on its drive.
+std::string DrivePath(const Drive& drive, const std::string& rel);
+
+}  // namespace valise
