@@ -1,0 +1,63 @@
+# shellcheck shell=bash
+# Debian packages valise needs to build, test, demo and benchmark, and the
+# one function that makes sure they are installed. Sourced by scripts/test,
+# scripts/demo and scripts/bench-peers.
+#
+#   valise_ensure_deps   returns when every package is installed; as root it
+#                        installs what is missing (one apt-get update, then
+#                        one apt-get install); otherwise it names what is
+#                        missing, shows the command to install it, and exits 2.
+
+VALISE_DEPS=(
+  build-essential cmake pkg-config
+  liburing-dev libxxhash-dev libssl-dev libcli11-dev libgtest-dev
+  libbenchmark-dev nlohmann-json3-dev libfmt-dev libfuse3-dev fuse3
+  libisal-dev
+  clang clang-format
+  xfsprogs btrfs-progs e2fsprogs util-linux
+  fio hashdeep xxhash rsync rclone openssl
+)
+
+# Prints the packages of "$@" that dpkg does not list as installed.
+valise_missing_packages() {
+  local pkg status
+  for pkg in "$@"; do
+    # dpkg-query exits 1 for a package it has never heard of; the Status
+    # field is "install ok installed" only when the package is unpacked and
+    # configured (not merely selected, half-installed or removed).
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    if [[ "$status" != "install ok installed" ]]; then
+      printf '%s\n' "$pkg"
+    fi
+  done
+}
+
+valise_ensure_deps() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps: dpkg-query not found: not a Debian system; install the" \
+      "equivalents of: ${VALISE_DEPS[*]}" >&2
+    return 0
+  fi
+  local missing
+  mapfile -t missing < <(valise_missing_packages "${VALISE_DEPS[@]}")
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "deps: missing Debian packages: ${missing[*]}" >&2
+    echo "deps: install them with:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y" \
+      "--no-install-recommends ${missing[*]}" >&2
+    exit 2
+  fi
+  echo "deps: installing ${missing[*]}" >&2
+  # Non-interactive: no debconf prompts can stall an unattended CI run.
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  mapfile -t missing < <(valise_missing_packages "${missing[@]}")
+  if ((${#missing[@]} != 0)); then
+    echo "deps: still missing after apt-get install: ${missing[*]}" >&2
+    exit 2
+  fi
+}

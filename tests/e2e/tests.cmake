@@ -1,0 +1,29 @@
+# End-to-end tests of the built `valise` binary on real drives: bash
+# scripts (tests/e2e/*.sh, helpers in tests/e2e/lib.sh) that make file
+# systems on loop devices, run the commands and check exit codes, messages
+# and --json reports. Those needing root exit 77 when not root, which
+# ctest reports as skipped. Included by tests/CMakeLists.txt.
+
+# A JSON query helper for the scripts (no jq or python needed in CI).
+add_executable(valise_e2e_json ${CMAKE_CURRENT_SOURCE_DIR}/e2e/json_query.cc)
+target_link_libraries(valise_e2e_json PRIVATE nlohmann_json::nlohmann_json)
+
+function(valise_e2e_test name script)
+  add_test(NAME e2e_${name}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${script})
+  # RUN_SERIAL: the scripts make loop devices and drop the page cache,
+  # which would disturb each other's timing-free but I/O-counting checks.
+  set_tests_properties(e2e_${name} PROPERTIES
+    ENVIRONMENT
+      "VALISE=$<TARGET_FILE:valise>;VALISE_JSON=$<TARGET_FILE:valise_e2e_json>"
+    SKIP_RETURN_CODE 77
+    TIMEOUT 300
+    RUN_SERIAL TRUE
+    LABELS e2e)
+endfunction()
+
+valise_e2e_test(verify_real_drives verify_real_drives.sh)
+valise_e2e_test(verify_image_device verify_image_device.sh)
+valise_e2e_test(verify_signed verify_signed.sh)
+valise_e2e_test(verify_interop verify_interop.sh)
+valise_e2e_test(verify_bad_input verify_bad_input.sh)
