@@ -149,7 +149,8 @@ Status ValidatePath(std::string_view path);
 std::string EscapePath(std::string_view raw);
 // Inverse of EscapePath; InvalidArgument on a bad %XX or on a literal
 // control byte (0x00-0x1F, 0x7F), which EscapePath never writes. Accepts
-// lowercase hex and escapes of bytes that need none.
+// lowercase hex and escapes of bytes that need none. On error *raw is
+// unspecified.
 Status UnescapePath(std::string_view escaped, std::string* raw);
 
 // Parses `data`, the bytes of a manifest file named `name` (for messages:

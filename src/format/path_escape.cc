@@ -119,8 +119,10 @@ std::string EscapePath(std::string_view raw) {
 }
 
 Status UnescapePath(std::string_view escaped, std::string* raw) {
-  std::string out;
-  out.reserve(escaped.size());
+  // Written straight into *raw (the readers reuse one string for every
+  // line, so the common case allocates nothing).
+  std::string& out = *raw;
+  out.clear();
   for (size_t i = 0; i < escaped.size(); ++i) {
     const auto b = static_cast<uint8_t>(escaped[i]);
     if (IsControl(b)) {
@@ -143,7 +145,6 @@ Status UnescapePath(std::string_view escaped, std::string* raw) {
     out.push_back(static_cast<char>(hi << 4 | lo));
     i += 2;
   }
-  *raw = std::move(out);
   return Status::OK();
 }
 
