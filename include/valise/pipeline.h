@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "valise/digest.h"
@@ -85,5 +86,40 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
                     const ChunkIndex* chunks,
                     const std::vector<std::string>& sources,
                     const PipelineOptions& opt, RunReport* report);
+
+// How a content already staged under one path lands under another.
+enum class DedupPolicy : uint8_t {
+  kAuto,      // reflink where DEST supports it, else copy
+  kReflink,   // FICLONE: shared extents, separate inodes (XFS, btrfs)
+  kHardlink,  // one inode, several names (mode and mtime shared)
+  kCopy,      // no dedup: each path is read and written
+};
+// "auto", "reflink", "hardlink", "copy".
+bool ParseDedupPolicy(std::string_view name, DedupPolicy* policy);
+const char* DedupPolicyName(DedupPolicy policy);
+
+struct IngestOptions {
+  // Default: kAuto.
+  DedupPolicy dedup = DedupPolicy::kAuto;
+  // Write staging files with O_DIRECT where DEST allows it (filling the page
+  // cache with data that is only written costs twice). Default: true.
+  bool direct = true;
+  // Writes in flight on DEST. Default: 16.
+  unsigned depth = 16;
+  // Files per group commit: their data is made durable, they are renamed,
+  // their directories synced, then one journal fdatasync. Default: 64.
+  size_t commit_batch = 64;
+};
+
+// Stages every file of the manifest found on `sources` into `dest` (see
+// src/pipeline/ingest.cc for the protocol). Resumable: a rerun skips what
+// DEST/.valise/journal holds. Fills *report (keeping every file, with its
+// digests). Returns an error for trouble that stopped the run: DEST
+// locked, unusable or full (the report is still filled, and a rerun
+// resumes).
+Status IngestDrives(FileSystem* fs, const Manifest& manifest,
+                    const std::vector<std::string>& sources,
+                    const std::string& dest, const PipelineOptions& opt,
+                    const IngestOptions& iopt, RunReport* report);
 
 }  // namespace valise

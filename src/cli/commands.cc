@@ -124,6 +124,8 @@ int Main(int argc, char** argv) {
         return RunManifest(args);
       case kVerify:
         return RunVerify(args);
+      case kIngest:
+        return RunIngest(args);
       case kKeygen:
         return RunKeygen(args);
       case kSign:

@@ -20,6 +20,13 @@ const std::vector<FlagDef>& FlagTable() {
       {kIngest | kBench, "-d,--dest", "DIR", "output",
        "the destination directory", "Where ingest stages the dataset.",
        &Args::dest},
+      {kIngest, "--dedup", "POLICY", "output",
+       "repeated contents: auto, reflink, hardlink, copy (auto)",
+       "A content that several manifest paths share is read once. The other "
+       "paths are reflinked (FICLONE: shared extents, separate files) or "
+       "hard-linked to the first; copy reads and writes each. auto: reflink "
+       "where DEST supports it (XFS, btrfs), else copy.",
+       &Args::dedup},
       {kSign, "-k,--key", "KEY", "input", "the private key to sign with",
        "A PEM Ed25519 private key made by valise keygen.", &Args::key, true},
       {kVerify | kIngest | kBench, "--pubkey", "KEY.pub", "input",
@@ -101,6 +108,11 @@ const std::vector<CommandDef>& CommandTable() {
        "check drives (or a staged tree) against a manifest; writes nothing",
        "valise verify -m shipment.vm /mnt/d1 /mnt/d2\n"
        "valise verify -m shipment.vm --pubkey site.pub --report r.json /mnt/d*",
+       "drives: directories, image files or block devices"},
+      {kIngest, "ingest", "ingest -m M -d DEST [options] SRC...",
+       "stage drives onto DEST, verified, resumable",
+       "valise ingest -m shipment.vm -d /srv/data /mnt/d1 /mnt/d2\n"
+       "valise ingest -m shipment.vm --pubkey site.pub -d /srv/data /mnt/d*",
        "drives: directories, image files or block devices"},
       {kKeygen, "keygen", "keygen -o KEY", "make an Ed25519 key pair",
        "valise keygen -o site.key   # writes site.key and site.key.pub",

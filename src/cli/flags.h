@@ -34,6 +34,7 @@ struct Args {
   std::string hash_only;
   std::string format = "auto";
   std::string report;
+  std::string dedup = "auto";
   bool json = false;
   bool quiet = false;
   bool no_progress = false;

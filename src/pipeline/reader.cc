@@ -1,15 +1,18 @@
-// The read and hash stages. See reader.h for the shape; here, the details.
+// The read and hash stages (and, for ingest, the stage writes). See
+// reader.h for the shape; here, the details.
 //
 // Ownership. A FileState is created by the I/O thread when it opens a job's
-// file and deleted by whichever thread processes its last chunk (a hashing
-// thread, or the I/O thread for files with no chunks). The I/O thread only
-// touches a FileState's shared part under its mutex, and never after it has
-// delivered the file's last chunk.
+// file, and deleted by whichever thread drops its last reference: every
+// chunk holds one for its hashing and, with a sink, one for its write. A
+// thread must not touch a FileState after dropping a reference it held.
 //
 // Chunks. Chunk k of a file covers [k * chunk_size, (k+1) * chunk_size) and
 // is read into one buffer. A chunk whose read failed, or that will never be
 // read (drive stalled, run cancelled), is delivered as a hole: no buffer,
-// nothing hashed, but it still counts towards the file's completion.
+// nothing hashed or written, but it still counts towards completion.
+//
+// Buffers. A buffer holds one chunk from its read until the hash and the
+// write (if any) are done with it; buf_refs counts those users.
 #include "pipeline/reader.h"
 
 #include <unistd.h>
@@ -43,7 +46,10 @@ struct Chunk {
 struct FileState {
   const ReadJob* job = nullptr;
   std::unique_ptr<File> file;
+  std::unique_ptr<File> sink;
   uint64_t chunks_total = 0;
+  // References: one per chunk for hashing, one more per chunk for writing.
+  std::atomic<int64_t> refs{0};
 
   // I/O thread only.
   uint64_t next_issue = 0;  // next chunk index to read
@@ -54,10 +60,10 @@ struct FileState {
   uint64_t next_hash = 0;           // offset of the next chunk to hash
   bool scheduled = false;           // a hashing thread owns the hasher
   ReadOutcome outcome;              // status, bad ranges, flags
+  bool write_failed = false;
 
   // The hashing thread that holds `scheduled` only.
   std::unique_ptr<MultiHasher> hasher;
-  uint64_t chunks_done = 0;
 };
 
 // A FIFO of files with a chunk ready to hash, served by the pool.
@@ -97,21 +103,35 @@ class HashQueue {
 // Everything one Run() shares between the I/O thread and the hashers.
 struct RunState {
   const PipelineOptions* opt = nullptr;
-  DigestSet digests;
   BufferPool* pool = nullptr;
   IoEngine* engine = nullptr;
+  std::vector<std::atomic<int>> buf_refs;
   HashQueue hash_queue;
   const std::function<void(const ReadJob&, ReadOutcome&&)>* on_done = nullptr;
   std::mutex done_mu;  // serialises on_done
   std::mutex files_mu;
   std::condition_variable files_cv;
   size_t files_open = 0;  // FileStates alive
+
+  explicit RunState(size_t buffers) : buf_refs(buffers) {}
 };
+
+void ReleaseBuffer(RunState* rs, int buf) {
+  if (rs->buf_refs[buf].fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    rs->pool->Put(buf);
+    rs->engine->Wake();  // the I/O thread may be waiting for a buffer
+  }
+}
 
 void FinishFile(RunState* rs, FileState* f) {
   ReadOutcome out = std::move(f->outcome);
   if (out.status.ok() && f->hasher) out.digests = f->hasher->Finish();
   if (!out.status.ok()) out.chunks.clear();
+  if (f->sink) {
+    out.written = !f->write_failed && out.status.ok();
+    out.write_failed = f->write_failed;
+    out.sink = std::move(f->sink);
+  }
   {
     std::lock_guard<std::mutex> l(rs->done_mu);
     (*rs->on_done)(*f->job, std::move(out));
@@ -122,6 +142,11 @@ void FinishFile(RunState* rs, FileState* f) {
     --rs->files_open;
   }
   rs->files_cv.notify_all();
+}
+
+// Drops one reference; the last one finishes the file.
+void DropRef(RunState* rs, FileState* f) {
+  if (f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) FinishFile(rs, f);
 }
 
 // Hashes the ready chunks of `f` in order, while the next one is there.
@@ -150,13 +175,12 @@ void HashReadyChunks(RunState* rs, FileState* f) {
           f->outcome.chunks.push_back(HashChunk(data, c.len));
         }
       }
-      rs->pool->Put(c.buf);
-      rs->engine->Wake();  // the I/O thread may be waiting for a buffer
+      ReleaseBuffer(rs, c.buf);
     }
-    if (++f->chunks_done == f->chunks_total) {
-      FinishFile(rs, f);
-      return;
-    }
+    const bool last =
+        c.offset + rs->opt->chunk_size >= f->chunks_total * rs->opt->chunk_size;
+    DropRef(rs, f);
+    if (last) return;  // f may be gone; its last chunk is hashed
   }
 }
 
@@ -164,8 +188,7 @@ void HashWorker(RunState* rs) {
   while (FileState* f = rs->hash_queue.Pop()) HashReadyChunks(rs, f);
 }
 
-// Gives a completed (or abandoned) chunk to its file. Called by the I/O
-// thread; after delivering a file's last chunk it must not touch `f`.
+// Gives a completed (or abandoned) chunk to its file's hasher.
 void Deliver(RunState* rs, FileState* f, const Chunk& c) {
   bool schedule = false;
   {
@@ -185,10 +208,22 @@ void Fail(FileState* f, const Status& s) {
   if (f->outcome.status.ok()) f->outcome.status = s;
 }
 
+bool Failed(FileState* f) {
+  std::lock_guard<std::mutex> l(f->mu);
+  return !f->outcome.status.ok();
+}
+
 struct DriveCursor {
   size_t next_job = 0;
   FileState* current = nullptr;  // file being issued
   bool stalled = false;
+};
+
+struct PendingWrite {
+  FileState* file;
+  int buf;
+  uint64_t offset;
+  uint32_t len;
 };
 
 }  // namespace
@@ -203,12 +238,28 @@ Reader::Reader(FileSystem* fs, const PipelineOptions& opt, DigestSet digests,
 
 Reader::~Reader() = default;
 
+void Reader::Abort(const Status& why) {
+  {
+    std::lock_guard<std::mutex> l(abort_mu_);
+    if (abort_status_.ok()) abort_status_ = why;
+  }
+  abort_.store(true, std::memory_order_release);
+}
+
+void Reader::SetSink(SinkOpener open, unsigned depth) {
+  open_sink_ = std::move(open);
+  sink_depth_ = std::max(1u, depth);
+}
+
 Status Reader::Run(
     const std::vector<std::vector<ReadJob>>& per_drive, Progress* progress,
     const std::function<void(const ReadJob&, ReadOutcome&&)>& on_done) {
   const int num_drives = static_cast<int>(per_drive.size());
   if (num_drives == 0) return Status::OK();
   const size_t chunk = opt_.chunk_size;
+  // The destination is one more "drive" of the engine, with its own depth.
+  const int dest = num_drives;
+  const bool has_sink = static_cast<bool>(open_sink_);
 
   unsigned threads = opt_.threads;
   if (threads == 0) {
@@ -224,6 +275,7 @@ Status Reader::Run(
                                 : kDefaultDepthSolid;
     depth_total += depth[d];
   }
+  if (has_sink) depth_total += sink_depth_;
   size_t buffers = opt_.buffers ? opt_.buffers : depth_total + 4 * threads;
   BufferPool pool(buffers, chunk);
 
@@ -231,12 +283,13 @@ Status Reader::Run(
   // Fixed buffers spare the kernel a page-table walk per read; a queue that
   // cannot register them still works with plain reads.
   bool fixed = queue->RegisterBuffers(pool.iovecs()).ok();
-  IoEngine engine(std::move(queue), num_drives, opt_.engine, fs_);
+  IoEngine engine(std::move(queue), num_drives + (has_sink ? 1 : 0),
+                  opt_.engine, fs_);
   for (int d = 0; d < num_drives; ++d) engine.SetDepth(d, depth[d]);
+  if (has_sink) engine.SetDepth(dest, sink_depth_);
 
-  RunState rs;
+  RunState rs(buffers);
   rs.opt = &opt_;
-  rs.digests = digests_;
   rs.pool = &pool;
   rs.engine = &engine;
   rs.on_done = &on_done;
@@ -244,14 +297,25 @@ Status Reader::Run(
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) workers.emplace_back(HashWorker, &rs);
 
-  // One Transfer per buffer: a buffer is in at most one read at a time.
+  // One Transfer per buffer: a buffer is in at most one read or write at a
+  // time (its read, then its write).
   std::vector<Transfer> transfers(buffers);
   std::vector<DriveCursor> cursors(num_drives);
+  std::deque<PendingWrite> pending_writes;
   const uint64_t start_us = fs_->NowMicros();
 
   auto finish_without_reading = [&](const ReadJob& job, ReadOutcome out) {
     std::lock_guard<std::mutex> l(rs.done_mu);
     on_done(job, std::move(out));
+  };
+
+  // Delivers a hole for chunk `index` of f: hashed as nothing, never
+  // written. May finish f.
+  auto deliver_hole = [&](FileState* f, uint64_t index) {
+    Chunk c;
+    c.offset = index * chunk;
+    if (f->sink) DropRef(&rs, f);  // its write will never happen
+    Deliver(&rs, f, c);
   };
 
   // Abandons what drive d has not read yet: its current file's unread
@@ -267,10 +331,9 @@ Status Reader::Run(
         f->outcome.cancelled |= !stalled;
       }
       while (f->next_issue < f->chunks_total) {
-        Chunk c;
-        c.offset = f->next_issue++ * chunk;
+        uint64_t index = f->next_issue++;
         bool last = f->next_issue == f->chunks_total;
-        Deliver(&rs, f, c);
+        deliver_hole(f, index);
         if (last) break;  // f may be gone
       }
     }
@@ -283,6 +346,13 @@ Status Reader::Run(
     }
   };
 
+  bool stopped = false;  // cancelled, DEST full, or the queue failed
+  auto stop_all = [&](const Status& why) {
+    if (stopped) return;
+    stopped = true;
+    for (int d = 0; d < num_drives; ++d) abandon_drive(d, why, false);
+  };
+
   // Opens drive d's next job with data to read; finishes empty and
   // unopenable files on the spot. nullptr when the drive has no more.
   auto next_file = [&](int d) -> FileState* {
@@ -291,25 +361,27 @@ Status Reader::Run(
       const ReadJob& job = per_drive[d][cur.next_job++];
       ReadOptions ro;
       ro.direct = opt_.direct;
-      std::unique_ptr<File> file;
-      Status s = fs_->OpenForRead(job.path, ro, &file);
-      if (!s.ok()) {
-        ReadOutcome out;
-        out.status = s;
-        finish_without_reading(job, std::move(out));
-        continue;
+      ReadOutcome out;
+      std::unique_ptr<File> file, sink;
+      out.status = fs_->OpenForRead(job.path, ro, &file);
+      if (out.status.ok() && job.write) {
+        out.status = open_sink_(job, &sink);
+        if (out.status.IsNoSpace() && fatal_.ok()) fatal_ = out.status;
       }
-      if (job.size == 0) {
-        ReadOutcome out;
-        MultiHasher h(digests_);
-        out.digests = h.Finish();
+      if (!out.status.ok() || job.size == 0) {
+        if (out.status.ok()) out.digests = MultiHasher(digests_).Finish();
+        out.written = out.status.ok() && sink != nullptr;
+        out.sink = std::move(sink);
         finish_without_reading(job, std::move(out));
+        if (!fatal_.ok()) return nullptr;
         continue;
       }
       auto* f = new FileState;
       f->job = &job;
       f->file = std::move(file);
+      f->sink = std::move(sink);
       f->chunks_total = (job.size + chunk - 1) / chunk;
+      f->refs = static_cast<int64_t>(f->chunks_total * (f->sink ? 2 : 1));
       f->hasher = std::make_unique<MultiHasher>(digests_);
       {
         std::lock_guard<std::mutex> l(rs.files_mu);
@@ -321,7 +393,7 @@ Status Reader::Run(
   };
 
   // Issues one read on drive d if it has room, a file and a free buffer.
-  auto issue_one = [&](int d) -> bool {
+  auto issue_read = [&](int d) -> bool {
     DriveCursor& cur = cursors[d];
     if (cur.stalled || !engine.HasRoom(d)) return false;
     if (cur.current == nullptr) cur.current = next_file(d);
@@ -329,7 +401,8 @@ Status Reader::Run(
     if (f == nullptr) return false;
     int buf = pool.TryGet();
     if (buf < 0) return false;
-    const uint64_t offset = f->next_issue * chunk;
+    const uint64_t index = f->next_issue;
+    const uint64_t offset = index * chunk;
     const uint64_t want = std::min<uint64_t>(chunk, f->job->size - offset);
     Transfer& t = transfers[buf];
     t = Transfer{};
@@ -349,14 +422,43 @@ Status Reader::Run(
     if (++f->next_issue == f->chunks_total) cur.current = nullptr;
     Status s = engine.Submit(&t);
     if (!s.ok()) {
-      // The queue refused: treat as a failed read of this chunk.
-      t.status = s;
-      t.done = 0;
       pool.Put(buf);
       Fail(f, s.WithContext(f->job->path));
-      Chunk c;
-      c.offset = offset;
-      Deliver(&rs, f, c);
+      deliver_hole(f, index);
+    }
+    return true;
+  };
+
+  // Issues the oldest pending write if DEST has room.
+  auto issue_write = [&]() -> bool {
+    if (pending_writes.empty() || !engine.HasRoom(dest)) return false;
+    PendingWrite w = pending_writes.front();
+    pending_writes.pop_front();
+    FileState* f = w.file;
+    if (f->write_failed || stopped) {
+      ReleaseBuffer(&rs, w.buf);
+      DropRef(&rs, f);
+      return true;
+    }
+    Transfer& t = transfers[w.buf];
+    t = Transfer{};
+    t.op = IoOp::kWrite;
+    t.file = f->sink.get();
+    t.offset = w.offset;
+    t.buf = pool.data(w.buf);
+    t.len = f->sink->is_direct()
+                ? static_cast<uint32_t>((w.len + kDirectAlignment - 1) /
+                                        kDirectAlignment * kDirectAlignment)
+                : w.len;
+    t.buf_index = fixed ? w.buf : -1;
+    t.drive = dest;
+    t.tag = f;
+    Status s = engine.Submit(&t);
+    if (!s.ok()) {
+      f->write_failed = true;
+      Fail(f, s);
+      ReleaseBuffer(&rs, w.buf);
+      DropRef(&rs, f);
     }
     return true;
   };
@@ -365,28 +467,120 @@ Status Reader::Run(
     return opt_.cancel != nullptr &&
            opt_.cancel->load(std::memory_order_relaxed);
   };
-  bool cancel_done = false;
+
+  // A read finished: account for it and hand the chunk on.
+  auto on_read = [&](Transfer* t, int buf, uint64_t now_us) {
+    auto* f = static_cast<FileState*>(t->tag);
+    const int d = t->drive;
+    const uint64_t want = std::min<uint64_t>(chunk, f->job->size - t->offset);
+    DriveReadStats& st = stats_[d];
+    st.bytes_read += t->done;
+    st.seconds = double(now_us - start_us) / 1e6;
+    size_t second = static_cast<size_t>((now_us - start_us) / 1'000'000);
+    if (st.bytes_per_second.size() <= second) {
+      st.bytes_per_second.resize(second + 1);
+    }
+    st.bytes_per_second[second] += t->done;
+    if (progress) progress->Add(d, t->done);
+    const uint64_t index = t->offset / chunk;
+
+    if (t->status.ok() && t->done >= want) {
+      {
+        std::lock_guard<std::mutex> l(f->mu);
+        f->outcome.bytes_read += want;
+      }
+      Chunk c{t->offset, static_cast<uint32_t>(want), buf};
+      if (f->sink && !Failed(f)) {
+        rs.buf_refs[buf].store(2, std::memory_order_relaxed);
+        pending_writes.push_back(PendingWrite{f, buf, t->offset, c.len});
+      } else {
+        rs.buf_refs[buf].store(1, std::memory_order_relaxed);
+        if (f->sink) DropRef(&rs, f);  // no write for a failed file
+      }
+      Deliver(&rs, f, c);
+      return;
+    }
+    if (t->status.ok()) {
+      // End of file before the size the scan saw.
+      Fail(f, Status::Corruption(
+                  f->job->path, "file shrank while being read (ends at " +
+                                    std::to_string(t->offset + t->done) + ")"));
+      pool.Put(buf);
+    } else if (t->status.IsTimedOut()) {
+      // The kernel keeps the buffer until the late completion.
+      st.stalled = true;
+      cursors[d].stalled = true;
+      {
+        std::lock_guard<std::mutex> l(f->mu);
+        f->outcome.stalled = true;
+      }
+      Fail(f, t->status);
+      deliver_hole(f, index);  // f may be gone after this
+      abandon_drive(d, Status::TimedOut("drive stalled"), true);
+      return;
+    } else {
+      {
+        std::lock_guard<std::mutex> l(f->mu);
+        f->outcome.bad_ranges.push_back(
+            BadRange{t->offset, want, t->status.err()});
+      }
+      Fail(f, t->status);
+      pool.Put(buf);
+    }
+    deliver_hole(f, index);
+  };
+
+  // A write to a sink finished.
+  auto on_write = [&](Transfer* t, int buf) {
+    auto* f = static_cast<FileState*>(t->tag);
+    if (t->status.ok() && t->done == t->len) {
+      bytes_written_ += t->done;
+    } else {
+      Status s = t->status.ok()
+                     ? Status::IOError(t->file->path(), "short write")
+                     : t->status;
+      f->write_failed = true;
+      Fail(f, s);
+      // A full or stalled destination stops every drive: nothing more can
+      // land.
+      if ((s.IsNoSpace() || s.IsTimedOut()) && fatal_.ok()) {
+        fatal_ = s;
+        stop_all(s);
+      }
+    }
+    // A timed-out write's buffer stays with the kernel until it comes back
+    // late; it is released then.
+    if (!t->status.IsTimedOut()) ReleaseBuffer(&rs, buf);
+    DropRef(&rs, f);
+  };
 
   std::vector<Transfer*> done;
   for (;;) {
-    if (cancelled() && !cancel_done) {
-      cancel_done = true;
-      for (int d = 0; d < num_drives; ++d) {
-        abandon_drive(d, Status::Aborted("interrupted"), false);
+    if (cancelled()) stop_all(Status::Aborted("interrupted"));
+    if (abort_.load(std::memory_order_acquire) && !stopped) {
+      Status why;
+      {
+        std::lock_guard<std::mutex> l(abort_mu_);
+        why = abort_status_;
       }
+      if (fatal_.ok()) fatal_ = why;
+      stop_all(why);
     }
-    // Fill every drive's queue, round robin, one read at a time, so that
-    // no drive starves the others of buffers.
-    if (!cancel_done) {
+    // Writes first: they give buffers back. Then fill every drive's queue,
+    // round robin, one read at a time, so no drive starves the others.
+    while (issue_write()) {
+    }
+    if (!stopped) {
       bool issued = true;
       while (issued) {
         issued = false;
-        for (int d = 0; d < num_drives; ++d) issued |= issue_one(d);
+        for (int d = 0; d < num_drives; ++d) issued |= issue_read(d);
       }
+      if (!fatal_.ok()) stop_all(fatal_);
     }
 
-    bool more_to_issue = false;
-    if (!cancel_done) {
+    bool more_to_issue = !pending_writes.empty();
+    if (!stopped) {
       for (int d = 0; d < num_drives; ++d) {
         const DriveCursor& cur = cursors[d];
         if (!cur.stalled &&
@@ -397,6 +591,7 @@ Status Reader::Run(
     }
     if (engine.in_flight() == 0) {
       if (!more_to_issue) break;
+      if (!pending_writes.empty()) continue;
       // Every buffer is waiting to be hashed: wait for one to come back.
       int buf = pool.Get();
       pool.Put(buf);
@@ -407,69 +602,33 @@ Status Reader::Run(
     Status s = engine.Reap(&done, true, 100'000);
     if (!s.ok()) {
       // The queue itself failed: nothing more can be read on any drive.
-      for (int d = 0; d < num_drives; ++d) abandon_drive(d, s, false);
-      cancel_done = true;
-      continue;
+      stop_all(s);
+      if (fatal_.ok()) fatal_ = s;
+      break;
     }
     const uint64_t now_us = fs_->NowMicros();
     for (Transfer* t : done) {
       const int buf = static_cast<int>(t - transfers.data());
       if (t->late) {  // its chunk was already given up on
-        pool.Put(buf);
-        continue;
-      }
-      auto* f = static_cast<FileState*>(t->tag);
-      const int d = t->drive;
-      const uint64_t want = std::min<uint64_t>(chunk, f->job->size - t->offset);
-      DriveReadStats& st = stats_[d];
-      st.bytes_read += t->done;
-      st.seconds = double(now_us - start_us) / 1e6;
-      size_t second = static_cast<size_t>((now_us - start_us) / 1'000'000);
-      if (st.bytes_per_second.size() <= second) {
-        st.bytes_per_second.resize(second + 1);
-      }
-      st.bytes_per_second[second] += t->done;
-      if (progress) progress->Add(d, t->done);
-
-      Chunk c;
-      c.offset = t->offset;
-      if (t->status.ok() && t->done >= want) {
-        c.len = static_cast<uint32_t>(want);
-        c.buf = buf;
-        std::lock_guard<std::mutex> l(f->mu);
-        f->outcome.bytes_read += want;
-      } else if (t->status.ok()) {
-        // End of file before the size the scan saw.
-        Fail(f,
-             Status::Corruption(f->job->path,
-                                "file shrank while being read (ends at " +
-                                    std::to_string(t->offset + t->done) + ")"));
-        pool.Put(buf);
-      } else if (t->status.IsTimedOut()) {
-        // The kernel keeps the buffer until the late completion.
-        st.stalled = true;
-        cursors[d].stalled = true;
-        {
-          std::lock_guard<std::mutex> l(f->mu);
-          f->outcome.stalled = true;
+        if (t->op == IoOp::kWrite) {
+          ReleaseBuffer(&rs, buf);  // the hash may still be reading it
+        } else {
+          pool.Put(buf);
         }
-        Fail(f, t->status);
-        Deliver(&rs, f, c);  // f may be gone after this
-        abandon_drive(d, Status::TimedOut("drive stalled"), true);
-        continue;
+      } else if (t->op == IoOp::kWrite) {
+        on_write(t, buf);
       } else {
-        {
-          std::lock_guard<std::mutex> l(f->mu);
-          f->outcome.bad_ranges.push_back(
-              BadRange{t->offset, want, t->status.err()});
-        }
-        Fail(f, t->status);
-        pool.Put(buf);
+        on_read(t, buf, now_us);
       }
-      Deliver(&rs, f, c);
     }
     if (progress) progress->Tick();
   }
+  // Writes never issued (the run stopped) give their references back.
+  for (const PendingWrite& w : pending_writes) {
+    ReleaseBuffer(&rs, w.buf);
+    DropRef(&rs, w.file);
+  }
+  pending_writes.clear();
 
   // Every read is done; wait for the hashers to finish the open files.
   {

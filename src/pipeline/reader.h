@@ -9,6 +9,10 @@
 // file's SHA-256 is sequential while files and drives proceed in parallel.
 // Memory is the buffer pool: a drive waits for buffers rather than growing.
 //
+// For ingest, a job may also write each chunk to a sink (its staging file)
+// from the buffer the read filled: the buffer returns to the pool when both
+// the hash and the write are done with it.
+//
 // Failures stay with their file: an unreadable range (after the engine's
 // retries) is recorded and the rest of the file and drive is still read; a
 // drive whose request times out is marked stalled and its remaining files
@@ -18,8 +22,10 @@
 // from any thread but never concurrently with itself.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,6 +43,9 @@ struct ReadJob {
   uint64_t size = 0;           // bytes to read (from the scan)
   size_t id = 0;               // the caller's
   bool chunk_digests = false;  // compute the per-chunk XXH3-128s
+  // Write every chunk read to a sink (the staging file), from the same
+  // buffer, at the same offset. Needs SetSink().
+  bool write = false;
 };
 
 struct ReadOutcome {
@@ -49,6 +58,13 @@ struct ReadOutcome {
   std::vector<BadRange> bad_ranges;  // unreadable ranges
   bool stalled = false;
   bool cancelled = false;
+  // For jobs with `write`: the sink, handed back so the caller can commit
+  // or remove it, and whether every chunk reached it. A sink opened with
+  // O_DIRECT may be longer than the file (the tail is written in whole
+  // blocks): the caller truncates it to `size`.
+  std::unique_ptr<File> sink;
+  bool written = false;
+  bool write_failed = false;  // the failure was DEST's, not the drive's
 };
 
 struct DriveReadStats {
@@ -67,13 +83,29 @@ class Reader {
          std::vector<bool> rotational);
   ~Reader();
 
+  // Makes jobs with `write` set stream their chunks to a sink opened by
+  // `open` (called on the I/O thread when the job's file is opened), with
+  // at most `depth` writes in flight. A write that fails with NoSpace stops
+  // the whole run cleanly: fatal() then says so.
+  using SinkOpener =
+      std::function<Status(const ReadJob&, std::unique_ptr<File>*)>;
+  void SetSink(SinkOpener open, unsigned depth);
+
   // Reads every job; per_drive[d] lists drive d's jobs in reading order.
   // Returns an error only if nothing could run (queue setup).
   Status Run(const std::vector<std::vector<ReadJob>>& per_drive,
              Progress* progress,
              const std::function<void(const ReadJob&, ReadOutcome&&)>& on_done);
 
+  // Stops the run from any thread, as a fatal error: reads stop being
+  // issued, what is in flight finishes, every remaining job is reported
+  // with `why`, and fatal() returns it.
+  void Abort(const Status& why);
+
   const std::vector<DriveReadStats>& drive_stats() const { return stats_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+  // Trouble that stopped every drive (DEST full), or OK.
+  const Status& fatal() const { return fatal_; }
   // What the I/O queue is ("io_uring: ..." or "sync: ...").
   const std::string& queue_note() const { return queue_note_; }
 
@@ -84,6 +116,13 @@ class Reader {
   std::vector<bool> rotational_;
   std::vector<DriveReadStats> stats_;
   std::string queue_note_;
+  SinkOpener open_sink_;
+  unsigned sink_depth_ = 0;
+  uint64_t bytes_written_ = 0;
+  Status fatal_;
+  std::mutex abort_mu_;
+  Status abort_status_;
+  std::atomic<bool> abort_{false};
 };
 
 }  // namespace valise

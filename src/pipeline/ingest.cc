@@ -1,0 +1,873 @@
+// ingest: land a dataset from drives onto DEST, verified, resumably.
+//
+// IngestDrives() is the whole data path, one stage per call (Ingest::Run):
+//   open DEST -> journal -> scan -> match -> plan -> stage passes -> report
+//
+// The protocol that makes it impossible to lose data or to name a bad file:
+//
+//  1. Every file is written under a temporary name in DEST/.valise/staging,
+//     from the buffers its reads filled, while it is hashed.
+//  2. Only when its digests match the manifest is it committed, in groups
+//     (commit_batch files): truncate the O_DIRECT tail, set mode and mtime,
+//     fdatasync each file, renameat2(RENAME_NOREPLACE) into its final name
+//     (never replacing anything already there), fsync the directories that
+//     changed, then append one journal record per file and fdatasync the
+//     journal once. A crash at any point leaves either a temporary file
+//     (removed on the next run) or a durable, verified file under its final
+//     name; the journal never claims a file that is not durable.
+//  3. A copy that fails (corrupt, unreadable, its drive stalled) is
+//     discarded and the next copy on another drive is read in the next
+//     pass: the file is "repaired from" that drive.
+//  4. A content that several paths share (same size and digests in the
+//     manifest) is read once; the other paths are reflinked (FICLONE) or
+//     hard-linked to the committed first one, by policy, or read like any
+//     file (copy).
+//  5. A rerun reads the journal (up to its first torn record), skips every
+//     file it holds whose final name is still there, re-checks files found
+//     under their final name that the journal does not hold (a crash
+//     between rename and journal), and re-reads nothing else already done.
+//  6. DEST full (ENOSPC, bytes or inodes) or failing: the run stops
+//     cleanly, temporary files are removed, what was committed stays
+//     committed; rerun when space is freed.
+//
+// A lock file (flock) keeps a second ingest out of the same DEST.
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "pipeline/plan.h"
+#include "pipeline/reader.h"
+#include "pipeline/scan.h"
+#include "pipeline/verify_internal.h"
+#include "valise/journal.h"
+#include "valise/pipeline.h"
+
+namespace valise {
+
+bool ParseDedupPolicy(std::string_view name, DedupPolicy* policy) {
+  static const std::pair<const char*, DedupPolicy> kNames[] = {
+      {"auto", DedupPolicy::kAuto},
+      {"reflink", DedupPolicy::kReflink},
+      {"hardlink", DedupPolicy::kHardlink},
+      {"copy", DedupPolicy::kCopy},
+  };
+  for (const auto& [n, p] : kNames) {
+    if (name == n) {
+      *policy = p;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* DedupPolicyName(DedupPolicy policy) {
+  switch (policy) {
+    case DedupPolicy::kAuto:
+      return "auto";
+    case DedupPolicy::kReflink:
+      return "reflink";
+    case DedupPolicy::kHardlink:
+      return "hardlink";
+    case DedupPolicy::kCopy:
+      return "copy";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr char kStateDir[] = ".valise";
+constexpr char kStagingDir[] = ".valise/staging";
+constexpr char kJournalPath[] = ".valise/journal";
+constexpr char kLockPath[] = ".valise/lock";
+
+std::string ParentOf(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
+}
+
+// Errors that mean DEST itself is in trouble (full, failing, gone), as
+// opposed to one path that cannot be placed.
+bool IsDestTrouble(const Status& s) {
+  return s.IsNoSpace() || s.IsTimedOut() || s.data_loss() ||
+         (s.IsIOError() && s.err() != EEXIST && s.err() != ENOTDIR &&
+          s.err() != EISDIR && s.err() != ELOOP && s.err() != EXDEV);
+}
+
+enum class EntryState : uint8_t {
+  kTodo,       // to be read and staged
+  kDuplicate,  // to be placed from its primary once that is committed
+  kCommitted,  // durable under its final name (this run or a previous one)
+  kFailed,     // no copy left to try
+  kMissing,    // on no drive
+};
+
+// One finished read, on its way to commit.
+struct Finished {
+  size_t entry = 0;
+  int drive = 0;
+  bool in_place = false;  // a check of a file already under its final name
+  std::string staging;    // its temporary name
+  ReadOutcome outcome;
+};
+
+class Ingest {
+ public:
+  Ingest(FileSystem* fs, const Manifest& manifest,
+         const std::vector<std::string>& sources, const std::string& dest,
+         const PipelineOptions& opt, const IngestOptions& iopt,
+         RunReport* report)
+      : fs_(fs),
+        m_(manifest),
+        sources_(sources),
+        dest_(dest),
+        opt_(opt),
+        iopt_(iopt),
+        report_(report),
+        state_(manifest.size(), EntryState::kTodo),
+        primary_(manifest.size(), -1),
+        attempt_(manifest.size(), 0) {}
+
+  Status Run() {
+    start_us_ = fs_->NowMicros();
+    report_->command = "ingest";
+    report_->dest = dest_;
+    report_->started = NowIso8601();
+    report_->files_expected = m_.size();
+    report_->bytes_expected = m_.total_bytes();
+    VALISE_RETURN_IF_ERROR(ChooseDigests(m_, opt_, &digests_));
+
+    // Stage 1: open DEST, take its lock, clear leftover temporary files.
+    VALISE_RETURN_IF_ERROR(OpenDest());
+    // Stage 2: read the journal; what it holds is done.
+    VALISE_RETURN_IF_ERROR(ReadJournal());
+    // Stage 3: scan the drives.
+    scans_ = ScanDrives(fs_, sources_);
+    // Stage 4: match them against the manifest.
+    MatchDrives(m_, scans_, &match_);
+    // Stage 5: plan: skip what is done, group duplicates, choose copies.
+    Plan();
+    // Stage 6: read, hash, stage and commit, pass after pass, until every
+    // file is committed or has no copy left to try.
+    Status s = StagePasses();
+    // Stage 7: report.
+    FinishReport();
+    CleanStaging();
+    if (s.ok()) {
+      JournalRecord end;
+      end.type = JournalRecord::Type::kEnd;
+      end.note = std::to_string(report_->files_ok) + " files committed";
+      journal_->Add(end);
+      s = journal_->Commit();
+    }
+    return s;
+  }
+
+ private:
+  // --- Stage 1.
+  Status OpenDest() {
+    VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(dest_, true, &dir_));
+    VALISE_RETURN_IF_ERROR(dir_->CreateDirs(kStagingDir));
+    Status s = dir_->Lock(kLockPath);
+    if (!s.ok()) return s.WithContext(dest_);
+    CleanStaging();
+    // Whether DEST can clone, decides kAuto and warns for kReflink.
+    reflink_ = ProbeReflink();
+    dedup_ = iopt_.dedup;
+    if (dedup_ == DedupPolicy::kAuto) {
+      dedup_ = reflink_ ? DedupPolicy::kReflink : DedupPolicy::kCopy;
+    } else if (dedup_ == DedupPolicy::kReflink && !reflink_) {
+      report_->notes.push_back(
+          "DEST cannot reflink: duplicates are copied (--dedup=copy)");
+      dedup_ = DedupPolicy::kCopy;
+    }
+    report_->notes.push_back(std::string("dedup: ") + DedupPolicyName(dedup_));
+    return Status::OK();
+  }
+
+  void CleanStaging() {
+    std::vector<DirEntry> entries;
+    if (!dir_ || !dir_->List(kStagingDir, &entries).ok()) return;
+    for (const DirEntry& e : entries) {
+      dir_->Remove(std::string(kStagingDir) + "/" + e.name)
+          .PermitUncheckedError();  // a leftover is removed next run
+    }
+  }
+
+  bool ProbeReflink() {
+    const std::string a = std::string(kStagingDir) + "/probe-a";
+    const std::string b = std::string(kStagingDir) + "/probe-b";
+    WriteOptions wo;
+    wo.exclusive = false;
+    std::unique_ptr<File> fa, fb;
+    bool ok = dir_->CreateFile(a, wo, &fa).ok() &&
+              fa->WriteAt(0, std::string(4096, 'v').data(), 4096).ok() &&
+              dir_->CreateFile(b, wo, &fb).ok() &&
+              fb->CloneFrom(*fa, 0, 0, 0).ok();
+    fa.reset();
+    fb.reset();
+    dir_->Remove(a).PermitUncheckedError();
+    dir_->Remove(b).PermitUncheckedError();
+    return ok;
+  }
+
+  // --- Stage 2.
+  Status ReadJournal() {
+    std::string data;
+    std::unique_ptr<File> f;
+    Status s = dir_->OpenFile(kJournalPath, &f);
+    if (s.ok()) {
+      uint64_t size = 0;
+      VALISE_RETURN_IF_ERROR(f->Size(&size));
+      data.resize(size);
+      size_t got = 0;
+      while (got < size) {
+        size_t n = 0;
+        VALISE_RETURN_IF_ERROR(
+            f->ReadAt(got, size - got, data.data() + got, &n));
+        if (n == 0) break;
+        got += n;
+      }
+      data.resize(got);
+    } else if (!s.IsNotFound()) {
+      return s;
+    }
+    std::vector<JournalRecord> records;
+    uint64_t valid = 0;
+    VALISE_RETURN_IF_ERROR(DecodeJournal(data, &records, &valid));
+    for (JournalRecord& r : records) {
+      if (r.type != JournalRecord::Type::kCommit) continue;
+      journaled_[r.path] = std::move(r);
+    }
+    VALISE_RETURN_IF_ERROR(dir_->OpenAppend(kJournalPath, &journal_file_));
+    if (valid < data.size()) {
+      // A torn tail from a crash: cut it so new records follow good ones.
+      VALISE_RETURN_IF_ERROR(journal_file_->Truncate(valid));
+      report_->notes.push_back("journal: dropped a torn tail of " +
+                               std::to_string(data.size() - valid) + " bytes");
+    }
+    journal_ = std::make_unique<JournalWriter>(journal_file_.get(), valid);
+    JournalRecord begin;
+    begin.type = JournalRecord::Type::kBegin;
+    begin.note = std::to_string(m_.size()) + " files";
+    journal_->Add(begin);
+    return journal_->Commit();
+  }
+
+  // True if the journal holds entry e with its manifest size and digests.
+  bool Journaled(size_t e) const {
+    auto it = journaled_.find(std::string(m_.path(e)));
+    if (it == journaled_.end()) return false;
+    const JournalRecord& r = it->second;
+    if (m_.has_sizes() && r.size != m_.file_size(e)) return false;
+    for (DigestType t : m_.digests().Types()) {
+      bool found = false;
+      for (const Digest& d : r.digests) {
+        if (d.type == t) {
+          if (d != m_.digest(e, t)) return false;
+          found = true;
+        }
+      }
+      if (!found && digests_.Has(t)) return false;
+    }
+    return true;
+  }
+
+  // --- Stage 5.
+  void Plan() {
+    const size_t n = m_.size();
+    const int num_drives = static_cast<int>(scans_.size());
+    dest_drive_ = num_drives;
+    candidates_.resize(n);
+    std::vector<uint64_t> assigned(num_drives, 0);
+    std::map<std::vector<uint8_t>, size_t> content_first;
+    std::vector<size_t> order;
+    for (size_t e = 0; e < n; ++e) {
+      const std::string rel(m_.path(e));
+      FileInfo info;
+      const bool exists = dir_->Stat(rel, &info).ok();
+      const bool sized = exists && info.type == FileType::kRegular &&
+                         (!m_.has_sizes() || info.size == m_.file_size(e));
+      if (sized && Journaled(e)) {
+        state_[e] = EntryState::kCommitted;
+        ++report_->files_skipped_resume;
+        continue;
+      }
+      if (exists && sized) {
+        in_place_.push_back(e);  // under its final name, unknown to us
+        continue;
+      }
+      if (exists) {
+        Conflict(e, info.type == FileType::kRegular
+                        ? "a different file (size " +
+                              std::to_string(info.size) +
+                              ") is already in DEST under this name; "
+                              "not overwritten"
+                        : std::string("DEST has a ") + FileTypeName(info.type) +
+                              " under this name; not replaced");
+        continue;
+      }
+      // Duplicates of a content already planned are placed from it.
+      if (dedup_ != DedupPolicy::kCopy && m_.file_size(e) > 0) {
+        std::vector<uint8_t> key(8);
+        uint64_t size = m_.file_size(e);
+        memcpy(key.data(), &size, 8);
+        for (DigestType t : m_.digests().Types()) {
+          Digest d = m_.digest(e, t);
+          key.insert(key.end(), d.bytes.begin(), d.bytes.begin() + d.size);
+        }
+        auto [it, fresh] = content_first.emplace(std::move(key), e);
+        if (!fresh) {
+          state_[e] = EntryState::kDuplicate;
+          primary_[e] = static_cast<int64_t>(it->second);
+          dups_of_[it->second].push_back(e);
+          continue;
+        }
+      }
+      order.push_back(e);
+    }
+    // Largest first, each to the drive with the fewest bytes so far: the
+    // drives finish together.
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return m_.file_size(a) > m_.file_size(b);
+    });
+    for (size_t e : order) ChooseCopies(e, &assigned);
+  }
+
+  // Fills candidates_[e]: the best balanced copy first, then the others.
+  void ChooseCopies(size_t e, std::vector<uint64_t>* assigned) {
+    std::vector<CopyRef>& c = candidates_[e];
+    for (size_t k = 0; k < match_.num_copies(e); ++k) {
+      const CopyRef& ref = match_.copy(e, k);
+      const ScannedFile& f = scans_[ref.drive].files[ref.file];
+      if (m_.has_sizes() && f.info.size != m_.file_size(e)) {
+        FileResult r = Result(e, ref.drive, FileStatus::kSizeMismatch);
+        r.actual_size = f.info.size;
+        AddFailure(e, std::move(r));
+        continue;
+      }
+      c.push_back(ref);
+    }
+    if (c.empty()) {
+      if (match_.num_copies(e) == 0) {
+        state_[e] = EntryState::kMissing;
+        FileResult r = Result(e, -1, FileStatus::kMissing);
+        report_->files.push_back(std::move(r));
+      } else {
+        state_[e] = EntryState::kFailed;
+      }
+      return;
+    }
+    auto best = std::min_element(c.begin(), c.end(), [&](auto& a, auto& b) {
+      return (*assigned)[a.drive] < (*assigned)[b.drive];
+    });
+    std::rotate(c.begin(), best, best + 1);
+    (*assigned)[c[0].drive] += m_.file_size(e);
+  }
+
+  FileResult Result(size_t e, int drive, FileStatus status) const {
+    FileResult r;
+    r.path = std::string(m_.path(e));
+    r.drive = drive;
+    r.status = status;
+    r.expected_size = m_.file_size(e);
+    return r;
+  }
+
+  void AddFailure(size_t e, FileResult r) {
+    failures_of_[e].push_back(report_->files.size());
+    report_->files.push_back(std::move(r));
+  }
+
+  void Conflict(size_t e, const std::string& why) {
+    state_[e] = EntryState::kFailed;
+    FileResult r = Result(e, -1, FileStatus::kCorrupt);
+    r.detail = why;
+    report_->files.push_back(std::move(r));
+  }
+
+  // --- Stage 6.
+  Status StagePasses() {
+    for (int pass = 0;; ++pass) {
+      std::vector<std::vector<ReadJob>> jobs(scans_.size() + 1);
+      std::vector<uint64_t> planned(scans_.size() + 1, 0);
+      size_t count = 0;
+      if (pass == 0) {
+        for (size_t e : in_place_) {
+          ReadJob j;
+          j.drive = dest_drive_;
+          j.path = dest_ + "/" + std::string(m_.path(e));
+          j.size = m_.file_size(e);
+          j.id = e;
+          planned[dest_drive_] += j.size;
+          jobs[dest_drive_].push_back(std::move(j));
+          ++count;
+        }
+      }
+      for (size_t e = 0; e < m_.size(); ++e) {
+        if (state_[e] != EntryState::kTodo) continue;
+        if (attempt_[e] >= candidates_[e].size()) {
+          state_[e] = EntryState::kFailed;
+          continue;
+        }
+        const CopyRef& ref = candidates_[e][attempt_[e]];
+        ReadJob j;
+        j.drive = ref.drive;
+        j.path = DrivePath(scans_[ref.drive].drive,
+                           scans_[ref.drive].files[ref.file].rel);
+        j.size = scans_[ref.drive].files[ref.file].info.size;
+        j.id = e;
+        j.write = true;
+        planned[ref.drive] += j.size;
+        jobs[ref.drive].push_back(std::move(j));
+        ++count;
+      }
+      if (count == 0) return Status::OK();
+      for (size_t d = 0; d < scans_.size(); ++d) {
+        if (scans_[d].drive.info.rotational)
+          OrderByPhysicalOffset(fs_, &jobs[d]);
+      }
+      Status s = RunPass(pass, jobs, planned);
+      if (!s.ok()) return s;
+      if (Cancelled()) return Status::OK();
+      // Duplicates whose primary could not be staged are read themselves.
+      for (size_t e = 0; e < m_.size(); ++e) {
+        if (state_[e] != EntryState::kDuplicate) continue;
+        const size_t p = static_cast<size_t>(primary_[e]);
+        if (state_[p] == EntryState::kFailed ||
+            state_[p] == EntryState::kMissing) {
+          state_[e] = EntryState::kTodo;
+          std::vector<uint64_t> none(scans_.size(), 0);
+          ChooseCopies(e, &none);
+        }
+      }
+    }
+  }
+
+  bool Cancelled() const {
+    return opt_.cancel != nullptr && opt_.cancel->load();
+  }
+
+  Status RunPass(int pass, const std::vector<std::vector<ReadJob>>& jobs,
+                 const std::vector<uint64_t>& planned) {
+    std::vector<bool> rotational;
+    std::vector<std::string> names;
+    for (const DriveScan& s : scans_) {
+      rotational.push_back(s.drive.info.rotational);
+      names.push_back(s.drive.source);
+    }
+    rotational.push_back(false);
+    names.push_back(dest_ + " (check)");
+    Reader reader(fs_, opt_, digests_, rotational);
+    reader.SetSink(
+        [this, pass](const ReadJob& job, std::unique_ptr<File>* out) {
+          WriteOptions wo;
+          wo.direct = iopt_.direct;
+          wo.mode = 0600;
+          wo.exclusive = true;
+          return dir_->CreateFile(StagingName(job.id, pass), wo, out);
+        },
+        iopt_.depth);
+
+    // The commit thread takes finished files in batches.
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<Finished> queue;
+    bool reading_done = false;
+    Status commit_status;
+    std::thread committer([&] {
+      std::vector<Finished> batch;
+      for (;;) {
+        {
+          std::unique_lock<std::mutex> l(mu);
+          cv.wait(l, [&] {
+            return reading_done || queue.size() >= iopt_.commit_batch;
+          });
+          while (!queue.empty() && batch.size() < iopt_.commit_batch) {
+            batch.push_back(std::move(queue.front()));
+            queue.pop_front();
+          }
+          if (batch.empty() && reading_done) return;
+        }
+        Status s = CommitBatch(&batch);
+        batch.clear();
+        if (!s.ok() && commit_status.ok()) {
+          commit_status = s;
+          reader.Abort(s);
+        }
+      }
+    });
+
+    Status s;
+    {
+      Progress progress(names, planned, opt_.progress);
+      s = reader.Run(jobs, &progress, [&](const ReadJob& job, ReadOutcome&& o) {
+        Finished f;
+        f.entry = job.id;
+        f.drive = job.drive;
+        f.in_place = job.drive == dest_drive_;
+        f.staging = StagingName(job.id, pass);
+        f.outcome = std::move(o);
+        std::lock_guard<std::mutex> l(mu);
+        queue.push_back(std::move(f));
+        if (queue.size() >= iopt_.commit_batch) cv.notify_one();
+      });
+      {
+        std::lock_guard<std::mutex> l(mu);
+        reading_done = true;
+      }
+      cv.notify_one();
+      committer.join();
+      progress.Finish();
+    }
+    AccumulateStats(reader);
+    if (pass == 0) report_->notes.push_back(reader.queue_note());
+    if (!s.ok()) return s;
+    if (!commit_status.ok()) return commit_status;
+    if (!reader.fatal().ok()) {
+      if (reader.fatal().IsNoSpace()) {
+        return reader.fatal().WithContext(
+            "DEST is full; committed files are kept, free space and rerun "
+            "the same command to resume");
+      }
+      return reader.fatal();
+    }
+    return Status::OK();
+  }
+
+  std::string StagingName(size_t entry, int pass) const {
+    return std::string(kStagingDir) + "/e" + std::to_string(entry) + "-p" +
+           std::to_string(pass);
+  }
+
+  // Commit protocol, step 2 of the essay above, for one batch.
+  Status CommitBatch(std::vector<Finished>* batch) {
+    std::vector<Finished*> good;
+    for (Finished& f : *batch) {
+      if (Accept(&f)) good.push_back(&f);
+    }
+    // Data durable, then names, then directories, then the journal.
+    Status fatal;
+    std::vector<Finished*> renamed;
+    std::set<std::string> dirs_to_sync;
+    for (Finished* f : good) {
+      const std::string rel(m_.path(f->entry));
+      Status s;
+      if (!f->in_place) {
+        s = Seal(f);
+        if (s.ok()) s = EnsureParent(rel, &dirs_to_sync);
+        if (s.ok()) s = dir_->Rename(f->staging, rel, true);
+        if (!s.ok()) {
+          f->outcome.sink.reset();
+          dir_->Remove(f->staging).PermitUncheckedError();
+          if (IsDestTrouble(s)) {
+            if (fatal.ok()) fatal = s;
+            continue;
+          }
+          Conflict(f->entry, s.message() + "; not overwritten");
+          continue;
+        }
+        f->outcome.sink.reset();
+      }
+      dirs_to_sync.insert(ParentOf(rel));
+      renamed.push_back(f);
+    }
+    if (!renamed.empty()) {
+      dirs_to_sync.insert(kStagingDir);
+      for (const std::string& d : dirs_to_sync) {
+        Status s = dir_->SyncDir(d);
+        if (!s.ok()) return s;  // the names are not durable: journal nothing
+      }
+      for (Finished* f : renamed) {
+        JournalRecord r;
+        r.type = JournalRecord::Type::kCommit;
+        r.path = std::string(m_.path(f->entry));
+        r.size = m_.file_size(f->entry);
+        r.mtime_ns = MtimeOf(f->entry, f->drive);
+        r.digests = f->outcome.digests;
+        journal_->Add(r);
+      }
+      Status s = journal_->Commit();
+      if (!s.ok()) return s;
+      for (Finished* f : renamed) Committed(f->entry, f->drive, f->outcome);
+      for (Finished* f : renamed) PlaceDuplicates(f->entry);
+    }
+    return fatal;
+  }
+
+  // Decides whether a finished read can be committed; records the failure
+  // and discards the temporary file if not.
+  bool Accept(Finished* f) {
+    const size_t e = f->entry;
+    ReadOutcome& o = f->outcome;
+    std::string diff;
+    if (o.status.ok()) diff = CompareDigests(m_, e, digests_, o.digests);
+    if (o.status.ok() && diff.empty() && (f->in_place || o.written)) {
+      return true;
+    }
+    if (o.sink) {
+      o.sink.reset();
+      dir_->Remove(f->staging).PermitUncheckedError();
+    }
+    if (f->in_place) {
+      Conflict(e, o.status.ok()
+                      ? "a different file is already in DEST under this "
+                        "name (" +
+                            diff + "); not overwritten"
+                      : o.status.message());
+      return false;
+    }
+    if (o.cancelled || o.write_failed) return false;  // not the copy's fault
+    FileResult r = Result(e, f->drive, FileStatus::kCorrupt);
+    if (o.stalled) {
+      r.status = FileStatus::kStalled;
+      r.detail = o.status.message();
+    } else if (!o.status.ok()) {
+      r.status = o.status.IsCorruption() ? FileStatus::kSizeMismatch
+                                         : FileStatus::kUnreadable;
+      r.detail = o.status.message();
+      r.bad_ranges = o.bad_ranges;
+    } else {
+      r.detail = diff;
+    }
+    r.actual_size = o.bytes_read;
+    AddFailure(e, std::move(r));
+    ++attempt_[e];  // the next pass tries the next copy
+    return false;
+  }
+
+  // Makes a staged file's data and attributes durable.
+  Status Seal(Finished* f) {
+    File* file = f->outcome.sink.get();
+    const size_t e = f->entry;
+    if (file->is_direct()) {
+      VALISE_RETURN_IF_ERROR(file->Truncate(m_.file_size(e)));
+    }
+    VALISE_RETURN_IF_ERROR(
+        file->SetModeAndTime(ModeOf(e, f->drive), MtimeOf(e, f->drive)));
+    return file->Sync();
+  }
+
+  Status EnsureParent(const std::string& rel, std::set<std::string>* sync) {
+    std::string parent = ParentOf(rel);
+    if (parent.empty() || made_dirs_.count(parent)) return Status::OK();
+    VALISE_RETURN_IF_ERROR(dir_->CreateDirs(parent));
+    // Each new directory's entry lives in its parent: sync them all.
+    for (std::string p = parent; !p.empty(); p = ParentOf(p)) {
+      if (!made_dirs_.insert(p).second) break;
+      sync->insert(p);
+      sync->insert(ParentOf(p));
+    }
+    return Status::OK();
+  }
+
+  uint32_t ModeOf(size_t e, int drive) const {
+    const ScannedFile* f = SourceFile(e, drive);
+    return f ? (f->info.mode & 07777) : 0644;
+  }
+
+  int64_t MtimeOf(size_t e, int drive) const {
+    if (m_.has_mtimes()) return m_.mtime_ns(e);
+    const ScannedFile* f = SourceFile(e, drive);
+    return f ? f->info.mtime_ns : 0;
+  }
+
+  const ScannedFile* SourceFile(size_t e, int drive) const {
+    for (size_t k = 0; k < match_.num_copies(e); ++k) {
+      const CopyRef& ref = match_.copy(e, k);
+      if (ref.drive == drive) return &scans_[ref.drive].files[ref.file];
+    }
+    return nullptr;
+  }
+
+  void Committed(size_t e, int drive, const ReadOutcome& o) {
+    state_[e] = EntryState::kCommitted;
+    FileResult r =
+        Result(e, drive == dest_drive_ ? -1 : drive, FileStatus::kOk);
+    r.actual_size = m_.file_size(e);
+    r.digests = o.digests;
+    ok_results_.push_back(std::move(r));
+    auto it = failures_of_.find(e);
+    if (it != failures_of_.end() && drive != dest_drive_) {
+      for (size_t i : it->second) report_->files[i].repaired_from = drive;
+    }
+  }
+
+  // Places every duplicate of committed entry p: reflink or hard link.
+  void PlaceDuplicates(size_t p) {
+    auto it = dups_of_.find(p);
+    if (it == dups_of_.end()) return;
+    const std::string src(m_.path(p));
+    std::set<std::string> dirs;
+    std::vector<size_t> placed;
+    for (size_t e : it->second) {
+      if (state_[e] != EntryState::kDuplicate) continue;
+      const std::string rel(m_.path(e));
+      Status s = EnsureParent(rel, &dirs);
+      if (s.ok()) s = PlaceOne(p, e, src, rel);
+      if (!s.ok()) {
+        // The next pass reads it like any other file.
+        report_->notes.push_back("dedup of " + EscapePath(rel) + " failed (" +
+                                 s.message() + "); copied");
+        state_[e] = EntryState::kTodo;
+        std::vector<uint64_t> none(scans_.size(), 0);
+        ChooseCopies(e, &none);
+        continue;
+      }
+      dirs.insert(ParentOf(rel));
+      placed.push_back(e);
+    }
+    if (placed.empty()) return;
+    dirs.insert(kStagingDir);
+    for (const std::string& d : dirs) {
+      if (!dir_->SyncDir(d).ok()) return;  // not durable: not journaled
+    }
+    for (size_t e : placed) {
+      JournalRecord r;
+      r.type = JournalRecord::Type::kCommit;
+      r.path = std::string(m_.path(e));
+      r.size = m_.file_size(e);
+      r.mtime_ns = m_.has_mtimes() ? m_.mtime_ns(e) : 0;
+      for (DigestType t : m_.digests().Types())
+        r.digests.push_back(m_.digest(e, t));
+      journal_->Add(r);
+    }
+    if (!journal_->Commit().ok()) return;
+    for (size_t e : placed) {
+      state_[e] = EntryState::kCommitted;
+      report_->dedup_bytes_saved += m_.file_size(e);
+      FileResult r = Result(e, -1, FileStatus::kOk);
+      r.actual_size = m_.file_size(e);
+      r.detail =
+          std::string(DedupPolicyName(dedup_)) + " of " + EscapePath(src);
+      for (DigestType t : digests_.Types())
+        r.digests.push_back(m_.digest(e, t));
+      ok_results_.push_back(std::move(r));
+    }
+  }
+
+  Status PlaceOne(size_t p, size_t e, const std::string& src,
+                  const std::string& rel) {
+    if (dedup_ == DedupPolicy::kHardlink) return dir_->Link(src, rel);
+    const std::string tmp = std::string(kStagingDir) + "/d" + std::to_string(e);
+    std::unique_ptr<File> from, to;
+    WriteOptions wo;
+    wo.mode = 0600;
+    VALISE_RETURN_IF_ERROR(dir_->OpenFile(src, &from));
+    VALISE_RETURN_IF_ERROR(dir_->CreateFile(tmp, wo, &to));
+    Status s = to->CloneFrom(*from, 0, 0, 0);
+    int64_t mtime = m_.has_mtimes() ? m_.mtime_ns(e) : 0;
+    uint32_t mode = 0644;
+    for (size_t k = 0; k < match_.num_copies(e); ++k) {
+      const CopyRef& ref = match_.copy(e, k);
+      mode = scans_[ref.drive].files[ref.file].info.mode & 07777;
+      if (!m_.has_mtimes())
+        mtime = scans_[ref.drive].files[ref.file].info.mtime_ns;
+      break;
+    }
+    (void)p;
+    if (s.ok()) s = to->SetModeAndTime(mode, mtime);
+    if (s.ok()) s = to->Sync();
+    to.reset();
+    if (s.ok()) s = dir_->Rename(tmp, rel, true);
+    if (!s.ok()) dir_->Remove(tmp).PermitUncheckedError();
+    return s;
+  }
+
+  void AccumulateStats(const Reader& reader) {
+    const auto& st = reader.drive_stats();
+    drive_stats_.resize(std::max(drive_stats_.size(), st.size()));
+    for (size_t d = 0; d < st.size(); ++d) {
+      DriveReadStats& a = drive_stats_[d];
+      a.bytes_read += st[d].bytes_read;
+      a.seconds += st[d].seconds;
+      a.stalled |= st[d].stalled;
+      a.bytes_per_second.insert(a.bytes_per_second.end(),
+                                st[d].bytes_per_second.begin(),
+                                st[d].bytes_per_second.end());
+    }
+  }
+
+  // --- Stage 7.
+  void FinishReport() {
+    std::vector<uint64_t> planned(scans_.size(), 0);
+    for (size_t e = 0; e < m_.size(); ++e) {
+      if (!candidates_.empty() && !candidates_[e].empty()) {
+        planned[candidates_[e][0].drive] += m_.file_size(e);
+      }
+      if (state_[e] == EntryState::kCommitted) {
+        ++report_->files_ok;
+        report_->bytes_verified += m_.file_size(e);
+      }
+    }
+    std::vector<DriveReadStats> st(
+        drive_stats_.begin(),
+        drive_stats_.begin() + std::min(drive_stats_.size(), scans_.size()));
+    FillDriveReports(scans_, st, planned, report_);
+    for (const FileResult& r : report_->files) {
+      if (r.drive >= 0 && r.drive < static_cast<int>(report_->drives.size())) {
+        ++report_->drives[r.drive].files_bad;
+      }
+    }
+    for (const FileResult& r : ok_results_) {
+      if (r.drive >= 0) ++report_->drives[r.drive].files_ok;
+    }
+    for (DriveScan& s : scans_) {
+      for (FileResult& r : s.skipped) report_->files.push_back(std::move(r));
+    }
+    for (FileResult& r : match_.extra) report_->files.push_back(std::move(r));
+    for (FileResult& r : ok_results_) report_->files.push_back(std::move(r));
+    report_->interrupted = Cancelled();
+    report_->seconds = double(fs_->NowMicros() - start_us_) / 1e6;
+  }
+
+  FileSystem* fs_;
+  const Manifest& m_;
+  const std::vector<std::string>& sources_;
+  const std::string dest_;
+  const PipelineOptions opt_;
+  const IngestOptions iopt_;
+  RunReport* report_;
+  uint64_t start_us_ = 0;
+  DigestSet digests_;
+
+  std::unique_ptr<Directory> dir_;
+  std::unique_ptr<File> journal_file_;
+  std::unique_ptr<JournalWriter> journal_;
+  std::unordered_map<std::string, JournalRecord> journaled_;
+  bool reflink_ = false;
+  DedupPolicy dedup_ = DedupPolicy::kCopy;
+
+  std::vector<DriveScan> scans_;
+  Match match_;
+  int dest_drive_ = 0;
+  std::vector<EntryState> state_;
+  std::vector<int64_t> primary_;
+  std::vector<size_t> attempt_;
+  std::vector<std::vector<CopyRef>> candidates_;
+  std::unordered_map<size_t, std::vector<size_t>> dups_of_;
+  std::unordered_map<size_t, std::vector<size_t>> failures_of_;
+  std::vector<size_t> in_place_;
+  std::unordered_set<std::string> made_dirs_;
+  std::vector<FileResult> ok_results_;
+  std::vector<DriveReadStats> drive_stats_;
+};
+
+}  // namespace
+
+Status IngestDrives(FileSystem* fs, const Manifest& manifest,
+                    const std::vector<std::string>& sources,
+                    const std::string& dest, const PipelineOptions& opt,
+                    const IngestOptions& iopt, RunReport* report) {
+  Ingest ingest(fs, manifest, sources, dest, opt, iopt, report);
+  return ingest.Run();
+}
+
+}  // namespace valise
