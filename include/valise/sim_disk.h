@@ -5,28 +5,101 @@
 //
 // It models:
 //   - a tree of directories, regular files, symlinks, FIFOs, sockets and
-//     devices (only regular files hold data);
-//   - sector errors: ranges that fail with EIO on every read (persistent),
-//     and transient read errors (1-in-N per request, succeed on retry);
+//     devices (only regular files hold data). Each top-level directory is a
+//     "drive": it has its own st_dev, so rename, link and clone across two
+//     drives fail with EXDEV as they would across two mounts;
+//   - sector errors: ranges that fail with `err` (EIO) on every read
+//     (persistent), and transient read errors (1-in-N per request, the next
+//     attempt may succeed);
 //   - short reads and -EAGAIN completions (1-in-N), bit flips in returned
-//     data (1-in-N reads, the data at rest is unchanged);
+//     data (1-in-N reads; one bit of the caller's buffer, the data at rest
+//     is unchanged);
 //   - write errors, fsync errors (1-in-N), ENOSPC once `capacity_bytes` or
-//     `capacity_inodes` is reached;
-//   - stalls: a drive (a top-level directory) whose requests never complete
-//     until Unstall();
-//   - crashes: Crash() forgets every write not followed by a successful
-//     Sync() of its file, and every directory entry change (create, rename,
-//     remove) not followed by SyncDir() of its directory;
+//     `capacity_inodes` would be exceeded;
+//   - stalls: requests on a stalled prefix (Stall("drive2/")) or picked by
+//     `stall_one_in` never complete until a matching Unstall();
+//   - crashes (power loss), see "Crash model" below;
 //   - SetActive(false, status): every later call fails with that status.
 // Every injected error carries Status::injected() (and the completions the
 // queue returns are counted in stats()), so tests tell injected from real.
 //
+// Paths. The disk has one root; "drive1/a" and "/drive1/a" name the same
+// file. FileSystem methods resolve like the kernel (intermediate symlinks
+// are followed, at most 40; ".." at the root stays at the root). Directory
+// handles resolve like openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a
+// symlink anywhere in the path fails with ELOOP, an absolute path or a ".."
+// that would climb above the handle fails with EXDEV ("a/../b" is fine),
+// both through Status::PosixError, so err() is the errno the kernel gives.
+// A symlink as the last component is never followed: Stat reports it,
+// Rename/Link/Remove act on the link itself, opening it is ELOOP.
+//
 // Faults apply per path prefix: SetFaults("drive2/", f) affects only files
-// under drive2/, so a test can show one drive's faults change nothing on
-// the others. The longest matching prefix wins; "" is the default.
+// opened by a path under drive2/, so a test can show one drive's faults
+// change nothing on the others. The longest matching prefix wins; "" is the
+// default. Prefixes are matched as strings against the path the File was
+// opened by, leading "/" and "." components removed ("drive2/" does not
+// match "drive20/x"; "drive2" does).
+//
+// Fault order, per operation (each 1-in-N roll uses the seeded generator,
+// so one thread issuing the same calls sees the same results):
+//   read:  inactive -> crashed file -> stall -> O_DIRECT alignment (EINVAL)
+//          -> bad range -> transient EIO -> EAGAIN (queue only) -> short
+//          read -> copy -> bit flip
+//   write: inactive -> crashed file -> stall -> read-only (EBADF) ->
+//          O_DIRECT alignment -> write error (EIO) -> EAGAIN (queue only)
+//          -> ENOSPC -> short write (queue only) -> store
+//   sync:  inactive -> crashed file -> stall -> fsync error (EIO) -> durable
+// Synchronous File calls apply the same model except EAGAIN and short
+// writes (pread/pwrite on a regular file give neither); ReadAt may return a
+// short count. A synchronous call on a stalled path blocks its thread until
+// Unstall (or Crash, or SetActive(false)), like a read on a hung disk.
+// Writes never change mtime (the simulated clock is not wall time).
+//
+// O_DIRECT. A File opened with ReadOptions::direct (and allow_direct) or
+// WriteOptions::direct reports is_direct(); its reads and writes need
+// offset, length and buffer address aligned to kDirectAlignment, else they
+// fail with EINVAL (not injected: it is what the kernel does). A read that
+// reaches end of file returns the short count, as the kernel does.
+//
+// Crash model (power loss, mirroring ext4/xfs closely enough for the
+// ingest's commit protocol; everything not listed is lost):
+//   - File data: each file keeps the bytes as of its last successful Sync()
+//     (fdatasync); Crash() puts those back, so unsynced writes, truncates
+//     and clones vanish. A file created and never synced comes back empty
+//     (if its name survives). A failed Sync makes nothing durable.
+//   - Mode and mtime: durable at the file's next successful Sync() or at a
+//     successful SyncDir() of a directory that holds a name of it (on ext4
+//     and xfs the directory fsync commits the journal that carries the
+//     inode change).
+//   - Directory entries: each directory keeps its entries as of its last
+//     successful SyncDir(); create, rename, link and remove in a directory
+//     become durable only then. Crash() puts those entries back, then drops
+//     everything no longer reachable from the root. So a file created and
+//     synced whose directory was never synced disappears, and a rename is
+//     kept only where SyncDir ran: with neither directory synced it
+//     reverts; with only the target synced the file has both names.
+//   - Everything built with AddFile/AddDir/... is durable at once.
+//   - After Crash(), every File and Directory opened before it is invalid:
+//     calls fail with an injected IOError whose err() is ESTALE (queue
+//     requests on them complete with -ESTALE), and every Lock is released
+//     (the process died).
+//
+// Space. Used bytes are the sizes of every regular file that has a name
+// (clones are charged in full: copy semantics); inodes count every file,
+// directory, symlink and special except the root. A write or truncate that
+// would push used bytes above capacity_bytes, or a create beyond
+// capacity_inodes, fails with ENOSPC (injected) and changes nothing.
+// FreeSpace reports capacity minus used.
+//
+// The clock. NowMicros() is simulated: it starts at 1 s and moves only when
+// a queue Wait times out (by timeout_us), when a Wait returns completions
+// (by latency_us), or by AdvanceClock(). Engine timeouts can thus be tested
+// without sleeping: a drive stalled for 30 s costs no real time.
 //
 // Thread safety: all methods may be called from any thread (one mutex).
-// The IoQueue it returns follows IoQueue's contract (one owner thread).
+// The IoQueue it returns follows IoQueue's contract (one owner thread;
+// Wake() from any thread). The SimDisk must outlive nothing: Files,
+// Directories and queues keep the simulated state alive.
 #pragma once
 
 #include <cstdint>
@@ -40,22 +113,34 @@
 namespace valise {
 
 struct SimFaults {
-  // Each rate is "1 in N" per operation of that kind; 0 disables.
-  uint32_t read_error_one_in = 0;  // transient EIO on a read request
-  uint32_t short_read_one_in = 0;  // a read returns fewer bytes than asked
-  uint32_t eagain_one_in = 0;      // a request completes with -EAGAIN
-  uint32_t bit_flip_one_in = 0;    // one bit of a read's data flipped
-  uint32_t write_error_one_in = 0;  // EIO on a write
-  uint32_t sync_error_one_in = 0;   // EIO on fsync/fdatasync
-  uint32_t stall_one_in = 0;        // a request never completes
+  // Each rate is "1 in N" per operation of that kind; 0 disables, 1 makes
+  // every operation fail.
+  uint32_t read_error_one_in = 0;   // transient EIO on a read request
+  uint32_t short_read_one_in = 0;   // a read returns fewer bytes than asked
+  uint32_t eagain_one_in = 0;       // a queued read/write completes -EAGAIN
+  uint32_t bit_flip_one_in = 0;     // one bit of a read's data flipped
+  uint32_t write_error_one_in = 0;  // EIO on a write (nothing written)
+  uint32_t sync_error_one_in = 0;   // EIO on fsync/fdatasync/directory fsync
+  uint32_t stall_one_in = 0;        // a request never completes (Unstall)
+  uint32_t short_write_one_in = 0;  // a queued write stores only a prefix
 };
 
 struct SimDiskOptions {
+  // Seeds every fault roll and the queue's completion order. Default: 1.
   uint64_t seed = 1;
-  uint64_t capacity_bytes = UINT64_MAX;   // ENOSPC beyond this
-  uint64_t capacity_inodes = UINT64_MAX;  // ENOSPC beyond this many inodes
+  // ENOSPC beyond this many bytes of file data. Default: unlimited.
+  uint64_t capacity_bytes = UINT64_MAX;
+  // ENOSPC beyond this many inodes. Default: unlimited.
+  uint64_t capacity_inodes = UINT64_MAX;
   // Whether O_DIRECT opens succeed (false: they fall back to buffered).
+  // Default: true.
   bool allow_direct = true;
+  // Whether File::CloneFrom works (false: NotSupported with EOPNOTSUPP, a
+  // DEST without reflinks). Default: true.
+  bool reflink = true;
+  // Simulated microseconds a queue Wait that returns completions advances
+  // the clock by. Default: 100.
+  uint64_t latency_us = 100;
 };
 
 class SimDisk final : public FileSystem {
@@ -63,7 +148,8 @@ class SimDisk final : public FileSystem {
   explicit SimDisk(const SimDiskOptions& opt);
   ~SimDisk() override;
 
-  // --- Building the tree (never faulted). Parents are created as needed.
+  // --- Building the tree (never faulted, durable at once). Parents are
+  // created as needed; an existing file is replaced.
   void AddFile(const std::string& path, std::string_view data,
                int64_t mtime_ns = 0, uint32_t mode = 0644);
   void AddDir(const std::string& path);
@@ -72,22 +158,37 @@ class SimDisk final : public FileSystem {
   // The current bytes of a file (synced or not); false if absent.
   bool GetFile(const std::string& path, std::string* data) const;
   bool Exists(const std::string& path) const;
+  // Overrides the fake physical offset PhysicalOffset() reports (by default
+  // creation order * 1 MiB). False if `path` is not a regular file.
+  bool SetPhysicalOffset(const std::string& path, uint64_t offset);
+  // Stat reports `rotational` for paths under `prefix` (a spinning drive).
+  void SetRotational(const std::string& prefix, bool rotational);
 
   // --- Faults.
   void SetFaults(const std::string& prefix, const SimFaults& faults);
-  // Every read touching [offset, offset+len) of `path` fails with `err`.
+  // Every read touching [offset, offset+len) of the file at `path` fails
+  // with `err`. The range belongs to the file (it follows renames); nothing
+  // happens if `path` is not a regular file.
   void AddBadRange(const std::string& path, uint64_t offset, uint64_t len,
                    int err = 5 /* EIO */);
-  // Flips bit `bit` of byte `offset` of the stored data (rot at rest).
+  // Flips bit `bit` of byte `offset` of the stored data (rot at rest; the
+  // synced copy too).
   void FlipStoredBit(const std::string& path, uint64_t offset, int bit);
+  // Requests on paths under `prefix` stop completing. Unstall(prefix) lifts
+  // that stall and releases requests stalled by `stall_one_in` under it.
   void Stall(const std::string& prefix);
   void Unstall(const std::string& prefix);
   void SetActive(bool active, Status status = Status::IOError("sim: inactive"));
-  // Drops unsynced writes and unsynced directory changes.
+  // Drops unsynced writes and unsynced directory changes (see above).
   void Crash();
+  // Moves the simulated clock forward.
+  void AdvanceClock(uint64_t us);
 
   struct Stats {
+    // Operations executed (failed ones included), sync calls and queued.
     uint64_t reads = 0, writes = 0, syncs = 0;
+    // Every injected failure (EIO, bad range, EAGAIN, ENOSPC, inactive,
+    // crashed file); then some of the kinds on their own.
     uint64_t injected_errors = 0, short_reads = 0, eagains = 0;
     uint64_t bit_flips = 0, stalls = 0;
     uint64_t bytes_read = 0, bytes_written = 0;
@@ -106,6 +207,18 @@ class SimDisk final : public FileSystem {
                        size_t max_size) override;
   Status WriteSmallFile(const std::string& path, const std::string& data,
                         uint32_t mode) override;
+  // The simulated queue. Prepare() queues, Submit() (or Wait()) puts the
+  // prepared requests in flight, Wait() completes a seeded random subset of
+  // the in-flight requests that are not stalled (at least min_complete when
+  // that many can complete), in a seeded random order, computing each
+  // result from the file contents at that moment with the faults above.
+  // Wait never sleeps: when fewer than min_complete can complete, the wait
+  // "lasts" timeout_us on the simulated clock (0: returns at once, as the
+  // io_uring queue does) and returns the ready ones, perhaps none; a
+  // Wake() before it (from any thread) makes it return without moving the
+  // clock. Requests with a buf_index must lie inside that registered
+  // buffer (else -EFAULT). While the disk is inactive, requests complete
+  // with -err of the SetActive status (EIO if it has none).
   std::unique_ptr<IoQueue> NewIoQueue(const IoQueueOptions& opt,
                                       std::string* note) override;
   uint64_t NowMicros() override;
