@@ -1,4 +1,6 @@
 # Manifests and their imports (owner: format work).
 set(VALISE_TESTS_FORMAT
   ${CMAKE_CURRENT_SOURCE_DIR}/format/manifest_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/format/path_escape_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/format/sumfile_test.cc
 )
