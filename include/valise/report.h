@@ -4,15 +4,25 @@
 // The pipeline fills a RunReport; report.cc renders it. Problem files are
 // listed one by one; files that checked out are only counted, unless
 // keep_all_files is set (ingest's JSON lists every staged file's digests).
+// The rendered forms are described in docs/report.md.
 //
-// Thread safety: RunReport is a plain value; Progress may be updated from
-// any thread.
+// Exit status (RunReport::ExitCode): 130 if interrupted; else 1 if any file
+// result is a problem (corrupt, size-mismatch, missing, unreadable, stalled)
+// or any drive has errors or stalled; else 0. Extra and skipped files are
+// reported but do not, alone, make the exit status 1.
+//
+// Thread safety: RunReport is a plain value, and FormatSummary/FormatJson
+// are pure functions of it (safe from any thread on a const report).
+// Progress::Add may be called from any thread (lock-free); Tick, Log and
+// Finish from one thread at a time.
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "valise/digest.h"
@@ -21,17 +31,20 @@ namespace valise {
 
 enum class FileStatus : uint8_t {
   kOk,
-  kCorrupt,        // read whole, a digest differs
-  kSizeMismatch,   // size on the drive differs from the manifest
-  kMissing,        // in the manifest, on no drive
-  kUnreadable,     // read errors remained after retries
-  kExtra,          // on a drive, not in the manifest (reported only)
-  kSkipped,        // not a regular file (symlink, device, FIFO, socket)
-  kStalled,        // its drive stopped answering
+  kCorrupt,       // read whole, a digest differs
+  kSizeMismatch,  // size on the drive differs from the manifest
+  kMissing,       // in the manifest, on no drive
+  kUnreadable,    // read errors remained after retries
+  kExtra,         // on a drive, not in the manifest (reported only)
+  kSkipped,       // not a regular file (symlink, device, FIFO, socket)
+  kStalled,       // its drive stopped answering
 };
 // "ok", "corrupt", "size-mismatch", "missing", "unreadable", "extra",
 // "skipped", "stalled": also the JSON values.
 const char* FileStatusName(FileStatus s);
+// True for the statuses that make the exit status 1: corrupt,
+// size-mismatch, missing, unreadable, stalled.
+bool IsProblem(FileStatus s);
 
 struct BadRange {
   uint64_t offset = 0;
@@ -51,6 +64,7 @@ struct FileResult {
   std::vector<BadRange> bad_ranges;  // kUnreadable
   std::string detail;  // "sha256 mismatch", "symlink", an error message...
   // Ingest: the drive whose copy was staged after this one failed, or -1.
+  // A repaired copy is still a problem (its drive carried bad data).
   int repaired_from = -1;
   std::vector<Digest> digests;  // as computed (ok files, with keep_all_files)
 };
@@ -75,6 +89,9 @@ struct RunReport {
   std::string dest;      // ingest
   std::string started;   // ISO 8601 UTC
   double seconds = 0;
+  // Bytes per chunk, so a corrupt file's first bad offset can also be told
+  // as a chunk number. 0: unknown (the chunk number is left out).
+  uint64_t chunk_size = 0;
   std::vector<DriveReport> drives;
   std::vector<FileResult> files;  // problems (and ok ones if kept)
   uint64_t files_expected = 0;
@@ -86,28 +103,63 @@ struct RunReport {
   bool interrupted = false;
   std::vector<std::string> notes;  // run-level remarks ("io_uring: ...")
 
-  // 0 if nothing is wrong, 1 if problems were found, 130 if interrupted.
-  // (2, trouble, is decided before a report exists.)
+  // 130 if interrupted; 1 if a file result IsProblem() or a drive has
+  // errors or stalled; else 0. (2, trouble, is decided before a report
+  // exists.)
   int ExitCode() const;
 };
 
-// The human summary, for stdout. Escapes unprintable path bytes.
-std::string FormatSummary(const RunReport& r);
+// How many files of one status the summary lists before "... and N more".
+inline constexpr size_t kSummaryListLimit = 50;
+
+// The human summary, for stdout: header, per-drive table, problem files by
+// status (at most `list_limit` lines each), dedup savings, notes, and a
+// final verdict line starting "valise: ". Every path is escaped as in
+// manifest v1 (%XX for control bytes, '%' and invalid UTF-8); free text
+// (details, errors, notes) has its control bytes and invalid UTF-8 escaped
+// so nothing written can move the terminal's cursor.
+std::string FormatSummary(const RunReport& r,
+                          size_t list_limit = kSummaryListLimit);
 // The machine report: a JSON document, schema "valise-report/1"
-// (docs/formats.md). Paths are given escaped as in manifest v1.
+// (docs/report.md). Paths are given escaped as in manifest v1, so they
+// compare byte for byte with the manifest's path field.
 std::string FormatJson(const RunReport& r);
 
+// Progress::planned_bytes value for a drive whose size is not known yet:
+// its line shows bytes and rate, without percent or ETA.
+inline constexpr uint64_t kUnknownSize = ~uint64_t{0};
+
 // Progress bars on a terminal: one line per drive (bytes done / planned,
-// rate, ETA) and a total, redrawn in place at most 5 times a second on
-// stderr. Does nothing when stderr is not a terminal or when disabled.
+// percent, rate over the last few seconds, ETA) and a total, redrawn in
+// place at most 5 times a second. Does nothing when `fd` is not a terminal
+// or when disabled (Add still counts).
 class Progress {
  public:
+  // `fd` is where the bars go (stderr unless a test says otherwise).
+  // REQUIRES: drive_names.size() == planned_bytes.size().
   Progress(std::vector<std::string> drive_names,
-           std::vector<uint64_t> planned_bytes, bool enabled);
-  ~Progress();  // erases the bars
-  void Add(int drive, uint64_t bytes);  // any thread
-  void Tick();                          // redraw if due; one thread
-  void Finish();                        // final redraw and newline
+           std::vector<uint64_t> planned_bytes, bool enabled, int fd = 2);
+  ~Progress();  // erases the bars unless Finish() was called
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  // Counts `bytes` more done on `drive`; an index out of range is ignored.
+  // Lock-free; any thread.
+  void Add(int drive, uint64_t bytes);
+  // Bytes counted so far on `drive` (0 if out of range). Any thread.
+  uint64_t done(int drive) const;
+  // Whether bars are drawn (enabled and fd is a terminal).
+  bool active() const;
+
+  // Redraws if at least 200 ms passed since the last frame; one thread.
+  void Tick();
+  // Writes `line` (a message, without newline) above the bars, which are
+  // redrawn below it, so messages and bars do not mangle each other. When
+  // inactive, just writes the line and a newline to fd. Same thread as Tick.
+  void Log(std::string_view line);
+  // Draws the final state once and leaves it on the screen; later calls
+  // to Tick/Finish do nothing.
+  void Finish();
 
  private:
   struct State;

@@ -1,1 +1,737 @@
-// Not written yet.
+// The report: what a run found, told twice — a summary an operator on a
+// loading dock can read at a glance, and a JSON document for machines
+// (schema "valise-report/1", docs/report.md).
+//
+// The summary reads top-down in the order an operator asks questions:
+// what ran and how fast (header), did every drive behave (table), which
+// files are wrong and how (one section per status, capped so forty drives
+// of damage still fit a screen; the JSON has them all), then the verdict
+// as the last line, so `tail -1` answers "is it all there?".
+//
+// Everything that reaches the terminal is escaped: paths with the manifest
+// v1 rule (so a listed path can be grepped in the manifest), free text with
+// control bytes and invalid UTF-8 as %XX, so no file name can move the
+// cursor or forge a line.
+//
+// The JSON is written entry by entry (one drive, one file a line) instead
+// of building one document tree: a kept-all-files ingest report can list
+// millions of files, and a tree costs several times the text it prints.
+
+#include "valise/report.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <iterator>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "pipeline/progress_render.h"
+
+namespace valise {
+
+const char* FileStatusName(FileStatus s) {
+  switch (s) {
+    case FileStatus::kOk:
+      return "ok";
+    case FileStatus::kCorrupt:
+      return "corrupt";
+    case FileStatus::kSizeMismatch:
+      return "size-mismatch";
+    case FileStatus::kMissing:
+      return "missing";
+    case FileStatus::kUnreadable:
+      return "unreadable";
+    case FileStatus::kExtra:
+      return "extra";
+    case FileStatus::kSkipped:
+      return "skipped";
+    case FileStatus::kStalled:
+      return "stalled";
+  }
+  return "unknown";
+}
+
+bool IsProblem(FileStatus s) {
+  switch (s) {
+    case FileStatus::kCorrupt:
+    case FileStatus::kSizeMismatch:
+    case FileStatus::kMissing:
+    case FileStatus::kUnreadable:
+    case FileStatus::kStalled:
+      return true;
+    case FileStatus::kOk:
+    case FileStatus::kExtra:
+    case FileStatus::kSkipped:
+      return false;
+  }
+  return false;
+}
+
+int RunReport::ExitCode() const {
+  if (interrupted) return 130;
+  for (const FileResult& f : files) {
+    if (IsProblem(f.status)) return 1;
+  }
+  for (const DriveReport& d : drives) {
+    if (d.stalled || !d.errors.empty()) return 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------
+// Small text helpers (declared in progress_render.h, shared with the bars).
+
+std::string HumanBytes(uint64_t bytes) {
+  if (bytes < 1024) return fmt::format("{} B", bytes);
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB",
+                                           "TiB", "PiB", "EiB"};
+  double v = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  // Move up a unit before printing would round to "1024.0".
+  while (v >= 1023.95 && unit + 1 < std::size(kUnits)) {
+    v /= 1024;
+    ++unit;
+  }
+  return fmt::format("{:.1f} {}", v, kUnits[unit]);
+}
+
+std::string HumanRate(double bytes_per_second) {
+  if (!std::isfinite(bytes_per_second) || bytes_per_second < 0) {
+    return "- MB/s";
+  }
+  return fmt::format("{:.1f} MB/s", bytes_per_second / 1e6);
+}
+
+std::string HumanDuration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) seconds = 0;
+  if (seconds < 59.95) return fmt::format("{:.1f}s", seconds);
+  uint64_t total = static_cast<uint64_t>(std::llround(seconds));
+  if (total < 3600) return fmt::format("{}m {:02}s", total / 60, total % 60);
+  return fmt::format("{}h {:02}m {:02}s", total / 3600, total / 60 % 60,
+                     total % 60);
+}
+
+std::string ClockTime(double seconds) {
+  // Beyond 999 hours an estimate means nothing; say so rather than print
+  // a number that overflows its field.
+  if (!std::isfinite(seconds) || seconds < 0 || seconds >= 3600.0 * 1000) {
+    return "--:--";
+  }
+  uint64_t total = static_cast<uint64_t>(std::ceil(seconds));
+  uint64_t h = total / 3600, m = total / 60 % 60, s = total % 60;
+  if (h == 0) return fmt::format("{}:{:02}", m, s);
+  return fmt::format("{}:{:02}:{:02}", h, m, s);
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at p[0] (2-4), or 0 if the
+// bytes there are not one (overlong forms, surrogates and code points
+// beyond U+10FFFF are invalid, as in RFC 3629).
+size_t Utf8SequenceLength(const unsigned char* p, size_t n) {
+  unsigned char b = p[0];
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
+  if (b >= 0xC2 && b <= 0xDF) {
+    len = 2;
+  } else if (b == 0xE0) {
+    len = 3, lo = 0xA0;
+  } else if (b == 0xED) {
+    len = 3, hi = 0x9F;
+  } else if (b >= 0xE1 && b <= 0xEF) {
+    len = 3;
+  } else if (b == 0xF0) {
+    len = 4, lo = 0x90;
+  } else if (b >= 0xF1 && b <= 0xF3) {
+    len = 4;
+  } else if (b == 0xF4) {
+    len = 4, hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (n < len) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+  }
+  return len;
+}
+
+std::string Escape(std::string_view raw, bool escape_percent) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(raw.size());
+  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
+  size_t n = raw.size();
+  for (size_t i = 0; i < n;) {
+    unsigned char b = p[i];
+    if (b < 0x80) {
+      if (b < 0x20 || b == 0x7F || (escape_percent && b == '%')) {
+        out += '%';
+        out += kHex[b >> 4];
+        out += kHex[b & 15];
+      } else {
+        out += static_cast<char>(b);
+      }
+      ++i;
+      continue;
+    }
+    size_t len = Utf8SequenceLength(p + i, n - i);
+    if (len == 0) {
+      // Escape this byte alone; what follows is judged on its own.
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 15];
+      ++i;
+    } else {
+      out.append(raw.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string EscapeReportPath(std::string_view raw) { return Escape(raw, true); }
+std::string EscapeReportText(std::string_view text) {
+  return Escape(text, false);
+}
+
+// ---------------------------------------------------------------------------
+// The human summary.
+
+namespace {
+
+// The order problem sections appear in: worst (data is there but wrong)
+// first, then what is absent, then what is only reported.
+constexpr FileStatus kSectionOrder[] = {
+    FileStatus::kCorrupt, FileStatus::kSizeMismatch, FileStatus::kUnreadable,
+    FileStatus::kStalled, FileStatus::kMissing,      FileStatus::kExtra,
+    FileStatus::kSkipped,
+};
+
+const char* SectionTitle(FileStatus s) {
+  switch (s) {
+    case FileStatus::kCorrupt:
+      return "corrupt";
+    case FileStatus::kSizeMismatch:
+      return "wrong size";
+    case FileStatus::kUnreadable:
+      return "unreadable";
+    case FileStatus::kStalled:
+      return "stalled, drive stopped answering";
+    case FileStatus::kMissing:
+      return "missing, on no drive";
+    case FileStatus::kExtra:
+      return "extra, on a drive but not in the manifest";
+    case FileStatus::kSkipped:
+      return "skipped, not regular files";
+    case FileStatus::kOk:
+      return "ok";
+  }
+  return "?";
+}
+
+// The word used for a status in the verdict line: "2 corrupt".
+const char* VerdictWord(FileStatus s) {
+  return s == FileStatus::kSizeMismatch ? "wrong size" : FileStatusName(s);
+}
+
+std::string DriveName(const RunReport& r, int drive) {
+  if (drive < 0 || static_cast<size_t>(drive) >= r.drives.size()) {
+    return fmt::format("drive #{}", drive);
+  }
+  return EscapeReportPath(r.drives[drive].source);
+}
+
+bool HasDrive(const RunReport& r, int drive) {
+  return drive >= 0 && static_cast<size_t>(drive) < r.drives.size();
+}
+
+std::string ErrnoText(int err) {
+  // strerrordesc_np (glibc >= 2.32) is thread-safe and never localised,
+  // unlike strerror; it returns null for an unknown value.
+  const char* text = err > 0 ? strerrordesc_np(err) : nullptr;
+  return text ? std::string(text) : fmt::format("errno {}", err);
+}
+
+// Keeps the tail of a long (escaped) string, where drive names differ
+// (/mnt/ingest/drive07), and never cuts a UTF-8 sequence in two.
+std::string KeepTail(const std::string& s, size_t max) {
+  if (s.size() <= max || max <= 3) return s;
+  size_t start = s.size() - (max - 3);
+  while (start < s.size() &&
+         (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
+    ++start;
+  }
+  return "..." + s.substr(start);
+}
+
+constexpr size_t kMaxRangesShown = 4;
+
+std::string DescribeFile(const RunReport& r, const FileResult& f) {
+  std::string line = EscapeReportPath(f.path);
+  if (HasDrive(r, f.drive)) {
+    fmt::format_to(std::back_inserter(line), " (on {})", DriveName(r, f.drive));
+  }
+  std::string detail = EscapeReportText(f.detail);
+  auto append_detail = [&] {
+    if (!detail.empty()) line += ": " + detail;
+  };
+  switch (f.status) {
+    case FileStatus::kCorrupt:
+      if (f.first_bad_offset >= 0) {
+        auto off = static_cast<uint64_t>(f.first_bad_offset);
+        fmt::format_to(std::back_inserter(line), ": corrupt at offset {}", off);
+        if (r.chunk_size > 0) {
+          fmt::format_to(std::back_inserter(line), " (chunk {})",
+                         off / r.chunk_size);
+        }
+      } else {
+        line += ": corrupt, offset unknown";
+      }
+      append_detail();
+      break;
+    case FileStatus::kSizeMismatch:
+      fmt::format_to(std::back_inserter(line),
+                     ": {} bytes ({}), expected {} bytes ({})", f.actual_size,
+                     HumanBytes(f.actual_size), f.expected_size,
+                     HumanBytes(f.expected_size));
+      append_detail();
+      break;
+    case FileStatus::kUnreadable: {
+      line += ": unreadable";
+      size_t shown = 0;
+      uint64_t bad_bytes = 0;
+      for (const BadRange& br : f.bad_ranges) {
+        bad_bytes += br.length;
+        if (shown == kMaxRangesShown) continue;
+        fmt::format_to(std::back_inserter(line), "{} at {} ({} bytes): {}",
+                       shown == 0 ? "" : ";", br.offset, br.length,
+                       ErrnoText(br.err));
+        ++shown;
+      }
+      if (f.bad_ranges.size() > shown) {
+        fmt::format_to(std::back_inserter(line),
+                       "; and {} more ranges ({} unreadable in all)",
+                       f.bad_ranges.size() - shown, HumanBytes(bad_bytes));
+      }
+      append_detail();
+      break;
+    }
+    case FileStatus::kStalled:
+      line += ": its drive stopped answering";
+      append_detail();
+      break;
+    case FileStatus::kMissing:
+      fmt::format_to(std::back_inserter(line), " ({})",
+                     HumanBytes(f.expected_size));
+      append_detail();
+      break;
+    case FileStatus::kExtra:
+      fmt::format_to(std::back_inserter(line), " ({})",
+                     HumanBytes(f.actual_size));
+      append_detail();
+      break;
+    case FileStatus::kSkipped:
+      line += ": skipped (";
+      line += detail.empty() ? "not a regular file" : detail;
+      line += ")";
+      break;
+    case FileStatus::kOk:
+      line += ": ok";
+      break;
+  }
+  if (f.repaired_from >= 0) {
+    line += "; repaired from " + DriveName(r, f.repaired_from);
+  }
+  return line;
+}
+
+const char* DriveStatus(const DriveReport& d) {
+  if (d.stalled) return "stalled";
+  if (!d.errors.empty()) return "errors";
+  return "ok";
+}
+
+void AppendDriveTable(const RunReport& r, size_t list_limit, std::string* out) {
+  constexpr size_t kMaxSourceWidth = 40;
+  std::vector<std::string> sources;
+  size_t source_w = 5, kind_w = 4;
+  for (const DriveReport& d : r.drives) {
+    sources.push_back(KeepTail(EscapeReportPath(d.source), kMaxSourceWidth));
+    source_w = std::max(source_w, sources.back().size());
+    kind_w = std::max(kind_w, EscapeReportText(d.kind).size());
+  }
+  auto o = std::back_inserter(*out);
+  fmt::format_to(o, "  {:<{}}  {:<{}}  {:>9}  {:>7}  {:>10}  {:>8}  {}\n",
+                 "drive", source_w, "kind", kind_w, "files ok", "bad", "read",
+                 "MB/s", "status");
+  for (size_t i = 0; i < r.drives.size(); ++i) {
+    const DriveReport& d = r.drives[i];
+    std::string rate =
+        d.seconds > 0 ? fmt::format("{:.1f}", d.bytes_read / d.seconds / 1e6)
+                      : "-";
+    fmt::format_to(o, "  {:<{}}  {:<{}}  {:>9}  {:>7}  {:>10}  {:>8}  {}\n",
+                   sources[i], source_w, EscapeReportText(d.kind), kind_w,
+                   d.files_ok, d.files_bad, HumanBytes(d.bytes_read), rate,
+                   DriveStatus(d));
+  }
+  // Drive-level errors, under the table, capped like the file lists.
+  // Messages name their subject already ("/dev/sdc: read at 0: ..."); the
+  // drive is prefixed only to one that does not.
+  size_t listed = 0, total = 0;
+  for (const DriveReport& d : r.drives) {
+    std::string source = EscapeReportPath(d.source);
+    for (const std::string& e : d.errors) {
+      ++total;
+      if (listed == list_limit) continue;
+      std::string text = EscapeReportText(e);
+      if (text.rfind(source, 0) == 0) {
+        fmt::format_to(o, "  {}\n", text);
+      } else {
+        fmt::format_to(o, "  {}: {}\n", source, text);
+      }
+      ++listed;
+    }
+  }
+  if (total > listed) {
+    fmt::format_to(o, "  ... and {} more drive errors (see --report)\n",
+                   total - listed);
+  }
+}
+
+std::string Plural(uint64_t n, const char* one, const char* many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
+
+}  // namespace
+
+std::string FormatSummary(const RunReport& r, size_t list_limit) {
+  std::string out;
+  auto o = std::back_inserter(out);
+
+  // Header: what ran, on what, how long, how fast.
+  uint64_t bytes_read = 0;
+  for (const DriveReport& d : r.drives) bytes_read += d.bytes_read;
+  fmt::format_to(
+      o, "valise {}: manifest {}, {}, {} ({}) expected\n",
+      r.command.empty() ? "run" : EscapeReportText(r.command),
+      EscapeReportPath(r.manifest), Plural(r.drives.size(), "drive", "drives"),
+      Plural(r.files_expected, "file", "files"), HumanBytes(r.bytes_expected));
+  fmt::format_to(o, "  elapsed {}, read {} at {}", HumanDuration(r.seconds),
+                 HumanBytes(bytes_read),
+                 r.seconds > 0 ? HumanRate(bytes_read / r.seconds)
+                               : std::string("- MB/s"));
+  if (!r.started.empty()) {
+    fmt::format_to(o, ", started {}", EscapeReportText(r.started));
+  }
+  if (!r.dest.empty()) fmt::format_to(o, ", dest {}", EscapeReportPath(r.dest));
+  out += "\n";
+
+  if (!r.drives.empty()) {
+    out += "\n";
+    AppendDriveTable(r, list_limit, &out);
+  }
+
+  // Problem files, one section per status. Only the first `list_limit` of
+  // each are kept, so a report of every file costs no extra memory here.
+  constexpr size_t kNumStatuses = 8;
+  std::vector<const FileResult*> listed[kNumStatuses];
+  uint64_t counts[kNumStatuses] = {};
+  for (const FileResult& f : r.files) {
+    auto s = static_cast<size_t>(f.status);
+    if (s >= kNumStatuses) continue;
+    ++counts[s];
+    if (listed[s].size() < list_limit) listed[s].push_back(&f);
+  }
+  for (FileStatus status : kSectionOrder) {
+    auto s = static_cast<size_t>(status);
+    if (counts[s] == 0) continue;
+    fmt::format_to(o, "\n{} ({}):\n", SectionTitle(status), counts[s]);
+    for (const FileResult* f : listed[s]) {
+      fmt::format_to(o, "  {}\n", DescribeFile(r, *f));
+    }
+    if (counts[s] > listed[s].size()) {
+      fmt::format_to(o, "  ... and {} more (see --report)\n",
+                     counts[s] - listed[s].size());
+    }
+  }
+
+  // Run-level facts.
+  bool facts =
+      r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 || !r.notes.empty();
+  if (facts) out += "\n";
+  if (r.dedup_bytes_saved > 0) {
+    fmt::format_to(o, "dedup: {} not written again (identical content)\n",
+                   HumanBytes(r.dedup_bytes_saved));
+  }
+  if (r.files_skipped_resume > 0) {
+    fmt::format_to(o, "resume: {} already staged by an earlier run\n",
+                   Plural(r.files_skipped_resume, "file", "files"));
+  }
+  for (const std::string& note : r.notes) {
+    fmt::format_to(o, "note: {}\n", EscapeReportText(note));
+  }
+
+  // The verdict, always the last line.
+  std::vector<std::string> problems;
+  uint64_t n_problems = 0;
+  for (FileStatus status :
+       {FileStatus::kCorrupt, FileStatus::kSizeMismatch, FileStatus::kMissing,
+        FileStatus::kUnreadable, FileStatus::kStalled}) {
+    uint64_t c = counts[static_cast<size_t>(status)];
+    if (c == 0) continue;
+    n_problems += c;
+    problems.push_back(fmt::format("{} {}", c, VerdictWord(status)));
+  }
+  uint64_t drives_stalled = 0, drives_errors = 0;
+  for (const DriveReport& d : r.drives) {
+    if (d.stalled) {
+      ++drives_stalled;
+    } else if (!d.errors.empty()) {
+      ++drives_errors;
+    }
+  }
+  if (drives_errors > 0) {
+    problems.push_back(
+        Plural(drives_errors, "drive with errors", "drives with errors"));
+  }
+  if (drives_stalled > 0) {
+    problems.push_back(
+        Plural(drives_stalled, "drive stalled", "drives stalled"));
+  }
+  n_problems += drives_errors + drives_stalled;
+  std::string problem_list = fmt::format("{}", fmt::join(problems, ", "));
+  const char* verb = r.command == "ingest" ? "verified and staged" : "verified";
+  uint64_t done = r.files_ok + r.files_skipped_resume;
+
+  out += "\n";
+  if (r.interrupted) {
+    fmt::format_to(o,
+                   "valise: interrupted after {}: {} of {} files {}; rerun "
+                   "to resume",
+                   HumanDuration(r.seconds), done, r.files_expected, verb);
+    if (n_problems > 0) {
+      fmt::format_to(o, "; {} so far: {}",
+                     Plural(n_problems, "problem", "problems"), problem_list);
+    }
+  } else if (n_problems > 0) {
+    fmt::format_to(o, "valise: {}: {}",
+                   Plural(n_problems, "problem", "problems"), problem_list);
+  } else {
+    if (done >= r.files_expected) {
+      fmt::format_to(o, "valise: all {} {} ({})",
+                     Plural(r.files_expected, "file", "files"), verb,
+                     HumanBytes(r.bytes_verified));
+    } else {
+      // Nothing reported wrong, yet not everything accounted for: say only
+      // what is known rather than "all".
+      fmt::format_to(o, "valise: {} of {} files {} ({}), no problem found",
+                     done, r.files_expected, verb,
+                     HumanBytes(r.bytes_verified));
+    }
+    uint64_t extra = counts[static_cast<size_t>(FileStatus::kExtra)];
+    uint64_t skipped = counts[static_cast<size_t>(FileStatus::kSkipped)];
+    if (extra > 0 || skipped > 0) {
+      fmt::format_to(o, "; also {} extra, {} skipped (listed above)", extra,
+                     skipped);
+    }
+  }
+  out += "\n";
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The machine report.
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Free text may hold bytes that are not UTF-8 (an error message quoting a
+// raw path); `replace` turns them into U+FFFD instead of throwing, which
+// src/ must never do.
+std::string Dump(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+Json DriveOrNull(const RunReport& r, int drive) {
+  if (!HasDrive(r, drive)) return nullptr;
+  return EscapeReportPath(r.drives[drive].source);
+}
+
+Json StringOrNull(const std::string& s, bool is_path) {
+  if (s.empty()) return nullptr;
+  return is_path ? EscapeReportPath(s) : s;
+}
+
+Json DriveJson(const DriveReport& d) {
+  Json j;
+  j["source"] = EscapeReportPath(d.source);
+  j["kind"] = d.kind;
+  j["bytes_planned"] = d.bytes_planned;
+  j["bytes_read"] = d.bytes_read;
+  j["files_ok"] = d.files_ok;
+  j["files_bad"] = d.files_bad;
+  j["seconds"] = d.seconds;
+  if (d.seconds > 0) {
+    j["rate_bytes_per_s"] =
+        static_cast<uint64_t>(std::llround(d.bytes_read / d.seconds));
+  } else {
+    j["rate_bytes_per_s"] = nullptr;
+  }
+  j["stalled"] = d.stalled;
+  j["errors"] = d.errors;
+  j["timeline"] = d.bytes_per_second;
+  return j;
+}
+
+Json FileJson(const RunReport& r, const FileResult& f) {
+  Json j;
+  j["path"] = EscapeReportPath(f.path);
+  j["drive"] = DriveOrNull(r, f.drive);
+  j["status"] = FileStatusName(f.status);
+  // A size that does not apply is null: an extra file has no expected
+  // size, a missing one no actual size.
+  if (f.status == FileStatus::kExtra) {
+    j["expected_size"] = nullptr;
+  } else {
+    j["expected_size"] = f.expected_size;
+  }
+  if (f.status == FileStatus::kMissing) {
+    j["actual_size"] = nullptr;
+  } else {
+    j["actual_size"] = f.actual_size;
+  }
+  if (f.first_bad_offset >= 0) {
+    j["first_bad_offset"] = f.first_bad_offset;
+  } else {
+    j["first_bad_offset"] = nullptr;
+  }
+  Json ranges = Json::array();
+  for (const BadRange& br : f.bad_ranges) {
+    Json jr;
+    jr["offset"] = br.offset;
+    jr["length"] = br.length;
+    jr["errno"] = br.err;
+    jr["error"] = ErrnoText(br.err);
+    ranges.push_back(std::move(jr));
+  }
+  j["bad_ranges"] = std::move(ranges);
+  j["detail"] = StringOrNull(f.detail, false);
+  j["repaired_from"] =
+      f.repaired_from >= 0 ? DriveOrNull(r, f.repaired_from) : Json(nullptr);
+  Json digests = Json::object();
+  for (const Digest& d : f.digests) {
+    digests[std::string(DigestName(d.type))] = d.Hex();
+  }
+  j["digests"] = std::move(digests);
+  return j;
+}
+
+// Writes a top-level object one key a line; arrays of drives and files one
+// element a line, so the report stays readable and grep-able when large.
+class TopLevelWriter {
+ public:
+  explicit TopLevelWriter(std::string* out) : out_(out) { *out_ = "{\n"; }
+  void Field(std::string_view key, const Json& value) {
+    Key(key);
+    *out_ += Dump(value);
+  }
+  void BeginArray(std::string_view key) {
+    Key(key);
+    *out_ += "[";
+    items_ = 0;
+  }
+  void Item(const Json& value) {
+    *out_ += items_++ == 0 ? "\n    " : ",\n    ";
+    *out_ += Dump(value);
+  }
+  void EndArray() { *out_ += items_ == 0 ? "]" : "\n  ]"; }
+  void Close() { *out_ += "\n}\n"; }
+
+ private:
+  void Key(std::string_view key) {
+    *out_ += first_ ? "  " : ",\n  ";
+    first_ = false;
+    *out_ += Dump(Json(std::string(key)));
+    *out_ += ": ";
+  }
+
+  std::string* out_;
+  bool first_ = true;
+  size_t items_ = 0;
+};
+
+}  // namespace
+
+std::string FormatJson(const RunReport& r) {
+  // Counts by status, every status present so readers need no defaults.
+  constexpr FileStatus kCounted[] = {
+      FileStatus::kCorrupt,    FileStatus::kSizeMismatch, FileStatus::kMissing,
+      FileStatus::kUnreadable, FileStatus::kStalled,      FileStatus::kExtra,
+      FileStatus::kSkipped};
+  uint64_t counts[8] = {};
+  uint64_t files_problem = 0;
+  for (const FileResult& f : r.files) {
+    auto s = static_cast<size_t>(f.status);
+    if (s < std::size(counts)) ++counts[s];
+    if (IsProblem(f.status)) ++files_problem;
+  }
+  uint64_t drives_stalled = 0, drives_errors = 0;
+  for (const DriveReport& d : r.drives) {
+    if (d.stalled) ++drives_stalled;
+    if (!d.errors.empty()) ++drives_errors;
+  }
+
+  std::string out;
+  TopLevelWriter w(&out);
+  w.Field("schema", "valise-report/1");
+#ifdef VALISE_VERSION
+  w.Field("version", VALISE_VERSION);
+#endif
+  w.Field("command", r.command);
+  w.Field("manifest", EscapeReportPath(r.manifest));
+  w.Field("dest", StringOrNull(r.dest, true));
+  w.Field("started", StringOrNull(r.started, false));
+  w.Field("seconds", r.seconds);
+  w.Field("exit_code", r.ExitCode());
+  w.Field("interrupted", r.interrupted);
+  w.Field("chunk_size", r.chunk_size > 0 ? Json(r.chunk_size) : Json(nullptr));
+
+  Json totals;
+  totals["files_expected"] = r.files_expected;
+  totals["files_ok"] = r.files_ok;
+  totals["files_problem"] = files_problem;
+  totals["bytes_expected"] = r.bytes_expected;
+  totals["bytes_verified"] = r.bytes_verified;
+  totals["dedup_bytes_saved"] = r.dedup_bytes_saved;
+  totals["files_skipped_resume"] = r.files_skipped_resume;
+  totals["drives_with_errors"] = drives_errors;
+  totals["drives_stalled"] = drives_stalled;
+  Json by_status = Json::object();
+  for (FileStatus s : kCounted) {
+    by_status[FileStatusName(s)] = counts[static_cast<size_t>(s)];
+  }
+  totals["by_status"] = std::move(by_status);
+  w.Field("totals", totals);
+
+  w.BeginArray("drives");
+  for (const DriveReport& d : r.drives) w.Item(DriveJson(d));
+  w.EndArray();
+  w.BeginArray("files");
+  for (const FileResult& f : r.files) w.Item(FileJson(r, f));
+  w.EndArray();
+  w.BeginArray("notes");
+  for (const std::string& note : r.notes) w.Item(note);
+  w.EndArray();
+  w.Close();
+  return out;
+}
+
+}  // namespace valise

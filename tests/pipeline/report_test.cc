@@ -1,1 +1,578 @@
-// Not written yet.
+// Tests of the run report: exit codes, the human summary and the JSON.
+#include "valise/report.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "pipeline/progress_render.h"
+#include "support/test_util.h"
+
+namespace valise {
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kMiB = 1 << 20;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+size_t CountOccurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t pos = text.find(what); pos != std::string::npos;
+       pos = text.find(what, pos + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+DriveReport MakeDrive(const std::string& source, const std::string& kind,
+                      uint64_t bytes_read, double seconds) {
+  DriveReport d;
+  d.source = source;
+  d.kind = kind;
+  d.bytes_planned = bytes_read;
+  d.bytes_read = bytes_read;
+  d.seconds = seconds;
+  return d;
+}
+
+FileResult MakeFile(const std::string& path, FileStatus status, int drive) {
+  FileResult f;
+  f.path = path;
+  f.status = status;
+  f.drive = drive;
+  return f;
+}
+
+// A verify run over two drives with one of every kind of finding.
+RunReport ReportWithEveryProblem() {
+  RunReport r;
+  r.command = "verify";
+  r.manifest = "/srv/m/dataset.manifest";
+  r.started = "2026-11-28T22:00:00Z";
+  r.seconds = 125;
+  r.chunk_size = kMiB;
+  r.files_expected = 1000;
+  r.files_ok = 995;
+  r.bytes_expected = 10 * kMiB * 1000;
+  r.bytes_verified = 9950 * kMiB;
+  r.drives.push_back(MakeDrive("/mnt/drive01", "directory", 6000 * kMiB, 10));
+  r.drives.push_back(MakeDrive("/dev/sdc", "block device", 4000 * kMiB, 20));
+  r.drives[0].files_ok = 600;
+  r.drives[0].files_bad = 2;
+  r.drives[1].files_ok = 395;
+  r.drives[1].files_bad = 1;
+
+  FileResult corrupt = MakeFile("data/a.bin", FileStatus::kCorrupt, 0);
+  corrupt.first_bad_offset = 3145728;
+  corrupt.detail = "sha256 mismatch";
+  corrupt.expected_size = corrupt.actual_size = 10 * kMiB;
+  corrupt.repaired_from = 1;
+  r.files.push_back(corrupt);
+
+  FileResult corrupt2 = MakeFile("data/b.bin", FileStatus::kCorrupt, 1);
+  corrupt2.detail = "xxh128 mismatch";
+  r.files.push_back(corrupt2);
+
+  FileResult size = MakeFile("data/c.bin", FileStatus::kSizeMismatch, 0);
+  size.expected_size = kMiB;
+  size.actual_size = 512 * 1024;
+  r.files.push_back(size);
+
+  FileResult missing = MakeFile("data/d.bin", FileStatus::kMissing, -1);
+  missing.expected_size = 2 * kMiB;
+  r.files.push_back(missing);
+
+  FileResult unreadable = MakeFile("data/e.bin", FileStatus::kUnreadable, 1);
+  unreadable.expected_size = unreadable.actual_size = 8 * kMiB;
+  unreadable.bad_ranges.push_back({4096, 8192, EIO});
+  unreadable.bad_ranges.push_back({1048576, 512, EILSEQ});
+  r.files.push_back(unreadable);
+
+  FileResult extra = MakeFile("stray.tmp", FileStatus::kExtra, 0);
+  extra.actual_size = 12 * 1024;
+  r.files.push_back(extra);
+
+  FileResult skipped = MakeFile("link", FileStatus::kSkipped, 1);
+  skipped.detail = "symlink";
+  r.files.push_back(skipped);
+
+  r.dedup_bytes_saved = 3 * kMiB / 2;
+  r.notes.push_back("io_uring: DEFER_TASKRUN unsupported, fell back");
+  return r;
+}
+
+RunReport CleanReport() {
+  RunReport r;
+  r.command = "verify";
+  r.manifest = "m.txt";
+  r.seconds = 10;
+  r.files_expected = 1234;
+  r.files_ok = 1234;
+  r.bytes_expected = r.bytes_verified = 13207024435ull;  // 12.3 GiB
+  r.drives.push_back(MakeDrive("/mnt/a", "directory", r.bytes_verified, 10));
+  r.drives[0].files_ok = 1234;
+  return r;
+}
+
+TEST(FileStatusTest, NamesAreTheJsonValues) {
+  // Goal: every status has the documented name.
+  EXPECT_STREQ(FileStatusName(FileStatus::kOk), "ok");
+  EXPECT_STREQ(FileStatusName(FileStatus::kCorrupt), "corrupt");
+  EXPECT_STREQ(FileStatusName(FileStatus::kSizeMismatch), "size-mismatch");
+  EXPECT_STREQ(FileStatusName(FileStatus::kMissing), "missing");
+  EXPECT_STREQ(FileStatusName(FileStatus::kUnreadable), "unreadable");
+  EXPECT_STREQ(FileStatusName(FileStatus::kExtra), "extra");
+  EXPECT_STREQ(FileStatusName(FileStatus::kSkipped), "skipped");
+  EXPECT_STREQ(FileStatusName(FileStatus::kStalled), "stalled");
+}
+
+TEST(ExitCodeTest, CleanRunIsZero) {
+  // Goal: a run with nothing wrong exits 0, also with no files at all.
+  EXPECT_EQ(CleanReport().ExitCode(), 0);
+  EXPECT_EQ(RunReport().ExitCode(), 0);
+}
+
+TEST(ExitCodeTest, ExtraAndSkippedAloneAreZero) {
+  // Goal: extra and skipped files are reported but do not fail the run.
+  RunReport r = CleanReport();
+  r.files.push_back(MakeFile("x", FileStatus::kExtra, 0));
+  r.files.push_back(MakeFile("y", FileStatus::kSkipped, 0));
+  r.files.push_back(MakeFile("z", FileStatus::kOk, 0));
+  EXPECT_EQ(r.ExitCode(), 0);
+}
+
+TEST(ExitCodeTest, EachProblemStatusIsOne) {
+  // Goal: each problem status alone makes the exit code 1.
+  for (FileStatus s :
+       {FileStatus::kCorrupt, FileStatus::kSizeMismatch, FileStatus::kMissing,
+        FileStatus::kUnreadable, FileStatus::kStalled}) {
+    RunReport r = CleanReport();
+    r.files.push_back(MakeFile("x", FileStatus::kExtra, 0));
+    r.files.push_back(MakeFile("p", s, 0));
+    EXPECT_EQ(r.ExitCode(), 1) << FileStatusName(s);
+    EXPECT_TRUE(IsProblem(s));
+  }
+  EXPECT_FALSE(IsProblem(FileStatus::kOk));
+  EXPECT_FALSE(IsProblem(FileStatus::kExtra));
+  EXPECT_FALSE(IsProblem(FileStatus::kSkipped));
+}
+
+TEST(ExitCodeTest, RepairedCopyStillCounts) {
+  // Goal: a corrupt copy repaired from another drive is still a problem.
+  RunReport r = CleanReport();
+  r.drives.push_back(MakeDrive("/mnt/b", "directory", 0, 1));
+  FileResult f = MakeFile("x", FileStatus::kCorrupt, 0);
+  f.repaired_from = 1;
+  r.files.push_back(f);
+  EXPECT_EQ(r.ExitCode(), 1);
+}
+
+TEST(ExitCodeTest, DriveErrorsOrStallAreOne) {
+  // Goal: drive-level errors and stalls fail the run without file results.
+  RunReport errors = CleanReport();
+  errors.drives[0].errors.push_back("/mnt/a: scan: Input/output error");
+  EXPECT_EQ(errors.ExitCode(), 1);
+  RunReport stalled = CleanReport();
+  stalled.drives[0].stalled = true;
+  EXPECT_EQ(stalled.ExitCode(), 1);
+}
+
+TEST(ExitCodeTest, InterruptedIs130EvenWithProblems) {
+  // Goal: an interrupted run exits 130 whatever it found so far.
+  RunReport r = ReportWithEveryProblem();
+  r.interrupted = true;
+  EXPECT_EQ(r.ExitCode(), 130);
+  RunReport clean = CleanReport();
+  clean.interrupted = true;
+  EXPECT_EQ(clean.ExitCode(), 130);
+}
+
+TEST(HumanTextTest, Sizes) {
+  // Goal: sizes use binary units with one decimal and never show "1024.0".
+  EXPECT_EQ(HumanBytes(0), "0 B");
+  EXPECT_EQ(HumanBytes(1023), "1023 B");
+  EXPECT_EQ(HumanBytes(1024), "1.0 KiB");
+  EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
+  EXPECT_EQ(HumanBytes(kMiB - 1), "1.0 MiB");
+  EXPECT_EQ(HumanBytes(13207024435ull), "12.3 GiB");
+  EXPECT_EQ(HumanBytes(5ull << 40), "5.0 TiB");
+  EXPECT_EQ(HumanBytes(~uint64_t{0}), "16.0 EiB");
+}
+
+TEST(HumanTextTest, DurationsAndClock) {
+  // Goal: durations and ETAs read naturally and round as documented.
+  EXPECT_EQ(HumanDuration(12.34), "12.3s");
+  EXPECT_EQ(HumanDuration(245), "4m 05s");
+  EXPECT_EQ(HumanDuration(3723), "1h 02m 03s");
+  EXPECT_EQ(HumanDuration(-1), "0.0s");
+  EXPECT_EQ(ClockTime(6), "0:06");
+  EXPECT_EQ(ClockTime(5.2), "0:06");  // rounded up: never "0:00" too early
+  EXPECT_EQ(ClockTime(754), "12:34");
+  EXPECT_EQ(ClockTime(3723), "1:02:03");
+  EXPECT_EQ(ClockTime(-1), "--:--");
+  EXPECT_EQ(ClockTime(1e12), "--:--");
+  EXPECT_EQ(HumanRate(123456789.0), "123.5 MB/s");
+}
+
+TEST(EscapeTest, ManifestRule) {
+  // Goal: control bytes, '%', 0x7F and invalid UTF-8 become %XX; valid
+  // UTF-8 and spaces stay literal; free text keeps '%'.
+  EXPECT_EQ(EscapeReportPath("a b/c.txt"), "a b/c.txt");
+  EXPECT_EQ(EscapeReportPath("a\nb\xFF.bin"), "a%0Ab%FF.bin");
+  EXPECT_EQ(EscapeReportPath("100%\x7F\t"), "100%25%7F%09");
+  EXPECT_EQ(EscapeReportPath("caf\xC3\xA9/\xE2\x82\xAC"),
+            "caf\xC3\xA9/\xE2\x82\xAC");
+  // Overlong '/' (C0 AF), a lone continuation byte, a surrogate (ED A0 80),
+  // a truncated sequence at the end, and beyond U+10FFFF (F4 90 80 80).
+  EXPECT_EQ(EscapeReportPath("\xC0\xAF"), "%C0%AF");
+  EXPECT_EQ(EscapeReportPath("x\x80y"), "x%80y");
+  EXPECT_EQ(EscapeReportPath("\xED\xA0\x80"), "%ED%A0%80");
+  EXPECT_EQ(EscapeReportPath("ok\xE2\x82"), "ok%E2%82");
+  EXPECT_EQ(EscapeReportPath("\xF4\x90\x80\x80"), "%F4%90%80%80");
+  EXPECT_EQ(EscapeReportPath("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
+  EXPECT_EQ(EscapeReportText("50% done\x1b[2J"), "50% done%1B[2J");
+}
+
+TEST(SummaryTest, ContainsTheKeyFacts) {
+  // Goal: the summary tells the header, the drive table, each problem with
+  // its details, dedup, notes, and ends with the verdict.
+  RunReport r = ReportWithEveryProblem();
+  std::string s = FormatSummary(r);
+  std::vector<std::string> lines = Lines(s);
+  ASSERT_FALSE(lines.empty());
+
+  // Header.
+  EXPECT_NE(lines[0].find("valise verify"), std::string::npos) << s;
+  EXPECT_NE(lines[0].find("/srv/m/dataset.manifest"), std::string::npos);
+  EXPECT_NE(lines[0].find("2 drives"), std::string::npos);
+  EXPECT_NE(lines[0].find("1000 files"), std::string::npos);
+  // 10000 MiB in 125 s: 83.9 MB/s overall.
+  EXPECT_NE(lines[1].find("elapsed 2m 05s"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("83.9 MB/s"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("2026-11-28T22:00:00Z"), std::string::npos);
+
+  // Drive table: 6000 MiB in 10 s = 629.1 MB/s; 4000 MiB in 20 s = 209.7.
+  bool row1 = false, row2 = false;
+  for (const std::string& l : lines) {
+    if (l.find("/mnt/drive01") != std::string::npos &&
+        l.find("directory") != std::string::npos &&
+        l.find("600") != std::string::npos &&
+        l.find("5.9 GiB") != std::string::npos &&
+        l.find("629.1") != std::string::npos && l.rfind("ok") == l.size() - 2) {
+      row1 = true;
+    }
+    if (l.find("/dev/sdc") != std::string::npos &&
+        l.find("block device") != std::string::npos &&
+        l.find("3.9 GiB") != std::string::npos &&
+        l.find("209.7") != std::string::npos) {
+      row2 = true;
+    }
+  }
+  EXPECT_TRUE(row1) << s;
+  EXPECT_TRUE(row2) << s;
+
+  // Problems with details.
+  EXPECT_NE(s.find("data/a.bin (on /mnt/drive01): corrupt at offset 3145728 "
+                   "(chunk 3): sha256 mismatch; repaired from /dev/sdc"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("data/b.bin (on /dev/sdc): corrupt, offset unknown: "
+                   "xxh128 mismatch"),
+            std::string::npos);
+  EXPECT_NE(s.find("data/c.bin (on /mnt/drive01): 524288 bytes (512.0 KiB), "
+                   "expected 1048576 bytes (1.0 MiB)"),
+            std::string::npos);
+  EXPECT_NE(s.find("missing, on no drive (1):\n  data/d.bin (2.0 MiB)"),
+            std::string::npos);
+  EXPECT_NE(s.find("data/e.bin (on /dev/sdc): unreadable at 4096 (8192 "
+                   "bytes): Input/output error; at 1048576 (512 bytes): "
+                   "Invalid or incomplete multibyte or wide character"),
+            std::string::npos);
+  EXPECT_NE(s.find("stray.tmp (on /mnt/drive01) (12.0 KiB)"),
+            std::string::npos);
+  EXPECT_NE(s.find("link (on /dev/sdc): skipped (symlink)"), std::string::npos);
+  EXPECT_NE(s.find("dedup: 1.5 MiB not written again"), std::string::npos);
+  EXPECT_NE(s.find("note: io_uring: DEFER_TASKRUN unsupported"),
+            std::string::npos);
+  // Worst first: corrupt before missing before extra.
+  EXPECT_LT(s.find("corrupt (2):"), s.find("missing, on no drive (1):"));
+  EXPECT_LT(s.find("missing, on no drive (1):"), s.find("extra, on a drive"));
+
+  EXPECT_EQ(lines.back(),
+            "valise: 5 problems: 2 corrupt, 1 wrong size, 1 missing, "
+            "1 unreadable");
+}
+
+TEST(SummaryTest, VerdictWhenAllIsWell) {
+  // Goal: a clean run ends with "all N files verified (size)"; extras and
+  // skipped files are mentioned without turning it into a problem.
+  RunReport r = CleanReport();
+  EXPECT_EQ(Lines(FormatSummary(r)).back(),
+            "valise: all 1234 files verified (12.3 GiB)");
+  r.files.push_back(MakeFile("x", FileStatus::kExtra, 0));
+  EXPECT_EQ(Lines(FormatSummary(r)).back(),
+            "valise: all 1234 files verified (12.3 GiB); also 1 extra, 0 "
+            "skipped (listed above)");
+  RunReport ingest = CleanReport();
+  ingest.command = "ingest";
+  ingest.dest = "/data/x";
+  ingest.files_ok = 1000;
+  ingest.files_skipped_resume = 234;
+  std::string s = FormatSummary(ingest);
+  EXPECT_EQ(Lines(s).back(),
+            "valise: all 1234 files verified and staged (12.3 GiB)");
+  EXPECT_NE(s.find("dest /data/x"), std::string::npos);
+  EXPECT_NE(s.find("resume: 234 files already staged"), std::string::npos);
+}
+
+TEST(SummaryTest, VerdictDoesNotClaimAllWhenFilesAreUnaccounted) {
+  // Goal: with no problem listed but fewer files ok than expected, the
+  // verdict gives the counts instead of "all".
+  RunReport r = CleanReport();
+  r.files_ok = 1200;
+  std::string last = Lines(FormatSummary(r)).back();
+  EXPECT_EQ(last.find("all"), std::string::npos) << last;
+  EXPECT_NE(last.find("1200 of 1234"), std::string::npos) << last;
+}
+
+TEST(SummaryTest, DriveProblemsAndInterruption) {
+  // Goal: drive errors and stalls appear in the table, under it and in the
+  // verdict; an interrupted run says so and how to resume.
+  RunReport r = CleanReport();
+  r.drives.push_back(MakeDrive("/mnt/b", "directory", 0, 5));
+  r.drives.push_back(MakeDrive("/mnt/c", "image", 0, 5));
+  r.drives[1].errors.push_back("/mnt/b: open: Permission denied");
+  r.drives[2].stalled = true;
+  r.drives[2].errors.push_back("no answer for 30 s");
+  std::string s = FormatSummary(r);
+  // Named once when the message names the drive, prefixed when not.
+  EXPECT_NE(s.find("\n  /mnt/b: open: Permission denied\n"), std::string::npos)
+      << s;
+  EXPECT_NE(s.find("\n  /mnt/c: no answer for 30 s\n"), std::string::npos);
+  EXPECT_NE(s.find("errors\n"), std::string::npos);
+  EXPECT_NE(s.find("stalled\n"), std::string::npos);
+  EXPECT_EQ(Lines(s).back(),
+            "valise: 2 problems: 1 drive with errors, 1 drive stalled");
+
+  RunReport i = ReportWithEveryProblem();
+  i.interrupted = true;
+  EXPECT_EQ(Lines(FormatSummary(i)).back(),
+            "valise: interrupted after 2m 05s: 995 of 1000 files verified; "
+            "rerun to resume; 5 problems so far: 2 corrupt, 1 wrong size, "
+            "1 missing, 1 unreadable");
+}
+
+TEST(SummaryTest, ListingIsCappedPerStatus) {
+  // Goal: at most `list_limit` files of one status are listed, then a line
+  // saying how many more; the count in the title stays the true one.
+  RunReport r = CleanReport();
+  for (int i = 0; i < 120; ++i) {
+    r.files.push_back(
+        MakeFile("miss/" + std::to_string(1000 + i), FileStatus::kMissing, -1));
+  }
+  for (int i = 0; i < 3; ++i) {
+    r.files.push_back(
+        MakeFile("bad/" + std::to_string(i), FileStatus::kCorrupt, 0));
+  }
+  std::string s = FormatSummary(r);
+  EXPECT_EQ(CountOccurrences(s, "  miss/"), kSummaryListLimit) << s;
+  EXPECT_NE(s.find("missing, on no drive (120):"), std::string::npos);
+  EXPECT_NE(s.find("  ... and 70 more (see --report)\n"), std::string::npos);
+  EXPECT_EQ(CountOccurrences(s, "  bad/"), 3u);
+  EXPECT_EQ(CountOccurrences(s, "... and"), 1u);
+  EXPECT_EQ(Lines(s).back(), "valise: 123 problems: 3 corrupt, 120 missing");
+
+  std::string small = FormatSummary(r, 10);
+  EXPECT_EQ(CountOccurrences(small, "  miss/"), 10u);
+  EXPECT_NE(small.find("  ... and 110 more (see --report)\n"),
+            std::string::npos);
+}
+
+TEST(SummaryTest, UnprintablePathBytesAreEscaped) {
+  // Goal: a path holding a newline, an escape and a 0xFF byte cannot break
+  // a line or reach the terminal raw; details are escaped too.
+  RunReport r = CleanReport();
+  FileResult f = MakeFile("dir/a\nb\xFF\x1b[2J.bin", FileStatus::kCorrupt, 0);
+  f.detail = "read: bad\nline";
+  r.files.push_back(f);
+  std::string s = FormatSummary(r);
+  EXPECT_NE(s.find("dir/a%0Ab%FF%1B[2J.bin (on /mnt/a)"), std::string::npos)
+      << s;
+  EXPECT_NE(s.find("read: bad%0Aline"), std::string::npos);
+  EXPECT_EQ(s.find('\xFF'), std::string::npos);
+  EXPECT_EQ(s.find('\x1b'), std::string::npos);
+  EXPECT_EQ(s.find("a\nb"), std::string::npos);
+}
+
+TEST(JsonTest, ParsesWithEveryKey) {
+  // Goal: the JSON parses back, carries the schema and every documented
+  // key at the top level, in totals, in drives and in files.
+  std::string text = FormatJson(ReportWithEveryProblem());
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << text;
+  EXPECT_EQ(j["schema"], "valise-report/1");
+  for (const char* key : {"schema", "command", "manifest", "dest", "started",
+                          "seconds", "exit_code", "interrupted", "chunk_size",
+                          "totals", "drives", "files", "notes"}) {
+    EXPECT_TRUE(j.contains(key)) << key;
+  }
+  for (const char* key :
+       {"files_expected", "files_ok", "files_problem", "bytes_expected",
+        "bytes_verified", "dedup_bytes_saved", "files_skipped_resume",
+        "drives_with_errors", "drives_stalled", "by_status"}) {
+    EXPECT_TRUE(j["totals"].contains(key)) << key;
+  }
+  for (const char* status : {"corrupt", "size-mismatch", "missing",
+                             "unreadable", "stalled", "extra", "skipped"}) {
+    EXPECT_TRUE(j["totals"]["by_status"].contains(status)) << status;
+  }
+  ASSERT_EQ(j["drives"].size(), 2u);
+  for (const char* key :
+       {"source", "kind", "bytes_planned", "bytes_read", "files_ok",
+        "files_bad", "seconds", "rate_bytes_per_s", "stalled", "errors",
+        "timeline"}) {
+    EXPECT_TRUE(j["drives"][0].contains(key)) << key;
+  }
+  ASSERT_EQ(j["files"].size(), 7u);
+  for (const json& f : j["files"]) {
+    for (const char* key : {"path", "drive", "status", "expected_size",
+                            "actual_size", "first_bad_offset", "bad_ranges",
+                            "detail", "repaired_from", "digests"}) {
+      EXPECT_TRUE(f.contains(key)) << key;
+    }
+  }
+  // Key order is stable: schema first.
+  EXPECT_EQ(text.find("{\n  \"schema\": \"valise-report/1\""), 0u) << text;
+}
+
+TEST(JsonTest, NumbersAreRight) {
+  // Goal: counts, sizes, offsets, rates and errno values come out exact.
+  RunReport r = ReportWithEveryProblem();
+  r.drives[0].bytes_per_second = {100, 200, 0, 50};
+  r.files[0].digests.push_back(Digest());
+  ASSERT_TRUE(Digest::FromHex(
+      DigestType::kSha256,
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+      &r.files[0].digests[0]));
+  json j = json::parse(FormatJson(r));
+  EXPECT_EQ(j["command"], "verify");
+  EXPECT_EQ(j["seconds"], 125.0);
+  EXPECT_EQ(j["exit_code"], 1);
+  EXPECT_EQ(j["chunk_size"], kMiB);
+  const json& t = j["totals"];
+  EXPECT_EQ(t["files_expected"], 1000);
+  EXPECT_EQ(t["files_ok"], 995);
+  EXPECT_EQ(t["files_problem"], 5);
+  EXPECT_EQ(t["bytes_expected"], 10000 * kMiB);
+  EXPECT_EQ(t["bytes_verified"], 9950 * kMiB);
+  EXPECT_EQ(t["dedup_bytes_saved"], 3 * kMiB / 2);
+  EXPECT_EQ(t["by_status"]["corrupt"], 2);
+  EXPECT_EQ(t["by_status"]["size-mismatch"], 1);
+  EXPECT_EQ(t["by_status"]["missing"], 1);
+  EXPECT_EQ(t["by_status"]["unreadable"], 1);
+  EXPECT_EQ(t["by_status"]["stalled"], 0);
+  EXPECT_EQ(t["by_status"]["extra"], 1);
+  EXPECT_EQ(t["by_status"]["skipped"], 1);
+
+  const json& d0 = j["drives"][0];
+  EXPECT_EQ(d0["source"], "/mnt/drive01");
+  EXPECT_EQ(d0["bytes_read"], 6000 * kMiB);
+  EXPECT_EQ(d0["files_ok"], 600);
+  EXPECT_EQ(d0["files_bad"], 2);
+  EXPECT_EQ(d0["rate_bytes_per_s"], 6000 * kMiB / 10);
+  EXPECT_EQ(d0["timeline"], json::array({100, 200, 0, 50}));
+  EXPECT_EQ(d0["stalled"], false);
+
+  const json& a = j["files"][0];
+  EXPECT_EQ(a["path"], "data/a.bin");
+  EXPECT_EQ(a["status"], "corrupt");
+  EXPECT_EQ(a["first_bad_offset"], 3145728);
+  EXPECT_EQ(a["expected_size"], 10 * kMiB);
+  EXPECT_EQ(a["digests"]["sha256"],
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  const json& e = j["files"][4];
+  EXPECT_EQ(e["status"], "unreadable");
+  ASSERT_EQ(e["bad_ranges"].size(), 2u);
+  EXPECT_EQ(e["bad_ranges"][0]["offset"], 4096);
+  EXPECT_EQ(e["bad_ranges"][0]["length"], 8192);
+  EXPECT_EQ(e["bad_ranges"][0]["errno"], EIO);
+  EXPECT_EQ(e["bad_ranges"][0]["error"], "Input/output error");
+  EXPECT_EQ(e["bad_ranges"][1]["errno"], EILSEQ);
+  EXPECT_EQ(j["notes"][0], "io_uring: DEFER_TASKRUN unsupported, fell back");
+}
+
+TEST(JsonTest, NullVersusValues) {
+  // Goal: what does not apply is null, what does is a value: drive of a
+  // missing file, unknown offset, no repair, sizes that make no sense, a
+  // drive without a time, an empty dest.
+  RunReport r = ReportWithEveryProblem();
+  r.drives[1].seconds = 0;
+  json j = json::parse(FormatJson(r));
+  EXPECT_TRUE(j["dest"].is_null());
+  EXPECT_EQ(j["started"], "2026-11-28T22:00:00Z");
+  EXPECT_TRUE(j["drives"][1]["rate_bytes_per_s"].is_null());
+  EXPECT_TRUE(j["drives"][0]["rate_bytes_per_s"].is_number_unsigned());
+
+  const json& a = j["files"][0];  // corrupt, offset known, repaired
+  EXPECT_EQ(a["drive"], "/mnt/drive01");
+  EXPECT_EQ(a["repaired_from"], "/dev/sdc");
+  EXPECT_EQ(a["detail"], "sha256 mismatch");
+  const json& b = j["files"][1];  // corrupt, offset unknown
+  EXPECT_TRUE(b["first_bad_offset"].is_null());
+  EXPECT_TRUE(b["repaired_from"].is_null());
+  EXPECT_TRUE(b["digests"].is_object());
+  EXPECT_TRUE(b["digests"].empty());
+  const json& c = j["files"][2];  // size mismatch, no detail
+  EXPECT_TRUE(c["detail"].is_null());
+  EXPECT_EQ(c["actual_size"], 512 * 1024);
+  const json& d = j["files"][3];  // missing
+  EXPECT_TRUE(d["drive"].is_null());
+  EXPECT_TRUE(d["actual_size"].is_null());
+  EXPECT_EQ(d["expected_size"], 2 * kMiB);
+  EXPECT_TRUE(d["bad_ranges"].is_array());
+  EXPECT_TRUE(d["bad_ranges"].empty());
+  const json& x = j["files"][5];  // extra
+  EXPECT_TRUE(x["expected_size"].is_null());
+  EXPECT_EQ(x["actual_size"], 12 * 1024);
+
+  RunReport ingest = CleanReport();
+  ingest.dest = "/data";
+  ingest.chunk_size = 0;
+  json k = json::parse(FormatJson(ingest));
+  EXPECT_EQ(k["dest"], "/data");
+  EXPECT_TRUE(k["chunk_size"].is_null());
+  EXPECT_EQ(k["exit_code"], 0);
+  EXPECT_TRUE(k["files"].empty());
+  EXPECT_TRUE(k["notes"].empty());
+}
+
+TEST(JsonTest, PathsEscapedAndBadTextSurvives) {
+  // Goal: paths are escaped as in manifest v1; free text with bytes that
+  // are not UTF-8 does not make the writer fail (it would throw in
+  // nlohmann::json by default) and the output still parses.
+  RunReport r = CleanReport();
+  FileResult f = MakeFile("a\nb\xFF%.bin", FileStatus::kUnreadable, 0);
+  f.detail = "open: \xFF\xFE bad";
+  r.files.push_back(f);
+  r.drives[0].errors.push_back("scan \xC0");
+  r.notes.push_back("note \xFF");
+  std::string text = FormatJson(r);
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << text;
+  EXPECT_EQ(j["files"][0]["path"], "a%0Ab%FF%25.bin");
+  EXPECT_EQ(j["files"][0]["detail"], "open: \xEF\xBF\xBD\xEF\xBF\xBD bad");
+  EXPECT_EQ(j["exit_code"], 1);
+}
+
+}  // namespace
+}  // namespace valise

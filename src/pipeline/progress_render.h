@@ -1,0 +1,84 @@
+// Private to src/pipeline (report.cc, progress.cc) and their tests: the
+// pure parts of the report and of the progress bars — human sizes and
+// durations, the rate meter, and the rendering of one frame of bars from
+// explicit state — so tests need no terminal and no clock.
+//
+// Thread safety: the functions are pure; a RateWindow is used by one
+// thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace valise {
+
+// 1536 -> "1.5 KiB"; below 1024 plain bytes ("512 B"); binary units up to
+// PiB with one decimal.
+std::string HumanBytes(uint64_t bytes);
+// Bytes per second as decimal megabytes per second, one decimal:
+// 123456789.0 -> "123.5 MB/s".
+std::string HumanRate(double bytes_per_second);
+// A run's length for the summary: "12.3s", "4m 05s", "1h 02m 03s".
+std::string HumanDuration(double seconds);
+// A clock reading for ETAs: "0:06", "12:34", "1:02:03"; rounded up to the
+// whole second. Negative or non-finite values give "--:--".
+std::string ClockTime(double seconds);
+
+// Manifest v1 path escaping: bytes 0x00-0x1F, 0x7F, '%', and bytes that
+// are not part of valid UTF-8 become %XX (uppercase hex); the rest is
+// literal. The same rule as valise::EscapePath (include/valise/manifest.h),
+// kept here so the report area does not depend on the format area.
+std::string EscapeReportPath(std::string_view raw);
+// For free text on a terminal (details, errors, notes): like
+// EscapeReportPath but '%' stays literal, so "50%" reads as written.
+std::string EscapeReportText(std::string_view text);
+
+// Rate over a sliding window: Sample() the running total now and then;
+// Rate() is the bytes per second between the oldest sample still in the
+// window (or the last one just before it) and the newest.
+class RateWindow {
+ public:
+  explicit RateWindow(double window_seconds = 5.0) : window_(window_seconds) {}
+  // REQUIRES: t (seconds, any origin) does not decrease between calls.
+  void Sample(double t, uint64_t total_bytes);
+  // 0 until two samples at different times exist.
+  double Rate() const;
+
+ private:
+  struct Point {
+    double t;
+    uint64_t bytes;
+  };
+  double window_;
+  std::deque<Point> points_;
+};
+
+// One frame of progress bars, from explicit state.
+struct ProgressLine {
+  std::string name;      // drive source; "total" for the total line
+  uint64_t done = 0;     // bytes done
+  uint64_t planned = 0;  // bytes planned; valise::kUnknownSize if unknown
+  double rate = 0;       // bytes per second over the recent window
+};
+struct ProgressFrame {
+  std::vector<ProgressLine> drives;
+  ProgressLine total;
+};
+
+// The lines of one frame (no newlines, no escape codes), drives first then
+// the total. Every line is printable ASCII (non-ASCII bytes of names shown
+// as %XX) and at most width - 1 columns long, so writing it never makes
+// the terminal wrap; widths below 2 are treated as 2. Fields per line,
+// from the widest layout down to what fits: name, [bar], percent,
+// done/planned, rate, ETA. `elapsed_seconds` moves the activity marker of
+// lines whose size is unknown, and is shown in place of their ETA.
+std::vector<std::string> RenderProgress(const ProgressFrame& frame, int width,
+                                        double elapsed_seconds);
+// The test entry: RenderProgress's lines joined with '\n'.
+std::string RenderProgressForTest(const ProgressFrame& frame, int width,
+                                  double elapsed_seconds);
+
+}  // namespace valise
