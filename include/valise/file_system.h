@@ -54,11 +54,11 @@ const char* FileTypeName(FileType type);
 
 struct FileInfo {
   FileType type = FileType::kUnknown;
-  uint64_t size = 0;      // bytes; for a block device, its capacity
-  int64_t mtime_ns = 0;   // nanoseconds since the epoch
-  uint32_t mode = 0;      // permission bits (07777)
+  uint64_t size = 0;     // bytes; for a block device, its capacity
+  int64_t mtime_ns = 0;  // nanoseconds since the epoch
+  uint32_t mode = 0;     // permission bits (07777)
   uint64_t inode = 0;
-  uint64_t device = 0;    // st_dev of the file system holding it
+  uint64_t device = 0;      // st_dev of the file system holding it
   bool rotational = false;  // the backing device spins (sysfs), if known
 };
 
@@ -131,6 +131,12 @@ class File {
   virtual bool is_direct() const { return false; }
   // Reopen without O_DIRECT (for a file system or tail that refuses it).
   virtual Status DropDirect() { return Status::OK(); }
+  // A number that names this open file for the whole process and is never
+  // reused (unlike a descriptor number), or 0 if the File has none. Queues
+  // use it to cache per-file kernel state safely, e.g. the io_uring queue's
+  // registered-file slot keyed by descriptor: a closed and reused
+  // descriptor shows up with a new serial.
+  virtual uint64_t open_serial() const { return 0; }
 };
 
 // Alignment that O_DIRECT needs of offsets, lengths and buffers. 4096 covers

@@ -7,12 +7,17 @@
 // function unit-tested on every result class without a kernel:
 //   full                  -> done
 //   short (0 < res < len) -> advance and resubmit the rest; a read that
-//                            returns 0 before len is end of file -> done
+//                            returns 0 before len is end of file -> done;
+//                            so is an O_DIRECT read that stops at an
+//                            unaligned offset (the tail of the file); a
+//                            write that returns 0 fails (no progress)
 //   over-long (res > len) -> fail (Corruption: the device lied)
 //   -EAGAIN, -EINTR       -> resubmit unchanged (not counted as a retry)
 //   -EINVAL on O_DIRECT   -> drop O_DIRECT on the file, resubmit
 //   -EIO and the like     -> resubmit up to `retries` times, then fail with
-//                            data_loss set
+//                            data_loss set (never for a sync: after a failed
+//                            fdatasync the dirty pages may be gone, and a
+//                            retry would report success)
 //   other -errno          -> fail
 //
 // A drive is a small integer; each has a queue depth (how many transfers on
@@ -20,6 +25,11 @@
 // io_timeout marks its drive stalled and is reported failed (TimedOut);
 // its buffer stays with the kernel until the late completion arrives, which
 // is then reported with `late` set so the caller can reuse the buffer.
+// A stalled drive has no room (HasRoom is false) until every timed-out
+// transfer on it has come back late; it then counts as answering again.
+//
+// Error messages name the file, the operation and the offset of the
+// request that failed: "<path>: read at <offset>: <strerror>".
 //
 // Thread safety: one thread owns the engine (the ring is SINGLE_ISSUER);
 // Wake() may be called from any thread.
@@ -68,12 +78,12 @@ struct Transfer {
 
 // What to do with one completion (see the table atop this file).
 enum class CompletionAction : uint8_t {
-  kDone,       // finished: t.done holds the final count
-  kContinue,   // short transfer: t.done advanced, resubmit the rest
-  kResubmit,   // EAGAIN/EINTR: resubmit unchanged
-  kRetry,      // EIO-class within budget: attempts incremented, resubmit
-  kDropDirect, // EINVAL under O_DIRECT: reopen buffered, resubmit
-  kFail,       // t.status set
+  kDone,        // finished: t.done holds the final count
+  kContinue,    // short transfer: t.done advanced, resubmit the rest
+  kResubmit,    // EAGAIN/EINTR: resubmit unchanged
+  kRetry,       // EIO-class within budget: attempts incremented, resubmit
+  kDropDirect,  // EINVAL under O_DIRECT: reopen buffered, resubmit
+  kFail,        // t.status set
 };
 
 // Pure: updates t.done, t.attempts and t.status from `res` and says what

@@ -18,7 +18,9 @@
 // timing out is the IoEngine's job (io_engine.h).
 //
 // Thread safety: one owner thread calls everything except Wake(), which any
-// thread may call.
+// thread may call. The owner is the thread of the first Prepare, Submit or
+// Wait (a SINGLE_ISSUER ring binds to it then); Create and RegisterBuffers
+// may run on another thread before that, e.g. while setting up.
 #pragma once
 
 #include <sys/uio.h>
@@ -43,11 +45,15 @@ struct IoRequest {
   IoOp op = IoOp::kRead;
   File* file = nullptr;  // must remain live until the completion is reaped
   uint64_t offset = 0;
-  char* buf = nullptr;   // must remain live until the completion is reaped
+  char* buf = nullptr;  // must remain live until the completion is reaped
   uint32_t len = 0;
-  int buf_index = -1;    // index in RegisterBuffers' list, or -1
+  int buf_index = -1;  // index in RegisterBuffers' list, or -1
   uint64_t user_data = 0;
 };
+
+// The one user_data value callers may not use: queues tag their own
+// internal requests (the wake-up eventfd poll) with it.
+inline constexpr uint64_t kReservedUserData = ~uint64_t{0};
 
 struct IoCompletion {
   uint64_t user_data = 0;
@@ -60,6 +66,10 @@ struct IoQueueOptions {
   // Use io_uring when the kernel offers it; false forces the synchronous
   // queue (also what --no-uring selects). Default: true.
   bool use_uring = true;
+  // io_uring only: register the descriptors of files that get more than one
+  // request (IOSQE_FIXED_FILE), saving the kernel a file lookup and
+  // reference per request. Default: true.
+  bool register_files = true;
 };
 
 class IoQueue {
@@ -81,12 +91,15 @@ class IoQueue {
   virtual Status RegisterBuffers(const std::vector<iovec>& buffers) = 0;
 
   // Queues a request. Busy when `entries` requests are already in flight.
+  // REQUIRES: req.user_data != kReservedUserData (InvalidArgument).
   virtual Status Prepare(const IoRequest& req) = 0;
   // Hands prepared requests to the device.
   virtual Status Submit() = 0;
   // Waits until at least min_complete completions are ready, timeout_us
   // passes, or Wake() is called, then appends every ready completion to
-  // *out. Returns OK with nothing appended on timeout or wake.
+  // *out. Returns OK with nothing appended on timeout or wake. Requests
+  // prepared and not yet submitted are submitted first (for io_uring, in
+  // the same system call as the wait). min_complete == 0 never blocks.
   virtual Status Wait(unsigned min_complete, uint64_t timeout_us,
                       std::vector<IoCompletion>* out) = 0;
   // Makes the current or next Wait return promptly. Any thread.

@@ -1,1 +1,1055 @@
-// Not written yet.
+// The real FileSystem: POSIX calls on this machine's kernel.
+//
+// Reading sources: OpenForRead never follows a symlink in the last component
+// and never opens anything but a regular file or a block device, so a FIFO
+// planted on a drive cannot block the scan. Files are opened O_DIRECT where
+// the file system allows it (the page cache is bypassed: on this kind of
+// machine filling it costs more than the read), buffered otherwise.
+//
+// Writing DEST: every path below a Directory is resolved by the kernel with
+// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+// relative to a directory descriptor, so a symlink planted in DEST (or a
+// component swapped for one while valise runs) can never redirect a create,
+// a rename or a remove outside of it. Operations that take a name (mkdirat,
+// renameat2, linkat, unlinkat) act on a parent descriptor obtained the same
+// way, and never follow the final component.
+//
+// Thread safety: as file_system.h says. The only shared mutable state is
+// the sysfs rotational cache (a mutex) and each Directory's list of lock
+// descriptors (a mutex).
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "io/posix_internal.h"
+#include "valise/file_system.h"
+#include "valise/io_queue.h"
+#include "valise/status.h"
+
+namespace valise {
+
+const char* FileTypeName(FileType type) {
+  switch (type) {
+    case FileType::kRegular:
+      return "file";
+    case FileType::kDirectory:
+      return "directory";
+    case FileType::kSymlink:
+      return "symlink";
+    case FileType::kBlockDevice:
+      return "block device";
+    case FileType::kCharDevice:
+      return "character device";
+    case FileType::kFifo:
+      return "fifo";
+    case FileType::kSocket:
+      return "socket";
+    case FileType::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+// Every open gets a serial so queues can tell a reused descriptor number
+// from the file they registered (File::open_serial).
+std::atomic<uint64_t> g_next_serial{1};
+
+FileType TypeFromMode(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG:
+      return FileType::kRegular;
+    case S_IFDIR:
+      return FileType::kDirectory;
+    case S_IFLNK:
+      return FileType::kSymlink;
+    case S_IFBLK:
+      return FileType::kBlockDevice;
+    case S_IFCHR:
+      return FileType::kCharDevice;
+    case S_IFIFO:
+      return FileType::kFifo;
+    case S_IFSOCK:
+      return FileType::kSocket;
+    default:
+      return FileType::kUnknown;
+  }
+}
+
+FileType TypeFromDirent(unsigned char d_type) {
+  switch (d_type) {
+    case DT_REG:
+      return FileType::kRegular;
+    case DT_DIR:
+      return FileType::kDirectory;
+    case DT_LNK:
+      return FileType::kSymlink;
+    case DT_BLK:
+      return FileType::kBlockDevice;
+    case DT_CHR:
+      return FileType::kCharDevice;
+    case DT_FIFO:
+      return FileType::kFifo;
+    case DT_SOCK:
+      return FileType::kSocket;
+    default:
+      return FileType::kUnknown;
+  }
+}
+
+std::string OffsetContext(const std::string& path, const char* op,
+                          uint64_t offset) {
+  std::string s = path;
+  s += ": ";
+  s += op;
+  s += " at ";
+  s += std::to_string(offset);
+  return s;
+}
+
+std::string Context(const std::string& path, const char* op) {
+  std::string s = path;
+  s += ": ";
+  s += op;
+  return s;
+}
+
+// Closes a descriptor it owns when it goes out of scope.
+class ScopedFd final {
+ public:
+  ScopedFd() = default;
+  explicit ScopedFd(int fd) : fd_(fd) {}
+  ~ScopedFd() { Reset(-1); }
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+  int Release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void Reset(int fd) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Reads a small sysfs attribute; empty on any error.
+std::string ReadSysfs(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buf[64];
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return {};
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+// The queue attributes of a block device live in
+// SYS/dev/block/MAJ:MIN/queue/; a partition has none and its parent disk
+// is the directory above it ("../queue" resolves through the sysfs symlink
+// to the disk's directory).
+std::string SysBlockAttr(const std::string& sys_root, dev_t dev,
+                         const char* attr) {
+  std::string base = sys_root + "/dev/block/" + std::to_string(major(dev)) +
+                     ":" + std::to_string(minor(dev));
+  std::string v = ReadSysfs(base + "/" + attr);
+  if (v.empty()) v = ReadSysfs(base + "/../" + attr);
+  return v;
+}
+
+}  // namespace
+
+namespace io_internal {
+
+bool RotationalFromSysfs(const std::string& sys_root, unsigned dev_major,
+                         unsigned dev_minor) {
+  // Anonymous devices (major 0: tmpfs, btrfs subvolumes, overlay) have no
+  // sysfs entry and report false.
+  if (dev_major == 0) return false;
+  std::string v =
+      SysBlockAttr(sys_root, makedev(dev_major, dev_minor), "queue/rotational");
+  return !v.empty() && v[0] == '1';
+}
+
+}  // namespace io_internal
+
+namespace {
+
+// Whether the block device `dev` spins. Cached per device: a scan stats
+// every file and sysfs reads cost three system calls.
+bool IsRotational(dev_t dev) {
+  static std::mutex mu;
+  static std::unordered_map<dev_t, bool>* cache =
+      new std::unordered_map<dev_t, bool>();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    auto it = cache->find(dev);
+    if (it != cache->end()) return it->second;
+  }
+  bool rot = io_internal::RotationalFromSysfs("/sys", major(dev), minor(dev));
+  std::lock_guard<std::mutex> l(mu);
+  (*cache)[dev] = rot;
+  return rot;
+}
+
+// Capacity of a block device: BLKGETSIZE64 on an open descriptor.
+Status BlockDeviceSize(int fd, const std::string& path, uint64_t* size) {
+  uint64_t bytes = 0;
+  if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) {
+    return Status::PosixError(Context(path, "ioctl BLKGETSIZE64"), errno);
+  }
+  *size = bytes;
+  return Status::OK();
+}
+
+void FillInfo(const struct stat& st, FileInfo* info) {
+  info->type = TypeFromMode(st.st_mode);
+  info->size = static_cast<uint64_t>(st.st_size);
+  info->mtime_ns =
+      int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
+  info->mode = st.st_mode & 07777;
+  info->inode = st.st_ino;
+  info->device = st.st_dev;
+  if (info->type == FileType::kBlockDevice) {
+    info->rotational = IsRotational(st.st_rdev);
+  } else {
+    info->rotational = IsRotational(st.st_dev);
+  }
+}
+
+// For a block device found by stat: its capacity, through the device
+// itself (BLKGETSIZE64), or sysfs (512-byte sectors) if it cannot be opened.
+void FillBlockSize(const std::string& path, const struct stat& st,
+                   FileInfo* info) {
+  // O_NONBLOCK: opening a device must never wait (e.g. on removable media);
+  // O_NOFOLLOW: the path was lstat'ed as a device, not a link.
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+  if (fd >= 0) {
+    uint64_t bytes = 0;
+    Status s = BlockDeviceSize(fd, path, &bytes);
+    close(fd);
+    if (s.ok()) {
+      info->size = bytes;
+      return;
+    }
+  }
+  std::string v = SysBlockAttr("/sys", st.st_rdev, "size");
+  if (!v.empty()) info->size = strtoull(v.c_str(), nullptr, 10) * 512;
+}
+
+// A relative path below a Directory: non-empty components, none "." or
+// "..", no leading "/". The kernel (RESOLVE_BENEATH) would refuse an escape
+// anyway; refusing it here gives a clear message.
+Status CheckRelative(const std::string& dir, const std::string& rel) {
+  bool bad = rel.empty() || rel.front() == '/' || rel.back() == '/';
+  size_t start = 0;
+  while (!bad && start <= rel.size()) {
+    size_t end = rel.find('/', start);
+    if (end == std::string::npos) end = rel.size();
+    std::string_view comp(rel.data() + start, end - start);
+    if (comp.empty() || comp == "." || comp == "..") bad = true;
+    start = end + 1;
+  }
+  if (bad) {
+    return Status::InvalidArgument(dir + "/" + rel,
+                                   "not a plain relative path beneath DEST");
+  }
+  return Status::OK();
+}
+
+// openat2 with the DEST resolution rules. glibc 2.36 has no wrapper.
+//   RESOLVE_BENEATH: no absolute symlink or ".." may leave dirfd's tree;
+//   RESOLVE_NO_SYMLINKS: no symlink at all, in any component, final
+//     included (so O_CREAT cannot create through a dangling link);
+//   RESOLVE_NO_MAGICLINKS: no /proc/self/fd-style jumps.
+int OpenBeneath(int dirfd, const char* rel, uint64_t flags, uint64_t mode) {
+  struct open_how how;
+  memset(&how, 0, sizeof(how));
+  how.flags = flags;
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long r;
+  do {
+    r = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+  } while (r < 0 && errno == EINTR);
+  return static_cast<int>(r);
+}
+
+// The error of a failed OpenBeneath: a refused symlink (ELOOP) or escape
+// (EXDEV) is InvalidArgument, the rest goes through PosixError.
+Status BeneathError(const std::string& full, const char* op, int err) {
+  if (err == ELOOP) {
+    return Status::InvalidArgument(
+        Context(full, op), "a component is a symbolic link (not followed)");
+  }
+  if (err == EXDEV) {
+    return Status::InvalidArgument(Context(full, op),
+                                   "path leads outside of DEST");
+  }
+  return Status::PosixError(Context(full, op), err);
+}
+
+// After an open with O_NONBLOCK (so a FIFO could not block it): refuse all
+// but regular files and block devices, then clear O_NONBLOCK so reads wait
+// for data as usual.
+Status CheckReadableAndBlock(int fd, const std::string& path, bool* is_block) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    return Status::PosixError(Context(path, "fstat"), errno);
+  }
+  FileType type = TypeFromMode(st.st_mode);
+  if (type != FileType::kRegular && type != FileType::kBlockDevice) {
+    return Status::InvalidArgument(
+        path, std::string("not a regular file or block device (") +
+                  FileTypeName(type) + ")");
+  }
+  *is_block = type == FileType::kBlockDevice;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    return Status::PosixError(Context(path, "fcntl F_SETFL"), errno);
+  }
+  return Status::OK();
+}
+
+class PosixFile final : public File {
+ public:
+  PosixFile(std::string path, int fd, bool direct, bool is_block)
+      : path_(std::move(path)),
+        fd_(fd),
+        direct_(direct),
+        is_block_(is_block),
+        serial_(g_next_serial.fetch_add(1, std::memory_order_relaxed)) {}
+  ~PosixFile() override { close(fd_); }
+
+  const std::string& path() const override { return path_; }
+
+  Status ReadAt(uint64_t offset, size_t n, char* scratch,
+                size_t* bytes_read) const override {
+    // Loops only on EINTR: a short read is the caller's to continue (it is
+    // how end of file and O_DIRECT tails show).
+    ssize_t r;
+    do {
+      r = pread(fd_, scratch, n, static_cast<off_t>(offset));
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      *bytes_read = 0;
+      return Status::PosixError(OffsetContext(path_, "read", offset), errno);
+    }
+    *bytes_read = static_cast<size_t>(r);
+    return Status::OK();
+  }
+
+  Status WriteAt(uint64_t offset, const char* data, size_t n) override {
+    // A short write (signal, quota edge) is continued until done or error.
+    while (n > 0) {
+      ssize_t r = pwrite(fd_, data, n, static_cast<off_t>(offset));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Status::PosixError(OffsetContext(path_, "write", offset), errno);
+      }
+      if (r == 0) {
+        return Status::IOError(OffsetContext(path_, "write", offset),
+                               "no progress (0 bytes written)");
+      }
+      data += r;
+      n -= static_cast<size_t>(r);
+      offset += static_cast<uint64_t>(r);
+    }
+    return Status::OK();
+  }
+
+  Status Size(uint64_t* size) const override {
+    if (is_block_) return BlockDeviceSize(fd_, path_, size);
+    struct stat st;
+    if (fstat(fd_, &st) != 0) {
+      return Status::PosixError(Context(path_, "fstat"), errno);
+    }
+    *size = static_cast<uint64_t>(st.st_size);
+    return Status::OK();
+  }
+
+  Status Sync() override {
+    // fdatasync: data and the metadata needed to read it back (size), not
+    // timestamps; what "durable" means for a staged file.
+    if (fdatasync(fd_) != 0) {
+      return Status::PosixError(Context(path_, "fdatasync"), errno);
+    }
+    return Status::OK();
+  }
+
+  Status Truncate(uint64_t size) override {
+    if (ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return Status::PosixError(Context(path_, "ftruncate"), errno);
+    }
+    return Status::OK();
+  }
+
+  Status SetModeAndTime(uint32_t mode, int64_t mtime_ns) override {
+    if (fchmod(fd_, mode & 07777) != 0) {
+      return Status::PosixError(Context(path_, "fchmod"), errno);
+    }
+    // Floor division so times before 1970 keep 0 <= tv_nsec < 1e9.
+    int64_t sec = mtime_ns / 1'000'000'000;
+    int64_t nsec = mtime_ns % 1'000'000'000;
+    if (nsec < 0) {
+      nsec += 1'000'000'000;
+      sec -= 1;
+    }
+    struct timespec times[2];
+    times[0].tv_sec = 0;
+    times[0].tv_nsec = UTIME_OMIT;  // atime: left as the kernel keeps it
+    times[1].tv_sec = sec;
+    times[1].tv_nsec = nsec;
+    if (futimens(fd_, times) != 0) {
+      return Status::PosixError(Context(path_, "futimens"), errno);
+    }
+    return Status::OK();
+  }
+
+  Status PhysicalOffset(uint64_t* offset) const override {
+    if (is_block_) {
+      *offset = 0;  // the device is its own single extent
+      return Status::OK();
+    }
+    // FIEMAP for the first extent only. No FIEMAP_FLAG_SYNC: source drives
+    // have no dirty data, and a sync per file would cost a flush.
+    // struct fiemap ends in a flexible array: room for one extent after it.
+    alignas(struct fiemap) char
+        raw[sizeof(struct fiemap) + sizeof(struct fiemap_extent)];
+    memset(raw, 0, sizeof(raw));
+    auto* map = reinterpret_cast<struct fiemap*>(raw);
+    map->fm_start = 0;
+    map->fm_length = FIEMAP_MAX_OFFSET;
+    map->fm_extent_count = 1;
+    if (ioctl(fd_, FS_IOC_FIEMAP, map) != 0) {
+      int err = errno;
+      if (err == EOPNOTSUPP || err == ENOTTY || err == EINVAL) {
+        return Status::NotSupported(Context(path_, "ioctl FIEMAP"),
+                                    strerror(err));
+      }
+      return Status::PosixError(Context(path_, "ioctl FIEMAP"), err);
+    }
+    if (map->fm_mapped_extents == 0) {
+      *offset = 0;  // no data blocks (empty or sparse): order is moot
+      return Status::OK();
+    }
+    const struct fiemap_extent& extent = map->fm_extents[0];
+    if (extent.fe_flags & (FIEMAP_EXTENT_UNKNOWN | FIEMAP_EXTENT_DELALLOC |
+                           FIEMAP_EXTENT_DATA_INLINE)) {
+      return Status::NotSupported(Context(path_, "ioctl FIEMAP"),
+                                  "first extent has no known location");
+    }
+    *offset = extent.fe_physical;
+    return Status::OK();
+  }
+
+  Status CloneFrom(const File& src, uint64_t src_offset, uint64_t dst_offset,
+                   uint64_t n) override {
+    int src_fd = src.native_handle();
+    if (src_fd < 0) {
+      return Status::NotSupported(Context(path_, "clone"),
+                                  src.path() + " has no descriptor");
+    }
+    int r;
+    if (n == 0 && src_offset == 0 && dst_offset == 0) {
+      r = ioctl(fd_, FICLONE, src_fd);
+    } else {
+      struct file_clone_range range;
+      range.src_fd = src_fd;
+      range.src_offset = src_offset;
+      range.src_length = n;
+      range.dest_offset = dst_offset;
+      r = ioctl(fd_, FICLONERANGE, &range);
+    }
+    if (r != 0) {
+      int err = errno;
+      std::string ctx = Context(path_, "clone from ") + src.path();
+      // No reflinks here (EOPNOTSUPP, ENOTTY), across file systems (EXDEV),
+      // or unaligned / unsupported ranges (EINVAL): the caller copies.
+      if (err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY) {
+        return Status::NotSupported(ctx, strerror(err));
+      }
+      return Status::PosixError(ctx, err);
+    }
+    return Status::OK();
+  }
+
+  int native_handle() const override { return fd_; }
+  bool is_direct() const override {
+    return direct_.load(std::memory_order_relaxed);
+  }
+  uint64_t open_serial() const override { return serial_; }
+
+  Status DropDirect() override {
+    if (!is_direct()) return Status::OK();
+    // F_SETFL may change O_DIRECT on an open file: the descriptor (and any
+    // io_uring registration of it) stays the same.
+    int fl = fcntl(fd_, F_GETFL);
+    if (fl < 0 || fcntl(fd_, F_SETFL, fl & ~O_DIRECT) != 0) {
+      return Status::PosixError(Context(path_, "fcntl F_SETFL ~O_DIRECT"),
+                                errno);
+    }
+    direct_.store(false, std::memory_order_relaxed);
+    return Status::OK();
+  }
+
+ private:
+  const std::string path_;
+  const int fd_;
+  std::atomic<bool> direct_;
+  const bool is_block_;
+  const uint64_t serial_;
+};
+
+Status ListFd(int fd, const std::string& path, std::vector<DirEntry>* out) {
+  // fdopendir takes ownership of fd; readdir batches getdents64 calls.
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    int err = errno;
+    close(fd);
+    return Status::PosixError(Context(path, "opendir"), err);
+  }
+  std::vector<DirEntry> entries;
+  Status s;
+  for (;;) {
+    errno = 0;
+    struct dirent* de = readdir(dir);
+    if (de == nullptr) {
+      if (errno != 0) s = Status::PosixError(Context(path, "readdir"), errno);
+      break;
+    }
+    const char* name = de->d_name;
+    if (name[0] == '.' &&
+        (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
+      continue;
+    }
+    DirEntry e;
+    e.name = name;
+    e.type = TypeFromDirent(de->d_type);
+    if (de->d_type == DT_UNKNOWN) {
+      // Some file systems (older XFS, some FUSE) leave d_type unset.
+      struct stat st;
+      if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        e.type = TypeFromMode(st.st_mode);
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  closedir(dir);
+  if (!s.ok()) return s;
+  *out = std::move(entries);
+  return Status::OK();
+}
+
+class PosixDirectory final : public Directory {
+ public:
+  PosixDirectory(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixDirectory() override {
+    for (int fd : lock_fds_) close(fd);  // releases the flocks
+    close(fd_);
+  }
+
+  const std::string& path() const override { return path_; }
+
+  Status CreateDirs(const std::string& rel) override {
+    if (rel.empty()) return Status::OK();
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    // One component at a time: mkdirat on the parent descriptor (mkdir never
+    // follows a final symlink: an existing link is EEXIST), then descend
+    // with openat2 beneath, which refuses the link. O_PATH: the descriptor
+    // is only used as a base for *at calls.
+    ScopedFd owned;
+    int cur = fd_;
+    size_t start = 0;
+    while (start < rel.size()) {
+      size_t end = rel.find('/', start);
+      if (end == std::string::npos) end = rel.size();
+      std::string comp = rel.substr(start, end - start);
+      std::string full = path_ + "/" + rel.substr(0, end);
+      if (mkdirat(cur, comp.c_str(), 0755) != 0 && errno != EEXIST) {
+        return Status::PosixError(Context(full, "mkdir"), errno);
+      }
+      int next =
+          OpenBeneath(cur, comp.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
+      if (next < 0) return BeneathError(full, "open directory", errno);
+      owned.Reset(next);
+      cur = next;
+      start = end + 1;
+    }
+    return Status::OK();
+  }
+
+  Status CreateFile(const std::string& rel, const WriteOptions& opt,
+                    std::unique_ptr<File>* result) override {
+    result->reset();
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    std::string full = Full(rel);
+    // O_DIRECT is not asked of open(): where the file system refuses it the
+    // open fails with EINVAL only after O_CREAT has created the file, and a
+    // retry with O_EXCL would then hit our own file. It is set afterwards
+    // with F_SETFL, which refuses it cleanly.
+    uint64_t flags =
+        O_RDWR | O_CREAT | O_CLOEXEC | (opt.exclusive ? O_EXCL : O_TRUNC);
+    int fd = OpenBeneath(fd_, rel.c_str(), flags, opt.mode & 07777);
+    if (fd < 0) return BeneathError(full, "create", errno);
+    bool direct = false;
+    if (opt.direct) {
+      int fl = fcntl(fd, F_GETFL);
+      direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+    }
+    *result = std::make_unique<PosixFile>(std::move(full), fd, direct, false);
+    return Status::OK();
+  }
+
+  Status OpenFile(const std::string& rel,
+                  std::unique_ptr<File>* result) override {
+    result->reset();
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    std::string full = Full(rel);
+    int fd =
+        OpenBeneath(fd_, rel.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+    if (fd < 0) return BeneathError(full, "open", errno);
+    ScopedFd guard(fd);
+    bool is_block = false;
+    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, full, &is_block));
+    *result = std::make_unique<PosixFile>(std::move(full), guard.Release(),
+                                          false, is_block);
+    return Status::OK();
+  }
+
+  Status OpenAppend(const std::string& rel,
+                    std::unique_ptr<File>* result) override {
+    result->reset();
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    std::string full = Full(rel);
+    // O_RDWR so a journal can be read back and its torn tail truncated;
+    // O_APPEND so every write lands at the end whatever offset is given;
+    // O_NONBLOCK only so that a planted FIFO cannot block the open.
+    int fd =
+        OpenBeneath(fd_, rel.c_str(),
+                    O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+    if (fd < 0) return BeneathError(full, "open for append", errno);
+    ScopedFd guard(fd);
+    bool is_block = false;
+    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, full, &is_block));
+    *result = std::make_unique<PosixFile>(std::move(full), guard.Release(),
+                                          false, is_block);
+    return Status::OK();
+  }
+
+  Status Stat(const std::string& rel, FileInfo* info) override {
+    struct stat st;
+    if (rel.empty()) {
+      if (fstat(fd_, &st) != 0) {
+        return Status::PosixError(Context(path_, "fstat"), errno);
+      }
+    } else {
+      VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+      ScopedFd parent;
+      std::string base;
+      VALISE_RETURN_IF_ERROR(OpenParent(rel, &parent, &base));
+      int pfd = parent.get() >= 0 ? parent.get() : fd_;
+      if (fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        return Status::PosixError(Context(Full(rel), "stat"), errno);
+      }
+    }
+    FileInfo fi;
+    FillInfo(st, &fi);
+    *info = fi;
+    return Status::OK();
+  }
+
+  Status Rename(const std::string& from, const std::string& to,
+                bool noreplace) override {
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, from));
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, to));
+    ScopedFd from_parent, to_parent;
+    std::string from_base, to_base;
+    VALISE_RETURN_IF_ERROR(OpenParent(from, &from_parent, &from_base));
+    VALISE_RETURN_IF_ERROR(OpenParent(to, &to_parent, &to_base));
+    int ffd = from_parent.get() >= 0 ? from_parent.get() : fd_;
+    int tfd = to_parent.get() >= 0 ? to_parent.get() : fd_;
+    std::string ctx = Context(Full(from), "rename to ") + Full(to);
+    // renameat2 acts on names in the two parent directories and never
+    // follows either final component. RENAME_NOREPLACE makes "exists" an
+    // atomic EEXIST instead of a silent overwrite.
+    unsigned flags = noreplace ? RENAME_NOREPLACE : 0;
+    if (renameat2(ffd, from_base.c_str(), tfd, to_base.c_str(), flags) == 0) {
+      return Status::OK();
+    }
+    int err = errno;
+    if (!(noreplace && err == EINVAL)) return Status::PosixError(ctx, err);
+    // The file system does not know RENAME_NOREPLACE (some network and FUSE
+    // file systems): link + unlink is no-replace too (linkat fails with
+    // EEXIST), at the price of a moment with both names.
+    if (linkat(ffd, from_base.c_str(), tfd, to_base.c_str(), 0) != 0) {
+      return Status::PosixError(ctx, errno);
+    }
+    if (unlinkat(ffd, from_base.c_str(), 0) != 0) {
+      return Status::PosixError(Context(Full(from), "unlink"), errno);
+    }
+    return Status::OK();
+  }
+
+  Status Link(const std::string& from, const std::string& to) override {
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, from));
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, to));
+    ScopedFd from_parent, to_parent;
+    std::string from_base, to_base;
+    VALISE_RETURN_IF_ERROR(OpenParent(from, &from_parent, &from_base));
+    VALISE_RETURN_IF_ERROR(OpenParent(to, &to_parent, &to_base));
+    int ffd = from_parent.get() >= 0 ? from_parent.get() : fd_;
+    int tfd = to_parent.get() >= 0 ? to_parent.get() : fd_;
+    // Flags 0: a symlink `from` is linked as the link itself, not followed.
+    if (linkat(ffd, from_base.c_str(), tfd, to_base.c_str(), 0) != 0) {
+      return Status::PosixError(Context(Full(to), "link to ") + Full(from),
+                                errno);
+    }
+    return Status::OK();
+  }
+
+  Status Remove(const std::string& rel) override {
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    ScopedFd parent;
+    std::string base;
+    VALISE_RETURN_IF_ERROR(OpenParent(rel, &parent, &base));
+    int pfd = parent.get() >= 0 ? parent.get() : fd_;
+    if (unlinkat(pfd, base.c_str(), 0) == 0) return Status::OK();
+    int err = errno;
+    if (err == EISDIR) {
+      // Linux says EISDIR for unlink of a directory: remove it as one.
+      if (unlinkat(pfd, base.c_str(), AT_REMOVEDIR) == 0) return Status::OK();
+      err = errno;
+    }
+    return Status::PosixError(Context(Full(rel), "remove"), err);
+  }
+
+  Status List(const std::string& rel, std::vector<DirEntry>* entries) override {
+    std::string full = rel.empty() ? path_ : Full(rel);
+    if (!rel.empty()) VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    int fd = OpenBeneath(fd_, rel.empty() ? "." : rel.c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) return BeneathError(full, "opendir", errno);
+    return ListFd(fd, full, entries);
+  }
+
+  Status SyncDir(const std::string& rel) override {
+    std::string full = rel.empty() ? path_ : Full(rel);
+    if (!rel.empty()) VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    // fsync needs a real descriptor (not O_PATH); O_RDONLY is enough.
+    int fd = OpenBeneath(fd_, rel.empty() ? "." : rel.c_str(),
+                         O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (fd < 0) return BeneathError(full, "open directory", errno);
+    ScopedFd guard(fd);
+    if (fsync(fd) != 0)
+      return Status::PosixError(Context(full, "fsync"), errno);
+    return Status::OK();
+  }
+
+  Status Lock(const std::string& rel) override {
+    VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
+    std::string full = Full(rel);
+    int fd = OpenBeneath(fd_, rel.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return BeneathError(full, "open lock", errno);
+    ScopedFd guard(fd);
+    // flock locks belong to the open file description: a second open, in
+    // this process or another, is refused (LOCK_NB: at once, no waiting),
+    // and the lock goes away with the descriptor, even on a crash.
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      if (err == EWOULDBLOCK) {
+        char buf[32] = {0};
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        long pid = n > 0 ? strtol(buf, nullptr, 10) : 0;
+        return Status::Busy(path_, "DEST is locked by another valise (pid " +
+                                       std::to_string(pid) + ")");
+      }
+      return Status::PosixError(Context(full, "flock"), err);
+    }
+    // Record who holds it, for the message above.
+    std::string pid = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) !=
+                                     static_cast<ssize_t>(pid.size())) {
+      return Status::PosixError(Context(full, "write lock"), errno);
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    lock_fds_.push_back(guard.Release());
+    return Status::OK();
+  }
+
+  Status FreeSpace(uint64_t* bytes, uint64_t* inodes) override {
+    struct statvfs sv;
+    if (fstatvfs(fd_, &sv) != 0) {
+      return Status::PosixError(Context(path_, "statvfs"), errno);
+    }
+    // f_bavail / f_favail: what an unprivileged writer may still use.
+    *bytes = uint64_t{sv.f_bavail} * sv.f_frsize;
+    *inodes = sv.f_favail;
+    return Status::OK();
+  }
+
+ private:
+  std::string Full(const std::string& rel) const { return path_ + "/" + rel; }
+
+  // For "a/b/c": *parent = descriptor of "a/b" opened beneath (O_PATH) and
+  // *base = "c". For "c": *parent stays empty (use fd_) and *base = "c".
+  Status OpenParent(const std::string& rel, ScopedFd* parent,
+                    std::string* base) const {
+    size_t slash = rel.rfind('/');
+    if (slash == std::string::npos) {
+      *base = rel;
+      return Status::OK();
+    }
+    std::string dir = rel.substr(0, slash);
+    *base = rel.substr(slash + 1);
+    int fd = OpenBeneath(fd_, dir.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
+    if (fd < 0) return BeneathError(Full(dir), "open directory", errno);
+    parent->Reset(fd);
+    return Status::OK();
+  }
+
+  const std::string path_;
+  const int fd_;
+  std::mutex mu_;
+  std::vector<int> lock_fds_;  // guarded by mu_
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Status Stat(const std::string& path, FileInfo* info) override {
+    // lstat: a symlink is reported, never followed.
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) {
+      return Status::PosixError(Context(path, "stat"), errno);
+    }
+    FileInfo fi;
+    FillInfo(st, &fi);
+    if (fi.type == FileType::kBlockDevice) FillBlockSize(path, st, &fi);
+    *info = fi;
+    return Status::OK();
+  }
+
+  Status ListDir(const std::string& path,
+                 std::vector<DirEntry>* entries) override {
+    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::PosixError(Context(path, "opendir"), errno);
+    return ListFd(fd, path, entries);
+  }
+
+  Status OpenForRead(const std::string& path, const ReadOptions& opt,
+                     std::unique_ptr<File>* result) override {
+    result->reset();
+    // O_NOFOLLOW: a symlink on a drive is reported, never read through.
+    // O_NONBLOCK: opening a FIFO with no writer returns at once instead of
+    //   waiting forever; it is refused right after by fstat, and cleared
+    //   for regular files.
+    // O_NOATIME: reading a source drive must not write to it; allowed only
+    //   to the owner or CAP_FOWNER, so dropped on EPERM.
+    int base = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+    int extra = O_NOATIME | (opt.direct ? O_DIRECT : 0);
+    int fd;
+    for (;;) {
+      fd = open(path.c_str(), base | extra);
+      if (fd >= 0) break;
+      int err = errno;
+      if (err == EINTR) continue;
+      if (err == EPERM && (extra & O_NOATIME)) {
+        extra &= ~O_NOATIME;
+        continue;
+      }
+      // EINVAL: the file system does not do O_DIRECT; read it buffered.
+      if (err == EINVAL && (extra & O_DIRECT)) {
+        extra &= ~O_DIRECT;
+        continue;
+      }
+      if (err == ELOOP) {
+        return Status::InvalidArgument(Context(path, "open"),
+                                       "is a symbolic link (not followed)");
+      }
+      return Status::PosixError(Context(path, "open"), err);
+    }
+    ScopedFd guard(fd);
+    bool is_block = false;
+    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, path, &is_block));
+    bool direct = (extra & O_DIRECT) != 0;
+    if (!direct && !is_block) {
+      // Buffered reads are sequential: ask for the larger readahead.
+      posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    }
+    *result =
+        std::make_unique<PosixFile>(path, guard.Release(), direct, is_block);
+    return Status::OK();
+  }
+
+  Status OpenDirectory(const std::string& path, bool create,
+                       std::unique_ptr<Directory>* result) override {
+    result->reset();
+    if (path.empty()) return Status::InvalidArgument("DEST", "empty path");
+    if (create) {
+      // mkdir -p of DEST itself, which the operator named: ordinary path
+      // resolution (DEST may be reached through a symlink on purpose).
+      for (size_t i = 1; i <= path.size(); ++i) {
+        if (i == path.size() || path[i] == '/') {
+          std::string prefix = path.substr(0, i);
+          if (mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+            return Status::PosixError(Context(prefix, "mkdir"), errno);
+          }
+        }
+      }
+    }
+    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      return Status::PosixError(Context(path, "open directory"), errno);
+    }
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    *result = std::make_unique<PosixDirectory>(std::move(p), fd);
+    return Status::OK();
+  }
+
+  Status ReadSmallFile(const std::string& path, std::string* data,
+                       size_t max_size) override {
+    // Follows symlinks (a manifest may be one) and accepts a pipe, e.g.
+    // `-m <(zcat m.gz)`; O_NONBLOCK keeps a FIFO without writer from
+    // blocking the open, and is cleared before reading.
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return Status::PosixError(Context(path, "open"), errno);
+    ScopedFd guard(fd);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      return Status::PosixError(Context(path, "fstat"), errno);
+    }
+    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+      return Status::InvalidArgument(
+          path, std::string("not a regular file (") +
+                    FileTypeName(TypeFromMode(st.st_mode)) + ")");
+    }
+    if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_size) {
+      return Status::InvalidArgument(
+          path, "larger than " + std::to_string(max_size) + " bytes");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+      return Status::PosixError(Context(path, "fcntl F_SETFL"), errno);
+    }
+    std::string out;
+    out.resize(S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1
+                                   : 65536);
+    size_t len = 0;
+    for (;;) {
+      if (len == out.size()) {
+        if (out.size() > max_size) break;
+        out.resize(out.size() * 2);
+      }
+      ssize_t r = read(fd, out.data() + len, out.size() - len);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Status::PosixError(OffsetContext(path, "read", len), errno);
+      }
+      if (r == 0) break;
+      len += static_cast<size_t>(r);
+    }
+    if (len > max_size) {
+      return Status::InvalidArgument(
+          path, "larger than " + std::to_string(max_size) + " bytes");
+    }
+    out.resize(len);
+    *data = std::move(out);
+    return Status::OK();
+  }
+
+  Status WriteSmallFile(const std::string& path, const std::string& data,
+                        uint32_t mode) override {
+    static std::atomic<uint64_t> counter{0};
+    std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" +
+                      std::to_string(counter.fetch_add(1));
+    // O_EXCL|O_NOFOLLOW: the temporary name is ours alone.
+    int fd =
+        open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+             mode & 07777);
+    if (fd < 0) return Status::PosixError(Context(tmp, "create"), errno);
+    Status s;
+    {
+      PosixFile f(tmp, fd, false, false);  // closes fd
+      s = f.WriteAt(0, data.data(), data.size());
+      // The umask may have narrowed the mode; set exactly what was asked.
+      if (s.ok() && fchmod(fd, mode & 07777) != 0) {
+        s = Status::PosixError(Context(tmp, "fchmod"), errno);
+      }
+      if (s.ok() && fsync(fd) != 0) {
+        s = Status::PosixError(Context(tmp, "fsync"), errno);
+      }
+    }
+    if (s.ok() && rename(tmp.c_str(), path.c_str()) != 0) {
+      s = Status::PosixError(Context(tmp, "rename to ") + path, errno);
+    }
+    if (!s.ok()) {
+      unlink(tmp.c_str());
+      return s;
+    }
+    // The new name is durable once its directory is.
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "."
+                      : slash == 0               ? "/"
+                                                 : path.substr(0, slash);
+    int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return Status::PosixError(Context(dir, "open"), errno);
+    ScopedFd dguard(dfd);
+    if (fsync(dfd) != 0)
+      return Status::PosixError(Context(dir, "fsync"), errno);
+    return Status::OK();
+  }
+
+  std::unique_ptr<IoQueue> NewIoQueue(const IoQueueOptions& opt,
+                                      std::string* note) override {
+    return IoQueue::Create(opt, note);
+  }
+
+  uint64_t NowMicros() override {
+    // CLOCK_MONOTONIC: never jumps with wall-clock changes (NTP, operator),
+    // so timeouts and rates stay right; vDSO, no system call.
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return uint64_t(ts.tv_sec) * 1'000'000 + uint64_t(ts.tv_nsec) / 1000;
+  }
+};
+
+}  // namespace
+
+FileSystem* FileSystem::Default() {
+  // Never destroyed: Files and Directories may outlive static destruction.
+  static FileSystem* fs = new PosixFileSystem();
+  return fs;
+}
+
+}  // namespace valise

@@ -1,1 +1,5 @@
-set(VALISE_TESTS_IO ${CMAKE_CURRENT_SOURCE_DIR}/io/engine_test.cc)
+set(VALISE_TESTS_IO
+  ${CMAKE_CURRENT_SOURCE_DIR}/io/engine_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/io/posix_file_system_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/io/uring_queue_test.cc
+)
