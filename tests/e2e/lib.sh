@@ -34,6 +34,8 @@ E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
 TEST_NAME=$(basename "$0" .sh)
 # shellcheck source=../../scripts/lib/drives.sh
 source "$E2E_REPO/scripts/lib/drives.sh"
+# shellcheck source=../../scripts/lib/data.sh
+source "$E2E_REPO/scripts/lib/data.sh"
 
 # The binary under test: ctest sets VALISE to $<TARGET_FILE:valise>.
 VALISE=${VALISE:-$E2E_REPO/build/valise}
@@ -97,7 +99,7 @@ expect_exit() {
 
 assert_contains() {
   local file=$1 text=$2
-  if ! grep -qF -- "$text" "$file"; then
+  if ! LC_ALL=C grep -aqF -- "$text" "$file"; then
     echo "[$TEST_NAME] FAIL: '$text' not found in $file" >&2
     _show_file "$file" "$file" >&2
     exit 1
@@ -106,7 +108,7 @@ assert_contains() {
 
 assert_not_contains() {
   local file=$1 text=$2
-  if grep -qF -- "$text" "$file"; then
+  if LC_ALL=C grep -aqF -- "$text" "$file"; then
     echo "[$TEST_NAME] FAIL: '$text' unexpectedly found in $file" >&2
     _show_file "$file" "$file" >&2
     exit 1
@@ -115,7 +117,7 @@ assert_not_contains() {
 
 assert_matches() {
   local file=$1 re=$2
-  if ! grep -qEi -- "$re" "$file"; then
+  if ! LC_ALL=C grep -aqEi -- "$re" "$file"; then
     echo "[$TEST_NAME] FAIL: /$re/ not matched in $file" >&2
     _show_file "$file" "$file" >&2
     exit 1
@@ -141,17 +143,7 @@ drive_of_row() {
   fi
 }
 
-# Deterministic bytes: AES-128-CTR of zeros under a key derived from KEY.
-# CTR is a stream mode: exactly SIZE bytes in, SIZE bytes out (no padding),
-# and no pipe is cut short, so pipefail stays quiet.
-gen_file() {
-  local path=$1 size=$2 key=${3:-$1} hexkey
-  hexkey=$(printf '%s' "$key" | md5sum | cut -c1-32)
-  mkdir -p "$(dirname "$path")"
-  head -c "$size" /dev/zero |
-    openssl enc -aes-128-ctr -K "$hexkey" -iv 00000000000000000000000000000000 \
-      >"$path"
-}
+gen_file() { valise_gen_file "$@"; }
 
 # A fixed mtime (2024-11-28T22:00:00Z) so manifests are the same every run.
 E2E_MTIME=1732831200

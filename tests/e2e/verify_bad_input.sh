@@ -52,8 +52,20 @@ for bad in "../x" "/etc/x" "a/../../x"; do
 done
 
 log "a duplicate entry"
-awk -v n="$first_entry" '{print} NR == n {print}' "$M" >"$W/dup.valise"
+# The entry twice, and a trailer that counts it twice, so only the
+# duplicate is wrong.
+awk -F'\t' -v n="$first_entry" '
+  NR == n { dup = $0; size = $1 }
+  /^# end / {
+    split($0, w, " "); split(w[3], f, "="); split(w[4], b, "=")
+    $0 = "# end files=" f[2] + 1 " bytes=" b[2] + size
+  }
+  { print }
+  NR == n { print dup }' "$M" >"$W/dup.valise"
+head -n 4 "$M" | grep -q '^# columns size ' ||
+  fail "the size is not the first column of $M"
 expect_exit 2 "$VALISE" verify -m "$W/dup.valise" --no-progress "$D"
+assert_matches "$LAST_ERR" duplicate
 assert_contains "$LAST_ERR" "a.txt"
 
 log "usage errors"

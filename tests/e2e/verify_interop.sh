@@ -22,7 +22,7 @@ for tool in sha256sum md5sum sha1sum sha512sum xxhsum; do
   if [[ "$tool" == xxhsum ]]; then
     # xxhsum 0.8.1 neither writes nor reads GNU's backslash-escaped lines
     # (it prints such names raw): check the other lines with it.
-    grep -v '^\\' "$S" >"$S.unescaped"
+    LC_ALL=C grep -av '^\\' "$S" >"$S.unescaped"
     S="$S.unescaped"
   fi
   (cd "$D" && expect_exit 0 "$tool" -c --quiet "$S")
@@ -32,7 +32,7 @@ log "the tools write, valise checks"
 # Paths as `find .` gives them ("./x") and escaped names (GNU prefixes a
 # line with '\' when its name holds a backslash).
 (cd "$D" && find . -type f -exec sha256sum {} + >"$W/find.sha256")
-grep -q '^\\' "$W/find.sha256" || fail "no escaped line in $W/find.sha256"
+LC_ALL=C grep -aq '^\\' "$W/find.sha256" || fail "no escaped line in $W/find.sha256"
 # Paths relative to the drive root (find -printf %P) in the other files.
 sums_of() {
   (cd "$D" && find . -type f -printf '%P\0' | LC_ALL=C sort -z |

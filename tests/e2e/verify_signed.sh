@@ -26,7 +26,13 @@ expect_exit 0 openssl pkeyutl -verify -pubin -inkey "$W/key.pub" -rawin \
   -in "$M" -sigfile "$M.sig"
 
 drop_caches
+before=$(sectors_read "${DEV[D]}")
 expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" --no-progress "$D"
+# The read counter does see valise's reads (so "unchanged" below means it).
+after=$(sectors_read "${DEV[D]}")
+data_sectors=$(($(du -s --block-size=512 --apparent-size "$D" | cut -f1) / 2))
+((after - before >= data_sectors)) ||
+  fail "verify read $((after - before)) sectors, the data is over $data_sectors"
 
 # verify_refused NAME MANIFEST: exit 2, a message about the signature, and
 # not one sector read from the drive.
