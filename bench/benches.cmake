@@ -1,1 +1,2 @@
 valise_benchmark(hash_bench)
+valise_benchmark(read_engine_bench)
