@@ -29,8 +29,8 @@ std::string ClockTime(double seconds);
 
 // Manifest v1 path escaping: bytes 0x00-0x1F, 0x7F, '%', and bytes that
 // are not part of valid UTF-8 become %XX (uppercase hex); the rest is
-// literal. The same rule as valise::EscapePath (include/valise/manifest.h),
-// kept here so the report area does not depend on the format area.
+// literal. Calls valise::EscapePath (include/valise/manifest.h), so report
+// paths match manifest lines byte for byte.
 std::string EscapeReportPath(std::string_view raw);
 // For free text on a terminal (details, errors, notes): like
 // EscapeReportPath but '%' stays literal, so "50%" reads as written.

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "pipeline/progress_render.h"
+#include "valise/manifest.h"
 
 namespace valise {
 
@@ -160,7 +161,10 @@ size_t Utf8SequenceLength(const unsigned char* p, size_t n) {
   return len;
 }
 
-std::string Escape(std::string_view raw, bool escape_percent) {
+// Control bytes and invalid UTF-8 as %XX: the manifest v1 rule of
+// valise::EscapePath (which paths use) except that '%' stays literal, as
+// free text needs.
+std::string EscapeText(std::string_view raw) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(raw.size());
@@ -169,7 +173,7 @@ std::string Escape(std::string_view raw, bool escape_percent) {
   for (size_t i = 0; i < n;) {
     unsigned char b = p[i];
     if (b < 0x80) {
-      if (b < 0x20 || b == 0x7F || (escape_percent && b == '%')) {
+      if (b < 0x20 || b == 0x7F) {
         out += '%';
         out += kHex[b >> 4];
         out += kHex[b & 15];
@@ -196,10 +200,8 @@ std::string Escape(std::string_view raw, bool escape_percent) {
 
 }  // namespace
 
-std::string EscapeReportPath(std::string_view raw) { return Escape(raw, true); }
-std::string EscapeReportText(std::string_view text) {
-  return Escape(text, false);
-}
+std::string EscapeReportPath(std::string_view raw) { return EscapePath(raw); }
+std::string EscapeReportText(std::string_view text) { return EscapeText(text); }
 
 // ---------------------------------------------------------------------------
 // The human summary.

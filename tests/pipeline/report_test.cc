@@ -10,6 +10,7 @@
 
 #include "pipeline/progress_render.h"
 #include "support/test_util.h"
+#include "valise/manifest.h"
 
 namespace valise {
 namespace {
@@ -241,6 +242,23 @@ TEST(EscapeTest, ManifestRule) {
   EXPECT_EQ(EscapeReportPath("\xF4\x90\x80\x80"), "%F4%90%80%80");
   EXPECT_EQ(EscapeReportPath("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
   EXPECT_EQ(EscapeReportText("50% done\x1b[2J"), "50% done%1B[2J");
+}
+
+TEST(EscapeTest, TextFollowsThePathRuleButForPercent) {
+  // Goal: on random bytes (invalid UTF-8, controls, valid sequences of
+  // every length), free-text escaping equals manifest path escaping once
+  // '%' is taken out of the input.
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    std::string raw = test::RandomBytes(64, seed);
+    // Bias towards UTF-8 lead and continuation bytes so long valid
+    // sequences occur too.
+    for (size_t i = 0; i < raw.size(); i += 3) {
+      raw[i] = static_cast<char>(0x80 | (raw[i] & 0x7F));
+    }
+    std::erase(raw, '%');
+    EXPECT_EQ(EscapeReportText(raw), EscapePath(raw)) << seed;
+    EXPECT_EQ(EscapeReportPath(raw), EscapePath(raw));
+  }
 }
 
 TEST(SummaryTest, ContainsTheKeyFacts) {
