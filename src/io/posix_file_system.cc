@@ -595,7 +595,7 @@ class PosixDirectory final : public Directory {
       size_t end = rel.find('/', start);
       if (end == std::string::npos) end = rel.size();
       std::string comp = rel.substr(start, end - start);
-      std::string full = path_ + "/" + rel.substr(0, end);
+      std::string full = Full(rel.substr(0, end));
       if (mkdirat(cur, comp.c_str(), 0755) != 0 && errno != EEXIST) {
         return Status::PosixError(Context(full, "mkdir"), errno);
       }
@@ -617,17 +617,32 @@ class PosixDirectory final : public Directory {
     // O_DIRECT is not asked of open(): where the file system refuses it the
     // open fails with EINVAL only after O_CREAT has created the file, and a
     // retry with O_EXCL would then hit our own file. It is set afterwards
-    // with F_SETFL, which refuses it cleanly.
-    uint64_t flags =
-        O_RDWR | O_CREAT | O_CLOEXEC | (opt.exclusive ? O_EXCL : O_TRUNC);
+    // with F_SETFL, which refuses it cleanly. O_NONBLOCK: without O_EXCL an
+    // existing name is opened, and a planted FIFO or device must neither
+    // block the open nor be written to (refused below).
+    uint64_t flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK |
+                     (opt.exclusive ? O_EXCL : O_TRUNC);
     int fd = OpenBeneath(fd_, rel.c_str(), flags, opt.mode & 07777);
     if (fd < 0) return BeneathError(full, "create", errno);
-    bool direct = false;
-    if (opt.direct) {
-      int fl = fcntl(fd, F_GETFL);
-      direct = fl >= 0 && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+    ScopedFd guard(fd);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+      return Status::PosixError(Context(full, "fstat"), errno);
     }
-    *result = std::make_unique<PosixFile>(std::move(full), fd, direct, false);
+    if (!S_ISREG(st.st_mode)) {
+      return Status::InvalidArgument(
+          full, std::string("not a regular file (") +
+                    FileTypeName(TypeFromMode(st.st_mode)) + ")");
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return Status::PosixError(Context(full, "fcntl"), errno);
+    fl &= ~O_NONBLOCK;
+    bool direct = opt.direct && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+    if (!direct && fcntl(fd, F_SETFL, fl) != 0) {
+      return Status::PosixError(Context(full, "fcntl F_SETFL"), errno);
+    }
+    *result = std::make_unique<PosixFile>(std::move(full), guard.Release(),
+                                          direct, false);
     return Status::OK();
   }
 
@@ -819,7 +834,9 @@ class PosixDirectory final : public Directory {
   }
 
  private:
-  std::string Full(const std::string& rel) const { return path_ + "/" + rel; }
+  std::string Full(const std::string& rel) const {
+    return path_.back() == '/' ? path_ + rel : path_ + "/" + rel;
+  }
 
   // For "a/b/c": *parent = descriptor of "a/b" opened beneath (O_PATH) and
   // *base = "c". For "c": *parent stays empty (use fd_) and *base = "c".

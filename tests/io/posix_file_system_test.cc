@@ -705,7 +705,8 @@ TEST(PosixDirectory, LockIsExclusiveUntilDestruction) {
 
 TEST(PosixDirectory, OpenAppendAppendsAndOpenFileRefusesFifo) {
   // Goal: OpenAppend creates then appends whatever offset is given, and can
-  // read back; OpenFile reads a file and refuses a FIFO without blocking.
+  // read back; OpenFile reads a file and refuses a FIFO without blocking;
+  // CreateFile refuses to reuse a FIFO's name.
   DestFixture t;
   ASSERT_VALISE_OK(Fs()->OpenDirectory(t.dest, false, &t.dir));
   std::unique_ptr<File> j;
@@ -736,6 +737,12 @@ TEST(PosixDirectory, OpenAppendAppendsAndOpenFileRefusesFifo) {
     FAIL() << "OpenFile blocked on a FIFO";
   }
   EXPECT_TRUE(fut.get().IsInvalidArgument());
+  // Nor will CreateFile without O_EXCL open the FIFO for writing.
+  WriteOptions no_excl;
+  no_excl.exclusive = false;
+  Status s = t.dir->CreateFile("fifo", no_excl, &r);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("(fifo)"), std::string::npos);
 }
 
 // --- Small files, clock, queue ----------------------------------------------

@@ -5,11 +5,17 @@
 // descriptor, Wake from another thread, and capacity.
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -125,6 +131,71 @@ TEST(UringQueue, SyncWhenNotRequested) {
   auto q = IoQueue::Create(opt, &note);
   EXPECT_EQ(note, "sync: io_uring not requested");
   EXPECT_EQ(q->capacity(), 8u);
+}
+
+// Runs IoQueue::Create in a child process whose io_uring_setup fails with
+// `err` (a seccomp filter, as container runtimes install), and returns the
+// note it gave and whether the queue it got can read.
+std::string CreateUnderSeccomp(int err) {
+  int p[2];
+  if (pipe(p) != 0) return "pipe failed";
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(p[0]);
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K,
+                 SECCOMP_RET_ERRNO |
+                     (static_cast<unsigned>(err) & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {static_cast<unsigned short>(std::size(filter)),
+                              filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+      _exit(2);
+    }
+    std::string note;
+    auto q = IoQueue::Create(IoQueueOptions(), &note);
+    MemFile mem("/m", "data");
+    char buf[4];
+    IoRequest r;
+    r.file = &mem;
+    r.buf = buf;
+    r.len = 4;
+    std::vector<IoCompletion> out;
+    bool works = q->Prepare(r).ok() && q->Wait(1, 1'000'000, &out).ok() &&
+                 out.size() == 1 && out[0].res == 4;
+    note += works ? " [reads]" : " [broken]";
+    ssize_t n = write(p[1], note.data(), note.size());
+    _exit(n == static_cast<ssize_t>(note.size()) ? 0 : 3);
+  }
+  close(p[1]);
+  std::string note;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof(buf))) > 0) note.append(buf, n);
+  close(p[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return "child failed: " + std::to_string(status);
+  }
+  return note;
+}
+
+TEST(UringQueue, FallsBackToSyncWhenSetupIsRefused) {
+  // Goal: where io_uring_setup is refused (EPERM from a seccomp filter, or
+  // EINVAL for every flag combination, which exercises the flag-dropping
+  // loop to its end) Create returns the synchronous queue, which works,
+  // and the note gives the reason.
+  EXPECT_EQ(CreateUnderSeccomp(EPERM),
+            "sync: io_uring_setup: Operation not permitted [reads]");
+  EXPECT_EQ(CreateUnderSeccomp(EINVAL),
+            "sync: io_uring_setup: Invalid argument [reads]");
+  EXPECT_EQ(CreateUnderSeccomp(ENOSYS),
+            "sync: io_uring_setup: Function not implemented [reads]");
 }
 
 // Reads `chunks` 4 KiB blocks of a file through a queue, checking bytes.
