@@ -679,7 +679,13 @@ TEST(ManifestBig, MillionEntries) {
       "path\n",
       kEntries / secs, secs, heap_per_entry);
   ASSERT_EQ(back.size(), kEntries);
-  EXPECT_LE(heap_per_entry, 200.0);
+  if (heap_after > heap_before) {
+    EXPECT_LE(heap_per_entry, 200.0);
+  } else {
+    // Sanitizer builds replace malloc, and mallinfo2 no longer sees the
+    // heap; the capacity count below still holds the line.
+    printf("[ manifest ] heap growth not measurable in this build\n");
+  }
   EXPECT_LE(static_cast<double>(back.MemoryUsage() - path_bytes) / kEntries,
             200.0);
   // Sorted, complete and findable.

@@ -52,7 +52,10 @@ std::string ShellQuote(const std::string& s) {
 // exit status (-1 if it did not exit normally).
 std::string RunShell(const std::string& dir, const std::string& cmd,
                      int* status) {
-  std::string full = "cd " + ShellQuote(dir) + " && " + cmd;
+  // stderr is dropped: xxhsum draws progress there. Exit statuses are
+  // checked instead.
+  std::string full =
+      "cd " + ShellQuote(dir) + " && { " + cmd + "; } 2>/dev/null";
   FILE* p = popen(full.c_str(), "r");
   std::string out;
   if (p == nullptr) {
