@@ -29,16 +29,21 @@
 // handles resolve like openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): a
 // symlink anywhere in the path fails with ELOOP, an absolute path or a ".."
 // that would climb above the handle fails with EXDEV ("a/../b" is fine),
-// both through Status::PosixError, so err() is the errno the kernel gives.
+// both through Status::PosixError, so err() is the errno the kernel gives
+// (PosixError makes ELOOP an IOError and EXDEV NotSupported: test err()).
 // A symlink as the last component is never followed: Stat reports it,
-// Rename/Link/Remove act on the link itself, opening it is ELOOP.
+// Rename/Link/Remove act on the link itself, opening it is ELOOP (only
+// ReadSmallFile, a plain open(2), follows it). WriteSmallFile writes a
+// temporary name, syncs it, renames it and syncs the directory, each step
+// subject to the faults of its path.
 //
 // Faults apply per path prefix: SetFaults("drive2/", f) affects only files
 // opened by a path under drive2/, so a test can show one drive's faults
 // change nothing on the others. The longest matching prefix wins; "" is the
 // default. Prefixes are matched as strings against the path the File was
 // opened by, leading "/" and "." components removed ("drive2/" does not
-// match "drive20/x"; "drive2" does).
+// match "drive20/x"; "drive2" does); a SyncDir is matched as the
+// directory's path plus "/".
 //
 // Fault order, per operation (each 1-in-N roll uses the seeded generator,
 // so one thread issuing the same calls sees the same results):
@@ -98,8 +103,8 @@
 //
 // Thread safety: all methods may be called from any thread (one mutex).
 // The IoQueue it returns follows IoQueue's contract (one owner thread;
-// Wake() from any thread). The SimDisk must outlive nothing: Files,
-// Directories and queues keep the simulated state alive.
+// Wake() from any thread). Files, Directories and queues keep the
+// simulated state alive, so they may outlive the SimDisk.
 #pragma once
 
 #include <cstdint>

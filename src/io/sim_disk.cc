@@ -357,8 +357,13 @@ bool Misaligned(uint64_t offset, size_t n, const void* buf) {
 
 // A random count in [1, n), a multiple of kDirectAlignment under O_DIRECT
 // when one fits (the kernel's short O_DIRECT transfers are whole blocks).
+// A short count the kernel could return. Under O_DIRECT the kernel moves
+// whole blocks, so a short read ends on a block boundary, and a request of
+// one block or less is never cut (a read that ends mid-block means end of
+// file, which is how the engine reads it).
 uint64_t ShortCount(uint64_t n, bool direct, uint64_t draw) {
-  if (direct && n > kDirectAlignment) {
+  if (direct) {
+    if (n <= kDirectAlignment) return n;
     uint64_t blocks = (n - 1) / kDirectAlignment;
     return kDirectAlignment * (1 + draw % blocks);
   }
