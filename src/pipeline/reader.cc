@@ -436,6 +436,10 @@ Status Reader::Run(
     pending_writes.pop_front();
     FileState* f = w.file;
     if (f->write_failed || stopped) {
+      // Never issued: the sink misses this chunk, so the file must not
+      // count as written.
+      f->write_failed = true;
+      Fail(f, Status::Aborted(f->job->path, "run stopped before its write"));
       ReleaseBuffer(&rs, w.buf);
       DropRef(&rs, f);
       return true;
@@ -554,6 +558,9 @@ Status Reader::Run(
     DropRef(&rs, f);
   };
 
+  // Transfers failed by timeout whose late completion has not come back:
+  // the engine still counts them in flight, but nothing waits on them.
+  unsigned abandoned = 0;
   std::vector<Transfer*> done;
   for (;;) {
     if (cancelled()) stop_all(Status::Aborted("interrupted"));
@@ -589,7 +596,7 @@ Status Reader::Run(
         }
       }
     }
-    if (engine.in_flight() == 0) {
+    if (engine.in_flight() == abandoned) {
       if (!more_to_issue) break;
       if (!pending_writes.empty()) continue;
       // Every buffer is waiting to be hashed: wait for one to come back.
@@ -610,14 +617,17 @@ Status Reader::Run(
     for (Transfer* t : done) {
       const int buf = static_cast<int>(t - transfers.data());
       if (t->late) {  // its chunk was already given up on
+        --abandoned;
         if (t->op == IoOp::kWrite) {
           ReleaseBuffer(&rs, buf);  // the hash may still be reading it
         } else {
           pool.Put(buf);
         }
       } else if (t->op == IoOp::kWrite) {
+        if (t->status.IsTimedOut()) ++abandoned;
         on_write(t, buf);
       } else {
+        if (t->status.IsTimedOut()) ++abandoned;
         on_read(t, buf, now_us);
       }
     }
@@ -625,6 +635,9 @@ Status Reader::Run(
   }
   // Writes never issued (the run stopped) give their references back.
   for (const PendingWrite& w : pending_writes) {
+    w.file->write_failed = true;
+    Fail(w.file,
+         Status::Aborted(w.file->job->path, "run stopped before its write"));
     ReleaseBuffer(&rs, w.buf);
     DropRef(&rs, w.file);
   }

@@ -1,1 +1,1 @@
-set(VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/verify_test.cc)
+set(VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/verify_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_test.cc)

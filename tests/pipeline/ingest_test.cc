@@ -1,0 +1,325 @@
+// Pipeline tests of ingest on the simulated disk: staging, repair from
+// another copy, resume, dedup, hostile DEST, and crashes at random moments.
+#include <algorithm>
+
+#include "support/test_util.h"
+#include "valise/journal.h"
+#include "valise/manifest.h"
+#include "valise/pipeline.h"
+#include "valise/sim_disk.h"
+
+namespace valise {
+namespace {
+
+constexpr size_t kChunk = 64 << 10;
+
+PipelineOptions SmallOptions() {
+  PipelineOptions opt;
+  opt.chunk_size = kChunk;
+  opt.threads = 2;
+  opt.depth = 4;
+  opt.engine.retries = 2;
+  opt.engine.io_timeout_us = 5'000'000;
+  return opt;
+}
+
+IngestOptions SmallIngest() {
+  IngestOptions o;
+  o.commit_batch = 3;
+  o.depth = 4;
+  return o;
+}
+
+DigestSet ShaXxh() {
+  DigestSet d;
+  d.Add(DigestType::kSha256);
+  d.Add(DigestType::kXxh128);
+  return d;
+}
+
+struct Dataset {
+  std::vector<std::pair<std::string, std::string>> files;  // rel, data
+};
+
+// d1: a, shared/s, dir/deep/c; d2: b, shared/s (a second copy), dup1 and
+// dup2 (one content under two names).
+Dataset MakeDataset() {
+  Dataset ds;
+  ds.files = {
+      {"a", test::RandomBytes(300 * 1024 + 17, 1)},
+      {"b", test::RandomBytes(kChunk, 3)},
+      {"dir/deep/c", test::RandomBytes(1000, 4)},
+      {"dup1", test::RandomBytes(2 * kChunk + 5, 9)},
+      {"dup2", test::RandomBytes(2 * kChunk + 5, 9)},
+      {"empty", ""},
+      {"shared/s", test::RandomBytes(5 * kChunk, 2)},
+  };
+  return ds;
+}
+
+void Populate(SimDisk* disk, const Dataset& ds) {
+  for (const auto& [rel, data] : ds.files) {
+    if (rel == "b" || rel == "dup1" || rel == "dup2") {
+      disk->AddFile("d2/" + rel, data, 1000);
+    } else if (rel == "shared/s") {
+      disk->AddFile("d1/" + rel, data, 1000);
+      disk->AddFile("d2/" + rel, data, 1000);
+    } else {
+      disk->AddFile("d1/" + rel, data, 1000);
+    }
+  }
+}
+
+Manifest MakeOrDie(SimDisk* disk) {
+  Manifest m;
+  ManifestSummary summary;
+  Status s = MakeManifest(disk, {"d1", "d2"}, ShaXxh(), SmallOptions(), &m,
+                          nullptr, &summary);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return m;
+}
+
+// Every file under its final name in DEST is whole and right.
+void ExpectNoBadFinalFile(SimDisk* disk, const Dataset& ds) {
+  for (const auto& [rel, data] : ds.files) {
+    std::string got;
+    if (disk->GetFile("dest/" + rel, &got)) {
+      EXPECT_EQ(got.size(), data.size()) << rel;
+      EXPECT_TRUE(got == data) << rel << " differs under its final name";
+    }
+  }
+}
+
+// Every commit record in the journal names a file that is under its final
+// name, whole and right.
+void ExpectJournalTrue(SimDisk* disk, const Dataset& ds) {
+  std::string data;
+  if (!disk->GetFile("dest/.valise/journal", &data)) return;
+  std::vector<JournalRecord> records;
+  uint64_t valid = 0;
+  ASSERT_VALISE_OK(DecodeJournal(data, &records, &valid));
+  for (const JournalRecord& r : records) {
+    if (r.type != JournalRecord::Type::kCommit) continue;
+    std::string got;
+    ASSERT_TRUE(disk->GetFile("dest/" + r.path, &got))
+        << "journal holds " << r.path << " but DEST does not";
+    bool found = false;
+    for (const auto& [rel, want] : ds.files) {
+      if (rel == r.path) {
+        found = true;
+        EXPECT_TRUE(got == want) << "journal holds a wrong " << r.path;
+      }
+    }
+    EXPECT_TRUE(found) << r.path;
+  }
+}
+
+void ExpectAllStaged(SimDisk* disk, const Dataset& ds) {
+  for (const auto& [rel, data] : ds.files) {
+    std::string got;
+    ASSERT_TRUE(disk->GetFile("dest/" + rel, &got)) << rel << " missing";
+    EXPECT_TRUE(got == data) << rel;
+  }
+  std::vector<DirEntry> staging;
+  ASSERT_VALISE_OK(disk->ListDir("dest/.valise/staging", &staging));
+  EXPECT_TRUE(staging.empty()) << staging.size() << " temporary files left";
+}
+
+const FileResult* Find(const RunReport& r, std::string_view path,
+                       FileStatus status) {
+  for (const FileResult& f : r.files) {
+    if (f.path == path && f.status == status) return &f;
+  }
+  return nullptr;
+}
+
+// Goal: every file lands under its name, verified, with no temporary file
+// left; the report lists each with its digests; verify of DEST passes.
+TEST(IngestPipeline, StagesEverything) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  RunReport r;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                                SmallIngest(), &r));
+  ExpectAllStaged(&disk, ds);
+  EXPECT_EQ(r.files_ok, ds.files.size());
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  const FileResult* a = Find(r, "a", FileStatus::kOk);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->digests.size(), 2u);
+
+  RunReport v;
+  ASSERT_VALISE_OK(
+      VerifyDrives(&disk, m, nullptr, {"dest"}, SmallOptions(), &v));
+  EXPECT_EQ(v.files_ok, ds.files.size()) << FormatSummary(v);
+}
+
+// Goal: a corrupt copy is discarded and the file is staged from the other
+// drive's copy, reported as repaired.
+TEST(IngestPipeline, RepairsFromAnotherDrive) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  // shared/s is the largest file, planned first, on d1 (least loaded).
+  disk.FlipStoredBit("d1/shared/s", 2 * kChunk + 1, 4);
+  RunReport r;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                                SmallIngest(), &r));
+  ExpectAllStaged(&disk, ds);
+  const FileResult* c = Find(r, "shared/s", FileStatus::kCorrupt);
+  ASSERT_NE(c, nullptr) << FormatSummary(r);
+  EXPECT_EQ(c->drive, 0);
+  EXPECT_EQ(c->repaired_from, 1);
+}
+
+// Goal: a rerun after a complete ingest reads nothing and changes nothing.
+TEST(IngestPipeline, RerunSkipsCommitted) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  RunReport r1, r2;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                                SmallIngest(), &r1));
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                                SmallIngest(), &r2));
+  EXPECT_EQ(r2.files_skipped_resume, ds.files.size());
+  uint64_t read = 0;
+  for (const DriveReport& d : r2.drives) read += d.bytes_read;
+  EXPECT_EQ(read, 0u);
+  EXPECT_EQ(r2.ExitCode(), 0);
+}
+
+// Goal: one content under two names is read once and cloned.
+TEST(IngestPipeline, DuplicatesCloned) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  RunReport r;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                                SmallIngest(), &r));
+  ExpectAllStaged(&disk, ds);
+  EXPECT_EQ(r.dedup_bytes_saved, 2 * kChunk + 5);
+  uint64_t read = 0;
+  for (const DriveReport& d : r.drives) read += d.bytes_read;
+  uint64_t total = 0;
+  for (const auto& f : ds.files) total += f.second.size();
+  EXPECT_EQ(read, total - (2 * kChunk + 5));
+}
+
+// Goal: a symlink planted in DEST is never followed: the file under it is
+// refused, nothing is written outside DEST.
+TEST(IngestPipeline, SymlinkInDestNeverFollowed) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  disk.AddDir("outside");
+  disk.AddSymlink("dest/dir", "../outside");
+  RunReport r;
+  Status s = IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                          SmallIngest(), &r);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE(disk.Exists("outside/deep/c"));
+  EXPECT_FALSE(disk.Exists("outside/deep"));
+  EXPECT_EQ(r.ExitCode(), 1) << FormatSummary(r);
+  std::string got;
+  ASSERT_TRUE(disk.GetFile("dest/a", &got));  // the rest landed
+}
+
+// Goal: a second ingest into a locked DEST is refused.
+TEST(IngestPipeline, LockedDestRefused) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  std::unique_ptr<Directory> held;
+  ASSERT_VALISE_OK(disk.OpenDirectory("dest", true, &held));
+  ASSERT_VALISE_OK(held->CreateDirs(".valise"));
+  ASSERT_VALISE_OK(held->Lock(".valise/lock"));
+  RunReport r;
+  Status s = IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                          SmallIngest(), &r);
+  EXPECT_TRUE(s.IsBusy()) << s.ToString();
+}
+
+// Goal: DEST full stops the run cleanly: no partial file under a final
+// name, no temporary file left, and once space is freed a rerun of the
+// same command finishes the job.
+TEST(IngestPipeline, DestFullThenResume) {
+  SimDiskOptions o;
+  Dataset ds = MakeDataset();
+  uint64_t sources = 0;
+  for (const auto& f : ds.files) sources += f.second.size();
+  sources += 5 * kChunk;  // the second copy of shared/s
+  const uint64_t ballast = 1 << 20;
+  o.capacity_bytes = sources + ballast + 200 * 1024;  // room for a little
+  SimDisk disk(o);
+  Populate(&disk, ds);
+  disk.AddFile("ballast", std::string(ballast, 'b'));
+  Manifest m = MakeOrDie(&disk);
+  IngestOptions io = SmallIngest();
+  io.dedup = DedupPolicy::kCopy;
+  RunReport r;
+  Status s =
+      IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(), io, &r);
+  ASSERT_TRUE(s.IsNoSpace()) << s.ToString();
+  EXPECT_NE(s.message().find("rerun"), std::string::npos) << s.ToString();
+  ExpectNoBadFinalFile(&disk, ds);
+  std::vector<DirEntry> staging;
+  ASSERT_VALISE_OK(disk.ListDir("dest/.valise/staging", &staging));
+  EXPECT_TRUE(staging.empty());
+  EXPECT_LT(r.files_ok, ds.files.size());
+
+  // Free space, rerun: it resumes and finishes.
+  std::unique_ptr<Directory> root;
+  ASSERT_VALISE_OK(disk.OpenDirectory(".", false, &root));
+  ASSERT_VALISE_OK(root->Remove("ballast"));
+  RunReport r2;
+  ASSERT_VALISE_OK(
+      IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(), io, &r2));
+  ExpectAllStaged(&disk, ds);
+  EXPECT_EQ(r2.files_skipped_resume, r.files_ok);
+}
+
+// Goal: whatever faults DEST throws and wherever a crash cuts the run, no
+// file under its final name is ever incomplete or wrong, every journal
+// record is true, and a clean rerun after the crash finishes the job.
+TEST(IngestPipeline, CrashesAtRandomMomentsLoseNothing) {
+  Dataset ds = MakeDataset();
+  for (uint64_t seed = 1; seed <= 100; ++seed) {
+    SimDiskOptions o;
+    o.seed = seed;
+    SimDisk disk(o);
+    Populate(&disk, ds);
+    Manifest m = MakeOrDie(&disk);
+    SimFaults f;
+    f.write_error_one_in = 3 + seed % 7;
+    f.sync_error_one_in = 2 + seed % 5;
+    f.short_read_one_in = 4;
+    disk.SetFaults("dest/", f);
+    RunReport r1;
+    IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(), SmallIngest(),
+                 &r1)
+        .PermitUncheckedError();  // faults may stop it: that is the point
+    ExpectNoBadFinalFile(&disk, ds);
+    disk.Crash();
+    ExpectNoBadFinalFile(&disk, ds);
+    ExpectJournalTrue(&disk, ds);
+    disk.SetFaults("dest/", SimFaults{});
+    RunReport r2;
+    Status s = IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                            SmallIngest(), &r2);
+    ASSERT_TRUE(s.ok()) << "seed " << seed << ": " << s.ToString();
+    ExpectAllStaged(&disk, ds);
+    ASSERT_EQ(r2.files_ok, ds.files.size()) << "seed " << seed << "\n"
+                                            << FormatSummary(r2);
+  }
+}
+
+}  // namespace
+}  // namespace valise
