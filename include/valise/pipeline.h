@@ -106,6 +106,10 @@ struct IngestOptions {
   bool direct = true;
   // Writes in flight on DEST. Default: 16.
   unsigned depth = 16;
+  // Prepended to every manifest path to name its place under DEST, e.g.
+  // "data/" when DEST is a BagIt bag. The journal and the report keep the
+  // manifest's paths. Default: "".
+  std::string dest_prefix;
   // Files per group commit: their data is made durable, they are renamed,
   // their directories synced, then one journal fdatasync. Default: 64.
   size_t commit_batch = 64;

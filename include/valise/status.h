@@ -32,10 +32,10 @@ class [[nodiscard]] Status {
     kNotSupported,
     kInvalidArgument,
     kIOError,
-    kNoSpace,      // ENOSPC or EDQUOT: bytes or inodes
-    kBusy,         // another process holds the lock
-    kAborted,      // interrupted by a signal; state saved
-    kTimedOut,     // a request did not complete within --io-timeout
+    kNoSpace,   // ENOSPC or EDQUOT: bytes or inodes
+    kBusy,      // another process holds the lock
+    kAborted,   // interrupted by a signal; state saved
+    kTimedOut,  // a request did not complete within --io-timeout
   };
 
   Status() noexcept = default;  // OK
@@ -47,8 +47,7 @@ class [[nodiscard]] Status {
   static Status Corruption(std::string_view msg, std::string_view msg2 = {}) {
     return Status(Code::kCorruption, msg, msg2);
   }
-  static Status NotSupported(std::string_view msg,
-                             std::string_view msg2 = {}) {
+  static Status NotSupported(std::string_view msg, std::string_view msg2 = {}) {
     return Status(Code::kNotSupported, msg, msg2);
   }
   static Status InvalidArgument(std::string_view msg,
@@ -73,8 +72,10 @@ class [[nodiscard]] Status {
 
   // The one place errno becomes a Status. `context` names the subject and
   // the operation, e.g. "/dev/sdb: read at 4096". ENOENT maps to NotFound,
-  // ENOSPC/EDQUOT to NoSpace, EAGAIN/EINTR are retryable IOErrors, EIO and
-  // EILSEQ/EBADMSG (checksum failures below us) are IOErrors with data_loss.
+  // ENOSPC/EDQUOT to NoSpace, EINVAL and ELOOP (a forbidden symlink) to
+  // InvalidArgument, EOPNOTSUPP/EXDEV to NotSupported, EAGAIN to Busy (a
+  // held lock) and EINTR to IOError, both retryable; EIO and EILSEQ/EBADMSG
+  // (checksum failures below us) are IOErrors with data_loss.
   static Status PosixError(std::string_view context, int err);
 
   bool ok() const { return rep_ == nullptr; }
@@ -130,7 +131,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: implicit
 
   bool ok() const { return status_.ok(); }
@@ -149,10 +150,10 @@ class [[nodiscard]] Result {
   Status status_;
 };
 
-#define VALISE_RETURN_IF_ERROR(expr)            \
-  do {                                          \
-    ::valise::Status _valise_s = (expr);        \
-    if (!_valise_s.ok()) return _valise_s;      \
+#define VALISE_RETURN_IF_ERROR(expr)       \
+  do {                                     \
+    ::valise::Status _valise_s = (expr);   \
+    if (!_valise_s.ok()) return _valise_s; \
   } while (0)
 
 }  // namespace valise

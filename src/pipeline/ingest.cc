@@ -290,7 +290,7 @@ class Ingest {
     std::map<std::vector<uint8_t>, size_t> content_first;
     std::vector<size_t> order;
     for (size_t e = 0; e < n; ++e) {
-      const std::string rel(m_.path(e));
+      const std::string rel = DestRel(e);
       FileInfo info;
       const bool exists = dir_->Stat(rel, &info).ok();
       const bool sized = exists && info.type == FileType::kRegular &&
@@ -372,6 +372,11 @@ class Ingest {
     (*assigned)[c[0].drive] += m_.file_size(e);
   }
 
+  // Where entry e lands, relative to DEST.
+  std::string DestRel(size_t e) const {
+    return iopt_.dest_prefix + std::string(m_.path(e));
+  }
+
   FileResult Result(size_t e, int drive, FileStatus status) const {
     FileResult r;
     r.path = std::string(m_.path(e));
@@ -403,7 +408,7 @@ class Ingest {
         for (size_t e : in_place_) {
           ReadJob j;
           j.drive = dest_drive_;
-          j.path = dest_ + "/" + std::string(m_.path(e));
+          j.path = dest_ + "/" + DestRel(e);
           j.size = m_.file_size(e);
           j.id = e;
           planned[dest_drive_] += j.size;
@@ -558,7 +563,7 @@ class Ingest {
     std::vector<Finished*> renamed;
     std::set<std::string> dirs_to_sync;
     for (Finished* f : good) {
-      const std::string rel(m_.path(f->entry));
+      const std::string rel = DestRel(f->entry);
       Status s;
       if (!f->in_place) {
         s = Seal(f);
@@ -704,12 +709,12 @@ class Ingest {
   void PlaceDuplicates(size_t p) {
     auto it = dups_of_.find(p);
     if (it == dups_of_.end()) return;
-    const std::string src(m_.path(p));
+    const std::string src = DestRel(p);
     std::set<std::string> dirs;
     std::vector<size_t> placed;
     for (size_t e : it->second) {
       if (state_[e] != EntryState::kDuplicate) continue;
-      const std::string rel(m_.path(e));
+      const std::string rel = DestRel(e);
       Status s = EnsureParent(rel, &dirs);
       if (s.ok()) s = PlaceOne(p, e, src, rel);
       if (!s.ok()) {

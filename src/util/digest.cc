@@ -169,7 +169,8 @@ std::unique_ptr<Hasher> Hasher::New(DigestType type) {
 std::vector<DigestType> DigestSet::Types() const {
   std::vector<DigestType> out;
   for (int i = 0; i < kNumDigestTypes; ++i) {
-    if (Has(static_cast<DigestType>(i))) out.push_back(static_cast<DigestType>(i));
+    if (Has(static_cast<DigestType>(i)))
+      out.push_back(static_cast<DigestType>(i));
   }
   return out;
 }

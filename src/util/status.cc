@@ -28,6 +28,7 @@ Status Status::PosixError(std::string_view context, int err) {
       s = NoSpace(context, text);
       break;
     case EINVAL:
+    case ELOOP:  // a symlink where RESOLVE_NO_SYMLINKS / O_NOFOLLOW forbid one
       s = InvalidArgument(context, text);
       break;
     case EOPNOTSUPP:
@@ -46,7 +47,7 @@ Status Status::PosixError(std::string_view context, int err) {
   }
   auto rep = std::make_shared<Rep>(*s.rep_);
   rep->err = err;
-  rep->retryable = (err == EINTR);
+  rep->retryable = (err == EINTR || err == EAGAIN);
   rep->data_loss = (err == EIO || err == EILSEQ || err == EBADMSG ||
                     err == ENODATA || err == EUCLEAN);
   s.rep_ = std::move(rep);

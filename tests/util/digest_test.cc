@@ -18,7 +18,8 @@ TEST(Digest, KnownVectors) {
   EXPECT_EQ(HexOf(DigestType::kMd5, "abc"), "900150983cd24fb0d6963f7d28e17f72");
   EXPECT_EQ(HexOf(DigestType::kSha1, "abc"),
             "a9993e364706816aba3e25717850c26c9cd0d89d");
-  EXPECT_EQ(HexOf(DigestType::kSha512, "abc").substr(0, 16), "ddaf35a193617aba");
+  EXPECT_EQ(HexOf(DigestType::kSha512, "abc").substr(0, 16),
+            "ddaf35a193617aba");
   // xxhsum -H2 of an empty input.
   EXPECT_EQ(HexOf(DigestType::kXxh128, ""), "99aa06d3014798d86001c324468d497f");
 }
