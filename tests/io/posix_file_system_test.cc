@@ -267,6 +267,22 @@ TEST(PosixFileSystem, ListDirGivesTypesWithoutDots) {
 
 // --- OpenForRead -------------------------------------------------------------
 
+// Runs `open_fn` (which opens `fifo` for reading) on another thread. If it
+// has not returned after 5 s it is stuck in open(): *blocked is set, and
+// writers are opened on the FIFO until it returns, so a regression fails
+// the test instead of hanging it.
+template <typename Fn>
+Status WithoutHanging(const std::string& fifo, bool* blocked, Fn open_fn) {
+  auto fut = std::async(std::launch::async, open_fn);
+  *blocked = fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready;
+  while (fut.wait_for(std::chrono::milliseconds(10)) !=
+         std::future_status::ready) {
+    int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (w >= 0) close(w);
+  }
+  return fut.get();
+}
+
 TEST(PosixFileSystem, OpenFifoFailsAtOnceWithoutWriter) {
   // Goal: opening a FIFO that has no writer returns InvalidArgument
   // "(fifo)" at once instead of blocking forever. The open runs on another
@@ -274,18 +290,12 @@ TEST(PosixFileSystem, OpenFifoFailsAtOnceWithoutWriter) {
   TempDir dir;
   std::string fifo = dir.path() + "/fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  auto fut = std::async(std::launch::async, [&] {
+  bool blocked = false;
+  Status s = WithoutHanging(fifo, &blocked, [&] {
     std::unique_ptr<File> f;
     return Fs()->OpenForRead(fifo, ReadOptions(), &f);
   });
-  if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-    // Unblock the stuck open so the test can end, then fail.
-    int w = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
-    if (w >= 0) close(w);
-    fut.wait();
-    FAIL() << "OpenForRead blocked on a FIFO";
-  }
-  Status s = fut.get();
+  ASSERT_FALSE(blocked) << "OpenForRead blocked on a FIFO";
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
   EXPECT_NE(s.message().find("not a regular file or block device (fifo)"),
             std::string::npos)
@@ -726,17 +736,13 @@ TEST(PosixDirectory, OpenAppendAppendsAndOpenFileRefusesFifo) {
   ASSERT_VALISE_OK(r->ReadAt(4, 4, buf, &n));
   EXPECT_EQ(std::string(buf, n), "two\n");
   ASSERT_EQ(mkfifo((t.dest + "/fifo").c_str(), 0600), 0);
-  auto fut = std::async(std::launch::async, [&] {
+  bool blocked = false;
+  Status fifo_status = WithoutHanging(t.dest + "/fifo", &blocked, [&] {
     std::unique_ptr<File> f;
     return t.dir->OpenFile("fifo", &f);
   });
-  if (fut.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
-    int w = open((t.dest + "/fifo").c_str(), O_WRONLY | O_NONBLOCK);
-    if (w >= 0) close(w);
-    fut.wait();
-    FAIL() << "OpenFile blocked on a FIFO";
-  }
-  EXPECT_TRUE(fut.get().IsInvalidArgument());
+  ASSERT_FALSE(blocked) << "OpenFile blocked on a FIFO";
+  EXPECT_TRUE(fifo_status.IsInvalidArgument()) << fifo_status.ToString();
   // Nor will CreateFile without O_EXCL open the FIFO for writing.
   WriteOptions no_excl;
   no_excl.exclusive = false;
