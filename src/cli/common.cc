@@ -17,7 +17,7 @@ constexpr size_t kMaxKeyBytes = 64 << 10;
 Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
                     ChunkIndex* chunks, bool* have_chunks) {
   *have_chunks = false;
-  ManifestFormat format;
+  ManifestReadOptions format;
   if (!ParseManifestFormat(args.format, &format)) {
     return Status::InvalidArgument("--format",
                                    "unknown format '" + args.format + "'");
@@ -108,8 +108,13 @@ int EmitReport(const Args& args, const RunReport& report) {
   }
   std::fflush(stdout);
   if (!args.report.empty()) {
+    // FILE.html: the page for people (inline chart); else the JSON.
+    const bool html =
+        args.report.size() >= 5 &&
+        args.report.compare(args.report.size() - 5, 5, ".html") == 0;
     Status s = FileSystem::Default()->WriteSmallFile(
-        args.report, FormatJson(report) + "\n", 0644);
+        args.report, html ? FormatHtml(report) : FormatJson(report) + "\n",
+        0644);
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;

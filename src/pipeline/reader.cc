@@ -472,6 +472,156 @@ Status Reader::Run(
            opt_.cancel->load(std::memory_order_relaxed);
   };
 
+  // A chunk read whole: hand it to its hasher and, with a sink, its write.
+  auto accept_chunk = [&](FileState* f, uint64_t offset, uint32_t len,
+                          int buf) {
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      f->outcome.bytes_read += len;
+    }
+    Chunk c{offset, len, buf};
+    if (f->sink && !Failed(f)) {
+      rs.buf_refs[buf].store(2, std::memory_order_relaxed);
+      pending_writes.push_back(PendingWrite{f, buf, offset, len});
+    } else {
+      rs.buf_refs[buf].store(1, std::memory_order_relaxed);
+      if (f->sink) DropRef(&rs, f);  // no write for a failed file
+    }
+    Deliver(&rs, f, c);
+  };
+
+  // Rescue, after ddrescue: a chunk that failed with a media error (EIO
+  // after the engine's retries) is read again sector by sector, so that the
+  // range recorded is the sectors that really fail rather than the whole
+  // chunk; if every sector reads, the chunk was good after all. Sector
+  // reads go through the engine like any read, with its retries, into the
+  // chunk's own buffer.
+  struct Rescue {
+    FileState* f = nullptr;
+    int buf = -1;
+    uint64_t offset = 0;
+    uint32_t want = 0;
+    unsigned pending = 0;       // sector reads not yet finished
+    unsigned held = 0;          // sector reads the kernel still holds
+    std::vector<BadRange> bad;  // failed sectors, in completion order
+    Status first_error;
+    bool stalled = false;
+  };
+  std::deque<Rescue> rescues;             // stable addresses
+  std::deque<Transfer> rescue_transfers;  // one per sector read
+  std::vector<std::deque<Transfer*>> rescue_queue(num_drives);
+  auto is_rescue = [&](const Transfer* t) {
+    return t < transfers.data() || t >= transfers.data() + transfers.size();
+  };
+
+  auto start_rescue = [&](FileState* f, int buf, uint64_t offset, uint32_t want,
+                          int d) {
+    Rescue& r = rescues.emplace_back();
+    r.f = f;
+    r.buf = buf;
+    r.offset = offset;
+    r.want = want;
+    for (uint32_t at = 0; at < want; at += kDirectAlignment) {
+      Transfer& t = rescue_transfers.emplace_back();
+      t.op = IoOp::kRead;
+      t.file = f->file.get();
+      t.offset = offset + at;
+      t.buf = pool.data(buf) + at;
+      t.len = static_cast<uint32_t>(kDirectAlignment);
+      if (!f->file->is_direct()) {
+        t.len = std::min<uint32_t>(t.len, want - at);
+      }
+      t.buf_index = fixed ? buf : -1;  // an address inside a fixed buffer
+      t.drive = d;
+      t.tag = &r;
+      ++r.pending;
+      rescue_queue[d].push_back(&t);
+    }
+  };
+
+  // Ends a rescue whose sector reads are all back.
+  auto finish_rescue = [&](Rescue* r) {
+    FileState* f = r->f;
+    const uint64_t index = r->offset / chunk;
+    if (r->bad.empty() && !r->stalled) {
+      accept_chunk(f, r->offset, r->want, r->buf);
+      return;
+    }
+    std::sort(r->bad.begin(), r->bad.end(),
+              [](const BadRange& a, const BadRange& b) {
+                return a.offset < b.offset;
+              });
+    std::vector<BadRange> merged;
+    for (const BadRange& b : r->bad) {
+      if (!merged.empty() && merged.back().err == b.err &&
+          merged.back().offset + merged.back().length == b.offset) {
+        merged.back().length += b.length;
+      } else {
+        merged.push_back(b);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      for (const BadRange& b : merged) f->outcome.bad_ranges.push_back(b);
+      f->outcome.stalled |= r->stalled;
+    }
+    Fail(f, r->first_error);
+    if (r->held == 0) pool.Put(r->buf);  // else when the last comes back
+    deliver_hole(f, index);
+  };
+
+  // Issues queued sector reads while their drive has room; a stopped run
+  // or a stalled drive fails them unsent.
+  auto issue_rescues = [&](int d) {
+    while (!rescue_queue[d].empty()) {
+      Transfer* t = rescue_queue[d].front();
+      auto* r = static_cast<Rescue*>(t->tag);
+      if (stopped || cursors[d].stalled) {
+        rescue_queue[d].pop_front();
+        if (r->first_error.ok()) r->first_error = Status::Aborted("stopped");
+        r->bad.push_back(BadRange{t->offset, t->len, 0});
+        if (--r->pending == 0) finish_rescue(r);
+        continue;
+      }
+      if (!engine.HasRoom(d)) return;
+      rescue_queue[d].pop_front();
+      Status s = engine.Submit(t);
+      if (!s.ok()) {
+        if (r->first_error.ok()) r->first_error = s;
+        r->bad.push_back(BadRange{t->offset, t->len, s.err()});
+        if (--r->pending == 0) finish_rescue(r);
+      }
+    }
+  };
+
+  // A sector read of a rescue finished.
+  auto on_rescue_read = [&](Transfer* t, uint64_t now_us) {
+    auto* r = static_cast<Rescue*>(t->tag);
+    const uint64_t end = r->offset + r->want;
+    const uint64_t sector = std::min<uint64_t>(t->len, end - t->offset);
+    if (t->late) {
+      if (--r->held == 0 && r->pending == 0) pool.Put(r->buf);
+      return;
+    }
+    DriveReadStats& st = stats_[t->drive];
+    st.bytes_read += t->done;
+    st.seconds = double(now_us - start_us) / 1e6;
+    if (!t->status.ok() || t->done < sector) {
+      Status s = t->status.ok()
+                     ? Status::Corruption(t->file->path(), "short sector read")
+                     : t->status;
+      if (r->first_error.ok()) r->first_error = s;
+      if (s.IsTimedOut()) {
+        ++r->held;
+        r->stalled = true;
+        st.stalled = true;
+        cursors[t->drive].stalled = true;
+      }
+      r->bad.push_back(BadRange{t->offset, sector, s.err()});
+    }
+    if (--r->pending == 0) finish_rescue(r);
+  };
+
   // A read finished: account for it and hand the chunk on.
   auto on_read = [&](Transfer* t, int buf, uint64_t now_us) {
     auto* f = static_cast<FileState*>(t->tag);
@@ -489,19 +639,7 @@ Status Reader::Run(
     const uint64_t index = t->offset / chunk;
 
     if (t->status.ok() && t->done >= want) {
-      {
-        std::lock_guard<std::mutex> l(f->mu);
-        f->outcome.bytes_read += want;
-      }
-      Chunk c{t->offset, static_cast<uint32_t>(want), buf};
-      if (f->sink && !Failed(f)) {
-        rs.buf_refs[buf].store(2, std::memory_order_relaxed);
-        pending_writes.push_back(PendingWrite{f, buf, t->offset, c.len});
-      } else {
-        rs.buf_refs[buf].store(1, std::memory_order_relaxed);
-        if (f->sink) DropRef(&rs, f);  // no write for a failed file
-      }
-      Deliver(&rs, f, c);
+      accept_chunk(f, t->offset, static_cast<uint32_t>(want), buf);
       return;
     }
     if (t->status.ok()) {
@@ -521,6 +659,9 @@ Status Reader::Run(
       Fail(f, t->status);
       deliver_hole(f, index);  // f may be gone after this
       abandon_drive(d, Status::TimedOut("drive stalled"), true);
+      return;
+    } else if (t->status.data_loss() && want > kDirectAlignment) {
+      start_rescue(f, buf, t->offset, static_cast<uint32_t>(want), d);
       return;
     } else {
       {
@@ -577,6 +718,7 @@ Status Reader::Run(
     // round robin, one read at a time, so no drive starves the others.
     while (issue_write()) {
     }
+    for (int d = 0; d < num_drives; ++d) issue_rescues(d);
     if (!stopped) {
       bool issued = true;
       while (issued) {
@@ -587,6 +729,9 @@ Status Reader::Run(
     }
 
     bool more_to_issue = !pending_writes.empty();
+    for (int d = 0; d < num_drives; ++d) {
+      more_to_issue |= !rescue_queue[d].empty();
+    }
     if (!stopped) {
       for (int d = 0; d < num_drives; ++d) {
         const DriveCursor& cur = cursors[d];
@@ -598,7 +743,9 @@ Status Reader::Run(
     }
     if (engine.in_flight() == abandoned) {
       if (!more_to_issue) break;
-      if (!pending_writes.empty()) continue;
+      bool rescuing = false;
+      for (int d = 0; d < num_drives; ++d) rescuing |= !rescue_queue[d].empty();
+      if (!pending_writes.empty() || rescuing) continue;
       // Every buffer is waiting to be hashed: wait for one to come back.
       int buf = pool.Get();
       pool.Put(buf);
@@ -615,6 +762,12 @@ Status Reader::Run(
     }
     const uint64_t now_us = fs_->NowMicros();
     for (Transfer* t : done) {
+      if (is_rescue(t)) {
+        if (!t->late && t->status.IsTimedOut()) ++abandoned;
+        if (t->late) --abandoned;
+        on_rescue_read(t, now_us);
+        continue;
+      }
       const int buf = static_cast<int>(t - transfers.data());
       if (t->late) {  // its chunk was already given up on
         --abandoned;

@@ -153,11 +153,32 @@ TEST(VerifyPipeline, UnreadableRangeRecorded) {
       VerifyDrives(disk.get(), m, nullptr, {"d1", "d2"}, SmallOptions(), &r));
   const FileResult* u = Find(r, "a", FileStatus::kUnreadable);
   ASSERT_NE(u, nullptr) << FormatSummary(r);
+  // Narrowed to the failing sector, not the whole chunk.
   ASSERT_EQ(u->bad_ranges.size(), 1u);
   EXPECT_EQ(u->bad_ranges[0].offset, 2 * kChunk);
+  EXPECT_EQ(u->bad_ranges[0].length, 4096u);
   EXPECT_EQ(u->bad_ranges[0].err, 5);
   EXPECT_EQ(r.files_ok, 3u);  // empty, b, shared/s
   EXPECT_EQ(r.ExitCode(), 1);
+}
+
+// Goal: two bad ranges in one chunk, one spanning a sector boundary, are
+// recorded sector-exact and apart; the chunk's good sectors are not.
+TEST(VerifyPipeline, BadSectorsNarrowed) {
+  auto disk = TwoDrives();
+  Manifest m = MakeOrDie(disk.get(), nullptr);
+  disk->AddBadRange("d2/b", 8192 + 4000, 200);  // sectors 2 and 3
+  disk->AddBadRange("d2/b", 40960, 1);          // sector 10
+  RunReport r;
+  ASSERT_VALISE_OK(
+      VerifyDrives(disk.get(), m, nullptr, {"d1", "d2"}, SmallOptions(), &r));
+  const FileResult* u = Find(r, "b", FileStatus::kUnreadable);
+  ASSERT_NE(u, nullptr) << FormatSummary(r);
+  ASSERT_EQ(u->bad_ranges.size(), 2u);
+  EXPECT_EQ(u->bad_ranges[0].offset, 8192u);
+  EXPECT_EQ(u->bad_ranges[0].length, 8192u);
+  EXPECT_EQ(u->bad_ranges[1].offset, 40960u);
+  EXPECT_EQ(u->bad_ranges[1].length, 4096u);
 }
 
 // Goal: transient errors, short reads and EAGAIN are absorbed by the
