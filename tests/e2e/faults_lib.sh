@@ -23,6 +23,10 @@
 #                              one of the SRCs; prints how many there are
 #   staging_leftovers DEST     regular files left in DEST/.valise/staging
 #   elapsed_since START_NS     whole seconds since START_NS (date +%s%N)
+#   defer_fail MSG             records a failure and goes on (so one run
+#                              shows every broken behaviour, and the later
+#                              steps still run); finish_deferred fails the
+#                              test with all of them, if any
 
 declare -gA FMNT=() FPID=() FCTL=() FLOG=()
 VALISE_FAULTFS=${VALISE_FAULTFS:-}
@@ -206,4 +210,18 @@ staging_leftovers() {
 
 elapsed_since() {
   echo $((($(date +%s%N) - $1) / 1000000000))
+}
+
+_deferred=()
+defer_fail() {
+  printf '[%s] FAIL (deferred): %s\n' "$TEST_NAME" "$*" >&2
+  _deferred+=("$*")
+}
+
+finish_deferred() {
+  if ((${#_deferred[@]})); then
+    local m
+    for m in "${_deferred[@]}"; do printf '  - %s\n' "$m" >&2; done
+    fail "${#_deferred[@]} check(s) failed (listed above)"
+  fi
 }
