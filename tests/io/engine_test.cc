@@ -29,6 +29,7 @@
 namespace valise {
 namespace {
 
+using test::DiskTempDir;
 using test::FdFile;
 using test::MemFile;
 using test::RandomBytes;
@@ -595,25 +596,6 @@ TEST(IoEngine, TimeoutMarksDriveStalledAndLateCompletionComesBack) {
 
 // --- The engine on real queues and files -----------------------------------
 
-TempDir* VarTmp() {
-  static TempDir* dir = [] {
-    const char* old = getenv("TMPDIR");
-    std::string saved = old ? old : "";
-    setenv("TMPDIR", "/var/tmp", 1);
-    auto* d = new TempDir();
-    if (old) {
-      setenv("TMPDIR", saved.c_str(), 1);
-    } else {
-      unsetenv("TMPDIR");
-    }
-    return d;
-  }();
-  return dir;
-}
-struct VarTmpCleanup {
-  ~VarTmpCleanup() { delete VarTmp(); }
-} g_var_tmp_cleanup;
-
 // Reads the whole file through the engine with `depth` 1 MiB transfers in
 // flight from `pool`; returns the bytes.
 std::string ReadThroughEngine(IoEngine& e, File* f, uint64_t size,
@@ -661,16 +643,18 @@ std::string ReadThroughEngine(IoEngine& e, File* f, uint64_t size,
   return out;
 }
 
-std::string WriteDiskFile(const std::string& name, const std::string& data) {
-  VarTmp()->Write(name, data);
-  return VarTmp()->path() + "/" + name;
+std::string WriteDiskFile(const TempDir& scratch, const std::string& name,
+                          const std::string& data) {
+  scratch.Write(name, data);
+  return scratch.path() + "/" + name;
 }
 
 TEST(IoEngine, SyncQueueReadsRealFileWithUnalignedTail) {
   // Goal: the engine on the synchronous queue reads a 5 MiB + 123 byte
   // file with O_DIRECT, the short tail included, byte for byte.
   std::string data = RandomBytes((5 << 20) + 123, 21);
-  std::string path = WriteDiskFile("sync_tail", data);
+  DiskTempDir scratch;
+  std::string path = WriteDiskFile(scratch, "sync_tail", data);
   std::unique_ptr<File> f;
   ASSERT_VALISE_OK(FileSystem::Default()->OpenForRead(path, ReadOptions(), &f));
   ASSERT_TRUE(f->is_direct());
@@ -687,7 +671,8 @@ TEST(IoEngine, UringReads64MiBWithFixedBuffersAtDepth16) {
   // and gets the same bytes as a plain read.
   const size_t size = size_t{64} << 20;
   std::string data = RandomBytes(size, 64);
-  std::string path = WriteDiskFile("big", data);
+  DiskTempDir scratch;
+  std::string path = WriteDiskFile(scratch, "big", data);
   data.clear();
   std::unique_ptr<File> f;
   ASSERT_VALISE_OK(FileSystem::Default()->OpenForRead(path, ReadOptions(), &f));
@@ -714,7 +699,8 @@ TEST(IoEngine, UringReadsUnalignedTailAndDescriptorlessFiles) {
   // Goal: on the io_uring queue, an O_DIRECT file with an unaligned size
   // and a File without a descriptor are both read whole.
   std::string data = RandomBytes((3 << 20) + 4097, 33);
-  std::string path = WriteDiskFile("uring_tail", data);
+  DiskTempDir scratch;
+  std::string path = WriteDiskFile(scratch, "uring_tail", data);
   std::unique_ptr<File> f;
   ASSERT_VALISE_OK(FileSystem::Default()->OpenForRead(path, ReadOptions(), &f));
   IoEngine e(IoQueue::Create(IoQueueOptions(), nullptr), 1, EngineOptions(),
@@ -729,9 +715,10 @@ TEST(IoEngine, UringReadsUnalignedTailAndDescriptorlessFiles) {
 
 TEST(IoEngine, UringWriteThenSync) {
   // Goal: writes and a sync through the engine on io_uring land on disk.
+  DiskTempDir scratch;
   std::unique_ptr<Directory> dir;
   ASSERT_VALISE_OK(
-      FileSystem::Default()->OpenDirectory(VarTmp()->path(), false, &dir));
+      FileSystem::Default()->OpenDirectory(scratch.path(), false, &dir));
   std::unique_ptr<File> out;
   ASSERT_VALISE_OK(dir->CreateFile("engine_written", WriteOptions(), &out));
   IoEngine e(IoQueue::Create(IoQueueOptions(), nullptr), 1, EngineOptions(),
@@ -760,7 +747,7 @@ TEST(IoEngine, UringWriteThenSync) {
   done.clear();
   while (done.empty()) ASSERT_VALISE_OK(e.Reap(&done, true, 1'000'000));
   EXPECT_TRUE(sync.status.ok()) << sync.status.ToString();
-  std::ifstream in(VarTmp()->path() + "/engine_written", std::ios::binary);
+  std::ifstream in(scratch.path() + "/engine_written", std::ios::binary);
   std::string got(std::istreambuf_iterator<char>(in), {});
   EXPECT_TRUE(got == data);
 }
@@ -768,8 +755,9 @@ TEST(IoEngine, UringWriteThenSync) {
 TEST(IoEngine, UringErrorNamesPathOffsetAndErrno) {
   // Goal: a kernel error through the ring comes back as a failed transfer
   // whose message is "<path>: read at <offset>: <strerror>".
-  VarTmp()->Write("wo", "abc");
-  int fd = open((VarTmp()->path() + "/wo").c_str(), O_WRONLY | O_CLOEXEC);
+  DiskTempDir scratch;
+  scratch.Write("wo", "abc");
+  int fd = open((scratch.path() + "/wo").c_str(), O_WRONLY | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   FdFile wo("/drive/wo", fd);
   IoEngine e(IoQueue::Create(IoQueueOptions(), nullptr), 1, EngineOptions(),

@@ -3,7 +3,9 @@
 //   MemFile  a File held in memory, without a descriptor (native_handle()
 //            -1), with a switchable O_DIRECT flag and a DropDirect counter;
 //   FdFile   a File around a raw descriptor the test opened (a pipe, a
-//            write-only file), owned and closed by it.
+//            write-only file), owned and closed by it;
+//   DiskTempDir  a TempDir on /var/tmp (ext4 on the disk here: O_DIRECT
+//            works, FIEMAP answers), removed with its contents.
 //
 // Thread safety: none; each test uses its own.
 #pragma once
@@ -12,9 +14,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "support/test_util.h"
 #include "valise/file_system.h"
 #include "valise/status.h"
 
@@ -127,6 +131,35 @@ class FdFile final : public File {
   std::string path_;
   int fd_;
   uint64_t serial_;
+};
+
+namespace internal {
+// Points $TMPDIR at `base` until Restore(), for TempDir's constructor.
+class TmpdirOverride {
+ public:
+  explicit TmpdirOverride(const char* base) {
+    const char* old = getenv("TMPDIR");
+    had_ = old != nullptr;
+    if (had_) saved_ = old;
+    setenv("TMPDIR", base, 1);
+  }
+  void Restore() {
+    if (had_) {
+      setenv("TMPDIR", saved_.c_str(), 1);
+    } else {
+      unsetenv("TMPDIR");
+    }
+  }
+
+ private:
+  bool had_ = false;
+  std::string saved_;
+};
+}  // namespace internal
+
+class DiskTempDir : private internal::TmpdirOverride, public TempDir {
+ public:
+  DiskTempDir() : internal::TmpdirOverride("/var/tmp"), TempDir() { Restore(); }
 };
 
 }  // namespace valise::test

@@ -34,6 +34,7 @@
 namespace valise {
 namespace {
 
+using test::DiskTempDir;
 using test::FdFile;
 using test::MemFile;
 using test::RandomBytes;
@@ -83,28 +84,6 @@ struct DiskFile {
     EXPECT_TRUE(s.ok()) << s.ToString();
   }
 };
-
-TempDir* VarTmp() {
-  // One TempDir under /var/tmp for this test binary's disk files.
-  static TempDir* dir = [] {
-    const char* old = getenv("TMPDIR");
-    std::string saved = old ? old : "";
-    setenv("TMPDIR", "/var/tmp", 1);
-    auto* d = new TempDir();
-    if (old) {
-      setenv("TMPDIR", saved.c_str(), 1);
-    } else {
-      unsetenv("TMPDIR");
-    }
-    return d;
-  }();
-  return dir;
-}
-
-// Removes the shared /var/tmp directory at exit.
-struct VarTmpCleanup {
-  ~VarTmpCleanup() { delete VarTmp(); }
-} g_var_tmp_cleanup;
 
 TEST(UringQueue, NegotiatesTheModernFlags) {
   // Goal: on this kernel (6.18) every flag asked for is obtained, and the
@@ -201,7 +180,8 @@ TEST(UringQueue, FallsBackToSyncWhenSetupIsRefused) {
 // Reads `chunks` 4 KiB blocks of a file through a queue, checking bytes.
 void ReadBlocksThrough(IoQueue& q, bool block_until_done) {
   std::string data = RandomBytes(16 * 4096, 11);
-  DiskFile f(*VarTmp(), "blocks" + std::to_string(block_until_done), data);
+  DiskTempDir scratch;
+  DiskFile f(scratch, "blocks" + std::to_string(block_until_done), data);
   BufferPool pool(16, 4096);
   for (int i = 0; i < 16; ++i) {
     IoRequest r;
@@ -266,11 +246,12 @@ TEST(UringQueue, BoundToTheFirstThreadThatUsesIt) {
   // Goal: a SINGLE_ISSUER ring created (and its buffers registered) on one
   // thread works from the thread that first submits: R_DISABLED binds the
   // issuer at first use, not at creation.
+  DiskTempDir scratch;
   auto q = MakeUring();
   BufferPool pool(4, 4096);
   ASSERT_VALISE_OK(q->RegisterBuffers(pool.iovecs()));
   std::string data = RandomBytes(4096, 5);
-  DiskFile f(*VarTmp(), "threaded", data);
+  DiskFile f(scratch, "threaded", data);
   std::vector<IoCompletion> got;
   std::thread owner([&] {
     IoRequest r;
@@ -293,6 +274,7 @@ TEST(UringQueue, FixedBuffersAndRegisteredFilesSurviveDescriptorReuse) {
   // Goal: reads through registered buffers and registered files return the
   // right bytes, and when a registered file is closed and its descriptor
   // number reused by another file, the new file is read, not the old one.
+  DiskTempDir scratch;
   auto q = MakeUring();
   BufferPool pool(4, 8192);
   ASSERT_VALISE_OK(q->RegisterBuffers(pool.iovecs()));
@@ -321,13 +303,13 @@ TEST(UringQueue, FixedBuffersAndRegisteredFilesSurviveDescriptorReuse) {
       }
     }
   };
-  DiskFile fa(*VarTmp(), "fa", a);
+  DiskFile fa(scratch, "fa", a);
   int fd_a = fa.file->native_handle();
   read_all(fa.file.get(), a);
   fa.file.reset();  // closes fd_a; the ring still holds its registration
-  VarTmp()->Write("fb", b);
+  scratch.Write("fb", b);
   std::unique_ptr<File> fb;
-  ASSERT_VALISE_OK(FileSystem::Default()->OpenForRead(VarTmp()->path() + "/fb",
+  ASSERT_VALISE_OK(FileSystem::Default()->OpenForRead(scratch.path() + "/fb",
                                                       ReadOptions(), &fb));
   ASSERT_EQ(fb->native_handle(), fd_a) << "descriptor not reused: no test";
   read_all(fb.get(), b);
@@ -336,6 +318,7 @@ TEST(UringQueue, FixedBuffersAndRegisteredFilesSurviveDescriptorReuse) {
 TEST(UringQueue, WritesThenSyncs) {
   // Goal: writes (fixed and not) and a datasync through the ring land in
   // the file.
+  DiskTempDir scratch;
   auto q = MakeUring();
   BufferPool pool(2, 4096);
   ASSERT_VALISE_OK(q->RegisterBuffers(pool.iovecs()));
@@ -344,7 +327,7 @@ TEST(UringQueue, WritesThenSyncs) {
   std::string tail = data.substr(4096);
   std::unique_ptr<Directory> dir;
   ASSERT_VALISE_OK(
-      FileSystem::Default()->OpenDirectory(VarTmp()->path(), false, &dir));
+      FileSystem::Default()->OpenDirectory(scratch.path(), false, &dir));
   std::unique_ptr<File> out;
   ASSERT_VALISE_OK(dir->CreateFile("written", WriteOptions(), &out));
   IoRequest w1;
@@ -373,19 +356,20 @@ TEST(UringQueue, WritesThenSyncs) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].user_data, 3u);
   EXPECT_EQ(got[0].res, 0);
-  EXPECT_EQ(Slurp(VarTmp()->path() + "/written"), data);
+  EXPECT_EQ(Slurp(scratch.path() + "/written"), data);
 }
 
 TEST(UringQueue, ErrorsComeBackAsNegativeErrno) {
   // Goal: the queue reports what the kernel said, unchanged: a read on a
   // write-only descriptor is -EBADF, a read past the end is 0.
+  DiskTempDir scratch;
   for (bool uring : {true, false}) {
     SCOPED_TRACE(uring ? "uring" : "sync");
     auto q = uring ? MakeUring() : NewSyncQueue(8);
-    VarTmp()->Write("wo", "abc");
-    int fd = open((VarTmp()->path() + "/wo").c_str(), O_WRONLY | O_CLOEXEC);
+    scratch.Write("wo", "abc");
+    int fd = open((scratch.path() + "/wo").c_str(), O_WRONLY | O_CLOEXEC);
     ASSERT_GE(fd, 0);
-    FdFile wo(VarTmp()->path() + "/wo", fd);
+    FdFile wo(scratch.path() + "/wo", fd);
     char buf[16];
     IoRequest r;
     r.file = &wo;
@@ -397,7 +381,7 @@ TEST(UringQueue, ErrorsComeBackAsNegativeErrno) {
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].res, -EBADF);
 
-    DiskFile f(*VarTmp(), "short", "abc", false);
+    DiskFile f(scratch, "short", "abc", false);
     r.file = f.file.get();
     r.offset = 100;
     ASSERT_VALISE_OK(q->Prepare(r));
@@ -417,10 +401,11 @@ TEST(UringQueue, ServesFilesWithoutDescriptor) {
   // Goal: a File with no descriptor (native_handle -1) is served through
   // ReadAt/WriteAt/Sync and its completions handed out by Wait, mixed with
   // ring completions.
+  DiskTempDir scratch;
   auto q = MakeUring();
   MemFile mem("/sim/a", "hello world");
   std::string data = RandomBytes(4096, 8);
-  DiskFile disk(*VarTmp(), "mixed", data);
+  DiskFile disk(scratch, "mixed", data);
   BufferPool pool(2, 4096);
   IoRequest r1;
   r1.file = &mem;
