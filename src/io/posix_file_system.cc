@@ -205,8 +205,8 @@ bool RotationalFromSysfs(const std::string& sys_root, unsigned dev_major,
 
 namespace {
 
-// Whether the block device `dev` spins. Cached per device: a scan stats
-// every file and sysfs reads cost three system calls.
+// Whether the block device `dev` holding files spins. Cached per device: a
+// scan stats every file and sysfs reads cost three system calls.
 bool IsRotational(dev_t dev) {
   static std::mutex mu;
   static std::unordered_map<dev_t, bool>* cache =
@@ -241,7 +241,10 @@ void FillInfo(const struct stat& st, FileInfo* info) {
   info->inode = st.st_ino;
   info->device = st.st_dev;
   if (info->type == FileType::kBlockDevice) {
-    info->rotational = IsRotational(st.st_rdev);
+    // A drive itself: read fresh (a loop or hot-plugged device number may
+    // be reused by another disk), it is stat'ed once per run.
+    info->rotational = io_internal::RotationalFromSysfs(
+        "/sys", major(st.st_rdev), minor(st.st_rdev));
   } else {
     info->rotational = IsRotational(st.st_dev);
   }
