@@ -1,6 +1,9 @@
 // valise ingest -m M -d DEST SRC...: stage drives onto DEST, verified and
 // resumable.
+#include <fmt/format.h>
+
 #include "cli/commands.h"
+#include "valise/bagit.h"
 
 namespace valise::cli {
 
@@ -17,6 +20,12 @@ int RunIngest(const Args& args) {
   if (s.ok() && args.dest.empty()) {
     s = Status::InvalidArgument("--dest", "required");
   }
+  if (s.ok() && args.manifest.empty()) {
+    s = Status::InvalidArgument("--manifest", "required");
+  }
+  // --bag: the payload lands under DEST/data/ (the journal keeps the
+  // manifest's paths), the tag files are written once all of it is there.
+  if (args.bag) iopt.dest_prefix = "data/";
   iopt.direct = !args.no_direct;
   for (const std::string& src : args.sources) {
     FileInfo info;
@@ -41,6 +50,22 @@ int RunIngest(const Args& args) {
     if (!report.drives.empty()) EmitReport(args, report);
     PrintError(s.message());
     return report.interrupted ? kExitInterrupted : kExitTrouble;
+  }
+  if (args.bag && !report.interrupted) {
+    BagWriteSummary bag;
+    s = WriteBagTagFiles(fs, manifest, args.dest, opt, {}, &bag);
+    if (s.ok()) {
+      report.notes.push_back(fmt::format(
+          "{}: BagIt 1.0 bag, Payload-Oxum {}.{}, tag files {}", args.dest,
+          bag.payload_octets, bag.payload_files, fmt::join(bag.written, " ")));
+    } else if (s.IsInvalidArgument() && report.ExitCode() != kExitOk) {
+      // Not every file is staged (the report says why): rerun to finish.
+      report.notes.push_back("not a bag yet: " + s.message());
+    } else {
+      EmitReport(args, report);
+      PrintError(s.message());
+      return kExitTrouble;
+    }
   }
   return EmitReport(args, report);
 }

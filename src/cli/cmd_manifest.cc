@@ -3,6 +3,7 @@
 
 #include "cli/commands.h"
 #include "pipeline/verify_internal.h"
+#include "valise/bagit.h"
 
 namespace valise::cli {
 
@@ -52,7 +53,28 @@ int RunManifest(const Args& args) {
   DigestSet digests;
   if (s.ok()) s = ParseDigestList(args.hash, &digests);
   DigestType sum_type = DigestType::kSha256;
-  const bool sum_file = SumFileDigest(args.format, &sum_type);
+  bool sum_file = SumFileDigest(args.format, &sum_type);
+  // --format bagit: a BagIt payload manifest (manifest-<alg>.txt) of the
+  // tree, paths prefixed "data/" as the payload lands in a bag; the
+  // algorithm is the first of --hash that BagIt names (sha256 by default).
+  const bool bagit = args.format == "bagit";
+  if (s.ok() && bagit) {
+    sum_file = true;
+    bool found = false;
+    for (DigestType t : {DigestType::kSha256, DigestType::kSha512,
+                         DigestType::kSha1, DigestType::kMd5}) {
+      if (!found && digests.Has(t)) {
+        sum_type = t;
+        found = true;
+      }
+    }
+    if (!found) {
+      s = Status::InvalidArgument("--hash",
+                                  "--format bagit needs one of sha256, "
+                                  "sha512, sha1, md5");
+    }
+    digests = DigestSet();
+  }
   if (s.ok() && !sum_file && args.format != "auto" && args.format != "valise") {
     s = Status::InvalidArgument("--format", "cannot write '" + args.format +
                                                 "' (valise, sha256sum, "
@@ -82,8 +104,9 @@ int RunManifest(const Args& args) {
     return s.IsAborted() ? kExitInterrupted : kExitTrouble;
   }
 
-  const std::string text = sum_file ? WriteSumFile(manifest, sum_type)
-                                    : WriteManifest(manifest, NowIso8601());
+  const std::string text = bagit ? WriteBagManifest(manifest, sum_type, "data/")
+                           : sum_file ? WriteSumFile(manifest, sum_type)
+                                      : WriteManifest(manifest, NowIso8601());
   s = fs->WriteSmallFile(args.output, text, 0644);
   if (s.ok() && want_chunks) {
     s = fs->WriteSmallFile(args.output + ".chunks", WriteChunkIndex(chunks),

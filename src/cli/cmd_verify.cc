@@ -1,7 +1,47 @@
 // valise verify -m M SRC...: check drives against a manifest.
+// valise verify BAG... / -m BAG SRC...: validate BagIt bags (bag.cc).
 #include "cli/commands.h"
+#include "valise/bagit.h"
 
 namespace valise::cli {
+
+namespace {
+
+// Bag validation: without -m every SRC must be a bag (each checked on its
+// own); with -m BAG (a directory), the bag's tag files are read from BAG
+// and its payload checked on the SRCs, laid out like the bag.
+int RunVerifyBags(const Args& args, FileSystem* fs,
+                  const PipelineOptions& opt) {
+  std::vector<BagSpec> bags;
+  if (args.manifest.empty()) {
+    for (const std::string& src : args.sources) {
+      if (!IsBagDirectory(fs, src)) {
+        PrintError(src + ": not a bag (no bagit.txt), and no -m given");
+        return kExitTrouble;
+      }
+      bags.push_back(BagSpec{src, {}});
+    }
+  } else {
+    if (!IsBagDirectory(fs, args.manifest)) {
+      PrintError(args.manifest + ": a directory but not a bag (no bagit.txt)");
+      return kExitTrouble;
+    }
+    bags.push_back(BagSpec{args.manifest, args.sources});
+  }
+  if (!args.pubkey.empty()) {
+    PrintError("--pubkey: a bag carries no valise signature");
+    return kExitTrouble;
+  }
+  RunReport report;
+  Status s = ValidateBags(fs, bags, opt, &report);
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  return EmitReport(args, report);
+}
+
+}  // namespace
 
 int RunVerify(const Args& args) {
   FileSystem* fs = FileSystem::Default();
@@ -10,6 +50,20 @@ int RunVerify(const Args& args) {
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
+  }
+  // A bag: no -m (every SRC a bag), or -m naming a directory.
+  FileInfo m_info;
+  if (args.manifest.empty() || (fs->Stat(args.manifest, &m_info).ok() &&
+                                m_info.type == FileType::kDirectory)) {
+    for (const std::string& src : args.sources) {
+      FileInfo info;
+      s = fs->Stat(src, &info);
+      if (!s.ok()) {
+        PrintError(s.message());
+        return kExitTrouble;
+      }
+    }
+    return RunVerifyBags(args, fs, opt);
   }
   // A source that is not there is a usage error, found before any reading.
   for (const std::string& src : args.sources) {

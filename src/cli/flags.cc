@@ -8,8 +8,10 @@ const std::vector<FlagDef>& FlagTable() {
        "the manifest to check against",
        "The manifest made at the source: valise manifest v1, a GNU or BSD "
        "sha256sum/md5sum/sha1sum/sha512sum/xxhsum file, or a hashdeep file. "
-       "With --pubkey, its signature M.sig is checked before it is read.",
-       &Args::manifest, true},
+       "With --pubkey, its signature M.sig is checked before it is read. "
+       "verify: M may be a BagIt bag directory, and without -m every SRC "
+       "must be a bag (docs/bagit.md). Required by ingest.",
+       &Args::manifest},
       {kManifest | kKeygen, "-o,--output", "FILE", "output",
        "where to write the manifest (keygen: the private key)",
        "The file to write. manifest also writes FILE.chunks, the chunk "
@@ -42,7 +44,8 @@ const std::vector<FlagDef>& FlagTable() {
        "sha512sum and xxhsum all mean a sum file). valise manifest: the "
        "format to write, valise (manifest v1, the default) or a GNU sum "
        "file of one digest (sha256sum, md5sum, sha1sum, sha512sum) that "
-       "the matching tool's -c accepts.",
+       "the matching tool's -c accepts, or bagit: a BagIt payload manifest "
+       "(manifest-sha256.txt; paths data/...).",
        &Args::format},
       {kManifest, "--hash", "LIST", "input",
        "digests to compute (default sha256,xxh128)",
@@ -93,6 +96,14 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kVerify | kIngest | kBench, "--no-direct", nullptr,
        "performance", "read through the page cache (no O_DIRECT)", "",
        &Args::no_direct},
+      {kIngest, "--bag", nullptr, "output",
+       "make DEST a BagIt 1.0 bag: payload under DEST/data/, tag files",
+       "DEST becomes a BagIt (RFC 8493) bag: the dataset is staged under "
+       "DEST/data/, and once every file is in place bagit.txt, bag-info.txt "
+       "(Payload-Oxum, Bagging-Date), manifest-sha256.txt (and a manifest "
+       "for each other BagIt digest M holds) and tagmanifest-sha256.txt are "
+       "written. valise verify DEST validates it (docs/bagit.md).",
+       &Args::bag},
   };
   return table;
 }

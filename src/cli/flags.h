@@ -46,6 +46,7 @@ struct Args {
   unsigned depth = 0;
   unsigned threads = 0;
   unsigned chunk_kib = 1024;
+  bool bag = false;  // ingest --bag: DEST becomes a BagIt bag
 };
 
 using Field = std::variant<std::string Args::*, bool Args::*, unsigned Args::*,

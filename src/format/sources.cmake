@@ -1,5 +1,6 @@
 # Manifests and imports (owner: format work).
 set(VALISE_FORMAT_SOURCES
+  src/format/bagit.cc
   src/format/chunk_index.cc
   src/format/hashdeep.cc
   src/format/manifest.cc
