@@ -203,7 +203,7 @@ class LoopDevice {
 TEST(PosixFileSystem, StatBlockDeviceSizeAndRotational) {
   // Goal: a block device is kBlockDevice, its size is its capacity
   // (BLKGETSIZE64, not st_size 0), and `rotational` is what sysfs says
-  // (flipped here first, so a constant answer cannot pass).
+  // (flipped here first and back, so a constant answer cannot pass).
   if (geteuid() != 0) GTEST_SKIP() << "needs root for losetup";
   TempDirIn disk("/var/tmp");
   std::string image = disk.path() + "/img";
@@ -231,6 +231,8 @@ TEST(PosixFileSystem, StatBlockDeviceSizeAndRotational) {
   EXPECT_EQ(info.type, FileType::kBlockDevice);
   EXPECT_EQ(info.size, uint64_t{3} << 20);
   EXPECT_EQ(info.rotational, want);
+  ASSERT_VALISE_OK(Fs()->Stat(loop.dev(), &info));  // restored above
+  EXPECT_EQ(info.rotational, !want);
 
   std::unique_ptr<File> f;
   ASSERT_VALISE_OK(Fs()->OpenForRead(loop.dev(), ReadOptions(), &f));
