@@ -124,6 +124,11 @@ std::string FormatSummary(const RunReport& r,
 // (docs/report.md). Paths are given escaped as in manifest v1, so they
 // compare byte for byte with the manifest's path field.
 std::string FormatJson(const RunReport& r);
+// A self-contained HTML page (inline CSS and SVG, no external reference):
+// the verdict, the run's facts, a line chart of each drive's and the
+// total read rate (MB/s) over time from DriveReport::bytes_per_second,
+// the drive table and the problem files. What `--report FILE.html` writes.
+std::string FormatHtml(const RunReport& r);
 
 // Progress::planned_bytes value for a drive whose size is not known yet:
 // its line shows bytes and rate, without percent or ETA.

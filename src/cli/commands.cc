@@ -126,6 +126,8 @@ int Main(int argc, char** argv) {
         return RunVerify(args);
       case kIngest:
         return RunIngest(args);
+      case kBench:
+        return RunBench(args);
       case kKeygen:
         return RunKeygen(args);
       case kSign:

@@ -30,6 +30,7 @@ int Main(int argc, char** argv);
 int RunManifest(const Args& args);
 int RunVerify(const Args& args);
 int RunIngest(const Args& args);
+int RunBench(const Args& args);
 int RunKeygen(const Args& args);
 int RunSign(const Args& args);
 

@@ -4,7 +4,7 @@ namespace valise::cli {
 
 const std::vector<FlagDef>& FlagTable() {
   static const std::vector<FlagDef> table = {
-      {kVerify | kIngest | kBench, "-m,--manifest", "M", "input",
+      {kVerify | kIngest, "-m,--manifest", "M", "input",
        "the manifest to check against",
        "The manifest made at the source: valise manifest v1, a GNU or BSD "
        "sha256sum/md5sum/sha1sum/sha512sum/xxhsum file, or a hashdeep file. "
@@ -96,6 +96,18 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kVerify | kIngest | kBench, "--no-direct", nullptr,
        "performance", "read through the page cache (no O_DIRECT)", "",
        &Args::no_direct},
+      // bench: -m is optional there, so it has its own entry.
+      {kBench, "-m,--manifest", "M", "input",
+       "predict the time to ingest this manifest's bytes",
+       "With a manifest, bench predicts how long ingesting its bytes takes "
+       "at the predicted rate. --pubkey and --format apply as for ingest.",
+       &Args::manifest},
+      {kBench, "--seconds", "N", "performance",
+       "longest time of each measurement, in seconds (5)",
+       "Each drive alone, all drives at once, DEST's write and the whole "
+       "pipeline are measured for at most N seconds each (less when the "
+       "data runs out); the hashes for at most 0.5 s each.",
+       &Args::seconds},
       {kIngest, "--bag", nullptr, "output",
        "make DEST a BagIt 1.0 bag: payload under DEST/data/, tag files",
        "DEST becomes a BagIt (RFC 8493) bag: the dataset is staged under "
@@ -125,6 +137,12 @@ const std::vector<CommandDef>& CommandTable() {
        "valise ingest -m shipment.vm -d /srv/data /mnt/d1 /mnt/d2\n"
        "valise ingest -m shipment.vm --pubkey site.pub -d /srv/data /mnt/d*",
        "drives: directories, image files or block devices"},
+      {kBench, "bench", "bench [-d DEST] [-m M] [options] SRC...",
+       "measure drives, hashing and DEST, and name the bottleneck",
+       "valise bench /mnt/d1 /mnt/d2 -d /srv/data\n"
+       "valise bench /dev/sd[b-e] -d /srv/data -m shipment.vm --seconds 10",
+       "drives: directories (their largest files are read), image files or "
+       "block devices (read raw)"},
       {kKeygen, "keygen", "keygen -o KEY", "make an Ed25519 key pair",
        "valise keygen -o site.key   # writes site.key and site.key.pub",
        nullptr},

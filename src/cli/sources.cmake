@@ -1,4 +1,5 @@
 set(VALISE_CLI_SOURCES
+  src/cli/cmd_bench.cc
   src/cli/cmd_ingest.cc
   src/cli/cmd_keys.cc
   src/cli/cmd_manifest.cc

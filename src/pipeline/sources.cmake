@@ -1,4 +1,5 @@
 set(VALISE_PIPELINE_SOURCES
+  src/pipeline/bench.cc
   src/pipeline/bag.cc
   src/pipeline/ingest.cc
   src/pipeline/make_manifest.cc

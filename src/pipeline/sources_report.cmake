@@ -1,4 +1,5 @@
 set(VALISE_PIPELINE_REPORT_SOURCES
   src/pipeline/progress.cc
   src/pipeline/report.cc
+  src/pipeline/report_html.cc
 )

@@ -1,0 +1,172 @@
+// valise bench: how fast this machine can ingest, and what limits it.
+//
+// RunBench measures, one after the other, each for a bounded time:
+//   1. each digest's rate on one core and on every core (in-memory buffer);
+//   2. each drive's raw sequential read rate alone, then all drives at once,
+//      through the I/O engine ingest uses (io_uring, O_DIRECT, fixed
+//      buffers, chunk_size reads, `depth` in flight per drive);
+//   3. DEST's write rate: one temporary file written through the engine
+//      (O_DIRECT where DEST allows it), fdatasync included, then removed;
+//   4. the whole pipeline: the ingest Reader reading every drive, hashing
+//      sha256 + xxh128 and writing to temporary files in DEST, stopped
+//      after the time limit, everything it wrote removed;
+// then names the bottleneck with the model of docs/bench.md:
+//   drives  min(number of drives x slowest drive alone, all drives at once)
+//           (balanced planning gives every drive about the same bytes, so
+//           the slowest drive finishes last);
+//   hash    the digests ingest computes (sha256 and xxh128, one after the
+//           other on the same bytes) on every core;
+//   dest    DEST's write rate;
+// the smallest limits the ingest. With manifest_bytes, the time to ingest
+// them at that rate is predicted.
+//
+// Sources are only ever opened for reading. On DEST nothing is left
+// behind: the temporary file and directory are removed on every path out,
+// failures included. DEST must exist (it is not created).
+//
+// Thread safety: RunBench runs one benchmark and starts and joins its own
+// threads; concurrent calls would measure each other. BenchReport is a
+// plain value; the Format functions are pure.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "valise/digest.h"
+#include "valise/file_system.h"
+#include "valise/pipeline.h"
+#include "valise/status.h"
+
+namespace valise {
+
+struct BenchOptions {
+  // Drives: directories (their largest files are read), image files and
+  // block devices (read raw). At least one.
+  std::vector<std::string> sources;
+  // Where ingest would stage; empty: no write and no pipeline measurement.
+  // Must exist. Default: "".
+  std::string dest;
+  // Longest time of each read, write and pipeline measurement, in seconds.
+  // A measurement ends earlier when its data runs out. Default: 5.
+  double seconds = 5;
+  // Time per digest and thread count for the hash measurement. Default: 0.5.
+  double hash_seconds = 0.5;
+  // Bytes to predict an ingest time for (a manifest's total); 0: none.
+  // Default: 0.
+  uint64_t manifest_bytes = 0;
+  // Files in the manifest, for the report only. Default: 0.
+  uint64_t manifest_files = 0;
+  // Name of the manifest, for the report only. Default: "".
+  std::string manifest;
+  // chunk_size, depth, threads, direct, engine and queue as for ingest;
+  // `cancel` stops the run (RunBench then returns Aborted after cleaning
+  // up). Default: PipelineOptions defaults.
+  PipelineOptions pipeline;
+  // Called on the calling thread at the start of each measurement with a
+  // line saying what is measured ("reading /mnt/d1 alone, 5 s"); may be
+  // empty. Default: none.
+  std::function<void(const std::string&)> on_phase;
+};
+
+// One timed measurement: `bytes` moved in `seconds`.
+struct BenchRate {
+  uint64_t bytes = 0;
+  double seconds = 0;
+  // bytes / seconds; 0 when nothing was measured.
+  double rate() const { return seconds > 0 ? double(bytes) / seconds : 0; }
+};
+
+struct BenchDrive {
+  std::string source;   // as given
+  std::string kind;     // "directory", "image", "block device"
+  uint64_t files = 0;   // files available to read (largest first)
+  bool direct = false;  // read with O_DIRECT
+  BenchRate alone;      // this drive alone
+  BenchRate together;   // this drive's share while all are read at once
+  std::vector<std::string> errors;  // open, read
+};
+
+struct BenchHash {
+  DigestType type = DigestType::kSha256;
+  double rate_one = 0;  // bytes/s on one thread
+  double rate_all = 0;  // bytes/s on `threads` threads, summed
+  unsigned threads = 0;
+};
+
+enum class BottleneckKind : uint8_t {
+  kNone,    // nothing measured (every drive failed)
+  kDrive,   // one drive, the slowest: drives x its rate
+  kDrives,  // reading all drives at once (a shared bus, the I/O thread)
+  kHash,    // hashing on every core
+  kDest,    // writing to DEST
+};
+// "none", "drive", "drives", "hash", "dest": also the JSON values.
+const char* BottleneckKindName(BottleneckKind kind);
+
+struct BenchReport {
+  std::string started;  // ISO 8601 UTC
+  double seconds = 0;   // the whole benchmark
+  double seconds_per_test = 0;
+  uint64_t chunk_size = 0;
+  unsigned depth = 0;  // reads in flight per drive as asked; 0: by kind
+  std::string queue;   // "io_uring: ..." or "sync: ..."
+  unsigned hash_threads = 0;
+
+  std::vector<BenchDrive> drives;
+  BenchRate read_together;  // all drives at once, summed
+  std::vector<BenchHash> hashes;
+
+  bool has_dest = false;
+  std::string dest;
+  BenchRate dest_write;  // fdatasync included
+  bool dest_direct = false;
+  std::vector<std::string> dest_errors;
+
+  bool has_pipeline = false;
+  BenchRate pipeline;  // bytes written to DEST by the whole pipeline
+  uint64_t pipeline_bytes_read = 0;
+  uint64_t pipeline_files = 0;  // files finished (wholly read and written)
+  std::vector<std::string> pipeline_errors;
+
+  // The model (docs/bench.md). Limits in bytes/s; 0 when not measured.
+  double limit_drives = 0;
+  double limit_hash = 0;
+  double limit_dest = 0;
+  double predicted_rate = 0;  // the smallest limit
+  BottleneckKind bottleneck = BottleneckKind::kNone;
+  std::string bottleneck_subject;  // the drive, "all drives", "sha256+...",
+                                   // DEST
+  double bottleneck_rate = 0;      // the subject's own rate
+  std::string bottleneck_text;     // "bottleneck: drive ... limits ..."
+
+  std::string manifest;
+  uint64_t manifest_files = 0;
+  uint64_t manifest_bytes = 0;
+  double predicted_seconds = 0;  // manifest_bytes / predicted_rate
+
+  std::vector<std::string> notes;
+
+  // True when a drive, DEST or the pipeline reported an error.
+  bool HasErrors() const;
+};
+
+// Runs the benchmark. Errors that stop it: no source, DEST missing or not
+// a directory, every drive unusable, interrupted (Aborted). A drive or
+// DEST that fails midway is recorded in the report and the rest goes on.
+// *report is filled as far as the run got, in every case.
+Status RunBench(FileSystem* fs, const BenchOptions& options,
+                BenchReport* report);
+
+// Fills the model fields (limits, predicted rate, bottleneck, predicted
+// time) from the measured ones. RunBench calls it; exposed for tests.
+void ComputeBottleneck(BenchReport* report);
+
+// The table for people, ending with the bottleneck line.
+std::string FormatBenchTable(const BenchReport& report);
+// JSON, schema "valise-bench/1" (docs/bench.md).
+std::string FormatBenchJson(const BenchReport& report);
+
+}  // namespace valise

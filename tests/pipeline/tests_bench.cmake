@@ -1,0 +1,14 @@
+# valise bench and the HTML report (owner: bench work). Part of
+# valise_tests; also a dev binary, `make valise_bench_tests`, that links
+# just the areas it tests.
+set(VALISE_TESTS_BENCH
+  ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/bench_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/report_html_test.cc
+)
+add_executable(valise_bench_tests EXCLUDE_FROM_ALL ${VALISE_TESTS_BENCH}
+  $<TARGET_OBJECTS:valise_util> $<TARGET_OBJECTS:valise_format>
+  $<TARGET_OBJECTS:valise_io> $<TARGET_OBJECTS:valise_pipeline>)
+target_link_libraries(valise_bench_tests PRIVATE valise_util
+  valise_test_support GTest::gtest_main)
+target_include_directories(valise_bench_tests PRIVATE
+  ${PROJECT_SOURCE_DIR}/src)
