@@ -58,6 +58,7 @@ log "byte $target of victim.bin is at $phys in the image (logical $logical)"
 log "corrupting one byte on the image, file system unmounted"
 umount "$R"
 old=$(od -An -tu1 -j "$phys" -N1 "${IMG[R]}" | tr -d ' ')
+# shellcheck disable=SC2059  # the format is the octal escape of one byte
 printf "\\$(printf '%03o' $((old ^ 0x20)))" |
   dd of="${IMG[R]}" bs=1 seek="$phys" count=1 conv=notrunc status=none
 drop_caches # the loop device's cache too: the next read is from the image

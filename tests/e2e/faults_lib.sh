@@ -133,9 +133,18 @@ set_faults() {
 stop_faultfs() {
   local name=$1 pid=${FPID[$1]} mnt=${FMNT[$1]} rc=0
   kill -USR2 "$pid" 2>/dev/null || true
-  if grep -qF " $mnt " /proc/self/mountinfo; then
-    fusermount3 -u "$mnt" || fail "fusermount3 -u $mnt failed"
-  fi
+  # EBUSY for a moment is expected after a hung read: valise has exited,
+  # but the kernel tears its io_uring down asynchronously, and the ring
+  # holds its files on the mount until the held request has completed.
+  local tries=0
+  while grep -qF " $mnt " /proc/self/mountinfo; do
+    fusermount3 -u "$mnt" 2>"$VALISE_WORK/fusermount.err" && break
+    tries=$((tries + 1))
+    ((tries < 100)) ||
+      fail "fusermount3 -u $mnt: $(cat "$VALISE_WORK/fusermount.err")"
+    sleep 0.1
+  done
+  if ((tries > 0)); then log "$mnt was busy for $((tries * 100)) ms"; fi
   for _ in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1

@@ -85,6 +85,7 @@ DEST="${MNT[D2]}/stage"
 vpid=$!
 # Ended at exit only while it is ours and running (vpid is cleared once
 # reaped: its number may then belong to another process).
+# shellcheck disable=SC2016  # expanded when the hook runs, not now
 valise_on_cleanup 'if [[ -n "$vpid" ]]; then kill -CONT "$vpid"; kill "$vpid"; fi'
 # As soon as a first group of files is journaled (the journal holds more
 # than its begin record and a few commits): freeze valise, pull the plug on

@@ -17,8 +17,9 @@
 //   flip OFFSET MASK PATH    the byte at OFFSET of PATH is XORed with MASK
 //                            (0x01: one bit) in the data a read returns;
 //                            the backing file is not changed
-//   hang PATH                reads of PATH block until released: SIGUSR2,
-//                            or a new control file; unplugging ends them
+//   hang PATH                reads of PATH block until released by
+//                            SIGUSR2 (a new control file arms the hangs
+//                            again for later reads); unplugging ends them
 //                            too (with the unplug error)
 //   unplug-after N [MODE]    after N read requests (on any file, counted
 //                            from when this file was read), unplug
@@ -35,11 +36,13 @@
 //                fails with ENODEV or EIO; the mount stays
 //   abort        writes 1 to /sys/fs/fuse/connections/N/abort (needs
 //                fusectl mounted there): the kernel fails every pending
-//                and later request with ENOTCONN, this process's loop ends
-//                and it unmounts and exits, as a USB drive yanked mid-read
+//                and later request (ECONNABORTED, ENOTCONN), this
+//                process's loop ends and it exits, and the mount point
+//                stays dead (ENOTCONN) until unmounted, as a USB drive
+//                yanked mid-read leaves it
 //
 // log=FILE gets one line per event, flushed at once, for the tests to
-// count: "init conn=N", "open PATH flags=0x.. direct=0|1",
+// count: "init conn=ABORT_FILE", "open PATH flags=0x.. direct=0|1",
 // "read PATH OFFSET SIZE direct=0|1", "eio PATH OFFSET SIZE",
 // "flip PATH OFFSET", "hang PATH OFFSET", "released", "unplug MODE",
 // "reload N rules". direct= tells whether the caller opened the file with
