@@ -541,6 +541,10 @@ void BagCheck::Finish() {
     Error(std::to_string(extra.size()) +
           " payload file(s) in no payload manifest: " + Examples(extra));
   }
+  if (has_fetch_ && unfetched.empty() && !fetch_paths_.empty()) {
+    Note("fetch.txt lists " + std::to_string(fetch_paths_.size()) +
+         " item(s), all present in the bag");
+  }
   if (!unfetched.empty()) {
     incomplete_ = true;
     Error("incomplete: " + std::to_string(unfetched.size()) +

@@ -44,8 +44,8 @@ assert_eq "$n" "$(wc -l <"$DEST/manifest-sha256.txt")" "manifest lines"
 
 log "the tools agree"
 # sha256sum does not decode RFC 8493's %25: check that line with valise.
-grep -v '%25' "$DEST/manifest-sha256.txt" >"$W/plain.sha256"
-assert_eq 1 "$(grep -c 'data/percent%25name.bin$' "$DEST/manifest-sha256.txt")" \
+grep -av '%25' "$DEST/manifest-sha256.txt" >"$W/plain.sha256"
+assert_eq 1 "$(grep -ac 'data/percent%25name.bin$' "$DEST/manifest-sha256.txt")" \
   "the '%' name encoded"
 (cd "$DEST" && expect_exit 0 sha256sum -c --quiet "$W/plain.sha256")
 (cd "$DEST" && expect_exit 0 sha256sum -c --quiet tagmanifest-sha256.txt)
@@ -77,7 +77,7 @@ expect_exit 0 "$VALISE" manifest --hash xxh128 "$D2" -o "$W/x.vm"
 DEST2=${MNT[OUT]}/bag2
 expect_exit 0 "$VALISE" ingest -m "$W/x.vm" -d "$DEST2" --bag --no-progress \
   "$D2"
-grep -v '%25' "$DEST2/manifest-sha256.txt" >"$W/plain2.sha256"
+grep -av '%25' "$DEST2/manifest-sha256.txt" >"$W/plain2.sha256"
 (cd "$DEST2" && expect_exit 0 sha256sum -c --quiet "$W/plain2.sha256")
 expect_exit 0 "$VALISE" verify --no-progress "$DEST2"
 

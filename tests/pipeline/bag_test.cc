@@ -234,7 +234,7 @@ TEST(BagValidate, OxumCheckedBeforeHashing) {
 
 // Goal: a bag with fetch.txt whose items are absent is incomplete: those
 // files are reported missing as "not fetched", nothing is fetched, and
-// the exit status is 1.
+// the exit status is 1; with the items present it is complete.
 TEST(BagValidate, FetchTxtIncomplete) {
   Outcome o = ValidateFixture("fetch");
   EXPECT_EQ(o.report.ExitCode(), 1);
@@ -246,6 +246,18 @@ TEST(BagValidate, FetchTxtIncomplete) {
             std::string::npos)
       << o.text;
   EXPECT_EQ(o.report.files_ok, 3u);
+
+  // Once the item is there (fetched by someone else), the bag is complete
+  // and valid.
+  SimDiskOptions so;
+  SimDisk disk(so);
+  LoadBag(&disk, "fetch", "d/b");
+  disk.AddFile("d/b/data/remote.bin", "remote payload\n");
+  o = Validate(&disk, {BagSpec{"d/b", {}}});
+  EXPECT_EQ(o.report.ExitCode(), 0) << o.text;
+  EXPECT_NE(o.text.find("fetch.txt lists 1 item(s), all present"),
+            std::string::npos)
+      << o.text;
 }
 
 // Goal: a manifest path that escapes the bag (.., absolute) makes it
