@@ -608,10 +608,20 @@ Status BagCheck::Run() {
   CheckTagManifests();
   VALISE_RETURN_IF_ERROR(VerifyPayload(m));
   report_.manifest = spec_.dir;
+  // A bag manifest has no sizes: count bytes from the listing, a file with
+  // a problem result as not verified (conservative when a copy on another
+  // payload drive was good).
+  std::set<std::string_view> bad;
+  for (const FileResult& r : report_.files) {
+    if (IsProblem(r.status)) bad.insert(r.path);
+  }
   report_.bytes_expected = 0;
+  report_.bytes_verified = 0;
   for (size_t i = 0; i < m.size(); ++i) {
     auto it = listing.files.find(std::string(m.path(i)));
-    if (it != listing.files.end()) report_.bytes_expected += it->second;
+    if (it == listing.files.end()) continue;
+    report_.bytes_expected += it->second;
+    if (!bad.count(m.path(i))) report_.bytes_verified += it->second;
   }
   Finish();
   return Status::OK();

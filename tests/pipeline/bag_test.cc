@@ -104,6 +104,7 @@ TEST(BagValidate, ValidBags) {
     const uint64_t want = std::string(name) == "valid-percent" ? 2 : 3;
     EXPECT_EQ(o.report.files_ok, want) << name;
     EXPECT_EQ(o.report.files_expected, want) << name;
+    EXPECT_EQ(o.report.bytes_verified, want == 2 ? 18u : 38u) << name;
   }
   Outcome o = ValidateFixture("valid-0.97");
   EXPECT_NE(o.text.find("byte-order mark (tolerated before 1.0)"),
@@ -181,6 +182,7 @@ TEST(BagValidate, WrongDigest) {
   ASSERT_NE(f, nullptr) << o.text;
   EXPECT_NE(f->detail.find("mismatch"), std::string::npos);
   EXPECT_EQ(o.report.files_ok, 2u);
+  EXPECT_EQ(o.report.bytes_verified, 27u);  // hello.txt's 11 bytes are not
 }
 
 // Goal: a tag file that differs from its tag manifest entry is reported
