@@ -101,11 +101,14 @@ struct RunReport {
   uint64_t dedup_bytes_saved = 0;
   uint64_t files_skipped_resume = 0;  // ingest: already committed
   bool interrupted = false;
+  // Trouble that stopped the run after it began (DEST full, DEST failing):
+  // the report is still written, and says so. Empty if none.
+  std::string fatal_error;
   std::vector<std::string> notes;  // run-level remarks ("io_uring: ...")
 
-  // 130 if interrupted; 1 if a file result IsProblem() or a drive has
-  // errors or stalled; else 0. (2, trouble, is decided before a report
-  // exists.)
+  // 130 if interrupted; 2 if fatal_error is set; 1 if a file result
+  // IsProblem() or a drive has errors or stalled; else 0. (Trouble found
+  // before a run starts is exit 2 without a report.)
   int ExitCode() const;
 };
 

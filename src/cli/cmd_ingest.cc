@@ -47,6 +47,8 @@ int RunIngest(const Args& args) {
   report.manifest = args.manifest;
   s = IngestDrives(fs, manifest, args.sources, args.dest, opt, iopt, &report);
   if (!s.ok()) {
+    // Trouble after the run began (DEST full or failing): the report says
+    // what was committed, and carries the same exit status.
     if (!report.drives.empty()) EmitReport(args, report);
     PrintError(s.message());
     return report.interrupted ? kExitInterrupted : kExitTrouble;

@@ -133,7 +133,8 @@ class Ingest {
         report_(report),
         state_(manifest.size(), EntryState::kTodo),
         primary_(manifest.size(), -1),
-        attempt_(manifest.size(), 0) {}
+        attempt_(manifest.size(), 0),
+        resumed_(manifest.size(), 0) {}
 
   Status Run() {
     start_us_ = fs_->NowMicros();
@@ -142,6 +143,7 @@ class Ingest {
     report_->started = NowIso8601();
     report_->files_expected = m_.size();
     report_->bytes_expected = m_.total_bytes();
+    report_->chunk_size = opt_.chunk_size;
     VALISE_RETURN_IF_ERROR(ChooseDigests(m_, opt_, &digests_));
 
     // Stage 1: open DEST, take its lock, clear leftover temporary files.
@@ -159,6 +161,7 @@ class Ingest {
     Status s = StagePasses();
     // Stage 7: report.
     FinishReport();
+    if (!s.ok()) report_->fatal_error = s.message();
     CleanStaging();
     if (s.ok()) {
       JournalRecord end;
@@ -297,6 +300,7 @@ class Ingest {
                          (!m_.has_sizes() || info.size == m_.file_size(e));
       if (sized && Journaled(e)) {
         state_[e] = EntryState::kCommitted;
+        resumed_[e] = 1;
         ++report_->files_skipped_resume;
         continue;
       }
@@ -535,16 +539,13 @@ class Ingest {
     AccumulateStats(reader);
     if (pass == 0) report_->notes.push_back(reader.queue_note());
     if (!s.ok()) return s;
-    if (!commit_status.ok()) return commit_status;
-    if (!reader.fatal().ok()) {
-      if (reader.fatal().IsNoSpace()) {
-        return reader.fatal().WithContext(
-            "DEST is full; committed files are kept, free space and rerun "
-            "the same command to resume");
-      }
-      return reader.fatal();
+    Status fatal = !commit_status.ok() ? commit_status : reader.fatal();
+    if (fatal.IsNoSpace()) {
+      return fatal.WithContext(
+          "DEST is full; committed files are kept, free space and rerun the "
+          "same command to resume");
     }
-    return Status::OK();
+    return fatal;
   }
 
   std::string StagingName(size_t entry, int pass) const {
@@ -807,7 +808,8 @@ class Ingest {
       if (!candidates_.empty() && !candidates_[e].empty()) {
         planned[candidates_[e][0].drive] += m_.file_size(e);
       }
-      if (state_[e] == EntryState::kCommitted) {
+      // Files committed by an earlier run count as resumed, not as ok.
+      if (state_[e] == EntryState::kCommitted && !resumed_[e]) {
         ++report_->files_ok;
         report_->bytes_verified += m_.file_size(e);
       }
@@ -856,6 +858,7 @@ class Ingest {
   std::vector<EntryState> state_;
   std::vector<int64_t> primary_;
   std::vector<size_t> attempt_;
+  std::vector<uint8_t> resumed_;  // committed by an earlier run
   std::vector<std::vector<CopyRef>> candidates_;
   std::unordered_map<size_t, std::vector<size_t>> dups_of_;
   std::unordered_map<size_t, std::vector<size_t>> failures_of_;

@@ -366,6 +366,8 @@ Status Reader::Run(
       out.status = fs_->OpenForRead(job.path, ro, &file);
       if (out.status.ok() && job.write) {
         out.status = open_sink_(job, &sink);
+        // DEST's failure, not the drive's.
+        out.write_failed = !out.status.ok();
         if (out.status.IsNoSpace() && fatal_.ok()) fatal_ = out.status;
       }
       if (!out.status.ok() || job.size == 0) {

@@ -73,6 +73,7 @@ bool IsProblem(FileStatus s) {
 
 int RunReport::ExitCode() const {
   if (interrupted) return 130;
+  if (!fatal_error.empty()) return 2;
   for (const FileResult& f : files) {
     if (IsProblem(f.status)) return 1;
   }
@@ -522,6 +523,14 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
       fmt::format_to(o, "; {} so far: {}",
                      Plural(n_problems, "problem", "problems"), problem_list);
     }
+  } else if (!r.fatal_error.empty()) {
+    fmt::format_to(o, "valise: stopped: {}; {} of {} files {}",
+                   EscapeReportText(r.fatal_error), done, r.files_expected,
+                   verb);
+    if (n_problems > 0) {
+      fmt::format_to(o, "; {}: {}", Plural(n_problems, "problem", "problems"),
+                     problem_list);
+    }
   } else if (n_problems > 0) {
     fmt::format_to(o, "valise: {}: {}",
                    Plural(n_problems, "problem", "problems"), problem_list);
@@ -704,6 +713,7 @@ std::string FormatJson(const RunReport& r) {
   w.Field("seconds", r.seconds);
   w.Field("exit_code", r.ExitCode());
   w.Field("interrupted", r.interrupted);
+  w.Field("fatal_error", StringOrNull(r.fatal_error, false));
   w.Field("chunk_size", r.chunk_size > 0 ? Json(r.chunk_size) : Json(nullptr));
 
   Json totals;

@@ -132,6 +132,8 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
     }
   }
 
+  report->chunk_size = opt.chunk_size;
+
   // Stage 1, scan: what is on each drive.
   std::vector<DriveScan> scans = ScanDrives(fs, sources);
   bool any_drive = false;
