@@ -1,0 +1,27 @@
+# Tests of the built `valise` binary in a fresh temp directory on plain
+# directories (no loop devices, no root needed): bash scripts in
+# tests/cli/ using the helpers of tests/e2e/lib.sh. Included by
+# tests/CMakeLists.txt (after e2e/tests.cmake, which builds the JSON query
+# helper). A script exits 77 (ctest: skipped) with its reason.
+#
+#   cli_hostile        hostile manifests, drives and DESTs (hostile_cli.sh)
+#   cli_big_manifest   peak memory of verify on a 10-million-line manifest
+#                      (big_manifest.sh); LABELS slow: it writes 1.4 GB to
+#                      /var/tmp and runs only with VALISE_SLOW_TESTS=1
+function(valise_cli_test name script)
+  cmake_parse_arguments(A "" "TIMEOUT" "LABELS" ${ARGN})
+  add_test(NAME cli_${name}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/${script})
+  set(env "VALISE=$<TARGET_FILE:valise>")
+  if(TARGET valise_e2e_json)
+    list(APPEND env "VALISE_JSON=$<TARGET_FILE:valise_e2e_json>")
+  endif()
+  set_tests_properties(cli_${name} PROPERTIES
+    ENVIRONMENT "${env}"
+    SKIP_RETURN_CODE 77
+    TIMEOUT ${A_TIMEOUT}
+    LABELS "cli;${A_LABELS}")
+endfunction()
+
+valise_cli_test(hostile hostile_cli.sh TIMEOUT 300)
+valise_cli_test(big_manifest big_manifest.sh TIMEOUT 1800 LABELS slow)
