@@ -16,6 +16,7 @@ VALISE_DEPS=(
   clang clang-format
   xfsprogs btrfs-progs e2fsprogs util-linux
   fio hashdeep xxhash rsync rclone openssl
+  strace time  # tests/cli: no drive read before a signature check; peak RSS
 )
 
 # Prints the packages of "$@" that dpkg does not list as installed.
