@@ -1,2 +1,4 @@
 valise_benchmark(hash_bench)
 valise_benchmark(read_engine_bench)
+valise_benchmark(manifest_bench)
+valise_benchmark(dedup_index_bench)

@@ -664,22 +664,47 @@ void MeasurePipeline(FileSystem* fs, Directory* dir,
   }
   cleanup.AddDir(tmp);
 
+  // At most half of DEST's free space is written, shared by the drives;
+  // a file that does not fit is read and written in part (a prefix of
+  // whole chunks), which the Reader treats as a file of that size.
+  const size_t chunk = o.pipeline.chunk_size;
+  size_t usable = 0;
+  for (const DrivePlan& p : plans) usable += p.status.ok();
+  uint64_t free_bytes = 0, free_inodes = 0;
+  uint64_t room = uint64_t{1} << 30;
+  if (dir->FreeSpace(&free_bytes, &free_inodes).ok()) room = free_bytes / 2;
+  const uint64_t share = usable ? room / usable / chunk * chunk : 0;
   std::vector<std::vector<ReadJob>> jobs(plans.size());
   std::vector<bool> rotational;
   size_t id = 0;
+  bool capped = false;
   for (size_t d = 0; d < plans.size(); ++d) {
     rotational.push_back(plans[d].drive.info.rotational);
     if (!plans[d].status.ok()) continue;
+    uint64_t left = share;
     for (const ReadTarget& t : plans[d].files) {
       if (jobs[d].size() >= kMaxPipelineJobs) break;
+      uint64_t size = t.size;
+      if (size > left) {
+        capped = true;
+        size = left / chunk * chunk;
+        if (size == 0) break;
+      }
+      left -= size;
       ReadJob j;
       j.drive = static_cast<int>(d);
       j.path = t.path;
-      j.size = t.size;
+      j.size = size;
       j.id = id++;
       j.write = true;
       jobs[d].push_back(std::move(j));
     }
+  }
+  if (capped) {
+    report->notes.push_back(fmt::format(
+        "DEST has room for {} of test data: the pipeline read at most {} "
+        "per drive",
+        HumanBytes(room), HumanBytes(share)));
   }
 
   std::atomic<bool> stop{false};

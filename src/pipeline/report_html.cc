@@ -11,9 +11,13 @@
 // (10^6 bytes per second, as the summary), over seconds since the start.
 // DriveReport::bytes_per_second holds bytes per whole second; a drive's
 // last second is usually partial (it ended mid-second), so its rate is
-// taken over the part of the second the drive was running. Long runs are
-// averaged over wider steps so a line never has more than kMaxPoints
-// steps (a ten-hour ingest of forty drives stays a few hundred KiB).
+// taken over the part of the second the drive was running, and merged
+// into the second before when that part is under half a second (the
+// last few chunks, completing within milliseconds, would draw a spike
+// that never happened). The total is the sum of the drives running at
+// each moment. Long runs are averaged over wider steps so a line never
+// has more than kMaxPoints steps (a ten-hour ingest of forty drives
+// stays a few hundred KiB).
 //
 // Everything printed from the report is escaped twice: first as the
 // summary does (paths with the manifest v1 rule, free text with control
@@ -37,9 +41,9 @@ constexpr size_t kMaxPoints = 1200;    // steps per line at most
 constexpr size_t kMaxFileRows = 1000;  // problem files listed at most
 
 // Chart geometry, in SVG user units (pixels at 100%).
-constexpr double kChartWidth = 900;
+constexpr double kChartWidth = 980;
 constexpr double kPlotLeft = 64;
-constexpr double kPlotRight = 640;  // the legend lives to the right
+constexpr double kPlotRight = 620;  // the legend lives to the right
 constexpr double kPlotTop = 16;
 constexpr double kPlotHeight = 300;
 constexpr double kLegendRow = 18;
@@ -47,7 +51,7 @@ constexpr double kLegendRow = 18;
 // Distinct on white and for the common colour-vision deficiencies
 // (Okabe-Ito, then darker tones); the total is drawn in black.
 constexpr const char* kPalette[] = {
-    "#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7",
+    "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00",
     "#56b4e9", "#8c6d00", "#5b3a8c", "#117733", "#882255",
 };
 
@@ -118,50 +122,90 @@ std::string TickLabel(double v, double step) {
                            static_cast<int>(std::ceil(-std::log10(step))));
 }
 
-// A drive's rate in MB/s for each step of `width` seconds.
-struct Series {
-  std::vector<double> mbps;  // one per step
-  double end = 0;            // seconds at which the drive's data ends
+// One horizontal piece of a line: the rate in MB/s over [t0, t1) seconds.
+struct Step {
+  double t0 = 0, t1 = 0;
+  double mbps = 0;
 };
 
-Series DriveSeries(const DriveReport& d, size_t width) {
-  Series s;
+// A drive's steps, `width` seconds each (averaged). Its last second is
+// usually partial: it counts for the time the drive ran in it, by the
+// drive's own clock. A last step shorter than half a step is merged into
+// the one before: a few chunks completing in the last milliseconds would
+// otherwise draw a spike that never happened.
+std::vector<Step> DriveSteps(const DriveReport& d, size_t width) {
+  std::vector<Step> steps;
   const std::vector<uint64_t>& b = d.bytes_per_second;
-  if (b.empty()) return s;
   const size_t n = b.size();
-  // Seconds the drive ran during its last bucket: the fraction after the
-  // last whole second, when the drive's own time says so.
+  if (n == 0) return steps;
   double last = 1;
   if (d.seconds > double(n - 1) && d.seconds < double(n)) {
-    last = std::max(0.25, d.seconds - double(n - 1));
+    last = d.seconds - double(n - 1);
   }
-  s.end = double(n - 1) + last;
+  std::vector<uint64_t> bytes;
   for (size_t i = 0; i < n; i += width) {
-    uint64_t bytes = 0;
-    double secs = 0;
-    for (size_t k = i; k < std::min(n, i + width); ++k) {
-      bytes += b[k];
-      secs += k + 1 == n ? last : 1;
-    }
-    s.mbps.push_back(secs > 0 ? double(bytes) / secs / 1e6 : 0);
+    Step st;
+    st.t0 = double(i);
+    st.t1 = std::min(double(i + width), double(n - 1) + last);
+    uint64_t sum = 0;
+    for (size_t k = i; k < std::min(n, i + width); ++k) sum += b[k];
+    bytes.push_back(sum);
+    steps.push_back(st);
   }
-  return s;
+  if (steps.size() >= 2 &&
+      steps.back().t1 - steps.back().t0 < 0.5 * double(width)) {
+    steps[steps.size() - 2].t1 = steps.back().t1;
+    bytes[bytes.size() - 2] += bytes.back();
+    steps.pop_back();
+    bytes.pop_back();
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const double secs = steps[i].t1 - steps[i].t0;
+    steps[i].mbps = secs > 0 ? double(bytes[i]) / secs / 1e6 : 0;
+  }
+  return steps;
 }
 
-// The step line of `mbps` (one value per `width` seconds) ending at `end`.
-std::string StepPoints(const std::vector<double>& mbps, size_t width,
-                       double end, double x_scale, double y_max) {
+// The total: between every two consecutive step boundaries of any drive,
+// the sum of the rates of the drives running then.
+std::vector<Step> TotalSteps(const std::vector<std::vector<Step>>& drives) {
+  std::vector<double> cuts;
+  for (const auto& steps : drives) {
+    for (const Step& st : steps) {
+      cuts.push_back(st.t0);
+      cuts.push_back(st.t1);
+    }
+  }
+  std::sort(cuts.begin(), cuts.end());
+  cuts.erase(std::unique(cuts.begin(), cuts.end()), cuts.end());
+  std::vector<size_t> at(drives.size(), 0);  // each drive's current step
+  std::vector<Step> total;
+  for (size_t i = 0; i + 1 < cuts.size(); ++i) {
+    Step st{cuts[i], cuts[i + 1], 0};
+    const double mid = (st.t0 + st.t1) / 2;
+    for (size_t d = 0; d < drives.size(); ++d) {
+      const auto& steps = drives[d];
+      while (at[d] < steps.size() && steps[at[d]].t1 <= mid) ++at[d];
+      if (at[d] < steps.size() && steps[at[d]].t0 <= mid) {
+        st.mbps += steps[at[d]].mbps;
+      }
+    }
+    total.push_back(st);
+  }
+  return total;
+}
+
+// The polyline points of `steps`.
+std::string StepPoints(const std::vector<Step>& steps, double x_scale,
+                       double y_max) {
   auto x = [&](double t) { return kPlotLeft + t * x_scale; };
   auto y = [&](double v) {
     return kPlotTop + kPlotHeight - std::min(v, y_max) / y_max * kPlotHeight;
   };
   std::string pts;
-  for (size_t i = 0; i < mbps.size(); ++i) {
-    double t0 = double(i * width);
-    double t1 = std::min(end, double((i + 1) * width));
-    if (t1 < t0) t1 = t0;
-    pts += fmt::format("{},{} {},{} ", Num(x(t0)), Num(y(mbps[i])), Num(x(t1)),
-                       Num(y(mbps[i])));
+  for (const Step& st : steps) {
+    pts += fmt::format("{},{} {},{} ", Num(x(st.t0)), Num(y(st.mbps)),
+                       Num(x(st.t1)), Num(y(st.mbps)));
   }
   if (!pts.empty()) pts.pop_back();
   return pts;
@@ -174,21 +218,15 @@ void AppendChart(const RunReport& r, std::string* out) {
   }
   const size_t width =
       std::max<size_t>(1, (seconds + kMaxPoints - 1) / kMaxPoints);
-  std::vector<Series> series;
+  std::vector<std::vector<Step>> series;
   double end = 1;
   for (const DriveReport& d : r.drives) {
-    series.push_back(DriveSeries(d, width));
-    end = std::max(end, series.back().end);
+    series.push_back(DriveSteps(d, width));
+    if (!series.back().empty()) end = std::max(end, series.back().back().t1);
   }
-  // The total: at each step, the sum of the drives still running.
-  Series total;
-  total.end = end;
-  for (const Series& s : series) {
-    if (total.mbps.size() < s.mbps.size()) total.mbps.resize(s.mbps.size());
-    for (size_t i = 0; i < s.mbps.size(); ++i) total.mbps[i] += s.mbps[i];
-  }
+  const std::vector<Step> total = TotalSteps(series);
   double top = 0;
-  for (double v : total.mbps) top = std::max(top, v);
+  for (const Step& st : total) top = std::max(top, st.mbps);
   const double y_step = NiceStep(top > 0 ? top : 1, 5);
   const double y_max = std::max(y_step, std::ceil(top / y_step) * y_step);
   const double x_step = NiceStep(end, 10);
@@ -241,13 +279,13 @@ void AppendChart(const RunReport& r, std::string* out) {
     *out += fmt::format(
         "<polyline class=\"drive\" stroke=\"{}\" points=\"{}\">"
         "<title>{}</title></polyline>\n",
-        color, StepPoints(series[d].mbps, width, series[d].end, x_scale, y_max),
+        color, StepPoints(series[d], x_scale, y_max),
         HtmlPath(r.drives[d].source));
   }
   *out += fmt::format(
       "<polyline class=\"total\" points=\"{}\"><title>total</title>"
       "</polyline>\n",
-      StepPoints(total.mbps, width, total.end, x_scale, y_max));
+      StepPoints(total, x_scale, y_max));
 
   // Legend: a swatch, the name and the drive's mean rate.
   const double lx = kPlotRight + 20;
@@ -268,7 +306,7 @@ void AppendChart(const RunReport& r, std::string* out) {
     double mean = dr.seconds > 0 ? double(dr.bytes_read) / dr.seconds : 0;
     total_mean += mean;
     legend_row(d, "drive", kPalette[d % std::size(kPalette)],
-               Html(Tail(EscapeReportPath(dr.source), 28)) + " " +
+               Html(Tail(EscapeReportPath(dr.source), 30)) + " " +
                    Html(HumanRate(mean)));
   }
   uint64_t total_bytes = 0;
@@ -352,7 +390,7 @@ std::string FileDetail(const RunReport& r, const FileResult& f) {
 
 constexpr const char* kStyle =
     "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;"
-    "color:#1f2328;margin:24px auto;max-width:1000px;padding:0 16px}\n"
+    "color:#1f2328;margin:24px auto;max-width:1040px;padding:0 16px}\n"
     "h1{font-size:21px;margin:0 0 8px}h2{font-size:16px;margin:28px 0 8px}\n"
     ".verdict{font-weight:600;padding:8px 12px;border-radius:6px}\n"
     ".verdict.ok{background:#dafbe1;color:#116329}\n"

@@ -224,6 +224,30 @@ TEST(HtmlReport, PartialLastSecondIsARate) {
   const double x0 = drives[1][0].first;
   EXPECT_NEAR((drives[0][3].first - x0) / (drives[1][3].first - x0), 0.75,
               0.01);
+  // The total is 110 MB/s until A stops at 1.5 s, then B's 10 alone.
+  auto total = Lines(html, "total");
+  ASSERT_EQ(total.size(), 1u);
+  ASSERT_EQ(total[0].size(), 6u);  // [0,1) [1,1.5) [1.5,2)
+  EXPECT_NEAR(total[0][0].second, total[0][2].second, 0.05);
+  EXPECT_GT(total[0][4].second, total[0][2].second);  // lower rate, larger y
+}
+
+// Goal: a last piece under half a second is merged into the second
+// before it: 5 MB in the last 50 ms is no 100 MB/s spike but part of a
+// steady 100 MB/s over the last 1.05 s.
+TEST(HtmlReport, ShortLastPieceIsMerged) {
+  RunReport r;
+  r.command = "verify";
+  r.seconds = 2.05;
+  r.drives.push_back(Drive("A", {100'000'000, 100'000'000, 5'000'000}, 2.05));
+  const std::string html = FormatHtml(r);
+  auto drives = Lines(html, "drive");
+  ASSERT_EQ(drives.size(), 1u);
+  ASSERT_EQ(drives[0].size(), 4u);
+  EXPECT_NEAR(drives[0][0].second, drives[0][3].second, 0.05);
+  EXPECT_NEAR((drives[0][3].first - drives[0][0].first) /
+                  (drives[0][1].first - drives[0][0].first),
+              2.05, 0.01);
 }
 
 // Goal: a report without drives or timelines still gives a well-formed
