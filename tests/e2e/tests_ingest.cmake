@@ -1,0 +1,16 @@
+# End-to-end tests of `valise ingest` on real drives (tests/e2e/ingest_*.sh,
+# helpers in tests/e2e/ingest_lib.sh): ext4 and xfs file systems on loop
+# devices, corrupt copies, kill -9 and signals mid-run, a second run on a
+# locked DEST, a symlink planted in DEST. Included by tests/CMakeLists.txt
+# after tests/e2e/tests.cmake, whose valise_e2e_test() registers each one
+# (RUN_SERIAL, skipped when not root, 300 s unless raised below).
+
+valise_e2e_test(ingest_basic ingest_basic.sh)
+valise_e2e_test(ingest_repair ingest_repair.sh)
+valise_e2e_test(ingest_xfs_reflink ingest_xfs_reflink.sh)
+valise_e2e_test(ingest_kill9 ingest_kill9.sh)
+valise_e2e_test(ingest_sigint ingest_sigint.sh)
+valise_e2e_test(ingest_lock ingest_lock.sh)
+valise_e2e_test(ingest_hostile_dest ingest_hostile_dest.sh)
+# Twenty-odd interrupted runs over ~600 MiB, then a full one and a verify.
+set_tests_properties(e2e_ingest_kill9 PROPERTIES TIMEOUT 900)
