@@ -3,8 +3,12 @@
 #include "cli/commands.h"
 
 #include <fmt/format.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <unistd.h>
+// Inlined, as in src/util/digest.cc: valise does not link libxxhash.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -27,9 +31,19 @@ void OnSignal(int) {
 
 constexpr const char* kFeatures =
     "io_uring ed25519 sha256 sha512 sha1 md5 xxh128";
+// What else is compiled in (pkg): manifest formats read, dedup methods and
+// the journal's checksum, then the libraries as loaded at run time.
+constexpr const char* kFormats = "valise sumfile hashdeep bagit";
+constexpr const char* kDedup = "reflink hardlink copy";
 
 std::string VersionText() {
-  return fmt::format("valise {}\nfeatures: {}\n", VALISE_VERSION, kFeatures);
+  const unsigned xxh = XXH_versionNumber();
+  return fmt::format(
+      "valise {}\nfeatures: {}\nformats: {}\ndedup: {}\njournal: crc32c "
+      "(ISA-L)\nlibraries: {}, xxHash {}.{}.{}, fmt {}.{}.{}\n",
+      VALISE_VERSION, kFeatures, kFormats, kDedup,
+      OpenSSL_version(OPENSSL_VERSION), xxh / 10000, xxh / 100 % 100, xxh % 100,
+      FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100);
 }
 
 void AddFlags(CLI::App* app, Command cmd, Args* args) {
@@ -79,7 +93,9 @@ const std::atomic<bool>* InstallSignalHandlers() {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"valise: bulk disk ingest and verification"};
+  // Named "valise", so usage lines do not show argv[0]'s full path.
+  CLI::App app{"valise: bulk disk ingest and verification", "valise"};
+  app.formatter(MakeHelpFormatter());  // 80 columns (cmd_docs.cc)
   app.require_subcommand(1);
   app.set_version_flag("-V,--version", VersionText());
   app.footer(
@@ -111,12 +127,26 @@ int Main(int argc, char** argv) {
     }
     subs.emplace_back(sub, c.command);
   }
+  // Hidden generators (cmd_docs.cc) run by the build for packaging: an
+  // empty group keeps them out of --help.
+  CLI::App* help_man =
+      app.add_subcommand("help-man", "print the man page (roff)");
+  help_man->group("");
+  std::string shell;
+  CLI::App* completions =
+      app.add_subcommand("completions", "print a shell completion script");
+  completions->group("");
+  completions->add_option("SHELL", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? kExitOk : kExitTrouble;
   }
+  if (help_man->parsed()) return RunHelpMan();
+  if (completions->parsed()) return RunCompletions(shell);
   for (auto& [sub, cmd] : subs) {
     if (!sub->parsed()) continue;
     switch (cmd) {

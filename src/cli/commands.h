@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <string>
 
 #include "cli/flags.h"
@@ -17,6 +18,10 @@
 #include "valise/pipeline.h"
 #include "valise/report.h"
 #include "valise/status.h"
+
+namespace CLI {
+class FormatterBase;
+}  // namespace CLI
 
 namespace valise::cli {
 
@@ -33,6 +38,12 @@ int RunIngest(const Args& args);
 int RunBench(const Args& args);
 int RunKeygen(const Args& args);
 int RunSign(const Args& args);
+// Hidden generators (cmd_docs.cc): the roff man page and the bash or zsh
+// completion script, printed on stdout from FlagTable() and CommandTable().
+int RunHelpMan();
+int RunCompletions(const std::string& shell);
+// The --help formatter: CLI11's, with every line wrapped to 80 columns.
+std::shared_ptr<CLI::FormatterBase> MakeHelpFormatter();
 
 // "valise: error: <message>" on stderr, one line at a time across threads.
 void PrintError(const std::string& message);

@@ -1,5 +1,6 @@
 set(VALISE_CLI_SOURCES
   src/cli/cmd_bench.cc
+  src/cli/cmd_docs.cc
   src/cli/cmd_ingest.cc
   src/cli/cmd_keys.cc
   src/cli/cmd_manifest.cc
