@@ -42,15 +42,19 @@ log "built $(basename "$DEB") ($(stat -c %s "$DEB") bytes)"
 # Depends: the package of each library ldd resolves for the built binary.
 depends=$(dpkg-deb -f "$DEB" Depends)
 log "Depends: $depends"
+# The package names alone: "a (>= 1), b" -> " a b ".
+dep_names=$(tr ',' '\n' <<<"$depends" | awk '{ print $1 }' | tr '\n' ' ')
 while read -r lib; do
-  pkg=$(dpkg -S "$lib" 2>/dev/null | head -n 1 | cut -d: -f1) || true
-  if [[ -z "$pkg" ]]; then
-    # /lib is a symlink to /usr/lib on Debian 12: dpkg knows one of them.
-    pkg=$(dpkg -S "${lib/#\/usr/}" 2>/dev/null | head -n 1 | cut -d: -f1) ||
-      true
-  fi
+  # /lib is a symlink to /usr/lib on Debian 12: dpkg knows the library by
+  # one of the two names, or only by the file its soname link points to.
+  pkg=''
+  for cand in "$lib" "/usr$lib" "${lib#/usr}" "$(readlink -f "$lib")" \
+    "$(readlink -f "$lib" | sed 's,^/usr,,')"; do
+    pkg=$(dpkg -S "$cand" 2>/dev/null | head -n 1 | cut -d: -f1) || true
+    [[ -n "$pkg" ]] && break
+  done
   [[ -n "$pkg" ]] || fail "no Debian package owns $lib"
-  [[ ",$depends," =~ [,\ ]$pkg[\ ,\(] ]] ||
+  [[ " $dep_names " == *" $pkg "* ]] ||
     fail "Depends lacks $pkg (for $lib): $depends"
 done < <(ldd "$VALISE" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
 # (xxHash is compiled in, XXH_INLINE_ALL: no libxxhash0.)
