@@ -141,8 +141,7 @@ const std::vector<CommandDef>& CommandTable() {
        "measure drives, hashing and DEST, and name the bottleneck",
        "valise bench /mnt/d1 /mnt/d2 -d /srv/data\n"
        "valise bench /dev/sd[b-e] -d /srv/data -m shipment.vm --seconds 10",
-       "drives: directories (their largest files are read), image files or "
-       "block devices (read raw)"},
+       "drives: directories, image files or block devices"},
       {kKeygen, "keygen", "keygen -o KEY", "make an Ed25519 key pair",
        "valise keygen -o site.key   # writes site.key and site.key.pub",
        nullptr},

@@ -47,7 +47,8 @@ struct Args {
   unsigned threads = 0;
   unsigned chunk_kib = 1024;
   bool bag = false;  // ingest --bag: DEST becomes a BagIt bag
-  double seconds = 5;  // bench: --seconds
+  // bench --seconds: longest time of each measurement.
+  double seconds = 5;
 };
 
 using Field = std::variant<std::string Args::*, bool Args::*, unsigned Args::*,
