@@ -34,10 +34,13 @@ valise_build_binary() {
     return 0
   fi
   valise_log "building valise ($type) in $dir"
+  # Each step checked explicitly: callers run this under `|| exit 2`,
+  # where set -e does not apply.
   cmake -S "$VALISE_REPO" -B "$dir" -DCMAKE_BUILD_TYPE="$type" \
     -DVALISE_BUILD_TESTS=OFF -DVALISE_BUILD_BENCHMARKS=OFF \
-    -DVALISE_BUILD_FUZZERS=OFF >/dev/null
-  cmake --build "$dir" --target valise -j "$(valise_jobs)"
+    -DVALISE_BUILD_FUZZERS=OFF >/dev/null || return 2
+  cmake --build "$dir" --target valise -j "$(valise_jobs)" || return 2
+  [[ -x "$dir/valise" ]] || return 2
   VALISE="$dir/valise"
   export VALISE
 }
