@@ -26,7 +26,8 @@ BENCHMARK(BM_Hash)
 
 void BM_HashChunk(benchmark::State& state) {
   std::string buf(static_cast<size_t>(state.range(0)), 'x');
-  for (auto _ : state) benchmark::DoNotOptimize(HashChunk(buf.data(), buf.size()));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(HashChunk(buf.data(), buf.size()));
   state.SetBytesProcessed(int64_t(state.iterations()) * state.range(0));
 }
 BENCHMARK(BM_HashChunk)->Arg(4096)->Arg(1 << 20);

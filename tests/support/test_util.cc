@@ -1,17 +1,17 @@
 #include "support/test_util.h"
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <cstring>
 
 namespace valise::test {
 
 TempDir::TempDir() {
   const char* base = getenv("TMPDIR");
-  std::string templ = std::string(base && *base ? base : "/tmp") +
-                      "/valise-test-XXXXXX";
+  std::string templ =
+      std::string(base && *base ? base : "/tmp") + "/valise-test-XXXXXX";
   char* p = mkdtemp(templ.data());
   if (p == nullptr) abort();
   path_ = p;

@@ -7,15 +7,15 @@
 
 #include "valise/status.h"
 
-#define ASSERT_VALISE_OK(expr)                             \
-  do {                                                     \
-    ::valise::Status _s = (expr);                          \
-    ASSERT_TRUE(_s.ok()) << _s.ToString();                 \
+#define ASSERT_VALISE_OK(expr)             \
+  do {                                     \
+    ::valise::Status _s = (expr);          \
+    ASSERT_TRUE(_s.ok()) << _s.ToString(); \
   } while (0)
-#define EXPECT_VALISE_OK(expr)                             \
-  do {                                                     \
-    ::valise::Status _s = (expr);                          \
-    EXPECT_TRUE(_s.ok()) << _s.ToString();                 \
+#define EXPECT_VALISE_OK(expr)             \
+  do {                                     \
+    ::valise::Status _s = (expr);          \
+    EXPECT_TRUE(_s.ok()) << _s.ToString(); \
   } while (0)
 
 namespace valise::test {
