@@ -560,7 +560,7 @@ class Ingest {
       if (Accept(&f)) good.push_back(&f);
     }
     // Data durable, then names, then directories, then the journal.
-    Status fatal;
+    Status fatal = dest_failure_;
     std::vector<Finished*> renamed;
     std::set<std::string> dirs_to_sync;
     for (Finished* f : good) {
@@ -629,6 +629,12 @@ class Ingest {
                             diff + "); not overwritten"
                       : o.status.message());
       return false;
+    }
+    if (o.write_failed && !o.cancelled && !o.status.IsAborted() &&
+        !o.status.IsNoSpace() && dest_failure_.ok()) {
+      // DEST failed this file's writes after the engine's retries: DEST is
+      // in trouble, and staging the file again would fail again.
+      dest_failure_ = o.status.WithContext("DEST failing");
     }
     if (o.cancelled || o.write_failed) return false;  // not the copy's fault
     FileResult r = Result(e, f->drive, FileStatus::kCorrupt);
@@ -859,6 +865,7 @@ class Ingest {
   std::vector<int64_t> primary_;
   std::vector<size_t> attempt_;
   std::vector<uint8_t> resumed_;  // committed by an earlier run
+  Status dest_failure_;           // DEST failed a staging write or create
   std::vector<std::vector<CopyRef>> candidates_;
   std::unordered_map<size_t, std::vector<size_t>> dups_of_;
   std::unordered_map<size_t, std::vector<size_t>> failures_of_;

@@ -109,6 +109,9 @@ struct RunState {
   HashQueue hash_queue;
   const std::function<void(const ReadJob&, ReadOutcome&&)>* on_done = nullptr;
   std::mutex done_mu;  // serialises on_done
+  // Files with a timed-out request still in the queue: kept open until the
+  // queue is gone (a request's File must stay live until it is reaped).
+  std::vector<std::unique_ptr<File>>* graveyard = nullptr;
   std::mutex files_mu;
   std::condition_variable files_cv;
   size_t files_open = 0;  // FileStates alive
@@ -125,6 +128,10 @@ void ReleaseBuffer(RunState* rs, int buf) {
 
 void FinishFile(RunState* rs, FileState* f) {
   ReadOutcome out = std::move(f->outcome);
+  if (out.stalled && f->file) {
+    std::lock_guard<std::mutex> l(rs->done_mu);
+    rs->graveyard->push_back(std::move(f->file));
+  }
   if (out.status.ok() && f->hasher) out.digests = f->hasher->Finish();
   if (!out.status.ok()) out.chunks.clear();
   if (f->sink) {
@@ -279,6 +286,8 @@ Status Reader::Run(
   size_t buffers = opt_.buffers ? opt_.buffers : depth_total + 4 * threads;
   BufferPool pool(buffers, chunk);
 
+  // Declared before the engine so it outlives the queue.
+  std::vector<std::unique_ptr<File>> graveyard;
   auto queue = fs_->NewIoQueue(opt_.queue, &queue_note_);
   // Fixed buffers spare the kernel a page-table walk per read; a queue that
   // cannot register them still works with plain reads.
@@ -293,6 +302,7 @@ Status Reader::Run(
   rs.pool = &pool;
   rs.engine = &engine;
   rs.on_done = &on_done;
+  rs.graveyard = &graveyard;
 
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) workers.emplace_back(HashWorker, &rs);
