@@ -13,4 +13,6 @@ valise_e2e_test(ingest_sigint ingest_sigint.sh)
 valise_e2e_test(ingest_lock ingest_lock.sh)
 valise_e2e_test(ingest_hostile_dest ingest_hostile_dest.sh)
 # Twenty-odd interrupted runs over ~600 MiB, then a full one and a verify.
-set_tests_properties(e2e_ingest_kill9 PROPERTIES TIMEOUT 900)
+set_tests_properties(e2e_ingest_kill9 PROPERTIES TIMEOUT 1200)
+# Three interrupted runs and their reruns; slow on a loaded machine.
+set_tests_properties(e2e_ingest_sigint PROPERTIES TIMEOUT 600)
