@@ -236,6 +236,12 @@ bool CheckKnownBugs() {
 bool StallsEnabled() { return CheckKnownBugs(); }
 std::atomic<uint64_t> g_dedup_bug_seeds{0};
 std::atomic<uint64_t> g_runaway_seeds{0};
+// How the first ingests ended, printed so the log shows the faults bite.
+struct Outcomes {
+  uint64_t clean = 0, problems = 0, full = 0, dest_error = 0, cut = 0;
+  uint64_t verify_problems = 0;
+};
+Outcomes g_outcomes;
 
 // A size that likes chunk boundaries and small files.
 uint64_t RandomSize(Rng& rng, uint64_t chunk) {
@@ -950,6 +956,15 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
         << "known bug 5: ingest kept re-reading the drives (cancelled)";
     ++g_runaway_seeds;
   }
+  if (crashed) {
+    ++g_outcomes.cut;
+  } else if (s1.IsNoSpace()) {
+    ++g_outcomes.full;
+  } else if (!s1.ok()) {
+    ++g_outcomes.dest_error;
+  } else {
+    ++(r1.ExitCode() == 0 ? g_outcomes.clean : g_outcomes.problems);
+  }
   CheckDest(disk, sc, m, s1, r1, "after the first ingest", &dedup_bug);
   if (sc.crash == CrashMode::kAfter) {
     disk->Crash();
@@ -1076,6 +1091,7 @@ void RunSeed(uint64_t seed) {
                                 sc.use_chunks ? &chunks : nullptr, Sources(sc),
                                 sc.opt, &v));
   CheckVerify(sc, sc.use_chunks ? &chunks : nullptr, v);
+  if (v.ExitCode() != 0) ++g_outcomes.verify_problems;
   if (::testing::Test::HasFailure()) {
     ADD_FAILURE() << FormatSummary(v);
     return;
@@ -1105,6 +1121,7 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
   }
   g_dedup_bug_seeds = 0;
   g_runaway_seeds = 0;
+  g_outcomes = Outcomes{};
   const auto start = std::chrono::steady_clock::now();
   uint64_t run = 0;
   for (uint64_t seed : seeds) {
@@ -1131,6 +1148,17 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
       "randomized: %llu seeds run (verify + ingest + crash + clean rerun) "
       "in %.1f s; VALISE_SEEDS=N for more, VALISE_SEED=N to replay one\n",
       static_cast<unsigned long long>(run), secs);
+  const Outcomes& o = g_outcomes;
+  std::printf(
+      "randomized: verify found problems in %llu; first ingests: %llu clean, "
+      "%llu with problems, %llu DEST full, %llu other DEST errors, %llu "
+      "power cuts during the run\n",
+      static_cast<unsigned long long>(o.verify_problems),
+      static_cast<unsigned long long>(o.clean),
+      static_cast<unsigned long long>(o.problems),
+      static_cast<unsigned long long>(o.full),
+      static_cast<unsigned long long>(o.dest_error),
+      static_cast<unsigned long long>(o.cut));
   if (!CheckKnownBugs()) {
     std::printf(
         "randomized: known bugs left out (VALISE_RANDOM_KNOWN_BUGS=1 checks "
