@@ -497,7 +497,9 @@ class Ingest {
         {
           std::unique_lock<std::mutex> l(mu);
           cv.wait(l, [&] {
-            return reading_done || queue.size() >= iopt_.commit_batch;
+            // Commit as soon as anything is finished: a batch forms by
+            // itself while the previous commit runs.
+            return reading_done || !queue.empty();
           });
           while (!queue.empty() && batch.size() < iopt_.commit_batch) {
             batch.push_back(std::move(queue.front()));
@@ -526,7 +528,7 @@ class Ingest {
         f.outcome = std::move(o);
         std::lock_guard<std::mutex> l(mu);
         queue.push_back(std::move(f));
-        if (queue.size() >= iopt_.commit_batch) cv.notify_one();
+        cv.notify_one();
       });
       {
         std::lock_guard<std::mutex> l(mu);
