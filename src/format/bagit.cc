@@ -220,6 +220,13 @@ Status ParseBagInfo(std::string_view data, std::string_view name,
           name, n,
           "bad label '" + Quote(label) + "': empty, or ends with whitespace");
     }
+    // A byte-order mark belongs at the very start of a file only; inside a
+    // label it would vanish when the file is written back (found by
+    // bagit_fuzz: a blank first line, then a label starting with U+FEFF).
+    if (label.find("\xEF\xBB\xBF") != std::string_view::npos) {
+      return LineError(name, n,
+                       "bad label '" + Quote(label) + "': byte-order mark");
+    }
     out->push_back(BagInfoField{
         std::string(label), std::string(TrimBlanks(line.substr(colon + 1)))});
   }

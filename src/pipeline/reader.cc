@@ -627,7 +627,13 @@ Status Reader::Run(
         ++r->held;
         r->stalled = true;
         st.stalled = true;
-        cursors[t->drive].stalled = true;
+        // The drive is given up on as after any timed-out read: what it has
+        // not read yet is reported stalled (without this, its current file
+        // never finished and the run waited for it for ever).
+        if (!cursors[t->drive].stalled) {
+          cursors[t->drive].stalled = true;
+          abandon_drive(t->drive, Status::TimedOut("drive stalled"), true);
+        }
       }
       r->bad.push_back(BadRange{t->offset, sector, s.err()});
     }
