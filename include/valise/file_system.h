@@ -218,6 +218,17 @@ class FileSystem {
   // Writes a whole file atomically: temporary name, fsync, rename.
   virtual Status WriteSmallFile(const std::string& path,
                                 const std::string& data, uint32_t mode) = 0;
+  // Writes an output the operator named (--report FILE) the way a shell
+  // redirection would, not replacing what is there: a symlink at `path` is
+  // followed (the file it names is written, atomically as WriteSmallFile,
+  // and the link kept); a FIFO or character device (/dev/stdout) is
+  // written through, never replaced. A FIFO is opened without blocking:
+  // one with no reader is an error, not a hang. The default is
+  // WriteSmallFile (the simulated disk has no FIFOs).
+  virtual Status WriteOutputFile(const std::string& path,
+                                 const std::string& data, uint32_t mode) {
+    return WriteSmallFile(path, data, mode);
+  }
 
   // The queue that runs asynchronous I/O on this file system's Files: the
   // real one gives io_uring (or the synchronous fallback, see

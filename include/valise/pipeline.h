@@ -72,7 +72,8 @@ struct ManifestSummary {
 // digests in `digests`) and, if `chunks` is not null, the chunk index.
 // A path present on several sources must have the same contents on each
 // (InvalidArgument naming both otherwise). Returns an error for trouble
-// (a source missing, a file unreadable); skipped entries are not errors.
+// (a source missing, a file unreadable, an entry the scan could not list
+// or stat: summary->errors lists them); skipped entries are not errors.
 Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
                     DigestSet digests, const PipelineOptions& opt,
                     Manifest* manifest, ChunkIndex* chunks,

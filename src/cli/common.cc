@@ -112,7 +112,7 @@ int EmitReport(const Args& args, const RunReport& report) {
     const bool html =
         args.report.size() >= 5 &&
         args.report.compare(args.report.size() - 5, 5, ".html") == 0;
-    Status s = FileSystem::Default()->WriteSmallFile(
+    Status s = FileSystem::Default()->WriteOutputFile(
         args.report, html ? FormatHtml(report) : FormatJson(report) + "\n",
         0644);
     if (!s.ok()) {

@@ -35,6 +35,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -162,6 +163,46 @@ class ScopedFd final {
  private:
   int fd_ = -1;
 };
+
+// Writes `data` into an existing FIFO or character device, or through a
+// /proc/self/fd/N descriptor link. O_NONBLOCK on
+// open: a FIFO nobody reads fails with ENXIO instead of blocking; it is
+// retried for 10 s (the reader may be starting), then it is an error, not
+// a hang. The writes then block as usual (the reader may be slow).
+Status WriteThrough(const std::string& path, const std::string& data) {
+  int fd = -1;
+  for (int tries = 0;; ++tries) {
+    // O_APPEND: through /dev/stdout redirected to a file, after what the
+    // process printed there (FIFOs and devices ignore it).
+    fd = open(path.c_str(),
+              O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd >= 0) break;
+    if (errno == ENXIO && tries < 200) {
+      const struct timespec pause = {0, 50'000'000};
+      nanosleep(&pause, nullptr);
+      continue;
+    }
+    if (errno == ENXIO) {
+      return Status::IOError(path, "open: a FIFO with no reader (10 s)");
+    }
+    return Status::PosixError(Context(path, "open"), errno);
+  }
+  ScopedFd guard(fd);
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return Status::PosixError(Context(path, "fcntl"), errno);
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::PosixError(Context(path, "write"), errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
 
 // Reads a small sysfs attribute; empty on any error.
 std::string ReadSysfs(const std::string& path) {
@@ -1048,6 +1089,46 @@ class PosixFileSystem final : public FileSystem {
     if (fsync(dfd) != 0)
       return Status::PosixError(Context(dir, "fsync"), errno);
     return Status::OK();
+  }
+
+  Status WriteOutputFile(const std::string& path, const std::string& data,
+                         uint32_t mode) override {
+    // Follow a chain of symlinks by hand: realpath(3) wants the target to
+    // exist, and a link to a report not written yet is the common case.
+    std::string target = path;
+    for (int hops = 0;; ++hops) {
+      // /dev/stdout and the like lead to /proc/self/fd/N, whose "target"
+      // may be "pipe:[...]": only the kernel can follow those. Written
+      // through the descriptor, as `>/dev/stdout` would.
+      if (target.starts_with("/proc/self/fd/") ||
+          target.starts_with("/dev/fd/")) {
+        return WriteThrough(target, data);
+      }
+      struct stat st;
+      if (lstat(target.c_str(), &st) != 0) {
+        if (errno == ENOENT) break;  // a new file
+        return Status::PosixError(Context(target, "lstat"), errno);
+      }
+      if (S_ISREG(st.st_mode)) break;
+      if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+        return WriteThrough(target, data);
+      }
+      if (!S_ISLNK(st.st_mode)) {
+        return Status::InvalidArgument(
+            target, "not a regular file, FIFO or character device");
+      }
+      if (hops == 40) return Status::PosixError(Context(path, "open"), ELOOP);
+      char buf[PATH_MAX];
+      const ssize_t n = readlink(target.c_str(), buf, sizeof(buf));
+      if (n < 0) return Status::PosixError(Context(target, "readlink"), errno);
+      std::string link(buf, static_cast<size_t>(n));
+      const size_t slash = target.rfind('/');
+      if (link.front() != '/' && slash != std::string::npos) {
+        link = target.substr(0, slash + 1) + link;
+      }
+      target = std::move(link);
+    }
+    return WriteSmallFile(target, data, mode);
   }
 
   std::unique_ptr<IoQueue> NewIoQueue(const IoQueueOptions& opt,

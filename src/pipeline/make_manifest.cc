@@ -32,6 +32,15 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
   for (DriveScan& s : scans) {
     for (FileResult& r : s.skipped) summary->skipped.push_back(std::move(r));
   }
+  // An entry the scan could not list or stat (a directory without
+  // permission, a path deeper than PATH_MAX) would be missing from the
+  // manifest without a word: a manifest that leaves files out is trouble.
+  if (!summary->errors.empty()) {
+    return Status::IOError(std::to_string(summary->errors.size()) + " entr" +
+                               (summary->errors.size() == 1 ? "y" : "ies") +
+                               " on the sources could not be scanned; first",
+                           summary->errors.front());
+  }
 
   // Stage 2, union: every (path, drive) pair, grouped by path.
   struct Item {

@@ -51,14 +51,6 @@ DigestSet ShaXxh() {
   return d;
 }
 
-// Regression checks of bugs found by this work, still open, run in their
-// "what holds today" form unless VALISE_RANDOM_KNOWN_BUGS=1 (then they
-// assert the right behaviour and fail until fixed). See randomized_test.cc.
-bool CheckKnownBugs() {
-  const char* v = std::getenv("VALISE_RANDOM_KNOWN_BUGS");
-  return v != nullptr && std::string(v) == "1";
-}
-
 // Fails the test (and exits: a thread blocked in open(2) on a FIFO cannot
 // be cancelled) if not disarmed within `seconds`: a hang is a failure,
 // not a ctest timeout.
@@ -657,11 +649,10 @@ void RemoveTreeAt(int parent_fd, const std::string& name) {
 
 // Goal: a file whose path on the drive is longer than PATH_MAX (18
 // directories of 250 bytes: every component legal) is in the manifest,
-// or `valise manifest` fails; it is never silently left out. Known bug 8:
-// the scan records ENAMETOOLONG as a drive error, MakeManifest returns OK
-// with a manifest of 0 files and `valise manifest` exits 0 without a
-// word. Today (without VALISE_RANDOM_KNOWN_BUGS=1) this checks what
-// holds: verify of that drive reports the drive error, exit 1.
+// or `valise manifest` fails; it is never silently left out (bug 8,
+// fixed: the scan's ENAMETOOLONG was recorded, MakeManifest returned OK
+// with 0 files and `valise manifest` exited 0 without a word). Verify of
+// that drive reports the drive error, exit 1.
 TEST(HostileDrive, PathLongerThanPathMax) {
   test::TempDir tmp;
   const std::string drive = tmp.path() + "/drive";
@@ -694,19 +685,12 @@ TEST(HostileDrive, PathLongerThanPathMax) {
   ManifestSummary summary;
   Status s = MakeManifest(fs, {drive}, ShaXxh(), SmallOptions(), &m, nullptr,
                           &summary);
-  const bool silent = s.ok() && m.size() == 0;
-  if (!CheckKnownBugs()) {
-    if (silent) {
-      std::printf(
-          "KNOWN BUG 8: a file deeper than PATH_MAX is silently left out of "
-          "the manifest (%zu scan error(s) not returned)\n",
-          summary.errors.size());
-      EXPECT_FALSE(summary.errors.empty());
-    }
-  } else {
-    EXPECT_FALSE(silent) << "the file was left out of the manifest, and "
-                            "MakeManifest returned OK";
-  }
+  // Bug 8, fixed: MakeManifest returned OK with the file left out.
+  EXPECT_FALSE(s.ok()) << "the file was left out of the manifest, and "
+                          "MakeManifest returned OK";
+  EXPECT_NE(s.message().find("could not be scanned"), std::string::npos)
+      << s.ToString();
+  EXPECT_FALSE(summary.errors.empty());
   // Verify of a drive it cannot walk says so (a drive error, exit 1).
   Manifest empty(ShaXxh());
   ASSERT_VALISE_OK(empty.Finish());
