@@ -605,7 +605,9 @@ class Ingest {
       Status s = journal_->Commit();
       if (!s.ok()) return s;
       for (Finished* f : renamed) Committed(f->entry, f->drive, f->outcome);
-      for (Finished* f : renamed) PlaceDuplicates(f->entry);
+      for (Finished* f : renamed) {
+        VALISE_RETURN_IF_ERROR(PlaceDuplicates(f->entry));
+      }
     }
     return fatal;
   }
@@ -715,9 +717,11 @@ class Ingest {
   }
 
   // Places every duplicate of committed entry p: reflink or hard link.
-  void PlaceDuplicates(size_t p) {
+  // Returns DEST trouble like CommitBatch: a duplicate whose name or
+  // journal record is not durable stops the run.
+  Status PlaceDuplicates(size_t p) {
     auto it = dups_of_.find(p);
-    if (it == dups_of_.end()) return;
+    if (it == dups_of_.end()) return Status::OK();
     const std::string src = DestRel(p);
     std::set<std::string> dirs;
     std::vector<size_t> placed;
@@ -738,10 +742,11 @@ class Ingest {
       dirs.insert(ParentOf(rel));
       placed.push_back(e);
     }
-    if (placed.empty()) return;
+    if (placed.empty()) return Status::OK();
     dirs.insert(kStagingDir);
     for (const std::string& d : dirs) {
-      if (!dir_->SyncDir(d).ok()) return;  // not durable: not journaled
+      // The names are not durable: journal nothing.
+      VALISE_RETURN_IF_ERROR(dir_->SyncDir(d));
     }
     for (size_t e : placed) {
       JournalRecord r;
@@ -753,7 +758,7 @@ class Ingest {
         r.digests.push_back(m_.digest(e, t));
       journal_->Add(r);
     }
-    if (!journal_->Commit().ok()) return;
+    VALISE_RETURN_IF_ERROR(journal_->Commit());
     for (size_t e : placed) {
       state_[e] = EntryState::kCommitted;
       report_->dedup_bytes_saved += m_.file_size(e);
@@ -765,6 +770,7 @@ class Ingest {
         r.digests.push_back(m_.digest(e, t));
       ok_results_.push_back(std::move(r));
     }
+    return Status::OK();
   }
 
   Status PlaceOne(size_t p, size_t e, const std::string& src,

@@ -1,1 +1,2 @@
 set(VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/verify_test.cc ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_test.cc)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_dedup_test.cc)  # dedup regressions (reliability bugs 2-4)
