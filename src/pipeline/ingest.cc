@@ -19,9 +19,17 @@
 //     discarded and the next copy on another drive is read in the next
 //     pass: the file is "repaired from" that drive.
 //  4. A content that several paths share (same size and digests in the
-//     manifest) is read once; the other paths are reflinked (FICLONE) or
-//     hard-linked to the committed first one, by policy, or read like any
-//     file (copy).
+//     manifest) is read once, by policy: with --dedup=copy every path is
+//     read like any file; else the paths form a group, one of them is read
+//     (the first in manifest order with a copy of the right size), and
+//     once any path of the group is committed (by this run, or by an
+//     earlier one: journaled, or found under its final name and checked)
+//     every other path is reflinked (FICLONE) or hard-linked to it. If the
+//     path being read runs out of copies, the next path of the group is
+//     read in the next pass; a path that failed is still placed once
+//     another path brings its bytes (its failed copies are reported
+//     "repaired from" that path's drive). Only when no path of the group
+//     can be read is each of them reported.
 //  5. A rerun reads the journal (up to its first torn record), skips every
 //     file it holds whose final name is still there, re-checks files found
 //     under their final name that the journal does not hold (a crash
@@ -32,6 +40,7 @@
 //
 // A lock file (flock) keeps a second ingest out of the same DEST.
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -103,10 +112,12 @@ bool IsDestTrouble(const Status& s) {
 
 enum class EntryState : uint8_t {
   kTodo,       // to be read and staged
-  kDuplicate,  // to be placed from its primary once that is committed
+  kCheck,      // under its final name, unknown to the journal: checked
+  kDuplicate,  // waits for a path with its content to be committed
   kCommitted,  // durable under its final name (this run or a previous one)
-  kFailed,     // no copy left to try
-  kMissing,    // on no drive
+  kFailed,     // no copy left to try (placed if its content is committed)
+  kMissing,    // on no drive (likewise)
+  kRefused,    // left as is: DEST holds something else under its name
 };
 
 // One finished read, on its way to commit.
@@ -132,7 +143,9 @@ class Ingest {
         iopt_(iopt),
         report_(report),
         state_(manifest.size(), EntryState::kTodo),
-        primary_(manifest.size(), -1),
+        group_(manifest.size(), -1),
+        read_from_(manifest.size(), -1),
+        no_place_(manifest.size(), 0),
         attempt_(manifest.size(), 0),
         resumed_(manifest.size(), 0) {}
 
@@ -289,8 +302,7 @@ class Ingest {
     const int num_drives = static_cast<int>(scans_.size());
     dest_drive_ = num_drives;
     candidates_.resize(n);
-    std::vector<uint64_t> assigned(num_drives, 0);
-    std::map<std::vector<uint8_t>, size_t> content_first;
+    std::map<std::vector<uint8_t>, size_t> group_of_content;
     std::vector<size_t> order;
     for (size_t e = 0; e < n; ++e) {
       const std::string rel = DestRel(e);
@@ -302,13 +314,10 @@ class Ingest {
         state_[e] = EntryState::kCommitted;
         resumed_[e] = 1;
         ++report_->files_skipped_resume;
-        continue;
-      }
-      if (exists && sized) {
-        in_place_.push_back(e);  // under its final name, unknown to us
-        continue;
-      }
-      if (exists) {
+      } else if (sized) {
+        state_[e] = EntryState::kCheck;  // under its final name, unknown
+        in_place_.push_back(e);
+      } else if (exists) {
         Conflict(e, info.type == FileType::kRegular
                         ? "a different file (size " +
                               std::to_string(info.size) +
@@ -318,35 +327,85 @@ class Ingest {
                               " under this name; not replaced");
         continue;
       }
-      // Duplicates of a content already planned are placed from it.
+      // Paths with the same bytes form a group (a committed or checked
+      // path too: it is a source of its content). Its members wait for
+      // the one chosen below to be read.
       if (dedup_ != DedupPolicy::kCopy && m_.file_size(e) > 0) {
-        std::vector<uint8_t> key(8);
-        uint64_t size = m_.file_size(e);
-        memcpy(key.data(), &size, 8);
-        for (DigestType t : m_.digests().Types()) {
-          Digest d = m_.digest(e, t);
-          key.insert(key.end(), d.bytes.begin(), d.bytes.begin() + d.size);
-        }
-        auto [it, fresh] = content_first.emplace(std::move(key), e);
-        if (!fresh) {
-          state_[e] = EntryState::kDuplicate;
-          primary_[e] = static_cast<int64_t>(it->second);
-          dups_of_[it->second].push_back(e);
-          continue;
-        }
+        auto [it, fresh] =
+            group_of_content.emplace(ContentKey(e), groups_.size());
+        if (fresh) groups_.emplace_back();
+        groups_[it->second].push_back(e);
+        group_[e] = static_cast<int64_t>(it->second);
+        if (state_[e] == EntryState::kTodo) state_[e] = EntryState::kDuplicate;
+        continue;
       }
-      order.push_back(e);
+      if (state_[e] == EntryState::kTodo) order.push_back(e);
     }
+    for (const std::vector<size_t>& g : groups_) NextReaders(g, &order);
     // Largest first, each to the drive with the fewest bytes so far: the
     // drives finish together.
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
       return m_.file_size(a) > m_.file_size(b);
     });
+    std::vector<uint64_t> assigned(num_drives, 0);
     for (size_t e : order) ChooseCopies(e, &assigned);
+  }
+
+  // What identifies a content: its size and every manifest digest.
+  std::vector<uint8_t> ContentKey(size_t e) const {
+    std::vector<uint8_t> key(8);
+    const uint64_t size = m_.file_size(e);
+    memcpy(key.data(), &size, 8);
+    for (DigestType t : m_.digests().Types()) {
+      Digest d = m_.digest(e, t);
+      key.insert(key.end(), d.bytes.begin(), d.bytes.begin() + d.size);
+    }
+    return key;
+  }
+
+  // The paths of group g to read next, appended to *out, when none of its
+  // paths is committed, being read or being checked: the first waiting
+  // one with a copy of the right size; if none has one, every waiting one
+  // (each is then reported).
+  void NextReaders(const std::vector<size_t>& g, std::vector<size_t>* out) {
+    std::vector<size_t> waiting;
+    for (size_t e : g) {
+      switch (state_[e]) {
+        case EntryState::kCommitted:
+        case EntryState::kTodo:
+        case EntryState::kCheck:
+          return;
+        case EntryState::kDuplicate:
+          waiting.push_back(e);
+          break;
+        default:
+          break;
+      }
+    }
+    for (size_t e : waiting) {
+      if (HasCopy(e)) {
+        out->push_back(e);
+        return;
+      }
+    }
+    out->insert(out->end(), waiting.begin(), waiting.end());
+  }
+
+  // True if a drive holds entry e with its manifest size.
+  bool HasCopy(size_t e) const {
+    for (size_t k = 0; k < match_.num_copies(e); ++k) {
+      const CopyRef& ref = match_.copy(e, k);
+      if (!m_.has_sizes() ||
+          scans_[ref.drive].files[ref.file].info.size == m_.file_size(e)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   // Fills candidates_[e]: the best balanced copy first, then the others.
   void ChooseCopies(size_t e, std::vector<uint64_t>* assigned) {
+    state_[e] = EntryState::kTodo;
     std::vector<CopyRef>& c = candidates_[e];
     for (size_t k = 0; k < match_.num_copies(e); ++k) {
       const CopyRef& ref = match_.copy(e, k);
@@ -362,8 +421,7 @@ class Ingest {
     if (c.empty()) {
       if (match_.num_copies(e) == 0) {
         state_[e] = EntryState::kMissing;
-        FileResult r = Result(e, -1, FileStatus::kMissing);
-        report_->files.push_back(std::move(r));
+        AddFailure(e, Result(e, -1, FileStatus::kMissing));
       } else {
         state_[e] = EntryState::kFailed;
       }
@@ -396,7 +454,7 @@ class Ingest {
   }
 
   void Conflict(size_t e, const std::string& why) {
-    state_[e] = EntryState::kFailed;
+    state_[e] = EntryState::kRefused;
     FileResult r = Result(e, -1, FileStatus::kCorrupt);
     r.detail = why;
     report_->files.push_back(std::move(r));
@@ -405,6 +463,17 @@ class Ingest {
   // --- Stage 6.
   Status StagePasses() {
     for (int pass = 0;; ++pass) {
+      // A file out of copies has failed; then the paths that share a
+      // content settle, before the pass's jobs are counted (a failure in
+      // the last pass still gives the next path its turn).
+      for (size_t e = 0; e < m_.size(); ++e) {
+        if (state_[e] == EntryState::kTodo &&
+            attempt_[e] >= candidates_[e].size()) {
+          state_[e] = EntryState::kFailed;
+        }
+      }
+      Status s = SettleGroups();
+      if (!s.ok()) return WithRerunHint(s);
       std::vector<std::vector<ReadJob>> jobs(scans_.size() + 1);
       std::vector<uint64_t> planned(scans_.size() + 1, 0);
       size_t count = 0;
@@ -422,10 +491,6 @@ class Ingest {
       }
       for (size_t e = 0; e < m_.size(); ++e) {
         if (state_[e] != EntryState::kTodo) continue;
-        if (attempt_[e] >= candidates_[e].size()) {
-          state_[e] = EntryState::kFailed;
-          continue;
-        }
         const CopyRef& ref = candidates_[e][attempt_[e]];
         ReadJob j;
         j.drive = ref.drive;
@@ -443,21 +508,36 @@ class Ingest {
         if (scans_[d].drive.info.rotational)
           OrderByPhysicalOffset(fs_, &jobs[d]);
       }
-      Status s = RunPass(pass, jobs, planned);
+      s = RunPass(pass, jobs, planned);
       if (!s.ok()) return s;
       if (Cancelled()) return Status::OK();
-      // Duplicates whose primary could not be staged are read themselves.
-      for (size_t e = 0; e < m_.size(); ++e) {
-        if (state_[e] != EntryState::kDuplicate) continue;
-        const size_t p = static_cast<size_t>(primary_[e]);
-        if (state_[p] == EntryState::kFailed ||
-            state_[p] == EntryState::kMissing) {
-          state_[e] = EntryState::kTodo;
-          std::vector<uint64_t> none(scans_.size(), 0);
-          ChooseCopies(e, &none);
-        }
+    }
+  }
+
+  // Each group of paths sharing a content is placed from a committed path
+  // of it, or else gets its next path to read (see the essay, step 4).
+  Status SettleGroups() {
+    std::vector<size_t> readers;
+    for (const std::vector<size_t>& g : groups_) {
+      auto source = std::find_if(g.begin(), g.end(), [&](size_t e) {
+        return state_[e] == EntryState::kCommitted;
+      });
+      if (source != g.end()) {
+        VALISE_RETURN_IF_ERROR(PlaceDuplicates(*source));
+      } else {
+        NextReaders(g, &readers);
       }
     }
+    std::vector<uint64_t> none(scans_.size(), 0);
+    for (size_t e : readers) ChooseCopies(e, &none);
+    return Status::OK();
+  }
+
+  static Status WithRerunHint(const Status& s) {
+    if (!s.IsNoSpace()) return s;
+    return s.WithContext(
+        "DEST is full; committed files are kept, free space and rerun the "
+        "same command to resume");
   }
 
   bool Cancelled() const {
@@ -541,13 +621,7 @@ class Ingest {
     AccumulateStats(reader);
     if (pass == 0) report_->notes.push_back(reader.queue_note());
     if (!s.ok()) return s;
-    Status fatal = !commit_status.ok() ? commit_status : reader.fatal();
-    if (fatal.IsNoSpace()) {
-      return fatal.WithContext(
-          "DEST is full; committed files are kept, free space and rerun the "
-          "same command to resume");
-    }
-    return fatal;
+    return WithRerunHint(!commit_status.ok() ? commit_status : reader.fatal());
   }
 
   std::string StagingName(size_t entry, int pass) const {
@@ -705,6 +779,7 @@ class Ingest {
 
   void Committed(size_t e, int drive, const ReadOutcome& o) {
     state_[e] = EntryState::kCommitted;
+    read_from_[e] = drive == dest_drive_ ? -1 : drive;
     FileResult r =
         Result(e, drive == dest_drive_ ? -1 : drive, FileStatus::kOk);
     r.actual_size = m_.file_size(e);
@@ -716,33 +791,46 @@ class Ingest {
     }
   }
 
-  // Places every duplicate of committed entry p: reflink or hard link.
-  // Returns DEST trouble like CommitBatch: a duplicate whose name or
-  // journal record is not durable stops the run.
+  // Places every path waiting for the content of committed entry p (the
+  // others of its group that wait, or that failed to be read): reflink or
+  // hard link. Returns DEST trouble like CommitBatch: what was placed is
+  // made durable and journaled if it can be, and the run stops; a
+  // duplicate whose name or journal record is not durable is not reported.
   Status PlaceDuplicates(size_t p) {
-    auto it = dups_of_.find(p);
-    if (it == dups_of_.end()) return Status::OK();
+    if (group_[p] < 0) return Status::OK();
     const std::string src = DestRel(p);
+    Status fatal;
     std::set<std::string> dirs;
     std::vector<size_t> placed;
-    for (size_t e : it->second) {
-      if (state_[e] != EntryState::kDuplicate) continue;
+    for (size_t e : groups_[group_[p]]) {
+      if (!WaitsForContent(e)) continue;
       const std::string rel = DestRel(e);
       Status s = EnsureParent(rel, &dirs);
-      if (s.ok()) s = PlaceOne(p, e, src, rel);
+      if (s.ok()) s = PlaceOne(e, src, rel);
       if (!s.ok()) {
-        // The next pass reads it like any other file.
-        report_->notes.push_back("dedup of " + EscapePath(rel) + " failed (" +
-                                 s.message() + "); copied");
-        state_[e] = EntryState::kTodo;
-        std::vector<uint64_t> none(scans_.size(), 0);
-        ChooseCopies(e, &none);
+        // Too many links, or links not allowed there (EMLINK, EPERM): a
+        // copy avoids them. Anything else that is DEST's trouble would
+        // fail a copy too.
+        if (IsDestTrouble(s) && s.err() != EMLINK && s.err() != EPERM) {
+          fatal = s;
+          break;
+        }
+        no_place_[e] = 1;
+        std::string note =
+            "dedup of " + EscapePath(rel) + " failed (" + s.message() + ")";
+        if (state_[e] == EntryState::kDuplicate) {
+          // The next pass reads it like any other file.
+          note += "; copied";
+          std::vector<uint64_t> none(scans_.size(), 0);
+          ChooseCopies(e, &none);
+        }
+        report_->notes.push_back(std::move(note));
         continue;
       }
       dirs.insert(ParentOf(rel));
       placed.push_back(e);
     }
-    if (placed.empty()) return Status::OK();
+    if (placed.empty()) return fatal;
     dirs.insert(kStagingDir);
     for (const std::string& d : dirs) {
       // The names are not durable: journal nothing.
@@ -761,6 +849,7 @@ class Ingest {
     VALISE_RETURN_IF_ERROR(journal_->Commit());
     for (size_t e : placed) {
       state_[e] = EntryState::kCommitted;
+      read_from_[e] = read_from_[p];
       report_->dedup_bytes_saved += m_.file_size(e);
       FileResult r = Result(e, -1, FileStatus::kOk);
       r.actual_size = m_.file_size(e);
@@ -769,12 +858,28 @@ class Ingest {
       for (DigestType t : digests_.Types())
         r.digests.push_back(m_.digest(e, t));
       ok_results_.push_back(std::move(r));
+      // Its own copies failed: its bytes came from p's drive.
+      auto it = failures_of_.find(e);
+      if (it != failures_of_.end() && read_from_[p] >= 0) {
+        for (size_t i : it->second) {
+          report_->files[i].repaired_from = read_from_[p];
+        }
+      }
     }
-    return Status::OK();
+    return fatal;
   }
 
-  Status PlaceOne(size_t p, size_t e, const std::string& src,
-                  const std::string& rel) {
+  // True if entry e is to be placed once a path with its content is
+  // committed: it waits for one, or it failed to be read (or is on no
+  // drive), and placing it has not failed already.
+  bool WaitsForContent(size_t e) const {
+    if (no_place_[e]) return false;
+    return state_[e] == EntryState::kDuplicate ||
+           state_[e] == EntryState::kFailed ||
+           state_[e] == EntryState::kMissing;
+  }
+
+  Status PlaceOne(size_t e, const std::string& src, const std::string& rel) {
     if (dedup_ == DedupPolicy::kHardlink) return dir_->Link(src, rel);
     const std::string tmp = std::string(kStagingDir) + "/d" + std::to_string(e);
     std::unique_ptr<File> from, to;
@@ -785,14 +890,13 @@ class Ingest {
     Status s = to->CloneFrom(*from, 0, 0, 0);
     int64_t mtime = m_.has_mtimes() ? m_.mtime_ns(e) : 0;
     uint32_t mode = 0644;
-    for (size_t k = 0; k < match_.num_copies(e); ++k) {
-      const CopyRef& ref = match_.copy(e, k);
+    if (match_.num_copies(e) > 0) {
+      const CopyRef& ref = match_.copy(e, 0);
       mode = scans_[ref.drive].files[ref.file].info.mode & 07777;
-      if (!m_.has_mtimes())
+      if (!m_.has_mtimes()) {
         mtime = scans_[ref.drive].files[ref.file].info.mtime_ns;
-      break;
+      }
     }
-    (void)p;
     if (s.ok()) s = to->SetModeAndTime(mode, mtime);
     if (s.ok()) s = to->Sync();
     to.reset();
@@ -870,12 +974,17 @@ class Ingest {
   Match match_;
   int dest_drive_ = 0;
   std::vector<EntryState> state_;
-  std::vector<int64_t> primary_;
+  // Paths sharing a content (not with --dedup=copy): each group's paths in
+  // manifest order, and each entry's group (-1: none).
+  std::vector<std::vector<size_t>> groups_;
+  std::vector<int64_t> group_;
+  std::vector<int> read_from_;     // drive a committed entry's bytes came
+                                   // from (-1: DEST, an earlier run)
+  std::vector<uint8_t> no_place_;  // placing it from its group failed
   std::vector<size_t> attempt_;
   std::vector<uint8_t> resumed_;  // committed by an earlier run
   Status dest_failure_;           // DEST failed a staging write or create
   std::vector<std::vector<CopyRef>> candidates_;
-  std::unordered_map<size_t, std::vector<size_t>> dups_of_;
   std::unordered_map<size_t, std::vector<size_t>> failures_of_;
   std::vector<size_t> in_place_;
   std::unordered_set<std::string> made_dirs_;
