@@ -9,7 +9,8 @@
 #   bench_busy LOAD               true if LOAD exceeds half the cores
 #   bench_machine                 "N cores, CPU model, Linux release"
 #   bench_valise_version BUILT_HERE   valise's version line, and which tree
-#                                 or binary it came from
+#                                 or binary it came from (VALISE_BENCH_TREE
+#                                 names the tree of a given binary)
 #   bench_write_doc DOC NAME SECTION_FILE
 #       replaces the part of DOC between the markers of section NAME with
 #       SECTION_FILE (appends the markers first if DOC lacks them; creates
@@ -40,7 +41,8 @@ bench_valise_version() {
     v+=" (tree $(git -C "$VALISE_REPO" rev-parse --short HEAD 2>/dev/null ||
       echo '?'))"
   else
-    v+=" ($VALISE)"
+    # VALISE_BENCH_TREE: what the given binary was built from, if known.
+    v+=" ($VALISE${VALISE_BENCH_TREE:+, built from tree $VALISE_BENCH_TREE})"
   fi
   printf '%s' "$v"
 }
