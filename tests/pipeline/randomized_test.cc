@@ -202,28 +202,16 @@ std::string Scenario::Describe() const {
   return o.str();
 }
 
-// Valise bugs this test found and that are still open are kept out of the
-// default run, so the suite stays green; VALISE_RANDOM_KNOWN_BUGS=1 brings
-// them back (to check a fix). Numbers as in docs/reliability.md ("Bugs
-// found by the randomized and hostile tests"); 1 (use after free on a
-// stalled drive) and 5 (a file failing on DEST retried without end) are
-// fixed, and checked here always.
-//  2-4. Paths that share their contents with another path (ingest's
-//     dedup): (2) when the first of them in manifest order has no good
-//     copy, the others are staged from their own copies but the first is
-//     never placed from them (reported, left unstaged: seed 20); (3) when
-//     that first path fails in the last pass, the others are never read
-//     at all (neither staged nor reported: seeds 45, 54); (4) when a
-//     duplicate's directory sync or journal commit fails, the duplicate is
-//     left in DEST unjournaled and unreported and the run returns OK (seed
-//     59, with DEST sync errors, in some replays). By default a path of a
-//     shared content that is unaccounted for or unstaged is let through;
-//     the seeds where that happened are counted and printed.
-bool CheckKnownBugs() {
-  const char* v = std::getenv("VALISE_RANDOM_KNOWN_BUGS");
-  return v != nullptr && std::string(v) == "1";
-}
-std::atomic<uint64_t> g_dedup_bug_seeds{0};
+// Every bug this test found is fixed and checked here always (numbers as
+// in docs/reliability.md, "Bugs found by the randomized and hostile
+// tests"): 1 (use after free on a stalled drive), 5 (a file failing on
+// DEST retried without end), and 2-4 in ingest's dedup of paths that share
+// their bytes: (2) a first path with no good copy was never placed from
+// the others (seed 20); (3) when it failed in the last pass the others
+// were never read (seeds 45, 54); (4) a duplicate whose directory sync or
+// journal commit failed was left unjournaled and unreported, the run OK
+// (seed 59, with DEST sync errors, in some replays).
+
 // How the first ingests ended, printed so the log shows the faults bite.
 struct Outcomes {
   uint64_t clean = 0, problems = 0, full = 0, dest_error = 0, cut = 0;
@@ -698,31 +686,6 @@ bool Deduplicates(const Scenario& sc) {
   return false;
 }
 
-// Whether entry e is one of several paths with the same non-empty bytes on
-// a DEST that deduplicates them: the paths known bugs 2-4 lose.
-bool SharesContent(const Scenario& sc, size_t e) {
-  if (!Deduplicates(sc) || sc.data(e).empty()) return false;
-  for (size_t o = 0; o < sc.entries.size(); ++o) {
-    if (o != e && sc.entries[o].content == sc.entries[e].content) return true;
-  }
-  return false;
-}
-
-// True (and the seed counted) when a check on entry e failed in a way
-// known bugs 2-4 explain, and they are not being checked.
-// VALISE_RANDOM_VERBOSE=1 prints each such case.
-bool KnownDedupBug(const Scenario& sc, size_t e, bool* flag, const char* what) {
-  if (CheckKnownBugs() || !SharesContent(sc, e)) return false;
-  *flag = true;
-  const char* v = std::getenv("VALISE_RANDOM_VERBOSE");
-  if (v != nullptr && std::string(v) == "1") {
-    std::printf("randomized: seed %llu: %s: %s (known bugs 2-4)\n",
-                static_cast<unsigned long long>(sc.seed),
-                sc.entries[e].path.c_str(), what);
-  }
-  return true;
-}
-
 // Entries whose bytes can be staged: a good copy of their own, or (where
 // DEST deduplicates non-empty contents) of another path's same contents.
 std::vector<bool> Recoverable(const Scenario& sc) {
@@ -771,8 +734,7 @@ void ListTree(SimDisk* disk, const std::string& dir, const std::string& rel,
 // The invariants that hold after any ingest run, whatever went wrong.
 // `after_crash`: the run's ok files must have survived power loss.
 void CheckDest(SimDisk* disk, const Scenario& sc, const Manifest& m,
-               const Status& s, const RunReport& r, const char* when,
-               bool* dedup_bug) {
+               const Status& s, const RunReport& r, const char* when) {
   SCOPED_TRACE(when);
   std::map<std::string, size_t> entry_of;
   for (size_t e = 0; e < sc.entries.size(); ++e) {
@@ -839,13 +801,6 @@ void CheckDest(SimDisk* disk, const Scenario& sc, const Manifest& m,
       const bool accounted =
           ok.count(p) || problem.count(p) ||
           (Staged(disk, sc, e) && r.files_skipped_resume > 0);
-      if (!accounted &&
-          KnownDedupBug(sc, e, dedup_bug,
-                        Staged(disk, sc, e)
-                            ? "in DEST, neither journaled nor reported"
-                            : "neither staged nor reported")) {
-        continue;
-      }
       EXPECT_TRUE(accounted)
           << p << " neither reported ok nor reported a problem (in DEST: "
           << Staged(disk, sc, e) << ", journaled: " << journaled.count(p)
@@ -854,10 +809,6 @@ void CheckDest(SimDisk* disk, const Scenario& sc, const Manifest& m,
     }
     if (r.ExitCode() == 0) {
       for (size_t e = 0; e < sc.entries.size(); ++e) {
-        if (!Staged(disk, sc, e) &&
-            KnownDedupBug(sc, e, dedup_bug, "exit 0 but not staged")) {
-          continue;
-        }
         EXPECT_TRUE(Staged(disk, sc, e))
             << "exit 0 but " << sc.entries[e].path << " is not staged";
       }
@@ -930,7 +881,6 @@ Status IngestWatched(SimDisk* disk, const Scenario& sc, const Manifest& m,
 }
 
 void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
-  bool dedup_bug = false;  // a check let through for known bugs 2-4
   disk->SetFaults("dest/", sc.dest_faults);
   RunReport r1;
   bool crashed = false, runaway = false, hung = false;
@@ -947,13 +897,13 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
   } else {
     ++(r1.ExitCode() == 0 ? g_outcomes.clean : g_outcomes.problems);
   }
-  CheckDest(disk, sc, m, s1, r1, "after the first ingest", &dedup_bug);
+  CheckDest(disk, sc, m, s1, r1, "after the first ingest");
   if (sc.crash == CrashMode::kAfter) {
     disk->Crash();
     crashed = true;
   }
   if (crashed) {
-    CheckDest(disk, sc, m, s1, r1, "after the crash", &dedup_bug);
+    CheckDest(disk, sc, m, s1, r1, "after the crash");
   }
   if (::testing::Test::HasFailure()) return;
 
@@ -983,7 +933,7 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
   ASSERT_FALSE(hung) << "the clean rerun ran for over a minute";
   ASSERT_TRUE(s2.ok()) << "clean rerun: " << s2.ToString() << "\n"
                        << FormatSummary(r2);
-  CheckDest(disk, sc, m, s2, r2, "after the clean rerun", &dedup_bug);
+  CheckDest(disk, sc, m, s2, r2, "after the clean rerun");
 
   const std::vector<bool> recoverable = Recoverable(sc);
   std::map<std::string, std::vector<const FileResult*>> rows;
@@ -994,10 +944,6 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
   bool all = true;
   for (size_t e = 0; e < sc.entries.size(); ++e) {
     const std::string& p = sc.entries[e].path;
-    if (recoverable[e] && !Staged(disk, sc, e) &&
-        KnownDedupBug(sc, e, &dedup_bug, "recoverable, not staged")) {
-      continue;
-    }
     if (recoverable[e]) {
       ++want_ok;
       EXPECT_TRUE(Staged(disk, sc, e)) << p << " is recoverable, not staged\n"
@@ -1009,14 +955,9 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
     } else {
       all = false;
       EXPECT_FALSE(disk->Exists(DestPath(p))) << p << " has no good copy";
-      if (rows[p].empty() &&
-          KnownDedupBug(sc, e, &dedup_bug, "no good copy, not reported")) {
-        continue;
-      }
       EXPECT_FALSE(rows[p].empty()) << p << " has no good copy, not reported";
     }
   }
-  if (dedup_bug) ++g_dedup_bug_seeds;
   // Files staged now, plus those an earlier run committed.
   EXPECT_EQ(r2.files_ok + r2.files_skipped_resume, want_ok)
       << FormatSummary(r2);
@@ -1101,7 +1042,6 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
     const uint64_t n = EnvNumber("VALISE_SEEDS", 1000);
     for (uint64_t s = 1; s <= n; ++s) seeds.push_back(s);
   }
-  g_dedup_bug_seeds = 0;
   g_outcomes = Outcomes{};
   const auto start = std::chrono::steady_clock::now();
   uint64_t run = 0;
@@ -1140,12 +1080,6 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
       static_cast<unsigned long long>(o.full),
       static_cast<unsigned long long>(o.dest_error),
       static_cast<unsigned long long>(o.cut));
-  if (!CheckKnownBugs()) {
-    std::printf(
-        "randomized: known bugs 2-4 left out (VALISE_RANDOM_KNOWN_BUGS=1 "
-        "checks them): %llu seeds lost a path of a shared content\n",
-        static_cast<unsigned long long>(g_dedup_bug_seeds.load()));
-  }
   std::fflush(stdout);
 }
 
