@@ -24,7 +24,13 @@ std::atomic<bool> g_cancel{false};
 void OnSignal(int) {
   if (g_cancel.exchange(true)) {
     // A second signal: the operator insists. The journal and the temporary
-    // names make an abrupt exit safe.
+    // names make an abrupt exit safe. write(2) and _exit(2) are
+    // async-signal-safe; stdio and fmt are not.
+    static constexpr char kMsg[] =
+        "\nvalise: interrupted again: stopped at once; files already "
+        "committed are kept, rerun the same command to resume\n";
+    ssize_t ignored = write(STDERR_FILENO, kMsg, sizeof(kMsg) - 1);
+    (void)ignored;
     _exit(kExitInterrupted);
   }
 }

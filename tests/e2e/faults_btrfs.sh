@@ -56,7 +56,7 @@ assert_eq "$want" "$got" "64 bytes of the image at $phys (byte $target)"
 log "byte $target of victim.bin is at $phys in the image (logical $logical)"
 
 log "corrupting one byte on the image, file system unmounted"
-umount "$R"
+unmount "$R"
 old=$(od -An -tu1 -j "$phys" -N1 "${IMG[R]}" | tr -d ' ')
 # shellcheck disable=SC2059  # the format is the octal escape of one byte
 printf "\\$(printf '%03o' $((old ^ 0x20)))" |

@@ -91,7 +91,7 @@ assert_eq "$committed" "$(json "$LAST_OUT" get totals.files_ok)" \
 # Grown offline (unmount, e2fsck, resize2fs, mount): online growth needs
 # CAP_SYS_RESOURCE, which a container's root may lack.
 log "growing DEST to 64 MiB (image, losetup -c, resize2fs) and rerunning"
-umount "$D"
+unmount "$D"
 truncate -s 64M "${IMG[D]}"
 losetup -c "${DEV[D]}"
 e2fsck -fy "${DEV[D]}" >"$VALISE_WORK/e2fsck.out" 2>&1 ||

@@ -68,24 +68,6 @@ in_place() {
     -type f -printf '%s\n') | awk '{n++; s += $1} END {print n + 0, s + 0}'
 }
 
-# Files under their final names already compared with their source (in
-# this round); check_new DEST compares the others.
-declare -A CHECKED=()
-check_new() {
-  local dest=$1 rel src
-  while IFS= read -r rel; do
-    [[ -n "${CHECKED[$rel]:-}" ]] && continue
-    src=$A
-    [[ -f "$src/$rel" ]] || src=$B
-    [[ -f "$src/$rel" ]] || fail "DEST holds $rel, which no drive holds"
-    cmp -s -- "$src/$rel" "$dest/$rel" ||
-      fail "after run $runs: DEST's $rel differs from $src/$rel"
-    assert_eq "$(stat -c '%a %.9Y' -- "$src/$rel")" \
-      "$(stat -c '%a %.9Y' -- "$dest/$rel")" "mode and mtime of $rel"
-    CHECKED[$rel]=1
-  done < <(dest_files "$dest")
-}
-
 # check_report R FILES_BEFORE BYTES_BEFORE: a run that finished read
 # exactly the bytes not in place, and skipped (nearly) all files in place.
 check_report() {
@@ -131,7 +113,7 @@ while ((kills < KILLS_WANTED)); do
   bound=$((N_BYTES - bytes_before + 4096 * (N_FILES - files_before) + 16 * MiB))
   ((read_now <= bound)) || fail "run $runs read $read_now bytes from the" \
     "drives with $bytes_before of $N_BYTES bytes in place (bound $bound)"
-  check_new "$DEST"
+  check_dest "$DEST" "$A" "$B"
   read -r files_after bytes_after < <(in_place "$DEST")
   case $BG_RC in
     137)
@@ -151,7 +133,6 @@ while ((kills < KILLS_WANTED)); do
       rm -rf "$DEST"
       round=$((round + 1))
       DEST=${MNT[D]}/round-$round
-      CHECKED=()
       ;;
     *)
       ingest_dump "$pid" >&2

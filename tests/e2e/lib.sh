@@ -40,6 +40,7 @@ source "$E2E_REPO/scripts/lib/data.sh"
 # The binary under test: ctest sets VALISE to $<TARGET_FILE:valise>.
 VALISE=${VALISE:-$E2E_REPO/build/valise}
 VALISE_JSON=${VALISE_JSON:-$(dirname "$VALISE")/tests/valise_e2e_json}
+VALISE_TREE=${VALISE_TREE:-$(dirname "$VALISE_JSON")/valise_e2e_tree}
 E2E_CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-120}
 
 log() { printf '[%s] %s\n' "$TEST_NAME" "$*"; }
@@ -61,6 +62,9 @@ fi
 if [[ ! -x "$VALISE_JSON" ]]; then
   fail "JSON helper not found: $VALISE_JSON (build target valise_e2e_json)"
 fi
+if [[ ! -x "$VALISE_TREE" ]]; then
+  fail "tree helper not found: $VALISE_TREE (build target valise_e2e_tree)"
+fi
 
 valise_drives_init "valise-e2e-$TEST_NAME"
 LAST_OUT="$VALISE_WORK/last.out"
@@ -70,6 +74,18 @@ LAST_ALL="$VALISE_WORK/last.all"
 make_drive() { valise_make_drive "$@"; }
 attach_image() { valise_attach_image "$@"; }
 drop_caches() { valise_drop_caches; }
+# unmount DIR: unmount one of our drives mid-test. A mount can stay busy
+# for a moment after the last process left it (btrfs's workers, udev
+# probing a new device): retry for up to 5 s, then fail naming who holds it.
+unmount() {
+  local i
+  for ((i = 0; i < 25; i++)); do
+    umount "$1" 2>/dev/null && return 0
+    sync
+    sleep 0.2
+  done
+  fail "cannot unmount $1: $(umount "$1" 2>&1; fuser -vm "$1" 2>&1 | head -5)"
+}
 
 _show_file() {
   local label=$1 file=$2

@@ -7,6 +7,8 @@
 # A JSON query helper for the scripts (no jq or python needed in CI).
 add_executable(valise_e2e_json ${CMAKE_CURRENT_SOURCE_DIR}/e2e/json_query.cc)
 target_link_libraries(valise_e2e_json PRIVATE nlohmann_json::nlohmann_json)
+# Compares an ingest's DEST with its drives (bytes, mode, mtime) at once.
+add_executable(valise_e2e_tree ${CMAKE_CURRENT_SOURCE_DIR}/e2e/tree_compare.cc)
 
 function(valise_e2e_test name script)
   add_test(NAME e2e_${name}
