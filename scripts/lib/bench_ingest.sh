@@ -216,12 +216,32 @@ bench_ingest_main() {
   drives=()
   local image_mb per_dup_mb
   per_dup_mb=$(((dup_files + ndrives - 1) / ndrives * dup_file_bytes / MiB + 1))
+  # Room for the data (the images are sparse: only what is written
+  # counts), checked before anything is made. DEST holds one set at a time.
+  local need_drives_mb need_dest_mb where avail_mb
+  need_drives_mb=$((ndrives * (big_mb + per_dup_mb) + small_total_b / MiB + nsmall / 128))
+  need_drives_mb=$((need_drives_mb + need_drives_mb / 8))
+  need_dest_mb=$(((small_total_b + nsmall * 4096) / MiB))
+  ((ndrives * big_mb > need_dest_mb)) && need_dest_mb=$((ndrives * big_mb))
+  need_dest_mb=$((need_dest_mb + need_dest_mb / 8 + 64))
+  where=$VALISE_SHM
+  [[ "$drives_on" == disk ]] && where=$bi_disk_dir
+  avail_mb=$(($(df --output=avail -k "$where" | tail -n1) / 1024))
+  if [[ "$drives_on" == disk ]]; then
+    need_drives_mb=$((need_drives_mb + need_dest_mb))
+  else
+    local disk_avail_mb=$(($(df --output=avail -k "$bi_disk_dir" | tail -n1) / 1024))
+    ((disk_avail_mb >= need_dest_mb)) ||
+      valise_die "DEST needs about $need_dest_mb MiB on $disk_src; $disk_avail_mb MiB free"
+  fi
+  ((avail_mb >= need_drives_mb)) ||
+    valise_die "the drives need about $need_drives_mb MiB in $where; $avail_mb MiB free"
   valise_log "making $ndrives ext4 drives ($drives_on): $big_mb MiB of large" \
     "files, ${small_n[1]} small files, $per_dup_mb MiB of the duplicate set each"
   for ((d = 1; d <= ndrives; d++)); do
     # Data, a 4 KiB block and an inode per small file, ext4's metadata
     # and journal: the images are sparse, so room costs nothing.
-    image_mb=$((big_mb + per_dup_mb + small_b[d] / MiB + small_n[d] / 128))
+    image_mb=$((big_mb + per_dup_mb + ${small_b[$d]} / MiB + ${small_n[$d]} / 128))
     image_mb=$((image_mb + image_mb / 8 + 160))
     if [[ "$drives_on" == disk ]]; then
       bi_make_disk_drive "d$d" "$image_mb" ext4
