@@ -83,7 +83,7 @@ bi_gen_small() {
 # DIR/.valise left out.
 bi_count() {
   find "$1" -path "$1/.valise" -prune -o -type f -printf '%s\n' |
-    awk '{n++; s += $1} END {printf "%d %d\n", n, s}'
+    awk '{n++; s += $1} END {printf "%d %.0f\n", n, s}'
 }
 
 # bi_json_num FILE KEY: the first number after "KEY": in a valise report
@@ -378,7 +378,7 @@ bench_ingest_main() {
       echo "[dest$d]"
       # fio spreads size= evenly over the files of the job.
       echo "size=$(find "${srcs_big[d]}" -type f -printf '%s\n' |
-        awk '{s += $1} END {print s}')"
+        awk '{s += $1} END {printf "%.0f\n", s}')"
       printf 'filename=%s\n' "$(IFS=:; echo "${names[*]}")"
     done
   } >"$W/write.fio"
@@ -460,14 +460,14 @@ bench_ingest_main() {
     case $t in
       fio_read)
         # Terse v3 field 6: KiB read. A short read would flatter fio.
-        kib=$(awk -F';' '{s += $6} END {print s}' "$W/fio-read.out")
+        kib=$(awk -F';' '{s += $6} END {printf "%.0f\n", s}' "$W/fio-read.out")
         ((kib * 1024 == set_bytes[big])) ||
           { echo "fio read $kib KiB, expected $((set_bytes[big] / 1024))"; return 1; }
         return 0
         ;;
       fio_write)
         # Terse v3 field 47: KiB written.
-        kib=$(awk -F';' '{s += $47} END {print s}' "$W/fio-write.out")
+        kib=$(awk -F';' '{s += $47} END {printf "%.0f\n", s}' "$W/fio-write.out")
         ((kib * 1024 >= set_bytes[big])) ||
           { echo "fio wrote $kib KiB, expected $((set_bytes[big] / 1024))"; return 1; }
         return 0
