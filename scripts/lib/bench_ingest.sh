@@ -117,7 +117,7 @@ bi_make_disk_drive() {
 # ---- main ---------------------------------------------------------------
 
 bench_ingest_main() {
-  local command_line="scripts/bench-peers ingest $*"
+  local command_line="scripts/bench-peers ingest${*:+ $*}"
   size_gb=0.5
   runs=3
   ndrives=4
@@ -505,9 +505,21 @@ bench_ingest_main() {
     { time "t_$t" >"$W/$t.log" 2>&1; } 2>"$W/$t.time" || rc=$?
     read -r wall user sys <"$W/$t.time"
     if ((rc != 0)); then
-      failed[$t]="exit $rc"
+      failed[$t]+="${failed[$t]:+; }run $r: exit $rc"
+      # What a valise run that stopped had done, and why it stopped (its
+      # last line), from its report and log: a figure, not just "failed".
+      local rep=$W/report-${tool_set[$t]}.json why
+      if [[ "$t" == valise_* && -s "$rep" ]]; then
+        why=$(grep '^valise: error: ' "$W/$t.log" | tail -n1 |
+          sed "s|^valise: error: ||; s|$W/||g")
+        failed[$t]+=" after staging $(bi_json_num "$rep" files_ok) of"
+        failed[$t]+=" ${set_files[${tool_set[$t]}]} files in"
+        failed[$t]+=" $(bi_json_num "$rep" seconds) s, $(bi_per_s \
+          "$(bi_json_num "$rep" files_ok)" "$(bi_json_num "$rep" seconds)")"
+        failed[$t]+=" files/s${why:+ (error: $why)}"
+      fi
     elif ! bi_check "$t" >>"$W/$t.log" 2>&1; then
-      failed[$t]="wrong result: $(tail -n1 "$W/$t.log")"
+      failed[$t]+="${failed[$t]:+; }run $r: wrong result: $(tail -n1 "$W/$t.log")"
       rc=1
     fi
     if ((rc != 0)); then
@@ -532,7 +544,7 @@ bench_ingest_main() {
         bi_verified[$s]=passed
       else
         bi_verified[$s]=FAILED
-        failed[$t]="valise verify of DEST failed"
+        failed[$t]+="${failed[$t]:+; }run $r: valise verify of DEST failed"
         cat "$W/verify-dest-$s.log" >&2
       fi
       if [[ -n "$reports_dir" ]]; then
@@ -713,7 +725,8 @@ bi_write_section() {
       for t in "${tools_small[@]}"; do
         rate[$t]=$(bi_per_s "${set_files[small]}" "${bi_med[$t]}")
         printf '| %s | %s | %s | %s | %s|\n' "${label[$t]}" "$(cell "$t" "${rate[$t]}")" \
-          "$(bi_per_s "$((set_bytes[small] / 1000000))" "${bi_med[$t]}")" \
+          "$(cell "$t" "$(bi_per_s "$((set_bytes[small] / 1000000))" "${bi_med[$t]}")" |
+            sed 's/^failed .*/(failed)/')" \
           "${medcpu[$t]}" "${times[$t]}"
       done
     fi
