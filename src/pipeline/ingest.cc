@@ -92,7 +92,6 @@ const char* DedupPolicyName(DedupPolicy policy) {
 
 namespace {
 
-constexpr char kStateDir[] = ".valise";
 constexpr char kStagingDir[] = ".valise/staging";
 constexpr char kJournalPath[] = ".valise/journal";
 constexpr char kLockPath[] = ".valise/lock";
@@ -191,8 +190,8 @@ class Ingest {
   Status OpenDest() {
     VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(dest_, true, &dir_));
     VALISE_RETURN_IF_ERROR(dir_->CreateDirs(kStagingDir));
-    Status s = dir_->Lock(kLockPath);
-    if (!s.ok()) return s.WithContext(dest_);
+    // The directory's Lock already names DEST (or the lock file's path).
+    VALISE_RETURN_IF_ERROR(dir_->Lock(kLockPath));
     CleanStaging();
     // Whether DEST can clone, decides kAuto and warns for kReflink.
     reflink_ = ProbeReflink();
@@ -913,6 +912,7 @@ class Ingest {
       a.bytes_read += st[d].bytes_read;
       a.seconds += st[d].seconds;
       a.stalled |= st[d].stalled;
+      if (a.gone.empty()) a.gone = st[d].gone;
       a.bytes_per_second.insert(a.bytes_per_second.end(),
                                 st[d].bytes_per_second.begin(),
                                 st[d].bytes_per_second.end());

@@ -220,6 +220,11 @@ bool Failed(FileState* f) {
   return !f->outcome.status.ok();
 }
 
+// An errno saying the device itself is gone, not one sector.
+bool DeviceGone(int err) {
+  return err == ENODEV || err == ENXIO || err == ENOTCONN || err == ESHUTDOWN;
+}
+
 struct DriveCursor {
   size_t next_job = 0;
   FileState* current = nullptr;  // file being issued
@@ -329,8 +334,13 @@ Status Reader::Run(
   };
 
   // Abandons what drive d has not read yet: its current file's unread
-  // chunks become holes, its unopened jobs are reported with `why`.
-  auto abandon_drive = [&](int d, const Status& why, bool stalled) {
+  // chunks become holes, its unopened jobs are reported with `why`, as
+  // stalled (the drive stopped answering), cancelled (the run stopped) or,
+  // for a drive that is gone, plain failures (unreadable).
+  enum class Why { kStalled, kCancelled, kGone };
+  auto abandon_drive = [&](int d, const Status& why, Why kind) {
+    const bool stalled = kind == Why::kStalled;
+    const bool cancelled = kind == Why::kCancelled;
     DriveCursor& cur = cursors[d];
     if (FileState* f = cur.current) {
       cur.current = nullptr;
@@ -338,7 +348,7 @@ Status Reader::Run(
       {
         std::lock_guard<std::mutex> l(f->mu);
         f->outcome.stalled |= stalled;
-        f->outcome.cancelled |= !stalled;
+        f->outcome.cancelled |= cancelled;
       }
       while (f->next_issue < f->chunks_total) {
         uint64_t index = f->next_issue++;
@@ -351,7 +361,7 @@ Status Reader::Run(
       ReadOutcome out;
       out.status = why;
       out.stalled = stalled;
-      out.cancelled = !stalled;
+      out.cancelled = cancelled;
       finish_without_reading(per_drive[d][cur.next_job], std::move(out));
     }
   };
@@ -360,7 +370,7 @@ Status Reader::Run(
   auto stop_all = [&](const Status& why) {
     if (stopped) return;
     stopped = true;
-    for (int d = 0; d < num_drives; ++d) abandon_drive(d, why, false);
+    for (int d = 0; d < num_drives; ++d) abandon_drive(d, why, Why::kCancelled);
   };
 
   // Opens drive d's next job with data to read; finishes empty and
@@ -632,7 +642,8 @@ Status Reader::Run(
         // never finished and the run waited for it for ever).
         if (!cursors[t->drive].stalled) {
           cursors[t->drive].stalled = true;
-          abandon_drive(t->drive, Status::TimedOut("drive stalled"), true);
+          abandon_drive(t->drive, Status::TimedOut("drive stalled"),
+                        Why::kStalled);
         }
       }
       r->bad.push_back(BadRange{t->offset, sector, s.err()});
@@ -676,11 +687,32 @@ Status Reader::Run(
       }
       Fail(f, t->status);
       deliver_hole(f, index);  // f may be gone after this
-      abandon_drive(d, Status::TimedOut("drive stalled"), true);
+      abandon_drive(d, Status::TimedOut("drive stalled"), Why::kStalled);
       return;
     } else if (t->status.data_loss() && want > kDirectAlignment) {
       start_rescue(f, buf, t->offset, static_cast<uint32_t>(want), d);
       return;
+    } else if (DeviceGone(t->status.err())) {
+      // Unplugged (ENODEV, ENXIO) or its connection lost (ENOTCONN,
+      // ESHUTDOWN: a network or FUSE drive): every later read would fail
+      // the same way, one by one. Give the drive up at once; the others go
+      // on.
+      {
+        std::lock_guard<std::mutex> l(f->mu);
+        f->outcome.bad_ranges.push_back(
+            BadRange{t->offset, want, t->status.err()});
+      }
+      Fail(f, t->status);
+      pool.Put(buf);
+      if (!cursors[d].stalled) {
+        cursors[d].stalled = true;  // nothing more is issued on it
+        st.gone = "drive gone: " + t->status.message() +
+                  "; its files not read yet are reported unreadable";
+        deliver_hole(f, index);  // f may be gone after this
+        abandon_drive(d, Status::IOError(t->status.message(), "drive gone"),
+                      Why::kGone);
+        return;
+      }
     } else {
       {
         std::lock_guard<std::mutex> l(f->mu);

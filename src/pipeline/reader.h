@@ -71,6 +71,7 @@ struct DriveReadStats {
   uint64_t bytes_read = 0;
   double seconds = 0;  // from start to the drive's last completion
   bool stalled = false;
+  std::string gone;  // why the drive was given up as gone; else empty
   std::vector<uint64_t> bytes_per_second;
 };
 

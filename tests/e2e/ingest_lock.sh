@@ -40,6 +40,8 @@ E2E_CMD_TIMEOUT=20 expect_exit 2 "$VALISE" ingest -m "$M" -d "$DEST" \
   --no-progress "$A" "$B"
 assert_matches "$LAST_ERR" 'lock'
 assert_contains "$LAST_ERR" "$DEST"
+# Named once: "DEST: DEST is locked", not "DEST: DEST: ...".
+assert_not_contains "$LAST_ERR" "$DEST: $DEST"
 # It must have lost the race for the lock, not found the first finished.
 kill -0 "$first" 2>/dev/null ||
   fail "the first ingest had ended when the second was refused"

@@ -217,6 +217,45 @@ TEST(VerifyPipeline, StalledDriveDoesNotStopOthers) {
   EXPECT_EQ(r.ExitCode(), 1);
 }
 
+// Goal: a drive that is gone (a read fails with ENODEV: unplugged) is
+// given up at once: its files are reported unreadable without being read
+// one failing chunk at a time, the drive's errors say it is gone, and the
+// other drive still verifies.
+TEST(VerifyPipeline, UnpluggedDriveGivenUpOthersFinish) {
+  SimDisk disk(SimDiskOptions{});
+  for (int i = 0; i < 6; ++i) {
+    disk.AddFile("d1/f" + std::to_string(i), test::RandomBytes(3 * kChunk, i));
+    disk.AddFile("d2/g" + std::to_string(i),
+                 test::RandomBytes(3 * kChunk, 10 + i));
+  }
+  Manifest m = MakeOrDie(&disk, nullptr);
+  // The first file read on d1 fails from its second chunk on with ENODEV.
+  for (int i = 0; i < 6; ++i) {
+    disk.AddBadRange("d1/f" + std::to_string(i), kChunk, 2 * kChunk, ENODEV);
+  }
+  PipelineOptions opt = SmallOptions();
+  opt.depth = 1;  // one request at a time: what was read is exact
+  RunReport r;
+  ASSERT_VALISE_OK(VerifyDrives(&disk, m, nullptr, {"d1", "d2"}, opt, &r));
+  ASSERT_EQ(r.drives.size(), 2u);
+  ASSERT_FALSE(r.drives[0].errors.empty()) << FormatSummary(r);
+  EXPECT_NE(r.drives[0].errors[0].find("drive gone"), std::string::npos)
+      << r.drives[0].errors[0];
+  EXPECT_TRUE(r.drives[1].errors.empty());
+  EXPECT_EQ(r.drives[1].files_ok, 6u) << FormatSummary(r);
+  int unreadable = 0;
+  for (const FileResult& f : r.files) {
+    EXPECT_EQ(f.drive, 0) << f.path;
+    EXPECT_EQ(f.status, FileStatus::kUnreadable) << f.path;
+    ++unreadable;
+  }
+  EXPECT_EQ(unreadable, 6) << FormatSummary(r);
+  // d1 was not read file after file (the first chunk of each, then an
+  // ENODEV): only f0's first chunk was, before the ENODEV came back.
+  EXPECT_EQ(r.drives[0].bytes_read, kChunk) << FormatSummary(r);
+  EXPECT_EQ(r.ExitCode(), 1);
+}
+
 // Goal: the same path with different contents on two sources is refused,
 // naming both.
 TEST(VerifyPipeline, ManifestRefusesConflictingCopies) {
