@@ -9,7 +9,8 @@
 //     from the buffers its reads filled, while it is hashed.
 //  2. Only when its digests match the manifest is it committed, in groups
 //     (commit_batch files): truncate the O_DIRECT tail, set mode and mtime,
-//     fdatasync each file, renameat2(RENAME_NOREPLACE) into its final name
+//     fdatasync each file (16 at a time, so the file system groups the
+//     flushes), renameat2(RENAME_NOREPLACE) into its final name
 //     (never replacing anything already there), fsync the directories that
 //     changed, then append one journal record per file and fdatasync the
 //     journal once. A crash at any point leaves either a temporary file
@@ -40,6 +41,7 @@
 //
 // A lock file (flock) keeps a second ingest out of the same DEST.
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -93,6 +95,12 @@ const char* DedupPolicyName(DedupPolicy policy) {
 namespace {
 
 constexpr char kStagingDir[] = ".valise/staging";
+// Finished files waiting for the commit thread, at most. Each holds its
+// staging file open: with the reader's own files this stays far below the
+// usual 1024 descriptors.
+constexpr size_t kMaxBacklog = 256;
+// Staged files sealed (fdatasync) at once by a commit.
+constexpr size_t kSealThreads = 16;
 constexpr char kJournalPath[] = ".valise/journal";
 constexpr char kLockPath[] = ".valise/lock";
 
@@ -566,7 +574,8 @@ class Ingest {
 
     // The commit thread takes finished files in batches.
     std::mutex mu;
-    std::condition_variable cv;
+    std::condition_variable cv;    // the committer waits for work
+    std::condition_variable room;  // the reader waits for the backlog
     std::deque<Finished> queue;
     bool reading_done = false;
     Status commit_status;
@@ -586,12 +595,17 @@ class Ingest {
           }
           if (batch.empty() && reading_done) return;
         }
+        room.notify_all();
         Status s = CommitBatch(&batch);
         batch.clear();
-        if (!s.ok() && commit_status.ok()) {
-          commit_status = s;
-          reader.Abort(s);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> l(mu);
+          if (commit_status.ok()) {
+            commit_status = s;
+            reader.Abort(s);
+          }
         }
+        room.notify_all();
       }
     });
 
@@ -605,7 +619,14 @@ class Ingest {
         f.in_place = job.drive == dest_drive_;
         f.staging = StagingName(job.id, pass);
         f.outcome = std::move(o);
-        std::lock_guard<std::mutex> l(mu);
+        std::unique_lock<std::mutex> l(mu);
+        // Each finished file holds its staging file open until committed:
+        // with many small files reading outruns the commits, and an
+        // unbounded backlog ran out of descriptors (EMFILE after ~20,000
+        // files). Waiting here holds the reader back through its buffers.
+        room.wait(l, [&] {
+          return queue.size() < kMaxBacklog || !commit_status.ok();
+        });
         queue.push_back(std::move(f));
         cv.notify_one();
       });
@@ -635,14 +656,16 @@ class Ingest {
       if (Accept(&f)) good.push_back(&f);
     }
     // Data durable, then names, then directories, then the journal.
+    std::vector<Status> sealed = SealAll(good);
     Status fatal = dest_failure_;
     std::vector<Finished*> renamed;
     std::set<std::string> dirs_to_sync;
-    for (Finished* f : good) {
+    for (size_t i = 0; i < good.size(); ++i) {
+      Finished* f = good[i];
       const std::string rel = DestRel(f->entry);
       Status s;
       if (!f->in_place) {
-        s = Seal(f);
+        s = sealed[i];
         if (s.ok()) s = EnsureParent(rel, &dirs_to_sync);
         if (s.ok()) s = dir_->Rename(f->staging, rel, true);
         if (!s.ok()) {
@@ -730,6 +753,30 @@ class Ingest {
     AddFailure(e, std::move(r));
     ++attempt_[e];  // the next pass tries the next copy
     return false;
+  }
+
+  // Seals the batch's staged files, several at once: each fdatasync waits
+  // for the device (a journal commit, a cache flush), and the file system
+  // groups the concurrent ones into fewer flushes; one after the other,
+  // small files were committed at one flush each (3.7 ms: ~270 files/s).
+  // Statuses in the order of `files` (OK for files already in place).
+  std::vector<Status> SealAll(const std::vector<Finished*>& files) {
+    std::vector<Status> out(files.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < files.size();) {
+        if (!files[i]->in_place) out[i] = Seal(files[i]);
+      }
+    };
+    const size_t helpers =
+        std::min<size_t>(kSealThreads, files.size()) > 0
+            ? std::min<size_t>(kSealThreads, files.size()) - 1
+            : 0;
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+    work();
+    for (std::thread& t : threads) t.join();
+    return out;
   }
 
   // Makes a staged file's data and attributes durable.

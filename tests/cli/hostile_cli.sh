@@ -6,10 +6,10 @@
 #  - symlinks on a drive: never followed, reported skipped; FIFOs (no
 #    writer), sockets and device nodes on a drive: skipped without
 #    blocking; a FIFO given as SRC, as -m, as M.sig, M.chunks or
-#    --pubkey: no hang; --report into a FIFO or through a symlink writes
-#    through it (known bug 6: it replaces it);
-#  - a file deeper than PATH_MAX on a drive: in the manifest or an error
-#    (known bug 8: silently left out); verify reports the drive error;
+#    --pubkey: no hang; --report into a FIFO, through symlinks or to
+#    /dev/stdout writes through them (bug 6: it replaced them);
+#  - a file deeper than PATH_MAX on a drive: `valise manifest` fails
+#    naming it (bug 8: silently left out); verify reports the drive error;
 #  - symlinks planted in DEST: never followed, nothing written outside
 #    DEST, the files under them refused and reported;
 #  - names that are not UTF-8 (0xff, 0xc3 0x28), hold control bytes, or
