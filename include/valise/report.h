@@ -6,6 +6,15 @@
 // keep_all_files is set (ingest's JSON lists every staged file's digests).
 // The rendered forms are described in docs/report.md.
 //
+// Missing files may be kept compact (RunReport::compact_missing): a row
+// that is only "manifest entry e is on no drive" is stored as e (4 bytes)
+// instead of a FileResult (about 200 bytes plus its path), so a
+// 10-million-entry manifest checked against an empty drive stays within
+// the memory budget (docs/reliability.md, bug 7). Such rows borrow the
+// manifest; ForEachFile shows them as FileResults, in the order the rows
+// were added, and every formatter reads the rows through it, so the
+// rendered report is the same either way.
+//
 // Exit status (RunReport::ExitCode): 130 if interrupted; else 1 if any file
 // result is a problem (corrupt, size-mismatch, missing, unreadable, stalled)
 // or any drive has errors or stalled; else 0. Extra and skipped files are
@@ -20,6 +29,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -28,6 +38,8 @@
 #include "valise/digest.h"
 
 namespace valise {
+
+class Manifest;
 
 enum class FileStatus : uint8_t {
   kOk,
@@ -93,7 +105,18 @@ struct RunReport {
   // as a chunk number. 0: unknown (the chunk number is left out).
   uint64_t chunk_size = 0;
   std::vector<DriveReport> drives;
-  std::vector<FileResult> files;  // problems (and ok ones if kept)
+  // Problems (and ok ones if kept), except the compact missing rows (see
+  // compact_missing): read every row with ForEachFile. Once a compact row
+  // was added, rows are only appended here (a compact row's place is
+  // fixed by how many rows `files` had when it was added).
+  std::vector<FileResult> files;
+  // Set by the caller before VerifyDrives: list each missing file
+  // compactly, by its manifest entry (AddMissing), not as a FileResult in
+  // `files`. The manifest then must remain live while the report is read
+  // (ForEachFile, num_files, ExitCode, FormatSummary, FormatJson,
+  // FormatHtml). Default: false (every row in `files`, for callers that
+  // walk `files` themselves).
+  bool compact_missing = false;
   uint64_t files_expected = 0;
   uint64_t files_ok = 0;
   uint64_t bytes_expected = 0;
@@ -110,6 +133,33 @@ struct RunReport {
   // IsProblem() or a drive has errors or stalled; else 0. (Trouble found
   // before a run starts is exit 2 without a report.)
   int ExitCode() const;
+
+  // Adds a kMissing row for entry `entry` of `*manifest` (path and
+  // expected size from the manifest, no drive), after every row added so
+  // far, at a cost of 4 bytes (plus 16 per run of such rows between two
+  // rows of `files`). REQUIRES: manifest->finished(); the same manifest
+  // for every call; it must remain live while this report is read.
+  void AddMissing(const Manifest* manifest, size_t entry);
+  // Rows held: files.size() plus the compact missing rows.
+  size_t num_files() const { return files.size() + missing_entries_.size(); }
+  // The compact missing rows (a part of num_files()).
+  size_t num_compact_missing() const { return missing_entries_.size(); }
+  // Calls fn on every row in order: those of `files`, with each compact
+  // missing row shown as a FileResult at the place it was added. The
+  // reference is valid during the call only (compact rows share one
+  // FileResult, refilled for each).
+  void ForEachFile(const std::function<void(const FileResult&)>& fn) const;
+
+ private:
+  // `count` compact rows (the next ones of missing_entries_) come before
+  // files[before].
+  struct MissingRun {
+    size_t before = 0;
+    size_t count = 0;
+  };
+  const Manifest* missing_manifest_ = nullptr;  // borrowed
+  std::vector<uint32_t> missing_entries_;       // in the order added
+  std::vector<MissingRun> missing_runs_;        // in the order added
 };
 
 // How many files of one status the summary lists before "... and N more".

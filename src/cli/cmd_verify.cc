@@ -84,6 +84,8 @@ int RunVerify(const Args& args) {
   }
   RunReport report;
   report.manifest = args.manifest;
+  // Missing files as manifest entries: `manifest` outlives EmitReport.
+  report.compact_missing = true;
   s = VerifyDrives(fs, manifest, have_chunks ? &chunks : nullptr, args.sources,
                    opt, &report);
   if (!s.ok()) {

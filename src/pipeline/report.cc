@@ -74,6 +74,7 @@ bool IsProblem(FileStatus s) {
 int RunReport::ExitCode() const {
   if (interrupted) return 130;
   if (!fatal_error.empty()) return 2;
+  if (!missing_entries_.empty()) return 1;
   for (const FileResult& f : files) {
     if (IsProblem(f.status)) return 1;
   }
@@ -81,6 +82,35 @@ int RunReport::ExitCode() const {
     if (d.stalled || !d.errors.empty()) return 1;
   }
   return 0;
+}
+
+void RunReport::AddMissing(const Manifest* manifest, size_t entry) {
+  missing_manifest_ = manifest;
+  // Entries are below UINT32_MAX: Manifest::Finish refuses more.
+  missing_entries_.push_back(static_cast<uint32_t>(entry));
+  if (missing_runs_.empty() || missing_runs_.back().before != files.size()) {
+    missing_runs_.push_back(MissingRun{files.size(), 0});
+  }
+  ++missing_runs_.back().count;
+}
+
+void RunReport::ForEachFile(
+    const std::function<void(const FileResult&)>& fn) const {
+  size_t row = 0;      // next row of `files`
+  size_t missing = 0;  // next compact row
+  FileResult scratch;  // every compact row, refilled (its path's buffer
+                       // is reused, so millions of rows cost no allocation)
+  scratch.status = FileStatus::kMissing;
+  for (const MissingRun& run : missing_runs_) {
+    for (; row < run.before && row < files.size(); ++row) fn(files[row]);
+    for (size_t k = 0; k < run.count; ++k, ++missing) {
+      const size_t e = missing_entries_[missing];
+      scratch.path.assign(missing_manifest_->path(e));
+      scratch.expected_size = missing_manifest_->file_size(e);
+      fn(scratch);
+    }
+  }
+  for (; row < files.size(); ++row) fn(files[row]);
 }
 
 // ---------------------------------------------------------------------------
@@ -442,22 +472,23 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
   }
 
   // Problem files, one section per status. Only the first `list_limit` of
-  // each are kept, so a report of every file costs no extra memory here.
+  // each are kept (copies: a compact row exists only during its call), so
+  // a report of every file costs no extra memory here.
   constexpr size_t kNumStatuses = 8;
-  std::vector<const FileResult*> listed[kNumStatuses];
+  std::vector<FileResult> listed[kNumStatuses];
   uint64_t counts[kNumStatuses] = {};
-  for (const FileResult& f : r.files) {
+  r.ForEachFile([&](const FileResult& f) {
     auto s = static_cast<size_t>(f.status);
-    if (s >= kNumStatuses) continue;
+    if (s >= kNumStatuses) return;
     ++counts[s];
-    if (listed[s].size() < list_limit) listed[s].push_back(&f);
-  }
+    if (listed[s].size() < list_limit) listed[s].push_back(f);
+  });
   for (FileStatus status : kSectionOrder) {
     auto s = static_cast<size_t>(status);
     if (counts[s] == 0) continue;
     fmt::format_to(o, "\n{} ({}):\n", SectionTitle(status), counts[s]);
-    for (const FileResult* f : listed[s]) {
-      fmt::format_to(o, "  {}\n", DescribeFile(r, *f));
+    for (const FileResult& f : listed[s]) {
+      fmt::format_to(o, "  {}\n", DescribeFile(r, f));
     }
     if (counts[s] > listed[s].size()) {
       fmt::format_to(o, "  ... and {} more (see --report)\n",
@@ -689,11 +720,11 @@ std::string FormatJson(const RunReport& r) {
       FileStatus::kSkipped};
   uint64_t counts[8] = {};
   uint64_t files_problem = 0;
-  for (const FileResult& f : r.files) {
+  r.ForEachFile([&](const FileResult& f) {
     auto s = static_cast<size_t>(f.status);
     if (s < std::size(counts)) ++counts[s];
     if (IsProblem(f.status)) ++files_problem;
-  }
+  });
   uint64_t drives_stalled = 0, drives_errors = 0;
   for (const DriveReport& d : r.drives) {
     if (d.stalled) ++drives_stalled;
@@ -737,7 +768,7 @@ std::string FormatJson(const RunReport& r) {
   for (const DriveReport& d : r.drives) w.Item(DriveJson(d));
   w.EndArray();
   w.BeginArray("files");
-  for (const FileResult& f : r.files) w.Item(FileJson(r, f));
+  r.ForEachFile([&](const FileResult& f) { w.Item(FileJson(r, f)); });
   w.EndArray();
   w.BeginArray("notes");
   for (const std::string& note : r.notes) w.Item(note);

@@ -496,16 +496,23 @@ std::string FormatHtml(const RunReport& r) {
   }
   out += "</table>\n";
 
-  // Problem files (and extra/skipped), worst first.
+  // Problem files (and extra/skipped), worst first, in row order within a
+  // status. The first kMaxFileRows of each status are enough to fill the
+  // table; they are copies, as a compact missing row (RunReport::
+  // ForEachFile) exists only during its call.
+  std::vector<FileResult> by_rank[9];
+  size_t not_ok = 0;
+  r.ForEachFile([&](const FileResult& f) {
+    if (f.status == FileStatus::kOk) return;
+    ++not_ok;
+    std::vector<FileResult>& rank = by_rank[StatusRank(f.status)];
+    if (rank.size() < kMaxFileRows) rank.push_back(f);
+  });
   std::vector<const FileResult*> listed;
-  for (const FileResult& f : r.files) {
-    if (f.status != FileStatus::kOk) listed.push_back(&f);
+  for (const std::vector<FileResult>& rank : by_rank) {
+    for (const FileResult& f : rank) listed.push_back(&f);
   }
-  std::stable_sort(listed.begin(), listed.end(),
-                   [](const FileResult* a, const FileResult* b) {
-                     return StatusRank(a->status) < StatusRank(b->status);
-                   });
-  out += fmt::format("<h2>Files not ok ({})</h2>\n", listed.size());
+  out += fmt::format("<h2>Files not ok ({})</h2>\n", not_ok);
   if (listed.empty()) {
     out += "<p class=\"s-ok\">none</p>\n";
   } else {
@@ -531,10 +538,10 @@ std::string FormatHtml(const RunReport& r) {
           HtmlText(FileDetail(r, f)));
     }
     out += "</table>\n";
-    if (listed.size() > kMaxFileRows) {
+    if (not_ok > kMaxFileRows) {
       out += fmt::format(
           "<p>... and {} more (the JSON report lists them all)</p>\n",
-          listed.size() - kMaxFileRows);
+          not_ok - kMaxFileRows);
     }
   }
 

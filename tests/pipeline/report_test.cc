@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -590,6 +591,109 @@ TEST(JsonTest, PathsEscapedAndBadTextSurvives) {
   EXPECT_EQ(j["files"][0]["path"], "a%0Ab%FF%25.bin");
   EXPECT_EQ(j["files"][0]["detail"], "open: \xEF\xBF\xBD\xEF\xBF\xBD bad");
   EXPECT_EQ(j["exit_code"], 1);
+}
+
+// A manifest of `n` entries "miss/NNNNN" (sizes 1000 + i), xxh128 only.
+Manifest MissingManifest(size_t n) {
+  DigestSet set;
+  set.Add(DigestType::kXxh128);
+  Manifest m(set);
+  Digest d;
+  d.type = DigestType::kXxh128;
+  d.size = static_cast<uint8_t>(DigestSize(DigestType::kXxh128));
+  for (size_t i = 0; i < n; ++i) {
+    char path[32];
+    snprintf(path, sizeof(path), "miss/%05zu", i);
+    m.Add(path, 1000 + i, 0, {d});
+  }
+  EXPECT_TRUE(m.Finish().ok());
+  return m;
+}
+
+// The row VerifyDrives writes for a missing entry when rows are not
+// compact.
+FileResult MissingRow(const Manifest& m, size_t e) {
+  FileResult f = MakeFile(std::string(m.path(e)), FileStatus::kMissing, -1);
+  f.expected_size = m.file_size(e);
+  return f;
+}
+
+TEST(CompactMissingTest, RendersLikeFullRows) {
+  // Goal: compact missing rows (RunReport::AddMissing: an entry index
+  // instead of a FileResult) render exactly as the same rows held in
+  // `files`: same place among the other rows in the JSON, same summary
+  // sections and caps, same HTML, same exit code; ForEachFile visits them
+  // in the order they were added, runs of them between rows included.
+  const Manifest m = MissingManifest(1100);
+  RunReport full = ReportWithEveryProblem();
+  RunReport compact = ReportWithEveryProblem();
+  compact.compact_missing = true;
+  // Before, between and after rows of `files`, with runs of several.
+  size_t next = 0;
+  auto add = [&](size_t count) {
+    for (size_t k = 0; k < count; ++k, ++next) {
+      full.files.push_back(MissingRow(m, next));
+      compact.AddMissing(&m, next);
+    }
+  };
+  auto add_row = [&](const FileResult& f) {
+    full.files.push_back(f);
+    compact.files.push_back(f);
+  };
+  // ReportWithEveryProblem's rows come first; a compact row is placed
+  // after them, so rebuild both with rows interleaved.
+  std::vector<FileResult> base = full.files;
+  full.files.clear();
+  compact.files.clear();
+  add(3);
+  add_row(base[0]);
+  add_row(base[1]);
+  add(1);
+  add_row(base[2]);
+  add(1050);
+  for (size_t i = 3; i < base.size(); ++i) add_row(base[i]);
+  add(46);
+  ASSERT_EQ(next, m.size());
+
+  EXPECT_EQ(compact.num_files(), full.files.size());
+  EXPECT_EQ(compact.num_compact_missing(), m.size());
+  EXPECT_EQ(compact.files.size(), base.size());
+  std::vector<std::string> order;
+  compact.ForEachFile([&](const FileResult& f) { order.push_back(f.path); });
+  ASSERT_EQ(order.size(), full.files.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    EXPECT_EQ(order[i], full.files[i].path) << "row " << i;
+  }
+  EXPECT_EQ(FormatJson(compact), FormatJson(full));
+  EXPECT_EQ(FormatSummary(compact), FormatSummary(full));
+  EXPECT_EQ(FormatSummary(compact, 2), FormatSummary(full, 2));
+  EXPECT_EQ(FormatHtml(compact), FormatHtml(full));
+  EXPECT_EQ(compact.ExitCode(), 1);
+  // The JSON really lists them all, with the manifest's sizes.
+  json j = json::parse(FormatJson(compact));
+  EXPECT_EQ(j["totals"]["by_status"]["missing"], m.size() + 1);
+  EXPECT_EQ(j["files"][0]["path"], "miss/00000");
+  EXPECT_EQ(j["files"][0]["expected_size"], 1000);
+  EXPECT_TRUE(j["files"][0]["actual_size"].is_null());
+  EXPECT_TRUE(j["files"][0]["drive"].is_null());
+}
+
+TEST(CompactMissingTest, AloneMakeExitCodeOne) {
+  // Goal: a report whose only problems are compact missing rows is exit 1
+  // and says so in its verdict; without them it is clean.
+  const Manifest m = MissingManifest(3);
+  RunReport r = CleanReport();
+  r.compact_missing = true;
+  EXPECT_EQ(r.ExitCode(), 0);
+  r.AddMissing(&m, 1);
+  EXPECT_EQ(r.ExitCode(), 1);
+  EXPECT_TRUE(r.files.empty());
+  EXPECT_EQ(r.num_files(), 1u);
+  const std::string s = FormatSummary(r);
+  EXPECT_NE(s.find("missing, on no drive (1):\n  miss/00001 (1001 B)\n"),
+            std::string::npos)
+      << s;
+  EXPECT_EQ(Lines(s).back(), "valise: 1 problem: 1 missing");
 }
 
 }  // namespace

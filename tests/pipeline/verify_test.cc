@@ -142,6 +142,57 @@ TEST(VerifyPipeline, MissingExtraSizeSkipped) {
   EXPECT_EQ(r.ExitCode(), 1);
 }
 
+// Goal: with RunReport::compact_missing, missing files are held as
+// manifest entries (not in `files`), and the report renders exactly as
+// without it: same rows in the same places, among size mismatches, bad
+// copies, extras and skipped entries.
+TEST(VerifyPipeline, CompactMissingRowsRenderTheSame) {
+  SimDiskOptions o;
+  auto disk = std::make_unique<SimDisk>(o);
+  for (const char* p : {"a0", "b1", "b2", "c3", "d4", "e5", "f6"}) {
+    disk->AddFile(std::string("d1/") + p, p);
+  }
+  Manifest m;
+  ManifestSummary summary;
+  ASSERT_VALISE_OK(MakeManifest(disk.get(), {"d1"}, ShaXxh(), SmallOptions(),
+                                &m, nullptr, &summary));
+  // a0 and e5 missing, b2 and f6 the wrong size, d4 corrupt, an extra and
+  // a symlink.
+  auto disk2 = std::make_unique<SimDisk>(o);
+  disk2->AddFile("d1/b1", "b1");
+  disk2->AddFile("d1/b2", "b22");
+  disk2->AddFile("d1/c3", "c3");
+  disk2->AddFile("d1/d4", "XX");
+  disk2->AddFile("d1/f6", "f");
+  disk2->AddFile("d1/new", "extra");
+  disk2->AddSymlink("d1/link", "/etc/passwd");
+  RunReport full, compact;
+  compact.compact_missing = true;
+  ASSERT_VALISE_OK(
+      VerifyDrives(disk2.get(), m, nullptr, {"d1"}, SmallOptions(), &full));
+  ASSERT_VALISE_OK(
+      VerifyDrives(disk2.get(), m, nullptr, {"d1"}, SmallOptions(), &compact));
+  EXPECT_EQ(compact.num_compact_missing(), 2u);
+  EXPECT_EQ(full.num_compact_missing(), 0u);
+  EXPECT_EQ(compact.num_files(), full.files.size());
+  EXPECT_EQ(compact.files.size() + 2, full.files.size());
+  for (const FileResult& f : compact.files) {
+    EXPECT_NE(f.status, FileStatus::kMissing) << f.path;
+  }
+  EXPECT_NE(Find(full, "a0", FileStatus::kMissing), nullptr);
+  EXPECT_NE(Find(full, "e5", FileStatus::kMissing), nullptr);
+  // Timings differ from run to run; the rest must not.
+  compact.started = full.started;
+  compact.seconds = full.seconds;
+  for (size_t d = 0; d < full.drives.size(); ++d) {
+    compact.drives[d].seconds = full.drives[d].seconds;
+    compact.drives[d].bytes_per_second = full.drives[d].bytes_per_second;
+  }
+  EXPECT_EQ(FormatJson(compact), FormatJson(full));
+  EXPECT_EQ(FormatSummary(compact), FormatSummary(full));
+  EXPECT_EQ(compact.ExitCode(), 1);
+}
+
 // Goal: a persistent bad range makes its file unreadable with the range
 // recorded; the rest of the drive and the other drive are still verified.
 TEST(VerifyPipeline, UnreadableRangeRecorded) {
