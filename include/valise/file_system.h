@@ -8,6 +8,8 @@
 //   Directory       a DEST directory handle; every path below it is resolved
 //                   with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, so nothing
 //                   created through it can land outside it.
+//   FileContents    a whole file in memory for one pass (a manifest), given
+//                   back page by page as it is parsed.
 //
 // Asynchronous I/O is in io_queue.h: an IoQueue takes requests on Files and
 // completes them later; the io_uring queue uses File::native_handle(), the
@@ -29,6 +31,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "valise/status.h"
@@ -186,6 +189,51 @@ class Directory {
   virtual Status FreeSpace(uint64_t* bytes, uint64_t* inodes) = 0;
 };
 
+// A whole file's bytes in memory, read for one pass from front to back
+// (FileSystem::ReadLargeFile). A manifest of 10^7 lines is 1.3 GB of text
+// and its parsed form another 0.9 GB: a reader that gives back the text it
+// has parsed (Release) never holds both. The bytes live in private
+// anonymous memory (mmap MAP_PRIVATE|MAP_ANONYMOUS), not in a mapping of
+// the file: once read, nothing done to the file (rewritten, truncated, its
+// drive pulled) can change them under the reader or fault it with SIGBUS,
+// so a signature checked over them holds while they are parsed.
+//
+// Thread safety: data() may be read from any thread while no thread calls
+// Release, Reserve or Append; those from one thread at a time.
+class FileContents {
+ public:
+  FileContents() = default;
+  ~FileContents();  // munmap
+  FileContents(const FileContents&) = delete;
+  FileContents& operator=(const FileContents&) = delete;
+
+  std::string_view data() const { return std::string_view(base_, size_); }
+  // Gives the memory of the whole pages before `offset` back to the kernel
+  // (madvise MADV_DONTNEED). Those bytes read as zeros afterwards: release
+  // only what will not be read again. An offset at or below an earlier one
+  // does nothing.
+  void Release(size_t offset);
+  // Bytes given back so far: [0, released()) reads as zeros. A multiple of
+  // the page size, or size().
+  size_t released() const {
+    return released_pages_ < size_ ? released_pages_ : size_;
+  }
+
+  // For FileSystem implementations filling it. Makes room for `n` more
+  // bytes after data() (the mapping grows with mremap, and may move) and
+  // sets *tail to where they go; Append(k), k <= n, then counts the bytes
+  // written there. Errors (ENOMEM) name the operation; the caller adds the
+  // path. REQUIRES: nothing released yet.
+  Status Reserve(size_t n, char** tail);
+  void Append(size_t n) { size_ += n; }
+
+ private:
+  char* base_ = nullptr;
+  size_t size_ = 0;
+  size_t capacity_ = 0;        // bytes mapped, a multiple of the page size
+  size_t released_pages_ = 0;  // [0, this) given back; page-aligned
+};
+
 class FileSystem {
  public:
   FileSystem() = default;
@@ -215,6 +263,13 @@ class FileSystem {
   // more is InvalidArgument.
   virtual Status ReadSmallFile(const std::string& path, std::string* data,
                                size_t max_size = size_t{1} << 30) = 0;
+  // A whole file of at most max_size bytes (more is InvalidArgument), read
+  // into memory that can be given back part by part as it is parsed: for
+  // manifests, which may run to gigabytes. Opens as ReadSmallFile does
+  // (follows symlinks, accepts a pipe). The default reads through
+  // ReadSmallFile and copies (the simulated disk: its read faults apply).
+  virtual Status ReadLargeFile(const std::string& path, size_t max_size,
+                               std::unique_ptr<FileContents>* result);
   // Writes a whole file atomically: temporary name, fsync, rename.
   virtual Status WriteSmallFile(const std::string& path,
                                 const std::string& data, uint32_t mode) = 0;

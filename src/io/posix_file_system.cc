@@ -25,6 +25,7 @@
 #include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <climits>
@@ -74,6 +76,92 @@ const char* FileTypeName(FileType type) {
       break;
   }
   return "unknown";
+}
+
+// ---------------------------------------------------------------------------
+// FileContents: anonymous memory, grown with mremap, given back with
+// madvise.
+
+namespace {
+
+size_t PageSize() {
+  static const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return page;
+}
+
+size_t RoundUpToPage(size_t n) {
+  const size_t page = PageSize();
+  return (n + page - 1) / page * page;
+}
+
+}  // namespace
+
+FileContents::~FileContents() {
+  if (base_ != nullptr) munmap(base_, capacity_);
+}
+
+Status FileContents::Reserve(size_t n, char** tail) {
+  if (capacity_ - size_ >= n) {
+    *tail = base_ + size_;
+    return Status::OK();
+  }
+  if (n > SIZE_MAX - size_ - PageSize()) {
+    return Status::InvalidArgument("mmap", "size overflows");
+  }
+  const size_t want = RoundUpToPage(size_ + n);
+  void* p;
+  if (base_ == nullptr) {
+    // MAP_NORESERVE is not asked for: the bytes will all be written, so the
+    // kernel may as well refuse now (ENOMEM) rather than kill us later.
+    p = mmap(nullptr, want, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED) {
+      return Status::PosixError("mmap of " + std::to_string(want) + " bytes",
+                                errno);
+    }
+  } else {
+    // Moves the pages, not the bytes: growing a pipe's contents never
+    // holds two copies.
+    p = mremap(base_, capacity_, want, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED) {
+      return Status::PosixError("mremap to " + std::to_string(want) + " bytes",
+                                errno);
+    }
+  }
+  base_ = static_cast<char*>(p);
+  capacity_ = want;
+  *tail = base_ + size_;
+  return Status::OK();
+}
+
+void FileContents::Release(size_t offset) {
+  // Whole pages only; at the end, the last partial page too.
+  const size_t end =
+      offset >= size_ ? capacity_ : offset / PageSize() * PageSize();
+  if (end <= released_pages_) return;
+  // MADV_DONTNEED on private anonymous memory frees the pages at once (RSS
+  // drops now, unlike MADV_FREE, which waits for memory pressure); a later
+  // read of them maps the zero page. It fails only with EINVAL for a bad
+  // range, which the rounding rules out; the pages then stay, harmlessly.
+  if (madvise(base_ + released_pages_, end - released_pages_, MADV_DONTNEED) ==
+      0) {
+    released_pages_ = end;
+  }
+}
+
+Status FileSystem::ReadLargeFile(const std::string& path, size_t max_size,
+                                 std::unique_ptr<FileContents>* result) {
+  result->reset();
+  std::string data;
+  VALISE_RETURN_IF_ERROR(ReadSmallFile(path, &data, max_size));
+  auto contents = std::make_unique<FileContents>();
+  char* tail = nullptr;
+  Status s = contents->Reserve(data.size(), &tail);
+  if (!s.ok()) return s.WithContext(path);
+  if (!data.empty()) memcpy(tail, data.data(), data.size());
+  contents->Append(data.size());
+  *result = std::move(contents);
+  return Status::OK();
 }
 
 namespace {
@@ -905,6 +993,36 @@ class PosixDirectory final : public Directory {
   std::vector<int> lock_fds_;  // guarded by mu_
 };
 
+// Opens `path` to read it whole (ReadSmallFile, ReadLargeFile): follows
+// symlinks (a manifest may be one) and accepts a pipe, e.g.
+// `-m <(zcat m.gz)`; O_NONBLOCK keeps a FIFO without writer from blocking
+// the open, and is cleared before reading. A regular file larger than
+// max_size is refused before any read. On success *fd is the caller's.
+Status OpenWholeFile(const std::string& path, size_t max_size, int* fd,
+                     struct stat* st) {
+  int f = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (f < 0) return Status::PosixError(Context(path, "open"), errno);
+  ScopedFd guard(f);
+  if (fstat(f, st) != 0) {
+    return Status::PosixError(Context(path, "fstat"), errno);
+  }
+  if (!S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode)) {
+    return Status::InvalidArgument(
+        path, std::string("not a regular file (") +
+                  FileTypeName(TypeFromMode(st->st_mode)) + ")");
+  }
+  if (S_ISREG(st->st_mode) && static_cast<uint64_t>(st->st_size) > max_size) {
+    return Status::InvalidArgument(
+        path, "larger than " + std::to_string(max_size) + " bytes");
+  }
+  int fl = fcntl(f, F_GETFL);
+  if (fl < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    return Status::PosixError(Context(path, "fcntl F_SETFL"), errno);
+  }
+  *fd = guard.Release();
+  return Status::OK();
+}
+
 class PosixFileSystem final : public FileSystem {
  public:
   Status Stat(const std::string& path, FileInfo* info) override {
@@ -1000,29 +1118,10 @@ class PosixFileSystem final : public FileSystem {
 
   Status ReadSmallFile(const std::string& path, std::string* data,
                        size_t max_size) override {
-    // Follows symlinks (a manifest may be one) and accepts a pipe, e.g.
-    // `-m <(zcat m.gz)`; O_NONBLOCK keeps a FIFO without writer from
-    // blocking the open, and is cleared before reading.
-    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return Status::PosixError(Context(path, "open"), errno);
-    ScopedFd guard(fd);
+    int fd = -1;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-      return Status::PosixError(Context(path, "fstat"), errno);
-    }
-    if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
-      return Status::InvalidArgument(
-          path, std::string("not a regular file (") +
-                    FileTypeName(TypeFromMode(st.st_mode)) + ")");
-    }
-    if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_size) {
-      return Status::InvalidArgument(
-          path, "larger than " + std::to_string(max_size) + " bytes");
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-      return Status::PosixError(Context(path, "fcntl F_SETFL"), errno);
-    }
+    VALISE_RETURN_IF_ERROR(OpenWholeFile(path, max_size, &fd, &st));
+    ScopedFd guard(fd);
     std::string out;
     out.resize(S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1
                                    : 65536);
@@ -1046,6 +1145,49 @@ class PosixFileSystem final : public FileSystem {
     }
     out.resize(len);
     *data = std::move(out);
+    return Status::OK();
+  }
+
+  Status ReadLargeFile(const std::string& path, size_t max_size,
+                       std::unique_ptr<FileContents>* result) override {
+    result->reset();
+    int fd = -1;
+    struct stat st;
+    VALISE_RETURN_IF_ERROR(OpenWholeFile(path, max_size, &fd, &st));
+    ScopedFd guard(fd);
+    // Regular files are read in their announced size (one byte more shows
+    // whether they grew meanwhile); pipes from 1 MiB, doubling.
+    auto contents = std::make_unique<FileContents>();
+    size_t room = S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1
+                                      : size_t{1} << 20;
+    char* tail = nullptr;
+    size_t left = 0;
+    for (;;) {
+      if (left == 0) {
+        const size_t len = contents->data().size();
+        if (len > max_size) break;
+        if (len > 0) room = len;
+        Status s = contents->Reserve(room, &tail);
+        if (!s.ok()) return s.WithContext(path);
+        left = room;
+      }
+      // read(2) moves at most 0x7ffff000 bytes a call; the loop goes on.
+      ssize_t r = read(fd, tail, left);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return Status::PosixError(
+            OffsetContext(path, "read", contents->data().size()), errno);
+      }
+      if (r == 0) break;
+      contents->Append(static_cast<size_t>(r));
+      tail += r;
+      left -= static_cast<size_t>(r);
+    }
+    if (contents->data().size() > max_size) {
+      return Status::InvalidArgument(
+          path, "larger than " + std::to_string(max_size) + " bytes");
+    }
+    *result = std::move(contents);
     return Status::OK();
   }
 

@@ -1214,6 +1214,26 @@ TEST(SimDisk, QueueLimitsAndFixedBuffers) {
   }
 }
 
+TEST(SimDisk, LargeFileReadsThroughTheFaults) {
+  // Goal: ReadLargeFile (the FileSystem default: ReadSmallFile, copied into
+  // a FileContents) gives the file's bytes, enforces max_size, and a bad
+  // range on the file fails it as a read of the file does.
+  SimDisk disk(SimDiskOptions{});
+  const std::string data = RandomBytes(3 << 20, 18);
+  disk.AddFile("m/manifest", data);
+  std::unique_ptr<FileContents> c;
+  ASSERT_VALISE_OK(disk.ReadLargeFile("m/manifest", 4 << 20, &c));
+  EXPECT_TRUE(c->data() == data);
+  EXPECT_TRUE(
+      disk.ReadLargeFile("m/manifest", 1 << 20, &c).IsInvalidArgument());
+  EXPECT_TRUE(disk.ReadLargeFile("m/none", 1 << 20, &c).IsNotFound());
+  disk.AddBadRange("m/manifest", 2 << 20, 1);
+  Status s = disk.ReadLargeFile("m/manifest", 4 << 20, &c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.err(), EIO) << s.ToString();
+  EXPECT_EQ(c, nullptr);
+}
+
 TEST(SimDisk, SmallFilesRoundTripAndSurviveCrash) {
   // Goal: WriteSmallFile is atomic and durable (it survives a crash),
   // ReadSmallFile reads it back and enforces max_size.
