@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +60,14 @@ struct ManifestReadOptions {
   // in .xxh128/.xxhsum/.xxh. Set by --format md5sum|sha1sum|sha256sum|
   // sha512sum|xxhsum.
   std::optional<DigestType> sum_type;
+  // Called as parsing moves on (every few MiB) with an offset into the
+  // data before which the parser will not read again, so a caller holding
+  // a large manifest in a FileContents can give that memory back
+  // (FileContents::Release) while the parsed entries grow: the text and
+  // the parsed manifest are then never held whole together. Only the
+  // valise v1 reader calls it; the other formats keep the data whole.
+  // Default: none.
+  std::function<void(size_t offset)> release;
 };
 // Like ParseManifestFormat, and "xxhsum" also sets sum_type = kXxh128,
 // "sha256sum" kSha256, and so on. False for an unknown name.
@@ -154,7 +163,9 @@ std::string EscapePath(std::string_view raw);
 Status UnescapePath(std::string_view escaped, std::string* raw);
 
 // Parses `data`, the bytes of a manifest file named `name` (for messages:
-// "M:12: malformed line: ..."). Forced `format` or kAuto to detect. Errors
+// "M:12: malformed line: ..."). Forced `format` or kAuto to detect; with
+// options.release, the bytes before each offset it is given may be
+// zeroed or unmapped by the caller once it returns. Errors
 // are InvalidArgument (usage-like) or Corruption (truncated: no "# end"
 // trailer, or counts that do not match it), always naming the line;
 // NotSupported for kBagit and for a manifest version other than 1. On

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,12 +79,18 @@ std::string_view StripDotSlash(std::string_view path);
 // number of the i-th Add().
 Status FinishWithLines(Manifest* m, const std::vector<uint64_t>& lines,
                        std::string_view name);
+// The same with the line of the i-th Add() given by `line_of(i)`.
+Status FinishWithLines(Manifest* m,
+                       const std::function<uint64_t(size_t)>& line_of,
+                       std::string_view name);
 
 // The readers behind ParseManifest, one per format (manifest.cc,
 // sumfile.cc, hashdeep.cc). Each resets *out, and on success leaves it
 // finished.
-Status ParseValiseManifest(std::string_view data, std::string_view name,
-                           Manifest* out);
+// `release` (may be empty): see ManifestReadOptions::release.
+Status ParseValiseManifest(
+    std::string_view data, std::string_view name, Manifest* out,
+    const std::function<void(size_t)>& release = nullptr);
 Status ParseSumFile(std::string_view data, std::string_view name,
                     std::optional<DigestType> forced_type, Manifest* out);
 Status ParseHashdeep(std::string_view data, std::string_view name,

@@ -320,6 +320,71 @@ TEST(ManifestV1, DuplicatePathNamesBothLines) {
       << s.message();
 }
 
+// Goal: with comment lines among the data lines (the reader keeps the
+// line numbers of those, not one per entry), a duplicate still names the
+// right two lines.
+TEST(ManifestV1, DuplicateLinesCountComments) {
+  Manifest m;
+  std::string text = V1({Line("0", "a"), "# note", Line("0", "c"), "# more",
+                         "# and more", Line("0", "b"), Line("0", "c")});
+  // Comments do not count as entries in the trailer.
+  text.replace(text.find("files=7"), 7, "files=4");
+  Status s = Parse(text, &m);
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_TRUE(
+      Contains(s.message(), "M:10: duplicate path 'c' (first at line 6)"))
+      << s.message();
+}
+
+// Goal: with ManifestReadOptions::release, the v1 reader hands back the
+// text behind it as it goes (offsets rising, each at a line start, the
+// whole text at the end) and never reads what it handed back: here the
+// released bytes are overwritten with zeros at once (as FileContents'
+// pages read once given back), and the result is still the same manifest.
+TEST(ManifestV1, ReleasesTheTextBehindIt) {
+  std::vector<std::string> lines;
+  uint64_t bytes = 0;
+  char path[64];
+  for (size_t i = 0; i < 200000; ++i) {  // ~23 MB: several releases
+    snprintf(path, sizeof(path), "dir%03zu/file%07zu.bin", i / 1000, i);
+    lines.push_back(Line(std::to_string(i), path));
+    bytes += i;
+  }
+  lines.insert(lines.begin() + 100000, "# a comment half way");
+  std::string text = V1(lines, bytes);
+  text.replace(text.find("files=200001"), 12, "files=200000");
+  Manifest want;
+  ASSERT_VALISE_OK(Parse(text, &want));
+
+  std::string held = text;
+  std::vector<size_t> offsets;
+  ManifestReadOptions opt;
+  opt.release = [&](size_t offset) {
+    ASSERT_LE(offset, held.size());
+    if (!offsets.empty()) {
+      ASSERT_GT(offset, offsets.back());
+    }
+    const size_t from = offsets.empty() ? 0 : offsets.back();
+    std::fill(held.begin() + from, held.begin() + offset, '\0');
+    offsets.push_back(offset);
+  };
+  Manifest got;
+  ASSERT_VALISE_OK(ParseManifest(held, "M", opt, &got));
+  EXPECT_TRUE(got.SameEntries(want));
+  ASSERT_GE(offsets.size(), 3u);
+  EXPECT_EQ(offsets.back(), text.size());
+  for (size_t i = 0; i + 1 < offsets.size(); ++i) {
+    EXPECT_EQ(text[offsets[i] - 1], '\n') << offsets[i];
+  }
+  EXPECT_EQ(held, std::string(text.size(), '\0'));
+
+  // Other formats keep the data whole: the hook is never called.
+  offsets.clear();
+  Manifest sums;
+  ASSERT_VALISE_OK(ParseManifest(kSha + "  a\n", "M.sha256", opt, &sums));
+  EXPECT_TRUE(offsets.empty());
+}
+
 // Goal: truncation is detected: with no trailer (Corruption "truncated:
 // no '# end' trailer"), and at every byte boundary of a valid manifest.
 TEST(ManifestV1, TruncationDetectedAtEveryByte) {
