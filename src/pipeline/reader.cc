@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -389,6 +390,15 @@ Status Reader::Run(
         // DEST's failure, not the drive's.
         out.write_failed = !out.status.ok();
         if (out.status.IsNoSpace() && fatal_.ok()) fatal_ = out.status;
+      }
+      if (out.status.err() == EMFILE || out.status.err() == ENFILE) {
+        // Out of descriptors: valise's trouble (ulimit -n), not the drive's
+        // or DEST's. The run stops (exit 2); the file is left unread.
+        if (fatal_.ok()) {
+          fatal_ = out.status.WithContext(
+              "out of file descriptors (raise ulimit -n)");
+        }
+        out.cancelled = true;
       }
       if (!out.status.ok() || job.size == 0) {
         if (out.status.ok()) out.digests = MultiHasher(digests_).Finish();

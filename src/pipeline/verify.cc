@@ -297,6 +297,8 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
 
   // Stage 6, report.
   FillDriveReports(scans, reader.drive_stats(), planned, report);
+  // Trouble of valise's own (out of descriptors): exit 2, not a finding.
+  if (!reader.fatal().ok()) report->fatal_error = reader.fatal().message();
   for (size_t d = 0; d < scans.size(); ++d) {
     report->drives[d].files_ok = copies_ok[d];
     report->drives[d].files_bad = copies_bad[d];

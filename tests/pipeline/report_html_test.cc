@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -58,15 +57,22 @@ std::string CheckBalanced(const std::string& html) {
   return "";
 }
 
-// The `points` of every polyline of class `cls`, as (x, y) pairs.
+// The `points` of every polyline of class `cls`, as (x, y) pairs. Plain
+// string search: libstdc++'s std::regex recurses once per character
+// matched, and a long `points` list overflowed the stack under TSan.
 std::vector<std::vector<std::pair<double, double>>> Lines(
     const std::string& html, const std::string& cls) {
   std::vector<std::vector<std::pair<double, double>>> out;
-  std::regex re("<polyline class=\"" + cls + "\"[^>]*points=\"([^\"]*)\"");
-  for (std::sregex_iterator it(html.begin(), html.end(), re), end; it != end;
-       ++it) {
+  const std::string open = "<polyline class=\"" + cls + "\"";
+  for (size_t at = html.find(open); at != std::string::npos;
+       at = html.find(open, at + 1)) {
+    const size_t end = html.find('>', at);
+    const size_t attr = html.find("points=\"", at);
+    if (attr == std::string::npos || attr > end) continue;
+    const size_t from = attr + 8;
+    const size_t to = html.find('"', from);
     std::vector<std::pair<double, double>> pts;
-    std::istringstream in((*it)[1].str());
+    std::istringstream in(html.substr(from, to - from));
     std::string pair;
     while (in >> pair) {
       size_t comma = pair.find(',');
