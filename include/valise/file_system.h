@@ -234,6 +234,17 @@ class FileContents {
   size_t released_pages_ = 0;  // [0, this) given back; page-aligned
 };
 
+// An output written in pieces (FileSystem::OpenOutputFile). Destroyed
+// without a successful Close, it leaves nothing under its name (a regular
+// file's temporary is removed; what went into a FIFO is gone already).
+// Thread safety: one thread at a time.
+class OutputFile {
+ public:
+  virtual ~OutputFile() = default;
+  virtual Status Append(std::string_view data) = 0;
+  virtual Status Close() = 0;
+};
+
 class FileSystem {
  public:
   FileSystem() = default;
@@ -284,6 +295,13 @@ class FileSystem {
                                  const std::string& data, uint32_t mode) {
     return WriteSmallFile(path, data, mode);
   }
+  // WriteOutputFile in pieces, for outputs too large to hold whole (the
+  // report of a run with millions of rows): OutputFile::Append each piece,
+  // then Close, which makes the file whole and durable (a regular file
+  // gets its name only then). The default gathers the pieces and calls
+  // WriteOutputFile at Close.
+  virtual Status OpenOutputFile(const std::string& path, uint32_t mode,
+                                std::unique_ptr<OutputFile>* result);
 
   // The queue that runs asynchronous I/O on this file system's Files: the
   // real one gives io_uring (or the synchronous fallback, see

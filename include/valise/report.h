@@ -177,6 +177,10 @@ std::string FormatSummary(const RunReport& r,
 // (docs/report.md). Paths are given escaped as in manifest v1, so they
 // compare byte for byte with the manifest's path field.
 std::string FormatJson(const RunReport& r);
+// The same text as FormatJson, handed to `sink` in pieces of about 1 MiB:
+// a report of millions of rows is never held whole.
+void WriteJson(const RunReport& r,
+               const std::function<void(std::string_view)>& sink);
 // A self-contained HTML page (inline CSS and SVG, no external reference):
 // the verdict, the run's facts, a line chart of each drive's and the
 // total read rate (MB/s) over time from DriveReport::bytes_per_second,

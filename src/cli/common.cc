@@ -110,7 +110,11 @@ Status PipelineFromArgs(const Args& args, PipelineOptions* opt) {
 int EmitReport(const Args& args, const RunReport& report) {
   const int code = report.ExitCode();
   if (args.json) {
-    fmt::print("{}\n", FormatJson(report));
+    // Streamed: a report of millions of rows is never held whole.
+    WriteJson(report, [](std::string_view piece) {
+      std::fwrite(piece.data(), 1, piece.size(), stdout);
+    });
+    std::fputc('\n', stdout);
   } else if (!args.quiet || code != kExitOk) {
     fmt::print("{}", FormatSummary(report));
   }
@@ -120,9 +124,22 @@ int EmitReport(const Args& args, const RunReport& report) {
     const bool html =
         args.report.size() >= 5 &&
         args.report.compare(args.report.size() - 5, 5, ".html") == 0;
-    Status s = FileSystem::Default()->WriteOutputFile(
-        args.report, html ? FormatHtml(report) : FormatJson(report) + "\n",
-        0644);
+    Status s;
+    if (html) {
+      s = FileSystem::Default()->WriteOutputFile(args.report,
+                                                 FormatHtml(report), 0644);
+    } else {
+      // The JSON streamed into the file: never held whole.
+      std::unique_ptr<OutputFile> out;
+      s = FileSystem::Default()->OpenOutputFile(args.report, 0644, &out);
+      if (s.ok()) {
+        WriteJson(report, [&](std::string_view piece) {
+          if (s.ok()) s = out->Append(piece);
+        });
+        if (s.ok()) s = out->Append("\n");
+        if (s.ok()) s = out->Close();
+      }
+    }
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;

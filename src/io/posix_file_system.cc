@@ -149,6 +149,34 @@ void FileContents::Release(size_t offset) {
   }
 }
 
+namespace {
+
+// The default OutputFile: gathers the pieces, writes them at Close.
+class GatheredOutput final : public OutputFile {
+ public:
+  GatheredOutput(FileSystem* fs, std::string path, uint32_t mode)
+      : fs_(fs), path_(std::move(path)), mode_(mode) {}
+  Status Append(std::string_view data) override {
+    data_.append(data);
+    return Status::OK();
+  }
+  Status Close() override { return fs_->WriteOutputFile(path_, data_, mode_); }
+
+ private:
+  FileSystem* fs_;
+  std::string path_;
+  uint32_t mode_;
+  std::string data_;
+};
+
+}  // namespace
+
+Status FileSystem::OpenOutputFile(const std::string& path, uint32_t mode,
+                                  std::unique_ptr<OutputFile>* result) {
+  *result = std::make_unique<GatheredOutput>(this, path, mode);
+  return Status::OK();
+}
+
 Status FileSystem::ReadLargeFile(const std::string& path, size_t max_size,
                                  std::unique_ptr<FileContents>* result) {
   result->reset();
@@ -252,12 +280,42 @@ class ScopedFd final {
   int fd_ = -1;
 };
 
-// Writes `data` into an existing FIFO or character device, or through a
-// /proc/self/fd/N descriptor link. O_NONBLOCK on
-// open: a FIFO nobody reads fails with ENXIO instead of blocking; it is
-// retried for 10 s (the reader may be starting), then it is an error, not
-// a hang. The writes then block as usual (the reader may be slow).
-Status WriteThrough(const std::string& path, const std::string& data) {
+// Writes all of `data` to `fd`; `path` names it in errors.
+Status WriteAll(int fd, const std::string& path, std::string_view data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::PosixError(Context(path, "write"), errno);
+    }
+    done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+// An output into an existing FIFO or character device, or through a
+// /proc/self/fd/N descriptor link: written through, never replaced.
+class ThroughOutput final : public OutputFile {
+ public:
+  ThroughOutput(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  Status Append(std::string_view data) override {
+    return WriteAll(fd_.get(), path_, data);
+  }
+  Status Close() override { return Status::OK(); }
+
+ private:
+  std::string path_;
+  ScopedFd fd_;
+};
+
+// Opens `path` (a FIFO, a character device or a descriptor link) for
+// ThroughOutput. O_NONBLOCK on open: a FIFO nobody reads fails with ENXIO
+// instead of blocking; it is retried for 10 s (the reader may be
+// starting), then it is an error, not a hang. The writes then block as
+// usual (the reader may be slow).
+Status OpenThrough(const std::string& path,
+                   std::unique_ptr<OutputFile>* result) {
   int fd = -1;
   for (int tries = 0;; ++tries) {
     // O_APPEND: through /dev/stdout redirected to a file, after what the
@@ -280,15 +338,65 @@ Status WriteThrough(const std::string& path, const std::string& data) {
   if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
     return Status::PosixError(Context(path, "fcntl"), errno);
   }
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Status::PosixError(Context(path, "write"), errno);
-    }
-    done += static_cast<size_t>(n);
+  *result = std::make_unique<ThroughOutput>(path, guard.Release());
+  return Status::OK();
+}
+
+// An output to a regular file, atomically: a temporary name beside it,
+// then at Close fchmod, fsync, rename, fsync of the directory.
+class AtomicOutput final : public OutputFile {
+ public:
+  AtomicOutput(std::string path, std::string tmp, int fd, uint32_t mode)
+      : path_(std::move(path)), tmp_(std::move(tmp)), fd_(fd), mode_(mode) {}
+  ~AtomicOutput() override {
+    if (!closed_) unlink(tmp_.c_str());
   }
+  Status Append(std::string_view data) override {
+    return WriteAll(fd_.get(), tmp_, data);
+  }
+  Status Close() override {
+    // The umask may have narrowed the mode; set exactly what was asked.
+    if (fchmod(fd_.get(), mode_ & 07777) != 0) {
+      return Status::PosixError(Context(tmp_, "fchmod"), errno);
+    }
+    if (fsync(fd_.get()) != 0) {
+      return Status::PosixError(Context(tmp_, "fsync"), errno);
+    }
+    if (rename(tmp_.c_str(), path_.c_str()) != 0) {
+      return Status::PosixError(Context(tmp_, "rename to ") + path_, errno);
+    }
+    closed_ = true;
+    // The new name is durable once its directory is.
+    const size_t slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "."
+                            : slash == 0               ? "/"
+                                                       : path_.substr(0, slash);
+    const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return Status::PosixError(Context(dir, "open"), errno);
+    ScopedFd dguard(dfd);
+    if (fsync(dfd) != 0)
+      return Status::PosixError(Context(dir, "fsync"), errno);
+    return Status::OK();
+  }
+
+ private:
+  std::string path_, tmp_;
+  ScopedFd fd_;
+  uint32_t mode_;
+  bool closed_ = false;
+};
+
+Status OpenAtomic(const std::string& path, uint32_t mode,
+                  std::unique_ptr<OutputFile>* result) {
+  static std::atomic<uint64_t> counter{0};
+  std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" +
+                    std::to_string(counter.fetch_add(1));
+  // O_EXCL|O_NOFOLLOW: the temporary name is ours alone.
+  const int fd =
+      open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+           mode & 07777);
+  if (fd < 0) return Status::PosixError(Context(tmp, "create"), errno);
+  *result = std::make_unique<AtomicOutput>(path, std::move(tmp), fd, mode);
   return Status::OK();
 }
 
@@ -1235,6 +1343,14 @@ class PosixFileSystem final : public FileSystem {
 
   Status WriteOutputFile(const std::string& path, const std::string& data,
                          uint32_t mode) override {
+    std::unique_ptr<OutputFile> out;
+    VALISE_RETURN_IF_ERROR(OpenOutputFile(path, mode, &out));
+    VALISE_RETURN_IF_ERROR(out->Append(data));
+    return out->Close();
+  }
+
+  Status OpenOutputFile(const std::string& path, uint32_t mode,
+                        std::unique_ptr<OutputFile>* result) override {
     // Follow a chain of symlinks by hand: realpath(3) wants the target to
     // exist, and a link to a report not written yet is the common case.
     std::string target = path;
@@ -1244,7 +1360,7 @@ class PosixFileSystem final : public FileSystem {
       // through the descriptor, as `>/dev/stdout` would.
       if (target.starts_with("/proc/self/fd/") ||
           target.starts_with("/dev/fd/")) {
-        return WriteThrough(target, data);
+        return OpenThrough(target, result);
       }
       struct stat st;
       if (lstat(target.c_str(), &st) != 0) {
@@ -1253,7 +1369,7 @@ class PosixFileSystem final : public FileSystem {
       }
       if (S_ISREG(st.st_mode)) break;
       if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
-        return WriteThrough(target, data);
+        return OpenThrough(target, result);
       }
       if (!S_ISLNK(st.st_mode)) {
         return Status::InvalidArgument(
@@ -1270,7 +1386,7 @@ class PosixFileSystem final : public FileSystem {
       }
       target = std::move(link);
     }
-    return WriteSmallFile(target, data, mode);
+    return OpenAtomic(target, mode, result);
   }
 
   std::unique_ptr<IoQueue> NewIoQueue(const IoQueueOptions& opt,

@@ -40,6 +40,8 @@
 //     committed; rerun when space is freed.
 //
 // A lock file (flock) keeps a second ingest out of the same DEST.
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -96,9 +98,17 @@ namespace {
 
 constexpr char kStagingDir[] = ".valise/staging";
 // Finished files waiting for the commit thread, at most. Each holds its
-// staging file open: with the reader's own files this stays far below the
-// usual 1024 descriptors.
-constexpr size_t kMaxBacklog = 256;
+// staging file open, so the bound also leaves half the process's
+// descriptors (RLIMIT_NOFILE) to the reader (a source and a staging file
+// per file in flight, bounded by its buffers) and the rest of valise.
+size_t MaxBacklog() {
+  struct rlimit rl;
+  size_t limit = 1024;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    limit = static_cast<size_t>(rl.rlim_cur);
+  }
+  return std::clamp<size_t>(limit / 2 > 32 ? limit / 2 - 32 : 0, 8, 256);
+}
 // Staged files sealed (fdatasync) at once by a commit.
 constexpr size_t kSealThreads = 16;
 constexpr char kJournalPath[] = ".valise/journal";
@@ -577,6 +587,7 @@ class Ingest {
     std::condition_variable cv;    // the committer waits for work
     std::condition_variable room;  // the reader waits for the backlog
     std::deque<Finished> queue;
+    const size_t max_backlog = MaxBacklog();
     bool reading_done = false;
     Status commit_status;
     std::thread committer([&] {
@@ -625,7 +636,7 @@ class Ingest {
         // unbounded backlog ran out of descriptors (EMFILE after ~20,000
         // files). Waiting here holds the reader back through its buffers.
         room.wait(l, [&] {
-          return queue.size() < kMaxBacklog || !commit_status.ok();
+          return queue.size() < max_backlog || !commit_status.ok();
         });
         queue.push_back(std::move(f));
         cv.notify_one();

@@ -678,9 +678,14 @@ Json FileJson(const RunReport& r, const FileResult& f) {
 
 // Writes a top-level object one key a line; arrays of drives and files one
 // element a line, so the report stays readable and grep-able when large.
+// The text goes to `sink` in pieces of about 1 MiB, so a report of
+// millions of rows is never held whole.
 class TopLevelWriter {
  public:
-  explicit TopLevelWriter(std::string* out) : out_(out) { *out_ = "{\n"; }
+  explicit TopLevelWriter(const std::function<void(std::string_view)>& sink)
+      : sink_(sink), out_(&buf_) {
+    *out_ = "{\n";
+  }
   void Field(std::string_view key, const Json& value) {
     Key(key);
     *out_ += Dump(value);
@@ -693,9 +698,13 @@ class TopLevelWriter {
   void Item(const Json& value) {
     *out_ += items_++ == 0 ? "\n    " : ",\n    ";
     *out_ += Dump(value);
+    if (buf_.size() >= (1 << 20)) Flush();
   }
   void EndArray() { *out_ += items_ == 0 ? "]" : "\n  ]"; }
-  void Close() { *out_ += "\n}\n"; }
+  void Close() {
+    *out_ += "\n}\n";
+    Flush();
+  }
 
  private:
   void Key(std::string_view key) {
@@ -705,6 +714,13 @@ class TopLevelWriter {
     *out_ += ": ";
   }
 
+  void Flush() {
+    sink_(buf_);
+    buf_.clear();
+  }
+
+  const std::function<void(std::string_view)>& sink_;
+  std::string buf_;
   std::string* out_;
   bool first_ = true;
   size_t items_ = 0;
@@ -713,6 +729,13 @@ class TopLevelWriter {
 }  // namespace
 
 std::string FormatJson(const RunReport& r) {
+  std::string out;
+  WriteJson(r, [&](std::string_view piece) { out.append(piece); });
+  return out;
+}
+
+void WriteJson(const RunReport& r,
+               const std::function<void(std::string_view)>& sink) {
   // Counts by status, every status present so readers need no defaults.
   constexpr FileStatus kCounted[] = {
       FileStatus::kCorrupt,    FileStatus::kSizeMismatch, FileStatus::kMissing,
@@ -731,8 +754,7 @@ std::string FormatJson(const RunReport& r) {
     if (!d.errors.empty()) ++drives_errors;
   }
 
-  std::string out;
-  TopLevelWriter w(&out);
+  TopLevelWriter w(sink);
   w.Field("schema", "valise-report/1");
 #ifdef VALISE_VERSION
   w.Field("version", VALISE_VERSION);
@@ -774,7 +796,6 @@ std::string FormatJson(const RunReport& r) {
   for (const std::string& note : r.notes) w.Item(note);
   w.EndArray();
   w.Close();
-  return out;
 }
 
 }  // namespace valise

@@ -6,8 +6,9 @@
 # from /usr/bin/time -v. A second run with a FIFO as the drive stops right
 # after the manifest is loaded and parsed (the drive is refused), which
 # tells how much of the peak is the manifest and how much the verify (a
-# compact report row per missing file). Both must stay within the budget;
-# the figures are printed.
+# compact report row per missing file); a third writes every row as JSON,
+# to stdout and to --report FILE (streamed, never held whole). All must
+# stay within the budget; the figures are printed.
 #
 # Slow (a few minutes, 1.4 GB of disk, several GB of memory): runs only
 # with VALISE_SLOW_TESTS=1, else exits 77 (skipped). VALISE_BIG_ENTRIES
@@ -84,6 +85,17 @@ verify_kib=$(peak_kib 1 verify -m "$BIG" --no-progress -q \
   --threads "$THREADS" --depth "$DEPTH" "$EMPTY")
 verify_s=$((SECONDS - start))
 tail -n 3 "$W/out.txt"
+log "the same with --json to stdout and --report FILE (streamed reports)"
+start=$SECONDS
+json_kib=$(peak_kib 1 verify -m "$BIG" --no-progress --json \
+  --report "$W/big-report.json" --threads "$THREADS" --depth "$DEPTH" \
+  "$EMPTY")
+json_s=$((SECONDS - start))
+rows=$(grep -c '"status":"missing"' "$W/out.txt" || true)
+assert_eq "$N" "$rows" "missing rows in the --json output"
+cmp -s "$W/out.txt" "$W/big-report.json" ||
+  fail "--report FILE differs from --json"
+rm -f "$W/out.txt" "$W/big-report.json"
 mkfifo "$W/not-a-drive"
 log "load and parse only (the drive, a FIFO, is refused after parsing)"
 parse_kib=$(peak_kib 2 verify -m "$BIG" --no-progress -q \
@@ -93,6 +105,8 @@ mib() { echo "$(($1 / 1024)) MiB"; }
 echo "[$TEST_NAME] entries: $N; manifest file: $((bytes / 1048576)) MiB"
 echo "[$TEST_NAME] peak RSS, verify of an empty drive: $(mib "$verify_kib")" \
   "($((verify_kib * 1024 / N)) B per entry) in ${verify_s} s"
+echo "[$TEST_NAME] peak RSS, the same with --json and --report:" \
+  "$(mib "$json_kib") ($((json_kib * 1024 / N)) B per entry) in ${json_s} s"
 echo "[$TEST_NAME] peak RSS, load + parse only: $(mib "$parse_kib")" \
   "($((parse_kib * 1024 / N)) B per entry)"
 echo "[$TEST_NAME] budget: 200 B x $N + pool $pool_mib MiB + 64 MiB =" \
@@ -100,7 +114,8 @@ echo "[$TEST_NAME] budget: 200 B x $N + pool $pool_mib MiB + 64 MiB =" \
 # Bug 7 (docs/reliability.md, fixed): the report held a FileResult per
 # missing file, and the manifest text stayed whole beside the parsed
 # manifest.
-for run in verify parse; do
+# The JSON report was built whole (6.3 GiB here) before it was streamed.
+for run in verify json parse; do
   kib_var=${run}_kib
   if ((${!kib_var} > budget_kib)); then
     fail "peak RSS ($run) $(mib "${!kib_var}") is over the budget" \

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -782,6 +783,67 @@ TEST(PosixFileSystem, SmallFilesRoundTripAtomically) {
   ASSERT_VALISE_OK(Fs()->WriteSmallFile(p, "", 0600));
   ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
   EXPECT_EQ(got, "");
+}
+
+TEST(PosixFileSystem, OutputFileStreamsAndNamesOnlyAtClose) {
+  // Goal: OpenOutputFile takes an output in pieces: nothing is under the
+  // name (the old file stays) until Close, which puts every piece there
+  // with the mode asked; dropped without Close, it leaves nothing behind.
+  // Through a symlink it writes the file the link names and keeps the
+  // link; into a FIFO it writes through.
+  TempDir dir;
+  const std::string p = dir.path() + "/r.json";
+  dir.Write("r.json", "old");
+  std::unique_ptr<OutputFile> out;
+  ASSERT_VALISE_OK(Fs()->OpenOutputFile(p, 0640, &out));
+  std::string all;
+  for (int i = 0; i < 50; ++i) {
+    const std::string piece = RandomBytes(30000 + i, 100 + i);
+    ASSERT_VALISE_OK(out->Append(piece));
+    all += piece;
+  }
+  std::string got;
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
+  EXPECT_EQ(got, "old");
+  ASSERT_VALISE_OK(out->Close());
+  out.reset();
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
+  EXPECT_EQ(got, all);
+  struct stat st;
+  ASSERT_EQ(stat(p.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+
+  ASSERT_VALISE_OK(Fs()->OpenOutputFile(p, 0640, &out));
+  ASSERT_VALISE_OK(out->Append("never closed"));
+  out.reset();
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
+  EXPECT_EQ(got, all);
+  std::vector<DirEntry> entries;
+  ASSERT_VALISE_OK(Fs()->ListDir(dir.path(), &entries));
+  EXPECT_EQ(entries.size(), 1u) << "a temporary was left behind";
+
+  ASSERT_EQ(symlink("target.json", (dir.path() + "/link").c_str()), 0);
+  ASSERT_VALISE_OK(Fs()->WriteOutputFile(dir.path() + "/link", "via", 0644));
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(dir.path() + "/target.json", &got));
+  EXPECT_EQ(got, "via");
+  struct stat lst;
+  ASSERT_EQ(lstat((dir.path() + "/link").c_str(), &lst), 0);
+  EXPECT_TRUE(S_ISLNK(lst.st_mode));
+
+  const std::string fifo = dir.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto reader = std::async(std::launch::async, [&] {
+    std::ifstream in(fifo, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  });
+  ASSERT_VALISE_OK(Fs()->OpenOutputFile(fifo, 0644, &out));
+  ASSERT_VALISE_OK(out->Append("through "));
+  ASSERT_VALISE_OK(out->Append("the pipe"));
+  ASSERT_VALISE_OK(out->Close());
+  out.reset();  // closes the write end: the reader sees the end
+  EXPECT_EQ(reader.get(), "through the pipe");
+  ASSERT_EQ(lstat(fifo.c_str(), &lst), 0);
+  EXPECT_TRUE(S_ISFIFO(lst.st_mode));
 }
 
 // Resident memory of this process, in bytes (/proc/self/statm).

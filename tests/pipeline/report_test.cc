@@ -696,5 +696,27 @@ TEST(CompactMissingTest, AloneMakeExitCodeOne) {
   EXPECT_EQ(Lines(s).back(), "valise: 1 problem: 1 missing");
 }
 
+// Goal: WriteJson hands the same text as FormatJson to its sink, in
+// pieces of about 1 MiB (a report with many rows is never held whole): the
+// pieces joined are FormatJson's text, there are several, and none is
+// much over 1 MiB.
+TEST(JsonTest, WriteJsonStreamsInPieces) {
+  RunReport r = CleanReport();
+  for (int i = 0; i < 20000; ++i) {
+    FileResult f = MakeFile("dir/file-" + std::to_string(i) + ".bin",
+                            FileStatus::kMissing, 0);
+    r.files.push_back(f);
+  }
+  std::vector<std::string> pieces;
+  WriteJson(r, [&](std::string_view p) { pieces.emplace_back(p); });
+  std::string joined;
+  for (const std::string& p : pieces) {
+    EXPECT_LT(p.size(), size_t{(1 << 20) + 4096});
+    joined += p;
+  }
+  EXPECT_GT(pieces.size(), 2u);
+  EXPECT_EQ(joined, FormatJson(r));
+}
+
 }  // namespace
 }  // namespace valise
