@@ -36,7 +36,7 @@ inline constexpr size_t kJournalHeaderSize = 8;
 
 struct JournalRecord {
   enum class Type : uint8_t {
-    kBegin = 1,   // a run started; `note` = manifest identity (sha256 hex)
+    kBegin = 1,   // a run started; `note` informational ("N files")
     kCommit = 2,  // `path` is durable under its final name
     kEnd = 3,     // a run finished; `note` = summary
   };
