@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "support/pipeline_util.h"
 #include "support/test_util.h"
 
 namespace valise {
@@ -25,12 +26,7 @@ Digest MakeDigest(DigestType t, uint64_t seed) {
   return d;
 }
 
-DigestSet ShaXxh() {
-  DigestSet s;
-  s.Add(DigestType::kSha256);
-  s.Add(DigestType::kXxh128);
-  return s;
-}
+using test::ShaXxh;
 
 std::vector<Digest> DigestsFor(DigestSet set, uint64_t seed) {
   std::vector<Digest> out;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/bagit.h"
 #include "valise/sim_disk.h"
@@ -18,13 +19,7 @@ namespace {
 namespace stdfs = std::filesystem;
 
 PipelineOptions SmallOptions() {
-  PipelineOptions opt;
-  opt.chunk_size = 64 << 10;
-  opt.threads = 2;
-  opt.depth = 4;
-  opt.engine.retries = 1;
-  opt.engine.io_timeout_us = 5'000'000;
-  return opt;
+  return test::SmallPipelineOptions(64 << 10, 1);
 }
 
 // Copies the fixture bag tests/bags/<name> into the disk at `at`.

@@ -23,6 +23,7 @@
 #include <set>
 #include <thread>
 
+#include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/journal.h"
 #include "valise/manifest.h"
@@ -34,22 +35,9 @@ namespace {
 
 constexpr size_t kChunk = 64 << 10;
 
-PipelineOptions SmallOptions() {
-  PipelineOptions opt;
-  opt.chunk_size = kChunk;
-  opt.threads = 2;
-  opt.depth = 4;
-  opt.engine.retries = 2;
-  opt.engine.io_timeout_us = 5'000'000;
-  return opt;
-}
+PipelineOptions SmallOptions() { return test::SmallPipelineOptions(kChunk, 2); }
 
-DigestSet ShaXxh() {
-  DigestSet d;
-  d.Add(DigestType::kSha256);
-  d.Add(DigestType::kXxh128);
-  return d;
-}
+using test::ShaXxh;
 
 // Fails the test (and exits: a thread blocked in open(2) on a FIFO cannot
 // be cancelled) if not disarmed within `seconds`: a hang is a failure,

@@ -6,6 +6,7 @@
 // on the simulated disk, deterministic.
 #include <set>
 
+#include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/journal.h"
 #include "valise/manifest.h"
@@ -18,15 +19,7 @@ namespace {
 constexpr size_t kChunk = 64 << 10;
 constexpr int kEIO = 5;
 
-PipelineOptions SmallOptions() {
-  PipelineOptions opt;
-  opt.chunk_size = kChunk;
-  opt.threads = 2;
-  opt.depth = 4;
-  opt.engine.retries = 2;
-  opt.engine.io_timeout_us = 5'000'000;
-  return opt;
-}
+PipelineOptions SmallOptions() { return test::SmallPipelineOptions(kChunk, 2); }
 
 IngestOptions Dedup(DedupPolicy policy) {
   IngestOptions o;
@@ -36,12 +29,7 @@ IngestOptions Dedup(DedupPolicy policy) {
   return o;
 }
 
-DigestSet ShaXxh() {
-  DigestSet d;
-  d.Add(DigestType::kSha256);
-  d.Add(DigestType::kXxh128);
-  return d;
-}
+using test::ShaXxh;
 
 Manifest MakeOrDie(SimDisk* disk, const std::vector<std::string>& drives) {
   Manifest m;

@@ -2,6 +2,7 @@
 // another copy, resume, dedup, hostile DEST, and crashes at random moments.
 #include <algorithm>
 
+#include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/journal.h"
 #include "valise/manifest.h"
@@ -13,15 +14,7 @@ namespace {
 
 constexpr size_t kChunk = 64 << 10;
 
-PipelineOptions SmallOptions() {
-  PipelineOptions opt;
-  opt.chunk_size = kChunk;
-  opt.threads = 2;
-  opt.depth = 4;
-  opt.engine.retries = 2;
-  opt.engine.io_timeout_us = 5'000'000;
-  return opt;
-}
+PipelineOptions SmallOptions() { return test::SmallPipelineOptions(kChunk, 2); }
 
 IngestOptions SmallIngest() {
   IngestOptions o;
@@ -30,12 +23,7 @@ IngestOptions SmallIngest() {
   return o;
 }
 
-DigestSet ShaXxh() {
-  DigestSet d;
-  d.Add(DigestType::kSha256);
-  d.Add(DigestType::kXxh128);
-  return d;
-}
+using test::ShaXxh;
 
 struct Dataset {
   std::vector<std::pair<std::string, std::string>> files;  // rel, data

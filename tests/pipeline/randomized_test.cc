@@ -50,6 +50,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/journal.h"
 #include "valise/manifest.h"
@@ -985,12 +986,7 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
   }
 }
 
-DigestSet ShaXxh() {
-  DigestSet d;
-  d.Add(DigestType::kSha256);
-  d.Add(DigestType::kXxh128);
-  return d;
-}
+using test::ShaXxh;
 
 void RunSeed(uint64_t seed) {
   const Scenario sc = MakeScenario(seed);

@@ -2,6 +2,7 @@
 // result class, faults confined to their drive, and the manifest round trip.
 #include <algorithm>
 
+#include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/manifest.h"
 #include "valise/pipeline.h"
@@ -12,22 +13,9 @@ namespace {
 
 constexpr size_t kChunk = 64 << 10;
 
-PipelineOptions SmallOptions() {
-  PipelineOptions opt;
-  opt.chunk_size = kChunk;
-  opt.threads = 2;
-  opt.depth = 4;
-  opt.engine.retries = 3;
-  opt.engine.io_timeout_us = 5'000'000;
-  return opt;
-}
+PipelineOptions SmallOptions() { return test::SmallPipelineOptions(kChunk, 3); }
 
-DigestSet ShaXxh() {
-  DigestSet d;
-  d.Add(DigestType::kSha256);
-  d.Add(DigestType::kXxh128);
-  return d;
-}
+using test::ShaXxh;
 
 // Two drives: a and shared/s on d1, b and shared/s on d2 (a redundant copy).
 std::unique_ptr<SimDisk> TwoDrives(uint64_t seed = 1) {
