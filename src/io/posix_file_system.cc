@@ -1301,44 +1301,11 @@ class PosixFileSystem final : public FileSystem {
 
   Status WriteSmallFile(const std::string& path, const std::string& data,
                         uint32_t mode) override {
-    static std::atomic<uint64_t> counter{0};
-    std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" +
-                      std::to_string(counter.fetch_add(1));
-    // O_EXCL|O_NOFOLLOW: the temporary name is ours alone.
-    int fd =
-        open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-             mode & 07777);
-    if (fd < 0) return Status::PosixError(Context(tmp, "create"), errno);
-    Status s;
-    {
-      PosixFile f(tmp, fd, false, false);  // closes fd
-      s = f.WriteAt(0, data.data(), data.size());
-      // The umask may have narrowed the mode; set exactly what was asked.
-      if (s.ok() && fchmod(fd, mode & 07777) != 0) {
-        s = Status::PosixError(Context(tmp, "fchmod"), errno);
-      }
-      if (s.ok() && fsync(fd) != 0) {
-        s = Status::PosixError(Context(tmp, "fsync"), errno);
-      }
-    }
-    if (s.ok() && rename(tmp.c_str(), path.c_str()) != 0) {
-      s = Status::PosixError(Context(tmp, "rename to ") + path, errno);
-    }
-    if (!s.ok()) {
-      unlink(tmp.c_str());
-      return s;
-    }
-    // The new name is durable once its directory is.
-    size_t slash = path.rfind('/');
-    std::string dir = slash == std::string::npos ? "."
-                      : slash == 0               ? "/"
-                                                 : path.substr(0, slash);
-    int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return Status::PosixError(Context(dir, "open"), errno);
-    ScopedFd dguard(dfd);
-    if (fsync(dfd) != 0)
-      return Status::PosixError(Context(dir, "fsync"), errno);
-    return Status::OK();
+    // Temporary name, fsync, rename, directory fsync: AtomicOutput.
+    std::unique_ptr<OutputFile> out;
+    VALISE_RETURN_IF_ERROR(OpenAtomic(path, mode, &out));
+    VALISE_RETURN_IF_ERROR(out->Append(data));
+    return out->Close();
   }
 
   Status WriteOutputFile(const std::string& path, const std::string& data,
