@@ -779,12 +779,11 @@ class Ingest {
         if (!files[i]->in_place) out[i] = Seal(files[i]);
       }
     };
-    const size_t helpers =
-        std::min<size_t>(kSealThreads, files.size()) > 0
-            ? std::min<size_t>(kSealThreads, files.size()) - 1
-            : 0;
+    // This thread works too: at most kSealThreads - 1 more.
     std::vector<std::thread> threads;
-    for (size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+    for (size_t t = 1; t < std::min(kSealThreads, files.size()); ++t) {
+      threads.emplace_back(work);
+    }
     work();
     for (std::thread& t : threads) t.join();
     return out;

@@ -683,35 +683,33 @@ Json FileJson(const RunReport& r, const FileResult& f) {
 class TopLevelWriter {
  public:
   explicit TopLevelWriter(const std::function<void(std::string_view)>& sink)
-      : sink_(sink), out_(&buf_) {
-    *out_ = "{\n";
-  }
+      : sink_(sink), buf_("{\n") {}
   void Field(std::string_view key, const Json& value) {
     Key(key);
-    *out_ += Dump(value);
+    buf_ += Dump(value);
   }
   void BeginArray(std::string_view key) {
     Key(key);
-    *out_ += "[";
+    buf_ += "[";
     items_ = 0;
   }
   void Item(const Json& value) {
-    *out_ += items_++ == 0 ? "\n    " : ",\n    ";
-    *out_ += Dump(value);
+    buf_ += items_++ == 0 ? "\n    " : ",\n    ";
+    buf_ += Dump(value);
     if (buf_.size() >= (1 << 20)) Flush();
   }
-  void EndArray() { *out_ += items_ == 0 ? "]" : "\n  ]"; }
+  void EndArray() { buf_ += items_ == 0 ? "]" : "\n  ]"; }
   void Close() {
-    *out_ += "\n}\n";
+    buf_ += "\n}\n";
     Flush();
   }
 
  private:
   void Key(std::string_view key) {
-    *out_ += first_ ? "  " : ",\n  ";
+    buf_ += first_ ? "  " : ",\n  ";
     first_ = false;
-    *out_ += Dump(Json(std::string(key)));
-    *out_ += ": ";
+    buf_ += Dump(Json(std::string(key)));
+    buf_ += ": ";
   }
 
   void Flush() {
@@ -721,7 +719,6 @@ class TopLevelWriter {
 
   const std::function<void(std::string_view)>& sink_;
   std::string buf_;
-  std::string* out_;
   bool first_ = true;
   size_t items_ = 0;
 };
