@@ -182,6 +182,13 @@ class Directory {
   // fsync of the directory `rel` ("" for this one): its entries survive
   // power loss once this is OK.
   virtual Status SyncDir(const std::string& rel) = 0;
+  // syncfs(2) of the file system holding this directory: once OK, every
+  // file's data and attributes and every directory's entries on it are
+  // durable (one flush for many files, where fdatasync is one per file).
+  // NotSupported where syncfs is not known to flush everything and report
+  // writeback errors (only ext4, xfs and btrfs on Linux >= 5.8 qualify;
+  // FUSE may ignore it): the caller then syncs file by file.
+  virtual Status SyncFs() = 0;
   // Takes an exclusive advisory lock on `rel` (created if absent), held
   // until this Directory is destroyed; Busy if another process holds it.
   virtual Status Lock(const std::string& rel) = 0;

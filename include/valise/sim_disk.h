@@ -76,6 +76,9 @@
 //     successful SyncDir() of a directory that holds a name of it (on ext4
 //     and xfs the directory fsync commits the journal that carries the
 //     inode change).
+//   - Directory::SyncFs() makes everything on the drive (the top-level
+//     directory holding the Directory) durable at once: data, mode, mtime
+//     and entries, as syncfs(2) does on ext4 and xfs.
 //   - Directory entries: each directory keeps its entries as of its last
 //     successful SyncDir(); create, rename, link and remove in a directory
 //     become durable only then. Crash() puts those entries back, then drops
@@ -143,6 +146,9 @@ struct SimDiskOptions {
   // Whether File::CloneFrom works (false: NotSupported with EOPNOTSUPP, a
   // DEST without reflinks). Default: true.
   bool reflink = true;
+  // Whether Directory::SyncFs works (false: NotSupported, a DEST where
+  // syncfs is not trusted, so the caller syncs file by file). Default: true.
+  bool syncfs = true;
   // Simulated microseconds a queue Wait that returns completions advances
   // the clock by. Default: 100.
   uint64_t latency_us = 100;
@@ -192,6 +198,8 @@ class SimDisk final : public FileSystem {
   struct Stats {
     // Operations executed (failed ones included), sync calls and queued.
     uint64_t reads = 0, writes = 0, syncs = 0;
+    // Of the syncs: fdatasyncs of a file, and SyncFs calls.
+    uint64_t file_syncs = 0, syncfs = 0;
     // Every injected failure (EIO, bad range, EAGAIN, ENOSPC, inactive,
     // crashed file); then some of the kinds on their own.
     uint64_t injected_errors = 0, short_reads = 0, eagains = 0;

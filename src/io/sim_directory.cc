@@ -243,6 +243,22 @@ class SimDirectory final : public Directory {
     return Status::OK();
   }
 
+  Status SyncFs() override {
+    std::unique_lock lock(impl_->mu);
+    const std::string context = path_ + ": syncfs";
+    VALISE_RETURN_IF_ERROR(CheckLocked(context));
+    if (!impl_->opt.syncfs) {
+      return Status::NotSupported(context, "not trusted on this file system");
+    }
+    std::string key = SimDisk::Impl::NormalizeKey(path_);
+    if (!key.empty() && key.back() != '/') key += '/';
+    impl_->WaitUnstalledLocked(lock, key, epoch_);
+    VALISE_RETURN_IF_ERROR(CheckLocked(context));
+    OpResult r = impl_->SyncFsLocked(key);
+    if (r.res < 0) return ToStatus(r, context);
+    return Status::OK();
+  }
+
   Status Lock(const std::string& rel) override {
     std::lock_guard lock(impl_->mu);
     const std::string context = Full(rel) + ": flock";

@@ -435,6 +435,7 @@ OpResult SimDisk::Impl::WriteLocked(const SimFile& f, uint64_t offset,
 
 OpResult SimDisk::Impl::SyncLocked(const SimFile& f) {
   ++stats.syncs;
+  ++stats.file_syncs;
   OpResult check = CheckFileLocked(f);
   if (check.res < 0) return check;
   // A failed fdatasync makes nothing durable (after an fsync error Linux
@@ -462,6 +463,35 @@ OpResult SimDisk::Impl::SyncDirLocked(const NodePtr& dir,
   for (auto& [name, child] : dir->entries) {
     child->synced_mode = child->mode;
     child->synced_mtime_ns = child->mtime_ns;
+  }
+  return OpResult{};
+}
+
+OpResult SimDisk::Impl::SyncFsLocked(const std::string& key) {
+  ++stats.syncs;
+  ++stats.syncfs;
+  if (!active) return InjectLocked(InactiveErrLocked());
+  if (RollLocked(FaultsForLocked(key).sync_error_one_in)) {
+    return InjectLocked(EIO);
+  }
+  // The drive: the first component of `key` (the whole tree for the root).
+  NodePtr top = root;
+  const size_t slash = key.find('/');
+  if (slash != std::string::npos && slash > 0) {
+    auto it = root->entries.find(key.substr(0, slash));
+    if (it == root->entries.end()) return OpResult{-ENOENT};
+    top = it->second;
+  }
+  std::vector<Node*> todo{top.get()};
+  while (!todo.empty()) {
+    Node* n = todo.back();
+    todo.pop_back();
+    n->synced_data = n->data;
+    n->synced_mode = n->mode;
+    n->synced_mtime_ns = n->mtime_ns;
+    if (n->type != FileType::kDirectory) continue;
+    n->synced_entries = n->entries;
+    for (auto& [name, child] : n->entries) todo.push_back(child.get());
   }
   return OpResult{};
 }
@@ -780,10 +810,30 @@ Status SimDisk::OpenDirectory(const std::string& path, bool create,
   const std::string context = path + (create ? ": mkdir" : ": open");
   if (!impl_->active) return impl_->InactiveStatusLocked(context);
   if (create) {
+    // The prefixes that do not exist yet: each is made durable in its
+    // parent once created (the real one fsyncs the parent of each).
+    std::vector<std::string> missing;
+    for (size_t i = 1; i <= path.size(); ++i) {
+      if (i < path.size() && path[i] != '/') continue;
+      Lookup p;
+      if (impl_->ResolveLocked(impl_->root, path.substr(0, i), Resolve::kFree,
+                               true, &p) == 0 &&
+          !p.node && p.parent) {
+        missing.push_back(path.substr(0, i));
+      }
+    }
     bool injected = false;
     int err = impl_->MkdirsLocked(impl_->root, path, Resolve::kFree, &injected);
     if (err != 0) {
       return Status::PosixError(context, err).WithInjected(injected);
+    }
+    for (const std::string& prefix : missing) {
+      Lookup p;
+      if (impl_->ResolveLocked(impl_->root, prefix, Resolve::kFree, true, &p) ==
+              0 &&
+          p.node && p.parent) {
+        p.parent->synced_entries[p.leaf] = p.node;
+      }
     }
   }
   Lookup l;

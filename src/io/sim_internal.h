@@ -154,6 +154,9 @@ struct SimDisk::Impl {
   // fsync of a directory: its entries (and its children's mode and mtime)
   // become durable. `key` is the directory's normalized path plus "/".
   OpResult SyncDirLocked(const NodePtr& dir, const std::string& key);
+  // syncfs: everything on the drive (the top-level directory) holding
+  // `key` becomes durable: data, mode, mtime, entries.
+  OpResult SyncFsLocked(const std::string& key);
   // Inactive or crashed: the failure, else res 0.
   OpResult CheckFileLocked(const SimFile& f);
   // The status a synchronous call returns while inactive.

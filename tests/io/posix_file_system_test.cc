@@ -3,8 +3,10 @@
 // root-only tests mount a ramfs (no O_DIRECT) or a btrfs image (reflinks).
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -405,6 +407,30 @@ TEST(PosixFileSystem, DirectFallsBackWhereRefused) {
   f.reset();
   d.reset();
   EXPECT_EQ(Slurp(mnt + "/new"), "abc");
+}
+
+TEST(PosixFileSystem, SyncFsTrustedOnLocalJournalingFileSystemsOnly) {
+  // Goal: SyncFs runs syncfs(2) on ext4 (/var/tmp here) and is
+  // NotSupported on tmpfs (/dev/shm), where ingest must then sync file by
+  // file; the answer names the directory.
+  TempDirIn shm("/dev/shm");
+  std::unique_ptr<Directory> d;
+  ASSERT_VALISE_OK(Fs()->OpenDirectory(shm.path(), false, &d));
+  Status s = d->SyncFs();
+  EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+  EXPECT_NE(s.ToString().find(shm.path()), std::string::npos) << s.ToString();
+
+  TempDirIn disk("/var/tmp");
+  struct statfs sf;
+  ASSERT_EQ(statfs(disk.path().c_str(), &sf), 0);
+  if (sf.f_type != EXT4_SUPER_MAGIC) {
+    GTEST_SKIP() << "/var/tmp is not ext4 here";
+  }
+  ASSERT_VALISE_OK(Fs()->OpenDirectory(disk.path(), false, &d));
+  std::unique_ptr<File> w;
+  ASSERT_VALISE_OK(d->CreateFile("f", WriteOptions(), &w));
+  ASSERT_VALISE_OK(w->WriteAt(0, "abc", 3));
+  ASSERT_VALISE_OK(d->SyncFs());
 }
 
 TEST(PosixFileSystem, FileWriteSizeSyncTruncateModeTime) {

@@ -1,5 +1,6 @@
 #include "valise/sim_disk.h"
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -780,6 +781,85 @@ TEST(SimDisk, CrashRevertsRenameWithoutDirSync) {
   std::string stored;
   ASSERT_TRUE(disk.GetFile("dest/r2.new", &stored));
   EXPECT_EQ(stored, "two");
+}
+
+TEST(SimDisk, SyncFsMakesTheWholeDriveDurable) {
+  // Goal: one SyncFs keeps, across a crash, every write, new directory,
+  // mode, mtime and rename on the drive holding the directory, and nothing
+  // on another drive; a later unsynced change still reverts; with the
+  // option off it is NotSupported and makes nothing durable.
+  for (bool supported : {true, false}) {
+    SCOPED_TRACE(supported ? "syncfs" : "no syncfs");
+    SimDiskOptions o;
+    o.syncfs = supported;
+    SimDisk disk(o);
+    disk.AddFile("dest/old", "old");
+    disk.AddFile("other/keep", "keep");
+    std::unique_ptr<Directory> d = OpenDir(disk, "dest");
+    std::unique_ptr<Directory> other = OpenDir(disk, "other");
+    ASSERT_VALISE_OK(d->CreateDirs("a/b"));
+    std::unique_ptr<File> f;
+    ASSERT_VALISE_OK(d->CreateFile("a/b/tmp", WriteOptions(), &f));
+    ASSERT_VALISE_OK(f->WriteAt(0, "data", 4));
+    ASSERT_VALISE_OK(f->SetModeAndTime(0640, 777));
+    ASSERT_VALISE_OK(d->Rename("a/b/tmp", "a/b/final", true));
+    std::unique_ptr<File> g;
+    ASSERT_VALISE_OK(other->CreateFile("new", WriteOptions(), &g));
+    ASSERT_VALISE_OK(g->WriteAt(0, "x", 1));
+    Status s = d->SyncFs();
+    if (!supported) {
+      EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+    } else {
+      ASSERT_VALISE_OK(s);
+    }
+    ASSERT_VALISE_OK(d->Rename("old", "renamed", true));  // not synced
+    disk.Crash();
+    std::string got;
+    EXPECT_EQ(disk.GetFile("dest/a/b/final", &got), supported);
+    if (supported) {
+      EXPECT_EQ(got, "data");
+      FileInfo info;
+      ASSERT_VALISE_OK(disk.Stat("dest/a/b/final", &info));
+      EXPECT_EQ(info.mode & 07777, 0640u);
+      EXPECT_EQ(info.mtime_ns, 777);
+    }
+    EXPECT_TRUE(disk.Exists("dest/old"));
+    EXPECT_FALSE(disk.Exists("dest/renamed"));
+    EXPECT_FALSE(disk.Exists("other/new"));
+    EXPECT_TRUE(disk.Exists("other/keep"));
+  }
+}
+
+TEST(SimDisk, SyncFsObeysFaultsAndStalls) {
+  // Goal: SyncFs fails with the drive's fsync errors (making nothing
+  // durable) and waits on its stalls like any sync.
+  SimDisk disk(SimDiskOptions{});
+  disk.AddDir("dest");
+  std::unique_ptr<Directory> d = OpenDir(disk, "dest");
+  std::unique_ptr<File> f;
+  ASSERT_VALISE_OK(d->CreateFile("f", WriteOptions(), &f));
+  SimFaults always;
+  always.sync_error_one_in = 1;
+  disk.SetFaults("dest/", always);
+  Status s = d->SyncFs();
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_TRUE(s.injected());
+  disk.SetFaults("dest/", SimFaults{});
+  disk.Crash();
+  EXPECT_FALSE(disk.Exists("dest/f"));
+
+  std::unique_ptr<Directory> d2 = OpenDir(disk, "dest");
+  disk.Stall("dest/");
+  std::atomic<bool> done{false};
+  std::thread t([&] {
+    EXPECT_VALISE_OK(d2->SyncFs());
+    done = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_FALSE(done.load());
+  disk.Unstall("dest/");
+  t.join();
+  EXPECT_TRUE(done.load());
 }
 
 TEST(SimDisk, CrashInvalidatesHandlesAndLocks) {
