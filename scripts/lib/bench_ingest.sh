@@ -674,7 +674,7 @@ bi_write_section() {
     echo "Drives: $drives_desc. DEST: $dest_desc." \
       "Before every command DEST is emptied and trimmed and the page cache" \
       "dropped; every timed command ends with its data durable on DEST" \
-      "(valise fdatasyncs before it commits; the peers are followed by" \
+      "(valise makes each group of files durable (syncfs or fdatasync) before it names them; the peers are followed by" \
       "\`sync -f DEST\`, inside their time). Tools alternate within each of" \
       "the $runs runs; medians. GB/s and files/s: the set's bytes or files" \
       "/ wall seconds; CPU: user+sys seconds of the command and its children."
