@@ -117,7 +117,7 @@ struct IngestOptions {
   // manifest's paths. Default: "".
   std::string dest_prefix;
   // Files per group commit: their data is made durable, they are renamed,
-  // their directories synced, then one journal fdatasync. Default: 64.
+  // their directories synced, then one journal fdatasync. Default: 256.
   size_t commit_batch = 256;
 };
 
