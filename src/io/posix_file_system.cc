@@ -283,6 +283,21 @@ class ScopedFd final {
   int fd_ = -1;
 };
 
+// fsync of the directory holding `path` (an absolute or relative path).
+Status SyncParentOf(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  std::string parent = slash == std::string::npos ? "."
+                       : slash == 0               ? "/"
+                                                  : path.substr(0, slash);
+  int fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return Status::PosixError(Context(parent, "open directory"), errno);
+  ScopedFd guard(fd);
+  if (fsync(fd) != 0)
+    return Status::PosixError(Context(parent, "fsync"), errno);
+  return Status::OK();
+}
+
 // Writes all of `data` to `fd`; `path` names it in errors.
 Status WriteAll(int fd, const std::string& path, std::string_view data) {
   size_t done = 0;
@@ -370,16 +385,7 @@ class AtomicOutput final : public OutputFile {
     }
     closed_ = true;
     // The new name is durable once its directory is.
-    const size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "."
-                            : slash == 0               ? "/"
-                                                       : path_.substr(0, slash);
-    const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return Status::PosixError(Context(dir, "open"), errno);
-    ScopedFd dguard(dfd);
-    if (fsync(dfd) != 0)
-      return Status::PosixError(Context(dir, "fsync"), errno);
-    return Status::OK();
+    return SyncParentOf(path_);
   }
 
  private:
@@ -837,21 +843,6 @@ bool SyncFsTrusted(int fd) {
     default:
       return false;
   }
-}
-
-// fsync of the directory holding `path` (an absolute or relative path).
-Status SyncParentOf(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  std::string parent = slash == std::string::npos ? "."
-                       : slash == 0               ? "/"
-                                                  : path.substr(0, slash);
-  int fd = open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return Status::PosixError(Context(parent, "open directory"), errno);
-  ScopedFd guard(fd);
-  if (fsync(fd) != 0)
-    return Status::PosixError(Context(parent, "fsync"), errno);
-  return Status::OK();
 }
 
 class PosixDirectory final : public Directory {
