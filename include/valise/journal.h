@@ -91,11 +91,18 @@ class JournalWriter {
   // Writes the buffered records and makes them durable (fdatasync). On
   // error, offset() and pending() are unchanged.
   Status Commit();
+  // Writes the buffered records without making them durable: the caller
+  // does, with one syncfs of the file system for the journal and the files
+  // it names (see ingest's commit protocol). Errors as Commit().
+  Status Write();
   size_t pending() const { return pending_records_; }
-  // Where the next group will be written: the journal's durable length.
+  // Where the next group will be written: the journal's length, durable
+  // after Commit() (after Write() once the caller has synced).
   uint64_t offset() const { return offset_; }
 
  private:
+  Status WriteAndMaybeSync(bool sync);
+
   File* file_;
   uint64_t offset_;
   std::string pending_;

@@ -116,9 +116,11 @@ struct IngestOptions {
   // "data/" when DEST is a BagIt bag. The journal and the report keep the
   // manifest's paths. Default: "".
   std::string dest_prefix;
-  // Files per group commit: their data is made durable, they are renamed,
-  // their directories synced, then one journal fdatasync. Default: 256.
-  size_t commit_batch = 256;
+  // Files per group commit at most: their data is made durable (one
+  // syncfs, or an fdatasync each), then they are renamed and their names
+  // and journal records made durable (see src/pipeline/ingest.cc).
+  // Default: 1024.
+  size_t commit_batch = 1024;
 };
 
 // Stages every file of the manifest found on `sources` into `dest` (see

@@ -331,7 +331,11 @@ void JournalWriter::Add(const JournalRecord& r) {
   ++pending_records_;
 }
 
-Status JournalWriter::Commit() {
+Status JournalWriter::Commit() { return WriteAndMaybeSync(true); }
+
+Status JournalWriter::Write() { return WriteAndMaybeSync(false); }
+
+Status JournalWriter::WriteAndMaybeSync(bool sync) {
   if (!add_error_.ok()) {
     Status s = add_error_;
     add_error_ = Status::OK();
@@ -351,7 +355,7 @@ Status JournalWriter::Commit() {
   // kernel may already have marked the pages clean (or dropped them), and a
   // second fdatasync alone would prove nothing: the retry writes the bytes
   // again.
-  if (s.ok()) s = file_->Sync();
+  if (s.ok() && sync) s = file_->Sync();
   if (!s.ok()) {
     truncate_first_ = true;
     return s;

@@ -9,15 +9,20 @@
 //     from the buffers its reads filled, while it is hashed.
 //  2. Only when its digests match the manifest is it committed, in groups
 //     (commit_batch files): truncate the O_DIRECT tail, set mode and mtime,
-//     make the data durable (one syncfs of DEST where its file system is
-//     trusted with it, else fdatasync of each file, 16 at a time, so the
-//     file system groups the flushes), renameat2(RENAME_NOREPLACE) into its
-//     final name (never replacing anything already there), fsync the
-//     directories that changed (or one syncfs), then append one journal
-//     record per file and fdatasync the journal once. A crash at any point
-//     leaves either a temporary file (removed on the next run) or a durable,
-//     verified file under its final name; the journal never claims a file that
-//     is not durable.
+//     make the data durable, and only then renameat2(RENAME_NOREPLACE) it
+//     into its final name (never replacing anything already there), make
+//     the names and directories durable, and append one journal record per
+//     file. Where DEST's file system is trusted with syncfs, one syncfs per
+//     group does it all, pipelined (CommitBySyncFs): a group's syncfs makes
+//     its data durable while the group before is renamed and journaled, and
+//     the next syncfs makes those names and records durable. Elsewhere each
+//     file is fdatasync'ed (16 at a time, so the file system groups the
+//     flushes), the directories fsync'ed and the journal fdatasync'ed
+//     (CommitByFdatasync). A file is reported ok only once its name is
+//     durable. A crash at any point leaves either a temporary file (removed
+//     on the next run) or a durable, verified file under its final name;
+//     the journal is trusted only with the final name present (a crash may
+//     take a name whose record survived: the file is read again).
 //  3. A copy that fails (corrupt, unreadable, its drive stalled) is
 //     discarded and the next copy on another drive is read in the next
 //     pass: the file is "repaired from" that drive.
@@ -100,16 +105,17 @@ namespace {
 
 constexpr char kStagingDir[] = ".valise/staging";
 // Finished files waiting for the commit thread, at most. Each holds its
-// staging file open, so the bound also leaves half the process's
-// descriptors (RLIMIT_NOFILE) to the reader (a source and a staging file
-// per file in flight, bounded by its buffers) and the rest of valise.
+// staging file open until it is sealed, so the bound also leaves half the
+// process's descriptors (RLIMIT_NOFILE) to the reader (a source and a
+// staging file per file in flight, bounded by its buffers) and the rest of
+// valise.
 size_t MaxBacklog() {
   struct rlimit rl;
   size_t limit = 1024;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
     limit = static_cast<size_t>(rl.rlim_cur);
   }
-  return std::clamp<size_t>(limit / 2 > 32 ? limit / 2 - 32 : 0, 8, 256);
+  return std::clamp<size_t>(limit / 2 > 32 ? limit / 2 - 32 : 0, 8, 1024);
 }
 // Staged files sealed (fdatasync) at once by a commit.
 constexpr size_t kSealThreads = 16;
@@ -612,14 +618,16 @@ class Ingest {
           std::unique_lock<std::mutex> l(mu);
           cv.wait(l, [&] {
             // Commit as soon as anything is finished: a batch forms by
-            // itself while the previous commit runs.
-            return reading_done || !queue.empty();
+            // itself while the previous commit runs. Files sealed or
+            // pending (with syncfs) do not wait for more to finish: an
+            // empty batch names and commits them.
+            return reading_done || !queue.empty() || CommitOwed();
           });
           while (!queue.empty() && batch.size() < iopt_.commit_batch) {
             batch.push_back(std::move(queue.front()));
             queue.pop_front();
           }
-          if (batch.empty() && reading_done) return;
+          if (batch.empty() && reading_done) break;
           in_commit = batch.size();
         }
         Status s = CommitBatch(&batch);
@@ -634,6 +642,10 @@ class Ingest {
         }
         room.notify_all();
       }
+      // The last batch's names and journal records (with syncfs).
+      Status s = FlushPending();
+      std::lock_guard<std::mutex> l(mu);
+      if (!s.ok() && commit_status.ok()) commit_status = s;
     });
 
     Status s;
@@ -684,21 +696,170 @@ class Ingest {
     for (Finished& f : *batch) {
       if (Accept(&f)) good.push_back(&f);
     }
-    // Data durable, then names, then directories, then the journal.
-    std::vector<Status> sealed = SealAll(good);
-    Status fatal = dest_failure_;
-    std::vector<Finished*> renamed;
-    std::set<std::string> dirs_to_sync;
+    Status s = syncfs_ ? CommitBySyncFs(good) : CommitByFdatasync(good);
+    // DEST failed a staging write: the run stops (see Accept).
+    return s.ok() ? dest_failure_ : s;
+  }
+
+  // Each file's data made durable (fdatasync), then the names, then their
+  // directories (fsync), then the journal (fdatasync): the batch's files
+  // are committed when this returns.
+  Status CommitByFdatasync(const std::vector<Finished*>& good) {
+    std::vector<Status> sealed = SealEach(good);
+    std::vector<Finished*> named;
+    std::set<std::string> dirs;
+    Status fatal = NameAll(good, sealed, &named, &dirs);
+    if (named.empty()) return fatal;
+    // The names are durable, or the journal records nothing.
+    VALISE_RETURN_IF_ERROR(SyncDirs(dirs));
+    JournalAll(named);
+    VALISE_RETURN_IF_ERROR(journal_->Commit());
+    for (Finished* f : named) Committed(f->entry, f->drive, f->outcome);
+    for (Finished* f : named) {
+      VALISE_RETURN_IF_ERROR(PlaceDuplicates(f->entry));
+    }
+    return fatal;
+  }
+
+  // Where DEST trusts syncfs: one syncfs per batch, and the device kept
+  // busy. This batch's syncfs makes its data durable while the batch before
+  // (sealed by the syncfs before) is renamed into place and journaled
+  // without a sync. Those names, their directories and their records are
+  // durable once a syncfs that started after them returns (this batch's
+  // next one), and only then are the files committed: reported ok, sources
+  // of their duplicates. Until then they are pending: a crash may take a
+  // name or a record, never name data that is not durable; a rerun re-reads
+  // a journaled file whose name is gone. Small files were committed at one
+  // device flush each before (3.7 ms, ~270 files/s).
+  Status CommitBySyncFs(const std::vector<Finished*>& good) {
+    std::vector<Status> prepared(good.size());
     for (size_t i = 0; i < good.size(); ++i) {
-      Finished* f = good[i];
+      if (good[i]->in_place) continue;
+      prepared[i] = Prepare(good[i]);
+      // Renamed by name later: the descriptor goes back to the reader.
+      good[i]->outcome.sink.reset();
+    }
+    const uint64_t number = ++syncfs_started_;
+    Status synced;
+    std::thread syncer([&] { synced = dir_->SyncFs(); });
+    Status fatal = NameSealed();
+    syncer.join();
+    if (!synced.ok()) {
+      DropPending();
+      for (Finished* f : good) {
+        if (!f->in_place) dir_->Remove(f->staging).PermitUncheckedError();
+      }
+      return synced;
+    }
+    VALISE_RETURN_IF_ERROR(PendingDurable(number));
+    for (size_t i = 0; i < good.size(); ++i) {
+      sealed_.push_back({std::move(*good[i]), prepared[i]});
+    }
+    return fatal;
+  }
+
+  // With syncfs: renames the sealed batch into place and journals it
+  // (written, not synced); its files are pending until the next syncfs to
+  // start returns.
+  Status NameSealed() {
+    if (sealed_.empty()) return Status::OK();
+    std::vector<Finished*> files;
+    std::vector<Status> sealed;
+    for (Sealed& s : sealed_) {
+      files.push_back(&s.file);
+      sealed.push_back(s.status);
+    }
+    std::vector<Finished*> named;
+    std::set<std::string> dirs;
+    Status fatal = NameAll(files, sealed, &named, &dirs);
+    if (!named.empty()) {
+      JournalAll(named);
+      Status s = journal_->Write();
+      if (!s.ok()) {
+        sealed_.clear();
+        return s;
+      }
+      for (const std::string& d : dirs) {
+        pending_dirs_.emplace(d, syncfs_started_ + 1);
+      }
+      for (Finished* f : named) {
+        pending_.push_back({std::move(*f), syncfs_started_ + 1});
+      }
+    }
+    sealed_.clear();
+    return fatal;
+  }
+
+  // With syncfs: syncfs number `number` has returned OK, so the files
+  // pending on it are committed.
+  Status PendingDurable(uint64_t number) {
+    std::vector<Finished> done;
+    while (!pending_.empty() && pending_.front().durable_after <= number) {
+      done.push_back(std::move(pending_.front().file));
+      pending_.pop_front();
+    }
+    for (auto it = pending_dirs_.begin(); it != pending_dirs_.end();) {
+      if (it->second > number) {
+        ++it;
+        continue;
+      }
+      durable_dirs_.insert(it->first);
+      it = pending_dirs_.erase(it);
+    }
+    for (Finished& f : done) Committed(f.entry, f.drive, f.outcome);
+    for (Finished& f : done) {
+      VALISE_RETURN_IF_ERROR(PlaceDuplicates(f.entry));
+    }
+    return Status::OK();
+  }
+
+  // With syncfs, at the end of a pass: names the last sealed batch and
+  // commits everything pending with one more syncfs.
+  Status FlushPending() {
+    if (!syncfs_) return Status::OK();
+    Status fatal = NameSealed();
+    if (pending_.empty()) return fatal;
+    const uint64_t number = ++syncfs_started_;
+    Status s = dir_->SyncFs();
+    if (!s.ok()) {
+      DropPending();
+      return s;
+    }
+    VALISE_RETURN_IF_ERROR(PendingDurable(number));
+    return fatal;
+  }
+
+  // With syncfs: files are sealed or pending, and an empty batch moves them
+  // on (a syncfs and the renames, or a syncfs).
+  bool CommitOwed() const { return !sealed_.empty() || !pending_.empty(); }
+
+  // A syncfs failed: the pending files' names and journal records may not
+  // be durable, and a later syncfs would not prove that they are (the
+  // kernel may have dropped what it failed to write). They stay under their
+  // names, unreported; a rerun checks them.
+  void DropPending() {
+    pending_.clear();
+    pending_dirs_.clear();
+  }
+
+  // Gives each sealed file (sealed[i] OK) its final name, never replacing
+  // anything. Files placed, and files in place, go to *named; the
+  // directories to sync before their names count go to *dirs. A file that
+  // cannot be placed is discarded: DEST trouble is returned (the run stops),
+  // anything else is reported as a conflict.
+  Status NameAll(const std::vector<Finished*>& files,
+                 const std::vector<Status>& sealed,
+                 std::vector<Finished*>* named, std::set<std::string>* dirs) {
+    Status fatal;
+    for (size_t i = 0; i < files.size(); ++i) {
+      Finished* f = files[i];
       const std::string rel = DestRel(f->entry);
-      Status s;
       if (!f->in_place) {
-        s = sealed[i];
-        if (s.ok()) s = EnsureParent(rel, &dirs_to_sync);
+        Status s = sealed[i];
+        if (s.ok()) s = EnsureParent(rel, dirs);
         if (s.ok()) s = dir_->Rename(f->staging, rel, true);
+        f->outcome.sink.reset();
         if (!s.ok()) {
-          f->outcome.sink.reset();
           dir_->Remove(f->staging).PermitUncheckedError();
           if (IsDestTrouble(s)) {
             if (fatal.ok()) fatal = s;
@@ -707,32 +868,24 @@ class Ingest {
           Conflict(f->entry, s.message() + "; not overwritten");
           continue;
         }
-        f->outcome.sink.reset();
       }
-      dirs_to_sync.insert(ParentOf(rel));
-      renamed.push_back(f);
+      dirs->insert(ParentOf(rel));
+      named->push_back(f);
     }
-    if (!renamed.empty()) {
-      dirs_to_sync.insert(kStagingDir);
-      // The names are durable, or the journal records nothing.
-      VALISE_RETURN_IF_ERROR(SyncDirs(dirs_to_sync));
-      for (Finished* f : renamed) {
-        JournalRecord r;
-        r.type = JournalRecord::Type::kCommit;
-        r.path = std::string(m_.path(f->entry));
-        r.size = m_.file_size(f->entry);
-        r.mtime_ns = MtimeOf(f->entry, f->drive);
-        r.digests = f->outcome.digests;
-        journal_->Add(r);
-      }
-      Status s = journal_->Commit();
-      if (!s.ok()) return s;
-      for (Finished* f : renamed) Committed(f->entry, f->drive, f->outcome);
-      for (Finished* f : renamed) {
-        VALISE_RETURN_IF_ERROR(PlaceDuplicates(f->entry));
-      }
-    }
+    if (!named->empty()) dirs->insert(kStagingDir);
     return fatal;
+  }
+
+  void JournalAll(const std::vector<Finished*>& named) {
+    for (Finished* f : named) {
+      JournalRecord r;
+      r.type = JournalRecord::Type::kCommit;
+      r.path = std::string(m_.path(f->entry));
+      r.size = m_.file_size(f->entry);
+      r.mtime_ns = MtimeOf(f->entry, f->drive);
+      r.digests = f->outcome.digests;
+      journal_->Add(r);
+    }
   }
 
   // Decides whether a finished read can be committed; records the failure
@@ -782,27 +935,17 @@ class Ingest {
     return false;
   }
 
-  // Seals the batch's staged files: their size, mode and mtime set, then
-  // their data and attributes made durable. Where DEST trusts syncfs, one
-  // syncfs does it for the whole batch (small files were committed at one
-  // device flush each: 3.7 ms, ~270 files/s). Else each file is
-  // fdatasync'ed, several at once, so the file system groups the concurrent
-  // flushes. Statuses in the order of `files` (OK for files in place).
-  std::vector<Status> SealAll(const std::vector<Finished*>& files) {
+  // Seals the batch's staged files one by one: size, mode and mtime set,
+  // then data and attributes made durable by fdatasync, several at once, so
+  // the file system groups the concurrent flushes. Statuses in the order of
+  // `files` (OK for files in place).
+  std::vector<Status> SealEach(const std::vector<Finished*>& files) {
     std::vector<Status> out(files.size());
     std::vector<size_t> to_sync;
     for (size_t i = 0; i < files.size(); ++i) {
       if (files[i]->in_place) continue;
       out[i] = Prepare(files[i]);
       if (out[i].ok()) to_sync.push_back(i);
-    }
-    if (to_sync.empty()) return out;
-    if (syncfs_) {
-      Status s = dir_->SyncFs();
-      if (!s.ok()) {
-        for (size_t i : to_sync) out[i] = s;
-      }
-      return out;
     }
     std::atomic<size_t> next{0};
     auto work = [&] {
@@ -838,6 +981,8 @@ class Ingest {
   Status EnsureParent(const std::string& rel, std::set<std::string>* sync) {
     std::string parent = ParentOf(rel);
     if (parent.empty() || durable_dirs_.count(parent)) return Status::OK();
+    // Made, and durable with a syncfs to come (see NameSealed).
+    if (pending_dirs_.count(parent)) return Status::OK();
     VALISE_RETURN_IF_ERROR(dir_->CreateDirs(parent));
     for (std::string p = parent; !p.empty(); p = ParentOf(p)) {
       if (durable_dirs_.count(p)) break;
@@ -1092,6 +1237,21 @@ class Ingest {
   std::unordered_map<size_t, std::vector<size_t>> failures_of_;
   std::vector<size_t> in_place_;
   std::unordered_set<std::string> durable_dirs_;  // see EnsureParent
+  // With syncfs (see CommitBySyncFs): the batch sealed by the last syncfs,
+  // to be named; files named and journaled, committed once syncfs number
+  // durable_after returns, and the directories of their names.
+  struct Sealed {
+    Finished file;
+    Status status;  // of sealing it
+  };
+  struct Pending {
+    Finished file;
+    uint64_t durable_after;
+  };
+  std::vector<Sealed> sealed_;
+  std::deque<Pending> pending_;
+  std::unordered_map<std::string, uint64_t> pending_dirs_;
+  uint64_t syncfs_started_ = 0;
   std::vector<FileResult> ok_results_;
   std::vector<DriveReadStats> drive_stats_;
 };

@@ -29,9 +29,9 @@ KILLS_WANTED=${INGEST_KILLS:-20}
 SEED=${INGEST_KILL_SEED:-$((($$ + $(date +%s)) % 32768))}
 RANDOM=$SEED
 # The journal may lag the renames by one group commit (IngestOptions's
-# commit_batch, 256 files): a crash between them leaves files in place that
+# commit_batch, 1024 files): a kill between them leaves files in place that
 # the next run re-checks from DEST instead of skipping.
-COMMIT_BATCH=256
+COMMIT_BATCH=1024
 log "seed $SEED (INGEST_KILL_SEED=$SEED replays the sleeps)"
 
 make_drive A 400 ext4

@@ -483,6 +483,31 @@ TEST(JournalWriter, CommitWritesAndSyncs) {
   EXPECT_EQ(w.offset(), valid);
 }
 
+// Goal: Write puts the group in the file and advances without syncing (the
+// caller syncs the file system); a Commit after it syncs only its own group.
+TEST(JournalWriter, WriteLeavesTheSyncToTheCaller) {
+  MemFile file;
+  JournalWriter w(&file, 0);
+  std::vector<JournalRecord> records = RandomRecords(4, 13);
+  for (const JournalRecord& r : records) w.Add(r);
+  ASSERT_VALISE_OK(w.Write());
+  EXPECT_EQ(file.syncs, 0);
+  EXPECT_EQ(w.pending(), 0u);
+  EXPECT_EQ(file.data, EncodeAll(records));
+  EXPECT_TRUE(file.durable.empty());
+  EXPECT_EQ(w.offset(), file.data.size());
+  ASSERT_VALISE_OK(w.Write());  // nothing pending: no I/O
+  EXPECT_EQ(file.writes.size(), 1u);
+
+  std::vector<JournalRecord> more = RandomRecords(2, 14);
+  for (const JournalRecord& r : more) w.Add(r);
+  ASSERT_VALISE_OK(w.Commit());
+  EXPECT_EQ(file.syncs, 1);
+  records.insert(records.end(), more.begin(), more.end());
+  EXPECT_EQ(file.durable, EncodeAll(records));
+  EXPECT_EQ(w.offset(), file.durable.size());
+}
+
 // Goal: resuming after a crash drops the torn tail: new records follow the
 // last good one, even on a file opened with O_APPEND semantics.
 TEST(JournalWriter, ResumeReplacesTornTail) {
