@@ -95,6 +95,10 @@ bi_json_num() {
 
 bi_gbps() { awk -v b="$1" -v s="$2" 'BEGIN{printf "%.3f", (s > 0) ? b / s / 1e9 : 0}'; }
 bi_per_s() { awk -v n="$1" -v s="$2" 'BEGIN{printf "%.0f", (s > 0) ? n / s : 0}'; }
+# Milliseconds DEST's device has been busy (io_ticks of /proc/diskstats).
+bi_dest_busy_ms() {
+  awk -v d="$(basename "${DEV[dest]}")" '$3 == d {print $13}' /proc/diskstats
+}
 
 # Makes a drive whose image lives on the disk instead of /dev/shm, by
 # pointing drives.sh's image directory there for one call; the image is
@@ -450,7 +454,7 @@ bench_ingest_main() {
   tools_big=(fio_read fio_write valise_big rsync_big cp_sha256sum rclone)
   tools_small=(valise_small rsync_small)
   tools_dup=(valise_dup rsync_dup)
-  declare -gA times=() cpus=() failed=() vsecs=() vsaved=()
+  declare -gA times=() cpus=() busy=() failed=() vsecs=() vsaved=()
   declare -gA bi_verified=()
 
   # bi_check TOOL: after a timed run, the result checked (untimed). Prints
@@ -494,7 +498,7 @@ bench_ingest_main() {
   # bi_run TOOL RUN: empties DEST, drops the caches, times the tool, checks
   # its result, records wall and CPU seconds.
   bi_run() {
-    local t=$1 r=$2 rc=0 wall user sys
+    local t=$1 r=$2 rc=0 wall user sys busy0
     rm -rf "$OUT"
     mkdir "$OUT"
     # Give the freed blocks back to the image (punches holes on the disk).
@@ -502,8 +506,11 @@ bench_ingest_main() {
     valise_drop_caches
     bi_loads+=("$(bench_load)")
     local TIMEFORMAT='%R %U %S'
+    busy0=$(bi_dest_busy_ms)
     { time "t_$t" >"$W/$t.log" 2>&1; } 2>"$W/$t.time" || rc=$?
     read -r wall user sys <"$W/$t.time"
+    busy[$t]+="$(awk -v a="$busy0" -v b="$(bi_dest_busy_ms)" \
+      'BEGIN{printf "%.2f", (b - a) / 1000}') "
     if ((rc != 0)); then
       failed[$t]+="${failed[$t]:+; }run $r: exit $rc"
       # What a valise run that stopped had done, and why it stopped (its
@@ -624,17 +631,19 @@ bench_ingest_main() {
 # ---- the table ----------------------------------------------------------
 
 bi_write_section() {
-  local command_line=$1 built_here=$2 t s
-  declare -gA bi_med=() medcpu=() rate=() brate=()
+  local command_line=$1 built_here=$2 t s small_ceiling=""
+  declare -gA bi_med=() medcpu=() medbusy=() rate=() brate=()
   for t in "${!times[@]}"; do
     bi_med[$t]=$(bench_median <<<"${times[$t]}")
     medcpu[$t]=$(bench_median <<<"${cpus[$t]}" | awk '{printf "%.2f", $1}')
+    medbusy[$t]=$(bench_median <<<"${busy[$t]}" | awk '{printf "%.2f", $1}')
     brate[$t]=$(awk -v b="${set_bytes[${tool_set[$t]}]}" -v s="${bi_med[$t]}" \
       'BEGIN{printf "%.0f", (s > 0) ? b / s : 0}')
   done
   # ratio_row NAME A B TARGET [CEILING]: A's rate over B's, from rate[];
-  # with CEILING (any word), also the best ratio any tool could reach on
-  # this machine: the limit's bytes/s over B's bytes/s.
+  # with CEILING, also the best ratio any tool could reach on this
+  # machine: a number as it is, or (any word) the limit's bytes/s over B's
+  # bytes/s.
   ratio_row() {
     local name=$1 a=$2 b=$3 target=$4 ceil=""
     if [[ -n "${failed[$a]:-}" || -n "${failed[$b]:-}" ||
@@ -642,7 +651,9 @@ bi_write_section() {
       printf '| %s | n/a (a tool failed or did not run) | >= %s | | |\n' "$name" "$target"
       return
     fi
-    if [[ -n "${5:-}" && -n "${brate[limit]:-}" && -n "${brate[$b]:-}" ]]; then
+    if [[ "${5:-}" =~ ^[0-9.]+$ ]]; then
+      ceil=$5
+    elif [[ -n "${5:-}" && -n "${brate[limit]:-}" && -n "${brate[$b]:-}" ]]; then
       ceil=$(awk -v l="${brate[limit]}" -v p="${brate[$b]}" \
         'BEGIN{if (p > 0) printf "%.2f", l / p}')
     fi
@@ -720,15 +731,22 @@ bi_write_section() {
           "taken ${small_spent} s)."
         echo
       fi
-      echo "| tool | median files/s | median MB/s | median CPU s | wall seconds per run |"
-      echo "|---|---:|---:|---:|---|"
+      echo "| tool | median files/s | median MB/s | median CPU s | median DEST busy s | wall seconds per run |"
+      echo "|---|---:|---:|---:|---:|---|"
       for t in "${tools_small[@]}"; do
         rate[$t]=$(bi_per_s "${set_files[small]}" "${bi_med[$t]}")
-        printf '| %s | %s | %s | %s | %s|\n' "${label[$t]}" "$(cell "$t" "${rate[$t]}")" \
+        printf '| %s | %s | %s | %s | %s | %s|\n' "${label[$t]}" "$(cell "$t" "${rate[$t]}")" \
           "$(cell "$t" "$(bi_per_s "$((set_bytes[small] / 1000000))" "${bi_med[$t]}")" |
             sed 's/^failed .*/(failed)/')" \
-          "${medcpu[$t]}" "${times[$t]}"
+          "${medcpu[$t]}" "${medbusy[$t]}" "${times[$t]}"
       done
+      # The small files' ceiling against rsync: rsync's time over the least
+      # time DEST's device was busy landing the set (either tool): no tool
+      # lands it faster than the device absorbs it.
+      small_ceiling=$(awk -v w="${bi_med[rsync_small]:-0}" \
+        -v a="${medbusy[valise_small]:-0}" -v b="${medbusy[rsync_small]:-0}" \
+        'BEGIN{m = (a > 0 && (b <= 0 || a < b)) ? a : b;
+          if (m > 0 && w > 0) printf "%.2f", w / m}')
     fi
 
     if [[ " ${sets[*]} " == *" dup "* ]]; then
@@ -756,13 +774,16 @@ bi_write_section() {
     ratio_row "valise / cp -a + sha256sum -c, large files" valise_big cp_sha256sum 3 c
     ratio_row "valise / rclone copy --checksum, large files" valise_big rclone 3 c
     [[ " ${sets[*]} " == *" small "* ]] &&
-      ratio_row "valise / rsync -a, small files (files/s)" valise_small rsync_small 3 c
+      ratio_row "valise / rsync -a, small files (files/s)" valise_small rsync_small 3 "${small_ceiling:-}"
     [[ " ${sets[*]} " == *" dup "* ]] &&
       ratio_row "valise / rsync -a, 10% duplicates" valise_dup rsync_dup 3 c
     echo
     echo "The ceiling is the most any tool could reach against that peer" \
       "here: the large-file limit, min(fio read, fio write), over the" \
-      "peer's bytes/s. Where it is under the target, the target cannot be" \
+      "peer's bytes/s; for the small files, rsync's time over the least" \
+      "time DEST's device was busy (io_ticks) while valise or rsync landed" \
+      "the set (an estimate: no tool lands the files faster than the device" \
+      "takes them). Where it is under the target, the target cannot be" \
       "met on this machine by any tool, only approached."
     echo
     echo "Each valise copy of the last run checked again with \`valise verify" \
