@@ -751,10 +751,11 @@ class Ingest {
       }
       return synced;
     }
-    VALISE_RETURN_IF_ERROR(PendingDurable(number));
+    // This batch is named next time (or by FlushPending, if the run stops).
     for (size_t i = 0; i < good.size(); ++i) {
       sealed_.push_back({std::move(*good[i]), prepared[i]});
     }
+    VALISE_RETURN_IF_ERROR(PendingDurable(number));
     return fatal;
   }
 
