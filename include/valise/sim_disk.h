@@ -149,6 +149,13 @@ struct SimDiskOptions {
   // Whether Directory::SyncFs works (false: NotSupported, a DEST where
   // syncfs is not trusted, so the caller syncs file by file). Default: true.
   bool syncfs = true;
+  // Crash() keeps every directory's entries as they are (each create,
+  // rename, link and remove durable, as if the file system's log had been
+  // forced just before the power cut, which a journaling file system may do
+  // at any moment), while file data, mode and mtime still go back to their
+  // last sync. The worst case for a name given before its data is durable.
+  // Default: false (entries as of each directory's last sync).
+  bool names_ahead_of_data = false;
   // Simulated microseconds a queue Wait that returns completions advances
   // the clock by. Default: 100.
   uint64_t latency_us = 100;

@@ -243,7 +243,7 @@ void SimDisk::Impl::CrashLocked() {
   auto visit = [&](const NodePtr& n) {
     if (n->visit_mark == mark) return;
     n->visit_mark = mark;
-    n->entries = n->synced_entries;
+    if (!opt.names_ahead_of_data) n->entries = n->synced_entries;
     n->data = n->synced_data;
     n->mode = n->synced_mode;
     n->mtime_ns = n->synced_mtime_ns;

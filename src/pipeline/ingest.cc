@@ -143,6 +143,7 @@ enum class EntryState : uint8_t {
   kFailed,     // no copy left to try (placed if its content is committed)
   kMissing,    // on no drive (likewise)
   kRefused,    // left as is: DEST holds something else under its name
+  kPlacing,    // a clone or link of a committed path, on its way to commit
 };
 
 // One finished read, on its way to commit.
@@ -150,8 +151,10 @@ struct Finished {
   size_t entry = 0;
   int drive = 0;
   bool in_place = false;  // a check of a file already under its final name
+                          // (or a hard link to a committed duplicate)
   std::string staging;    // its temporary name
   ReadOutcome outcome;
+  int64_t dup_of = -1;  // a clone or link of this committed entry's file
 };
 
 class Ingest {
@@ -409,6 +412,7 @@ class Ingest {
     for (size_t e : g) {
       switch (state_[e]) {
         case EntryState::kCommitted:
+        case EntryState::kPlacing:
         case EntryState::kTodo:
         case EntryState::kCheck:
           return;
@@ -565,6 +569,8 @@ class Ingest {
         NextReaders(g, &readers);
       }
     }
+    // With syncfs, the duplicates placed go through the commit pipeline.
+    VALISE_RETURN_IF_ERROR(FlushPending());
     std::vector<uint64_t> none(scans_.size(), 0);
     for (size_t e : readers) ChooseCopies(e, &none);
     return Status::OK();
@@ -732,6 +738,10 @@ class Ingest {
   // a journaled file whose name is gone. Small files were committed at one
   // device flush each before (3.7 ms, ~270 files/s).
   Status CommitBySyncFs(const std::vector<Finished*>& good) {
+    // Duplicates cloned since the last syncfs (PlaceDuplicates): this one
+    // seals them too.
+    std::vector<Finished> cloned = std::move(to_seal_);
+    to_seal_.clear();
     std::vector<Status> prepared(good.size());
     for (size_t i = 0; i < good.size(); ++i) {
       if (good[i]->in_place) continue;
@@ -749,12 +759,16 @@ class Ingest {
       for (Finished* f : good) {
         if (!f->in_place) dir_->Remove(f->staging).PermitUncheckedError();
       }
+      for (Finished& f : cloned) {
+        dir_->Remove(f.staging).PermitUncheckedError();
+      }
       return synced;
     }
     // This batch is named next time (or by FlushPending, if the run stops).
     for (size_t i = 0; i < good.size(); ++i) {
       sealed_.push_back({std::move(*good[i]), prepared[i]});
     }
+    for (Finished& f : cloned) sealed_.push_back({std::move(f), Status::OK()});
     VALISE_RETURN_IF_ERROR(PendingDurable(number));
     return fatal;
   }
@@ -807,32 +821,38 @@ class Ingest {
       durable_dirs_.insert(it->first);
       it = pending_dirs_.erase(it);
     }
-    for (Finished& f : done) Committed(f.entry, f.drive, f.outcome);
     for (Finished& f : done) {
-      VALISE_RETURN_IF_ERROR(PlaceDuplicates(f.entry));
+      if (f.dup_of >= 0) {
+        DuplicateCommitted(f.entry, static_cast<size_t>(f.dup_of));
+      } else {
+        Committed(f.entry, f.drive, f.outcome);
+      }
+    }
+    for (Finished& f : done) {
+      if (f.dup_of < 0) VALISE_RETURN_IF_ERROR(PlaceDuplicates(f.entry));
     }
     return Status::OK();
   }
 
-  // With syncfs, at the end of a pass: names the last sealed batch and
-  // commits everything pending with one more syncfs.
+  // With syncfs, at the end of a pass (and after duplicates were placed
+  // between passes): empty batches until nothing is left to seal, name or
+  // commit. Each moves everything one step on (a syncfs seals, the renames
+  // follow, the next syncfs commits), and committing may clone duplicates,
+  // so it ends. Returns the first error; what can still be committed is.
   Status FlushPending() {
-    if (!syncfs_) return Status::OK();
-    Status fatal = NameSealed();
-    if (pending_.empty()) return fatal;
-    const uint64_t number = ++syncfs_started_;
-    Status s = dir_->SyncFs();
-    if (!s.ok()) {
-      DropPending();
-      return s;
+    Status first;
+    while (CommitOwed()) {
+      Status s = CommitBySyncFs({});
+      if (!s.ok() && first.ok()) first = s;
     }
-    VALISE_RETURN_IF_ERROR(PendingDurable(number));
-    return fatal;
+    return first;
   }
 
-  // With syncfs: files are sealed or pending, and an empty batch moves them
-  // on (a syncfs and the renames, or a syncfs).
-  bool CommitOwed() const { return !sealed_.empty() || !pending_.empty(); }
+  // With syncfs: files are cloned, sealed or pending, and an empty batch
+  // moves them on.
+  bool CommitOwed() const {
+    return !to_seal_.empty() || !sealed_.empty() || !pending_.empty();
+  }
 
   // A syncfs failed: the pending files' names and journal records may not
   // be durable, and a later syncfs would not prove that they are (the
@@ -1043,9 +1063,12 @@ class Ingest {
 
   // Places every path waiting for the content of committed entry p (the
   // others of its group that wait, or that failed to be read): reflink or
-  // hard link. Returns DEST trouble like CommitBatch: what was placed is
-  // made durable and journaled if it can be, and the run stops; a
-  // duplicate whose name or journal record is not durable is not reported.
+  // hard link. With syncfs, each goes through the commit pipeline like a
+  // staged file (StageDuplicate); else each clone is fdatasync'ed and
+  // renamed, the directories synced and the journal committed here.
+  // Returns DEST trouble like CommitBatch: what was placed is made durable
+  // and journaled if it can be, and the run stops; a duplicate whose name
+  // or journal record is not durable is not reported.
   Status PlaceDuplicates(size_t p) {
     if (group_[p] < 0) return Status::OK();
     const std::string src = DestRel(p);
@@ -1056,7 +1079,7 @@ class Ingest {
       if (!WaitsForContent(e)) continue;
       const std::string rel = DestRel(e);
       Status s = EnsureParent(rel, &dirs);
-      if (s.ok()) s = PlaceOne(e, src, rel);
+      if (s.ok()) s = syncfs_ ? StageDuplicate(e, p) : PlaceOne(e, src, rel);
       if (!s.ok()) {
         // Too many links, or links not allowed there (EMLINK, EPERM): a
         // copy avoids them. Anything else that is DEST's trouble would
@@ -1077,6 +1100,7 @@ class Ingest {
         report_->notes.push_back(std::move(note));
         continue;
       }
+      if (syncfs_) continue;  // committed by the pipeline
       dirs.insert(ParentOf(rel));
       placed.push_back(e);
     }
@@ -1090,31 +1114,61 @@ class Ingest {
       r.path = std::string(m_.path(e));
       r.size = m_.file_size(e);
       r.mtime_ns = m_.has_mtimes() ? m_.mtime_ns(e) : 0;
-      for (DigestType t : m_.digests().Types())
-        r.digests.push_back(m_.digest(e, t));
+      r.digests = ManifestDigests(e);
       journal_->Add(r);
     }
     VALISE_RETURN_IF_ERROR(journal_->Commit());
-    for (size_t e : placed) {
-      state_[e] = EntryState::kCommitted;
-      read_from_[e] = read_from_[p];
-      report_->dedup_bytes_saved += m_.file_size(e);
-      FileResult r = Result(e, -1, FileStatus::kOk);
-      r.actual_size = m_.file_size(e);
-      r.detail =
-          std::string(DedupPolicyName(dedup_)) + " of " + EscapePath(src);
-      for (DigestType t : digests_.Types())
-        r.digests.push_back(m_.digest(e, t));
-      ok_results_.push_back(std::move(r));
-      // Its own copies failed: its bytes came from p's drive.
-      auto it = failures_of_.find(e);
-      if (it != failures_of_.end() && read_from_[p] >= 0) {
-        for (size_t i : it->second) {
-          report_->files[i].repaired_from = read_from_[p];
-        }
+    for (size_t e : placed) DuplicateCommitted(e, p);
+    return fatal;
+  }
+
+  // With syncfs: a duplicate of committed entry p for entry e, into the
+  // commit pipeline. A clone is staged (its mode and mtime set) and sealed
+  // by the next syncfs, then named like a read file; a hard link is a name
+  // at once, pending until a syncfs after it.
+  Status StageDuplicate(size_t e, size_t p) {
+    Finished f;
+    f.entry = e;
+    f.drive = -1;
+    f.dup_of = static_cast<int64_t>(p);
+    f.outcome.digests = ManifestDigests(e);
+    if (dedup_ == DedupPolicy::kHardlink) {
+      VALISE_RETURN_IF_ERROR(dir_->Link(DestRel(p), DestRel(e)));
+      f.in_place = true;
+      sealed_.push_back({std::move(f), Status::OK()});
+    } else {
+      f.staging = DuplicateStagingName(e);
+      VALISE_RETURN_IF_ERROR(CloneInto(e, DestRel(p), f.staging, false));
+      to_seal_.push_back(std::move(f));
+    }
+    state_[e] = EntryState::kPlacing;
+    return Status::OK();
+  }
+
+  std::vector<Digest> ManifestDigests(size_t e) const {
+    std::vector<Digest> out;
+    for (DigestType t : m_.digests().Types()) out.push_back(m_.digest(e, t));
+    return out;
+  }
+
+  // Entry e, a duplicate of committed entry p, is committed: reported ok.
+  void DuplicateCommitted(size_t e, size_t p) {
+    state_[e] = EntryState::kCommitted;
+    read_from_[e] = read_from_[p];
+    report_->dedup_bytes_saved += m_.file_size(e);
+    FileResult r = Result(e, -1, FileStatus::kOk);
+    r.actual_size = m_.file_size(e);
+    r.detail =
+        std::string(DedupPolicyName(dedup_)) + " of " + EscapePath(DestRel(p));
+    for (DigestType t : digests_.Types()) r.digests.push_back(m_.digest(e, t));
+    ok_results_.push_back(std::move(r));
+    // Its own copies failed: its bytes came from p's drive.
+    auto it = failures_of_.find(e);
+    if (it != failures_of_.end() && read_from_[p] >= 0) {
+      for (size_t i : it->second) {
+        report_->files[i].repaired_from = read_from_[p];
       }
     }
-    return fatal;
   }
 
   // True if entry e is to be placed once a path with its content is
@@ -1127,9 +1181,24 @@ class Ingest {
            state_[e] == EntryState::kMissing;
   }
 
+  // Without syncfs: a durable clone (or a hard link) of `src` named `rel`.
   Status PlaceOne(size_t e, const std::string& src, const std::string& rel) {
     if (dedup_ == DedupPolicy::kHardlink) return dir_->Link(src, rel);
-    const std::string tmp = std::string(kStagingDir) + "/d" + std::to_string(e);
+    const std::string tmp = DuplicateStagingName(e);
+    Status s = CloneInto(e, src, tmp, true);
+    if (s.ok()) s = dir_->Rename(tmp, rel, true);
+    if (!s.ok()) dir_->Remove(tmp).PermitUncheckedError();
+    return s;
+  }
+
+  std::string DuplicateStagingName(size_t e) const {
+    return std::string(kStagingDir) + "/d" + std::to_string(e);
+  }
+
+  // A clone of `src` at `tmp` with entry e's mode and mtime, fdatasync'ed
+  // if `sync`. On error nothing is left at `tmp`.
+  Status CloneInto(size_t e, const std::string& src, const std::string& tmp,
+                   bool sync) {
     std::unique_ptr<File> from, to;
     WriteOptions wo;
     wo.mode = 0600;
@@ -1146,9 +1215,8 @@ class Ingest {
       }
     }
     if (s.ok()) s = to->SetModeAndTime(mode, mtime);
-    if (s.ok()) s = to->Sync();
+    if (s.ok() && sync) s = to->Sync();
     to.reset();
-    if (s.ok()) s = dir_->Rename(tmp, rel, true);
     if (!s.ok()) dir_->Remove(tmp).PermitUncheckedError();
     return s;
   }
@@ -1249,6 +1317,7 @@ class Ingest {
     Finished file;
     uint64_t durable_after;
   };
+  std::vector<Finished> to_seal_;  // duplicates cloned, to be sealed
   std::vector<Sealed> sealed_;
   std::deque<Pending> pending_;
   std::unordered_map<std::string, uint64_t> pending_dirs_;

@@ -136,7 +136,8 @@ struct Scenario {
   PipelineOptions opt;
   IngestOptions iopt;
   bool reflink = true;
-  bool syncfs = true;  // DEST trusts syncfs (one per commit batch)
+  bool syncfs = true;        // DEST trusts syncfs (one per commit batch)
+  bool names_ahead = false;  // a crash keeps names, not unsynced data
   bool use_chunks = false;
   std::vector<std::string> contents;
   std::vector<EntryPlan> entries;
@@ -166,7 +167,7 @@ std::string Scenario::Describe() const {
     << ", dedup " << DedupPolicyName(iopt.dedup) << ", reflink " << reflink
     << ", chunk index " << use_chunks << ", batch " << iopt.commit_batch
     << ", syncfs " << syncfs << ", direct from " << iopt.direct_min_bytes
-    << "\n";
+    << ", names ahead of data " << names_ahead << "\n";
   for (size_t e = 0; e < entries.size(); ++e) {
     const EntryPlan& ep = entries[e];
     o << "  " << ep.path << " (" << data(e).size() << " B, content "
@@ -382,6 +383,7 @@ Scenario MakeScenario(uint64_t seed) {
   // docs/reliability.md) keep their scenarios.
   sc.syncfs = !rng.OneIn(3);
   sc.iopt.direct_min_bytes = rng.OneIn(2) ? 0 : 64 << 10;
+  sc.names_ahead = rng.OneIn(2);
   return sc;
 }
 
@@ -417,6 +419,7 @@ std::unique_ptr<SimDisk> BuildDisk(const Scenario& sc) {
   o.seed = sc.seed;
   o.reflink = sc.reflink;
   o.syncfs = sc.syncfs;
+  o.names_ahead_of_data = sc.names_ahead;
   if (sc.dest_limited) {
     // Everything built is charged too (AddFile is never refused): the
     // capacity leaves DEST its room once the drives and the ballast are in.
