@@ -154,6 +154,7 @@ struct Finished {
                           // (or a hard link to a committed duplicate)
   std::string staging;    // its temporary name
   ReadOutcome outcome;
+  Status prepared;      // of Prepare(): size, mode and mtime set as it finished
   int64_t dup_of = -1;  // a clone or link of this committed entry's file
 };
 
@@ -664,6 +665,12 @@ class Ingest {
         f.in_place = job.drive == dest_drive_;
         f.staging = StagingName(job.id, pass);
         f.outcome = std::move(o);
+        // Size, mode and mtime are set here, off the commit thread, which
+        // the many small files keep busy (0.35 s of 4 s for 20,000).
+        if (!f.in_place && f.outcome.sink && f.outcome.written &&
+            f.outcome.status.ok()) {
+          f.prepared = Prepare(&f);
+        }
         std::unique_lock<std::mutex> l(mu);
         // Each finished file holds its staging file open until committed:
         // with many small files reading outruns the commits, and an
@@ -742,13 +749,8 @@ class Ingest {
     // seals them too.
     std::vector<Finished> cloned = std::move(to_seal_);
     to_seal_.clear();
-    std::vector<Status> prepared(good.size());
-    for (size_t i = 0; i < good.size(); ++i) {
-      if (good[i]->in_place) continue;
-      prepared[i] = Prepare(good[i]);
-      // Renamed by name later: the descriptor goes back to the reader.
-      good[i]->outcome.sink.reset();
-    }
+    // Renamed by name later: the descriptors go back to the reader.
+    for (Finished* f : good) f->outcome.sink.reset();
     const uint64_t number = ++syncfs_started_;
     Status synced;
     std::thread syncer([&] { synced = dir_->SyncFs(); });
@@ -765,8 +767,9 @@ class Ingest {
       return synced;
     }
     // This batch is named next time (or by FlushPending, if the run stops).
-    for (size_t i = 0; i < good.size(); ++i) {
-      sealed_.push_back({std::move(*good[i]), prepared[i]});
+    for (Finished* f : good) {
+      Status prepared = f->prepared;
+      sealed_.push_back({std::move(*f), prepared});
     }
     for (Finished& f : cloned) sealed_.push_back({std::move(f), Status::OK()});
     VALISE_RETURN_IF_ERROR(PendingDurable(number));
@@ -956,16 +959,16 @@ class Ingest {
     return false;
   }
 
-  // Seals the batch's staged files one by one: size, mode and mtime set,
-  // then data and attributes made durable by fdatasync, several at once, so
-  // the file system groups the concurrent flushes. Statuses in the order of
-  // `files` (OK for files in place).
+  // Seals the batch's staged files one by one (their size, mode and mtime
+  // were set as each read finished): data and attributes made durable by
+  // fdatasync, several at once, so the file system groups the concurrent
+  // flushes. Statuses in the order of `files` (OK for files in place).
   std::vector<Status> SealEach(const std::vector<Finished*>& files) {
     std::vector<Status> out(files.size());
     std::vector<size_t> to_sync;
     for (size_t i = 0; i < files.size(); ++i) {
       if (files[i]->in_place) continue;
-      out[i] = Prepare(files[i]);
+      out[i] = files[i]->prepared;
       if (out[i].ok()) to_sync.push_back(i);
     }
     std::atomic<size_t> next{0};
@@ -985,7 +988,8 @@ class Ingest {
     return out;
   }
 
-  // A staged file's final size (the O_DIRECT tail cut), mode and mtime.
+  // A staged file's final size (the O_DIRECT tail cut), mode and mtime. Runs
+  // on the thread that finished the read (see RunPass).
   Status Prepare(Finished* f) {
     File* file = f->outcome.sink.get();
     const size_t e = f->entry;
