@@ -23,7 +23,8 @@ KiB=1024
 MiB=1048576
 make_drive S 256 ext4
 S=${MNT[S]}
-# Many files, so that commits come in several groups (64 files each):
+# Many files, so that commits come in several groups (each group is what
+# finished while the one before was committed, up to 1,024 files):
 # 640 files of 128 KiB cut from one generated stream, in 8 directories,
 # plus a few large files.
 gen_file "$VALISE_SHM/stream" $((80 * MiB)) power-stream
