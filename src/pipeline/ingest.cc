@@ -767,11 +767,8 @@ class Ingest {
       return synced;
     }
     // This batch is named next time (or by FlushPending, if the run stops).
-    for (Finished* f : good) {
-      Status prepared = f->prepared;
-      sealed_.push_back({std::move(*f), prepared});
-    }
-    for (Finished& f : cloned) sealed_.push_back({std::move(f), Status::OK()});
+    for (Finished* f : good) sealed_.push_back(std::move(*f));
+    for (Finished& f : cloned) sealed_.push_back(std::move(f));
     VALISE_RETURN_IF_ERROR(PendingDurable(number));
     return fatal;
   }
@@ -782,10 +779,10 @@ class Ingest {
   Status NameSealed() {
     if (sealed_.empty()) return Status::OK();
     std::vector<Finished*> files;
-    std::vector<Status> sealed;
-    for (Sealed& s : sealed_) {
-      files.push_back(&s.file);
-      sealed.push_back(s.status);
+    std::vector<Status> sealed;  // OK once a syncfs followed its Prepare
+    for (Finished& f : sealed_) {
+      files.push_back(&f);
+      sealed.push_back(f.prepared);
     }
     std::vector<Finished*> named;
     std::set<std::string> dirs;
@@ -902,14 +899,21 @@ class Ingest {
 
   void JournalAll(const std::vector<Finished*>& named) {
     for (Finished* f : named) {
-      JournalRecord r;
-      r.type = JournalRecord::Type::kCommit;
-      r.path = std::string(m_.path(f->entry));
-      r.size = m_.file_size(f->entry);
-      r.mtime_ns = MtimeOf(f->entry, f->drive);
-      r.digests = f->outcome.digests;
-      journal_->Add(r);
+      journal_->Add(CommitRecord(f->entry, f->drive, f->outcome.digests));
     }
+  }
+
+  // The journal record of committed entry e, read from `drive` (-1: placed
+  // from a duplicate).
+  JournalRecord CommitRecord(size_t e, int drive,
+                             std::vector<Digest> digests) const {
+    JournalRecord r;
+    r.type = JournalRecord::Type::kCommit;
+    r.path = std::string(m_.path(e));
+    r.size = m_.file_size(e);
+    r.mtime_ns = MtimeOf(e, drive);
+    r.digests = std::move(digests);
+    return r;
   }
 
   // Decides whether a finished read can be committed; records the failure
@@ -1113,13 +1117,7 @@ class Ingest {
     // The names are not durable: journal nothing.
     VALISE_RETURN_IF_ERROR(SyncDirs(dirs));
     for (size_t e : placed) {
-      JournalRecord r;
-      r.type = JournalRecord::Type::kCommit;
-      r.path = std::string(m_.path(e));
-      r.size = m_.file_size(e);
-      r.mtime_ns = m_.has_mtimes() ? m_.mtime_ns(e) : 0;
-      r.digests = ManifestDigests(e);
-      journal_->Add(r);
+      journal_->Add(CommitRecord(e, -1, ManifestDigests(e)));
     }
     VALISE_RETURN_IF_ERROR(journal_->Commit());
     for (size_t e : placed) DuplicateCommitted(e, p);
@@ -1139,7 +1137,7 @@ class Ingest {
     if (dedup_ == DedupPolicy::kHardlink) {
       VALISE_RETURN_IF_ERROR(dir_->Link(DestRel(p), DestRel(e)));
       f.in_place = true;
-      sealed_.push_back({std::move(f), Status::OK()});
+      sealed_.push_back(std::move(f));
     } else {
       f.staging = DuplicateStagingName(e);
       VALISE_RETURN_IF_ERROR(CloneInto(e, DestRel(p), f.staging, false));
@@ -1313,16 +1311,12 @@ class Ingest {
   // With syncfs (see CommitBySyncFs): the batch sealed by the last syncfs,
   // to be named; files named and journaled, committed once syncfs number
   // durable_after returns, and the directories of their names.
-  struct Sealed {
-    Finished file;
-    Status status;  // of sealing it
-  };
   struct Pending {
     Finished file;
     uint64_t durable_after;
   };
   std::vector<Finished> to_seal_;  // duplicates cloned, to be sealed
-  std::vector<Sealed> sealed_;
+  std::vector<Finished> sealed_;
   std::deque<Pending> pending_;
   std::unordered_map<std::string, uint64_t> pending_dirs_;
   uint64_t syncfs_started_ = 0;
