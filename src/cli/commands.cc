@@ -11,8 +11,11 @@
 #include <xxhash.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <mutex>
+#include <string_view>
+#include <vector>
 
 namespace valise::cli {
 
@@ -69,6 +72,73 @@ void AddFlags(CLI::App* app, Command cmd, Args* args) {
     if (f.required) opt->required();
     opt->group(f.category);
   }
+}
+
+// Edit distance (insertions, deletions, substitutions) between two short
+// words, for "did you mean".
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min(
+          {row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// The command word of the command line: the first argument that is not an
+// option (the options before a command, --help and --version, take no
+// value), or nullptr when there is none.
+const char* CommandWord(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] != '-') return argv[i];
+  }
+  return nullptr;
+}
+
+// Before CLI11 parses: a command word that names no command is told
+// plainly ("unknown command 'verfy'", the nearest command, the list), not
+// as CLI11's "A subcommand is required". Returns the exit status, or -1
+// when the command line names a command (or asks for --help/--version).
+int CheckCommandWord(int argc, char** argv,
+                     const std::vector<std::string>& hidden) {
+  const char* word = CommandWord(argc, argv);
+  std::string list;
+  for (const CommandDef& c : CommandTable()) {
+    if (word != nullptr && c.name == std::string_view(word)) return -1;
+    list += list.empty() ? "" : ", ";
+    list += c.name;
+  }
+  for (const std::string& h : hidden) {
+    if (word != nullptr && h == word) return -1;
+  }
+  if (word == nullptr) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view a = argv[i];
+      if (a == "-h" || a == "--help" || a == "-V" || a == "--version") {
+        return -1;
+      }
+    }
+    PrintError("no command given; commands: " + list +
+               " (valise --help tells more)");
+    return kExitTrouble;
+  }
+  std::string nearest;
+  size_t best = 3;  // suggest only within two edits
+  for (const CommandDef& c : CommandTable()) {
+    const size_t d = EditDistance(word, c.name);
+    if (d < best) best = d, nearest = c.name;
+  }
+  std::string msg = "unknown command '" + std::string(word) + "'";
+  if (!nearest.empty()) msg += " (did you mean '" + nearest + "'?)";
+  PrintError(msg + "; commands: " + list + " (valise --help tells more)");
+  return kExitTrouble;
 }
 
 }  // namespace
@@ -145,6 +215,10 @@ int Main(int argc, char** argv) {
   completions->add_option("SHELL", shell, "bash or zsh")
       ->required()
       ->check(CLI::IsMember({"bash", "zsh"}));
+  if (int code = CheckCommandWord(argc, argv, {"help-man", "completions"});
+      code >= 0) {
+    return code;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

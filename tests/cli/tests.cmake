@@ -6,6 +6,9 @@
 #
 #   cli_hostile        hostile manifests, drives and DESTs (hostile_cli.sh)
 #   cli_many_files     ingest of 3,000 small files under ulimit -n 200
+#   cli_operator_input what an operator types: a symlinked SRC, names with
+#                      C1 or bidi controls, a key open to others, an
+#                      unknown command (operator_input.sh)
 #   cli_big_manifest   peak memory of verify on a 10-million-line manifest
 #                      (big_manifest.sh); LABELS slow: it writes 1.4 GB to
 #                      /var/tmp and runs only with VALISE_SLOW_TESTS=1
@@ -27,3 +30,4 @@ endfunction()
 valise_cli_test(hostile hostile_cli.sh TIMEOUT 300)
 valise_cli_test(big_manifest big_manifest.sh TIMEOUT 1800 LABELS slow)
 valise_cli_test(many_files many_files.sh TIMEOUT 300)
+valise_cli_test(operator_input operator_input.sh TIMEOUT 120)
