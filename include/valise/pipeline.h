@@ -61,7 +61,8 @@ struct PipelineOptions {
 
 // What `valise manifest` found besides the files it hashed.
 struct ManifestSummary {
-  std::vector<FileResult> skipped;  // symlinks, devices, FIFOs, sockets
+  std::vector<FileResult> skipped;  // symlinks, devices, FIFOs, sockets,
+                                    // valise's state directory (.valise)
   std::vector<std::string> errors;  // unreadable files, scan errors
   uint64_t files = 0;
   uint64_t bytes = 0;

@@ -47,6 +47,10 @@
 //     committed; rerun when space is freed.
 //
 // A lock file (flock) keeps a second ingest out of the same DEST.
+//
+// DEST/.valise (journal, lock, staging) is valise's alone: a manifest with
+// a path there is refused before DEST is created or a drive read, and the
+// clean-up removes only the names valise gives staging files.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -103,7 +107,43 @@ const char* DedupPolicyName(DedupPolicy policy) {
 
 namespace {
 
+// DEST's state directory (journal, lock, staging): no manifest path may
+// reach it (Ingest::RefuseStatePaths), so a name in it is valise's own.
+constexpr const char* kStateDir = kStateDirName;  // ".valise" (scan.h)
 constexpr char kStagingDir[] = ".valise/staging";
+
+// True if `rel` (relative to DEST) is the state directory or under it.
+bool InStateDir(std::string_view rel) {
+  const std::string_view dir = kStateDirName;
+  return rel.substr(0, dir.size()) == dir &&
+         (rel.size() == dir.size() || rel[dir.size()] == '/');
+}
+
+// Skips a run of decimal digits at the front of *s; false if none.
+bool SkipDigits(std::string_view* s) {
+  size_t n = 0;
+  while (n < s->size() && (*s)[n] >= '0' && (*s)[n] <= '9') ++n;
+  s->remove_prefix(n);
+  return n > 0;
+}
+
+// The names valise gives files in kStagingDir, and no other: "e<entry>-p
+// <pass>" (a read, StagingName), "d<entry>" (a clone of a duplicate,
+// DuplicateStagingName), "probe-a" and "probe-b" (ProbeReflink). Only
+// these are removed by the clean-up: valise never deletes a file it did
+// not create.
+bool IsStagingName(std::string_view name) {
+  if (name == "probe-a" || name == "probe-b") return true;
+  if (name.substr(0, 1) == "d") {
+    name.remove_prefix(1);
+    return SkipDigits(&name) && name.empty();
+  }
+  if (name.substr(0, 1) != "e") return false;
+  name.remove_prefix(1);
+  if (!SkipDigits(&name) || name.substr(0, 2) != "-p") return false;
+  name.remove_prefix(2);
+  return SkipDigits(&name) && name.empty();
+}
 // Finished files waiting for the commit thread, at most. Each holds its
 // staging file open until it is sealed, so the bound also leaves half the
 // process's descriptors (RLIMIT_NOFILE) to the reader (a source and a
@@ -187,6 +227,9 @@ class Ingest {
     report_->bytes_expected = m_.total_bytes();
     report_->chunk_size = opt_.chunk_size;
     VALISE_RETURN_IF_ERROR(ChooseDigests(m_, opt_, &digests_));
+    // Before DEST is created or any drive read: no path in the state
+    // directory.
+    VALISE_RETURN_IF_ERROR(RefuseStatePaths());
 
     // Stage 1: open DEST, take its lock, clear leftover temporary files.
     VALISE_RETURN_IF_ERROR(OpenDest());
@@ -216,6 +259,33 @@ class Ingest {
   }
 
  private:
+  // A manifest path landing in DEST/.valise would share a namespace with
+  // the journal and the staging files (the clean-up of a rerun would
+  // delete it): the whole manifest is refused, naming the first such path.
+  Status RefuseStatePaths() const {
+    // Under a prefix ("data/" for --bag) no path reaches the state.
+    if (!iopt_.dest_prefix.empty() && !InStateDir(iopt_.dest_prefix)) {
+      return Status::OK();
+    }
+    size_t count = 0;
+    size_t first = 0;
+    for (size_t e = 0; e < m_.size(); ++e) {
+      if (InStateDir(DestRel(e)) && count++ == 0) first = e;
+    }
+    if (count == 0) return Status::OK();
+    const std::string more =
+        count > 1 ? " (and " + std::to_string(count - 1) + " more)" : "";
+    return Status::InvalidArgument(
+        report_->manifest.empty() ? "manifest" : report_->manifest,
+        "path '" + EscapePath(DestRel(first)) + "'" + more +
+            " would land in DEST/" + kStateDir +
+            ", valise's own state directory (journal, lock, staging): "
+            "ingest refuses it. Remove such lines from the manifest (an "
+            "earlier ingest's state is no part of a dataset; valise "
+            "manifest skips it), or ingest with --bag (the payload then "
+            "lands under DEST/data/)");
+  }
+
   // --- Stage 1.
   Status OpenDest() {
     VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(dest_, true, &dir_));
@@ -250,6 +320,7 @@ class Ingest {
     std::vector<DirEntry> entries;
     if (!dir_ || !dir_->List(kStagingDir, &entries).ok()) return;
     for (const DirEntry& e : entries) {
+      if (!IsStagingName(e.name)) continue;  // not valise's: left alone
       dir_->Remove(std::string(kStagingDir) + "/" + e.name)
           .PermitUncheckedError();  // a leftover is removed next run
     }
@@ -314,7 +385,7 @@ class Ingest {
     journal_->Add(begin);
     VALISE_RETURN_IF_ERROR(journal_->Commit());
     // The names of the journal and of the staging directory, durable once.
-    VALISE_RETURN_IF_ERROR(dir_->SyncDir(".valise"));
+    VALISE_RETURN_IF_ERROR(dir_->SyncDir(kStateDir));
     return dir_->SyncDir("");
   }
 

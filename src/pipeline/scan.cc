@@ -55,6 +55,19 @@ std::string Basename(const std::string& path) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
+// True if `dir` (a drive's top-level ".valise") is valise's state directory,
+// the journal, lock or staging directory of an ingest into that tree.
+bool IsStateDirectory(FileSystem* fs, const std::string& dir) {
+  std::vector<DirEntry> entries;
+  if (!fs->ListDir(dir, &entries).ok()) return false;
+  for (const DirEntry& e : entries) {
+    if (e.name == "journal" || e.name == "lock" || e.name == "staging") {
+      return true;
+    }
+  }
+  return false;
+}
+
 void Walk(FileSystem* fs, const Drive& drive, int drive_index,
           const std::string& rel_dir, DriveScan* out) {
   std::string dir = rel_dir.empty() ? drive.source : DrivePath(drive, rel_dir);
@@ -74,7 +87,17 @@ void Walk(FileSystem* fs, const Drive& drive, int drive_index,
       out->errors.push_back(s.message());
       continue;
     }
-    if (info.type == FileType::kDirectory) {
+    if (info.type == FileType::kDirectory && rel == kStateDirName &&
+        IsStateDirectory(fs, DrivePath(drive, rel))) {
+      // A DEST (or a copy of one) scanned as a drive: its state is no part
+      // of the dataset (ingest refuses manifest paths there).
+      FileResult r;
+      r.path = rel;
+      r.drive = drive_index;
+      r.status = FileStatus::kSkipped;
+      r.detail = kStateDirDetail;
+      out->skipped.push_back(std::move(r));
+    } else if (info.type == FileType::kDirectory) {
       Walk(fs, drive, drive_index, rel, out);
     } else if (info.type == FileType::kRegular) {
       out->files.push_back(ScannedFile{rel, info});

@@ -3,7 +3,10 @@
 // image). Directories are walked without following symlinks; regular files
 // are listed with their size and mtime; everything else (symlinks, devices,
 // FIFOs, sockets) is listed as skipped and never opened, so nothing can
-// block or lead outside the drive.
+// block or lead outside the drive. A top-level ".valise" directory holding
+// a journal, lock or staging directory is valise's state (the drive is a
+// DEST, or a copy of one): skipped too, never walked, so a manifest of a
+// DEST holds only the dataset and a verify of DEST reports no extras.
 //
 // Thread safety: functions are thread-safe; a DriveScan is a plain value.
 #pragma once
@@ -16,6 +19,11 @@
 #include "valise/status.h"
 
 namespace valise {
+
+// The state directory's name at the top of a DEST, and the detail of its
+// skipped result.
+inline constexpr char kStateDirName[] = ".valise";
+inline constexpr char kStateDirDetail[] = "valise's state directory";
 
 struct Drive {
   enum class Kind { kDirectory, kImage, kBlockDevice };

@@ -9,6 +9,7 @@
 #   cli_operator_input what an operator types: a symlinked SRC, names with
 #                      C1 or bidi controls, a key open to others, an
 #                      unknown command (operator_input.sh)
+#   cli_state_dir      DEST/.valise is never the dataset's (state_dir.sh)
 #   cli_big_manifest   peak memory of verify on a 10-million-line manifest
 #                      (big_manifest.sh); LABELS slow: it writes 1.4 GB to
 #                      /var/tmp and runs only with VALISE_SLOW_TESTS=1
@@ -31,3 +32,4 @@ valise_cli_test(hostile hostile_cli.sh TIMEOUT 300)
 valise_cli_test(big_manifest big_manifest.sh TIMEOUT 1800 LABELS slow)
 valise_cli_test(many_files many_files.sh TIMEOUT 300)
 valise_cli_test(operator_input operator_input.sh TIMEOUT 120)
+valise_cli_test(state_dir state_dir.sh TIMEOUT 120)

@@ -219,6 +219,96 @@ TEST(IngestPipeline, SymlinkInDestNeverFollowed) {
   ASSERT_TRUE(disk.GetFile("dest/a", &got));  // the rest landed
 }
 
+// Goal (issue 12, item 1): a manifest path that would land in DEST/.valise
+// (valise's journal, lock and staging) is refused before DEST is created or
+// a drive read; under --bag's "data/" it is an ordinary path.
+TEST(IngestPipeline, ManifestPathInStateDirRefused) {
+  SimDisk disk(SimDiskOptions{});
+  disk.AddFile("d1/.valise/notes/keep", "x\n", 1000);  // not state: listed
+  disk.AddFile("d1/n", "y\n", 1000);
+  Manifest m;
+  ManifestSummary summary;
+  ASSERT_VALISE_OK(MakeManifest(&disk, {"d1"}, ShaXxh(), SmallOptions(), &m,
+                                nullptr, &summary));
+  ASSERT_EQ(m.size(), 2u);
+  RunReport r;
+  r.manifest = "M";
+  Status s =
+      IngestDrives(&disk, m, {"d1"}, "dest", SmallOptions(), SmallIngest(), &r);
+  ASSERT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("M: path '.valise/notes/keep'"), std::string::npos)
+      << s.message();
+  EXPECT_FALSE(disk.Exists("dest"));
+  EXPECT_TRUE(r.drives.empty());  // no drive scanned
+
+  IngestOptions bag = SmallIngest();
+  bag.dest_prefix = "data/";
+  RunReport r2;
+  ASSERT_VALISE_OK(
+      IngestDrives(&disk, m, {"d1"}, "dest", SmallOptions(), bag, &r2));
+  EXPECT_EQ(r2.files_ok, 2u) << FormatSummary(r2);
+  EXPECT_TRUE(disk.Exists("dest/data/.valise/notes/keep"));
+}
+
+// Goal (issue 12, item 1): the clean-up of DEST's staging directory
+// removes the temporary files valise names, and nothing else found there.
+TEST(IngestPipeline, CleanupRemovesOnlyStagingNames) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  const std::vector<std::string> ours = {"e0-p0", "e12-p3", "d4", "probe-a"};
+  const std::vector<std::string> theirs = {"keep",   "e1-p",    "e1-p2x", "d",
+                                           "d7.bak", "probe-c", "E1-p0"};
+  for (const std::string& n : ours) {
+    disk.AddFile("dest/.valise/staging/" + n, "leftover");
+  }
+  for (const std::string& n : theirs) {
+    disk.AddFile("dest/.valise/staging/" + n, "someone's");
+  }
+  disk.AddFile("dest/.valise/notes", "someone's");
+  RunReport r;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                                SmallIngest(), &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  for (const std::string& n : ours) {
+    EXPECT_FALSE(disk.Exists("dest/.valise/staging/" + n)) << n;
+  }
+  for (const std::string& n : theirs) {
+    EXPECT_TRUE(disk.Exists("dest/.valise/staging/" + n)) << n;
+  }
+  EXPECT_TRUE(disk.Exists("dest/.valise/notes"));
+}
+
+// Goal (issue 12, item 1): a tree holding valise's state (a DEST, killed
+// mid-ingest or not) makes a manifest of its dataset alone: .valise is
+// skipped and said so; ingesting that manifest and verifying DEST against
+// it finds no missing file and no extra (DEST's own state is skipped).
+TEST(IngestPipeline, StateDirSkippedByManifestAndVerify) {
+  SimDisk disk(SimDiskOptions{});
+  disk.AddFile("d1/.valise/staging/keep", "x\n", 1000);
+  disk.AddFile("d1/n", "y\n", 1000);
+  Manifest m;
+  ManifestSummary summary;
+  ASSERT_VALISE_OK(MakeManifest(&disk, {"d1"}, ShaXxh(), SmallOptions(), &m,
+                                nullptr, &summary));
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m.path(0), "n");
+  ASSERT_EQ(summary.skipped.size(), 1u);
+  EXPECT_EQ(summary.skipped[0].path, ".valise");
+  RunReport r;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1"}, "dest", SmallOptions(),
+                                SmallIngest(), &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  RunReport v;
+  ASSERT_VALISE_OK(
+      VerifyDrives(&disk, m, nullptr, {"dest"}, SmallOptions(), &v));
+  EXPECT_EQ(v.ExitCode(), 0) << FormatSummary(v);
+  for (const FileResult& f : v.files) {
+    EXPECT_NE(f.status, FileStatus::kExtra) << f.path;
+  }
+}
+
 // Goal: a second ingest into a locked DEST is refused.
 TEST(IngestPipeline, LockedDestRefused) {
   SimDisk disk(SimDiskOptions{});
