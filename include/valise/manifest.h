@@ -3,7 +3,7 @@
 //
 // Formats read (ParseManifest, auto-detected unless forced; the rules are
 // in docs/formats.md):
-//   kValise     valise manifest v1 (docs/formats.md; DESIGN.md)
+//   kValise     valise manifest v1 (docs/formats.md; docs/design.md)
 //   kSumFile    GNU sha256sum/md5sum/sha1sum/sha512sum/xxhsum output,
 //               including "\"-escaped names and the BSD "SHA256 (p) = hex"
 //               form; the algorithm follows from the digest length or tag

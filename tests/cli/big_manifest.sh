@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Goal: `valise verify` of a 10-million-line manifest against an empty drive
-# stays within the design's memory budget (DESIGN.md, "Figures"): 200 B
+# stays within the design's memory budget (docs/design.md, "Figures"): 200 B
 # per manifest entry + the buffer pool + 64 MiB. The manifest (~1.4 GB) is
 # generated streaming into /var/tmp and removed afterwards; peak RSS comes
 # from /usr/bin/time -v. A second run with a FIFO as the drive stops right
