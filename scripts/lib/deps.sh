@@ -16,6 +16,7 @@ VALISE_DEPS=(
   clang clang-format
   xfsprogs btrfs-progs e2fsprogs util-linux
   fio hashdeep xxhash rsync rclone openssl
+  python3  # scripts/bench-peers: the harness in bench/peers (standard library)
   dpkg-dev man-db groff-base bsdextrautils  # pkg: cpack DEB, man -l, col
   libxml2-utils  # xmllint: the HTML report test checks well-formedness
   strace time  # tests/cli: no drive read before a signature check; peak RSS

@@ -1,0 +1,115 @@
+"""The drives and DESTs of a part, made by scripts/lib/bench_rig.sh (the
+bash that makes loop-device drives) and kept while the part runs.
+
+The rig script is a child whose stdin we hold: closing it (or our death,
+which closes it too) makes the script exit, and its EXIT trap unmounts and
+detaches what it made. So a rig never outlives the harness.
+"""
+
+import os
+import shutil
+import subprocess
+
+from harness import REPO, Failure, log
+
+RIG_SCRIPT = os.path.join(REPO, "scripts", "lib", "bench_rig.sh")
+
+
+class Drive:
+    def __init__(self, name, mnt, dev, where, dio, fs="ext4"):
+        self.name = name
+        self.mnt = mnt
+        self.dev = dev
+        self.where = where
+        self.dio = dio
+        self.fs = fs
+
+    def describe(self):
+        return {"name": self.name, "mount": self.mnt, "device": self.dev,
+                "where": self.where, "fs": self.fs, "loop_direct_io": self.dio}
+
+
+class Rig:
+    """with Rig(drives=4, drives_on="shm", drive_mb=..., dests=[...]) as r:
+    r.drives (Drive, in order), r.dests (name -> Drive), r.work (scratch
+    directory, removed with the rig), r.disk_source (the disk's device)."""
+
+    def __init__(self, prefix, drives, drives_on, drive_mb, dests=()):
+        self.args = [RIG_SCRIPT, "--prefix", prefix, "--drives", str(drives),
+                     "--drives-on", drives_on, "--drive-mb", str(drive_mb)]
+        for name, where, fs, mb in dests:
+            self.args += ["--dest", "%s:%s:%s:%d" % (name, where, fs, mb)]
+        self.proc = None
+        self.drives = []
+        self.dests = {}
+        self.work = None
+        self.disk_dir = None
+        self.disk_source = None
+        self.disk_fstype = None
+
+    def __enter__(self):
+        log("making the rig: %s" % " ".join(self.args[1:]))
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        for line in self.proc.stdout:
+            f = line.split()
+            if not f:
+                continue
+            if f[0] == "ready":
+                return self
+            if f[0] == "work":
+                self.work = f[1]
+            elif f[0] == "disk":
+                self.disk_dir, self.disk_source, self.disk_fstype = f[1:4]
+            elif f[0] == "drive":
+                self.drives.append(Drive(f[1], f[2], f[3], f[4], f[5]))
+            elif f[0] == "dest":
+                self.dests[f[1]] = Drive(f[1], f[2], f[3], f[4], f[6], f[5])
+        self.close()
+        raise Failure("the rig could not be made (scripts/lib/bench_rig.sh "
+                      "exited %s)" % self.proc.returncode)
+
+    def close(self):
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.proc.wait()
+        self.proc = None
+
+    def __exit__(self, *exc):
+        os.chdir("/")
+        self.close()
+        return False
+
+    def describe(self):
+        return {
+            "drives": [d.describe() for d in self.drives],
+            "dests": {k: v.describe() for k, v in self.dests.items()},
+            "disk": {"source": self.disk_source, "fstype": self.disk_fstype},
+        }
+
+
+def busy_ms(dev):
+    """Milliseconds the block device `dev` (/dev/loopN) has been busy
+    (io_ticks, field 13 of /proc/diskstats)."""
+    name = os.path.basename(dev)
+    with open("/proc/diskstats") as f:
+        for line in f:
+            p = line.split()
+            if len(p) > 12 and p[2] == name:
+                return int(p[12])
+    return None
+
+
+def empty_dest(dest, out):
+    """Removes `out` under the DEST mount and gives the freed blocks back
+    to the image (fstrim punches holes in it: the memory of a DEST in
+    /dev/shm, the disk's space), then makes `out` again, empty."""
+    if os.path.lexists(out):
+        shutil.rmtree(out)
+    subprocess.run(["fstrim", dest.mnt], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    os.mkdir(out)

@@ -1,0 +1,153 @@
+"""Unit tests of the harness's pure parts: targets, timing, the record,
+rendering. No root, no drives (ctest: bench_peers_unit). The whole
+harness, at tiny sizes, is the e2e test bench_peers_smoke."""
+
+import json
+import os
+import tempfile
+import unittest
+
+import harness
+import render
+
+
+class Targets(unittest.TestCase):
+    # Goal: every figure has what the harness and docs/design.md need, and
+    # the ops mean what they say.
+    def test_figures_complete(self):
+        figs = harness.load_targets()
+        self.assertIn("small_vs_metadata_limit", figs)
+        for fid, t in figs.items():
+            for k in ("what", "against", "op", "threshold", "reason",
+                      "part"):
+                self.assertIn(k, t, fid)
+            self.assertIn(t["op"], (">=", "<=", "within"), fid)
+            self.assertIn(t["part"], ("verify", "ingest", "memory", None),
+                          fid)
+
+    def test_meets(self):
+        self.assertTrue(harness.meets(">=", 0.95, 0.95))
+        self.assertFalse(harness.meets(">=", 0.95, 0.949))
+        self.assertTrue(harness.meets("<=", 1.10, 1.10))
+        self.assertFalse(harness.meets("<=", 1.10, 1.2))
+        self.assertTrue(harness.meets("within", 0.15, 0.86))
+        self.assertTrue(harness.meets("within", 0.15, 1.14))
+        self.assertFalse(harness.meets("within", 0.15, 1.2))
+        self.assertIsNone(harness.meets(">=", 1, None))
+
+
+class Timed(unittest.TestCase):
+    # Goal: wall time covers the command and the sync of a writer; CPU
+    # counts the children of a shell; an exit status outside ok_codes is
+    # an error, one inside is not.
+    def test_timing(self):
+        with tempfile.TemporaryDirectory() as d:
+            log = os.path.join(d, "log")
+            t = harness.timed("sleep 0.2; (i=0; while [ $i -lt 20000 ]; do "
+                              "i=$((i+1)); done)", log, durable=d)
+            self.assertTrue(t.ok, t.error)
+            self.assertGreaterEqual(t.wall_s, 0.2)
+            self.assertGreater(t.cpu_s, 0)
+            self.assertGreater(t.maxrss_kib, 0)
+            with open(log) as f:
+                self.assertIn("sleep 0.2", f.read())
+            self.assertEqual(harness.timed(["false"], log).error, "exit 1")
+            self.assertTrue(harness.timed(["false"], log, ok_codes=(1,)).ok)
+
+
+def fake_doc(part="verify", started="2026-12-01T00:00:00Z", wall=2.0):
+    rec = harness.Record(part, "scripts/bench-peers %s" % part, 2,
+                         harness.load_targets())
+    rec.add_set("big", "four drives", 8, 4 * 10 ** 9)
+    fio = rec.add_tool(harness.Tool("fio_read", "fio read", "big",
+                                    own_rate="own_rate"))
+    val = rec.add_tool(harness.Tool("valise_xxh128", "valise xxh128", "big"))
+    bad = rec.add_tool(harness.Tool("sha256sum", "sha256sum -c", "big"))
+    for w in (wall, wall * 1.5):
+        t = harness.Timing()
+        t.wall_s, t.user_s, t.exit_code = w, 0.5, 0
+        t.extra["own_rate"] = 2.5e9
+        fio.runs.append(t)
+        v = harness.Timing()
+        v.wall_s, v.user_s, v.exit_code = w / 2, 1.0, 0
+        val.runs.append(v)
+    b = harness.Timing()
+    b.exit_code, b.error = 1, "exit 1"
+    bad.runs.append(b)
+    rec.rate_ratio("verify_xxh128", "valise / fio", "valise_xxh128",
+                   "fio_read", "verify_xxh128")
+    rec.rate_ratio("verify_vs_sha256sum", "valise / sha256sum",
+                   "valise_xxh128", "sha256sum", "verify_vs_sha256sum")
+    rec.tree = {"commit": "0123456789abcdef0123456789abcdef01234567",
+                "dirty": False, "valise": "/bin/valise",
+                "valise_version": "valise 0.1.0", "built_from": None}
+    rec.started = __import__("datetime").datetime.strptime(
+        started, "%Y-%m-%dT%H:%M:%SZ")
+    return rec
+
+
+class Record(unittest.TestCase):
+    # Goal: medians, rates and ratios come from the runs; a failed tool
+    # has no rate and its ratios no value.
+    def test_rates_and_ratios(self):
+        rec = fake_doc()
+        self.assertAlmostEqual(rec.rate("fio_read"), 4e9 / 2.5)
+        self.assertAlmostEqual(rec.rate("valise_xxh128"), 4e9 / 1.25)
+        self.assertIsNone(rec.rate("sha256sum"))
+        r = {x["id"]: x for x in rec.ratios}
+        self.assertAlmostEqual(r["verify_xxh128"]["value"], 2.0)
+        self.assertTrue(r["verify_xxh128"]["met"])
+        self.assertEqual(r["verify_xxh128"]["threshold"], 0.95)
+        self.assertIsNone(r["verify_vs_sha256sum"]["value"])
+        self.assertIsNone(r["verify_vs_sha256sum"]["met"])
+        doc = rec.to_json(1)
+        self.assertEqual(doc["schema"], harness.SCHEMA)
+        fio = [t for t in doc["tools"] if t["id"] == "fio_read"][0]
+        self.assertEqual([x["wall_s"] for x in fio["runs"]], [2.0, 3.0])
+        self.assertEqual(fio["median"]["own_rate"], 2.5e9)
+
+
+class Render(unittest.TestCase):
+    # Goal: the newest result of each part is rendered between the markers
+    # (text around them kept), a failed tool says so, every figure of
+    # bench/targets.json has a row, and design.md's table round-trips.
+    def test_render(self):
+        with tempfile.TemporaryDirectory() as d:
+            res = os.path.join(d, "results")
+            old = fake_doc(wall=4.0, started="2026-11-01T00:00:00Z")
+            new = fake_doc(wall=2.0)
+            old.write(res, 1)
+            new.write(res, 1)
+            doc = os.path.join(d, "benchmarks.md")
+            with open(doc, "w") as f:
+                f.write("# title\n\nhand-written notes\n\n%s\nold\n%s\n\n"
+                        "more notes\n" % (render.RESULTS_BEGIN,
+                                          render.RESULTS_END))
+            render.render_benchmarks(res, doc, harness.load_targets())
+            with open(doc) as f:
+                text = f.read()
+            self.assertIn("hand-written notes", text)
+            self.assertIn("more notes", text)
+            self.assertNotIn("\nold\n", text)
+            self.assertEqual(text.count(render.RESULTS_BEGIN), 1)
+            self.assertIn("| 2.00 | verify_xxh128 | >= 0.95 | yes |", text)
+            self.assertIn("failed (run 1: exit 1)", text)
+            self.assertIn("2.000 3.000", text)  # the newest run's walls
+            self.assertNotIn("4.000", text)
+            for fid in harness.load_targets():
+                self.assertIn("| %s |" % fid, text)
+            design = os.path.join(d, "design.md")
+            with open(design, "w") as f:
+                f.write("# d\n\n%s\n%s\n" % (render.FIGURES_BEGIN,
+                                             render.FIGURES_END))
+            self.assertFalse(render.design_is_current(
+                design, harness.load_targets()))
+            render.render_design(design, harness.load_targets())
+            self.assertTrue(render.design_is_current(
+                design, harness.load_targets()))
+            with open(os.path.join(res, os.listdir(res)[0])) as f:
+                json.load(f)
+
+
+if __name__ == "__main__":
+    unittest.main()
