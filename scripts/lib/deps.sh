@@ -3,10 +3,13 @@
 # one function that makes sure they are installed. Sourced by scripts/test,
 # scripts/demo and scripts/bench-peers.
 #
-#   valise_ensure_deps   returns when every package is installed; as root it
-#                        installs what is missing (one apt-get update, then
-#                        one apt-get install); otherwise it names what is
-#                        missing, shows the command to install it, and exits 2.
+#   valise_ensure_deps [LIST...]   returns when every package of the named
+#                        arrays (default: VALISE_DEPS) is installed; as root
+#                        it installs what is missing (one apt-get update,
+#                        then one apt-get install); otherwise it names what
+#                        is missing, shows the command to install it, and
+#                        exits 2. scripts/test asks for VALISE_DEPS and
+#                        VALISE_CEPH_DEPS.
 
 VALISE_DEPS=(
   build-essential cmake pkg-config
@@ -20,6 +23,17 @@ VALISE_DEPS=(
   dpkg-dev man-db groff-base bsdextrautils  # pkg: cpack DEB, man -l, col
   libxml2-utils  # xmllint: the HTML report test checks well-formedness
   strace time  # tests/cli: no drive read before a signature check; peak RSS
+)
+
+# The real Ceph cluster of the S3 and CephFS tests (tests/support/
+# ceph_cluster.sh: monitor, OSD, RGW, MDS, ceph-fuse; `ceph`, `rados` and
+# radosgw-admin from ceph-common) and the S3 clients the tests and
+# scripts/bench-peers compare against. About 70 MB; kept apart so that a
+# build alone does not need them.
+VALISE_CEPH_DEPS=(
+  ceph-mon ceph-osd ceph-mds ceph-fuse radosgw ceph-common
+  awscli s3cmd rclone
+  curl iproute2  # SigV4 requests awscli cannot make; ss: free ports
 )
 
 # Prints the packages of "$@" that dpkg does not list as installed.
@@ -37,13 +51,20 @@ valise_missing_packages() {
 }
 
 valise_ensure_deps() {
+  local lists=("$@") list wanted=()
+  ((${#lists[@]})) || lists=(VALISE_DEPS)
+  for list in "${lists[@]}"; do
+    local -n _pkgs=$list
+    wanted+=("${_pkgs[@]}")
+    unset -n _pkgs
+  done
   if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found: not a Debian system; install the" \
-      "equivalents of: ${VALISE_DEPS[*]}" >&2
+      "equivalents of: ${wanted[*]}" >&2
     return 0
   fi
   local missing
-  mapfile -t missing < <(valise_missing_packages "${VALISE_DEPS[@]}")
+  mapfile -t missing < <(valise_missing_packages "${wanted[@]}")
   if ((${#missing[@]} == 0)); then
     return 0
   fi
