@@ -156,6 +156,16 @@ Status ValidatePath(std::string_view path);
 // truncated sequences are not valid) become %XX (uppercase hex);
 // everything else is literal. UnescapePath(EscapePath(s)) == s for any s.
 std::string EscapePath(std::string_view raw);
+// For a terminal (the human summary, errors, warnings): EscapePath, and
+// also every byte of the C1 controls (U+0080-U+009F) and of the
+// bidirectional formatting characters (U+061C, U+200E, U+200F,
+// U+202A-U+202E, U+2066-U+2069) as %XX, so a name can neither drive the
+// terminal nor reorder what is displayed. UnescapePath still gives the
+// exact bytes back.
+std::string EscapeTerminalPath(std::string_view raw);
+// EscapeTerminalPath for free text (messages that may quote raw names):
+// '%' stays literal, so "50%" reads as written.
+std::string EscapeTerminalText(std::string_view text);
 // Inverse of EscapePath; InvalidArgument on a bad %XX or on a literal
 // control byte (0x00-0x1F, 0x7F), which EscapePath never writes. Accepts
 // lowercase hex and escapes of bytes that need none. On error *raw is

@@ -145,18 +145,18 @@ int CheckCommandWord(int argc, char** argv,
 
 void PrintError(const std::string& message) {
   std::lock_guard<std::mutex> l(g_stderr_mu);
-  fmt::print(stderr, "valise: error: {}\n", message);
+  fmt::print(stderr, "valise: error: {}\n", EscapeTerminalText(message));
 }
 
 void PrintWarning(const std::string& message) {
   std::lock_guard<std::mutex> l(g_stderr_mu);
-  fmt::print(stderr, "valise: warning: {}\n", message);
+  fmt::print(stderr, "valise: warning: {}\n", EscapeTerminalText(message));
 }
 
 void PrintNote(const Args& args, const std::string& message) {
   if (args.quiet) return;
   std::lock_guard<std::mutex> l(g_stderr_mu);
-  fmt::print(stderr, "valise: {}\n", message);
+  fmt::print(stderr, "valise: {}\n", EscapeTerminalText(message));
 }
 
 const std::atomic<bool>* InstallSignalHandlers() {

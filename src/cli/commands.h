@@ -46,6 +46,8 @@ int RunCompletions(const std::string& shell);
 std::shared_ptr<CLI::FormatterBase> MakeHelpFormatter();
 
 // "valise: error: <message>" on stderr, one line at a time across threads.
+// The message is escaped for a terminal (EscapeTerminalText): control
+// bytes, C1 controls and bidi characters of a name it quotes are %XX.
 void PrintError(const std::string& message);
 void PrintWarning(const std::string& message);
 // Plain line on stderr (progress remarks), unless quiet.

@@ -12,6 +12,15 @@
 // U+10FFFF (F4 90+, F5-FF), no truncated sequence. A byte that starts a
 // bad sequence is escaped alone and scanning resumes at the next byte, so
 // a valid character right after a stray byte stays literal.
+//
+// A terminal needs more kept out than a manifest: C1 controls (U+0080 to
+// U+009F; U+009B is CSI, which starts an escape sequence on many
+// terminals) and the bidirectional formatting characters (U+061C, U+200E,
+// U+200F, U+202A-U+202E, U+2066-U+2069), which reorder what is shown after
+// them so "exe.txt" can be displayed for "txt.exe". They are valid UTF-8,
+// so the manifest keeps them literal; EscapeTerminalPath writes each of
+// their bytes as %XX too. As '%' itself is %25 there, the result still
+// names exactly one byte string (UnescapePath gives it back).
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -68,6 +77,55 @@ void AppendEscaped(uint8_t b, std::string* out) {
   out->push_back(kUpperHex[b & 15]);
 }
 
+// The code point of the well-formed sequence of n (2-4) bytes at s[i].
+uint32_t CodePoint(std::string_view s, size_t i, size_t n) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data()) + i;
+  uint32_t cp = p[0] & (0x7F >> n);
+  for (size_t k = 1; k < n; ++k) cp = cp << 6 | (p[k] & 0x3F);
+  return cp;
+}
+
+// C1 controls and bidirectional formatting characters: see the top.
+bool UnsafeOnTerminal(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x061C || cp == 0x200E ||
+         cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// The escaping of EscapePath; `percent` says whether '%' is escaped, and
+// `terminal` whether UnsafeOnTerminal characters are.
+std::string Escape(std::string_view raw, bool percent, bool terminal) {
+  std::string out;
+  out.reserve(raw.size());
+  size_t i = 0;
+  while (i < raw.size()) {
+    const auto b = static_cast<uint8_t>(raw[i]);
+    if (b < 0x80) {
+      if (IsControl(b) || (percent && b == '%')) {
+        AppendEscaped(b, &out);
+      } else {
+        out.push_back(static_cast<char>(b));
+      }
+      ++i;
+      continue;
+    }
+    size_t n = Utf8SequenceLength(raw, i);
+    if (n == 0) {
+      AppendEscaped(b, &out);
+      ++i;
+    } else if (terminal && UnsafeOnTerminal(CodePoint(raw, i, n))) {
+      for (size_t k = 0; k < n; ++k) {
+        AppendEscaped(static_cast<uint8_t>(raw[i + k]), &out);
+      }
+      i += n;
+    } else {
+      out.append(raw.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Status ValidatePath(std::string_view path) {
@@ -92,30 +150,15 @@ Status ValidatePath(std::string_view path) {
 }
 
 std::string EscapePath(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  size_t i = 0;
-  while (i < raw.size()) {
-    const auto b = static_cast<uint8_t>(raw[i]);
-    if (b < 0x80) {
-      if (IsControl(b) || b == '%') {
-        AppendEscaped(b, &out);
-      } else {
-        out.push_back(static_cast<char>(b));
-      }
-      ++i;
-      continue;
-    }
-    size_t n = Utf8SequenceLength(raw, i);
-    if (n == 0) {
-      AppendEscaped(b, &out);
-      ++i;
-    } else {
-      out.append(raw.substr(i, n));
-      i += n;
-    }
-  }
-  return out;
+  return Escape(raw, /*percent=*/true, /*terminal=*/false);
+}
+
+std::string EscapeTerminalPath(std::string_view raw) {
+  return Escape(raw, /*percent=*/true, /*terminal=*/true);
+}
+
+std::string EscapeTerminalText(std::string_view text) {
+  return Escape(text, /*percent=*/false, /*terminal=*/true);
 }
 
 Status UnescapePath(std::string_view escaped, std::string* raw) {

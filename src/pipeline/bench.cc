@@ -1072,7 +1072,7 @@ std::string FormatBenchJson(const BenchReport& r) {
   Json drives = Json::array();
   for (const BenchDrive& d : r.drives) {
     Json dj;
-    dj["source"] = EscapeReportPath(d.source);
+    dj["source"] = EscapePath(d.source);  // exact, as in a manifest
     dj["kind"] = d.kind.empty() ? Json(nullptr) : Json(d.kind);
     dj["files"] = d.files;
     dj["direct"] = d.direct;
@@ -1095,7 +1095,7 @@ std::string FormatBenchJson(const BenchReport& r) {
   j["hashes"] = std::move(hashes);
   if (r.has_dest) {
     Json dj = RateJson(r.dest_write);
-    dj["path"] = EscapeReportPath(r.dest);
+    dj["path"] = EscapePath(r.dest);
     dj["direct"] = r.dest_direct;
     dj["errors"] = r.dest_errors;
     j["dest"] = std::move(dj);
@@ -1122,13 +1122,13 @@ std::string FormatBenchJson(const BenchReport& r) {
   b["kind"] = BottleneckKindName(r.bottleneck);
   b["subject"] = r.bottleneck_subject.empty()
                      ? Json(nullptr)
-                     : Json(EscapeReportPath(r.bottleneck_subject));
+                     : Json(EscapePath(r.bottleneck_subject));
   b["rate_bytes_per_s"] = RateOrNull(r.bottleneck_rate);
   b["text"] = r.bottleneck_text;
   j["bottleneck"] = std::move(b);
   if (r.manifest_bytes > 0 || !r.manifest.empty()) {
     Json mj;
-    mj["path"] = EscapeReportPath(r.manifest);
+    mj["path"] = EscapePath(r.manifest);
     mj["files"] = r.manifest_files;
     mj["bytes"] = r.manifest_bytes;
     mj["predicted_seconds"] =

@@ -158,81 +158,12 @@ std::string ClockTime(double seconds) {
   return fmt::format("{}:{:02}:{:02}", h, m, s);
 }
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at p[0] (2-4), or 0 if the
-// bytes there are not one (overlong forms, surrogates and code points
-// beyond U+10FFFF are invalid, as in RFC 3629).
-size_t Utf8SequenceLength(const unsigned char* p, size_t n) {
-  unsigned char b = p[0];
-  size_t len;
-  unsigned char lo = 0x80, hi = 0xBF;  // range of the second byte
-  if (b >= 0xC2 && b <= 0xDF) {
-    len = 2;
-  } else if (b == 0xE0) {
-    len = 3, lo = 0xA0;
-  } else if (b == 0xED) {
-    len = 3, hi = 0x9F;
-  } else if (b >= 0xE1 && b <= 0xEF) {
-    len = 3;
-  } else if (b == 0xF0) {
-    len = 4, lo = 0x90;
-  } else if (b >= 0xF1 && b <= 0xF3) {
-    len = 4;
-  } else if (b == 0xF4) {
-    len = 4, hi = 0x8F;
-  } else {
-    return 0;
-  }
-  if (n < len) return 0;
-  if (p[1] < lo || p[1] > hi) return 0;
-  for (size_t i = 2; i < len; ++i) {
-    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
-  }
-  return len;
+std::string EscapeReportPath(std::string_view raw) {
+  return EscapeTerminalPath(raw);
 }
-
-// Control bytes and invalid UTF-8 as %XX: the manifest v1 rule of
-// valise::EscapePath (which paths use) except that '%' stays literal, as
-// free text needs.
-std::string EscapeText(std::string_view raw) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(raw.size());
-  const auto* p = reinterpret_cast<const unsigned char*>(raw.data());
-  size_t n = raw.size();
-  for (size_t i = 0; i < n;) {
-    unsigned char b = p[i];
-    if (b < 0x80) {
-      if (b < 0x20 || b == 0x7F) {
-        out += '%';
-        out += kHex[b >> 4];
-        out += kHex[b & 15];
-      } else {
-        out += static_cast<char>(b);
-      }
-      ++i;
-      continue;
-    }
-    size_t len = Utf8SequenceLength(p + i, n - i);
-    if (len == 0) {
-      // Escape this byte alone; what follows is judged on its own.
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-      ++i;
-    } else {
-      out.append(raw.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
+std::string EscapeReportText(std::string_view text) {
+  return EscapeTerminalText(text);
 }
-
-}  // namespace
-
-std::string EscapeReportPath(std::string_view raw) { return EscapePath(raw); }
-std::string EscapeReportText(std::string_view text) { return EscapeText(text); }
 
 // ---------------------------------------------------------------------------
 // The human summary.
@@ -602,19 +533,26 @@ std::string Dump(const Json& j) {
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// Paths in the JSON are escaped as in a manifest (valise::EscapePath:
+// control bytes, '%' and bytes that are not UTF-8 as %XX), not for a
+// terminal: a C1 control or a bidi character stays literal (the JSON
+// writer emits it as UTF-8), so a path is byte for byte the manifest's and
+// UnescapePath gives the exact name.
+std::string JsonPath(std::string_view raw) { return EscapePath(raw); }
+
 Json DriveOrNull(const RunReport& r, int drive) {
   if (!HasDrive(r, drive)) return nullptr;
-  return EscapeReportPath(r.drives[drive].source);
+  return JsonPath(r.drives[drive].source);
 }
 
 Json StringOrNull(const std::string& s, bool is_path) {
   if (s.empty()) return nullptr;
-  return is_path ? EscapeReportPath(s) : s;
+  return is_path ? JsonPath(s) : s;
 }
 
 Json DriveJson(const DriveReport& d) {
   Json j;
-  j["source"] = EscapeReportPath(d.source);
+  j["source"] = JsonPath(d.source);
   j["kind"] = d.kind;
   j["bytes_planned"] = d.bytes_planned;
   j["bytes_read"] = d.bytes_read;
@@ -635,7 +573,7 @@ Json DriveJson(const DriveReport& d) {
 
 Json FileJson(const RunReport& r, const FileResult& f) {
   Json j;
-  j["path"] = EscapeReportPath(f.path);
+  j["path"] = JsonPath(f.path);
   j["drive"] = DriveOrNull(r, f.drive);
   j["status"] = FileStatusName(f.status);
   // A size that does not apply is null: an extra file has no expected
@@ -757,7 +695,7 @@ void WriteJson(const RunReport& r,
   w.Field("version", VALISE_VERSION);
 #endif
   w.Field("command", r.command);
-  w.Field("manifest", EscapeReportPath(r.manifest));
+  w.Field("manifest", JsonPath(r.manifest));
   w.Field("dest", StringOrNull(r.dest, true));
   w.Field("started", StringOrNull(r.started, false));
   w.Field("seconds", r.seconds);

@@ -184,6 +184,44 @@ TEST(PathEscape, RoundTripRandomBytes) {
 
 // Goal: UnescapePath refuses a '%' without two hex digits and a literal
 // control byte; it accepts lowercase hex and needless escapes.
+// Goal (issue 12, item 12): for a terminal, every byte of a C1 control and
+// of a bidi formatting character is %XX, the characters around those
+// ranges stay literal, the manifest escaping keeps them all literal, and
+// UnescapePath gives any name back exactly.
+TEST(PathEscape, TerminalEscapesC1AndBidiCharacters) {
+  struct Case {
+    std::string_view raw, want;
+  };
+  const Case unsafe[] = {
+      {"\u0080", "%C2%80"},    {"\u009B", "%C2%9B"},    {"\u009F", "%C2%9F"},
+      {"\u061C", "%D8%9C"},    {"\u200E", "%E2%80%8E"}, {"\u200F", "%E2%80%8F"},
+      {"\u202A", "%E2%80%AA"}, {"\u202E", "%E2%80%AE"}, {"\u2066", "%E2%81%A6"},
+      {"\u2069", "%E2%81%A9"},
+  };
+  for (const Case& c : unsafe) {
+    EXPECT_EQ(EscapeTerminalPath(c.raw), c.want);
+    EXPECT_EQ(EscapeTerminalText(c.raw), c.want);
+    EXPECT_EQ(EscapePath(c.raw), c.raw);  // a manifest keeps them
+  }
+  for (std::string_view ok :
+       {"\u00A0", "\u00E9", "\u061B", "\u200D", "\u2010", "\u2029", "\u202F",
+        "\u2065", "\u206A", "\U0001F600"}) {
+    EXPECT_EQ(EscapeTerminalPath(ok), ok);
+  }
+  EXPECT_EQ(EscapeTerminalPath("50%\u202Etxt.exe"), "50%25%E2%80%AEtxt.exe");
+  EXPECT_EQ(EscapeTerminalText("50%\u202Etxt.exe"), "50%%E2%80%AEtxt.exe");
+  EXPECT_EQ(EscapeTerminalPath("a\x1b[2J\xFF"), "a%1B[2J%FF");
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    std::string raw = test::RandomBytes(48, seed);
+    // Plant C1 and bidi characters among the random bytes.
+    raw += seed % 2 ? "\u009B" : "\u2067";
+    raw.insert(raw.size() / 2, "\u202D");
+    std::string back;
+    ASSERT_TRUE(UnescapePath(EscapeTerminalPath(raw), &back).ok()) << seed;
+    EXPECT_EQ(back, raw) << seed;
+  }
+}
+
 TEST(PathEscape, UnescapeRejectsBadInput) {
   std::string raw;
   for (const char* bad :

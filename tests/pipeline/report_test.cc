@@ -257,8 +257,8 @@ TEST(EscapeTest, TextFollowsThePathRuleButForPercent) {
       raw[i] = static_cast<char>(0x80 | (raw[i] & 0x7F));
     }
     std::erase(raw, '%');
-    EXPECT_EQ(EscapeReportText(raw), EscapePath(raw)) << seed;
-    EXPECT_EQ(EscapeReportPath(raw), EscapePath(raw));
+    EXPECT_EQ(EscapeReportText(raw), EscapeTerminalPath(raw)) << seed;
+    EXPECT_EQ(EscapeReportPath(raw), EscapeTerminalPath(raw));
   }
 }
 
@@ -431,6 +431,43 @@ TEST(SummaryTest, UnprintablePathBytesAreEscaped) {
   EXPECT_EQ(s.find('\xFF'), std::string::npos);
   EXPECT_EQ(s.find('\x1b'), std::string::npos);
   EXPECT_EQ(s.find("a\nb"), std::string::npos);
+}
+
+TEST(SummaryTest, C1AndBidiCharactersInNamesAreEscaped) {
+  // Goal (issue 12, item 12): a C1 control (U+009B, CSI) or a bidi
+  // override (U+202E) in a name, a detail or a drive's name never reaches
+  // the terminal raw; each of its bytes is %XX, as control bytes are.
+  RunReport r = CleanReport();
+  r.drives[0].source = "/mnt/\u2066d";
+  r.drives[0].errors.push_back("scan: \u200F in a message");
+  FileResult f = MakeFile("x\u009By/r\u202Eevil.txt", FileStatus::kCorrupt, 0);
+  f.detail = "sha256 mismatch \u061C";
+  r.files.push_back(f);
+  std::string s = FormatSummary(r);
+  EXPECT_NE(s.find("x%C2%9By/r%E2%80%AEevil.txt"), std::string::npos) << s;
+  EXPECT_NE(s.find("/mnt/%E2%81%A6d"), std::string::npos) << s;
+  EXPECT_NE(s.find("scan: %E2%80%8F in a message"), std::string::npos) << s;
+  EXPECT_NE(s.find("mismatch %D8%9C"), std::string::npos) << s;
+  for (std::string_view raw :
+       {"\u009B", "\u202E", "\u2066", "\u200F", "\u061C"}) {
+    EXPECT_EQ(s.find(raw), std::string::npos) << s;
+  }
+}
+
+TEST(JsonTest, C1AndBidiCharactersInNamesAreKeptExact) {
+  // Goal (issue 12, item 12): the JSON is for programs: a path is escaped
+  // as in a manifest, so a C1 control or a bidi character stays the UTF-8
+  // character it is and UnescapePath gives the exact name back.
+  RunReport r = CleanReport();
+  const std::string name = "x\u009By/r\u202Eevil%.txt";
+  r.files.push_back(MakeFile(name, FileStatus::kCorrupt, 0));
+  json j = json::parse(FormatJson(r));
+  const std::string got = j["files"][0]["path"];
+  EXPECT_EQ(got, EscapePath(name));
+  EXPECT_EQ(got, "x\u009By/r\u202Eevil%25.txt");
+  std::string back;
+  ASSERT_TRUE(UnescapePath(got, &back).ok());
+  EXPECT_EQ(back, name);
 }
 
 TEST(JsonTest, ParsesWithEveryKey) {
