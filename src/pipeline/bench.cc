@@ -54,6 +54,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "dest/posix_destination.h"
 #include "pipeline/progress_render.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
@@ -716,11 +717,18 @@ void MeasurePipeline(FileSystem* fs, Directory* dir,
   wo.direct = o.pipeline.direct;
   wo.mode = 0600;
   wo.exclusive = true;
-  reader.SetSink(
-      [dir, &tmp, wo](const ReadJob& job, std::unique_ptr<File>* out) {
-        return dir->CreateFile(tmp + "/" + std::to_string(job.id), wo, out);
-      },
+  // Staged the way ingest writes DEST's staging files.
+  std::unique_ptr<StageWriter> writer = NewPosixStageWriter(
       o.pipeline.depth ? o.pipeline.depth : kDefaultWriteDepth);
+  reader.SetSink(
+      writer.get(),
+      [dir, &tmp, wo](const ReadJob& job, std::unique_ptr<StagedFile>* out) {
+        const std::string name = tmp + "/" + std::to_string(job.id);
+        std::unique_ptr<File> file;
+        VALISE_RETURN_IF_ERROR(dir->CreateFile(name, wo, &file));
+        *out = NewStagedFile(std::move(file), name);
+        return Status::OK();
+      });
 
   // The timer: stops the Reader after `seconds`, or at once when the
   // benchmark is interrupted.
@@ -742,7 +750,8 @@ void MeasurePipeline(FileSystem* fs, Directory* dir,
   uint64_t files_ok = 0;
   s = reader.Run(jobs, nullptr, [&](const ReadJob&, ReadOutcome&& out) {
     if (out.status.ok() && out.written) ++files_ok;
-    // The sink closes here; its name is removed with the directory.
+    // The staged file closes here; its name is removed with the
+    // directory.
   });
   const uint64_t end_us = fs->NowMicros();
   {

@@ -3,26 +3,29 @@
 // IngestDrives() is the whole data path, one stage per call (Ingest::Run):
 //   open DEST -> journal -> scan -> match -> plan -> stage passes -> report
 //
+// This file holds the policy; DEST is a Destination
+// (include/valise/destination.h) that knows only how: for a directory,
+// src/dest/posix_destination.cc (staging under DEST/.valise/staging,
+// syncfs or fdatasync, renameat2(RENAME_NOREPLACE), the journal).
+//
 // The protocol that makes it impossible to lose data or to name a bad file:
 //
-//  1. Every file is written under a temporary name in DEST/.valise/staging,
-//     from the buffers its reads filled, while it is hashed.
+//  1. Every file is staged under a temporary name, from the buffers its
+//     reads filled, while it is hashed.
 //  2. Only when its digests match the manifest is it committed, in groups
-//     (commit_batch files): truncate the O_DIRECT tail, set mode and mtime,
-//     make the data durable, and only then renameat2(RENAME_NOREPLACE) it
-//     into its final name (never replacing anything already there), make
-//     the names and directories durable, and append one journal record per
-//     file. Where DEST's file system is trusted with syncfs, one syncfs per
-//     group does it all, pipelined (CommitBySyncFs): a group's syncfs makes
-//     its data durable while the group before is renamed and journaled, and
-//     the next syncfs makes those names and records durable. Elsewhere each
-//     file is fdatasync'ed (16 at a time, so the file system groups the
-//     flushes), the directories fsync'ed and the journal fdatasync'ed
-//     (CommitByFdatasync). A file is reported ok only once its name is
-//     durable. A crash at any point leaves either a temporary file (removed
-//     on the next run) or a durable, verified file under its final name;
-//     the journal is trusted only with the final name present (a crash may
-//     take a name whose record survived: the file is read again).
+//     (commit_batch files): finished (final size, mode and mtime), sealed
+//     (its data durable), and only then named (never replacing anything
+//     already there), the names made durable, and one journal record per
+//     file recorded. Where a seal also makes the names and records before
+//     it durable (one syncfs), the groups are pipelined (CommitPipelined): a
+//     group is sealed while the group before is named and recorded, and the
+//     next seal makes those names and records durable. Elsewhere each
+//     group is sealed, named, and its names and records made durable in
+//     turn (CommitInTurn). A file is reported ok only once its name is
+//     durable. A crash at any point leaves either a temporary (removed on
+//     the next run) or a durable, verified file under its final name; the
+//     journal is trusted only with the final name present (a crash may take
+//     a name whose record survived: the file is read again).
 //  3. A copy that fails (corrupt, unreadable, its drive stalled) is
 //     discarded and the next copy on another drive is read in the next
 //     pass: the file is "repaired from" that drive.
@@ -32,7 +35,7 @@
 //     (the first in manifest order with a copy of the right size), and
 //     once any path of the group is committed (by this run, or by an
 //     earlier one: journaled, or found under its final name and checked)
-//     every other path is reflinked (FICLONE) or hard-linked to it. If the
+//     every other path is cloned (reflink) or hard-linked to it. If the
 //     path being read runs out of copies, the next path of the group is
 //     read in the next pass; a path that failed is still placed once
 //     another path brings its bytes (its failed copies are reported
@@ -41,12 +44,13 @@
 //  5. A rerun reads the journal (up to its first torn record), skips every
 //     file it holds whose final name is still there, re-checks files found
 //     under their final name that the journal does not hold (a crash
-//     between rename and journal), and re-reads nothing else already done.
+//     between naming and recording), and re-reads nothing else already
+//     done.
 //  6. DEST full (ENOSPC, bytes or inodes) or failing: the run stops
-//     cleanly, temporary files are removed, what was committed stays
+//     cleanly, temporaries are removed, what was committed stays
 //     committed; rerun when space is freed.
 //
-// A lock file (flock) keeps a second ingest out of the same DEST.
+// DEST's lock keeps a second ingest out of the same DEST.
 //
 // DEST/.valise (journal, lock, staging) is valise's alone: a manifest with
 // a path there is refused before DEST is created or a drive read, and the
@@ -66,10 +70,12 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "dest/posix_destination.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
 #include "pipeline/verify_internal.h"
+#include "valise/destination.h"
 #include "valise/journal.h"
 #include "valise/pipeline.h"
 
@@ -110,7 +116,6 @@ namespace {
 // DEST's state directory (journal, lock, staging): no manifest path may
 // reach it (Ingest::RefuseStatePaths), so a name in it is valise's own.
 constexpr const char* kStateDir = kStateDirName;  // ".valise" (scan.h)
-constexpr char kStagingDir[] = ".valise/staging";
 
 // True if `rel` (relative to DEST) is the state directory or under it.
 bool InStateDir(std::string_view rel) {
@@ -119,31 +124,6 @@ bool InStateDir(std::string_view rel) {
          (rel.size() == dir.size() || rel[dir.size()] == '/');
 }
 
-// Skips a run of decimal digits at the front of *s; false if none.
-bool SkipDigits(std::string_view* s) {
-  size_t n = 0;
-  while (n < s->size() && (*s)[n] >= '0' && (*s)[n] <= '9') ++n;
-  s->remove_prefix(n);
-  return n > 0;
-}
-
-// The names valise gives files in kStagingDir, and no other: "e<entry>-p
-// <pass>" (a read, StagingName), "d<entry>" (a clone of a duplicate,
-// DuplicateStagingName), "probe-a" and "probe-b" (ProbeReflink). Only
-// these are removed by the clean-up: valise never deletes a file it did
-// not create.
-bool IsStagingName(std::string_view name) {
-  if (name == "probe-a" || name == "probe-b") return true;
-  if (name.substr(0, 1) == "d") {
-    name.remove_prefix(1);
-    return SkipDigits(&name) && name.empty();
-  }
-  if (name.substr(0, 1) != "e") return false;
-  name.remove_prefix(1);
-  if (!SkipDigits(&name) || name.substr(0, 2) != "-p") return false;
-  name.remove_prefix(2);
-  return SkipDigits(&name) && name.empty();
-}
 // Finished files waiting for the commit thread, at most. Each holds its
 // staging file open until it is sealed, so the bound also leaves half the
 // process's descriptors (RLIMIT_NOFILE) to the reader (a source and a
@@ -157,16 +137,6 @@ size_t MaxBacklog() {
   }
   return std::clamp<size_t>(limit / 2 > 32 ? limit / 2 - 32 : 0, 8, 1024);
 }
-// Staged files sealed (fdatasync) at once by a commit.
-constexpr size_t kSealThreads = 16;
-constexpr char kJournalPath[] = ".valise/journal";
-constexpr char kLockPath[] = ".valise/lock";
-
-std::string ParentOf(const std::string& rel) {
-  size_t slash = rel.rfind('/');
-  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
-}
-
 // Errors that mean DEST itself is in trouble (full, failing, gone), as
 // opposed to one path that cannot be placed.
 bool IsDestTrouble(const Status& s) {
@@ -192,10 +162,10 @@ struct Finished {
   int drive = 0;
   bool in_place = false;  // a check of a file already under its final name
                           // (or a hard link to a committed duplicate)
-  std::string staging;    // its temporary name
-  ReadOutcome outcome;
-  Status prepared;      // of Prepare(): size, mode and mtime set as it finished
-  int64_t dup_of = -1;  // a clone or link of this committed entry's file
+  ReadOutcome outcome;    // outcome.staged: on its way to its final name
+  Status prepared;        // of Destination::Finish: size, mode, mtime set as it
+                          // finished
+  int64_t dup_of = -1;    // a clone or link of this committed entry's file
 };
 
 class Ingest {
@@ -207,7 +177,7 @@ class Ingest {
       : fs_(fs),
         m_(manifest),
         sources_(sources),
-        dest_(dest),
+        dest_path_(dest),
         opt_(opt),
         iopt_(iopt),
         report_(report),
@@ -221,7 +191,7 @@ class Ingest {
   Status Run() {
     start_us_ = fs_->NowMicros();
     report_->command = "ingest";
-    report_->dest = dest_;
+    report_->dest = dest_path_;
     report_->started = NowIso8601();
     report_->files_expected = m_.size();
     report_->bytes_expected = m_.total_bytes();
@@ -247,13 +217,9 @@ class Ingest {
     // Stage 7: report.
     FinishReport();
     if (!s.ok()) report_->fatal_error = s.message();
-    CleanStaging();
+    dest_->CleanUp();
     if (s.ok()) {
-      JournalRecord end;
-      end.type = JournalRecord::Type::kEnd;
-      end.note = std::to_string(report_->files_ok) + " files committed";
-      journal_->Add(end);
-      s = journal_->Commit();
+      s = dest_->Close(std::to_string(report_->files_ok) + " files committed");
     }
     return s;
   }
@@ -288,105 +254,34 @@ class Ingest {
 
   // --- Stage 1.
   Status OpenDest() {
-    VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(dest_, true, &dir_));
-    VALISE_RETURN_IF_ERROR(dir_->CreateDirs(kStagingDir));
-    // The directory's Lock already names DEST (or the lock file's path).
-    VALISE_RETURN_IF_ERROR(dir_->Lock(kLockPath));
-    CleanStaging();
-    // Whether DEST can clone, decides kAuto and warns for kReflink.
-    reflink_ = ProbeReflink();
+    PosixDestinationOptions po;
+    po.depth = iopt_.depth;
+    dest_ = NewPosixDestination(fs_, dest_path_, po);
+    DestInfo info;
+    VALISE_RETURN_IF_ERROR(dest_->Open(&info));
+    // Whether DEST can clone decides kAuto, and warns for kReflink.
     dedup_ = iopt_.dedup;
     if (dedup_ == DedupPolicy::kAuto) {
-      dedup_ = reflink_ ? DedupPolicy::kReflink : DedupPolicy::kCopy;
-    } else if (dedup_ == DedupPolicy::kReflink && !reflink_) {
+      dedup_ = info.clone ? DedupPolicy::kReflink : DedupPolicy::kCopy;
+    } else if (dedup_ == DedupPolicy::kReflink && !info.clone) {
       report_->notes.push_back(
           "DEST cannot reflink: duplicates are copied (--dedup=copy)");
       dedup_ = DedupPolicy::kCopy;
     }
     report_->notes.push_back(std::string("dedup: ") + DedupPolicyName(dedup_));
-    // One syncfs per commit batch where DEST's file system is trusted with
-    // it (see Directory::SyncFs); else one fdatasync per file.
-    Status s = dir_->SyncFs();
-    if (!s.ok() && !s.IsNotSupported()) return s;
-    syncfs_ = s.ok();
-    report_->notes.push_back(
-        syncfs_ ? "durability: one syncfs of DEST per commit batch"
-                : "durability: fdatasync per file (syncfs not trusted on "
-                  "DEST's file system)");
+    report_->notes.insert(report_->notes.end(), info.notes.begin(),
+                          info.notes.end());
+    pipelined_ = info.seal_covers_names;
     return Status::OK();
-  }
-
-  void CleanStaging() {
-    std::vector<DirEntry> entries;
-    if (!dir_ || !dir_->List(kStagingDir, &entries).ok()) return;
-    for (const DirEntry& e : entries) {
-      if (!IsStagingName(e.name)) continue;  // not valise's: left alone
-      dir_->Remove(std::string(kStagingDir) + "/" + e.name)
-          .PermitUncheckedError();  // a leftover is removed next run
-    }
-  }
-
-  bool ProbeReflink() {
-    const std::string a = std::string(kStagingDir) + "/probe-a";
-    const std::string b = std::string(kStagingDir) + "/probe-b";
-    WriteOptions wo;
-    wo.exclusive = false;
-    std::unique_ptr<File> fa, fb;
-    bool ok = dir_->CreateFile(a, wo, &fa).ok() &&
-              fa->WriteAt(0, std::string(4096, 'v').data(), 4096).ok() &&
-              dir_->CreateFile(b, wo, &fb).ok() &&
-              fb->CloneFrom(*fa, 0, 0, 0).ok();
-    fa.reset();
-    fb.reset();
-    dir_->Remove(a).PermitUncheckedError();
-    dir_->Remove(b).PermitUncheckedError();
-    return ok;
   }
 
   // --- Stage 2.
   Status ReadJournal() {
-    std::string data;
-    std::unique_ptr<File> f;
-    Status s = dir_->OpenFile(kJournalPath, &f);
-    if (s.ok()) {
-      uint64_t size = 0;
-      VALISE_RETURN_IF_ERROR(f->Size(&size));
-      data.resize(size);
-      size_t got = 0;
-      while (got < size) {
-        size_t n = 0;
-        VALISE_RETURN_IF_ERROR(
-            f->ReadAt(got, size - got, data.data() + got, &n));
-        if (n == 0) break;
-        got += n;
-      }
-      data.resize(got);
-    } else if (!s.IsNotFound()) {
-      return s;
-    }
     std::vector<JournalRecord> records;
-    uint64_t valid = 0;
-    VALISE_RETURN_IF_ERROR(DecodeJournal(data, &records, &valid));
-    for (JournalRecord& r : records) {
-      if (r.type != JournalRecord::Type::kCommit) continue;
-      journaled_[r.path] = std::move(r);
-    }
-    VALISE_RETURN_IF_ERROR(dir_->OpenAppend(kJournalPath, &journal_file_));
-    if (valid < data.size()) {
-      // A torn tail from a crash: cut it so new records follow good ones.
-      VALISE_RETURN_IF_ERROR(journal_file_->Truncate(valid));
-      report_->notes.push_back("journal: dropped a torn tail of " +
-                               std::to_string(data.size() - valid) + " bytes");
-    }
-    journal_ = std::make_unique<JournalWriter>(journal_file_.get(), valid);
-    JournalRecord begin;
-    begin.type = JournalRecord::Type::kBegin;
-    begin.note = std::to_string(m_.size()) + " files";
-    journal_->Add(begin);
-    VALISE_RETURN_IF_ERROR(journal_->Commit());
-    // The names of the journal and of the staging directory, durable once.
-    VALISE_RETURN_IF_ERROR(dir_->SyncDir(kStateDir));
-    return dir_->SyncDir("");
+    VALISE_RETURN_IF_ERROR(dest_->Resume(std::to_string(m_.size()) + " files",
+                                         &records, &report_->notes));
+    for (JournalRecord& r : records) journaled_[r.path] = std::move(r);
+    return Status::OK();
   }
 
   // True if the journal holds entry e with its manifest size and digests.
@@ -419,7 +314,7 @@ class Ingest {
     for (size_t e = 0; e < n; ++e) {
       const std::string rel = DestRel(e);
       FileInfo info;
-      const bool exists = dir_->Stat(rel, &info).ok();
+      const bool exists = dest_->Stat(rel, &info).ok();
       const bool sized = exists && info.type == FileType::kRegular &&
                          (!m_.has_sizes() || info.size == m_.file_size(e));
       if (sized && Journaled(e)) {
@@ -594,7 +489,7 @@ class Ingest {
         for (size_t e : in_place_) {
           ReadJob j;
           j.drive = dest_drive_;
-          j.path = dest_ + "/" + DestRel(e);
+          j.path = dest_->ReadPath(DestRel(e));
           j.size = m_.file_size(e);
           j.id = e;
           planned[dest_drive_] += j.size;
@@ -668,17 +563,13 @@ class Ingest {
       names.push_back(s.drive.source);
     }
     rotational.push_back(false);
-    names.push_back(dest_ + " (check)");
+    names.push_back(dest_path_ + " (check)");
     Reader reader(fs_, opt_, digests_, rotational);
     reader.SetSink(
-        [this, pass](const ReadJob& job, std::unique_ptr<File>* out) {
-          WriteOptions wo;
-          wo.direct = iopt_.direct && job.size >= iopt_.direct_min_bytes;
-          wo.mode = 0600;
-          wo.exclusive = true;
-          return dir_->CreateFile(StagingName(job.id, pass), wo, out);
-        },
-        iopt_.depth);
+        dest_->writer(),
+        [this, pass](const ReadJob& job, std::unique_ptr<StagedFile>* out) {
+          return dest_->Stage(StageRequestFor(job, pass), out);
+        });
 
     // The commit thread takes finished files in batches.
     std::mutex mu;
@@ -734,13 +625,12 @@ class Ingest {
         f.entry = job.id;
         f.drive = job.drive;
         f.in_place = job.drive == dest_drive_;
-        f.staging = StagingName(job.id, pass);
         f.outcome = std::move(o);
         // Size, mode and mtime are set here, off the commit thread, which
         // the many small files keep busy (0.35 s of 4 s for 20,000).
-        if (!f.in_place && f.outcome.sink && f.outcome.written &&
+        if (!f.in_place && f.outcome.staged && f.outcome.written &&
             f.outcome.status.ok()) {
-          f.prepared = Prepare(&f);
+          f.prepared = dest_->Finish(f.outcome.staged.get());
         }
         std::unique_lock<std::mutex> l(mu);
         // Each finished file holds its staging file open until committed:
@@ -769,9 +659,20 @@ class Ingest {
     return WithRerunHint(!commit_status.ok() ? commit_status : reader.fatal());
   }
 
-  std::string StagingName(size_t entry, int pass) const {
-    return std::string(kStagingDir) + "/e" + std::to_string(entry) + "-p" +
-           std::to_string(pass);
+  // What the destination is asked to stage for a job of pass `pass`.
+  // Called on the reader's I/O thread (the scans and the manifest are not
+  // changed during a pass).
+  StageRequest StageRequestFor(const ReadJob& job, int pass) const {
+    const size_t e = job.id;
+    StageRequest r;
+    r.name = DestRel(e);
+    r.key = "e" + std::to_string(e) + "-p" + std::to_string(pass);
+    r.size = m_.file_size(e);
+    r.mode = ModeOf(e, job.drive);
+    r.mtime_ns = MtimeOf(e, job.drive);
+    r.digests = ManifestDigests(e);
+    r.direct = iopt_.direct && job.size >= iopt_.direct_min_bytes;
+    return r;
   }
 
   // Commit protocol, step 2 of the essay above, for one batch.
@@ -780,24 +681,23 @@ class Ingest {
     for (Finished& f : *batch) {
       if (Accept(&f)) good.push_back(&f);
     }
-    Status s = syncfs_ ? CommitBySyncFs(good) : CommitByFdatasync(good);
+    Status s = pipelined_ ? CommitPipelined(good) : CommitInTurn(good);
     // DEST failed a staging write: the run stops (see Accept).
     return s.ok() ? dest_failure_ : s;
   }
 
-  // Each file's data made durable (fdatasync), then the names, then their
-  // directories (fsync), then the journal (fdatasync): the batch's files
-  // are committed when this returns.
-  Status CommitByFdatasync(const std::vector<Finished*>& good) {
-    std::vector<Status> sealed = SealEach(good);
+  // Each file's data made durable (Seal: fdatasync), then the names, then
+  // the names and records made durable (Sync: the directories fsync'ed,
+  // the journal fdatasync'ed): the batch's files are committed when this
+  // returns.
+  Status CommitInTurn(const std::vector<Finished*>& good) {
+    std::vector<Status> sealed = SealAll(good);
     std::vector<Finished*> named;
-    std::set<std::string> dirs;
-    Status fatal = NameAll(good, sealed, &named, &dirs);
+    Status fatal = NameAll(good, sealed, &named);
     if (named.empty()) return fatal;
+    VALISE_RETURN_IF_ERROR(dest_->Record(CommitRecords(named)));
     // The names are durable, or the journal records nothing.
-    VALISE_RETURN_IF_ERROR(SyncDirs(dirs));
-    JournalAll(named);
-    VALISE_RETURN_IF_ERROR(journal_->Commit());
+    VALISE_RETURN_IF_ERROR(dest_->Sync());
     for (Finished* f : named) Committed(f->entry, f->drive, f->outcome);
     for (Finished* f : named) {
       VALISE_RETURN_IF_ERROR(PlaceDuplicates(f->entry));
@@ -805,36 +705,38 @@ class Ingest {
     return fatal;
   }
 
-  // Where DEST trusts syncfs: one syncfs per batch, and the device kept
-  // busy. This batch's syncfs makes its data durable while the batch before
-  // (sealed by the syncfs before) is renamed into place and journaled
-  // without a sync. Those names, their directories and their records are
-  // durable once a syncfs that started after them returns (this batch's
-  // next one), and only then are the files committed: reported ok, sources
-  // of their duplicates. Until then they are pending: a crash may take a
-  // name or a record, never name data that is not durable; a rerun re-reads
-  // a journaled file whose name is gone. Small files were committed at one
+  // Where a seal also makes the names and records before it durable
+  // (syncfs): one seal per batch, and the device kept busy. This batch's
+  // seal makes its data durable while the batch before (sealed by the seal
+  // before) is named and recorded. Those names and records are durable once
+  // a seal that started after them returns (this batch's next one), and
+  // only then are the files committed: reported ok, sources of their
+  // duplicates. Until then they are pending: a crash may take a name or a
+  // record, never name data that is not durable; a rerun re-reads a
+  // journaled file whose name is gone. Small files were committed at one
   // device flush each before (3.7 ms, ~270 files/s).
-  Status CommitBySyncFs(const std::vector<Finished*>& good) {
-    // Duplicates cloned since the last syncfs (PlaceDuplicates): this one
+  Status CommitPipelined(const std::vector<Finished*>& good) {
+    // Duplicates cloned since the last seal (PlaceDuplicates): this one
     // seals them too.
     std::vector<Finished> cloned = std::move(to_seal_);
     to_seal_.clear();
-    // Renamed by name later: the descriptors go back to the reader.
-    for (Finished* f : good) f->outcome.sink.reset();
-    const uint64_t number = ++syncfs_started_;
+    std::vector<StagedFile*> files;
+    for (Finished* f : good) {
+      if (!f->in_place && f->prepared.ok()) {
+        files.push_back(f->outcome.staged.get());
+      }
+    }
+    for (Finished& f : cloned) files.push_back(f.outcome.staged.get());
+    const uint64_t number = ++seals_started_;
     Status synced;
-    std::thread syncer([&] { synced = dir_->SyncFs(); });
+    std::vector<Status> each;
+    std::thread sealer([&] { synced = dest_->Seal(files, &each); });
     Status fatal = NameSealed();
-    syncer.join();
+    sealer.join();
     if (!synced.ok()) {
       DropPending();
-      for (Finished* f : good) {
-        if (!f->in_place) dir_->Remove(f->staging).PermitUncheckedError();
-      }
-      for (Finished& f : cloned) {
-        dir_->Remove(f.staging).PermitUncheckedError();
-      }
+      for (Finished* f : good) dest_->Discard(std::move(f->outcome.staged));
+      for (Finished& f : cloned) dest_->Discard(std::move(f.outcome.staged));
       return synced;
     }
     // This batch is named next time (or by FlushPending, if the run stops).
@@ -844,53 +746,39 @@ class Ingest {
     return fatal;
   }
 
-  // With syncfs: renames the sealed batch into place and journals it
-  // (written, not synced); its files are pending until the next syncfs to
-  // start returns.
+  // Pipelined: names the sealed batch and records it (not yet durable);
+  // its files are pending until the next seal to start returns.
   Status NameSealed() {
     if (sealed_.empty()) return Status::OK();
     std::vector<Finished*> files;
-    std::vector<Status> sealed;  // OK once a syncfs followed its Prepare
+    std::vector<Status> sealed;  // OK once a seal followed its Finish
     for (Finished& f : sealed_) {
       files.push_back(&f);
       sealed.push_back(f.prepared);
     }
     std::vector<Finished*> named;
-    std::set<std::string> dirs;
-    Status fatal = NameAll(files, sealed, &named, &dirs);
+    Status fatal = NameAll(files, sealed, &named);
     if (!named.empty()) {
-      JournalAll(named);
-      Status s = journal_->Write();
+      Status s = dest_->Record(CommitRecords(named));
       if (!s.ok()) {
         sealed_.clear();
         return s;
       }
-      for (const std::string& d : dirs) {
-        pending_dirs_.emplace(d, syncfs_started_ + 1);
-      }
       for (Finished* f : named) {
-        pending_.push_back({std::move(*f), syncfs_started_ + 1});
+        pending_.push_back({std::move(*f), seals_started_ + 1});
       }
     }
     sealed_.clear();
     return fatal;
   }
 
-  // With syncfs: syncfs number `number` has returned OK, so the files
-  // pending on it are committed.
+  // Pipelined: seal number `number` has returned OK, so the files pending
+  // on it are committed.
   Status PendingDurable(uint64_t number) {
     std::vector<Finished> done;
     while (!pending_.empty() && pending_.front().durable_after <= number) {
       done.push_back(std::move(pending_.front().file));
       pending_.pop_front();
-    }
-    for (auto it = pending_dirs_.begin(); it != pending_dirs_.end();) {
-      if (it->second > number) {
-        ++it;
-        continue;
-      }
-      durable_dirs_.insert(it->first);
-      it = pending_dirs_.erase(it);
     }
     for (Finished& f : done) {
       if (f.dup_of >= 0) {
@@ -905,73 +793,82 @@ class Ingest {
     return Status::OK();
   }
 
-  // With syncfs, at the end of a pass (and after duplicates were placed
+  // Pipelined, at the end of a pass (and after duplicates were placed
   // between passes): empty batches until nothing is left to seal, name or
-  // commit. Each moves everything one step on (a syncfs seals, the renames
-  // follow, the next syncfs commits), and committing may clone duplicates,
-  // so it ends. Returns the first error; what can still be committed is.
+  // commit. Each moves everything one step on (a seal, the names follow,
+  // the next seal commits), and committing may clone duplicates, so it
+  // ends. Returns the first error; what can still be committed is.
   Status FlushPending() {
     Status first;
     while (CommitOwed()) {
-      Status s = CommitBySyncFs({});
+      Status s = CommitPipelined({});
       if (!s.ok() && first.ok()) first = s;
     }
     return first;
   }
 
-  // With syncfs: files are cloned, sealed or pending, and an empty batch
+  // Pipelined: files are cloned, sealed or pending, and an empty batch
   // moves them on.
   bool CommitOwed() const {
     return !to_seal_.empty() || !sealed_.empty() || !pending_.empty();
   }
 
-  // A syncfs failed: the pending files' names and journal records may not
-  // be durable, and a later syncfs would not prove that they are (the
-  // kernel may have dropped what it failed to write). They stay under their
+  // A seal failed: the pending files' names and journal records may not be
+  // durable, and a later seal would not prove that they are (the kernel
+  // may have dropped what it failed to write). They stay under their
   // names, unreported; a rerun checks them.
-  void DropPending() {
-    pending_.clear();
-    pending_dirs_.clear();
-  }
+  void DropPending() { pending_.clear(); }
 
   // Gives each sealed file (sealed[i] OK) its final name, never replacing
-  // anything. Files placed, and files in place, go to *named; the
-  // directories to sync before their names count go to *dirs. A file that
-  // cannot be placed is discarded: DEST trouble is returned (the run stops),
-  // anything else is reported as a conflict.
+  // anything. Files named, and files in place, go to *named. A file that
+  // cannot be named is discarded: DEST trouble is returned (the run
+  // stops), anything else is reported as a conflict.
   Status NameAll(const std::vector<Finished*>& files,
                  const std::vector<Status>& sealed,
-                 std::vector<Finished*>* named, std::set<std::string>* dirs) {
-    Status fatal;
+                 std::vector<Finished*>* named) {
+    std::vector<StagedFile*> to_name;
     for (size_t i = 0; i < files.size(); ++i) {
       Finished* f = files[i];
-      const std::string rel = DestRel(f->entry);
-      if (!f->in_place) {
-        Status s = sealed[i];
-        if (s.ok()) s = EnsureParent(rel, dirs);
-        if (s.ok()) s = dir_->Rename(f->staging, rel, true);
-        f->outcome.sink.reset();
-        if (!s.ok()) {
-          dir_->Remove(f->staging).PermitUncheckedError();
-          if (IsDestTrouble(s)) {
-            if (fatal.ok()) fatal = s;
-            continue;
-          }
-          Conflict(f->entry, s.message() + "; not overwritten");
+      if (f->in_place && !f->outcome.staged) {
+        dest_->Adopt(DestRel(f->entry), &f->outcome.staged);
+      }
+      if (f->in_place || sealed[i].ok()) {
+        to_name.push_back(f->outcome.staged.get());
+      }
+    }
+    std::vector<Status> each;
+    dest_->Name(to_name, &each);
+    Status fatal;
+    size_t k = 0;
+    for (size_t i = 0; i < files.size(); ++i) {
+      Finished* f = files[i];
+      Status s;
+      if (f->in_place || sealed[i].ok()) {
+        s = each[k++];
+      } else {
+        s = sealed[i];
+        dest_->Discard(std::move(f->outcome.staged));
+      }
+      if (!s.ok()) {
+        if (IsDestTrouble(s)) {
+          if (fatal.ok()) fatal = s;
           continue;
         }
+        Conflict(f->entry, s.message() + "; not overwritten");
+        continue;
       }
-      dirs->insert(ParentOf(rel));
       named->push_back(f);
     }
-    if (!named->empty()) dirs->insert(kStagingDir);
     return fatal;
   }
 
-  void JournalAll(const std::vector<Finished*>& named) {
+  std::vector<JournalRecord> CommitRecords(
+      const std::vector<Finished*>& named) const {
+    std::vector<JournalRecord> records;
     for (Finished* f : named) {
-      journal_->Add(CommitRecord(f->entry, f->drive, f->outcome.digests));
+      records.push_back(CommitRecord(f->entry, f->drive, f->outcome.digests));
     }
+    return records;
   }
 
   // The journal record of committed entry e, read from `drive` (-1: placed
@@ -988,7 +885,7 @@ class Ingest {
   }
 
   // Decides whether a finished read can be committed; records the failure
-  // and discards the temporary file if not.
+  // and discards the staged file if not.
   bool Accept(Finished* f) {
     const size_t e = f->entry;
     ReadOutcome& o = f->outcome;
@@ -997,10 +894,7 @@ class Ingest {
     if (o.status.ok() && diff.empty() && (f->in_place || o.written)) {
       return true;
     }
-    if (o.sink) {
-      o.sink.reset();
-      dir_->Remove(f->staging).PermitUncheckedError();
-    }
+    if (o.staged) dest_->Discard(std::move(o.staged));
     if (f->in_place) {
       Conflict(e, o.status.ok()
                       ? "a different file is already in DEST under this "
@@ -1034,77 +928,27 @@ class Ingest {
     return false;
   }
 
-  // Seals the batch's staged files one by one (their size, mode and mtime
-  // were set as each read finished): data and attributes made durable by
-  // fdatasync, several at once, so the file system groups the concurrent
-  // flushes. Statuses in the order of `files` (OK for files in place).
-  std::vector<Status> SealEach(const std::vector<Finished*>& files) {
+  // Seals the batch's staged files (their size, mode and mtime were set as
+  // each read finished). Statuses in the order of `files`: the Finish
+  // failure, else the seal's (OK for files in place).
+  std::vector<Status> SealAll(const std::vector<Finished*>& files) {
     std::vector<Status> out(files.size());
-    std::vector<size_t> to_sync;
+    std::vector<size_t> index;
+    std::vector<StagedFile*> to_seal;
     for (size_t i = 0; i < files.size(); ++i) {
       if (files[i]->in_place) continue;
       out[i] = files[i]->prepared;
-      if (out[i].ok()) to_sync.push_back(i);
+      if (!out[i].ok()) continue;
+      index.push_back(i);
+      to_seal.push_back(files[i]->outcome.staged.get());
     }
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t k; (k = next.fetch_add(1)) < to_sync.size();) {
-        const size_t i = to_sync[k];
-        out[i] = files[i]->outcome.sink->Sync();
-      }
-    };
-    // This thread works too: at most kSealThreads - 1 more.
-    std::vector<std::thread> threads;
-    for (size_t t = 1; t < std::min(kSealThreads, to_sync.size()); ++t) {
-      threads.emplace_back(work);
+    if (to_seal.empty()) return out;
+    std::vector<Status> each;
+    Status all = dest_->Seal(to_seal, &each);
+    for (size_t k = 0; k < index.size(); ++k) {
+      out[index[k]] = all.ok() ? each[k] : all;
     }
-    work();
-    for (std::thread& t : threads) t.join();
     return out;
-  }
-
-  // A staged file's final size (the O_DIRECT tail cut), mode and mtime. Runs
-  // on the thread that finished the read (see RunPass).
-  Status Prepare(Finished* f) {
-    File* file = f->outcome.sink.get();
-    const size_t e = f->entry;
-    if (file->is_direct()) {
-      VALISE_RETURN_IF_ERROR(file->Truncate(m_.file_size(e)));
-    }
-    return file->SetModeAndTime(ModeOf(e, f->drive), MtimeOf(e, f->drive));
-  }
-
-  // Creates the directories of `rel` and adds to `sync` every directory
-  // to fsync before a name in it counts: each one up to the first whose own
-  // name is known durable, and its parent. A directory made by a batch whose
-  // syncs failed is not known durable, so the next batch syncs it again.
-  Status EnsureParent(const std::string& rel, std::set<std::string>* sync) {
-    std::string parent = ParentOf(rel);
-    if (parent.empty() || durable_dirs_.count(parent)) return Status::OK();
-    // Made, and durable with a syncfs to come (see NameSealed).
-    if (pending_dirs_.count(parent)) return Status::OK();
-    VALISE_RETURN_IF_ERROR(dir_->CreateDirs(parent));
-    for (std::string p = parent; !p.empty(); p = ParentOf(p)) {
-      if (durable_dirs_.count(p)) break;
-      sync->insert(p);
-      sync->insert(ParentOf(p));
-    }
-    return Status::OK();
-  }
-
-  // Makes the entries of `dirs` durable (an fsync of each, or one syncfs
-  // where DEST trusts it); from then on their own names are known durable
-  // (EnsureParent put each one's parent in the set too).
-  Status SyncDirs(const std::set<std::string>& dirs) {
-    if (syncfs_ && dirs.size() > 1) {
-      VALISE_RETURN_IF_ERROR(dir_->SyncFs());
-    } else {
-      for (const std::string& d : dirs) {
-        VALISE_RETURN_IF_ERROR(dir_->SyncDir(d));
-      }
-    }
-    durable_dirs_.insert(dirs.begin(), dirs.end());
-    return Status::OK();
   }
 
   uint32_t ModeOf(size_t e, int drive) const {
@@ -1142,23 +986,19 @@ class Ingest {
 
   // Places every path waiting for the content of committed entry p (the
   // others of its group that wait, or that failed to be read): reflink or
-  // hard link. With syncfs, each goes through the commit pipeline like a
-  // staged file (StageDuplicate); else each clone is fdatasync'ed and
-  // renamed, the directories synced and the journal committed here.
-  // Returns DEST trouble like CommitBatch: what was placed is made durable
-  // and journaled if it can be, and the run stops; a duplicate whose name
-  // or journal record is not durable is not reported.
+  // hard link. Pipelined, each goes through the commit pipeline like a
+  // staged file (StageDuplicate); else each clone is sealed and named, and
+  // the names and records made durable here. Returns DEST trouble like
+  // CommitBatch: what was placed is made durable and journaled if it can
+  // be, and the run stops; a duplicate whose name or journal record is not
+  // durable is not reported.
   Status PlaceDuplicates(size_t p) {
     if (group_[p] < 0) return Status::OK();
-    const std::string src = DestRel(p);
     Status fatal;
-    std::set<std::string> dirs;
     std::vector<size_t> placed;
     for (size_t e : groups_[group_[p]]) {
       if (!WaitsForContent(e)) continue;
-      const std::string rel = DestRel(e);
-      Status s = EnsureParent(rel, &dirs);
-      if (s.ok()) s = syncfs_ ? StageDuplicate(e, p) : PlaceOne(e, src, rel);
+      Status s = pipelined_ ? StageDuplicate(e, p) : PlaceOne(e, p);
       if (!s.ok()) {
         // Too many links, or links not allowed there (EMLINK, EPERM): a
         // copy avoids them. Anything else that is DEST's trouble would
@@ -1168,8 +1008,8 @@ class Ingest {
           break;
         }
         no_place_[e] = 1;
-        std::string note =
-            "dedup of " + EscapePath(rel) + " failed (" + s.message() + ")";
+        std::string note = "dedup of " + EscapePath(DestRel(e)) + " failed (" +
+                           s.message() + ")";
         if (state_[e] == EntryState::kDuplicate) {
           // The next pass reads it like any other file.
           note += "; copied";
@@ -1179,43 +1019,67 @@ class Ingest {
         report_->notes.push_back(std::move(note));
         continue;
       }
-      if (syncfs_) continue;  // committed by the pipeline
-      dirs.insert(ParentOf(rel));
+      if (pipelined_) continue;  // committed by the pipeline
       placed.push_back(e);
     }
     if (placed.empty()) return fatal;
-    dirs.insert(kStagingDir);
-    // The names are not durable: journal nothing.
-    VALISE_RETURN_IF_ERROR(SyncDirs(dirs));
+    std::vector<JournalRecord> records;
     for (size_t e : placed) {
-      journal_->Add(CommitRecord(e, -1, ManifestDigests(e)));
+      records.push_back(CommitRecord(e, -1, ManifestDigests(e)));
     }
-    VALISE_RETURN_IF_ERROR(journal_->Commit());
+    VALISE_RETURN_IF_ERROR(dest_->Record(records));
+    // The names are not durable: journal nothing.
+    VALISE_RETURN_IF_ERROR(dest_->Sync());
     for (size_t e : placed) DuplicateCommitted(e, p);
     return fatal;
   }
 
-  // With syncfs: a duplicate of committed entry p for entry e, into the
+  // Pipelined: a duplicate of committed entry p for entry e, into the
   // commit pipeline. A clone is staged (its mode and mtime set) and sealed
-  // by the next syncfs, then named like a read file; a hard link is a name
-  // at once, pending until a syncfs after it.
+  // by the next seal, then named like a read file; a hard link is a name
+  // at once, pending until a seal after it.
   Status StageDuplicate(size_t e, size_t p) {
     Finished f;
     f.entry = e;
     f.drive = -1;
     f.dup_of = static_cast<int64_t>(p);
     f.outcome.digests = ManifestDigests(e);
+    VALISE_RETURN_IF_ERROR(dest_->Duplicate(DestRel(p), DuplicateRequest(e),
+                                            DuplicateKindOf(dedup_),
+                                            &f.outcome.staged));
     if (dedup_ == DedupPolicy::kHardlink) {
-      VALISE_RETURN_IF_ERROR(dir_->Link(DestRel(p), DestRel(e)));
       f.in_place = true;
       sealed_.push_back(std::move(f));
     } else {
-      f.staging = DuplicateStagingName(e);
-      VALISE_RETURN_IF_ERROR(CloneInto(e, DestRel(p), f.staging, false));
       to_seal_.push_back(std::move(f));
     }
     state_[e] = EntryState::kPlacing;
     return Status::OK();
+  }
+
+  static DuplicateKind DuplicateKindOf(DedupPolicy policy) {
+    return policy == DedupPolicy::kHardlink ? DuplicateKind::kHardlink
+                                            : DuplicateKind::kClone;
+  }
+
+  // What the destination is asked to stage for duplicate e: its name, and
+  // the mode and mtime of its first copy (the manifest's mtime first).
+  StageRequest DuplicateRequest(size_t e) const {
+    StageRequest r;
+    r.name = DestRel(e);
+    r.key = "d" + std::to_string(e);
+    r.size = m_.file_size(e);
+    r.mtime_ns = m_.has_mtimes() ? m_.mtime_ns(e) : 0;
+    r.mode = 0644;
+    if (match_.num_copies(e) > 0) {
+      const CopyRef& ref = match_.copy(e, 0);
+      r.mode = scans_[ref.drive].files[ref.file].info.mode & 07777;
+      if (!m_.has_mtimes()) {
+        r.mtime_ns = scans_[ref.drive].files[ref.file].info.mtime_ns;
+      }
+    }
+    r.digests = ManifestDigests(e);
+    return r;
   }
 
   std::vector<Digest> ManifestDigests(size_t e) const {
@@ -1254,44 +1118,23 @@ class Ingest {
            state_[e] == EntryState::kMissing;
   }
 
-  // Without syncfs: a durable clone (or a hard link) of `src` named `rel`.
-  Status PlaceOne(size_t e, const std::string& src, const std::string& rel) {
-    if (dedup_ == DedupPolicy::kHardlink) return dir_->Link(src, rel);
-    const std::string tmp = DuplicateStagingName(e);
-    Status s = CloneInto(e, src, tmp, true);
-    if (s.ok()) s = dir_->Rename(tmp, rel, true);
-    if (!s.ok()) dir_->Remove(tmp).PermitUncheckedError();
-    return s;
-  }
-
-  std::string DuplicateStagingName(size_t e) const {
-    return std::string(kStagingDir) + "/d" + std::to_string(e);
-  }
-
-  // A clone of `src` at `tmp` with entry e's mode and mtime, fdatasync'ed
-  // if `sync`. On error nothing is left at `tmp`.
-  Status CloneInto(size_t e, const std::string& src, const std::string& tmp,
-                   bool sync) {
-    std::unique_ptr<File> from, to;
-    WriteOptions wo;
-    wo.mode = 0600;
-    VALISE_RETURN_IF_ERROR(dir_->OpenFile(src, &from));
-    VALISE_RETURN_IF_ERROR(dir_->CreateFile(tmp, wo, &to));
-    Status s = to->CloneFrom(*from, 0, 0, 0);
-    int64_t mtime = m_.has_mtimes() ? m_.mtime_ns(e) : 0;
-    uint32_t mode = 0644;
-    if (match_.num_copies(e) > 0) {
-      const CopyRef& ref = match_.copy(e, 0);
-      mode = scans_[ref.drive].files[ref.file].info.mode & 07777;
-      if (!m_.has_mtimes()) {
-        mtime = scans_[ref.drive].files[ref.file].info.mtime_ns;
+  // Not pipelined: a sealed clone (or a hard link) of committed entry p,
+  // under entry e's name. On error nothing is left of it.
+  Status PlaceOne(size_t e, size_t p) {
+    std::unique_ptr<StagedFile> f;
+    VALISE_RETURN_IF_ERROR(dest_->Duplicate(DestRel(p), DuplicateRequest(e),
+                                            DuplicateKindOf(dedup_), &f));
+    std::vector<Status> each;
+    if (dedup_ != DedupPolicy::kHardlink) {
+      Status s = dest_->Seal({f.get()}, &each);
+      if (s.ok()) s = each[0];
+      if (!s.ok()) {
+        dest_->Discard(std::move(f));
+        return s;
       }
     }
-    if (s.ok()) s = to->SetModeAndTime(mode, mtime);
-    if (s.ok() && sync) s = to->Sync();
-    to.reset();
-    if (!s.ok()) dir_->Remove(tmp).PermitUncheckedError();
-    return s;
+    dest_->Name({f.get()}, &each);
+    return each[0];
   }
 
   void AccumulateStats(const Reader& reader) {
@@ -1346,19 +1189,18 @@ class Ingest {
   FileSystem* fs_;
   const Manifest& m_;
   const std::vector<std::string>& sources_;
-  const std::string dest_;
+  const std::string dest_path_;
   const PipelineOptions opt_;
   const IngestOptions iopt_;
   RunReport* report_;
   uint64_t start_us_ = 0;
   DigestSet digests_;
 
-  std::unique_ptr<Directory> dir_;
-  std::unique_ptr<File> journal_file_;
-  std::unique_ptr<JournalWriter> journal_;
+  std::unique_ptr<Destination> dest_;
   std::unordered_map<std::string, JournalRecord> journaled_;
-  bool reflink_ = false;
-  bool syncfs_ = false;  // commit batches are made durable by SyncFs
+  // Names and records are made durable by the next seal (syncfs): one
+  // group is named while the next is sealed (see CommitPipelined).
+  bool pipelined_ = false;
   DedupPolicy dedup_ = DedupPolicy::kCopy;
 
   std::vector<DriveScan> scans_;
@@ -1378,19 +1220,17 @@ class Ingest {
   std::vector<std::vector<CopyRef>> candidates_;
   std::unordered_map<size_t, std::vector<size_t>> failures_of_;
   std::vector<size_t> in_place_;
-  std::unordered_set<std::string> durable_dirs_;  // see EnsureParent
-  // With syncfs (see CommitBySyncFs): the batch sealed by the last syncfs,
-  // to be named; files named and journaled, committed once syncfs number
-  // durable_after returns, and the directories of their names.
+  // Pipelined (see CommitPipelined): duplicates cloned, to be sealed; the
+  // batch sealed by the last seal, to be named; files named and recorded,
+  // committed once seal number durable_after returns.
   struct Pending {
     Finished file;
     uint64_t durable_after;
   };
-  std::vector<Finished> to_seal_;  // duplicates cloned, to be sealed
+  std::vector<Finished> to_seal_;
   std::vector<Finished> sealed_;
   std::deque<Pending> pending_;
-  std::unordered_map<std::string, uint64_t> pending_dirs_;
-  uint64_t syncfs_started_ = 0;
+  uint64_t seals_started_ = 0;
   std::vector<FileResult> ok_results_;
   std::vector<DriveReadStats> drive_stats_;
 };

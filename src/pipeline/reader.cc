@@ -3,7 +3,7 @@
 //
 // Ownership. A FileState is created by the I/O thread when it opens a job's
 // file, and deleted by whichever thread drops its last reference: every
-// chunk holds one for its hashing and, with a sink, one for its write. A
+// chunk holds one for its hashing and, when staged, one for its write. A
 // thread must not touch a FileState after dropping a reference it held.
 //
 // Chunks. Chunk k of a file covers [k * chunk_size, (k+1) * chunk_size) and
@@ -12,7 +12,7 @@
 // nothing hashed or written, but it still counts towards completion.
 //
 // Buffers. A buffer holds one chunk from its read until the hash and the
-// write (if any) are done with it; buf_refs counts those users.
+// StageWriter (if any) are done with it; buf_refs counts those users.
 #include "pipeline/reader.h"
 
 #include <unistd.h>
@@ -47,7 +47,7 @@ struct Chunk {
 struct FileState {
   const ReadJob* job = nullptr;
   std::unique_ptr<File> file;
-  std::unique_ptr<File> sink;
+  std::unique_ptr<StagedFile> staged;
   uint64_t chunks_total = 0;
   // References: one per chunk for hashing, one more per chunk for writing.
   std::atomic<int64_t> refs{0};
@@ -116,14 +116,36 @@ struct RunState {
   std::mutex files_mu;
   std::condition_variable files_cv;
   size_t files_open = 0;  // FileStates alive
+  // The I/O thread, with nothing in flight, waits here for a buffer to come
+  // back or for the StageWriter's wake.
+  std::mutex idle_mu;
+  std::condition_variable idle_cv;
+  bool woken = false;
 
   explicit RunState(size_t buffers) : buf_refs(buffers) {}
+
+  // Wakes the I/O thread wherever it waits (the engine, or idle).
+  void Wake() {
+    engine->Wake();
+    {
+      std::lock_guard<std::mutex> l(idle_mu);
+      woken = true;
+    }
+    idle_cv.notify_one();
+  }
+  // Returns once Wake was called or, if `for_buffer`, a buffer is free.
+  void WaitIdle(bool for_buffer) {
+    std::unique_lock<std::mutex> l(idle_mu);
+    idle_cv.wait(
+        l, [&] { return woken || (for_buffer && pool->free_count() > 0); });
+    woken = false;
+  }
 };
 
 void ReleaseBuffer(RunState* rs, int buf) {
   if (rs->buf_refs[buf].fetch_sub(1, std::memory_order_acq_rel) == 1) {
     rs->pool->Put(buf);
-    rs->engine->Wake();  // the I/O thread may be waiting for a buffer
+    rs->Wake();  // the I/O thread may be waiting for a buffer
   }
 }
 
@@ -135,10 +157,10 @@ void FinishFile(RunState* rs, FileState* f) {
   }
   if (out.status.ok() && f->hasher) out.digests = f->hasher->Finish();
   if (!out.status.ok()) out.chunks.clear();
-  if (f->sink) {
+  if (f->staged) {
     out.written = !f->write_failed && out.status.ok();
     out.write_failed = f->write_failed;
-    out.sink = std::move(f->sink);
+    out.staged = std::move(f->staged);
   }
   {
     std::lock_guard<std::mutex> l(rs->done_mu);
@@ -259,9 +281,9 @@ void Reader::Abort(const Status& why) {
   abort_.store(true, std::memory_order_release);
 }
 
-void Reader::SetSink(SinkOpener open, unsigned depth) {
-  open_sink_ = std::move(open);
-  sink_depth_ = std::max(1u, depth);
+void Reader::SetSink(StageWriter* writer, StageOpener open) {
+  writer_ = writer;
+  open_staged_ = std::move(open);
 }
 
 Status Reader::Run(
@@ -272,7 +294,7 @@ Status Reader::Run(
   const size_t chunk = opt_.chunk_size;
   // The destination is one more "drive" of the engine, with its own depth.
   const int dest = num_drives;
-  const bool has_sink = static_cast<bool>(open_sink_);
+  const bool has_sink = writer_ != nullptr;
 
   unsigned threads = opt_.threads;
   if (threads == 0) {
@@ -288,7 +310,7 @@ Status Reader::Run(
                                 : kDefaultDepthSolid;
     depth_total += depth[d];
   }
-  if (has_sink) depth_total += sink_depth_;
+  if (has_sink) depth_total += writer_->buffers(num_drives, chunk);
   size_t buffers = opt_.buffers ? opt_.buffers : depth_total + 4 * threads;
   BufferPool pool(buffers, chunk);
 
@@ -301,7 +323,6 @@ Status Reader::Run(
   IoEngine engine(std::move(queue), num_drives + (has_sink ? 1 : 0),
                   opt_.engine, fs_);
   for (int d = 0; d < num_drives; ++d) engine.SetDepth(d, depth[d]);
-  if (has_sink) engine.SetDepth(dest, sink_depth_);
 
   RunState rs(buffers);
   rs.opt = &opt_;
@@ -313,9 +334,9 @@ Status Reader::Run(
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) workers.emplace_back(HashWorker, &rs);
 
-  // One Transfer per buffer: a buffer is in at most one read or write at a
-  // time (its read, then its write).
+  // One Transfer per buffer: a buffer is in at most one read at a time.
   std::vector<Transfer> transfers(buffers);
+  StageIo stage_io;  // lent to the StageWriter (Attach, below)
   std::vector<DriveCursor> cursors(num_drives);
   std::deque<PendingWrite> pending_writes;
   const uint64_t start_us = fs_->NowMicros();
@@ -330,7 +351,10 @@ Status Reader::Run(
   auto deliver_hole = [&](FileState* f, uint64_t index) {
     Chunk c;
     c.offset = index * chunk;
-    if (f->sink) DropRef(&rs, f);  // its write will never happen
+    if (f->staged) {  // its write will never happen
+      writer_->Skip(f->staged.get(), c.offset);
+      DropRef(&rs, f);
+    }
     Deliver(&rs, f, c);
   };
 
@@ -383,10 +407,11 @@ Status Reader::Run(
       ReadOptions ro;
       ro.direct = opt_.direct;
       ReadOutcome out;
-      std::unique_ptr<File> file, sink;
+      std::unique_ptr<File> file;
+      std::unique_ptr<StagedFile> staged;
       out.status = fs_->OpenForRead(job.path, ro, &file);
       if (out.status.ok() && job.write) {
-        out.status = open_sink_(job, &sink);
+        out.status = open_staged_(job, &staged);
         // DEST's failure, not the drive's.
         out.write_failed = !out.status.ok();
         if (out.status.IsNoSpace() && fatal_.ok()) fatal_ = out.status;
@@ -402,8 +427,8 @@ Status Reader::Run(
       }
       if (!out.status.ok() || job.size == 0) {
         if (out.status.ok()) out.digests = MultiHasher(digests_).Finish();
-        out.written = out.status.ok() && sink != nullptr;
-        out.sink = std::move(sink);
+        out.written = out.status.ok() && staged != nullptr;
+        out.staged = std::move(staged);
         finish_without_reading(job, std::move(out));
         if (!fatal_.ok()) return nullptr;
         continue;
@@ -411,9 +436,9 @@ Status Reader::Run(
       auto* f = new FileState;
       f->job = &job;
       f->file = std::move(file);
-      f->sink = std::move(sink);
+      f->staged = std::move(staged);
       f->chunks_total = (job.size + chunk - 1) / chunk;
-      f->refs = static_cast<int64_t>(f->chunks_total * (f->sink ? 2 : 1));
+      f->refs = static_cast<int64_t>(f->chunks_total * (f->staged ? 2 : 1));
       f->hasher = std::make_unique<MultiHasher>(digests_);
       {
         std::lock_guard<std::mutex> l(rs.files_mu);
@@ -461,41 +486,30 @@ Status Reader::Run(
     return true;
   };
 
-  // Issues the oldest pending write if DEST has room.
+  // Gives the oldest pending write to the StageWriter if it has room.
   auto issue_write = [&]() -> bool {
-    if (pending_writes.empty() || !engine.HasRoom(dest)) return false;
+    if (pending_writes.empty() || !writer_->HasRoom()) return false;
     PendingWrite w = pending_writes.front();
     pending_writes.pop_front();
     FileState* f = w.file;
     if (f->write_failed || stopped) {
-      // Never issued: the sink misses this chunk, so the file must not
-      // count as written.
+      // Never issued: the staged file misses this chunk, so the file must
+      // not count as written.
       f->write_failed = true;
       Fail(f, Status::Aborted(f->job->path, "run stopped before its write"));
+      writer_->Skip(f->staged.get(), w.offset);
       ReleaseBuffer(&rs, w.buf);
       DropRef(&rs, f);
       return true;
     }
-    Transfer& t = transfers[w.buf];
-    t = Transfer{};
-    t.op = IoOp::kWrite;
-    t.file = f->sink.get();
-    t.offset = w.offset;
-    t.buf = pool.data(w.buf);
-    t.len = f->sink->is_direct()
-                ? static_cast<uint32_t>((w.len + kDirectAlignment - 1) /
-                                        kDirectAlignment * kDirectAlignment)
-                : w.len;
-    t.buf_index = fixed ? w.buf : -1;
-    t.drive = dest;
-    t.tag = f;
-    Status s = engine.Submit(&t);
-    if (!s.ok()) {
-      f->write_failed = true;
-      Fail(f, s);
-      ReleaseBuffer(&rs, w.buf);
-      DropRef(&rs, f);
-    }
+    StageChunk c;
+    c.file = f->staged.get();
+    c.offset = w.offset;
+    c.len = w.len;
+    c.buf = w.buf;
+    c.last = w.offset + w.len >= f->job->size;
+    c.owner = f;
+    writer_->Write(c);
     return true;
   };
 
@@ -512,12 +526,15 @@ Status Reader::Run(
       f->outcome.bytes_read += len;
     }
     Chunk c{offset, len, buf};
-    if (f->sink && !Failed(f)) {
+    if (f->staged && !Failed(f)) {
       rs.buf_refs[buf].store(2, std::memory_order_relaxed);
       pending_writes.push_back(PendingWrite{f, buf, offset, len});
     } else {
       rs.buf_refs[buf].store(1, std::memory_order_relaxed);
-      if (f->sink) DropRef(&rs, f);  // no write for a failed file
+      if (f->staged) {  // no write for a failed file
+        writer_->Skip(f->staged.get(), offset);
+        DropRef(&rs, f);
+      }
     }
     Deliver(&rs, f, c);
   };
@@ -735,15 +752,12 @@ Status Reader::Run(
     deliver_hole(f, index);
   };
 
-  // A write to a sink finished.
-  auto on_write = [&](Transfer* t, int buf) {
-    auto* f = static_cast<FileState*>(t->tag);
-    if (t->status.ok() && t->done == t->len) {
-      bytes_written_ += t->done;
+  // The StageWriter is done with a chunk: staged, or failed.
+  auto on_written = [&](const StageChunk& c, const Status& s) {
+    auto* f = static_cast<FileState*>(c.owner);
+    if (s.ok()) {
+      bytes_written_ += c.len;
     } else {
-      Status s = t->status.ok()
-                     ? Status::IOError(t->file->path(), "short write")
-                     : t->status;
       f->write_failed = true;
       Fail(f, s);
       // A full or stalled destination stops every drive: nothing more can
@@ -753,11 +767,20 @@ Status Reader::Run(
         stop_all(s);
       }
     }
-    // A timed-out write's buffer stays with the kernel until it comes back
-    // late; it is released then.
-    if (!t->status.IsTimedOut()) ReleaseBuffer(&rs, buf);
     DropRef(&rs, f);
   };
+  if (has_sink) {
+    StageIo io;
+    io.engine = &engine;
+    io.drive = dest;
+    io.pool = &pool;
+    io.fixed_buffers = fixed;
+    io.written = on_written;
+    io.release = [&rs](int buf) { ReleaseBuffer(&rs, buf); };
+    io.wake = [&rs] { rs.Wake(); };
+    stage_io = io;
+    writer_->Attach(stage_io);
+  }
 
   // Transfers failed by timeout whose late completion has not come back:
   // the engine still counts them in flight, but nothing waits on them.
@@ -776,7 +799,11 @@ Status Reader::Run(
     }
     // Writes first: they give buffers back. Then fill every drive's queue,
     // round robin, one read at a time, so no drive starves the others.
-    while (issue_write()) {
+    if (has_sink) {
+      writer_->Poll();
+      while (issue_write()) {
+      }
+      writer_->Issue();
     }
     for (int d = 0; d < num_drives; ++d) issue_rescues(d);
     if (!stopped) {
@@ -788,27 +815,31 @@ Status Reader::Run(
       if (!fatal_.ok()) stop_all(fatal_);
     }
 
-    bool more_to_issue = !pending_writes.empty();
+    const bool writing =
+        !pending_writes.empty() || (has_sink && writer_->Busy());
+    bool more_to_issue = writing;
     for (int d = 0; d < num_drives; ++d) {
       more_to_issue |= !rescue_queue[d].empty();
     }
+    bool reading = false;  // reads left to issue
     if (!stopped) {
       for (int d = 0; d < num_drives; ++d) {
         const DriveCursor& cur = cursors[d];
         if (!cur.stalled &&
             (cur.current || cur.next_job < per_drive[d].size())) {
-          more_to_issue = true;
+          reading = true;
         }
       }
     }
+    more_to_issue |= reading;
     if (engine.in_flight() == abandoned) {
       if (!more_to_issue) break;
       bool rescuing = false;
       for (int d = 0; d < num_drives; ++d) rescuing |= !rescue_queue[d].empty();
       if (!pending_writes.empty() || rescuing) continue;
-      // Every buffer is waiting to be hashed: wait for one to come back.
-      int buf = pool.Get();
-      pool.Put(buf);
+      // Every buffer is waiting to be hashed (or held by the writer): wait
+      // for one to come back, or for the writer's answers.
+      rs.WaitIdle(reading);
       continue;
     }
 
@@ -822,6 +853,15 @@ Status Reader::Run(
     }
     const uint64_t now_us = fs_->NowMicros();
     for (Transfer* t : done) {
+      if (has_sink && t->drive == dest) {  // the writer's, not in transfers
+        if (t->late) {
+          --abandoned;
+        } else if (t->status.IsTimedOut()) {
+          ++abandoned;
+        }
+        writer_->OnComplete(t);
+        continue;
+      }
       if (is_rescue(t)) {
         if (!t->late && t->status.IsTimedOut()) ++abandoned;
         if (t->late) --abandoned;
@@ -831,14 +871,7 @@ Status Reader::Run(
       const int buf = static_cast<int>(t - transfers.data());
       if (t->late) {  // its chunk was already given up on
         --abandoned;
-        if (t->op == IoOp::kWrite) {
-          ReleaseBuffer(&rs, buf);  // the hash may still be reading it
-        } else {
-          pool.Put(buf);
-        }
-      } else if (t->op == IoOp::kWrite) {
-        if (t->status.IsTimedOut()) ++abandoned;
-        on_write(t, buf);
+        pool.Put(buf);
       } else {
         if (t->status.IsTimedOut()) ++abandoned;
         on_read(t, buf, now_us);
@@ -851,6 +884,7 @@ Status Reader::Run(
     w.file->write_failed = true;
     Fail(w.file,
          Status::Aborted(w.file->job->path, "run stopped before its write"));
+    writer_->Skip(w.file->staged.get(), w.offset);
     ReleaseBuffer(&rs, w.buf);
     DropRef(&rs, w.file);
   }

@@ -9,9 +9,10 @@
 // file's SHA-256 is sequential while files and drives proceed in parallel.
 // Memory is the buffer pool: a drive waits for buffers rather than growing.
 //
-// For ingest, a job may also write each chunk to a sink (its staging file)
-// from the buffer the read filled: the buffer returns to the pool when both
-// the hash and the write are done with it.
+// For ingest, a job may also stage each chunk into a destination (a
+// StageWriter, include/valise/destination.h) from the buffer the read
+// filled: the buffer returns to the pool when both the hash and the writer
+// are done with it.
 //
 // Failures stay with their file: an unreadable range (after the engine's
 // retries) is recorded and the rest of the file and drive is still read; a
@@ -29,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "valise/destination.h"
 #include "valise/digest.h"
 #include "valise/file_system.h"
 #include "valise/pipeline.h"
@@ -43,8 +45,8 @@ struct ReadJob {
   uint64_t size = 0;           // bytes to read (from the scan)
   size_t id = 0;               // the caller's
   bool chunk_digests = false;  // compute the per-chunk XXH3-128s
-  // Write every chunk read to a sink (the staging file), from the same
-  // buffer, at the same offset. Needs SetSink().
+  // Stage every chunk read into the destination (its staged file), from
+  // the same buffer. Needs SetSink().
   bool write = false;
 };
 
@@ -58,11 +60,9 @@ struct ReadOutcome {
   std::vector<BadRange> bad_ranges;  // unreadable ranges
   bool stalled = false;
   bool cancelled = false;
-  // For jobs with `write`: the sink, handed back so the caller can commit
-  // or remove it, and whether every chunk reached it. A sink opened with
-  // O_DIRECT may be longer than the file (the tail is written in whole
-  // blocks): the caller truncates it to `size`.
-  std::unique_ptr<File> sink;
+  // For jobs with `write`: the staged file, handed back so the caller can
+  // finish and commit or discard it, and whether every chunk reached it.
+  std::unique_ptr<StagedFile> staged;
   bool written = false;
   bool write_failed = false;  // the failure was DEST's, not the drive's
 };
@@ -84,13 +84,14 @@ class Reader {
          std::vector<bool> rotational);
   ~Reader();
 
-  // Makes jobs with `write` set stream their chunks to a sink opened by
-  // `open` (called on the I/O thread when the job's file is opened), with
-  // at most `depth` writes in flight. A write that fails with NoSpace stops
-  // the whole run cleanly: fatal() then says so.
-  using SinkOpener =
-      std::function<Status(const ReadJob&, std::unique_ptr<File>*)>;
-  void SetSink(SinkOpener open, unsigned depth);
+  // Makes jobs with `write` set stage their chunks through `writer` into
+  // a staged file made by `open` (called on the I/O thread when the job's
+  // file is opened). `writer` must remain live while the Reader is. A
+  // write that fails with NoSpace or times out stops the whole run
+  // cleanly: fatal() then says so.
+  using StageOpener =
+      std::function<Status(const ReadJob&, std::unique_ptr<StagedFile>*)>;
+  void SetSink(StageWriter* writer, StageOpener open);
 
   // Reads every job; per_drive[d] lists drive d's jobs in reading order.
   // Returns an error only if nothing could run (queue setup).
@@ -117,8 +118,8 @@ class Reader {
   std::vector<bool> rotational_;
   std::vector<DriveReadStats> stats_;
   std::string queue_note_;
-  SinkOpener open_sink_;
-  unsigned sink_depth_ = 0;
+  StageWriter* writer_ = nullptr;
+  StageOpener open_staged_;
   uint64_t bytes_written_ = 0;
   Status fatal_;
   std::mutex abort_mu_;

@@ -1,0 +1,49 @@
+// The staged file of the directory destination, shared by its parts
+// (posix_destination.cc, posix_stage_writer.cc): a File being written
+// under a temporary name, or a name that is already final (a file checked
+// in place, a hard link).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "valise/destination.h"
+#include "valise/file_system.h"
+
+namespace valise {
+
+class PosixStagedFile final : public StagedFile {
+ public:
+  PosixStagedFile(std::string name, std::string temp,
+                  std::unique_ptr<File> file)
+      : name_(std::move(name)),
+        temp_(std::move(temp)),
+        file_(std::move(file)) {}
+
+  const std::string& name() const override { return name_; }
+
+  // Its temporary name relative to DEST; empty when the file is under its
+  // final name already.
+  const std::string& temp() const { return temp_; }
+  bool named() const { return temp_.empty(); }
+  // Open while it is written and until it is sealed (or named); null after.
+  File* file() const { return file_.get(); }
+  void Close() { file_.reset(); }
+
+  // What Finish gives it.
+  uint64_t size = 0;
+  uint32_t mode = 0644;
+  int64_t mtime_ns = 0;
+
+ private:
+  std::string name_;
+  std::string temp_;
+  std::unique_ptr<File> file_;
+};
+
+inline PosixStagedFile* AsPosix(StagedFile* f) {
+  return static_cast<PosixStagedFile*>(f);
+}
+
+}  // namespace valise

@@ -1,0 +1,5 @@
+# The destinations ingest lands a dataset in (include/valise/destination.h).
+set(VALISE_DEST_SOURCES
+  src/dest/posix_destination.cc
+  src/dest/posix_stage_writer.cc
+)
