@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# Helpers for the end-to-end tests against a real Ceph RGW, on top of
-# lib.sh (source it first). The cluster is tests/support/ceph_lib.sh's.
+# Helpers for the end-to-end tests against a real Ceph cluster (S3
+# through RGW, and CephFS), on top of lib.sh (source it first). The
+# cluster is tests/support/ceph_lib.sh's.
 #
-#   need_ceph        exit 77 (skipped) with the reason unless root and the
-#                    Ceph packages are there; then uses the cluster of the
+#   need_ceph_tools  exit 77 (skipped) with the reason unless root and the
+#                    Ceph packages are there
+#   need_ceph        need_ceph_tools, then uses the cluster of the
 #                    ctest fixture (VALISE_CEPH_DIR, tests_ceph.cmake), or,
 #                    run by hand, starts one under $VALISE_WORK that the
 #                    EXIT trap stops. Sources its s3.env (AWS_*, CEPH_CONF,
@@ -30,9 +32,12 @@
 #                    with its "=" (?uploads=): curl 7.88 signs "?uploads"
 #                    without it, and the signature does not match.
 #   sha256_hex FILE / md5_b64 FILE / sha256_b64 FILE
+#   cephfs_mount NAME   a ceph-fuse mount of the cluster's CephFS (added to
+#                    the cluster if need be) on $VALISE_WORK/cephfs-NAME,
+#                    in CEPHFS[NAME]; unmounted by the EXIT trap
 
 # shellcheck disable=SC2034  # read by the scripts that source this file
-declare -gA BUCKET=()
+declare -gA BUCKET=() CEPHFS=()
 # shellcheck source=../support/ceph_lib.sh
 source "$E2E_REPO/tests/support/ceph_lib.sh"
 
@@ -49,7 +54,7 @@ _s3_tools_missing() {
   printf '%s\n' "$(ceph_cluster_missing_tools) ${missing[*]}" | xargs
 }
 
-need_ceph() {
+need_ceph_tools() {
   if [[ $(id -u) -ne 0 ]]; then
     echo "[$TEST_NAME] SKIP: needs root (it runs Ceph daemons)"
     exit 77
@@ -61,6 +66,10 @@ need_ceph() {
       "of scripts/lib/deps.sh)"
     exit 77
   fi
+}
+
+need_ceph() {
+  need_ceph_tools
   local dir=${VALISE_CEPH_DIR:-}
   if [[ -n "$dir" ]]; then
     ceph_cluster_running "$dir" ||
@@ -188,4 +197,13 @@ s3_expect_error() {
     exit 1
   fi
   log "refused with $want as expected: $(printf '%q ' "${@:1:4}")..."
+}
+
+cephfs_mount() {
+  local name=$1 mnt="$VALISE_WORK/cephfs-$1"
+  valise_on_cleanup "ceph_cluster_umount '$VALISE_CEPH_DIR' '$mnt'"
+  ceph_cluster_mount "$VALISE_CEPH_DIR" "$mnt" ||
+    fail "cannot mount CephFS on $mnt"
+  CEPHFS[$name]=$mnt
+  log "CephFS mounted on $mnt"
 }

@@ -29,6 +29,10 @@ set_tests_properties(ceph_cluster_stop PROPERTIES
 
 # valise_ceph_test(NAME SCRIPT): tests/e2e/SCRIPT as e2e_NAME, on the
 # fixture's cluster (VALISE_CEPH_DIR; s3_lib.sh's need_ceph uses it).
+# RESOURCE_LOCK: the tests on the shared cluster run one at a time (other
+# tests run beside them), so one may kill and restart RGW
+# (ceph_cluster_rgw_kill, ceph_cluster_rgw_start) without failing another;
+# it leaves RGW running, and unmounts the ceph-fuse mounts it made.
 function(valise_ceph_test name script)
   add_test(NAME e2e_${name}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${script})
@@ -36,6 +40,7 @@ function(valise_ceph_test name script)
     ENVIRONMENT
       "VALISE=$<TARGET_FILE:valise>;VALISE_JSON=$<TARGET_FILE:valise_e2e_json>;VALISE_CEPH_DIR=${VALISE_CEPH_DIR}"
     FIXTURES_REQUIRED ceph
+    RESOURCE_LOCK ceph_cluster
     SKIP_RETURN_CODE 77
     TIMEOUT 600
     LABELS "e2e;ceph")
@@ -44,3 +49,18 @@ endfunction()
 # The clients and the store's checks (about 30 s idle, 2 min when busy:
 # each awscli call is a Python start).
 valise_ceph_test(s3_smoke s3_smoke.sh)
+# The harness itself: CephFS through two ceph-fuse mounts (and what it
+# offers a never-replace commit: link(2), renameat2 RENAME_NOREPLACE), RGW
+# killed and started again, stop's safety (about 30 s; the first CephFS
+# use adds an MDS to the fixture's cluster, ~7 s).
+valise_ceph_test(ceph_cluster ceph_cluster.sh)
+# --addr on a bridge, S3 and a ceph-fuse mount from a network namespace:
+# its own cluster (the fixture's is on 127.0.0.1), about 30 s.
+add_test(NAME e2e_ceph_cluster_netns
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/ceph_cluster_netns.sh)
+set_tests_properties(e2e_ceph_cluster_netns PROPERTIES
+  ENVIRONMENT
+    "VALISE=$<TARGET_FILE:valise>;VALISE_JSON=$<TARGET_FILE:valise_e2e_json>"
+  SKIP_RETURN_CODE 77
+  TIMEOUT 600
+  LABELS "e2e;ceph")

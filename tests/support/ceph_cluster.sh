@@ -21,9 +21,11 @@
 #                                  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 #                                  AWS_ENDPOINT_URL, AWS_REGION, CEPH_CONF,
 #                                  S3CMD_CONFIG, RCLONE_CONFIG ...)
-#   ceph_cluster.sh mount DIR MNT  one more ceph-fuse mount (after
-#                                  start --cephfs); `nsenter --net=...` it
-#                                  to mount through a network namespace
+#   ceph_cluster.sh cephfs DIR     adds CephFS (MDS, file system
+#                                  "cephfs") to a running cluster
+#   ceph_cluster.sh mount DIR MNT  a ceph-fuse mount on MNT (adds CephFS
+#                                  first if need be); `nsenter --net=...`
+#                                  it to mount through a network namespace
 #   ceph_cluster.sh umount DIR MNT
 #   ceph_cluster.sh status DIR     exit 0 if every daemon of DIR is alive
 #
@@ -66,6 +68,7 @@ case $cmd in
     ceph_cluster_start "$@"
     ;;
   env) cat "$(ceph_cluster_env "$1")" ;;
+  cephfs) ceph_cluster_cephfs "$1" ;;
   mount) ceph_cluster_mount "$1" "${2:?mount needs DIR and MNT}" ;;
   umount) ceph_cluster_umount "$1" "${2:?umount needs DIR and MNT}" ;;
   status) ceph_cluster_running "$1" ;;

@@ -21,8 +21,11 @@
 #       daemons by the PIDs it recorded (KILL: the data goes anyway), and
 #       removes DIR. Idempotent: a DIR that is gone is a success. Refuses
 #       (returns 2) a non-empty DIR that is not a cluster directory.
-#   ceph_cluster_mount DIR MNT      one more ceph-fuse mount of the file
-#                                   system (needs --cephfs at start)
+#   ceph_cluster_cephfs DIR         adds CephFS to a running cluster (an
+#                                   MDS, the file system "cephfs");
+#                                   idempotent
+#   ceph_cluster_mount DIR MNT      a ceph-fuse mount of the file system
+#                                   on MNT (adds CephFS first if need be)
 #   ceph_cluster_umount DIR MNT     unmounts it and ends its ceph-fuse
 #   ceph_cluster_env DIR            prints the path of DIR/s3.env
 #   ceph_cluster_running DIR        true if every recorded daemon is alive
@@ -111,7 +114,13 @@ _ceph_spawn() {
   local dir=$1 name=$2 pid
   shift 2
   # setsid without job control does not fork: $! is the daemon itself.
-  setsid "$@" </dev/null >"$dir/log/$name.out" 2>&1 &
+  # The lock ceph_cluster_cephfs may hold is not passed on (a daemon
+  # holding it would hold it for ever).
+  if [[ -n "${_ceph_lock_fd:-}" ]]; then
+    setsid "$@" </dev/null >"$dir/log/$name.out" 2>&1 {_ceph_lock_fd}>&- &
+  else
+    setsid "$@" </dev/null >"$dir/log/$name.out" 2>&1 &
+  fi
   pid=$!
   printf '%s %s\n' "$name" "$pid" >>"$dir/pids"
   _ceph_log "started $name (pid $pid)"
@@ -462,17 +471,44 @@ _ceph_make_user() {
   _ceph_write_clients "$dir" "$endpoint" "$key" "$secret"
 }
 
-_ceph_mds_active() {
-  _ceph "$1" mds stat 2>/dev/null | grep -q 'up:active'
+# The MDS says it became active in its log (no `ceph` command polled).
+_ceph_mds_active() { grep -q 'up:active' "$1/log/mds.a.log" 2>/dev/null; }
+
+# Adds CephFS to a running cluster: its two pools, the file system
+# "cephfs" and an MDS; returns once the MDS is active. Idempotent, and
+# serialised by a lock in DIR (two tests may ask at once).
+ceph_cluster_cephfs() {
+  local dir rc=0 _ceph_lock_fd
+  dir=$(realpath -m "$1")
+  [[ -f "$dir/s3.env" ]] || {
+    _ceph_log "cephfs: no running cluster in $dir"
+    return 2
+  }
+  exec {_ceph_lock_fd}>"$dir/cephfs.lock"
+  flock "$_ceph_lock_fd"
+  if [[ -z "$(_ceph_state_get "$dir" cephfs)" ]]; then
+    # The MDS binds to the cluster's address: started from another network
+    # namespace (a `mount` under nsenter --net) it could not.
+    if [[ "$(readlink /proc/self/ns/net)" != "$(_ceph_state_get "$dir" netns)" ]]; then
+      _ceph_log "cephfs: add CephFS from the cluster's network namespace" \
+        "first (ceph_cluster.sh cephfs $dir, or start --cephfs)"
+      rc=2
+    else
+      _ceph_start_cephfs "$dir" || rc=1
+    fi
+    ((rc)) || _ceph_state_set "$dir" cephfs yes
+  fi
+  exec {_ceph_lock_fd}>&-
+  return "$rc"
 }
 
 _ceph_start_cephfs() {
   local dir=$1
-  _ceph "$dir" osd pool create cephfs_metadata 8 >>"$dir/log/start.log" \
-    2>&1 &&
-    _ceph "$dir" osd pool create cephfs_data 8 >>"$dir/log/start.log" 2>&1 &&
-    _ceph "$dir" fs new cephfs cephfs_metadata cephfs_data \
-      >>"$dir/log/start.log" 2>&1 || return 1
+  {
+    _ceph "$dir" osd pool create cephfs_metadata 8 &&
+      _ceph "$dir" osd pool create cephfs_data 8 &&
+      _ceph "$dir" fs new cephfs cephfs_metadata cephfs_data
+  } >>"$dir/log/start.log" 2>&1 || return 1
   mkdir -p "$dir/mds/mds.a"
   _ceph_spawn "$dir" mds.a ceph-mds -f -c "$dir/ceph.conf" -i a
   _ceph_wait "$dir" "the MDS to be active" _ceph_mds_active "$dir"
@@ -486,10 +522,7 @@ ceph_cluster_mount() {
   local dir mnt n name
   dir=$(realpath -m "$1")
   mnt=$(realpath -m "$2")
-  [[ -f "$dir/ceph.conf" ]] || {
-    _ceph_log "mount: $dir is not a cluster directory"
-    return 2
-  }
+  ceph_cluster_cephfs "$dir" || return
   mkdir -p "$mnt"
   n=$(_ceph_state_get "$dir" fuse_seq) || n=0
   name="fuse.$((n + 1))"
@@ -574,6 +607,20 @@ ceph_cluster_stop() {
     mapfile -t pids < <(tac "$dir/pids" | awk '{print $2}')
     _ceph_kill "$dir" "${pids[@]}"
   fi
+  # Nothing of this cluster may be left: no daemon, no mount.
+  local left=""
+  for pid in "${pids[@]}"; do
+    if _ceph_is_ours "$dir" "$pid"; then left+=" pid $pid"; fi
+  done
+  if [[ -f "$dir/mounts" ]]; then
+    while read -r mnt pid _; do
+      if _ceph_is_fuse_mount "$mnt"; then left+=" mount $mnt"; fi
+    done <"$dir/mounts"
+  fi
+  if [[ -n "$left" ]]; then
+    _ceph_log "stop: still there after stop:$left; $dir kept"
+    return 1
+  fi
   run=$(_ceph_state_get "$dir" run_dir) || true
   if [[ -n "$run" && -d "$run" && "$run" == */valise-ceph-run.* ]]; then
     rm -rf --one-file-system "$run"
@@ -645,6 +692,7 @@ ceph_cluster_start() {
   run=$(mktemp -d /tmp/valise-ceph-run.XXXXXX) || return 1
   _ceph_state_set "$dir" run_dir "$run"
   _ceph_state_set "$dir" addr "$addr"
+  _ceph_state_set "$dir" netns "$(readlink /proc/self/ns/net)"
   fsid=$(cat /proc/sys/kernel/random/uuid)
   uuid=$(cat /proc/sys/kernel/random/uuid)
   _ceph_state_set "$dir" fsid "$fsid"
@@ -668,7 +716,7 @@ ceph_cluster_start() {
     fi
   fi
   if ((ok)) && [[ -n "$cephfs" ]]; then
-    if _ceph_start_cephfs "$dir" && ceph_cluster_mount "$dir" "$cephfs"; then
+    if ceph_cluster_mount "$dir" "$cephfs"; then
       _ceph_state_set "$dir" cephfs_ms $(($(_ceph_ms) - t0))
     else
       ok=0
