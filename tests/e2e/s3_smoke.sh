@@ -4,7 +4,8 @@
 # rely on, are what docs/s3.md says ("What the store checks"), as proved
 # against Ceph RGW 16 here:
 #   - `aws s3 cp`, `s3cmd put/get` and `rclone copy` round-trip files (aws's
-#     9 MiB one goes as a multipart upload);
+#     9 MiB one goes as a multipart upload); a PUT addressed as
+#     BUCKET.localhost:PORT (virtual-hosted) reads back path-style;
 #   - a PUT (and an UploadPart) whose Content-MD5 is not the body's is
 #     refused (BadDigest) and stores nothing;
 #   - a PUT whose signed x-amz-content-sha256 is not the body's is refused
@@ -57,6 +58,19 @@ cmp "$W/rclone/rclone.bin" "$W/rclone.back/rclone.bin" ||
   fail "rclone copy: bytes differ"
 # rclone --checksum compares MD5s with the store's: the same 3 objects.
 expect_exit 0 rclone check --one-way "$W/rclone" "ceph:$B/clients/rclone"
+
+# Virtual-hosted addressing: RGW's `rgw dns name` is localhost, so
+# BUCKET.localhost:PORT names the bucket (curl resolves *.localhost to the
+# loopback itself; glibc's resolver does not).
+gen_file "$W/vhost.bin" 3000 vhost
+vhost_url="http://$B.localhost:${AWS_ENDPOINT_URL##*:}/clients/vhost.bin"
+expect_exit 0 curl -sS --max-time 60 --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
+  --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+  -H "x-amz-content-sha256: $(sha256_hex "$W/vhost.bin")" \
+  --upload-file "$W/vhost.bin" -w 'HTTP %{http_code}\n' "$vhost_url"
+assert_contains "$LAST_OUT" "HTTP 200"
+s3_get "$B/clients/vhost.bin" "$W/vhost.back"
+cmp "$W/vhost.bin" "$W/vhost.back" || fail "virtual-hosted PUT: bytes differ"
 
 # ---- digests the store checks ----------------------------------------------
 gen_file "$W/small.bin" 4099 small

@@ -4,8 +4,8 @@
 # directory of the build tree, clearing first any cluster a killed run
 # left there, and ceph_cluster_stop (FIXTURES_CLEANUP) stops it after the
 # last test that needs it. `ctest -R e2e_s3_smoke` pulls both in. Start:
-# ~6 s on an idle machine, up to ~20 s on a busy one; ~150 MiB of memory
-# while it runs. Not root, or the Ceph packages missing (VALISE_CEPH_DEPS
+# 13-22 s on 2 cores at load 9-14 (4.3 s of CPU); ~150-230 MiB of memory
+# while it runs (docs/s3.md, "The test cluster"). Not root, or the Ceph packages missing (VALISE_CEPH_DEPS
 # in scripts/lib/deps.sh): every test here is skipped, saying why.
 # Included by tests/CMakeLists.txt.
 
@@ -46,8 +46,8 @@ function(valise_ceph_test name script)
     LABELS "e2e;ceph")
 endfunction()
 
-# The clients and the store's checks (about 30 s idle, 2 min when busy:
-# each awscli call is a Python start).
+# The clients and the store's checks: 110-150 s on 2 cores at load 10-19,
+# most of it awscli's Python starts (~25 calls, 0.9 s of CPU each).
 valise_ceph_test(s3_smoke s3_smoke.sh)
 # The harness itself: CephFS through two ceph-fuse mounts (and what it
 # offers a never-replace commit: link(2), renameat2 RENAME_NOREPLACE), RGW
