@@ -7,6 +7,7 @@ valise_fuzzer(manifest_fuzz)
 valise_fuzzer(sumfile_fuzz)
 valise_fuzzer(hashdeep_fuzz)
 valise_fuzzer(chunk_index_fuzz)
+valise_fuzzer(chunk_index_v2_fuzz)
 
 # The parsers live in the valise_util and valise_format object libraries,
 # which valise_fuzzer() does not instrument: without coverage hooks there

@@ -4,8 +4,9 @@
 // copy), so ParseManifest must never crash, hang or read out of bounds.
 // When an input does parse, the result must survive the round trip:
 // WriteManifest, then ParseManifest again, gives the same entries; the
-// rewritten text is a fixed point of write(parse(.)); and Find locates
-// every entry. Any failure of those aborts, which libFuzzer reports.
+// rewritten text is a fixed point of write(parse(.)); Find locates every
+// entry; and the bound sidecars ("# bind") come back the same. Any failure
+// of those aborts, which libFuzzer reports.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -46,6 +47,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Fail("rewritten manifest does not parse");
   }
   if (!again.SameEntries(m)) Fail("round trip changed the entries");
+  if (again.bindings() != m.bindings()) Fail("round trip changed a binding");
+  for (const auto& [name, b] : m.bindings()) {
+    if (!valise::IsSidecarName(name)) Fail("bad sidecar name accepted");
+  }
   if (valise::WriteManifest(again, "2026-01-01T00:00:00Z") != text) {
     Fail("rewriting is not a fixed point");
   }

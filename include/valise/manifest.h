@@ -25,9 +25,11 @@
 // thread-safe.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,6 +74,23 @@ struct ManifestReadOptions {
 // Like ParseManifestFormat, and "xxhsum" also sets sum_type = kXxh128,
 // "sha256sum" kSha256, and so on. False for an unknown name.
 bool ParseManifestFormat(std::string_view name, ManifestReadOptions* opts);
+
+// A file that travels beside a manifest M as "M.<name>" and is covered by
+// M's signature through its size and SHA-256, which M v1 records in a
+// "# bind <name> bytes=N sha256=HEX" line (docs/formats.md, "Bound
+// sidecars"). Loading one checks it against its binding first
+// (valise/sidecar.h). Names in use: "chunks" (the chunk index v2).
+struct SidecarBinding {
+  uint64_t bytes = 0;
+  std::array<uint8_t, 32> sha256{};
+  bool operator==(const SidecarBinding& o) const {
+    return bytes == o.bytes && sha256 == o.sha256;
+  }
+  bool operator!=(const SidecarBinding& o) const { return !(*this == o); }
+};
+// A sidecar name: 1 to 32 bytes of [a-z0-9-], starting with a letter or
+// digit (so "M.<name>" stays beside M: no '/', no "..").
+bool IsSidecarName(std::string_view name);
 
 class Manifest {
  public:
@@ -120,6 +139,17 @@ class Manifest {
   // True after Finish() succeeded and no Add() since.
   bool finished() const { return finished_; }
 
+  // The sidecars this manifest binds, by name (manifest v1 only; empty for
+  // the other formats).
+  const std::map<std::string, SidecarBinding, std::less<>>& bindings() const {
+    return bindings_;
+  }
+  // The binding of sidecar `name`, or nullptr.
+  const SidecarBinding* binding(std::string_view name) const;
+  // Binds sidecar `name` (replacing an earlier binding of that name).
+  // REQUIRES: IsSidecarName(name).
+  void Bind(std::string_view name, const SidecarBinding& b);
+
   // Same digest set, size/mtime flags and entries (paths, sizes, mtimes,
   // digests) in the same order. The format is not compared.
   bool SameEntries(const Manifest& o) const;
@@ -146,6 +176,7 @@ class Manifest {
   // One flat array per DigestType (indexed by the enum); empty if absent.
   std::vector<uint8_t> columns_[kNumDigestTypes];
   uint64_t total_bytes_ = 0;
+  std::map<std::string, SidecarBinding, std::less<>> bindings_;
 };
 
 // A path is safe when it is non-empty, relative, has no empty, "." or ".."
@@ -188,7 +219,8 @@ Status ParseManifest(std::string_view data, std::string_view name,
 
 // Writes manifest v1. `created` is the timestamp for the "# created" line
 // (e.g. "2026-11-28T22:00:00Z"); columns: size (if has_sizes) mtime (if
-// has_mtimes), then the digests in DigestType order, then path.
+// has_mtimes), then the digests in DigestType order, then path; the
+// "# bind" lines of m.bindings(), by name, just before "# end".
 // REQUIRES: m.finished() (entries are written in stored order).
 std::string WriteManifest(const Manifest& m, std::string_view created);
 // Writes `type`'s digests in GNU sum-file form ("hex  path", with the
@@ -197,10 +229,12 @@ std::string WriteManifest(const Manifest& m, std::string_view created);
 // REQUIRES: m.digests().Has(type).
 std::string WriteSumFile(const Manifest& m, DigestType type);
 
-// Chunk index: the XXH3-128 of every chunk of every file, written beside a
-// manifest as "M.chunks" so verify can name the first bad chunk of a
-// corrupt file. Not covered by the signature: it only localises damage,
-// the manifest's digests decide it.
+// Chunk index v1: the XXH3-128 of every chunk of every file, a text file
+// beside a manifest as "M.chunks" so verify can name the first bad chunk
+// of a corrupt file. Not covered by the signature: it only localises
+// damage, the manifest's digests decide it. Read for manifests made
+// before the chunk index v2 (valise/chunk_index_v2.h), which valise
+// manifest writes now; v1 is still written by tests.
 struct ChunkIndex {
   uint64_t chunk_size = 0;
   // Parallel to a Manifest: chunks[i] holds entry i's chunk digests.

@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <map>
 #include <numeric>
 #include <string>
 #include <string_view>
@@ -131,6 +132,25 @@ bool PathLess(std::string_view a, std::string_view b) {
 }
 
 }  // namespace
+
+bool IsSidecarName(std::string_view name) {
+  if (name.empty() || name.size() > 32 || name[0] == '-') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+const SidecarBinding* Manifest::binding(std::string_view name) const {
+  auto it = bindings_.find(name);
+  return it == bindings_.end() ? nullptr : &it->second;
+}
+
+void Manifest::Bind(std::string_view name, const SidecarBinding& b) {
+  bindings_[std::string(name)] = b;
+}
 
 int64_t Manifest::Find(std::string_view p) const {
   size_t lo = 0, hi = size();
@@ -530,6 +550,7 @@ constexpr std::string_view kMagic = "valise-manifest";
 constexpr std::string_view kHeader = "valise-manifest 1";
 constexpr std::string_view kColumnsPrefix = "# columns";
 constexpr std::string_view kEndPrefix = "# end";
+constexpr std::string_view kBindPrefix = "# bind";
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
@@ -617,6 +638,46 @@ Status ParseTrailer(std::string_view line, std::string_view name,
   return Status::OK();
 }
 
+// "# bind NAME bytes=N sha256=HEX" (docs/formats.md, "Bound sidecars").
+Status ParseBinding(std::string_view line, std::string_view name,
+                    uint64_t lineno, std::string* sidecar, SidecarBinding* b) {
+  Status bad = LineError(name, lineno,
+                         "malformed binding '" + Quote(line) +
+                             "' (want '# bind NAME bytes=N sha256=HEX')");
+  std::string_view rest = line.substr(kBindPrefix.size());
+  if (rest.empty() || rest[0] != ' ') return bad;
+  rest.remove_prefix(1);
+  const size_t sp = rest.find(' ');
+  if (sp == std::string_view::npos) return bad;
+  std::string_view id = rest.substr(0, sp);
+  if (!IsSidecarName(id)) {
+    return LineError(name, lineno,
+                     "sidecar name '" + Quote(id) +
+                         "': want 1 to 32 of [a-z0-9-], not starting with "
+                         "'-'");
+  }
+  rest.remove_prefix(sp + 1);
+  constexpr std::string_view kBytes = "bytes=";
+  constexpr std::string_view kSha = " sha256=";
+  if (!StartsWith(rest, kBytes)) return bad;
+  rest.remove_prefix(kBytes.size());
+  const size_t sha = rest.find(kSha);
+  if (sha == std::string_view::npos) return bad;
+  if (!format_internal::ParseDecimalU64(rest.substr(0, sha), &b->bytes)) {
+    return bad;
+  }
+  Digest d;
+  if (!Digest::FromHex(DigestType::kSha256, rest.substr(sha + kSha.size()),
+                       &d)) {
+    return LineError(
+        name, lineno,
+        "binding of '" + std::string(id) + "': sha256 must be 64 hex digits");
+  }
+  memcpy(b->sha256.data(), d.bytes.data(), b->sha256.size());
+  *sidecar = std::string(id);
+  return Status::OK();
+}
+
 }  // namespace
 
 namespace format_internal {
@@ -681,6 +742,9 @@ Status ParseValiseManifest(std::string_view data, std::string_view name,
   // them, a data line's number follows from its entry's Add() order, for
   // duplicate errors, at no cost per entry.
   std::vector<uint64_t> other_lines = {1};
+  // Bound sidecars, and the line of each (for a duplicate's message).
+  std::map<std::string, std::pair<SidecarBinding, uint64_t>, std::less<>>
+      bindings;
   std::vector<Digest> entry_digests;
   std::vector<std::string_view> fields;
   std::string raw_path;
@@ -746,6 +810,17 @@ Status ParseValiseManifest(std::string_view data, std::string_view name,
         }
         have_trailer = true;
         trailer_line = n;
+      } else if (IsKeyword(line, kBindPrefix)) {
+        std::string sidecar;
+        SidecarBinding b;
+        VALISE_RETURN_IF_ERROR(ParseBinding(line, name, n, &sidecar, &b));
+        auto [it, added] = bindings.emplace(sidecar, std::make_pair(b, n));
+        if (!added) {
+          return LineError(name, n,
+                           "second binding of '" + sidecar +
+                               "' (first at line " +
+                               std::to_string(it->second.second) + ")");
+        }
       }
       // Any other comment ("# created ...") is ignored.
       continue;
@@ -836,6 +911,7 @@ Status ParseValiseManifest(std::string_view data, std::string_view name,
         "trailer says bytes=" + std::to_string(trailer_bytes) +
             " but the sizes add up to " + std::to_string(out->total_bytes()));
   }
+  for (const auto& [sidecar, b] : bindings) out->Bind(sidecar, b.first);
   return Status::OK();
 }
 
@@ -901,6 +977,18 @@ std::string WriteManifest(const Manifest& m, std::string_view created) {
       out.push_back('\t');
     }
     out.append(EscapePath(m.path(i)));
+    out.push_back('\n');
+  }
+  for (const auto& [sidecar, b] : m.bindings()) {
+    out.append("# bind ");
+    out.append(sidecar);
+    out.append(" bytes=");
+    AppendNumber(b.bytes, &out);
+    out.append(" sha256=");
+    for (uint8_t byte : b.sha256) {
+      out.push_back(kLowerHex[byte >> 4]);
+      out.push_back(kLowerHex[byte & 15]);
+    }
     out.push_back('\n');
   }
   out.append("# end files=");

@@ -5,6 +5,7 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/make_manifest.cc
   src/pipeline/plan.cc
   src/pipeline/scan.cc
+  src/pipeline/sidecar_load.cc
   src/pipeline/reader.cc
   src/pipeline/verify.cc
 )
