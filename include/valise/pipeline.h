@@ -30,6 +30,8 @@
 
 namespace valise {
 
+class ChunkIndexV2;
+
 struct PipelineOptions {
   // Bytes per read, per buffer and per chunk digest. A multiple of 4096.
   // Default: 1 MiB.
@@ -57,6 +59,11 @@ struct PipelineOptions {
   // Set by a signal handler: stop issuing reads, finish what is in flight,
   // report what is known as interrupted. Must remain live for the call.
   const std::atomic<bool>* cancel = nullptr;
+  // verify, ingest: the manifest's signed chunk digests (its bound chunk
+  // index v2, valise/chunk_index_v2.h), which locate a corrupt copy's bad
+  // chunks; the run then reads in the index's chunk size. Must remain live
+  // for the call. Default: none.
+  const ChunkIndexV2* chunk_index = nullptr;
 };
 
 // What `valise manifest` found besides the files it hashed.
@@ -70,7 +77,11 @@ struct ManifestSummary {
 };
 
 // Hashes every regular file under `sources` into *manifest (with the
-// digests in `digests`) and, if `chunks` is not null, the chunk index.
+// digests in `digests`) and, if `chunks` is not null, the chunk index v1
+// (XXH3-128, in memory). With `chunk_index` (an empty file open for
+// writing), also writes the chunk index v2 into it as the files are read
+// (the SHA-256 of every chunk of opt.chunk_size bytes), and makes it
+// durable; the caller binds it to the manifest (valise/sidecar.h).
 // A path present on several sources must have the same contents on each
 // (InvalidArgument naming both otherwise). Returns an error for trouble
 // (a source missing, a file unreadable, an entry the scan could not list
@@ -78,7 +89,7 @@ struct ManifestSummary {
 Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
                     DigestSet digests, const PipelineOptions& opt,
                     Manifest* manifest, ChunkIndex* chunks,
-                    ManifestSummary* summary);
+                    ManifestSummary* summary, File* chunk_index = nullptr);
 
 // Checks every copy of every manifest entry found on `sources` and fills
 // *report. `chunks` (may be null) localises corruption. Returns an error

@@ -74,6 +74,10 @@ struct FileResult {
   // kCorrupt: offset of the first chunk that differs, -1 if unknown.
   int64_t first_bad_offset = -1;
   std::vector<BadRange> bad_ranges;  // kUnreadable
+  // kCorrupt, checked by signed chunk digests: the runs of chunks whose
+  // SHA-256 differs from the chunk index's (err 0), in file order, at most
+  // 1,024 of them. Empty when the check was not made.
+  std::vector<BadRange> corrupt_ranges;
   std::string detail;  // "sha256 mismatch", "symlink", an error message...
   // Ingest: the drive whose copy was staged after this one failed, or -1.
   // A repaired copy is still a problem (its drive carried bad data).

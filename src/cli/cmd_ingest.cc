@@ -38,7 +38,9 @@ int RunIngest(const Args& args) {
   Manifest manifest;
   ChunkIndex chunks;
   bool have_chunks = false;
-  s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks);
+  std::unique_ptr<ChunkIndexV2> signed_chunks;
+  s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks);
+  opt.chunk_index = signed_chunks.get();
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;

@@ -1,9 +1,14 @@
-// valise manifest SRC... -o M: hash a dataset and write its manifest.
+// valise manifest SRC... -o M: hash a dataset and write its manifest, and
+// beside it its chunk index M.chunks (v2), bound to M by a "# bind chunks"
+// line so that M's signature covers it.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "pipeline/verify_internal.h"
 #include "valise/bagit.h"
+#include "valise/chunk_index_v2.h"
+#include "valise/sidecar.h"
 
 namespace valise::cli {
 
@@ -43,6 +48,53 @@ bool SumFileDigest(const std::string& format, DigestType* type) {
   }
   return false;
 }
+
+// The chunk index being written beside M: a temporary file in M's
+// directory, written as the files are hashed, renamed to M.chunks once
+// complete and durable, then bound to M. Removed if the run fails.
+class IndexOutput {
+ public:
+  ~IndexOutput() {
+    file_.reset();
+    if (dir_ && !committed_) dir_->Remove(temp_).PermitUncheckedError();
+  }
+
+  Status Open(FileSystem* fs, const std::string& output) {
+    const size_t slash = output.rfind('/');
+    const std::string parent = slash == std::string::npos ? "."
+                               : slash == 0               ? "/"
+                                            : output.substr(0, slash);
+    base_ = output.substr(slash == std::string::npos ? 0 : slash + 1) + "." +
+            std::string(kChunkIndexSidecar);
+    temp_ = "." + base_ + ".tmp-" + std::to_string(getpid());
+    VALISE_RETURN_IF_ERROR(fs->OpenDirectory(parent, false, &dir_));
+    WriteOptions wo;
+    wo.mode = 0644;
+    return dir_->CreateFile(temp_, wo, &file_);
+  }
+
+  File* file() const { return file_.get(); }
+
+  // Renames the complete index to M.chunks, makes the name durable, and
+  // binds it to `m`.
+  Status Commit(FileSystem* fs, const std::string& output, Manifest* m) {
+    file_.reset();  // written and synced by MakeManifest
+    VALISE_RETURN_IF_ERROR(dir_->Rename(temp_, base_, false));
+    committed_ = true;
+    VALISE_RETURN_IF_ERROR(dir_->SyncDir(""));
+    SidecarBinding b;
+    VALISE_RETURN_IF_ERROR(
+        BindFile(fs, SidecarPath(output, kChunkIndexSidecar), &b));
+    m->Bind(kChunkIndexSidecar, b);
+    return Status::OK();
+  }
+
+ private:
+  std::unique_ptr<Directory> dir_;
+  std::unique_ptr<File> file_;
+  std::string base_, temp_;
+  bool committed_ = false;
+};
 
 }  // namespace
 
@@ -88,11 +140,18 @@ int RunManifest(const Args& args) {
   if (sum_file) digests.Add(sum_type);
 
   Manifest manifest;
-  ChunkIndex chunks;
   ManifestSummary summary;
   const bool want_chunks = !sum_file && !args.no_chunks;
-  s = MakeManifest(fs, args.sources, digests, opt, &manifest,
-                   want_chunks ? &chunks : nullptr, &summary);
+  IndexOutput index;
+  if (want_chunks) {
+    s = index.Open(fs, args.output);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+  }
+  s = MakeManifest(fs, args.sources, digests, opt, &manifest, nullptr, &summary,
+                   want_chunks ? index.file() : nullptr);
   for (const FileResult& r : summary.skipped) {
     PrintWarning(fmt::format("skipped {} on {} ({}: never followed or read)",
                              EscapePath(r.path), args.sources[r.drive],
@@ -104,13 +163,14 @@ int RunManifest(const Args& args) {
     return s.IsAborted() ? kExitInterrupted : kExitTrouble;
   }
 
-  const std::string text = bagit ? WriteBagManifest(manifest, sum_type, "data/")
-                           : sum_file ? WriteSumFile(manifest, sum_type)
-                                      : WriteManifest(manifest, NowIso8601());
-  s = fs->WriteSmallFile(args.output, text, 0644);
-  if (s.ok() && want_chunks) {
-    s = fs->WriteSmallFile(args.output + ".chunks", WriteChunkIndex(chunks),
-                           0644);
+  // The index first: M's binding is taken from the file as it lies.
+  if (want_chunks) s = index.Commit(fs, args.output, &manifest);
+  if (s.ok()) {
+    const std::string text = bagit
+                                 ? WriteBagManifest(manifest, sum_type, "data/")
+                             : sum_file ? WriteSumFile(manifest, sum_type)
+                                        : WriteManifest(manifest, NowIso8601());
+    s = fs->WriteSmallFile(args.output, text, 0644);
   }
   if (!s.ok()) {
     PrintError(s.message());

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli/flags.h"
+#include "valise/chunk_index_v2.h"
 #include "valise/file_system.h"
 #include "valise/manifest.h"
 #include "valise/pipeline.h"
@@ -54,10 +55,15 @@ void PrintWarning(const std::string& message);
 void PrintNote(const Args& args, const std::string& message);
 
 // Reads, authenticates (--pubkey) and parses the manifest named by -m, and
-// its chunk index M.chunks if there is one (a bad chunk index is a warning:
-// it only localises damage).
+// its chunk index M.chunks if there is one. When M binds its chunk index
+// (v2, signed through M) and `signed_chunks` is not null, the index is
+// opened into *signed_chunks after it is checked against the binding: a
+// mismatch is an error (a tampered index, or another manifest's), a
+// missing index a warning. Otherwise a v1 text index is parsed into
+// *chunks (a bad one is a warning: it only localises damage).
 Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
-                    ChunkIndex* chunks, bool* have_chunks);
+                    ChunkIndex* chunks, bool* have_chunks,
+                    std::unique_ptr<ChunkIndexV2>* signed_chunks = nullptr);
 
 // The pipeline options the flags ask for.
 Status PipelineFromArgs(const Args& args, PipelineOptions* opt);

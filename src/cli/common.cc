@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "valise/sidecar.h"
 #include "valise/signature.h"
 
 namespace valise::cli {
@@ -14,8 +15,55 @@ constexpr size_t kMaxManifestBytes = size_t{16} << 30;
 constexpr size_t kMaxKeyBytes = 64 << 10;
 }  // namespace
 
+namespace {
+
+// The chunk index M binds (v2): checked against the binding, then opened.
+// A missing one is a warning (corrupt files are still found); one that
+// does not match is an error.
+Status LoadSignedChunks(FileSystem* fs, const Args& args,
+                        const Manifest& manifest,
+                        std::unique_ptr<ChunkIndexV2>* out) {
+  std::unique_ptr<PositionalSource> source;
+  Status s = OpenBoundSidecar(fs, args.manifest, manifest, kChunkIndexSidecar,
+                              &source);
+  if (s.IsNotFound()) {
+    PrintWarning(s.message() + " (" + args.manifest +
+                 " binds a chunk index: corrupt files will be found, not "
+                 "located)");
+    return Status::OK();
+  }
+  VALISE_RETURN_IF_ERROR(s);
+  return ChunkIndexV2::Open(std::move(source), manifest, out);
+}
+
+// A v1 text chunk index beside M, if there is one (not bound: a bad one
+// is a warning).
+void LoadTextChunks(FileSystem* fs, const Args& args, ChunkIndex* chunks,
+                    bool* have_chunks) {
+  std::string cdata;
+  const std::string cpath = SidecarPath(args.manifest, kChunkIndexSidecar);
+  Status s = fs->ReadSmallFile(cpath, &cdata, kMaxManifestBytes);
+  if (s.ok() && std::string_view(cdata).substr(0, kChunkIndexV2Magic.size()) ==
+                    kChunkIndexV2Magic) {
+    PrintWarning(cpath + ": a chunk index v2, but " + args.manifest +
+                 " does not bind it (ignored: corrupt files will be found, "
+                 "not located)");
+    return;
+  }
+  if (s.ok()) s = ParseChunkIndex(cdata, cpath, chunks);
+  if (s.ok()) {
+    *have_chunks = true;
+  } else if (!s.IsNotFound()) {
+    PrintWarning(s.message() +
+                 " (ignored: corrupt files will be found, not localised)");
+  }
+}
+
+}  // namespace
+
 Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
-                    ChunkIndex* chunks, bool* have_chunks) {
+                    ChunkIndex* chunks, bool* have_chunks,
+                    std::unique_ptr<ChunkIndexV2>* signed_chunks) {
   *have_chunks = false;
   ManifestReadOptions format;
   if (!ParseManifestFormat(args.format, &format)) {
@@ -54,18 +102,15 @@ Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
   VALISE_RETURN_IF_ERROR(ParseManifest(data, args.manifest, format, manifest));
   text.reset();
 
-  if (manifest->format() == ManifestFormat::kValise) {
-    std::string cdata;
-    const std::string cpath = args.manifest + ".chunks";
-    Status s = fs->ReadSmallFile(cpath, &cdata, kMaxManifestBytes);
-    if (s.ok()) s = ParseChunkIndex(cdata, cpath, chunks);
-    if (s.ok()) {
-      *have_chunks = true;
-    } else if (!s.IsNotFound()) {
-      PrintWarning(s.message() +
-                   " (ignored: corrupt files will be found, not localised)");
-    }
+  if (manifest->format() != ManifestFormat::kValise) return Status::OK();
+  // A bound chunk index is trusted as far as M is: with --pubkey, M's
+  // signature was checked above, and the binding is in the bytes it
+  // covers.
+  if (manifest->binding(kChunkIndexSidecar) != nullptr) {
+    if (signed_chunks == nullptr) return Status::OK();
+    return LoadSignedChunks(fs, args, *manifest, signed_chunks);
   }
+  LoadTextChunks(fs, args, chunks, have_chunks);
   return Status::OK();
 }
 

@@ -15,8 +15,10 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kKeygen, "-o,--output", "FILE", "output",
        "where to write the manifest (keygen: the private key)",
        "The file to write. manifest also writes FILE.chunks, the chunk "
-       "index that lets verify name the first bad chunk of a corrupt file; "
-       "keygen also writes FILE.pub. An existing file is not overwritten "
+       "index (the SHA-256 of every chunk of every file), bound to FILE so "
+       "that its signature covers both, which lets verify and ingest "
+       "locate a corrupt file's bad chunks; keygen also writes FILE.pub. An "
+       "existing file is not overwritten "
        "by keygen.",
        &Args::output, true},
       {kIngest | kBench, "-d,--dest", "DIR", "output",
@@ -88,7 +90,10 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kVerify | kIngest | kBench, "--threads", "N", "performance",
        "hashing threads (default: one per core)", "", &Args::threads},
       {kManifest | kVerify | kIngest | kBench, "--chunk-size", "KIB",
-       "performance", "bytes per read and per chunk digest, in KiB (1024)", "",
+       "performance", "bytes per read and per chunk digest, in KiB (1024)",
+       "A multiple of 4 from 4 to 65536. manifest: the chunk size of the "
+       "chunk index FILE.chunks (recorded in it). verify and ingest read in "
+       "the chunk size of the manifest's chunk index when it has one.",
        &Args::chunk_kib},
       {kManifest | kVerify | kIngest | kBench, "--no-uring", nullptr,
        "performance", "use plain pread instead of io_uring", "",

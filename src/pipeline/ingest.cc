@@ -71,6 +71,7 @@
 #include <unordered_set>
 
 #include "dest/posix_destination.h"
+#include "pipeline/chunk_check.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
@@ -565,6 +566,10 @@ class Ingest {
     rotational.push_back(false);
     names.push_back(dest_path_ + " (check)");
     Reader reader(fs_, opt_, digests_, rotational);
+    if (chunk_check_) {
+      reader.SetChunkObserver(chunk_check_->Factory(
+          [](const ReadJob& job) -> size_t { return job.id; }));
+    }
     reader.SetSink(
         dest_->writer(),
         [this, pass](const ReadJob& job, std::unique_ptr<StagedFile>* out) {
@@ -921,6 +926,7 @@ class Ingest {
       r.bad_ranges = o.bad_ranges;
     } else {
       r.detail = diff;
+      ChunkCheck::Describe(o, &r);
     }
     r.actual_size = o.bytes_read;
     AddFailure(e, std::move(r));
@@ -1184,6 +1190,11 @@ class Ingest {
     for (FileResult& r : ok_results_) report_->files.push_back(std::move(r));
     report_->interrupted = Cancelled();
     report_->seconds = double(fs_->NowMicros() - start_us_) / 1e6;
+    // The chunk index unreadable or changed during the run: trouble.
+    if (chunk_check_ && !chunk_check_->trouble().ok() &&
+        report_->fatal_error.empty()) {
+      report_->fatal_error = chunk_check_->trouble().message();
+    }
   }
 
   FileSystem* fs_;
@@ -1233,6 +1244,10 @@ class Ingest {
   uint64_t seals_started_ = 0;
   std::vector<FileResult> ok_results_;
   std::vector<DriveReadStats> drive_stats_;
+  // Checks against the signed chunk digests (opt_.chunk_index), if any.
+  std::unique_ptr<ChunkCheck> chunk_check_ =
+      opt_.chunk_index ? std::make_unique<ChunkCheck>(opt_.chunk_index)
+                       : nullptr;
 };
 
 }  // namespace
@@ -1241,7 +1256,11 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
                     const std::vector<std::string>& sources,
                     const std::string& dest, const PipelineOptions& opt,
                     const IngestOptions& iopt, RunReport* report) {
-  Ingest ingest(fs, manifest, sources, dest, opt, iopt, report);
+  // Signed chunk digests locate a corrupt copy's bad chunks; the run reads
+  // in their chunk size.
+  PipelineOptions o = opt;
+  if (o.chunk_index != nullptr) o.chunk_size = o.chunk_index->chunk_size();
+  Ingest ingest(fs, manifest, sources, dest, o, iopt, report);
   return ingest.Run();
 }
 

@@ -4,8 +4,15 @@
 // check copies agree -> manifest. A path found on several sources is read
 // on each; differing contents are an error naming both, since the manifest
 // could only describe one of them.
+//
+// The chunk index v2 (valise/chunk_index_v2.h) is written while the files
+// are read, in whatever order the drives give them: once the union has
+// fixed the manifest's order and sizes, each file's place in the index is
+// known, and the first copy of each path writes its chunks' SHA-256s there
+// (chunk_check.h). Nothing of it is held in memory.
 #include <algorithm>
 
+#include "pipeline/chunk_check.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
@@ -17,10 +24,16 @@ namespace valise {
 Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
                     DigestSet digests, const PipelineOptions& opt,
                     Manifest* manifest, ChunkIndex* chunks,
-                    ManifestSummary* summary) {
+                    ManifestSummary* summary, File* chunk_index) {
   const uint64_t start_us = fs->NowMicros();
   if (digests.empty()) {
     return Status::InvalidArgument("--hash", "no digest chosen");
+  }
+  if (chunk_index != nullptr && !ValidChunkSize(opt.chunk_size)) {
+    return Status::InvalidArgument(
+        "--chunk-size",
+        "a chunk index needs a multiple of 4 KiB from 4 KiB "
+        "to 64 MiB");
   }
 
   // Stage 1, scan. A source that is not there is trouble, not a finding.
@@ -73,6 +86,28 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
     }
   }
 
+  // Each path's place in the manifest (the union's order), and whether an
+  // item is the first copy of its path (the one that records its chunks).
+  std::vector<size_t> entry_of(items.size());
+  std::vector<uint64_t> entry_sizes;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i == 0 || *items[i - 1].rel != *items[i].rel) {
+      entry_sizes.push_back(
+          scans[items[i].drive].files[items[i].file].info.size);
+    }
+    entry_of[i] = entry_sizes.size() - 1;
+  }
+  auto first_copy = [&](size_t i) {
+    return i == 0 || *items[i - 1].rel != *items[i].rel;
+  };
+  std::unique_ptr<ChunkIndexV2Writer> index_writer;
+  if (chunk_index != nullptr) {
+    index_writer = std::make_unique<ChunkIndexV2Writer>(
+        chunk_index, opt.chunk_size, entry_sizes);
+    VALISE_RETURN_IF_ERROR(index_writer->Begin());
+  }
+  std::vector<uint64_t>().swap(entry_sizes);
+
   // Stage 3, read and hash every copy.
   std::vector<std::vector<ReadJob>> jobs(scans.size());
   std::vector<uint64_t> planned(scans.size(), 0);
@@ -98,10 +133,25 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
     rotational.push_back(s.drive.info.rotational);
   }
   Reader reader(fs, opt, digests, rotational);
+  Status index_status;
+  if (index_writer) {
+    reader.SetChunkObserver(
+        [&](const ReadJob& job) -> std::unique_ptr<ChunkObserver> {
+          if (!first_copy(job.id)) return nullptr;
+          return std::make_unique<ChunkDigestRecorder>(index_writer.get(),
+                                                       entry_of[job.id]);
+        });
+  }
   {
     Progress progress(names, planned, opt.progress);
     VALISE_RETURN_IF_ERROR(
         reader.Run(jobs, &progress, [&](const ReadJob& job, ReadOutcome&& out) {
+          if (out.status.ok() && out.observer) {
+            Status s =
+                static_cast<ChunkDigestRecorder*>(out.observer.get())->Done();
+            if (!s.ok() && index_status.ok()) index_status = s;
+          }
+          out.observer.reset();
           outcomes[job.id] = std::move(out);
         }));
     progress.Finish();
@@ -132,6 +182,10 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
     return Status::IOError(std::to_string(summary->errors.size()) +
                                " file(s) could not be read; first",
                            first_error.message());
+  }
+  if (index_writer) {
+    VALISE_RETURN_IF_ERROR(index_status);
+    VALISE_RETURN_IF_ERROR(index_writer->Finish());
   }
 
   // Stage 5, describe: one entry per path.

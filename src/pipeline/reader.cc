@@ -65,6 +65,7 @@ struct FileState {
 
   // The hashing thread that holds `scheduled` only.
   std::unique_ptr<MultiHasher> hasher;
+  std::unique_ptr<ChunkObserver> observer;
 };
 
 // A FIFO of files with a chunk ready to hash, served by the pool.
@@ -157,6 +158,7 @@ void FinishFile(RunState* rs, FileState* f) {
   }
   if (out.status.ok() && f->hasher) out.digests = f->hasher->Finish();
   if (!out.status.ok()) out.chunks.clear();
+  out.observer = std::move(f->observer);
   if (f->staged) {
     out.written = !f->write_failed && out.status.ok();
     out.write_failed = f->write_failed;
@@ -203,6 +205,9 @@ void HashReadyChunks(RunState* rs, FileState* f) {
         f->hasher->Update(data, c.len);
         if (f->job->chunk_digests) {
           f->outcome.chunks.push_back(HashChunk(data, c.len));
+        }
+        if (f->observer) {
+          f->observer->Chunk(c.offset / rs->opt->chunk_size, data, c.len);
         }
       }
       ReleaseBuffer(rs, c.buf);
@@ -440,6 +445,7 @@ Status Reader::Run(
       f->chunks_total = (job.size + chunk - 1) / chunk;
       f->refs = static_cast<int64_t>(f->chunks_total * (f->staged ? 2 : 1));
       f->hasher = std::make_unique<MultiHasher>(digests_);
+      if (make_observer_) f->observer = make_observer_(job);
       {
         std::lock_guard<std::mutex> l(rs.files_mu);
         ++rs.files_open;

@@ -39,6 +39,18 @@
 
 namespace valise {
 
+// Sees every chunk of one file, whole and in order, on a hashing thread:
+// how the chunk digests of a manifest are made and checked
+// (src/pipeline/chunk_check.h), without the reader knowing of them.
+class ChunkObserver {
+ public:
+  virtual ~ChunkObserver() = default;
+  // Chunk `index` (bytes [index * chunk_size, +len) of the file), as read.
+  // Not called for a chunk that could not be read, nor once the file has
+  // failed.
+  virtual void Chunk(uint64_t index, const char* data, size_t len) = 0;
+};
+
 struct ReadJob {
   int drive = 0;
   std::string path;            // full path on the drive
@@ -65,6 +77,9 @@ struct ReadOutcome {
   std::unique_ptr<StagedFile> staged;
   bool written = false;
   bool write_failed = false;  // the failure was DEST's, not the drive's
+  // The observer SetChunkObserver made for this job, if any, handed back
+  // with what it saw (none for an empty file or one that did not open).
+  std::unique_ptr<ChunkObserver> observer;
 };
 
 struct DriveReadStats {
@@ -93,6 +108,12 @@ class Reader {
       std::function<Status(const ReadJob&, std::unique_ptr<StagedFile>*)>;
   void SetSink(StageWriter* writer, StageOpener open);
 
+  // Makes `make` (called on the I/O thread as a job's file is opened; it
+  // may return null) give each file an observer of its chunks.
+  using ObserverFactory =
+      std::function<std::unique_ptr<ChunkObserver>(const ReadJob&)>;
+  void SetChunkObserver(ObserverFactory make) { make_observer_ = make; }
+
   // Reads every job; per_drive[d] lists drive d's jobs in reading order.
   // Returns an error only if nothing could run (queue setup).
   Status Run(const std::vector<std::vector<ReadJob>>& per_drive,
@@ -120,6 +141,7 @@ class Reader {
   std::string queue_note_;
   StageWriter* writer_ = nullptr;
   StageOpener open_staged_;
+  ObserverFactory make_observer_;
   uint64_t bytes_written_ = 0;
   Status fatal_;
   std::mutex abort_mu_;

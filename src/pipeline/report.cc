@@ -258,6 +258,20 @@ std::string DescribeFile(const RunReport& r, const FileResult& f) {
       } else {
         line += ": corrupt, offset unknown";
       }
+      if (!f.corrupt_ranges.empty()) {
+        size_t shown = 0;
+        line += "; chunks differ at";
+        for (const BadRange& br : f.corrupt_ranges) {
+          if (shown == kMaxRangesShown) break;
+          fmt::format_to(std::back_inserter(line), "{} {} ({} bytes)",
+                         shown == 0 ? "" : ",", br.offset, br.length);
+          ++shown;
+        }
+        if (f.corrupt_ranges.size() > shown) {
+          fmt::format_to(std::back_inserter(line), " and {} more ranges",
+                         f.corrupt_ranges.size() - shown);
+        }
+      }
       append_detail();
       break;
     case FileStatus::kSizeMismatch:
@@ -603,6 +617,14 @@ Json FileJson(const RunReport& r, const FileResult& f) {
     ranges.push_back(std::move(jr));
   }
   j["bad_ranges"] = std::move(ranges);
+  Json corrupt = Json::array();
+  for (const BadRange& br : f.corrupt_ranges) {
+    Json jr;
+    jr["offset"] = br.offset;
+    jr["length"] = br.length;
+    corrupt.push_back(std::move(jr));
+  }
+  j["corrupt_ranges"] = std::move(corrupt);
   j["detail"] = StringOrNull(f.detail, false);
   j["repaired_from"] =
       f.repaired_from >= 0 ? DriveOrNull(r, f.repaired_from) : Json(nullptr);

@@ -1,5 +1,6 @@
 set(VALISE_PIPELINE_SOURCES
   src/pipeline/bench.cc
+  src/pipeline/chunk_check.cc
   src/pipeline/bag.cc
   src/pipeline/ingest.cc
   src/pipeline/make_manifest.cc

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "pipeline/chunk_check.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
@@ -130,7 +131,15 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   VALISE_RETURN_IF_ERROR(ChooseDigests(manifest, opt, &digests));
 
   // The chunk index localises corruption; it must use the reader's chunk
-  // size, so the reader takes the index's.
+  // size, so the reader takes the index's. The signed one (v2) is checked
+  // chunk by chunk as the files are read; the v1 text index is compared
+  // once a copy is found corrupt.
+  std::unique_ptr<ChunkCheck> chunk_check;
+  if (opt.chunk_index != nullptr) {
+    opt.chunk_size = opt.chunk_index->chunk_size();
+    chunk_check = std::make_unique<ChunkCheck>(opt.chunk_index);
+    chunks = nullptr;
+  }
   std::unordered_map<std::string_view, size_t> chunk_entry;
   if (chunks != nullptr && chunks->chunk_size % kDirectAlignment == 0 &&
       chunks->chunk_size > 0 && chunks->chunk_size <= (64u << 20)) {
@@ -209,6 +218,15 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   }
   std::vector<CopyOutcome> outcomes(match.copies.size());
   Reader reader(fs, opt, digests, rotational);
+  if (chunk_check) {
+    // A job's id is its copy's place in match.copies: its entry is the one
+    // whose copies hold it.
+    reader.SetChunkObserver(chunk_check->Factory([&](const ReadJob& job) {
+      auto it = std::upper_bound(match.first.begin(), match.first.end(),
+                                 static_cast<uint64_t>(job.id));
+      return static_cast<size_t>(it - match.first.begin()) - 1;
+    }));
+  }
   {
     Progress progress(names, planned, opt.progress);
     VALISE_RETURN_IF_ERROR(
@@ -260,6 +278,7 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
         }
         r.status = FileStatus::kCorrupt;
         r.detail = diff;
+        ChunkCheck::Describe(o, &r);
         auto it = chunk_entry.find(manifest.path(e));
         if (it != chunk_entry.end()) {
           int64_t i = FirstDifferentChunk(o.chunks, chunks->chunks[it->second]);
@@ -297,8 +316,13 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
 
   // Stage 6, report.
   FillDriveReports(scans, reader.drive_stats(), planned, report);
-  // Trouble of valise's own (out of descriptors): exit 2, not a finding.
+  // Trouble of valise's own (out of descriptors; the chunk index unreadable
+  // or changed during the run): exit 2, not a finding.
   if (!reader.fatal().ok()) report->fatal_error = reader.fatal().message();
+  if (chunk_check && !chunk_check->trouble().ok() &&
+      report->fatal_error.empty()) {
+    report->fatal_error = chunk_check->trouble().message();
+  }
   for (size_t d = 0; d < scans.size(); ++d) {
     report->drives[d].files_ok = copies_ok[d];
     report->drives[d].files_bad = copies_bad[d];

@@ -10,6 +10,8 @@
 #                      C1 or bidi controls, a key open to others, an
 #                      unknown command (operator_input.sh)
 #   cli_state_dir      DEST/.valise is never the dataset's (state_dir.sh)
+#   cli_chunk_index    the signed chunk index: written, bound, checked, used
+#                      to locate bad chunks (chunk_index.sh, a few seconds)
 #   cli_big_manifest   peak memory of verify on a 10-million-line manifest
 #                      (big_manifest.sh); LABELS slow: it writes 1.4 GB to
 #                      /var/tmp and runs only with VALISE_SLOW_TESTS=1
@@ -33,3 +35,4 @@ valise_cli_test(big_manifest big_manifest.sh TIMEOUT 1800 LABELS slow)
 valise_cli_test(many_files many_files.sh TIMEOUT 300)
 valise_cli_test(operator_input operator_input.sh TIMEOUT 120)
 valise_cli_test(state_dir state_dir.sh TIMEOUT 120)
+valise_cli_test(chunk_index chunk_index.sh TIMEOUT 120)

@@ -1,0 +1,163 @@
+// The chunk observers of chunk_check.h: recording chunk SHA-256s at the
+// source, checking them at the datacenter.
+#include "pipeline/chunk_check.h"
+
+#include <cstring>
+#include <string>
+
+namespace valise {
+
+namespace {
+
+// Digests written into the index at once by a recorder (32 KiB).
+constexpr size_t kRecordBatch = 1024;
+// Signed digests fetched from the index at once by a checker (64 KiB).
+constexpr size_t kCheckBatch = 2048;
+
+ChunkSha256 FinishSha(Hasher* h) {
+  Digest d = h->Finish();
+  ChunkSha256 out;
+  memcpy(out.data(), d.bytes.data(), out.size());
+  return out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------
+// ChunkDigestRecorder.
+
+ChunkDigestRecorder::ChunkDigestRecorder(ChunkIndexV2Writer* writer,
+                                         size_t entry)
+    : writer_(writer),
+      entry_(entry),
+      total_(writer->NumChunks(entry)),
+      sha_(Hasher::New(DigestType::kSha256)) {
+  buf_.reserve(static_cast<size_t>(std::min<uint64_t>(total_, kRecordBatch)));
+}
+
+void ChunkDigestRecorder::Chunk(uint64_t index, const char* data, size_t len) {
+  if (!status_.ok()) return;
+  if (index != next_ + buf_.size() || index >= total_) {
+    status_ = Status::InvalidArgument(
+        "internal: chunk " + std::to_string(index) + " of entry " +
+        std::to_string(entry_) + " out of order (expected " +
+        std::to_string(next_ + buf_.size()) + " of " + std::to_string(total_) +
+        ")");
+    return;
+  }
+  sha_->Update(data, len);
+  buf_.push_back(FinishSha(sha_.get()));
+  if (buf_.size() == kRecordBatch || index + 1 == total_) Flush();
+}
+
+void ChunkDigestRecorder::Flush() {
+  status_ = writer_->Write(entry_, next_, buf_.data(), buf_.size());
+  next_ += buf_.size();
+  buf_.clear();
+}
+
+Status ChunkDigestRecorder::Done() const {
+  if (!status_.ok()) return status_;
+  if (next_ != total_) {
+    return Status::InvalidArgument("internal: entry " + std::to_string(entry_) +
+                                   ": " + std::to_string(next_) +
+                                   " chunk digests of " +
+                                   std::to_string(total_) + " recorded");
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------
+// ChunkCheck.
+
+Reader::ObserverFactory ChunkCheck::Factory(
+    std::function<size_t(const ReadJob&)> entry_of) {
+  return [this, entry_of = std::move(entry_of)](
+             const ReadJob& job) -> std::unique_ptr<ChunkObserver> {
+    const size_t e = entry_of(job);
+    if (e == SIZE_MAX) return nullptr;
+    return std::make_unique<ChunkChecker>(this, index_, e);
+  };
+}
+
+void ChunkCheck::Describe(const ReadOutcome& o, FileResult* r) {
+  const auto* c = dynamic_cast<const ChunkChecker*>(o.observer.get());
+  if (c == nullptr || !c->complete()) return;
+  if (c->bad_ranges().empty()) {
+    r->detail += r->detail.empty() ? "" : "; ";
+    r->detail +=
+        "yet every chunk matches its signed digest (the manifest's digests "
+        "and its chunk index disagree)";
+    return;
+  }
+  r->first_bad_offset = static_cast<int64_t>(c->bad_ranges()[0].offset);
+  r->corrupt_ranges = c->bad_ranges();
+  uint64_t listed = 0;
+  for (const BadRange& b : c->bad_ranges()) listed += b.length;
+  r->detail += r->detail.empty() ? "" : "; ";
+  r->detail += std::to_string(c->bad_chunks()) + " of " +
+               std::to_string(c->checked()) +
+               " chunks differ from their signed digests";
+  if (c->bad_ranges().size() == kMaxCorruptRanges) {
+    r->detail += " (the first " + std::to_string(kMaxCorruptRanges) +
+                 " runs of them listed)";
+  }
+}
+
+Status ChunkCheck::trouble() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return trouble_;
+}
+
+void ChunkCheck::AddTrouble(const Status& s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (trouble_.ok()) trouble_ = s;
+}
+
+// ---------------------------------------------------------------------
+// ChunkChecker.
+
+ChunkChecker::ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index,
+                           size_t entry)
+    : run_(run),
+      index_(index),
+      entry_(entry),
+      total_(index->NumChunks(entry)),
+      sha_(Hasher::New(DigestType::kSha256)) {}
+
+void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
+  if (failed_) return;
+  if (index != checked_ || index >= total_) {
+    failed_ = true;
+    run_->AddTrouble(Status::InvalidArgument(
+        index_->name() + ": internal: chunk " + std::to_string(index) +
+        " of entry " + std::to_string(entry_) + " out of order"));
+    return;
+  }
+  if (index < want_first_ || index >= want_first_ + want_.size()) {
+    const size_t n =
+        static_cast<size_t>(std::min<uint64_t>(kCheckBatch, total_ - index));
+    want_.resize(n);
+    want_first_ = index;
+    Status s = index_->Read(entry_, index, n, want_.data());
+    if (!s.ok()) {
+      failed_ = true;
+      run_->AddTrouble(s);
+      return;
+    }
+  }
+  sha_->Update(data, len);
+  const bool good = FinishSha(sha_.get()) == want_[index - want_first_];
+  ++checked_;
+  if (good) return;
+  ++bad_chunks_;
+  const uint64_t offset = index * index_->chunk_size();
+  if (!ranges_.empty() &&
+      ranges_.back().offset + ranges_.back().length == offset) {
+    ranges_.back().length += len;
+  } else if (ranges_.size() < kMaxCorruptRanges) {
+    ranges_.push_back(BadRange{offset, len, 0});
+  }
+}
+
+}  // namespace valise

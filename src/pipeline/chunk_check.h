@@ -1,0 +1,122 @@
+// Signed chunk digests in the read path: the reader's ChunkObservers that
+// make the chunk index v2 at the source and check files against it at the
+// datacenter (valise/chunk_index_v2.h; issue 15).
+//
+//   ChunkDigestRecorder  valise manifest: the SHA-256 of each chunk of a
+//                        file, as the hashing thread has the chunk's buffer
+//                        (beside the whole-file digests, in the same pass
+//                        over the buffer), written into the index at the
+//                        file's place, 1,024 digests (32 KiB) at a time.
+//   ChunkCheck           verify and ingest: one per run; its Factory gives
+//                        each file a checker that hashes each chunk with
+//                        SHA-256 and compares it with the signed digest,
+//                        fetched from the index 2,048 at a time (64 KiB per
+//                        file in flight), so a corrupt copy is located to
+//                        the exact chunks that differ (Describe).
+//
+// Memory: a file in flight holds at most one batch of digests; nothing is
+// kept per file once it is done but the ranges of its bad chunks (at most
+// kMaxCorruptRanges).
+//
+// Thread safety: an observer is used by one hashing thread at a time (the
+// reader's contract); ChunkCheck's methods may be called from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "pipeline/reader.h"
+#include "valise/chunk_index_v2.h"
+#include "valise/digest.h"
+#include "valise/report.h"
+#include "valise/status.h"
+
+namespace valise {
+
+// Ranges of bad chunks kept per copy; more are counted, not listed.
+inline constexpr size_t kMaxCorruptRanges = 1024;
+
+// Records one file's chunk digests into the index being written.
+class ChunkDigestRecorder final : public ChunkObserver {
+ public:
+  // `writer` must outlive the recorder; `entry` is the file's place in the
+  // manifest.
+  ChunkDigestRecorder(ChunkIndexV2Writer* writer, size_t entry);
+  void Chunk(uint64_t index, const char* data, size_t len) override;
+  // OK once every chunk of the file was written into the index.
+  Status Done() const;
+
+ private:
+  void Flush();
+
+  ChunkIndexV2Writer* writer_;
+  size_t entry_;
+  uint64_t total_;     // the file's chunks
+  uint64_t next_ = 0;  // chunk index of buf_[0]
+  std::vector<ChunkSha256> buf_;
+  std::unique_ptr<Hasher> sha_;
+  Status status_;
+};
+
+// The checks of one run against a chunk index v2.
+class ChunkCheck {
+ public:
+  // `index` must outlive this and every checker it makes.
+  explicit ChunkCheck(const ChunkIndexV2* index) : index_(index) {}
+
+  // An observer factory for Reader::SetChunkObserver. `entry_of` gives a
+  // job's manifest entry, or SIZE_MAX to leave the job unchecked.
+  Reader::ObserverFactory Factory(
+      std::function<size_t(const ReadJob&)> entry_of);
+
+  // For a copy found corrupt: sets r->first_bad_offset and
+  // r->corrupt_ranges from its checker's findings (nothing if it had
+  // none, or if its check could not finish).
+  static void Describe(const ReadOutcome& o, FileResult* r);
+
+  // The first trouble any checker met (the index could not be read, or
+  // changed under the run), or OK.
+  Status trouble() const;
+  void AddTrouble(const Status& s);
+
+ private:
+  const ChunkIndexV2* index_;
+  mutable std::mutex mu_;
+  Status trouble_;
+};
+
+// Compares one file's chunks with their signed digests.
+class ChunkChecker final : public ChunkObserver {
+ public:
+  ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index, size_t entry);
+  void Chunk(uint64_t index, const char* data, size_t len) override;
+
+  // Whether every chunk of the file was compared (it was read whole and
+  // the index could be read).
+  bool complete() const { return !failed_ && checked_ == total_; }
+  uint64_t checked() const { return checked_; }
+  uint64_t bad_chunks() const { return bad_chunks_; }
+  // Runs of adjacent bad chunks, in file order (at most
+  // kMaxCorruptRanges; BadRange::err is 0).
+  const std::vector<BadRange>& bad_ranges() const { return ranges_; }
+
+ private:
+  ChunkCheck* run_;
+  const ChunkIndexV2* index_;
+  size_t entry_;
+  uint64_t total_;
+  uint64_t checked_ = 0;
+  uint64_t bad_chunks_ = 0;
+  bool failed_ = false;
+  std::vector<BadRange> ranges_;
+  // The signed digests of chunks [want_first_, +want_.size()).
+  uint64_t want_first_ = 0;
+  std::vector<ChunkSha256> want_;
+  std::unique_ptr<Hasher> sha_;
+};
+
+}  // namespace valise
