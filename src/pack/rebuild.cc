@@ -1,0 +1,366 @@
+// Rebuild: giving back what a shipment lost, from the stripes' parity, and
+// never a byte that was not checked.
+//
+// The problem. At the datacenter a data chunk can be missing (its drive
+// was lost, or not given), unreadable (a bad range: EIO), or wrong (its
+// bytes do not match the chunk's signed SHA-256). Any k good members of its
+// stripe determine it (src/pack/parity.cc). But "good" has to be earned:
+// the drives that came through are no more trusted than the one that did
+// not, and decoding from a silently corrupt member would produce wrong
+// bytes that look right to everyone downstream.
+//
+// The approach, per stripe:
+//   1. Members that hold no chunk (a data drive filled less than the
+//      fullest one) are zeros, known without reading and needing no check.
+//   2. The other members not wanted and not known lost are read one at a
+//      time, data members first (at the datacenter they are read anyway),
+//      then parity, and each is checked against its signed digest: data
+//      chunks against the chunk index, parity chunks against M.parity. A
+//      read error or a mismatch makes that member one more erasure. Reading
+//      stops at k good members: a stripe with one lost member of 8+2 costs
+//      8 reads, not 10.
+//   3. Fewer than k good members: every wanted member is unrecoverable. Its
+//      file is named in the report; nothing is guessed.
+//   4. Otherwise the decoder rebuilds the wanted members from the k good
+//      ones, and each rebuilt member is checked against its own digest
+//      before it leaves this file. Given checked sources the check cannot
+//      fail unless the digests disagree with one another (a layout or
+//      index made for other data): then the member is unrecoverable too.
+//
+// AssessLoss answers the planning question before anything is read: given
+// the drives that are gone and the single chunks known bad, which files
+// cannot come back, and how many more drives' loss the shipment could
+// still take. A stripe loses member i only if member i holds a chunk
+// there, so a lost data drive costs the stripes below its chunk count, and
+// with lost data drives sorted by chunk count c_1 >= c_2 >= ..., stripe s
+// loses more than m members (counting the lost parity drives p) exactly
+// when s < c_(m-p+1): a prefix of stripes, hence a prefix of each lost
+// drive's files. Bad chunks add to single stripes. The cost is O(k log k)
+// plus the files counted, not a walk over every stripe.
+#include "valise/rebuild.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+namespace valise {
+
+namespace {
+
+std::string Hex(const Sha256Bytes& b) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string s;
+  for (uint8_t c : b) {
+    s.push_back(kDigits[c >> 4]);
+    s.push_back(kDigits[c & 15]);
+  }
+  return s;
+}
+
+std::string MemberName(const PackLayout& l, uint32_t i) {
+  return i < l.k() ? "data drive " + l.data[i].label
+                   : "parity drive " + l.parity[i - l.k()].label;
+}
+
+}  // namespace
+
+Sha256Bytes Sha256Of(const uint8_t* data, size_t n) {
+  Sha256Bytes out{};
+  unsigned int len = 0;
+  EVP_Digest(data, n, out.data(), &len, EVP_sha256(), nullptr);
+  return out;
+}
+
+StripeRebuilder::StripeRebuilder(const StripeMap* map, const ParityCode* code,
+                                 StripeReader* reader, ChunkDigests* digests)
+    : map_(map),
+      code_(code),
+      reader_(reader),
+      digests_(digests),
+      decoder_(code) {
+  const size_t n = static_cast<size_t>(code->members());
+  const size_t chunk = map->layout().chunk_size;
+  bufs_.resize(n);
+  for (size_t i = 0; i < n; ++i) bufs_[i].reset(new uint8_t[chunk]);
+}
+
+bool StripeRebuilder::ReadChecked(uint64_t stripe, uint32_t i, uint8_t* buf,
+                                  Status* why) {
+  const PackLayout& l = map_->layout();
+  Sha256Bytes want{};
+  Status s;
+  size_t len = l.chunk_size;
+  if (i < l.k()) {
+    ChunkRef ref;
+    if (!map_->Locate(i, stripe, &ref)) {
+      std::memset(buf, 0, l.chunk_size);  // holds no chunk: zeros
+      *why = Status::OK();
+      return true;
+    }
+    len = ref.length;
+    s = reader_->ReadData(i, ref, buf);
+    if (s.ok()) s = digests_->Data(i, ref, &want);
+    std::memset(buf + len, 0, l.chunk_size - len);
+  } else {
+    s = reader_->ReadParity(i - l.k(), stripe, buf);
+    if (s.ok()) s = digests_->Parity(i - l.k(), stripe, &want);
+  }
+  if (s.ok() && Sha256Of(buf, len) != want) {
+    s = Status::Corruption(MemberName(l, i),
+                           "chunk of stripe " + std::to_string(stripe) +
+                               " does not match its signed SHA-256 " +
+                               Hex(want));
+  }
+  *why = s;
+  return s.ok();
+}
+
+Status StripeRebuilder::CheckMember(uint64_t stripe, uint32_t i) {
+  const PackLayout& l = map_->layout();
+  const uint8_t* buf = bufs_[i].get();
+  Sha256Bytes want{};
+  size_t len = l.chunk_size;
+  if (i < l.k()) {
+    ChunkRef ref;
+    map_->Locate(i, stripe, &ref);  // a wanted data member holds a chunk
+    len = ref.length;
+    VALISE_RETURN_IF_ERROR(digests_->Data(i, ref, &want));
+    for (size_t b = len; b < l.chunk_size; ++b) {
+      if (buf[b] != 0) {
+        return Status::Corruption(MemberName(l, i),
+                                  "rebuilt chunk of stripe " +
+                                      std::to_string(stripe) +
+                                      " has non-zero padding");
+      }
+    }
+  } else {
+    VALISE_RETURN_IF_ERROR(digests_->Parity(i - l.k(), stripe, &want));
+  }
+  if (Sha256Of(buf, len) != want) {
+    return Status::Corruption(
+        MemberName(l, i), "rebuilt chunk of stripe " + std::to_string(stripe) +
+                              " does not match its signed SHA-256");
+  }
+  return Status::OK();
+}
+
+Status StripeRebuilder::Rebuild(uint64_t stripe,
+                                const std::vector<uint32_t>& want,
+                                const std::vector<bool>& avoid,
+                                uint8_t* const* out, StripeOutcome* outcome) {
+  const PackLayout& l = map_->layout();
+  const uint32_t k = l.k();
+  const uint32_t n = k + l.m();
+  *outcome = StripeOutcome();
+  if (stripe >= l.stripes || (!avoid.empty() && avoid.size() != n)) {
+    return Status::InvalidArgument(
+        "rebuild", "stripe " + std::to_string(stripe) + " of " +
+                       std::to_string(l.stripes) + ", avoid of " +
+                       std::to_string(avoid.size()) + " for " +
+                       std::to_string(n) + " members");
+  }
+  std::vector<int> slot(n, -1);  // where a wanted member goes in out[]
+  for (size_t w = 0; w < want.size(); ++w) {
+    if (want[w] >= n || slot[want[w]] >= 0) {
+      return Status::InvalidArgument(
+          "rebuild", "bad wanted member " + std::to_string(want[w]));
+    }
+    slot[want[w]] = static_cast<int>(w);
+  }
+  // 1. Zero members are good sources, or rebuilt at once if wanted.
+  std::vector<int> good;
+  std::vector<uint32_t> to_read;
+  std::vector<int> decode_want;
+  for (uint32_t i = 0; i < n; ++i) {
+    ChunkRef ref;
+    const bool zero = i < k && !map_->Locate(i, stripe, &ref);
+    if (zero && slot[i] >= 0) {
+      std::memset(out[slot[i]], 0, l.chunk_size);
+      outcome->rebuilt.push_back(i);
+    } else if (zero) {
+      std::memset(bufs_[i].get(), 0, l.chunk_size);
+      good.push_back(static_cast<int>(i));
+    } else if (slot[i] >= 0) {
+      decode_want.push_back(static_cast<int>(i));
+    } else if (avoid.empty() || !avoid[i]) {
+      to_read.push_back(i);
+    }
+  }
+  if (decode_want.empty()) return Status::OK();
+  // 2. Read until k good members (data members come first in to_read).
+  for (uint32_t i : to_read) {
+    if (good.size() >= k) break;
+    Status why;
+    ++outcome->members_read;
+    if (ReadChecked(stripe, i, bufs_[i].get(), &why)) {
+      good.push_back(static_cast<int>(i));
+    } else {
+      outcome->bad_sources.push_back({i, why});
+    }
+  }
+  // 3. Not enough: nothing is guessed.
+  if (good.size() < k) {
+    for (int w : decode_want) {
+      outcome->unrecoverable.push_back(static_cast<uint32_t>(w));
+    }
+    return Status::OK();
+  }
+  // 4. Decode from k good members, then check every rebuilt one.
+  std::sort(good.begin(), good.end());
+  good.resize(k);
+  std::vector<uint8_t*> members(n);
+  for (uint32_t i = 0; i < n; ++i) members[i] = bufs_[i].get();
+  VALISE_RETURN_IF_ERROR(
+      decoder_.Rebuild(l.chunk_size, good, decode_want, members.data()));
+  for (int w : decode_want) {
+    const uint32_t i = static_cast<uint32_t>(w);
+    Status s = CheckMember(stripe, i);
+    if (!s.ok()) {
+      outcome->unrecoverable.push_back(i);
+      outcome->bad_sources.push_back({i, s});
+      continue;
+    }
+    std::memcpy(out[slot[i]], bufs_[i].get(), l.chunk_size);
+    outcome->rebuilt.push_back(i);
+  }
+  return Status::OK();
+}
+
+Status RecoverDataChunk(StripeRebuilder* rebuilder, uint32_t d, uint32_t file,
+                        uint64_t chunk, const std::vector<bool>& avoid,
+                        uint8_t* buf, ChunkSource* source, Status* why) {
+  const PackLayout& l = rebuilder->map().layout();
+  const uint32_t n = l.k() + l.m();
+  if (d >= l.k() || file >= l.data[d].files.size() ||
+      chunk >= PackChunksOf(l.data[d].files[file].size, l.chunk_size) ||
+      (!avoid.empty() && avoid.size() != n)) {
+    return Status::InvalidArgument(
+        "recover chunk", "no chunk " + std::to_string(chunk) + " of file " +
+                             std::to_string(file) + " on data drive " +
+                             std::to_string(d));
+  }
+  const uint64_t stripe = rebuilder->map().StripeOf(d, file, chunk);
+  std::vector<bool> skip = avoid;
+  if (skip.empty()) skip.assign(n, false);
+  *why = Status::OK();
+  // Read directly, unless the drive is known lost.
+  if (!skip[d]) {
+    if (rebuilder->ReadChecked(stripe, d, buf, why)) {
+      *source = ChunkSource::kRead;
+      return Status::OK();
+    }
+  }
+  // Then from the stripe.
+  StripeOutcome outcome;
+  VALISE_RETURN_IF_ERROR(rebuilder->Rebuild(stripe, {d}, skip, &buf, &outcome));
+  if (!outcome.rebuilt.empty()) {
+    *source = ChunkSource::kRebuilt;
+    return Status::OK();
+  }
+  *source = ChunkSource::kLost;
+  std::string detail = "stripe " + std::to_string(stripe) + ": " +
+                       std::to_string(outcome.bad_sources.size()) +
+                       " more members unusable";
+  for (const MemberProblem& p : outcome.bad_sources) {
+    detail += "; " + p.why.message();
+  }
+  Status lost =
+      Status::IOError(MemberName(l, d),
+                      "cannot rebuild chunk " + std::to_string(chunk) + " of " +
+                          EscapeTerminalPath(l.data[d].files[file].path) +
+                          " from parity (" + detail + ")")
+          .WithDataLoss(true);
+  *why = why->ok() ? lost : why->WithContext(lost.message());
+  return Status::OK();
+}
+
+LossAssessment AssessLoss(
+    const StripeMap& map, const std::vector<bool>& drive_lost,
+    const std::vector<std::pair<uint32_t, uint64_t>>& bad) {
+  const PackLayout& l = map.layout();
+  const uint32_t k = l.k();
+  const uint32_t m = l.m();
+  LossAssessment a;
+  a.unrecoverable.resize(k);
+  auto lost = [&](uint32_t i) {
+    return i < drive_lost.size() && drive_lost[i];
+  };
+  auto holds = [&](uint32_t i, uint64_t s) {
+    return s < l.stripes && (i >= k || s < l.data[i].chunks);
+  };
+  // Whole drives: lost parity drives count in every stripe, lost data
+  // drives below their chunk counts (sorted: c[0] >= c[1] >= ...).
+  uint32_t lost_parity = 0;
+  std::vector<uint64_t> c;
+  for (uint32_t i = 0; i < k + m; ++i) {
+    if (!lost(i)) continue;
+    if (i >= k) {
+      ++lost_parity;
+    } else {
+      c.push_back(l.data[i].chunks);
+    }
+  }
+  std::sort(c.rbegin(), c.rend());
+  // Members stripe s loses to whole drives.
+  auto base = [&](uint64_t s) {
+    uint32_t n = s < l.stripes ? lost_parity : 0;
+    for (uint64_t ci : c) n += ci > s;
+    return n;
+  };
+  // Stripes [0, t) lose more than m members to whole drives alone.
+  uint64_t t = 0;
+  if (lost_parity > m) {
+    t = l.stripes;
+  } else if (c.size() > m - lost_parity) {
+    t = c[m - lost_parity];
+  }
+  // Single bad chunks, per stripe, on drives not lost.
+  std::map<uint64_t, std::set<uint32_t>> extra;
+  for (const auto& [i, s] : bad) {
+    if (i < k + m && !lost(i) && holds(i, s)) extra[s].insert(i);
+  }
+  std::vector<std::set<uint32_t>> files(k);
+  auto add_lost_stripe = [&](uint64_t s, const std::set<uint32_t>& more) {
+    for (uint32_t i = 0; i < k; ++i) {
+      ChunkRef ref;
+      if ((lost(i) || more.count(i)) && map.Locate(i, s, &ref)) {
+        files[i].insert(ref.file);
+      }
+    }
+  };
+  // The prefix: on each lost data drive, the files starting below t.
+  for (uint32_t i = 0; i < k; ++i) {
+    if (!lost(i)) continue;
+    for (uint32_t f = 0; f < l.data[i].files.size(); ++f) {
+      if (map.StripeOf(i, f, 0) >= t) break;
+      if (l.data[i].files[f].size > 0) files[i].insert(f);
+    }
+  }
+  uint32_t most = base(0);
+  uint64_t lost_stripes = t;
+  for (const auto& [s, members] : extra) {
+    const uint32_t n = base(s) + static_cast<uint32_t>(members.size());
+    most = std::max(most, n);
+    if (n > m) {
+      if (s >= t) ++lost_stripes;
+      add_lost_stripe(s, members);
+    }
+  }
+  // Degraded stripes: those below the fullest lost member's reach, plus
+  // bad chunks beyond it.
+  uint64_t reach = lost_parity ? l.stripes : (c.empty() ? 0 : c[0]);
+  a.stripes_degraded = reach;
+  for (const auto& [s, members] : extra) a.stripes_degraded += s >= reach;
+  a.stripes_lost = lost_stripes;
+  for (uint32_t i = 0; i < k; ++i) {
+    a.unrecoverable[i].assign(files[i].begin(), files[i].end());
+    a.unrecoverable_files += files[i].size();
+  }
+  a.spare = most >= m ? 0 : m - most;
+  return a;
+}
+
+}  // namespace valise

@@ -1,0 +1,342 @@
+#include "valise/rebuild.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pack/pack_test_util.h"
+#include "support/test_util.h"
+
+namespace valise {
+namespace {
+
+using test::PackedShipment;
+
+constexpr uint64_t kChunk = 4096;
+
+// Uneven on purpose: empty files, files of a byte, just under, at and just
+// over a chunk, and several chunks long with a ragged tail.
+std::vector<uint64_t> RaggedSizes() {
+  return {0,           1,
+          kChunk - 1,  kChunk,
+          kChunk + 1,  3 * kChunk + 5,
+          10 * kChunk, 7 * kChunk - 1,
+          123,         0,
+          20000,       50000,
+          2 * kChunk,  5 * kChunk + 4095,
+          17,          9 * kChunk + 1};
+}
+
+// Every file of the shipment as recovered with drives `lost` not given
+// and `avoid` (usually the same) not read.
+struct Recovery {
+  std::set<std::string> lost_files;     // some chunk could not come back
+  std::set<std::string> rebuilt_files;  // some chunk came from parity
+  int wrong_bytes = 0;                  // chunks handed out that differ
+};
+
+Recovery RecoverAll(PackedShipment& p, const std::vector<bool>& lost) {
+  FsStripeReader reader(&p.disk, &p.layout, p.DataRoots(lost),
+                        p.ParityRoots(lost));
+  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
+  Recovery r;
+  std::vector<uint8_t> buf(p.layout.chunk_size);
+  for (uint32_t d = 0; d < p.layout.k(); ++d) {
+    const DataDriveLayout& drive = p.layout.data[d];
+    for (uint32_t f = 0; f < drive.files.size(); ++f) {
+      const std::string& path = drive.files[f].path;
+      const std::string& want = p.contents.at(path);
+      const uint64_t chunks = PackChunksOf(want.size(), p.layout.chunk_size);
+      for (uint64_t c = 0; c < chunks; ++c) {
+        ChunkSource src;
+        Status why;
+        Status s = RecoverDataChunk(&rb, d, f, c, lost, buf.data(), &src, &why);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        if (src == ChunkSource::kLost) {
+          r.lost_files.insert(path);
+          EXPECT_FALSE(why.ok());
+          continue;
+        }
+        if (src == ChunkSource::kRebuilt) r.rebuilt_files.insert(path);
+        const uint64_t off = c * p.layout.chunk_size;
+        const uint64_t n =
+            std::min<uint64_t>(p.layout.chunk_size, want.size() - off);
+        if (std::string(reinterpret_cast<char*>(buf.data()), n) !=
+            want.substr(off, n)) {
+          ++r.wrong_bytes;
+        }
+      }
+    }
+  }
+  return r;
+}
+
+// What must be lost, by brute force over every stripe: a stripe with more
+// than m members lost (counting only members that hold a chunk there)
+// loses its data chunks on lost members.
+std::set<std::string> ExpectedLost(
+    const PackedShipment& p, const std::vector<bool>& lost,
+    const std::set<std::pair<uint32_t, uint64_t>>& bad = {}) {
+  std::set<std::string> out;
+  const PackLayout& l = p.layout;
+  for (uint64_t s = 0; s < l.stripes; ++s) {
+    std::vector<uint32_t> gone;
+    for (uint32_t i = 0; i < l.k() + l.m(); ++i) {
+      ChunkRef ref;
+      const bool holds = i >= l.k() || p.map->Locate(i, s, &ref);
+      if (holds && (lost[i] || bad.count({i, s}))) gone.push_back(i);
+    }
+    if (gone.size() <= l.m()) continue;
+    for (uint32_t i : gone) {
+      ChunkRef ref;
+      if (i < l.k() && p.map->Locate(i, s, &ref)) {
+        out.insert(l.data[i].files[ref.file].path);
+      }
+    }
+  }
+  return out;
+}
+
+std::set<std::string> AssessedLost(const PackedShipment& p,
+                                   const LossAssessment& a) {
+  std::set<std::string> out;
+  for (uint32_t d = 0; d < a.unrecoverable.size(); ++d) {
+    for (uint32_t f : a.unrecoverable[d]) {
+      out.insert(p.layout.data[d].files[f].path);
+    }
+  }
+  return out;
+}
+
+// Calls f(lost) for every set of exactly `count` of n members.
+template <typename F>
+void ForEachLoss(uint32_t n, uint32_t count, F f) {
+  std::vector<int> mask(n, 0);
+  std::fill(mask.end() - count, mask.end(), 1);  // lexicographically first
+  do {
+    f(std::vector<bool>(mask.begin(), mask.end()));
+  } while (std::next_permutation(mask.begin(), mask.end()));
+}
+
+std::string Describe(const std::vector<bool>& lost) {
+  std::string s;
+  for (size_t i = 0; i < lost.size(); ++i) {
+    if (lost[i]) s += std::to_string(i) + " ";
+  }
+  return "lost members { " + s + "}";
+}
+
+// Goal (issue 18): every pattern of up to m lost drives of small k+m sets
+// rebuilds every file byte-exact, from drives of unequal fill, with files
+// not a multiple of the chunk size and empty files; parity files cut into
+// several segments.
+TEST(PackRebuild, EveryPatternOfUpToMLostDrivesRebuildsByteExact) {
+  const std::tuple<uint32_t, uint32_t, uint64_t> codes[] = {
+      {4, 2, kDefaultParitySegmentBytes},
+      {6, 2, 3 * kChunk},
+      {3, 3, 2 * kChunk}};
+  for (auto [k, m, segment] : codes) {
+    PackedShipment p(RaggedSizes(), k, m, kChunk, k * 10 + m, segment);
+    int patterns = 0;
+    for (uint32_t count = 0; count <= m; ++count) {
+      ForEachLoss(k + m, count, [&](const std::vector<bool>& lost) {
+        Recovery r = RecoverAll(p, lost);
+        EXPECT_EQ(r.wrong_bytes, 0) << Describe(lost);
+        EXPECT_TRUE(r.lost_files.empty()) << Describe(lost);
+        LossAssessment a = AssessLoss(*p.map, lost, {});
+        EXPECT_EQ(a.unrecoverable_files, 0u) << Describe(lost);
+        EXPECT_EQ(a.stripes_lost, 0u);
+        ++patterns;
+      });
+    }
+    // 4+2: 1 + 6 + 15; 6+2: 1 + 8 + 28; 3+3: 1 + 6 + 15 + 20.
+    EXPECT_EQ(patterns, k == 4 ? 22 : k == 6 ? 37 : 42);
+  }
+}
+
+// Goal (issue 18): m+1 lost drives are reported as what they are: exactly
+// the files with a chunk in a stripe that lost more than m members, and
+// never a wrong byte for the rest.
+TEST(PackRebuild, MPlusOneLostDrivesNameExactlyTheUnrecoverableFiles) {
+  for (auto [k, m] : {std::pair<uint32_t, uint32_t>{4, 2}, {6, 2}, {5, 1}}) {
+    PackedShipment p(RaggedSizes(), k, m, kChunk, 100 + k);
+    ForEachLoss(k + m, m + 1, [&](const std::vector<bool>& lost) {
+      Recovery r = RecoverAll(p, lost);
+      EXPECT_EQ(r.wrong_bytes, 0) << Describe(lost);
+      const std::set<std::string> expected = ExpectedLost(p, lost);
+      EXPECT_EQ(r.lost_files, expected) << Describe(lost);
+      LossAssessment a = AssessLoss(*p.map, lost, {});
+      EXPECT_EQ(AssessedLost(p, a), expected) << Describe(lost);
+      EXPECT_EQ(a.spare, 0u);
+    });
+  }
+}
+
+// Goal: an unreadable range and a chunk that fails its digest on drives
+// that arrived are erasures like a lost drive: with one drive lost of 4+2
+// and one bad chunk in each of two other stripes, everything comes back;
+// a third problem in one of those stripes loses exactly that stripe's
+// chunks on the lost members.
+TEST(PackRebuild, BadRangesAndCorruptChunksAreErasures) {
+  PackedShipment p(RaggedSizes(), 4, 2, kChunk, 5);
+  const PackLayout& l = p.layout;
+  // Drive 2's first file chunk 0 unreadable, drive 3's first file chunk 0
+  // flipped; they lie in stripes 0 of those drives.
+  const std::string d2 =
+      PackedShipment::DataRoot(2) + "/" + l.data[2].files[0].path;
+  const std::string d3 =
+      PackedShipment::DataRoot(3) + "/" + l.data[3].files[0].path;
+  ASSERT_GT(l.data[2].files[0].size, 2 * kChunk);
+  ASSERT_GT(l.data[3].files[0].size, 2 * kChunk);
+  p.disk.AddBadRange(d2, 10, 1);            // stripe 0 of drive 2
+  p.disk.FlipStoredBit(d3, kChunk + 7, 3);  // stripe 1 of drive 3
+  std::vector<bool> lost = {true, false, false, false, false, false};
+  Recovery r = RecoverAll(p, lost);
+  EXPECT_EQ(r.wrong_bytes, 0);
+  EXPECT_TRUE(r.lost_files.empty());
+  EXPECT_TRUE(r.rebuilt_files.count(l.data[2].files[0].path));
+  EXPECT_TRUE(r.rebuilt_files.count(l.data[3].files[0].path));
+  LossAssessment a = AssessLoss(*p.map, lost, {{2, 0}, {3, 1}});
+  EXPECT_EQ(a.unrecoverable_files, 0u);
+  EXPECT_EQ(a.spare, 0u);  // stripes 0 and 1 lost two members each
+
+  // A parity chunk of stripe 0 corrupt too: three erasures there.
+  p.disk.FlipStoredBit(
+      PackedShipment::ParityRoot(0) + "/" + l.parity[0].segments[0].path, 100,
+      0);
+  r = RecoverAll(p, lost);
+  EXPECT_EQ(r.wrong_bytes, 0);
+  const std::set<std::string> expected =
+      ExpectedLost(p, lost, {{2, 0}, {3, 1}, {4, 0}});
+  EXPECT_EQ(r.lost_files, expected);
+  ASSERT_FALSE(expected.empty());
+  EXPECT_TRUE(expected.count(l.data[2].files[0].path));
+  LossAssessment b = AssessLoss(*p.map, lost, {{2, 0}, {3, 1}, {4, 0}});
+  EXPECT_EQ(AssessedLost(p, b), expected);
+  EXPECT_EQ(b.stripes_lost, 1u);
+}
+
+// Goal: a rebuild reads the fewest members: one lost data drive of 6+2
+// costs k reads less the members that hold no chunk, and never reads the
+// parity when data members suffice.
+TEST(PackRebuild, ReadsOnlyWhatItNeeds) {
+  PackedShipment p(RaggedSizes(), 6, 2, kChunk, 9);
+  std::vector<bool> lost(8, false);
+  lost[0] = true;
+  FsStripeReader reader(&p.disk, &p.layout, p.DataRoots(lost),
+                        p.ParityRoots(lost));
+  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
+  std::vector<uint8_t> out(kChunk);
+  uint8_t* outs[] = {out.data()};
+  for (uint64_t s = 0; s < p.layout.data[0].chunks; ++s) {
+    uint64_t zeros = 0;
+    for (uint32_t d = 1; d < 6; ++d) zeros += s >= p.layout.data[d].chunks;
+    StripeOutcome o;
+    ASSERT_VALISE_OK(rb.Rebuild(s, {0}, lost, outs, &o));
+    ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0});
+    EXPECT_EQ(o.members_read, 6 - zeros) << "stripe " << s;
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data()), kChunk),
+              p.Member(0, s));
+  }
+}
+
+// Goal: a rebuilt chunk that does not match its signed digest is never
+// handed out (here the digest of a lost chunk is wrong, as if the index
+// belonged to other data): the chunk is reported lost.
+TEST(PackRebuild, RebuiltChunkFailingItsDigestIsLost) {
+  PackedShipment p(RaggedSizes(), 4, 2, kChunk, 11);
+  p.digests.data[{1, 0, 0}][5] ^= 1;
+  std::vector<bool> lost = {false, true, false, false, false, false};
+  FsStripeReader reader(&p.disk, &p.layout, p.DataRoots(lost),
+                        p.ParityRoots(lost));
+  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
+  std::vector<uint8_t> buf(kChunk);
+  ChunkSource src;
+  Status why;
+  ASSERT_VALISE_OK(
+      RecoverDataChunk(&rb, 1, 0, 0, lost, buf.data(), &src, &why));
+  EXPECT_EQ(src, ChunkSource::kLost);
+  EXPECT_TRUE(why.data_loss()) << why.ToString();
+  EXPECT_NE(why.message().find("does not match its signed SHA-256"),
+            std::string::npos)
+      << why.ToString();
+  // Chunk 1 of the same file still comes back.
+  ASSERT_VALISE_OK(
+      RecoverDataChunk(&rb, 1, 0, 1, lost, buf.data(), &src, &why));
+  EXPECT_EQ(src, ChunkSource::kRebuilt);
+}
+
+// Goal: a file cut short on its drive (a truncated copy) is an erasure
+// named as truncation, and its chunks are rebuilt.
+TEST(PackRebuild, TruncatedFileIsRebuilt) {
+  PackedShipment p(RaggedSizes(), 4, 2, kChunk, 13);
+  const PackFile& f = p.layout.data[2].files[0];
+  const std::string& c = p.contents.at(f.path);
+  p.disk.AddFile(PackedShipment::DataRoot(2) + "/" + f.path,
+                 c.substr(0, c.size() / 2));
+  FsStripeReader reader(&p.disk, &p.layout, p.DataRoots({}), p.ParityRoots({}));
+  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
+  std::vector<uint8_t> buf(kChunk);
+  const uint64_t last = PackChunksOf(f.size, kChunk) - 1;
+  ChunkSource src;
+  Status why;
+  ASSERT_VALISE_OK(
+      RecoverDataChunk(&rb, 2, 0, last, {}, buf.data(), &src, &why));
+  EXPECT_EQ(src, ChunkSource::kRebuilt);
+  EXPECT_TRUE(why.IsCorruption()) << why.ToString();
+  EXPECT_NE(why.message().find("truncated"), std::string::npos);
+  const uint64_t off = last * kChunk;
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(buf.data()), f.size - off),
+            c.substr(off));
+}
+
+// Goal: losing every parity drive costs no data, and the assessment says
+// the shipment can lose nothing more; no loss leaves m to spare.
+TEST(PackRebuild, AssessLossCountsWhatIsLeft) {
+  PackedShipment p(RaggedSizes(), 4, 2, kChunk, 17);
+  EXPECT_EQ(AssessLoss(*p.map, std::vector<bool>(6, false), {}).spare, 2u);
+  EXPECT_EQ(
+      AssessLoss(*p.map, std::vector<bool>(6, false), {}).stripes_degraded, 0u);
+  std::vector<bool> parity_gone = {false, false, false, false, true, true};
+  Recovery r = RecoverAll(p, parity_gone);
+  EXPECT_TRUE(r.lost_files.empty());
+  EXPECT_TRUE(r.rebuilt_files.empty());
+  LossAssessment a = AssessLoss(*p.map, parity_gone, {});
+  EXPECT_EQ(a.spare, 0u);
+  EXPECT_EQ(a.unrecoverable_files, 0u);
+  EXPECT_EQ(a.stripes_degraded, p.layout.stripes);
+  // The least filled data drive lost: only its stripes are degraded.
+  uint32_t least = 0;
+  for (uint32_t d = 0; d < 4; ++d) {
+    if (p.layout.data[d].chunks < p.layout.data[least].chunks) least = d;
+  }
+  std::vector<bool> one(6, false);
+  one[least] = true;
+  LossAssessment b = AssessLoss(*p.map, one, {});
+  EXPECT_EQ(b.stripes_degraded, p.layout.data[least].chunks);
+  EXPECT_EQ(b.spare, 1u);
+}
+
+// Goal: arguments that name no stripe or member are refused.
+TEST(PackRebuild, RefusesBadArguments) {
+  PackedShipment p({kChunk * 3, 10}, 2, 1, kChunk, 19);
+  FsStripeReader reader(&p.disk, &p.layout, p.DataRoots({}), p.ParityRoots({}));
+  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
+  std::vector<uint8_t> buf(kChunk);
+  uint8_t* outs[] = {buf.data(), buf.data()};
+  StripeOutcome o;
+  EXPECT_TRUE(
+      rb.Rebuild(p.layout.stripes, {0}, {}, outs, &o).IsInvalidArgument());
+  EXPECT_TRUE(rb.Rebuild(0, {3}, {}, outs, &o).IsInvalidArgument());
+  EXPECT_TRUE(rb.Rebuild(0, {0, 0}, {}, outs, &o).IsInvalidArgument());
+  EXPECT_TRUE(rb.Rebuild(0, {0}, {true}, outs, &o).IsInvalidArgument());
+  ChunkSource src;
+  Status why;
+  EXPECT_TRUE(RecoverDataChunk(&rb, 0, 0, 99, {}, buf.data(), &src, &why)
+                  .IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace valise
