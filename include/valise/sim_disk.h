@@ -45,8 +45,11 @@
 // match "drive20/x"; "drive2" does); a SyncDir is matched as the
 // directory's path plus "/".
 //
-// Fault order, per operation (each 1-in-N roll uses the seeded generator,
-// so one thread issuing the same calls sees the same results):
+// Fault order, per operation. Each 1-in-N roll is a decision drawn for
+// that operation alone (its kind, its file's path, offset and length, and
+// how many times the same operation was decided before), never from a
+// stream the threads share: the same operations meet the same faults in
+// every replay of a seed, whichever thread reaches the disk first.
 //   read:  inactive -> crashed file -> stall -> O_DIRECT alignment (EINVAL)
 //          -> bad range -> transient EIO -> EAGAIN (queue only) -> short
 //          read -> copy -> bit flip
@@ -199,6 +202,12 @@ class SimDisk final : public FileSystem {
   void SetActive(bool active, Status status = Status::IOError("sim: inactive"));
   // Drops unsynced writes and unsynced directory changes (see above).
   void Crash();
+  // Cuts the power (Crash) just before the disk's next write or sync once
+  // it has executed `ops` more of them (counted from this call; 0: never):
+  // that operation fails as on a dead handle (ESTALE). The cut falls on an
+  // exact operation, inside the disk, where a thread watching stats()
+  // would let a few more slip by. Stats::crashes counts the cuts.
+  void CrashAfter(uint64_t ops);
   // Moves the simulated clock forward.
   void AdvanceClock(uint64_t us);
 
@@ -212,6 +221,7 @@ class SimDisk final : public FileSystem {
     uint64_t injected_errors = 0, short_reads = 0, eagains = 0;
     uint64_t bit_flips = 0, stalls = 0;
     uint64_t bytes_read = 0, bytes_written = 0;
+    uint64_t crashes = 0;  // by Crash() and CrashAfter()
   };
   Stats stats() const;
 

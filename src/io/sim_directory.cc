@@ -236,7 +236,7 @@ class SimDirectory final : public Directory {
     // the faults and stalls set for "drive2/".
     std::string key = SimDisk::Impl::NormalizeKey(Full(rel));
     if (!key.empty() && key.back() != '/') key += '/';
-    impl_->WaitUnstalledLocked(lock, key, epoch_);
+    impl_->WaitUnstalledLocked(lock, key, epoch_, Decision::kSyncDir);
     VALISE_RETURN_IF_ERROR(CheckLocked(context));
     OpResult r = impl_->SyncDirLocked(l.node, key);
     if (r.res < 0) return ToStatus(r, context);
@@ -252,7 +252,7 @@ class SimDirectory final : public Directory {
     }
     std::string key = SimDisk::Impl::NormalizeKey(path_);
     if (!key.empty() && key.back() != '/') key += '/';
-    impl_->WaitUnstalledLocked(lock, key, epoch_);
+    impl_->WaitUnstalledLocked(lock, key, epoch_, Decision::kSyncFs);
     VALISE_RETURN_IF_ERROR(CheckLocked(context));
     OpResult r = impl_->SyncFsLocked(key);
     if (r.res < 0) return ToStatus(r, context);

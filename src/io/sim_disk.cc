@@ -4,9 +4,11 @@
 // sim_file.cc, sim_directory.cc and sim_queue.cc.
 //
 // Everything is one graph of Nodes under one mutex: the simulated disk is
-// for tests, where being obviously right beats being fast. Randomness is a
-// splitmix64 stream (not <random>'s distributions, whose output differs
-// between standard libraries), so a seed replays the same faults anywhere.
+// for tests, where being obviously right beats being fast. Randomness is
+// splitmix64's mixer (not <random>'s distributions, whose output differs
+// between standard libraries) over each decision's identity
+// (DecideLocked), so a seed replays the same faults anywhere, whatever
+// order the threads reach the disk in.
 #include "valise/sim_disk.h"
 
 #include <algorithm>
@@ -57,7 +59,7 @@ uint64_t Mix(uint64_t z) {
 
 // ---------------------------------------------------------------- Impl
 
-SimDisk::Impl::Impl(const SimDiskOptions& o) : opt(o), rng_state(o.seed) {
+SimDisk::Impl::Impl(const SimDiskOptions& o) : opt(o) {
   root = std::make_shared<Node>();
   root->ino = 1;
   root->type = FileType::kDirectory;
@@ -232,7 +234,18 @@ bool SimDisk::Impl::WouldExceedBytesLocked(const Node& node,
          grow > opt.capacity_bytes - used_bytes;
 }
 
+bool SimDisk::Impl::CrashDueLocked() {
+  if (crash_at_ops == 0 || stats.writes + stats.syncs <= crash_at_ops) {
+    return false;
+  }
+  crash_at_ops = 0;
+  CrashLocked();
+  cv.notify_all();  // calls stalled on the dead disk end
+  return true;
+}
+
 void SimDisk::Impl::CrashLocked() {
+  ++stats.crashes;
   ++epoch;
   locks.clear();
   const uint64_t mark = ++visit_mark;
@@ -281,15 +294,20 @@ const SimFaults& SimDisk::Impl::FaultsForLocked(const std::string& key) const {
   return *best;
 }
 
-uint64_t SimDisk::Impl::NextLocked() {
-  // splitmix64: one add and a mix per draw, every seed is a good seed.
-  rng_state += 0x9e3779b97f4a7c15ULL;
-  return Mix(rng_state);
+uint64_t sim::Draws::Next() {
+  // splitmix64's sequence from the decision's base: every base is good.
+  return Mix(base_ + 0x9e3779b97f4a7c15ULL * ++i_);
 }
 
-bool SimDisk::Impl::RollLocked(uint32_t one_in) {
-  if (one_in == 0) return false;
-  return NextLocked() % one_in == 0;
+sim::Draws SimDisk::Impl::DecideLocked(sim::Decision kind, std::string_view key,
+                                       uint64_t offset, uint64_t len,
+                                       uint64_t extra) {
+  // FNV-1a over the identity, then mixed with the seed and the count.
+  uint64_t h = 1469598103934665603ULL ^ static_cast<uint64_t>(kind);
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+  for (uint64_t v : {offset, len, extra}) h = Mix(h ^ v);
+  const uint64_t nth = decided[h]++;
+  return sim::Draws(Mix(Mix(opt.seed) ^ h) + Mix(nth));
 }
 
 bool SimDisk::Impl::StalledLocked(const std::string& key,
@@ -302,8 +320,14 @@ bool SimDisk::Impl::StalledLocked(const std::string& key,
 }
 
 std::shared_ptr<sim::StallToken> SimDisk::Impl::RollStallLocked(
-    const std::string& key) {
-  if (!RollLocked(FaultsForLocked(key).stall_one_in)) return nullptr;
+    const std::string& key, sim::Decision op, uint64_t offset, uint64_t len) {
+  const uint32_t one_in = FaultsForLocked(key).stall_one_in;
+  if (one_in == 0) return nullptr;
+  if (!DecideLocked(sim::Decision::kStall, key, offset, len,
+                    static_cast<uint64_t>(op))
+           .OneIn(one_in)) {
+    return nullptr;
+  }
   auto token = std::make_shared<sim::StallToken>();
   token->key = key;
   stall_tokens.push_back(token);
@@ -312,8 +336,10 @@ std::shared_ptr<sim::StallToken> SimDisk::Impl::RollStallLocked(
 
 void SimDisk::Impl::WaitUnstalledLocked(std::unique_lock<std::mutex>& lock,
                                         const std::string& key,
-                                        uint64_t file_epoch) {
-  std::shared_ptr<sim::StallToken> token = RollStallLocked(key);
+                                        uint64_t file_epoch, sim::Decision op,
+                                        uint64_t offset, uint64_t len) {
+  std::shared_ptr<sim::StallToken> token =
+      RollStallLocked(key, op, offset, len);
   if (!active || file_epoch != epoch || !StalledLocked(key, token.get())) {
     return;
   }
@@ -389,17 +415,18 @@ OpResult SimDisk::Impl::ReadLocked(const SimFile& f, uint64_t offset, size_t n,
     }
   }
   const SimFaults& faults = FaultsForLocked(f.key());
-  if (RollLocked(faults.read_error_one_in)) return InjectLocked(EIO);
-  if (async && RollLocked(faults.eagain_one_in)) return InjectLocked(EAGAIN);
+  sim::Draws d = DecideLocked(sim::Decision::kRead, f.key(), offset, n);
+  if (d.OneIn(faults.read_error_one_in)) return InjectLocked(EIO);
+  if (async && d.OneIn(faults.eagain_one_in)) return InjectLocked(EAGAIN);
   uint64_t size = node.data.size();
   uint64_t count = offset >= size ? 0 : std::min<uint64_t>(n, size - offset);
-  if (count > 1 && RollLocked(faults.short_read_one_in)) {
-    count = ShortCount(count, f.is_direct(), NextLocked());
+  if (count > 1 && d.OneIn(faults.short_read_one_in)) {
+    count = ShortCount(count, f.is_direct(), d.Next());
     ++stats.short_reads;
   }
   if (count > 0) memcpy(buf, node.data.data() + offset, count);
-  if (count > 0 && RollLocked(faults.bit_flip_one_in)) {
-    uint64_t bit = NextLocked() % (count * 8);
+  if (count > 0 && d.OneIn(faults.bit_flip_one_in)) {
+    uint64_t bit = d.Next() % (count * 8);
     buf[bit / 8] = static_cast<char>(buf[bit / 8] ^ (1 << (bit % 8)));
     ++stats.bit_flips;
   }
@@ -410,21 +437,23 @@ OpResult SimDisk::Impl::ReadLocked(const SimFile& f, uint64_t offset, size_t n,
 OpResult SimDisk::Impl::WriteLocked(const SimFile& f, uint64_t offset,
                                     const char* data, size_t n, bool async) {
   ++stats.writes;
+  if (CrashDueLocked()) return InjectLocked(ESTALE);
   OpResult check = CheckFileLocked(f);
   if (check.res < 0) return check;
   if (!f.writable()) return OpResult{-EBADF};
   if (f.is_direct() && Misaligned(offset, n, data)) return OpResult{-EINVAL};
   const SimFaults& faults = FaultsForLocked(f.key());
-  if (RollLocked(faults.write_error_one_in)) return InjectLocked(EIO);
-  if (async && RollLocked(faults.eagain_one_in)) return InjectLocked(EAGAIN);
+  sim::Draws d = DecideLocked(sim::Decision::kWrite, f.key(), offset, n);
+  if (d.OneIn(faults.write_error_one_in)) return InjectLocked(EIO);
+  if (async && d.OneIn(faults.eagain_one_in)) return InjectLocked(EAGAIN);
   Node* node = f.node().get();
   // Linux pwrite on an O_APPEND descriptor appends whatever the offset.
   if (f.append()) offset = node->data.size();
   if (n == 0) return OpResult{};
   uint64_t new_size = std::max<uint64_t>(node->data.size(), offset + n);
   if (WouldExceedBytesLocked(*node, new_size)) return InjectLocked(ENOSPC);
-  if (async && n > 1 && RollLocked(faults.short_write_one_in)) {
-    n = ShortCount(n, f.is_direct(), NextLocked());
+  if (async && n > 1 && d.OneIn(faults.short_write_one_in)) {
+    n = ShortCount(n, f.is_direct(), d.Next());
     new_size = std::max<uint64_t>(node->data.size(), offset + n);
   }
   if (new_size > node->data.size()) ResizeLocked(node, new_size);
@@ -436,11 +465,13 @@ OpResult SimDisk::Impl::WriteLocked(const SimFile& f, uint64_t offset,
 OpResult SimDisk::Impl::SyncLocked(const SimFile& f) {
   ++stats.syncs;
   ++stats.file_syncs;
+  if (CrashDueLocked()) return InjectLocked(ESTALE);
   OpResult check = CheckFileLocked(f);
   if (check.res < 0) return check;
   // A failed fdatasync makes nothing durable (after an fsync error Linux
   // may already have dropped the dirty pages; assume the worst).
-  if (RollLocked(FaultsForLocked(f.key()).sync_error_one_in)) {
+  if (DecideLocked(sim::Decision::kSync, f.key())
+          .OneIn(FaultsForLocked(f.key()).sync_error_one_in)) {
     return InjectLocked(EIO);
   }
   Node* node = f.node().get();
@@ -453,8 +484,10 @@ OpResult SimDisk::Impl::SyncLocked(const SimFile& f) {
 OpResult SimDisk::Impl::SyncDirLocked(const NodePtr& dir,
                                       const std::string& key) {
   ++stats.syncs;
+  if (CrashDueLocked()) return InjectLocked(ESTALE);
   if (!active) return InjectLocked(InactiveErrLocked());
-  if (RollLocked(FaultsForLocked(key).sync_error_one_in)) {
+  if (DecideLocked(sim::Decision::kSyncDir, key)
+          .OneIn(FaultsForLocked(key).sync_error_one_in)) {
     return InjectLocked(EIO);
   }
   dir->synced_entries = dir->entries;
@@ -470,8 +503,10 @@ OpResult SimDisk::Impl::SyncDirLocked(const NodePtr& dir,
 OpResult SimDisk::Impl::SyncFsLocked(const std::string& key) {
   ++stats.syncs;
   ++stats.syncfs;
+  if (CrashDueLocked()) return InjectLocked(ESTALE);
   if (!active) return InjectLocked(InactiveErrLocked());
-  if (RollLocked(FaultsForLocked(key).sync_error_one_in)) {
+  if (DecideLocked(sim::Decision::kSyncFs, key)
+          .OneIn(FaultsForLocked(key).sync_error_one_in)) {
     return InjectLocked(EIO);
   }
   // The drive: the first component of `key` (the whole tree for the root).
@@ -739,6 +774,12 @@ void SimDisk::Crash() {
     impl_->CrashLocked();
   }
   impl_->cv.notify_all();
+}
+
+void SimDisk::CrashAfter(uint64_t ops) {
+  std::lock_guard lock(impl_->mu);
+  impl_->crash_at_ops =
+      ops == 0 ? 0 : impl_->stats.writes + impl_->stats.syncs + ops;
 }
 
 void SimDisk::AdvanceClock(uint64_t us) { impl_->clock_us.fetch_add(us); }

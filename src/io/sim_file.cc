@@ -43,7 +43,7 @@ Status SimFile::Fail(const OpResult& r, const std::string& what) const {
 Status SimFile::ReadAt(uint64_t offset, size_t n, char* scratch,
                        size_t* bytes_read) const {
   std::unique_lock lock(impl_->mu);
-  impl_->WaitUnstalledLocked(lock, key_, epoch_);
+  impl_->WaitUnstalledLocked(lock, key_, epoch_, Decision::kRead, offset, n);
   OpResult r = impl_->ReadLocked(*this, offset, n, scratch, /*async=*/false);
   if (r.res < 0) return Fail(r, "read at " + std::to_string(offset));
   *bytes_read = static_cast<size_t>(r.res);
@@ -52,7 +52,7 @@ Status SimFile::ReadAt(uint64_t offset, size_t n, char* scratch,
 
 Status SimFile::WriteAt(uint64_t offset, const char* data, size_t n) {
   std::unique_lock lock(impl_->mu);
-  impl_->WaitUnstalledLocked(lock, key_, epoch_);
+  impl_->WaitUnstalledLocked(lock, key_, epoch_, Decision::kWrite, offset, n);
   OpResult r = impl_->WriteLocked(*this, offset, data, n, /*async=*/false);
   if (r.res < 0) return Fail(r, "write at " + std::to_string(offset));
   return Status::OK();
@@ -68,7 +68,7 @@ Status SimFile::Size(uint64_t* size) const {
 
 Status SimFile::Sync() {
   std::unique_lock lock(impl_->mu);
-  impl_->WaitUnstalledLocked(lock, key_, epoch_);
+  impl_->WaitUnstalledLocked(lock, key_, epoch_, Decision::kSync);
   OpResult r = impl_->SyncLocked(*this);
   if (r.res < 0) return Fail(r, "fdatasync");
   return Status::OK();
@@ -128,7 +128,8 @@ Status SimFile::CloneFrom(const File& src, uint64_t src_offset,
   if (err == 0 && s->node_->device != node_->device) err = EXDEV;
   if (err == 0 && s->node_->type != FileType::kRegular) err = EINVAL;
   if (err != 0) return ToStatus(OpResult{-err}, path_ + ": " + what);
-  if (impl_->RollLocked(impl_->FaultsForLocked(key_).write_error_one_in)) {
+  if (impl_->DecideLocked(Decision::kClone, key_, dst_offset, n)
+          .OneIn(impl_->FaultsForLocked(key_).write_error_one_in)) {
     return Fail(impl_->InjectLocked(EIO), what);
   }
 

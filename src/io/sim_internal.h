@@ -22,6 +22,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "valise/file_system.h"
@@ -81,6 +82,33 @@ struct Lookup {
   NodePtr node;      // what the path names; null if the leaf is absent
 };
 
+// What a random decision of the disk decides (see Impl::DecideLocked).
+enum class Decision : uint8_t {
+  kStall,     // whether a request or a synchronous call stalls
+  kRead,      // a read's faults: EIO, EAGAIN, short count, bit flip
+  kWrite,     // a write's faults: EIO, EAGAIN, short count
+  kSync,      // fdatasync of a file
+  kSyncDir,   // fsync of a directory
+  kSyncFs,    // syncfs of a drive
+  kClone,     // a clone's EIO
+  kComplete,  // a queued request's place among those a Wait completes
+  kWait,      // how many of the ready requests a Wait completes
+};
+
+// The draws of one decision: value i is a pure function of the decision's
+// base (seed, identity, how many times it was decided before) and i.
+class Draws {
+ public:
+  explicit Draws(uint64_t base) : base_(base) {}
+  uint64_t Next();
+  // True one time in `one_in` (never for 0).
+  bool OneIn(uint32_t one_in) { return one_in != 0 && Next() % one_in == 0; }
+
+ private:
+  uint64_t base_;
+  uint64_t i_ = 0;
+};
+
 // Result of one simulated operation: bytes transferred, or -errno.
 struct OpResult {
   int64_t res = 0;
@@ -93,6 +121,8 @@ class SimFile;
 
 struct SimDisk::Impl {
   using BadRange = sim::BadRange;
+  using Decision = sim::Decision;
+  using Draws = sim::Draws;
   using Lookup = sim::Lookup;
   using Node = sim::Node;
   using NodePtr = sim::NodePtr;
@@ -128,18 +158,35 @@ struct SimDisk::Impl {
   bool WouldExceedBytesLocked(const Node& node, uint64_t new_size) const;
   bool InodesFullLocked() const { return live_inodes >= opt.capacity_inodes; }
   void CrashLocked();
+  // CrashAfter's cut: true (and the disk crashed) if it is due before the
+  // write or sync being counted now.
+  bool CrashDueLocked();
 
   // --- Faults.
   const SimFaults& FaultsForLocked(const std::string& key) const;
-  bool RollLocked(uint32_t one_in);
-  uint64_t NextLocked();
+  // Exact replay, the TigerBeetle way: every random decision of the disk
+  // is drawn from one generator in an order fixed by the seed alone, not
+  // by the threads that happen to reach the disk first. A decision is
+  // addressed by what it decides: its kind, the path (`key`, normalized,
+  // as the file was opened), offset and length, `extra` (an op code), and
+  // how many times that same decision was made before (the second attempt
+  // at a read is the next one). So the faults an operation meets do not
+  // depend on which other operations ran before it, on which thread: a
+  // seed replays the same faults whatever the interleaving.
+  Draws DecideLocked(Decision kind, std::string_view key, uint64_t offset = 0,
+                     uint64_t len = 0, uint64_t extra = 0);
   bool StalledLocked(const std::string& key, const StallToken* token) const;
-  // A token when `stall_one_in` picks this request, else null.
-  std::shared_ptr<StallToken> RollStallLocked(const std::string& key);
-  // Rolls `stall_one_in` for a synchronous call, then blocks while its
-  // path is stalled, until Unstall, Crash or SetActive(false).
+  // A token when `stall_one_in` picks this request, else null. The request
+  // is identified as for DecideLocked.
+  std::shared_ptr<StallToken> RollStallLocked(const std::string& key,
+                                              Decision op, uint64_t offset,
+                                              uint64_t len);
+  // Rolls `stall_one_in` for a synchronous call (op, offset, len), then
+  // blocks while its path is stalled, until Unstall, Crash or
+  // SetActive(false).
   void WaitUnstalledLocked(std::unique_lock<std::mutex>& lock,
-                           const std::string& key, uint64_t file_epoch);
+                           const std::string& key, uint64_t file_epoch,
+                           Decision op, uint64_t offset = 0, uint64_t len = 0);
   // Counts an injected failure; returns -err.
   OpResult InjectLocked(int err);
 
@@ -189,11 +236,13 @@ struct SimDisk::Impl {
   uint64_t next_ino = 2;
   uint64_t next_device = 2;  // the root's is 1
   uint64_t next_physical = 0;
-  uint64_t live_inodes = 0;  // named nodes, root excluded
-  uint64_t used_bytes = 0;   // data of named regular files
-  uint64_t epoch = 0;        // bumped by Crash()
+  uint64_t live_inodes = 0;   // named nodes, root excluded
+  uint64_t used_bytes = 0;    // data of named regular files
+  uint64_t epoch = 0;         // bumped by Crash()
+  uint64_t crash_at_ops = 0;  // CrashAfter: writes + syncs at the cut; 0 none
   uint64_t visit_mark = 0;
-  uint64_t rng_state;
+  // Decisions made so far, by identity (see DecideLocked).
+  std::unordered_map<uint64_t, uint64_t> decided;
 
   bool active = true;
   Status inactive_status;

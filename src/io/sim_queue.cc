@@ -1,7 +1,13 @@
 // The simulated IoQueue: asynchronous in spirit. Prepare() queues a
 // request, Submit() puts the prepared ones in flight (rolling
 // `stall_one_in` for each), and Wait() completes a seeded random subset of
-// the in-flight requests that are not stalled, in a seeded random order.
+// the in-flight requests that are not stalled, in a seeded random order:
+// each ready request draws a place (a decision of its own, by its file,
+// offset, length and op: see SimDisk::Impl::DecideLocked), the subset's
+// size is drawn by the set of ready requests, and the requests with the
+// lowest places complete, lowest first. No draw depends on the Waits
+// before, so a request's fate does not depend on when the threads that
+// feed the queue ran.
 // Each result is computed at completion from the file contents of that
 // moment, through the same fault model as synchronous calls plus -EAGAIN
 // and short writes. The full contract is in include/valise/sim_disk.h.
@@ -48,7 +54,8 @@ class SimQueue final : public IoQueue {
       p.req = req;
       if (const SimFile* f = OwnFile(req); f != nullptr) {
         p.key = f->key();
-        p.token = impl_->RollStallLocked(p.key);
+        p.token = impl_->RollStallLocked(p.key, OpDecision(req.op), req.offset,
+                                         req.len);
       }
       submitted_.push_back(std::move(p));
     }
@@ -68,7 +75,7 @@ class SimQueue final : public IoQueue {
     if (n >= min_complete && (n > 0 || min_complete == 0)) {
       // Between max(min_complete, 1) and all of the ready ones.
       size_t lo = std::min<size_t>(std::max<unsigned>(min_complete, 1), n);
-      size_t k = n == 0 ? 0 : lo + impl_->NextLocked() % (n - lo + 1);
+      size_t k = n == 0 ? 0 : lo + PlaceLocked(&ready) % (n - lo + 1);
       CompleteLocked(&ready, k, out);
       if (k > 0) impl_->clock_us.fetch_add(impl_->opt.latency_us);
       return Status::OK();
@@ -77,6 +84,7 @@ class SimQueue final : public IoQueue {
     // timeout, which passes on the simulated clock only (nothing sleeps),
     // unless a Wake() came first. Whatever was ready is returned.
     if (!wake) impl_->clock_us.fetch_add(timeout_us);
+    PlaceLocked(&ready);
     CompleteLocked(&ready, n, out);
     return Status::OK();
   }
@@ -130,14 +138,45 @@ class SimQueue final : public IoQueue {
     return ready;
   }
 
-  // Completes k of the `ready` requests, picked and ordered by a partial
-  // Fisher-Yates shuffle, and removes them from submitted_.
+  static Decision OpDecision(IoOp op) {
+    switch (op) {
+      case IoOp::kRead:
+        return Decision::kRead;
+      case IoOp::kWrite:
+        return Decision::kWrite;
+      case IoOp::kSync:
+        return Decision::kSync;
+    }
+    return Decision::kRead;
+  }
+
+  // Orders `ready` by each request's place, drawn for this Wait (a
+  // request that waits draws again next time), and returns a draw decided
+  // by the whole ready set, for the size of the subset.
+  uint64_t PlaceLocked(std::vector<size_t>* ready) {
+    std::vector<std::pair<uint64_t, size_t>> placed;
+    uint64_t set = 0;
+    for (size_t i : *ready) {
+      const IoRequest& q = submitted_[i].req;
+      const uint64_t place =
+          impl_
+              ->DecideLocked(Decision::kComplete, submitted_[i].key, q.offset,
+                             q.len, static_cast<uint64_t>(q.op))
+              .Next();
+      placed.emplace_back(place, i);
+      set ^= place;
+    }
+    std::sort(placed.begin(), placed.end());
+    for (size_t j = 0; j < placed.size(); ++j) (*ready)[j] = placed[j].second;
+    return impl_->DecideLocked(Decision::kWait, "", set).Next();
+  }
+
+  // Completes the first k of the `ready` requests (as PlaceLocked ordered
+  // them), in that order, and removes them from submitted_.
   void CompleteLocked(std::vector<size_t>* ready, size_t k,
                       std::vector<IoCompletion>* out) {
     std::vector<size_t>& r = *ready;
     for (size_t j = 0; j < k; ++j) {
-      size_t pick = j + impl_->NextLocked() % (r.size() - j);
-      std::swap(r[j], r[pick]);
       const Pending& p = submitted_[r[j]];
       out->push_back(IoCompletion{p.req.user_data, ExecuteLocked(p.req)});
     }

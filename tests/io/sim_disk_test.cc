@@ -168,6 +168,155 @@ TEST(SimDisk, SameSeedSameResults) {
   EXPECT_GT(a.stats.bit_flips, 0u);
 }
 
+// What each synchronous read and write of two files meets, with every
+// fault on, the two files' operations interleaved one way or the other.
+struct PerFile {
+  std::vector<std::string> a, b;  // per operation: status or bytes read
+  bool operator==(const PerFile&) const = default;
+};
+
+PerFile RunTwoFiles(bool a_first, bool interleave) {
+  SimDiskOptions opt;
+  opt.seed = 99;
+  SimDisk disk(opt);
+  disk.AddFile("d1/a", RandomBytes(64 * 1024, 1));
+  disk.AddFile("d2/b", RandomBytes(64 * 1024, 2));
+  SimFaults f;
+  f.read_error_one_in = 3;
+  f.short_read_one_in = 3;
+  f.bit_flip_one_in = 3;
+  f.write_error_one_in = 3;
+  f.sync_error_one_in = 3;
+  disk.SetFaults("", f);
+  std::unique_ptr<File> fa = OpenBuffered(disk, "d1/a");
+  std::unique_ptr<File> fb = OpenBuffered(disk, "d2/b");
+  std::unique_ptr<Directory> dest = OpenDir(disk, "dest");
+  PerFile out;
+  auto op = [&](File* file, std::vector<std::string>* log, int i) {
+    char buf[4096];
+    size_t got = 0;
+    Status s = file->ReadAt(uint64_t(i % 8) * 4096, sizeof(buf), buf, &got);
+    log->push_back(s.ok() ? std::string(buf, got) : s.ToString());
+    std::unique_ptr<File> w;
+    Status c =
+        dest->CreateFile(file->path().substr(0, 2) + "-" + std::to_string(i),
+                         WriteOptions(), &w);
+    if (c.ok()) c = w->WriteAt(0, buf, 512);
+    if (c.ok()) c = w->Sync();
+    log->push_back(c.ToString());
+  };
+  for (int i = 0; i < 24; ++i) {
+    // One file's whole run before the other's, or turn by turn.
+    if (interleave) {
+      op(a_first ? fa.get() : fb.get(), a_first ? &out.a : &out.b, i);
+      op(a_first ? fb.get() : fa.get(), a_first ? &out.b : &out.a, i);
+    } else {
+      op(a_first ? fa.get() : fb.get(), a_first ? &out.a : &out.b, i);
+    }
+  }
+  if (!interleave) {
+    for (int i = 0; i < 24; ++i) {
+      op(a_first ? fb.get() : fa.get(), a_first ? &out.b : &out.a, i);
+    }
+  }
+  return out;
+}
+
+TEST(SimDisk, DecisionsDoNotDependOnTheOrderOfOperations) {
+  // Goal: exact replay whatever the threads' interleaving (the TigerBeetle
+  // rule: no thread draws from a shared stream). Each fault decision
+  // belongs to its operation (its file, offset, length, attempt), so the
+  // faults one file's reads, writes and syncs meet are the same whether
+  // the other file's operations ran before, after or in between. (With one
+  // generator drawn in call order, each file's faults changed with the
+  // interleaving.)
+  const PerFile a_then_b = RunTwoFiles(true, false);
+  EXPECT_EQ(a_then_b, RunTwoFiles(false, false));
+  EXPECT_EQ(a_then_b, RunTwoFiles(true, true));
+  EXPECT_EQ(a_then_b, RunTwoFiles(false, true));
+  // The faults bit, and differ between retries of the same read.
+  int failed = 0;
+  for (const std::string& r : a_then_b.a) failed += r.size() != 4096 ? 1 : 0;
+  EXPECT_GT(failed, 4);
+  EXPECT_NE(a_then_b.a[0], a_then_b.a[16]);  // offset 0, first and third
+}
+
+TEST(SimDisk, QueuedRequestsMeetTheSameFaultsInAnyOrder) {
+  // Goal: a queued request's result does not depend on the order requests
+  // were submitted in, nor on what else was in flight: prepared in
+  // reverse, or in two halves with Waits between, each read meets the
+  // same faults (by user_data: same result, same bytes).
+  auto run = [](int how) {
+    SimDiskOptions opt;
+    opt.seed = 7;
+    SimDisk disk(opt);
+    disk.AddFile("d1/f", RandomBytes(64 * 1024, 3));
+    SimFaults f;
+    f.read_error_one_in = 4;
+    f.short_read_one_in = 4;
+    f.eagain_one_in = 5;
+    f.bit_flip_one_in = 4;
+    disk.SetFaults("d1/", f);
+    std::unique_ptr<File> file = OpenBuffered(disk, "d1/f");
+    std::string note;
+    std::unique_ptr<IoQueue> q = disk.NewIoQueue(IoQueueOptions(), &note);
+    std::vector<std::string> bufs(32, std::string(2048, '\0'));
+    std::vector<IoCompletion> done;
+    std::vector<uint64_t> order;
+    for (uint64_t i = 0; i < 32; ++i) order.push_back(how == 1 ? 31 - i : i);
+    for (uint64_t n = 0; n < 32; ++n) {
+      const uint64_t i = order[n];
+      EXPECT_VALISE_OK(
+          q->Prepare(ReadReq(file.get(), i * 2048, bufs[i].data(), 2048, i)));
+      if (how == 2 && n == 15) {
+        while (q->in_flight() > 0) EXPECT_VALISE_OK(q->Wait(1, 1000, &done));
+      }
+    }
+    while (q->in_flight() > 0) EXPECT_VALISE_OK(q->Wait(1, 1000, &done));
+    std::vector<std::string> by_request(32);
+    for (const IoCompletion& c : done) {
+      by_request[c.user_data] =
+          std::to_string(c.res) + ":" +
+          (c.res > 0 ? bufs[c.user_data].substr(0, c.res) : "");
+    }
+    return by_request;
+  };
+  const std::vector<std::string> forward = run(0);
+  EXPECT_EQ(forward, run(1));
+  EXPECT_EQ(forward, run(2));
+}
+
+TEST(SimDisk, CrashAfterCutsOnTheExactOperation) {
+  // Goal: CrashAfter(n) lets exactly n writes and syncs through, then the
+  // power is cut before the next: it fails (ESTALE), unsynced data is
+  // gone, the disk counts the crash; CrashAfter(0) disarms it.
+  SimDisk disk(SimDiskOptions{});
+  std::unique_ptr<Directory> d = OpenDir(disk, "dest");
+  std::unique_ptr<File> f;
+  ASSERT_VALISE_OK(d->CreateFile("f", WriteOptions(), &f));
+  ASSERT_VALISE_OK(d->SyncDir(""));
+  disk.CrashAfter(3);
+  ASSERT_VALISE_OK(f->WriteAt(0, "abc", 3));  // 1
+  ASSERT_VALISE_OK(f->Sync());                // 2
+  ASSERT_VALISE_OK(f->WriteAt(3, "def", 3));  // 3
+  EXPECT_EQ(disk.stats().crashes, 0u);
+  Status s = f->WriteAt(6, "ghi", 3);  // the cut
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(s.err(), ESTALE) << s.ToString();
+  EXPECT_EQ(disk.stats().crashes, 1u);
+  std::string stored;
+  ASSERT_TRUE(disk.GetFile("dest/f", &stored));
+  EXPECT_EQ(stored, "abc");
+  std::unique_ptr<Directory> d2 = OpenDir(disk, "dest");
+  std::unique_ptr<File> g;
+  ASSERT_VALISE_OK(d2->CreateFile("g", WriteOptions(), &g));
+  disk.CrashAfter(1);
+  disk.CrashAfter(0);
+  ASSERT_VALISE_OK(g->WriteAt(0, "x", 1));
+  ASSERT_VALISE_OK(g->Sync());
+  EXPECT_EQ(disk.stats().crashes, 1u);
+}
+
 // ------------------------------------------------------------ read faults
 
 TEST(SimDisk, BadRangeFailsEveryTime) {

@@ -32,12 +32,22 @@
 // discarded for another copy (ingest); valise does not re-read a copy
 // whose digest mismatches. The oracle follows that documented behaviour.
 //
-// Replay: VALISE_SEED=N runs seed N alone (and prints its scenario);
-// VALISE_SEEDS=N runs seeds 1..N (default 1000). The scenario is a pure
-// function of the seed; the fault rolls of the simulated disk are seeded
-// too, but the commit thread and the reading thread share its generator,
-// so a replay may roll differently where their calls interleave
-// differently. The checks hold for any roll.
+// Replay: VALISE_SEED=N runs seed N alone, prints its scenario and, after
+// each phase, fingerprints of its report and of the disk's counters (so two
+// replays can be compared line by line); VALISE_SEEDS=N runs seeds 1..N
+// (default 1000). The scenario is a pure function of the seed, and so is
+// every fault the simulated disk injects: each decision belongs to the
+// operation it decides (its file, offset, length and attempt), never to the
+// order in which threads reach the disk, and a power cut falls on an exact
+// operation (SimDisk::CrashAfter). So verify replays exactly, and so does
+// an ingest with a healthy DEST (RandomizedPipeline.SeedsReplayExactly
+// checks both). What still depends on thread timing: which files form a
+// commit group (whatever finished while the group before was committed),
+// hence which files a DEST fault, a full DEST or a power cut lands on, and
+// how the disk's counters run; and when a stalled drive is given up (its
+// timeout runs on the simulated clock, which moves with each queue Wait).
+// Replaying those exactly needs the pipeline's stages on one thread in the
+// simulation. The checks hold for any timing.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -827,6 +837,68 @@ void CheckDest(SimDisk* disk, const Scenario& sc, const Manifest& m,
   }
 }
 
+// What a replay did, as fingerprints printed when one seed runs alone
+// (VALISE_SEED=N), so two replays of a seed can be compared line by line:
+// each report's rows in a canonical order (path, drive, status, sizes, the
+// first bad offset, the bad ranges, repaired from) and totals, and the
+// disk's counters (operations, injected faults, bytes).
+bool g_print_replay = false;
+
+uint64_t Fnv(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return (h ^ 0xff) * 0x100000001b3ULL;
+}
+
+uint64_t ReportPrint(const RunReport& r) {
+  std::vector<std::string> rows;
+  for (const FileResult& f : r.files) {
+    std::ostringstream o;
+    o << f.path << "|" << f.drive << "|" << FileStatusName(f.status) << "|"
+      << f.expected_size << "|" << f.actual_size << "|" << f.first_bad_offset
+      << "|" << f.repaired_from;
+    // In offset order: the reader records them as their reads complete.
+    std::vector<BadRange> ranges = f.bad_ranges;
+    std::sort(ranges.begin(), ranges.end(),
+              [](const BadRange& a, const BadRange& b) {
+                return a.offset < b.offset;
+              });
+    for (const BadRange& b : ranges) {
+      o << "|" << b.offset << "+" << b.length << "e" << b.err;
+    }
+    rows.push_back(o.str());
+  }
+  std::sort(rows.begin(), rows.end());
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (const std::string& row : rows) h = Fnv(h, row);
+  return Fnv(h, std::to_string(r.files_ok) + "/" +
+                    std::to_string(r.files_skipped_resume) + "/" +
+                    std::to_string(r.dedup_bytes_saved) + "/" +
+                    std::to_string(r.ExitCode()));
+}
+
+uint64_t DiskPrint(const SimDisk& disk) {
+  const SimDisk::Stats st = disk.stats();
+  const uint64_t v[] = {st.reads,       st.writes,     st.syncs,
+                        st.file_syncs,  st.syncfs,     st.injected_errors,
+                        st.short_reads, st.eagains,    st.bit_flips,
+                        st.stalls,      st.bytes_read, st.bytes_written};
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (uint64_t x : v) h = Fnv(h, std::to_string(x));
+  return h;
+}
+
+void PrintReplay(const char* phase, const SimDisk& disk, const RunReport& r,
+                 const Status& s) {
+  if (!g_print_replay) return;
+  std::printf(
+      "randomized: replay: %-7s report %016llx status %016llx disk "
+      "%016llx\n",
+      phase, static_cast<unsigned long long>(ReportPrint(r)),
+      static_cast<unsigned long long>(Fnv(0xcbf29ce484222325ULL, s.ToString())),
+      static_cast<unsigned long long>(DiskPrint(disk)));
+  std::fflush(stdout);
+}
+
 // Bytes an ingest may read before it counts as running away: every copy
 // of every file read a few times over (repairs, in-place checks, resumed
 // passes) stays far below this.
@@ -838,13 +910,14 @@ uint64_t RunawayBytes(const Scenario& sc) {
   return 40 * total + (8 << 20);
 }
 
-// Runs ingest under a watcher that, with `crash`, cuts the power once the
-// disk has seen crash_at_ops writes and syncs (if the run gets that far),
-// and that cancels a run which keeps re-reading the drives (*runaway: a
-// file failing on DEST's side retried pass after pass, bug 5, fixed) or
-// runs for over a minute (*hung). The process survives the cut, as it
-// would a DEST that fails under it (every handle stale, nothing can be
-// created): the run must end by itself, with an error.
+// Runs ingest; with `crash`, the disk cuts the power just before its
+// write or sync number crash_at_ops + 1 (SimDisk::CrashAfter: on that exact
+// operation, if the run gets that far). A watcher cancels a run which
+// keeps re-reading the drives (*runaway: a file failing on DEST's side
+// retried pass after pass, bug 5, fixed) or runs for over a minute
+// (*hung). The process survives the cut, as it would a DEST that fails
+// under it (every handle stale, nothing can be created): the run must end
+// by itself, with an error.
 Status IngestWatched(SimDisk* disk, const Scenario& sc, const Manifest& m,
                      const PipelineOptions& opt_in, bool crash, RunReport* r,
                      bool* crashed, bool* runaway, bool* hung) {
@@ -861,15 +934,11 @@ Status IngestWatched(SimDisk* disk, const Scenario& sc, const Manifest& m,
   const uint64_t limit = RunawayBytes(sc);
   const auto deadline =
       std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  if (crash) disk->CrashAfter(sc.crash_at_ops);
   std::thread watcher([&] {
     std::unique_lock<std::mutex> l(mu);
     while (!done) {
       SimDisk::Stats st = disk->stats();
-      if (crash && !*crashed &&
-          st.writes + st.syncs - base.writes - base.syncs >= sc.crash_at_ops) {
-        disk->Crash();
-        *crashed = true;
-      }
       if (!*runaway && st.bytes_read - base.bytes_read > limit) {
         *runaway = true;
         cancel = true;
@@ -888,6 +957,8 @@ Status IngestWatched(SimDisk* disk, const Scenario& sc, const Manifest& m,
   }
   cv.notify_all();
   watcher.join();
+  disk->CrashAfter(0);  // a run that ended first is not cut afterwards
+  *crashed = disk->stats().crashes > base.crashes;
   return s;
 }
 
@@ -909,6 +980,7 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
     ++(r1.ExitCode() == 0 ? g_outcomes.clean : g_outcomes.problems);
   }
   CheckDest(disk, sc, m, s1, r1, "after the first ingest");
+  PrintReplay("ingest", *disk, r1, s1);
   if (sc.crash == CrashMode::kAfter) {
     disk->Crash();
     crashed = true;
@@ -945,6 +1017,7 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
   ASSERT_TRUE(s2.ok()) << "clean rerun: " << s2.ToString() << "\n"
                        << FormatSummary(r2);
   CheckDest(disk, sc, m, s2, r2, "after the clean rerun");
+  PrintReplay("rerun", *disk, r2, s2);
 
   const std::vector<bool> recoverable = Recoverable(sc);
   std::map<std::string, std::vector<const FileResult*>> rows;
@@ -1019,6 +1092,7 @@ void RunSeed(uint64_t seed) {
                                 sc.use_chunks ? &chunks : nullptr, Sources(sc),
                                 sc.opt, &v));
   CheckVerify(sc, sc.use_chunks ? &chunks : nullptr, v);
+  PrintReplay("verify", *disk, v, Status::OK());
   if (v.ExitCode() != 0) ++g_outcomes.verify_problems;
   if (::testing::Test::HasFailure()) {
     ADD_FAILURE() << FormatSummary(v);
@@ -1048,6 +1122,7 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
     for (uint64_t s = 1; s <= n; ++s) seeds.push_back(s);
   }
   g_outcomes = Outcomes{};
+  g_print_replay = seeds.size() == 1;
   const auto start = std::chrono::steady_clock::now();
   uint64_t run = 0;
   for (uint64_t seed : seeds) {
@@ -1086,6 +1161,70 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
       static_cast<unsigned long long>(o.dest_error),
       static_cast<unsigned long long>(o.cut));
   std::fflush(stdout);
+}
+
+// What one seed's verify and first ingest report, as fingerprints
+// (ReportPrint); the ingest only where its outcome cannot depend on thread
+// timing (see the header: no stall, DEST healthy with room, no power cut).
+std::vector<uint64_t> ReplayPrints(uint64_t seed) {
+  const Scenario sc = MakeScenario(seed);
+  std::unique_ptr<SimDisk> disk = BuildDisk(sc);
+  Manifest m;
+  ChunkIndex chunks;
+  ManifestSummary summary;
+  EXPECT_VALISE_OK(MakeManifest(disk.get(), Sources(sc), ShaXxh(), sc.opt, &m,
+                                &chunks, &summary));
+  ApplyDamage(disk.get(), sc);
+  SetDriveFaults(disk.get(), sc);
+  RunReport v;
+  EXPECT_VALISE_OK(VerifyDrives(disk.get(), m,
+                                sc.use_chunks ? &chunks : nullptr, Sources(sc),
+                                sc.opt, &v));
+  std::vector<uint64_t> prints{ReportPrint(v)};
+  const SimFaults& df = sc.dest_faults;
+  if (sc.crash == CrashMode::kNone && !sc.dest_limited &&
+      df.write_error_one_in == 0 && df.sync_error_one_in == 0 &&
+      df.short_write_one_in == 0 && df.eagain_one_in == 0) {
+    RunReport r;
+    Status s =
+        IngestDrives(disk.get(), m, Sources(sc), "dest", sc.opt, sc.iopt, &r);
+    prints.push_back(ReportPrint(r));
+    prints.push_back(Fnv(0xcbf29ce484222325ULL, s.ToString()));
+  }
+  return prints;
+}
+
+bool HasStalls(const Scenario& sc) {
+  for (const DrivePlan& dp : sc.drives) {
+    if (dp.stalled || dp.faults.stall_one_in != 0) return true;
+  }
+  return false;
+}
+
+// Goal: a seed replays exactly. The fault decisions of the simulated disk
+// belong to the operations they decide, not to the order threads reach
+// the disk, so two runs of a seed report the same thing: every verify, and
+// every ingest whose outcome no thread timing can change (no DEST fault,
+// no power cut). Seeds with stalls are left out: a drive is given up after
+// a timeout on the simulated clock, which moves with each queue Wait, and
+// how many Waits the I/O thread makes depends on the hashing threads.
+TEST(RandomizedPipeline, SeedsReplayExactly) {
+  const uint64_t n = EnvNumber("VALISE_REPLAY_SEEDS", 60);
+  uint64_t compared = 0, ingests = 0;
+  for (uint64_t seed = 1; seed <= n; ++seed) {
+    if (HasStalls(MakeScenario(seed))) continue;
+    const std::vector<uint64_t> first = ReplayPrints(seed);
+    const std::vector<uint64_t> again = ReplayPrints(seed);
+    EXPECT_EQ(first, again) << "seed " << seed << " replayed differently";
+    ++compared;
+    if (first.size() > 1) ++ingests;
+    if (::testing::Test::HasFailure()) break;
+  }
+  std::printf(
+      "randomized: %llu seeds replayed twice, the same (%llu with "
+      "their ingest)\n",
+      static_cast<unsigned long long>(compared),
+      static_cast<unsigned long long>(ingests));
 }
 
 }  // namespace
