@@ -2,11 +2,18 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/bench.cc
   src/pipeline/chunk_check.cc
   src/pipeline/bag.cc
+  src/pipeline/committer.cc
+  src/pipeline/dest_setup.cc
+  src/pipeline/duplicates.cc
   src/pipeline/ingest.cc
+  src/pipeline/ingest_ledger.cc
+  src/pipeline/ingest_plan.cc
+  src/pipeline/ingest_report.cc
   src/pipeline/make_manifest.cc
   src/pipeline/plan.cc
   src/pipeline/scan.cc
   src/pipeline/sidecar_load.cc
+  src/pipeline/stage_passes.cc
   src/pipeline/reader.cc
   src/pipeline/verify.cc
 )

@@ -1,0 +1,101 @@
+// DEST's setup for an ingest. DEST is a Destination
+// (include/valise/destination.h): today a directory (src/dest/); the rest
+// of ingest does not know which.
+//
+// Before anything is created, a manifest is refused if a path would land
+// in DEST/.valise, valise's own state (journal, lock, staging): it would
+// share a namespace with the journal and the staging files, and a rerun's
+// clean-up could delete it.
+//
+// Opening DEST takes its lock (a second ingest into the same DEST is
+// refused), removes temporaries an earlier run left, and finds what it can
+// do. The dedup policy follows: --dedup=auto clones where DEST can (else
+// copies), --dedup=reflink on a DEST that cannot clone copies, with a
+// note. Then the journals of earlier runs are read (a torn tail from a
+// crash dropped) and this run's begin record written.
+#include "pipeline/dest_setup.h"
+
+#include <string_view>
+
+#include "dest/posix_destination.h"
+#include "pipeline/scan.h"
+
+namespace valise {
+
+namespace {
+
+// DEST's state directory (journal, lock, staging): no manifest path may
+// reach it (RefuseStatePaths), so a name in it is valise's own.
+constexpr const char* kStateDir = kStateDirName;  // ".valise" (scan.h)
+
+// True if `rel` (relative to DEST) is the state directory or under it.
+bool InStateDir(std::string_view rel) {
+  const std::string_view dir = kStateDirName;
+  return rel.substr(0, dir.size()) == dir &&
+         (rel.size() == dir.size() || rel[dir.size()] == '/');
+}
+
+}  // namespace
+
+Status RefuseStatePaths(const IngestLedger& l) {
+  // Under a prefix ("data/" for --bag) no path reaches the state.
+  if (!l.iopt.dest_prefix.empty() && !InStateDir(l.iopt.dest_prefix)) {
+    return Status::OK();
+  }
+  size_t count = 0;
+  size_t first = 0;
+  for (size_t e = 0; e < l.m.size(); ++e) {
+    if (InStateDir(l.DestRel(e)) && count++ == 0) first = e;
+  }
+  if (count == 0) return Status::OK();
+  const std::string more =
+      count > 1 ? " (and " + std::to_string(count - 1) + " more)" : "";
+  return Status::InvalidArgument(
+      l.report->manifest.empty() ? "manifest" : l.report->manifest,
+      "path '" + EscapePath(l.DestRel(first)) + "'" + more +
+          " would land in DEST/" + kStateDir +
+          ", valise's own state directory (journal, lock, staging): "
+          "ingest refuses it. Remove such lines from the manifest (an "
+          "earlier ingest's state is no part of a dataset; valise "
+          "manifest skips it), or ingest with --bag (the payload then "
+          "lands under DEST/data/)");
+}
+
+Status OpenDest(const std::string& dest, IngestLedger* l,
+                std::unique_ptr<Destination>* out, DestInfo* info) {
+  PosixDestinationOptions po;
+  po.depth = l->iopt.depth;
+  *out = NewPosixDestination(l->fs, dest, po);
+  VALISE_RETURN_IF_ERROR((*out)->Open(info));
+  // Whether DEST can clone decides kAuto, and warns for kReflink.
+  DedupPolicy dedup = l->iopt.dedup;
+  if (dedup == DedupPolicy::kAuto) {
+    dedup = info->clone ? DedupPolicy::kReflink : DedupPolicy::kCopy;
+  } else if (dedup == DedupPolicy::kReflink && !info->clone) {
+    l->report->notes.push_back(
+        "DEST cannot reflink: duplicates are copied (--dedup=copy)");
+    dedup = DedupPolicy::kCopy;
+  }
+  l->dedup = dedup;
+  l->report->notes.push_back(std::string("dedup: ") + DedupPolicyName(dedup));
+  l->report->notes.insert(l->report->notes.end(), info->notes.begin(),
+                          info->notes.end());
+  return Status::OK();
+}
+
+Status ResumeDest(Destination* dest, IngestLedger* l,
+                  JournaledFiles* journaled) {
+  std::vector<JournalRecord> records;
+  VALISE_RETURN_IF_ERROR(dest->Resume(std::to_string(l->m.size()) + " files",
+                                      &records, &l->report->notes));
+  for (JournalRecord& r : records) (*journaled)[r.path] = std::move(r);
+  return Status::OK();
+}
+
+Status CloseDest(Destination* dest, const IngestLedger& l, Status s) {
+  dest->CleanUp();
+  if (!s.ok()) return s;
+  return dest->Close(std::to_string(l.report->files_ok) + " files committed");
+}
+
+}  // namespace valise

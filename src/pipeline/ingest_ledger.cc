@@ -1,0 +1,135 @@
+// IngestLedger: the bookkeeping of an ingest run's entries (see
+// ingest_ledger.h). Nothing here decides anything: the stages do.
+#include "pipeline/ingest_ledger.h"
+
+#include <cerrno>
+
+namespace valise {
+
+IngestLedger::IngestLedger(FileSystem* fs_in, const Manifest& m_in,
+                           const PipelineOptions& opt_in,
+                           const IngestOptions& iopt_in, RunReport* report_in)
+    : fs(fs_in),
+      m(m_in),
+      opt(opt_in),
+      iopt(iopt_in),
+      report(report_in),
+      state(m_in.size(), EntryState::kTodo),
+      group(m_in.size(), -1),
+      read_from(m_in.size(), -1),
+      no_place(m_in.size(), 0),
+      attempt(m_in.size(), 0),
+      resumed(m_in.size(), 0),
+      chunk_check(opt_in.chunk_index
+                      ? std::make_unique<ChunkCheck>(opt_in.chunk_index)
+                      : nullptr) {}
+
+std::string IngestLedger::DestRel(size_t e) const {
+  return iopt.dest_prefix + std::string(m.path(e));
+}
+
+std::vector<Digest> IngestLedger::ManifestDigests(size_t e) const {
+  std::vector<Digest> out;
+  for (DigestType t : m.digests().Types()) out.push_back(m.digest(e, t));
+  return out;
+}
+
+const ScannedFile* IngestLedger::SourceFile(size_t e, int drive) const {
+  for (size_t k = 0; k < match.num_copies(e); ++k) {
+    const CopyRef& ref = match.copy(e, k);
+    if (ref.drive == drive) return &scans[ref.drive].files[ref.file];
+  }
+  return nullptr;
+}
+
+uint32_t IngestLedger::ModeOf(size_t e, int drive) const {
+  const ScannedFile* f = SourceFile(e, drive);
+  return f ? (f->info.mode & 07777) : 0644;
+}
+
+int64_t IngestLedger::MtimeOf(size_t e, int drive) const {
+  if (m.has_mtimes()) return m.mtime_ns(e);
+  const ScannedFile* f = SourceFile(e, drive);
+  return f ? f->info.mtime_ns : 0;
+}
+
+JournalRecord IngestLedger::CommitRecord(size_t e, int drive,
+                                         std::vector<Digest> d) const {
+  JournalRecord r;
+  r.type = JournalRecord::Type::kCommit;
+  r.path = std::string(m.path(e));
+  r.size = m.file_size(e);
+  r.mtime_ns = MtimeOf(e, drive);
+  r.digests = std::move(d);
+  return r;
+}
+
+FileResult IngestLedger::Result(size_t e, int drive, FileStatus status) const {
+  FileResult r;
+  r.path = std::string(m.path(e));
+  r.drive = drive;
+  r.status = status;
+  r.expected_size = m.file_size(e);
+  return r;
+}
+
+void IngestLedger::AddFailure(size_t e, FileResult r) {
+  failures_of[e].push_back(report->files.size());
+  report->files.push_back(std::move(r));
+}
+
+void IngestLedger::Conflict(size_t e, const std::string& why) {
+  state[e] = EntryState::kRefused;
+  FileResult r = Result(e, -1, FileStatus::kCorrupt);
+  r.detail = why;
+  report->files.push_back(std::move(r));
+}
+
+void IngestLedger::Committed(size_t e, int drive, const ReadOutcome& o) {
+  state[e] = EntryState::kCommitted;
+  read_from[e] = drive == dest_drive ? -1 : drive;
+  FileResult r = Result(e, drive == dest_drive ? -1 : drive, FileStatus::kOk);
+  r.actual_size = m.file_size(e);
+  r.digests = o.digests;
+  ok_results.push_back(std::move(r));
+  auto it = failures_of.find(e);
+  if (it != failures_of.end() && drive != dest_drive) {
+    for (size_t i : it->second) report->files[i].repaired_from = drive;
+  }
+}
+
+void IngestLedger::DuplicateCommitted(size_t e, size_t p) {
+  state[e] = EntryState::kCommitted;
+  read_from[e] = read_from[p];
+  report->dedup_bytes_saved += m.file_size(e);
+  FileResult r = Result(e, -1, FileStatus::kOk);
+  r.actual_size = m.file_size(e);
+  r.detail =
+      std::string(DedupPolicyName(dedup)) + " of " + EscapePath(DestRel(p));
+  for (DigestType t : digests.Types()) r.digests.push_back(m.digest(e, t));
+  ok_results.push_back(std::move(r));
+  // Its own copies failed: its bytes came from p's drive.
+  auto it = failures_of.find(e);
+  if (it != failures_of.end() && read_from[p] >= 0) {
+    for (size_t i : it->second) report->files[i].repaired_from = read_from[p];
+  }
+}
+
+bool IngestLedger::Cancelled() const {
+  return opt.cancel != nullptr && opt.cancel->load();
+}
+
+bool IsDestTrouble(const Status& s) {
+  return s.IsNoSpace() || s.IsTimedOut() || s.data_loss() ||
+         (s.IsIOError() && s.err() != EEXIST && s.err() != ENOTDIR &&
+          s.err() != EISDIR && s.err() != ELOOP && s.err() != EXDEV);
+}
+
+Status WithRerunHint(const Status& s) {
+  if (!s.IsNoSpace()) return s;
+  return s.WithContext(
+      "DEST is full; committed files are kept, free space and rerun the "
+      "same command to resume");
+}
+
+}  // namespace valise

@@ -1,0 +1,138 @@
+// IngestLedger: what one ingest run knows about every manifest entry, and
+// the report it fills. The stages of ingest (src/pipeline/ingest.cc lists
+// them) each take it explicitly: plan (ingest_plan.cc) fills it, the stage
+// passes (stage_passes.cc) read it to make their jobs, the committer
+// (committer.cc) and duplicate placement (duplicates.cc) record outcomes in
+// it, and the report (ingest_report.cc) sums it up.
+//
+// Thread safety: none of its own. During a pass the commit thread changes
+// entries' states and the report while the reader's I/O thread reads only
+// what no stage changes during a pass (the manifest, the scans, the match);
+// between passes, one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "pipeline/chunk_check.h"
+#include "pipeline/plan.h"
+#include "pipeline/reader.h"
+#include "pipeline/scan.h"
+#include "valise/digest.h"
+#include "valise/journal.h"
+#include "valise/manifest.h"
+#include "valise/pipeline.h"
+#include "valise/report.h"
+
+namespace valise {
+
+enum class EntryState : uint8_t {
+  kTodo,       // to be read and staged
+  kCheck,      // under its final name, unknown to the journal: checked
+  kDuplicate,  // waits for a path with its content to be committed
+  kCommitted,  // durable under its final name (this run or a previous one)
+  kFailed,     // no copy left to try (placed if its content is committed)
+  kMissing,    // on no drive (likewise)
+  kRefused,    // left as is: DEST holds something else under its name
+  kPlacing,    // a clone or link of a committed path, on its way to commit
+};
+
+// One finished read (or a duplicate placed, or a file checked in place),
+// on its way to commit.
+struct Finished {
+  size_t entry = 0;
+  int drive = 0;
+  bool in_place = false;  // a check of a file already under its final name
+                          // (or a hard link to a committed duplicate)
+  ReadOutcome outcome;    // outcome.staged: on its way to its final name
+  Status prepared;        // of Destination::Finish: size, mode, mtime set as it
+                          // finished
+  int64_t dup_of = -1;    // a clone or link of this committed entry's file
+};
+
+struct IngestLedger {
+  // The run's inputs. `fs`, `m` and `report` must remain live while the
+  // ledger is.
+  IngestLedger(FileSystem* fs, const Manifest& m, const PipelineOptions& opt,
+               const IngestOptions& iopt, RunReport* report);
+
+  FileSystem* const fs;
+  const Manifest& m;
+  const PipelineOptions opt;
+  const IngestOptions iopt;
+  RunReport* const report;
+  uint64_t start_us = 0;
+  DigestSet digests;  // computed for every file (ChooseDigests)
+  // How duplicates are placed, decided when DEST is open (never kAuto).
+  DedupPolicy dedup = DedupPolicy::kCopy;
+
+  // What the drives hold (scan, match). The "drive" after the last one,
+  // dest_drive, is DEST itself, read to check files found in place.
+  std::vector<DriveScan> scans;
+  Match match;
+  int dest_drive = 0;
+
+  // Per entry.
+  std::vector<EntryState> state;
+  std::vector<int64_t> group;     // its group of shared content (-1: none)
+  std::vector<int> read_from;     // drive a committed entry's bytes came from
+                                  // (-1: DEST, an earlier run)
+  std::vector<uint8_t> no_place;  // placing it from its group failed
+  std::vector<size_t> attempt;    // candidates tried (the next is read)
+  std::vector<uint8_t> resumed;   // committed by an earlier run
+  std::vector<std::vector<CopyRef>> candidates;  // copies, best first
+  // Paths sharing a content (not with --dedup=copy): each group's paths in
+  // manifest order.
+  std::vector<std::vector<size_t>> groups;
+  // Entries under their final name, unknown to the journal (kCheck).
+  std::vector<size_t> in_place;
+  // Each entry's failures: indexes in report->files.
+  std::unordered_map<size_t, std::vector<size_t>> failures_of;
+  std::vector<FileResult> ok_results;
+  std::vector<DriveReadStats> drive_stats;  // summed over the passes
+  // Checks against the signed chunk digests (opt.chunk_index), if any.
+  std::unique_ptr<ChunkCheck> chunk_check;
+
+  // Where entry e lands, relative to DEST.
+  std::string DestRel(size_t e) const;
+  // The manifest's digests of entry e.
+  std::vector<Digest> ManifestDigests(size_t e) const;
+  // The mode and mtime entry e gets when read from `drive` (the
+  // manifest's mtime first; -1 or a drive without it: none of a copy's).
+  uint32_t ModeOf(size_t e, int drive) const;
+  int64_t MtimeOf(size_t e, int drive) const;
+  // The journal record of committed entry e, read from `drive` (-1:
+  // placed from a duplicate).
+  JournalRecord CommitRecord(size_t e, int drive,
+                             std::vector<Digest> digests) const;
+
+  // The report's row for entry e.
+  FileResult Result(size_t e, int drive, FileStatus status) const;
+  // A copy of entry e failed: reported (repaired_from is filled if
+  // another copy is committed).
+  void AddFailure(size_t e, FileResult r);
+  // Entry e is left as DEST has it: something else is under its name.
+  void Conflict(size_t e, const std::string& why);
+  // Entry e, read from `drive` (dest_drive: checked in place), is
+  // committed: reported ok.
+  void Committed(size_t e, int drive, const ReadOutcome& o);
+  // Entry e, a duplicate of committed entry p, is committed: reported ok.
+  void DuplicateCommitted(size_t e, size_t p);
+
+  bool Cancelled() const;
+
+ private:
+  const ScannedFile* SourceFile(size_t e, int drive) const;
+};
+
+// Errors that mean DEST itself is in trouble (full, failing, gone), as
+// opposed to one path that cannot be placed: the run stops.
+bool IsDestTrouble(const Status& s);
+
+// A DEST-full error with what to do about it; any other as it is.
+Status WithRerunHint(const Status& s);
+
+}  // namespace valise

@@ -1,0 +1,192 @@
+// The plan of an ingest: decide, before anything is read, what each
+// manifest entry needs.
+//
+// Done already: an entry the journal holds (with the manifest's size and
+// digests) whose final name in DEST still has its size is skipped
+// ("resumed"). Under its final name with its size but unknown to the
+// journal (a crash between naming and recording, or a copy made by hand):
+// it is read back from DEST and checked (kCheck). Something else under its
+// name (another size, a directory, a symlink): left alone and reported, a
+// name is never replaced.
+//
+// Duplicates: paths whose manifest size and digests are equal share a
+// content. Unless --dedup=copy, they form a group, and only one of them is
+// read (the first in manifest order with a copy of the right size); the
+// others wait to be cloned or linked from it (duplicates.cc). A path
+// already committed or checked is a source of its group too.
+//
+// Copies: largest files first, each to the drive with the fewest bytes so
+// far, so the drives finish together; the other copies follow, for the
+// next passes if the first fails.
+#include "pipeline/ingest_plan.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+namespace valise {
+
+namespace {
+
+// True if the journal holds entry e with its manifest size and digests.
+bool Journaled(const IngestLedger& l, const JournaledFiles& journaled,
+               size_t e) {
+  auto it = journaled.find(std::string(l.m.path(e)));
+  if (it == journaled.end()) return false;
+  const JournalRecord& r = it->second;
+  if (l.m.has_sizes() && r.size != l.m.file_size(e)) return false;
+  for (DigestType t : l.m.digests().Types()) {
+    bool found = false;
+    for (const Digest& d : r.digests) {
+      if (d.type == t) {
+        if (d != l.m.digest(e, t)) return false;
+        found = true;
+      }
+    }
+    if (!found && l.digests.Has(t)) return false;
+  }
+  return true;
+}
+
+// What identifies a content: its size and every manifest digest.
+std::vector<uint8_t> ContentKey(const Manifest& m, size_t e) {
+  std::vector<uint8_t> key(8);
+  const uint64_t size = m.file_size(e);
+  memcpy(key.data(), &size, 8);
+  for (DigestType t : m.digests().Types()) {
+    Digest d = m.digest(e, t);
+    key.insert(key.end(), d.bytes.begin(), d.bytes.begin() + d.size);
+  }
+  return key;
+}
+
+// True if a drive holds entry e with its manifest size.
+bool HasCopy(const IngestLedger& l, size_t e) {
+  for (size_t k = 0; k < l.match.num_copies(e); ++k) {
+    const CopyRef& ref = l.match.copy(e, k);
+    if (!l.m.has_sizes() ||
+        l.scans[ref.drive].files[ref.file].info.size == l.m.file_size(e)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+void PlanIngest(Destination* dest, const JournaledFiles& journaled,
+                IngestLedger* ledger) {
+  IngestLedger& l = *ledger;
+  const Manifest& m = l.m;
+  const size_t n = m.size();
+  const int num_drives = static_cast<int>(l.scans.size());
+  l.dest_drive = num_drives;
+  l.candidates.resize(n);
+  std::map<std::vector<uint8_t>, size_t> group_of_content;
+  std::vector<size_t> order;
+  for (size_t e = 0; e < n; ++e) {
+    const std::string rel = l.DestRel(e);
+    FileInfo info;
+    const bool exists = dest->Stat(rel, &info).ok();
+    const bool sized = exists && info.type == FileType::kRegular &&
+                       (!m.has_sizes() || info.size == m.file_size(e));
+    if (sized && Journaled(l, journaled, e)) {
+      l.state[e] = EntryState::kCommitted;
+      l.resumed[e] = 1;
+      ++l.report->files_skipped_resume;
+    } else if (sized) {
+      l.state[e] = EntryState::kCheck;  // under its final name, unknown
+      l.in_place.push_back(e);
+    } else if (exists) {
+      l.Conflict(e, info.type == FileType::kRegular
+                        ? "a different file (size " +
+                              std::to_string(info.size) +
+                              ") is already in DEST under this name; "
+                              "not overwritten"
+                        : std::string("DEST has a ") + FileTypeName(info.type) +
+                              " under this name; not replaced");
+      continue;
+    }
+    // Paths with the same bytes form a group (a committed or checked path
+    // too: it is a source of its content). Its members wait for the one
+    // chosen below to be read.
+    if (l.dedup != DedupPolicy::kCopy && m.file_size(e) > 0) {
+      auto [it, fresh] =
+          group_of_content.emplace(ContentKey(m, e), l.groups.size());
+      if (fresh) l.groups.emplace_back();
+      l.groups[it->second].push_back(e);
+      l.group[e] = static_cast<int64_t>(it->second);
+      if (l.state[e] == EntryState::kTodo) l.state[e] = EntryState::kDuplicate;
+      continue;
+    }
+    if (l.state[e] == EntryState::kTodo) order.push_back(e);
+  }
+  for (const std::vector<size_t>& g : l.groups) NextReaders(l, g, &order);
+  // Largest first, each to the drive with the fewest bytes so far: the
+  // drives finish together.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return m.file_size(a) > m.file_size(b);
+  });
+  std::vector<uint64_t> assigned(num_drives, 0);
+  for (size_t e : order) ChooseCopies(e, &assigned, ledger);
+}
+
+void NextReaders(const IngestLedger& l, const std::vector<size_t>& g,
+                 std::vector<size_t>* out) {
+  std::vector<size_t> waiting;
+  for (size_t e : g) {
+    switch (l.state[e]) {
+      case EntryState::kCommitted:
+      case EntryState::kPlacing:
+      case EntryState::kTodo:
+      case EntryState::kCheck:
+        return;
+      case EntryState::kDuplicate:
+        waiting.push_back(e);
+        break;
+      default:
+        break;
+    }
+  }
+  for (size_t e : waiting) {
+    if (HasCopy(l, e)) {
+      out->push_back(e);
+      return;
+    }
+  }
+  out->insert(out->end(), waiting.begin(), waiting.end());
+}
+
+void ChooseCopies(size_t e, std::vector<uint64_t>* assigned,
+                  IngestLedger* ledger) {
+  IngestLedger& l = *ledger;
+  l.state[e] = EntryState::kTodo;
+  std::vector<CopyRef>& c = l.candidates[e];
+  for (size_t k = 0; k < l.match.num_copies(e); ++k) {
+    const CopyRef& ref = l.match.copy(e, k);
+    const ScannedFile& f = l.scans[ref.drive].files[ref.file];
+    if (l.m.has_sizes() && f.info.size != l.m.file_size(e)) {
+      FileResult r = l.Result(e, ref.drive, FileStatus::kSizeMismatch);
+      r.actual_size = f.info.size;
+      l.AddFailure(e, std::move(r));
+      continue;
+    }
+    c.push_back(ref);
+  }
+  if (c.empty()) {
+    if (l.match.num_copies(e) == 0) {
+      l.state[e] = EntryState::kMissing;
+      l.AddFailure(e, l.Result(e, -1, FileStatus::kMissing));
+    } else {
+      l.state[e] = EntryState::kFailed;
+    }
+    return;
+  }
+  auto best = std::min_element(c.begin(), c.end(), [&](auto& a, auto& b) {
+    return (*assigned)[a.drive] < (*assigned)[b.drive];
+  });
+  std::rotate(c.begin(), best, best + 1);
+  (*assigned)[c[0].drive] += l.m.file_size(e);
+}
+
+}  // namespace valise
