@@ -223,15 +223,19 @@ class Destination {
   // What earlier runs committed: every journal's commit records (torn tails
   // dropped; a note in *notes says so), in the order written. A record is
   // a claim, not proof: the core trusts one only while Stat finds the
-  // file it names with the size it records. Then writes this run's begin
-  // record (`begin_note`), durably. On failure *records is unspecified.
-  // REQUIRES: Open succeeded. Ingest thread.
+  // file it names with the size, mtime, inode and ctime it records (the
+  // core records what Stat says right after Name); else it reads it back. Then
+  // writes this run's begin record (`begin_note`), durably. On failure *records
+  // is unspecified. REQUIRES: Open succeeded. Ingest thread.
   virtual Status Resume(const std::string& begin_note,
                         std::vector<JournalRecord>* records,
                         std::vector<std::string>* notes) = 0;
 
   // What is under final name `name` now (never following a symlink):
-  // NotFound if nothing. Ingest thread.
+  // NotFound if nothing. Its mtime, inode and ctime (FileInfo) identify
+  // the file: the core records them once a file is named, and a rerun
+  // trusts a record only while they are unchanged. Ingest thread, and the
+  // commit thread (after Name).
   virtual Status Stat(const std::string& name, FileInfo* info) = 0;
 
   // A path the run's FileSystem opens to read the file under final name

@@ -61,7 +61,12 @@ struct FileInfo {
   int64_t mtime_ns = 0;  // nanoseconds since the epoch
   uint32_t mode = 0;     // permission bits (07777)
   uint64_t inode = 0;
-  uint64_t device = 0;      // st_dev of the file system holding it
+  uint64_t device = 0;  // st_dev of the file system holding it
+  // Status change time: set by the kernel on every change to the file
+  // (data, mode, times, links, rename), never settable by a user. The
+  // simulated disk gives a change counter instead (see sim_disk.h).
+  int64_t ctime_ns = 0;
+  uint64_t nlink = 0;       // names (hard links) of the file
   bool rotational = false;  // the backing device spins (sysfs), if known
 };
 

@@ -43,9 +43,20 @@ struct JournalRecord {
   Type type = Type::kCommit;
   std::string path;  // raw manifest path (kCommit)
   uint64_t size = 0;
+  // kCommit: the file's mtime as lstat saw it once named (in records
+  // without an identity, below: the mtime valise set).
   int64_t mtime_ns = 0;
   std::vector<Digest> digests;
   std::string note;
+  // kCommit: what identifies the file under its final name, as lstat saw
+  // it right after it was named: a rerun trusts the record (skips reading
+  // the file) only while size, mtime, inode and, for a file with one link,
+  // ctime are the same. Encoded after the note; has_identity is false in
+  // records without it (older valise), which are never trusted blindly:
+  // the file is read again.
+  bool has_identity = false;
+  uint64_t inode = 0;
+  int64_t ctime_ns = 0;
 
   bool operator==(const JournalRecord& o) const = default;
 };

@@ -133,6 +133,10 @@ struct IngestOptions {
   // and journal records made durable (see src/pipeline/ingest.cc).
   // Default: 1024.
   size_t commit_batch = 1024;
+  // Read back every file an earlier run staged, even those whose size,
+  // mtime, inode and ctime are still what the journal recorded (--recheck).
+  // Default: false (those are trusted).
+  bool recheck = false;
 };
 
 // Stages every file of the manifest found on `sources` into `dest` (see

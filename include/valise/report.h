@@ -126,7 +126,13 @@ struct RunReport {
   uint64_t bytes_expected = 0;
   uint64_t bytes_verified = 0;
   uint64_t dedup_bytes_saved = 0;
-  uint64_t files_skipped_resume = 0;  // ingest: already committed
+  // ingest: committed by an earlier run and trusted from the journal (size,
+  // mtime, inode and ctime unchanged since), not read.
+  uint64_t files_skipped_resume = 0;
+  // ingest: files already under their final name that this run read back
+  // from DEST (journaled but changed since, journaled by an older valise,
+  // not journaled, or --recheck); each is also ok or a problem.
+  uint64_t files_rechecked = 0;
   bool interrupted = false;
   // Trouble that stopped the run after it began (DEST full, DEST failing):
   // the report is still written, and says so. Empty if none.

@@ -61,7 +61,10 @@
 // writes (pread/pwrite on a regular file give neither); ReadAt may return a
 // short count. A synchronous call on a stalled path blocks its thread until
 // Unstall (or Crash, or SetActive(false)), like a read on a hung disk.
-// Writes never change mtime (the simulated clock is not wall time).
+// Writes never change mtime (the simulated clock is not wall time); every
+// change to a file (data, size, mode, mtime, a name added or removed)
+// changes its ctime, which is a counter (FileInfo::ctime_ns: never the same
+// value twice, not taken back by Crash()), not a time.
 //
 // O_DIRECT. A File opened with ReadOptions::direct (and allow_direct) or
 // WriteOptions::direct reports is_direct(); its reads and writes need

@@ -27,6 +27,7 @@ int RunIngest(const Args& args) {
   // manifest's paths), the tag files are written once all of it is there.
   if (args.bag) iopt.dest_prefix = "data/";
   iopt.direct = !args.no_direct;
+  iopt.recheck = args.recheck;
   for (const std::string& src : args.sources) {
     FileInfo info;
     if (s.ok()) s = fs->Stat(src, &info);

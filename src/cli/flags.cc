@@ -31,6 +31,13 @@ const std::vector<FlagDef>& FlagTable() {
        "hard-linked to the first; copy reads and writes each. auto: reflink "
        "where DEST supports it (XFS, btrfs), else copy.",
        &Args::dedup},
+      {kIngest, "--recheck", nullptr, "reliability",
+       "read back every file an earlier run staged",
+       "A rerun trusts a file the journal records as staged only while its "
+       "size, mtime, inode and ctime are what the journal recorded; any "
+       "other is read back from DEST and checked. --recheck reads them all "
+       "back (damage at rest changes none of those).",
+       &Args::recheck},
       {kSign, "-k,--key", "KEY", "input", "the private key to sign with",
        "A PEM Ed25519 private key made by valise keygen.", &Args::key, true},
       {kVerify | kIngest | kBench, "--pubkey", "KEY.pub", "input",

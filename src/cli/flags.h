@@ -46,7 +46,8 @@ struct Args {
   unsigned depth = 0;
   unsigned threads = 0;
   unsigned chunk_kib = 1024;
-  bool bag = false;  // ingest --bag: DEST becomes a BagIt bag
+  bool bag = false;      // ingest --bag: DEST becomes a BagIt bag
+  bool recheck = false;  // ingest --recheck: read back every staged file
   // bench --seconds: longest time of each measurement.
   double seconds = 5;
 };

@@ -14,9 +14,14 @@
 //                  3 md5, 4 sha512), u8 length (= that type's size),
 //                  the digest bytes
 //     varint  note length, then the note's raw bytes
+//   and, only where has_identity (every commit record valise writes now;
+//   absent from those of older versions):
+//     varint  inode
+//     varint  ctime_ns, zigzag-encoded (signed)
 //
 // Varints are LEB128 (7 bits a byte, low groups first, high bit = more),
-// at most 10 bytes. The payload ends exactly after the note.
+// at most 10 bytes. The payload ends exactly after the note, or after the
+// identity.
 //
 // Reading distinguishes two kinds of bad bytes:
 //  - a torn tail: the frame does not fit in the remaining data, its length
@@ -27,10 +32,10 @@
 //    they end the journal silently.
 //  - a CRC-valid record whose payload does not decode: unknown type, unknown
 //    digest type or wrong digest length, a count or length running past the
-//    payload, bytes left after the note, or a varint that is overlong or not
-//    in its shortest form. No crash makes these (the CRC would have to
-//    match by chance, 1 in 2^32), so they are Corruption: a bug or a forged
-//    file, and the operator must look.
+//    payload, an identity cut short or bytes left after it, or a varint
+//    that is overlong or not in its shortest form. No crash makes these (the
+//    CRC would have to match by chance, 1 in 2^32), so they are Corruption: a
+//    bug or a forged file, and the operator must look.
 // Because the decoder accepts only the shortest varint forms and checks
 // digest lengths, each list of records has exactly one encoding: decoding
 // then re-encoding reproduces the input bytes (the fuzzer checks this).
@@ -126,6 +131,10 @@ void EncodePayload(const JournalRecord& r, std::string* out) {
     out->append(reinterpret_cast<const char*>(d.bytes.data()), n);
   }
   PutBytes(out, r.note);
+  if (r.has_identity) {
+    PutVarint(out, r.inode);
+    PutVarint(out, ZigZag(r.ctime_ns));
+  }
 }
 
 // Reads one payload. Every failure is a message saying what was wrong and
@@ -254,8 +263,16 @@ bool DecodePayload(std::string_view payload, JournalRecord* r,
     r->digests.push_back(d);
   }
   if (!in.Bytes(&r->note, "note")) return fail();
+  r->has_identity = !in.done();
+  if (r->has_identity) {
+    uint64_t ctime = 0;
+    if (!in.Varint(&r->inode, "inode")) return fail();
+    if (!in.Varint(&ctime, "ctime")) return fail();
+    r->ctime_ns = UnZigZag(ctime);
+  }
   if (!in.done()) {
-    in.Fail("payload", std::to_string(in.left()) + " bytes follow the note");
+    in.Fail("payload",
+            std::to_string(in.left()) + " bytes follow the file's identity");
     return fail();
   }
   return true;
@@ -271,6 +288,7 @@ size_t JournalPayloadSize(const JournalRecord& r) {
   n += VarintSize(r.digests.size());
   for (const Digest& d : r.digests) n += 2 + DigestBytes(d);
   n += VarintSize(r.note.size()) + r.note.size();
+  if (r.has_identity) n += VarintSize(r.inode) + VarintSize(ZigZag(r.ctime_ns));
   return n;
 }
 

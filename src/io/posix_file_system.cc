@@ -486,6 +486,9 @@ void FillInfo(const struct stat& st, FileInfo* info) {
   info->mode = st.st_mode & 07777;
   info->inode = st.st_ino;
   info->device = st.st_dev;
+  info->ctime_ns =
+      int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+  info->nlink = st.st_nlink;
   if (info->type == FileType::kBlockDevice) {
     // A drive itself: read fresh (a loop or hot-plugged device number may
     // be reused by another disk), it is stat'ed once per run.

@@ -164,12 +164,14 @@ NodePtr SimDisk::Impl::NewNodeLocked(const NodePtr& parent, FileType type,
   node->mode = node->synced_mode = mode & 07777;
   node->mtime_ns = node->synced_mtime_ns =
       static_cast<int64_t>(clock_us.load()) * 1000;
+  ChangedLocked(node.get());
   return node;
 }
 
 void SimDisk::Impl::LinkLocked(const NodePtr& dir, const std::string& name,
                                const NodePtr& node) {
   dir->entries[name] = node;
+  ChangedLocked(node.get());
   if (node->nlink++ == 0) {
     ++live_inodes;
     if (node->type == FileType::kRegular) used_bytes += node->data.size();
@@ -181,6 +183,7 @@ void SimDisk::Impl::UnlinkLocked(const NodePtr& dir, const std::string& name) {
   if (it == dir->entries.end()) return;
   NodePtr node = std::move(it->second);
   dir->entries.erase(it);
+  ChangedLocked(node.get());
   if (--node->nlink == 0) {
     --live_inodes;
     if (node->type == FileType::kRegular) used_bytes -= node->data.size();
@@ -224,6 +227,7 @@ void SimDisk::Impl::ResizeLocked(Node* node, uint64_t new_size) {
     used_bytes = used_bytes - node->data.size() + new_size;
   }
   node->data.resize(new_size);
+  ChangedLocked(node);
 }
 
 bool SimDisk::Impl::WouldExceedBytesLocked(const Node& node,
@@ -458,6 +462,7 @@ OpResult SimDisk::Impl::WriteLocked(const SimFile& f, uint64_t offset,
   }
   if (new_size > node->data.size()) ResizeLocked(node, new_size);
   memcpy(node->data.data() + offset, data, n);
+  ChangedLocked(node);
   stats.bytes_written += n;
   return OpResult{static_cast<int64_t>(n)};
 }
@@ -598,6 +603,8 @@ void SimDisk::Impl::FillInfoLocked(const Node& node, const std::string& key,
   info->mode = node.mode;
   info->inode = node.ino;
   info->device = node.device;
+  info->ctime_ns = node.ctime_ns;
+  info->nlink = node.nlink;
   info->rotational = RotationalLocked(key);
 }
 

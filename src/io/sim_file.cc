@@ -93,6 +93,7 @@ Status SimFile::SetModeAndTime(uint32_t mode, int64_t mtime_ns) {
   if (r.res < 0) return Fail(r, "fchmod");
   node_->mode = mode & 07777;
   node_->mtime_ns = mtime_ns;
+  impl_->ChangedLocked(node_.get());
   return Status::OK();
 }
 
@@ -145,6 +146,7 @@ Status SimFile::CloneFrom(const File& src, uint64_t src_offset,
     std::string copy = from;
     impl_->ResizeLocked(node_.get(), src_size);
     node_->data = std::move(copy);
+    impl_->ChangedLocked(node_.get());
     return Status::OK();
   }
   // FICLONERANGE, with the checks XFS makes (tried on kernel 6.18): 0
@@ -173,6 +175,7 @@ Status SimFile::CloneFrom(const File& src, uint64_t src_offset,
   std::string copy = from.substr(src_offset, n);
   if (new_size > dst_size) impl_->ResizeLocked(node_.get(), new_size);
   memcpy(node_->data.data() + dst_offset, copy.data(), n);
+  impl_->ChangedLocked(node_.get());
   return Status::OK();
 }
 

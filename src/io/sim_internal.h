@@ -51,6 +51,8 @@ struct Node {
 
   uint32_t mode = 0, synced_mode = 0;
   int64_t mtime_ns = 0, synced_mtime_ns = 0;
+  // A change counter standing for ctime (see ChangedLocked).
+  int64_t ctime_ns = 0;
 
   std::string data, synced_data;  // regular files
   std::string target;             // symlinks
@@ -153,6 +155,13 @@ struct SimDisk::Impl {
   NodePtr MakeDurableParentsLocked(const std::string& key, std::string* leaf);
   void AddDurableLocked(const NodePtr& parent, const std::string& leaf,
                         const NodePtr& node);
+  // ctime: every change to a node (data, size, mode, mtime, a name added
+  // or removed) gives it the next value of a counter, so two stats see the
+  // same ctime only if nothing changed in between. Crash() does not take it
+  // back (a value is never given twice).
+  void ChangedLocked(Node* node) {
+    node->ctime_ns = static_cast<int64_t>(++change_count);
+  }
   // Usage after a change of a named file's size.
   void ResizeLocked(Node* node, uint64_t new_size);
   bool WouldExceedBytesLocked(const Node& node, uint64_t new_size) const;
@@ -234,7 +243,8 @@ struct SimDisk::Impl {
 
   NodePtr root;
   uint64_t next_ino = 2;
-  uint64_t next_device = 2;  // the root's is 1
+  uint64_t change_count = 0;  // see ChangedLocked
+  uint64_t next_device = 2;   // the root's is 1
   uint64_t next_physical = 0;
   uint64_t live_inodes = 0;   // named nodes, root excluded
   uint64_t used_bytes = 0;    // data of named regular files

@@ -250,6 +250,7 @@ Status Committer::NameAll(const std::vector<Finished*>& files,
       l_->Conflict(f->entry, s.message() + "; not overwritten");
       continue;
     }
+    IdentifyNamed(dest_, *l_, f);
     named->push_back(f);
   }
   return fatal;
@@ -259,7 +260,8 @@ std::vector<JournalRecord> Committer::CommitRecords(
     const std::vector<Finished*>& named) const {
   std::vector<JournalRecord> records;
   for (Finished* f : named) {
-    records.push_back(l_->CommitRecord(f->entry, f->drive, f->outcome.digests));
+    records.push_back(l_->CommitRecord(f->entry, f->drive, f->outcome.digests,
+                                       f->identified ? &f->named : nullptr));
   }
   return records;
 }
@@ -269,6 +271,9 @@ std::vector<JournalRecord> Committer::CommitRecords(
 bool Committer::Accept(Finished* f) {
   const size_t e = f->entry;
   ReadOutcome& o = f->outcome;
+  if (f->in_place && f->dup_of < 0 && !o.cancelled) {
+    ++l_->report->files_rechecked;  // read back from DEST
+  }
   std::string diff;
   if (o.status.ok()) diff = CompareDigests(l_->m, e, l_->digests, o.digests);
   if (o.status.ok() && diff.empty() && (f->in_place || o.written)) {
@@ -276,11 +281,16 @@ bool Committer::Accept(Finished* f) {
   }
   if (o.staged) dest_->Discard(std::move(o.staged));
   if (f->in_place) {
-    l_->Conflict(e, o.status.ok()
-                        ? "a different file is already in DEST under this "
-                          "name (" +
-                              diff + "); not overwritten"
-                        : o.status.message());
+    auto why = l_->recheck_why.find(e);
+    if (!o.status.ok()) {
+      l_->Conflict(e, o.status.message());
+    } else if (why != l_->recheck_why.end()) {
+      l_->Conflict(e, "changed in DEST since an earlier run staged it (" +
+                          diff + "; " + why->second + "); not overwritten");
+    } else {
+      l_->Conflict(e, "a different file is already in DEST under this name (" +
+                          diff + "); not overwritten");
+    }
     return false;
   }
   if (o.write_failed && !o.cancelled && !o.status.IsAborted() &&

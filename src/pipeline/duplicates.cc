@@ -80,7 +80,11 @@ Status DuplicatePlacer::PlaceFrom(size_t p, std::vector<Finished>* staged) {
   if (placed.empty()) return fatal;
   std::vector<JournalRecord> records;
   for (size_t e : placed) {
-    records.push_back(l_->CommitRecord(e, -1, l_->ManifestDigests(e)));
+    FileInfo named;
+    const bool identified = dest_->Stat(l_->DestRel(e), &named).ok() &&
+                            named.type == FileType::kRegular;
+    records.push_back(l_->CommitRecord(e, -1, l_->ManifestDigests(e),
+                                       identified ? &named : nullptr));
   }
   VALISE_RETURN_IF_ERROR(dest_->Record(records));
   // The names are not durable: journal nothing.

@@ -43,11 +43,15 @@
 //     another path brings its bytes (its failed copies are reported
 //     "repaired from" that path's drive). Only when no path of the group
 //     can be read is each of them reported.
-//  5. A rerun reads the journal (up to its first torn record), skips every
-//     file it holds whose final name is still there, re-checks files found
+//  5. A rerun reads the journal (up to its first torn record) and skips a
+//     file it holds only while the file under its final name is the one
+//     the record describes: size, mtime, inode and (one link) ctime as the
+//     destination's Stat saw them once it was named (IdentifyNamed,
+//     ingest_plan.cc). It reads back from DEST, and checks, files found
 //     under their final name that the journal does not hold (a crash
-//     between naming and recording), and re-reads nothing else already
-//     done.
+//     between naming and recording), that changed since, or that an older
+//     valise journaled without their identity (all of them with
+//     --recheck), and re-reads nothing else already done.
 //  6. DEST full (ENOSPC, bytes or inodes) or failing: the run stops
 //     cleanly, temporaries are removed, what was committed stays
 //     committed; rerun when space is freed.

@@ -54,14 +54,40 @@ int64_t IngestLedger::MtimeOf(size_t e, int drive) const {
 }
 
 JournalRecord IngestLedger::CommitRecord(size_t e, int drive,
-                                         std::vector<Digest> d) const {
+                                         std::vector<Digest> d,
+                                         const FileInfo* named) const {
   JournalRecord r;
   r.type = JournalRecord::Type::kCommit;
   r.path = std::string(m.path(e));
   r.size = m.file_size(e);
   r.mtime_ns = MtimeOf(e, drive);
   r.digests = std::move(d);
+  if (named != nullptr) {
+    r.mtime_ns = named->mtime_ns;
+    r.has_identity = true;
+    r.inode = named->inode;
+    r.ctime_ns = named->ctime_ns;
+  }
   return r;
+}
+
+void IdentifyNamed(Destination* dest, const IngestLedger& l, Finished* f) {
+  FileInfo info;
+  if (!dest->Stat(l.DestRel(f->entry), &info).ok() ||
+      info.type != FileType::kRegular) {
+    return;
+  }
+  if (f->in_place && f->dup_of < 0) {
+    auto it = l.in_place_info.find(f->entry);
+    if (it == l.in_place_info.end()) return;
+    const FileInfo& a = it->second;
+    if (a.size != info.size || a.mtime_ns != info.mtime_ns ||
+        a.inode != info.inode || a.ctime_ns != info.ctime_ns) {
+      return;  // changed while it was read
+    }
+  }
+  f->named = info;
+  f->identified = true;
 }
 
 FileResult IngestLedger::Result(size_t e, int drive, FileStatus status) const {

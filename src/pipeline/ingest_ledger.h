@@ -21,6 +21,7 @@
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
+#include "valise/destination.h"
 #include "valise/digest.h"
 #include "valise/journal.h"
 #include "valise/manifest.h"
@@ -51,6 +52,11 @@ struct Finished {
   Status prepared;        // of Destination::Finish: size, mode, mtime set as it
                           // finished
   int64_t dup_of = -1;    // a clone or link of this committed entry's file
+  // What the destination's Stat said of the file under its final name once
+  // named, for its journal record (IdentifyNamed); `identified` false if
+  // unknown.
+  FileInfo named;
+  bool identified = false;
 };
 
 struct IngestLedger {
@@ -87,8 +93,13 @@ struct IngestLedger {
   // Paths sharing a content (not with --dedup=copy): each group's paths in
   // manifest order.
   std::vector<std::vector<size_t>> groups;
-  // Entries under their final name, unknown to the journal (kCheck).
+  // Entries under their final name and not trusted (kCheck): unknown to
+  // the journal, changed since it recorded them, journaled without their
+  // identity, or --recheck. Their Stat when planned (see IdentifyNamed),
+  // and for a journaled one why it is read back (see ingest_plan.cc).
   std::vector<size_t> in_place;
+  std::unordered_map<size_t, FileInfo> in_place_info;
+  std::unordered_map<size_t, std::string> recheck_why;
   // Each entry's failures: indexes in report->files.
   std::unordered_map<size_t, std::vector<size_t>> failures_of;
   std::vector<FileResult> ok_results;
@@ -105,9 +116,11 @@ struct IngestLedger {
   uint32_t ModeOf(size_t e, int drive) const;
   int64_t MtimeOf(size_t e, int drive) const;
   // The journal record of committed entry e, read from `drive` (-1:
-  // placed from a duplicate).
-  JournalRecord CommitRecord(size_t e, int drive,
-                             std::vector<Digest> digests) const;
+  // placed from a duplicate), with the identity of its file (`named`, the
+  // destination's Stat once named; null if unknown: the record then has
+  // none, and a rerun reads the file back).
+  JournalRecord CommitRecord(size_t e, int drive, std::vector<Digest> digests,
+                             const FileInfo* named) const;
 
   // The report's row for entry e.
   FileResult Result(size_t e, int drive, FileStatus status) const;
@@ -127,6 +140,14 @@ struct IngestLedger {
  private:
   const ScannedFile* SourceFile(size_t e, int drive) const;
 };
+
+// Sets f->named to what dest->Stat says of f's file under its final name,
+// right after it was named: what a rerun compares before trusting its
+// journal record (ingest_plan.cc). Taken after naming, which changes a
+// file's ctime. A file checked in place is identified only if it did not
+// change while it was read (its Stat when planned); else, or if Stat
+// fails, its record has no identity and a rerun reads it again.
+void IdentifyNamed(Destination* dest, const IngestLedger& ledger, Finished* f);
 
 // Errors that mean DEST itself is in trouble (full, failing, gone), as
 // opposed to one path that cannot be placed: the run stops.

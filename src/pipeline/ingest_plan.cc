@@ -2,12 +2,19 @@
 // manifest entry needs.
 //
 // Done already: an entry the journal holds (with the manifest's size and
-// digests) whose final name in DEST still has its size is skipped
-// ("resumed"). Under its final name with its size but unknown to the
-// journal (a crash between naming and recording, or a copy made by hand):
-// it is read back from DEST and checked (kCheck). Something else under its
-// name (another size, a directory, a symlink): left alone and reported, a
-// name is never replaced.
+// digests) whose final name in DEST is still the file the record
+// describes is skipped ("resumed", trusted from the journal): the same
+// size, mtime and inode, and the same ctime (no user can set it back;
+// compared only for a file with one name, as making a hard link changes
+// it, and --dedup=hardlink makes links after the first name is
+// journaled), as the destination's Stat saw them right after the file was
+// named. Under its final name with its size but not trusted (unknown to
+// the journal: a crash between naming and recording, or a copy made by
+// hand; changed since it was recorded; recorded by an older valise,
+// without the identity; or --recheck): it is read back from DEST and
+// checked (kCheck). Something else under its name (another size, a
+// directory, a symlink): left alone and reported, a name is never
+// replaced.
 //
 // Duplicates: paths whose manifest size and digests are equal share a
 // content. Unless --dedup=copy, they form a group, and only one of them is
@@ -28,24 +35,69 @@ namespace valise {
 
 namespace {
 
-// True if the journal holds entry e with its manifest size and digests.
-bool Journaled(const IngestLedger& l, const JournaledFiles& journaled,
-               size_t e) {
+// The journal's record of entry e if it holds one with e's manifest size
+// and digests, else null.
+const JournalRecord* Journaled(const IngestLedger& l,
+                               const JournaledFiles& journaled, size_t e) {
   auto it = journaled.find(std::string(l.m.path(e)));
-  if (it == journaled.end()) return false;
+  if (it == journaled.end()) return nullptr;
   const JournalRecord& r = it->second;
-  if (l.m.has_sizes() && r.size != l.m.file_size(e)) return false;
+  if (l.m.has_sizes() && r.size != l.m.file_size(e)) return nullptr;
   for (DigestType t : l.m.digests().Types()) {
     bool found = false;
     for (const Digest& d : r.digests) {
       if (d.type == t) {
-        if (d != l.m.digest(e, t)) return false;
+        if (d != l.m.digest(e, t)) return nullptr;
         found = true;
       }
     }
-    if (!found && l.digests.Has(t)) return false;
+    if (!found && l.digests.Has(t)) return nullptr;
   }
-  return true;
+  return &r;
+}
+
+// Why the file `info` under a journaled name is not trusted as the one
+// record r describes: "" if it is unchanged since it was named (see the
+// essay above), else the fields that differ. REQUIRES: r.has_identity.
+std::string Changed(const JournalRecord& r, const FileInfo& info) {
+  std::string out;
+  auto add = [&](const char* field) {
+    if (!out.empty()) out += ", ";
+    out += field;
+  };
+  if (info.size != r.size) add("size");
+  if (info.mtime_ns != r.mtime_ns) add("mtime");
+  if (info.inode != r.inode) add("inode");
+  if (info.nlink <= 1 && info.ctime_ns != r.ctime_ns) add("ctime");
+  return out;
+}
+
+// Journaled entries read back from DEST, by why.
+struct Rechecks {
+  size_t changed = 0, old = 0, asked = 0;
+};
+
+// Says in the report's notes why journaled files are read back.
+void NoteRechecks(const Rechecks& n, RunReport* report) {
+  auto files = [](size_t k) {
+    return std::to_string(k) + (k == 1 ? " file" : " files");
+  };
+  if (n.changed > 0) {
+    report->notes.push_back(
+        "resume: " + files(n.changed) +
+        " changed in DEST since an earlier run staged them (size, mtime, "
+        "inode or ctime not as journaled): read back and checked");
+  }
+  if (n.old > 0) {
+    report->notes.push_back(
+        "resume: " + files(n.old) +
+        " journaled by an older valise, without the file's identity: read "
+        "back and checked once");
+  }
+  if (n.asked > 0) {
+    report->notes.push_back("--recheck: " + files(n.asked) +
+                            " staged by an earlier run read back and checked");
+  }
 }
 
 // What identifies a content: its size and every manifest digest.
@@ -84,22 +136,45 @@ void PlanIngest(Destination* dest, const JournaledFiles& journaled,
   l.candidates.resize(n);
   std::map<std::vector<uint8_t>, size_t> group_of_content;
   std::vector<size_t> order;
+  Rechecks rechecks;
   for (size_t e = 0; e < n; ++e) {
     const std::string rel = l.DestRel(e);
     FileInfo info;
     const bool exists = dest->Stat(rel, &info).ok();
     const bool sized = exists && info.type == FileType::kRegular &&
                        (!m.has_sizes() || info.size == m.file_size(e));
-    if (sized && Journaled(l, journaled, e)) {
+    const JournalRecord* rec = sized ? Journaled(l, journaled, e) : nullptr;
+    const bool old_record = rec && !rec->has_identity;
+    const std::string changed = rec && !old_record ? Changed(*rec, info) : "";
+    if (rec && !old_record && changed.empty() && !l.iopt.recheck) {
       l.state[e] = EntryState::kCommitted;
       l.resumed[e] = 1;
       ++l.report->files_skipped_resume;
     } else if (sized) {
-      l.state[e] = EntryState::kCheck;  // under its final name, unknown
+      // Under its final name, not trusted: read back and checked.
+      l.state[e] = EntryState::kCheck;
       l.in_place.push_back(e);
+      l.in_place_info[e] = info;
+      if (!rec) {
+        // Unknown to the journal.
+      } else if (old_record) {
+        ++rechecks.old;
+        l.recheck_why[e] = "journaled by an older valise";
+      } else if (!changed.empty()) {
+        ++rechecks.changed;
+        l.recheck_why[e] = changed + " not as journaled";
+      } else {
+        ++rechecks.asked;
+        l.recheck_why[e] =
+            "--recheck; size, mtime, inode and ctime as journaled";
+      }
     } else if (exists) {
+      const bool ours = journaled.count(std::string(m.path(e))) > 0;
       l.Conflict(e, info.type == FileType::kRegular
-                        ? "a different file (size " +
+                        ? std::string(ours ? "changed since an earlier run "
+                                             "staged it: "
+                                           : "") +
+                              "a different file (size " +
                               std::to_string(info.size) +
                               ") is already in DEST under this name; "
                               "not overwritten"
@@ -121,6 +196,7 @@ void PlanIngest(Destination* dest, const JournaledFiles& journaled,
     }
     if (l.state[e] == EntryState::kTodo) order.push_back(e);
   }
+  NoteRechecks(rechecks, l.report);
   for (const std::vector<size_t>& g : l.groups) NextReaders(l, g, &order);
   // Largest first, each to the drive with the fewest bytes so far: the
   // drives finish together.

@@ -22,8 +22,10 @@ namespace valise {
 using JournaledFiles = std::unordered_map<std::string, JournalRecord>;
 
 // Fills *ledger's per-entry plan: entries journaled and under their final
-// name in `dest` are done (resumed); entries under their final name with
-// their size but unknown to the journal are checked (kCheck); a name
+// name in `dest`, unchanged since (size, mtime, inode, ctime; see
+// ingest_plan.cc), are done (resumed); other entries under their final
+// name with their size are checked (kCheck; all of them with --recheck),
+// with notes saying why journaled ones are read back; a name
 // holding something else is a conflict; paths sharing a content form
 // groups (not with --dedup=copy) of which one is read; every entry to read
 // gets its copies, the best balanced one first.

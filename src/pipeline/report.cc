@@ -450,7 +450,9 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
                    HumanBytes(r.dedup_bytes_saved));
   }
   if (r.files_skipped_resume > 0) {
-    fmt::format_to(o, "resume: {} already staged by an earlier run\n",
+    fmt::format_to(o,
+                   "resume: {} already staged by an earlier run, unchanged "
+                   "since (size, mtime, inode, ctime as journaled): not read\n",
                    Plural(r.files_skipped_resume, "file", "files"));
   }
   for (const std::string& note : r.notes) {
@@ -527,6 +529,14 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
     if (extra > 0 || skipped > 0) {
       fmt::format_to(o, "; also {} extra, {} skipped (listed above)", extra,
                      skipped);
+    }
+  }
+  // A rerun: what this run checked, and what it took from the journal.
+  if (!r.interrupted && (r.files_skipped_resume > 0 || r.files_rechecked > 0)) {
+    fmt::format_to(o, "; {} verified now, {} trusted from the journal",
+                   r.files_ok, r.files_skipped_resume);
+    if (r.files_rechecked > 0) {
+      fmt::format_to(o, ", {} read back from DEST", r.files_rechecked);
     }
   }
   out += "\n";
@@ -734,6 +744,7 @@ void WriteJson(const RunReport& r,
   totals["bytes_verified"] = r.bytes_verified;
   totals["dedup_bytes_saved"] = r.dedup_bytes_saved;
   totals["files_skipped_resume"] = r.files_skipped_resume;
+  totals["files_rechecked"] = r.files_rechecked;
   totals["drives_with_errors"] = drives_errors;
   totals["drives_stalled"] = drives_stalled;
   Json by_status = Json::object();

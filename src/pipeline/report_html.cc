@@ -462,8 +462,14 @@ std::string FormatHtml(const RunReport& r) {
                       " not written again (identical content)");
   }
   if (r.files_skipped_resume > 0) {
-    fact("resumed", fmt::format("{} files already staged by an earlier run",
+    fact("resumed", fmt::format("{} files already staged by an earlier run, "
+                                "unchanged since: trusted from the journal",
                                 r.files_skipped_resume));
+  }
+  if (r.files_rechecked > 0) {
+    fact("read back", fmt::format("{} files already in DEST read back and "
+                                  "checked",
+                                  r.files_rechecked));
   }
   fact("exit status", std::to_string(code));
   out += "</table>\n";

@@ -96,6 +96,11 @@ JournalRecord RandomRecord(std::mt19937_64& rng) {
         MakeDigest(static_cast<DigestType>(rng() % kNumDigestTypes), rng()));
   }
   if (rng() % 2) r.note = test::RandomBytes(rng() % 200, rng());
+  if (rng() % 2) {
+    r.has_identity = true;
+    r.inode = rng() >> (rng() % 64);
+    r.ctime_ns = static_cast<int64_t>(rng()) >> (rng() % 64);
+  }
   return r;
 }
 
@@ -248,6 +253,14 @@ TEST(Journal, PayloadLayout) {
           9) +
       std::string("\x03\x10", 2) +
       std::string(reinterpret_cast<char*>(d.bytes.data()), 16) + "\x02hi";
+  EXPECT_EQ(EncodeJournalRecord(r), Frame(payload));
+  EXPECT_EQ(JournalPayloadSize(r), payload.size());
+
+  // The identity follows the note: inode, zigzag ctime (issue 12, item 3).
+  r.has_identity = true;
+  r.inode = 300;    // ac 02
+  r.ctime_ns = -2;  // zigzag: 03
+  payload += std::string("\xac\x02\x03", 3);
   EXPECT_EQ(EncodeJournalRecord(r), Frame(payload));
   EXPECT_EQ(JournalPayloadSize(r), payload.size());
 
@@ -423,7 +436,12 @@ TEST(Journal, CrcValidBadPayloadIsCorruption) {
                                         "a",
                                         7)},
       {"missing note", std::string("\x02\x00\x00\x00\x00", 5)},
-      {"trailing bytes", std::string("\x02\x00\x00\x00\x00\x00\x00", 7)},
+      {"identity without ctime",
+       std::string("\x02\x00\x00\x00\x00\x00\x00", 7)},
+      {"bytes after the identity",
+       std::string("\x02\x00\x00\x00\x00\x00\x00\x00\x00", 9)},
+      {"overlong ctime",
+       std::string("\x02\x00\x00\x00\x00\x00\x00\x80\x00", 9)},
       {"overlong varint", std::string("\x02\x80\x00\x00\x00\x00\x00", 7)},
       {"varint over 64 bits",
        std::string("\x02\x00\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02\x00\x00"

@@ -348,10 +348,23 @@ TEST(SummaryTest, VerdictWhenAllIsWell) {
   ingest.files_ok = 1000;
   ingest.files_skipped_resume = 234;
   std::string s = FormatSummary(ingest);
+  // A rerun's verdict says what it verified and what it trusted (issue 12,
+  // item 3).
   EXPECT_EQ(Lines(s).back(),
-            "valise: all 1234 files verified and staged (12.3 GiB)");
+            "valise: all 1234 files verified and staged (12.3 GiB); 1000 "
+            "verified now, 234 trusted from the journal");
   EXPECT_NE(s.find("dest /data/x"), std::string::npos);
   EXPECT_NE(s.find("resume: 234 files already staged"), std::string::npos);
+  ingest.files_rechecked = 7;
+  EXPECT_EQ(Lines(FormatSummary(ingest)).back(),
+            "valise: all 1234 files verified and staged (12.3 GiB); 1000 "
+            "verified now, 234 trusted from the journal, 7 read back from "
+            "DEST");
+  ingest.files_skipped_resume = 0;
+  ingest.files_rechecked = 0;
+  ingest.files_ok = 1234;
+  EXPECT_EQ(Lines(FormatSummary(ingest)).back(),
+            "valise: all 1234 files verified and staged (12.3 GiB)");
 }
 
 TEST(SummaryTest, VerdictDoesNotClaimAllWhenFilesAreUnaccounted) {
@@ -485,7 +498,8 @@ TEST(JsonTest, ParsesWithEveryKey) {
   for (const char* key :
        {"files_expected", "files_ok", "files_problem", "bytes_expected",
         "bytes_verified", "dedup_bytes_saved", "files_skipped_resume",
-        "drives_with_errors", "drives_stalled", "by_status"}) {
+        "files_rechecked", "drives_with_errors", "drives_stalled",
+        "by_status"}) {
     EXPECT_TRUE(j["totals"].contains(key)) << key;
   }
   for (const char* status : {"corrupt", "size-mismatch", "missing",
