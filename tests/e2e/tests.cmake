@@ -13,14 +13,17 @@ add_executable(valise_e2e_tree ${CMAKE_CURRENT_SOURCE_DIR}/e2e/tree_compare.cc)
 function(valise_e2e_test name script)
   add_test(NAME e2e_${name}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/${script})
-  # RUN_SERIAL: the scripts make loop devices and drop the page cache,
-  # which would disturb each other's timing-free but I/O-counting checks.
+  # RESOURCE_LOCK loop_drives: the scripts make loop devices and drop the
+  # page cache, which would disturb each other's timing-free but
+  # I/O-counting checks, so they run one at a time; the tests that touch no
+  # loop device (unit, cli, the Ceph cluster's) run beside them, which keeps
+  # both cores busy while a script waits on its drives.
   set_tests_properties(e2e_${name} PROPERTIES
     ENVIRONMENT
       "VALISE=$<TARGET_FILE:valise>;VALISE_JSON=$<TARGET_FILE:valise_e2e_json>"
     SKIP_RETURN_CODE 77
     TIMEOUT 300
-    RUN_SERIAL TRUE
+    RESOURCE_LOCK loop_drives
     LABELS e2e)
 endfunction()
 

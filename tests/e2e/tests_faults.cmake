@@ -15,7 +15,7 @@ function(valise_faults_test name script)
       "VALISE=$<TARGET_FILE:valise>;VALISE_JSON=$<TARGET_FILE:valise_e2e_json>;VALISE_FAULTFS=$<$<TARGET_EXISTS:valise_faultfs>:$<TARGET_FILE:valise_faultfs>>"
     SKIP_RETURN_CODE 77
     TIMEOUT 600
-    RUN_SERIAL TRUE
+    RESOURCE_LOCK loop_drives
     LABELS "e2e;faults")
 endfunction()
 

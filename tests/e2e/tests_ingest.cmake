@@ -3,7 +3,8 @@
 # devices, corrupt copies, kill -9 and signals mid-run, a second run on a
 # locked DEST, a symlink planted in DEST. Included by tests/CMakeLists.txt
 # after tests/e2e/tests.cmake, whose valise_e2e_test() registers each one
-# (RUN_SERIAL, skipped when not root, 300 s unless raised below).
+# (one loop-device test at a time, skipped when not root, 300 s unless
+# raised below).
 
 valise_e2e_test(ingest_basic ingest_basic.sh)
 valise_e2e_test(ingest_repair ingest_repair.sh)
