@@ -149,15 +149,17 @@ def main(argv):
         # on), then render; the worst exit status.
         start = time.monotonic()
         rc = 0
-        passed = ["--runs", str(args.runs), "--results", args.results,
-                  "--doc", args.doc, "--targets", args.targets]
+        passed = ["--results", args.results, "--doc", args.doc,
+                  "--targets", args.targets]
         if args.no_docs:
             passed.append("--no-docs")
         for part_argv in (["verify"], ["verify", "--drives-on", "disk",
                                        "--size-gb", "0.25"], ["ingest"],
-                          ["memory", "--results", args.results, "--doc",
-                           args.doc, "--targets", args.targets]):
-            pa = part_argv + (passed if part_argv[0] != "memory" else [])
+                          ["memory"]):
+            # --runs for the timed parts; memory runs once (peak RSS does
+            # not depend on the machine's load).
+            pa = part_argv + passed + (["--runs", str(args.runs)]
+                                       if part_argv[0] != "memory" else [])
             sub_args = parser().parse_args(pa)
             try:
                 r = run_part(pa[0], sub_args, "scripts/bench-peers " +

@@ -39,7 +39,8 @@ import os
 import subprocess
 
 import data
-from harness import Record, Tool, drop_caches, log, run_tool
+from harness import (Record, Tool, drop_caches, log, memory_available,
+                     run_tool)
 from part_verify import fio_job, fio_totals
 from rig import Rig, busy_ms, empty_dest
 
@@ -171,6 +172,16 @@ def run(args, ctx):
         if d not in ("shm", "disk"):
             ctx.die("--dests: shm or disk, not %r" % d)
     dests = [("dest-" + k, k, args.dest_fs, dest_mb) for k in dest_kinds]
+    # /dev/shm holds the drives (with --drives-on shm) and the memory DEST
+    # (one set at a time, trimmed between commands): refuse to start what
+    # would run the machine out of memory half way.
+    need = (drive_mb - 192) * n * 8 // 9 if args.drives_on == "shm" else 0
+    if "shm" in dest_kinds:
+        need += largest
+    avail = memory_available() // MiB
+    if need > avail * 9 // 10:
+        ctx.die("about %d MiB of /dev/shm needed (drives and the memory "
+                "DEST); %d MiB of memory available" % (need, avail))
     with Rig("valise-bench-ingest", n, args.drives_on, drive_mb,
              dests) as rig:
         rec.rig = rig.describe()
@@ -417,7 +428,8 @@ def bench_predictions(rec, ctx, sets, rig, dest_kinds, args):
                              % (kind, rc))
             continue
         rec.extra.setdefault("bench", {})[kind] = {
-            "predicted_rate_bytes_per_s": doc.get("predicted_rate_bytes_per_s"),
+            "predicted_rate_bytes_per_s":
+                doc.get("predicted_rate_bytes_per_s"),
             "bottleneck": doc.get("bottleneck", {}).get("text"),
             "limits": doc.get("limits"),
             "pipeline_rate_bytes_per_s": (doc.get("pipeline") or {}).get(

@@ -42,6 +42,9 @@ def add_arguments(p):
                    help="GB of data per drive (default 1)")
     p.add_argument("--drives", type=int, default=4)
     p.add_argument("--drives-on", choices=("shm", "disk"), default="shm")
+    p.add_argument("--bench-seconds", type=int, default=3,
+                   help="seconds of valise bench's raw read and of openssl "
+                   "speed (default 3)")
 
 
 def fio_job(path, drives_files, rw="read", sizes=None):
@@ -73,11 +76,12 @@ def fio_totals(path, kind):
     return nbytes, bw
 
 
-def sha256_per_core(log_path):
+def sha256_per_core(log_path, seconds=3):
     """openssl speed's SHA-256 rate on one core, 1 MiB blocks, bytes/s
     (-elapsed: wall time, so a busy machine shows)."""
     t = timed(["openssl", "speed", "-elapsed", "-evp", "sha256",
-               "-seconds", "3", "-bytes", str(MiB)], log_path)
+               "-seconds", str(max(1, seconds)), "-bytes", str(MiB)],
+              log_path)
     if not t.ok:
         return None
     with open(log_path) as f:
@@ -105,12 +109,11 @@ def run(args, ctx):
                         if n.endswith(".bin")) for d in dirs]
         total = sum(os.path.getsize(f) for fs in files for f in fs)
         nfiles = sum(len(fs) for fs in files)
+        where = ("backed by /dev/shm" if args.drives_on == "shm" else
+                 "over image files on %s (%s; loop direct I/O %s)" % (
+                     rig.disk_source, rig.disk_fstype, rig.drives[0].dio))
         rec.add_set("big", "%d ext4 loop drives %s, %d bytes each in 128 MiB "
-                    "files" % (len(dirs), "backed by /dev/shm" if
-                               args.drives_on == "shm" else
-                               "over image files on %s (%s; loop direct I/O "
-                               "%s)" % (rig.disk_source, rig.disk_fstype,
-                                        rig.drives[0].dio), total // len(dirs)),
+                    "files" % (len(dirs), where, total // len(dirs)),
                     nfiles, total)
 
         V = ctx.valise
@@ -156,7 +159,8 @@ def run(args, ctx):
             for i, d in enumerate(dirs))
         # wait for each job by PID: the shell's `wait` alone would hide a
         # failure.
-        par = lambda s: s + " & for p in $(jobs -p); do wait $p || exit 1; done"  # noqa: E731,E501
+        def par(s):
+            return s + " & for p in $(jobs -p); do wait $p || exit 1; done"
         specs = [
             ("fio_read", "fio: the same files, one job per drive (io_uring, "
              "O_DIRECT, bs=1M, QD 16, fixed bufs, reg. files)",
@@ -164,8 +168,9 @@ def run(args, ctx):
                  sh(os.path.join(W, "fio.json")),
                  sh(os.path.join(W, "read.fio"))), fio_check, "own_rate"),
             ("valise_raw", "valise bench: raw read, all drives at once (its "
-             "engine, no hashing; 3 s)",
-             q([V, "bench", "--seconds", "3", "--json"] + dirs) + " >" +
+             "engine, no hashing; %d s)" % args.bench_seconds,
+             q([V, "bench", "--seconds", str(args.bench_seconds), "--json"] +
+               dirs) + " >" +
              sh(os.path.join(W, "raw.json")), raw_check, "own_rate"),
             ("valise_xxh128", "valise verify --hash-only xxh128",
              [V, "verify", "-m", M, "--hash-only", "xxh128",
@@ -196,7 +201,8 @@ def run(args, ctx):
             for tool, argv, check in tools:
                 run_tool(rec, tool, argv, os.path.join(W, tool.id + ".log"),
                          check=check)
-            rate = sha256_per_core(os.path.join(W, "openssl-%d.log" % r))
+            rate = sha256_per_core(os.path.join(W, "openssl-%d.log" % r),
+                                   args.bench_seconds)
             bare.append(rate)
             log("run %d/%d: bare SHA-256 %.0f MB/s a core"
                 % (r + 1, args.runs, (rate or 0) / 1e6))

@@ -2,9 +2,10 @@
 # work). Included by tests/CMakeLists.txt after e2e/tests.cmake, whose
 # valise_e2e_test() it uses.
 valise_e2e_test(bench_loop bench_loop.sh)
-# scripts/bench-peers, every part at tiny sizes (about 90 s; more on a busy
-# machine), so the benchmark cannot rot: its results and documents go to
-# scratch files, never bench/results or docs/.
+# scripts/bench-peers, every part at tiny sizes (about 80 s alone; up to
+# 5 minutes beside other tests on a busy machine), so the benchmark cannot
+# rot: its results and documents go to scratch files, never bench/results
+# or docs/.
 valise_e2e_test(bench_peers_smoke bench_peers_smoke.sh)
 set_tests_properties(e2e_bench_peers_smoke PROPERTIES TIMEOUT 900)
 set_property(TEST e2e_bench_peers_smoke APPEND PROPERTY ENVIRONMENT
