@@ -41,7 +41,7 @@ import subprocess
 import data
 from harness import (Record, Tool, drop_caches, log, memory_available,
                      run_tool)
-from part_verify import fio_job, fio_totals
+from part_verify import fio_job, fio_totals, prefixed
 from rig import Rig, busy_ms, empty_dest
 
 MiB = 1 << 20
@@ -146,8 +146,7 @@ def sums(ctx, srcs, out, absolute):
                             part, d])
             with open(part) as f:
                 for line in f:
-                    allf.write(line[:66] + (d + "/" if absolute else "") +
-                               line[66:])
+                    allf.write(prefixed(line, d + "/" if absolute else ""))
 
 
 def q(p):
@@ -174,10 +173,15 @@ def run(args, ctx):
     dests = [("dest-" + k, k, args.dest_fs, dest_mb) for k in dest_kinds]
     # /dev/shm holds the drives (with --drives-on shm) and the memory DEST
     # (one set at a time, trimmed between commands): refuse to start what
-    # would run the machine out of memory half way.
-    need = (drive_mb - 192) * n * 8 // 9 if args.drives_on == "shm" else 0
+    # would run the machine out of memory half way. Small files take ~38
+    # KiB each with their blocks and inode, the Linux tree ~1.5 GB.
+    sets_mb = [big_mb * n, args.small_files * 38 // 1024,
+               0 if args.tree_source == "none" else
+               1536 if not args.tree_files else args.tree_files // 40 + 16,
+               dup_mb * n]
+    need = sum(sets_mb) if args.drives_on == "shm" else 0
     if "shm" in dest_kinds:
-        need += largest
+        need += max(sets_mb)
     avail = memory_available() // MiB
     if need > avail * 9 // 10:
         ctx.die("about %d MiB of /dev/shm needed (drives and the memory "
@@ -452,13 +456,15 @@ def ratios(rec, dest_kinds):
                       mine / limit if mine and limit else None,
                       "ingest_large_limit", terms={"fio_read": rd,
                                                    "fio_write": wr})
-            for peer, fig in (("rsync", "ingest_vs_rsync"),
-                              ("cp_sha256sum", "ingest_vs_cp_sha256sum"),
-                              ("rclone", "ingest_vs_rclone")):
+            for peer, name, fig in (
+                    ("rsync", "rsync -a", "ingest_vs_rsync"),
+                    ("cp_sha256sum", "cp -a + sha256sum -c",
+                     "ingest_vs_cp_sha256sum"),
+                    ("rclone", "rclone copy --checksum", "ingest_vs_rclone")):
                 p = "%s_big_%s" % (peer, kind)
                 prate = rec.rate(p)
                 rec.rate_ratio(fig + "_" + kind, "valise / %s, large files, "
-                               "DEST %s" % (rec.tools[p].label, kind), v, p,
+                               "DEST %s" % (name, kind), v, p,
                                fig, ceiling=limit / prate if limit and prate
                                else None)
             bench = rec.extra.get("bench", {}).get(kind)

@@ -47,6 +47,13 @@ def add_arguments(p):
                    "speed (default 3)")
 
 
+def prefixed(line, prefix):
+    """A sha256sum line with `prefix` put before its name ("HASH  name", or
+    "\\HASH  name" when the name is escaped)."""
+    at = 67 if line.startswith("\\") else 66
+    return line[:at] + prefix + line[at:]
+
+
 def fio_job(path, drives_files, rw="read", sizes=None):
     """A fio job file: one job per drive over its files, one after the
     other (as a verifier reads them), io_uring at its best."""
@@ -128,7 +135,7 @@ def run(args, ctx):
                                 "--format", "sha256sum", "-o", out, d])
                 with open(out) as f:
                     for line in f:
-                        allf.write(line[:66] + d + "/" + line[66:])
+                        allf.write(prefixed(line, d + "/"))
         known = os.path.join(W, "known.hashdeep")
         with open(known, "w") as f:
             ctx.check_call(["hashdeep", "-c", "sha256", "-r"] + dirs, stdout=f)
