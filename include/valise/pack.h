@@ -47,6 +47,10 @@ inline constexpr uint64_t kPackBlockSize = 4096;
 // Parity files hold at most this many bytes unless told otherwise: 1 TiB,
 // well within every file system's file size limit (ext4: 16 TiB).
 inline constexpr uint64_t kDefaultParitySegmentBytes = uint64_t{1} << 40;
+// The names M binds the layout and the parity digests under: M.layout and
+// M.parity (valise/sidecar.h).
+inline constexpr std::string_view kLayoutSidecar = "layout";
+inline constexpr std::string_view kParitySidecar = "parity";
 // The directory of a parity drive holding its parity files.
 inline constexpr std::string_view kParityDir = "valise-parity";
 
@@ -193,8 +197,11 @@ Status ParseLayout(std::string_view data, std::string_view name,
 // Checks that `layout` and manifest `m` describe the same files: every
 // file of the layout is in m with the same size, and every file of m is on
 // exactly one data drive. Corruption naming the first path that is not.
-Status CheckLayoutMatchesManifest(const PackLayout& layout, const Manifest& m,
-                                  std::string_view layout_name);
+// With `entries`, sets (*entries)[d][i] to the manifest entry of file i of
+// data drive d.
+Status CheckLayoutMatchesManifest(
+    const PackLayout& layout, const Manifest& m, std::string_view layout_name,
+    std::vector<std::vector<size_t>>* entries = nullptr);
 
 // M.parity: a 64-byte header, then the SHA-256 of every parity chunk,
 // stripe by stripe, parity drive by parity drive.

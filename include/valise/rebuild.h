@@ -30,6 +30,7 @@
 #include "valise/file_system.h"
 #include "valise/pack.h"
 #include "valise/parity.h"
+#include "valise/sidecar.h"
 #include "valise/status.h"
 
 namespace valise {
@@ -52,6 +53,35 @@ class ChunkDigests {
   virtual Status Data(uint32_t d, const ChunkRef& ref, Sha256Bytes* out) = 0;
   // The SHA-256 of parity drive j's chunk of `stripe`.
   virtual Status Parity(uint32_t j, uint64_t stripe, Sha256Bytes* out) = 0;
+};
+
+class ChunkIndexV2;
+
+// ChunkDigests from a manifest's bound sidecars: data chunks from its chunk
+// index v2 (a data drive's chunks are its files' chunks), parity chunks
+// from M.parity.
+class SidecarChunkDigests final : public ChunkDigests {
+ public:
+  // `layout` and `index` are borrowed and must outlive it; entries[d][f] is
+  // the manifest entry of file f of data drive d (CheckLayoutMatchesManifest
+  // gives them). Checks M.parity's header and size against the layout:
+  // Corruption naming it when they disagree; the index's chunk size must be
+  // the layout's.
+  static Status Open(const PackLayout* layout,
+                     std::vector<std::vector<size_t>> entries,
+                     const ChunkIndexV2* index,
+                     std::unique_ptr<PositionalSource> parity,
+                     std::unique_ptr<SidecarChunkDigests>* out);
+  Status Data(uint32_t d, const ChunkRef& ref, Sha256Bytes* out) override;
+  Status Parity(uint32_t j, uint64_t stripe, Sha256Bytes* out) override;
+
+ private:
+  SidecarChunkDigests() = default;
+  const PackLayout* layout_ = nullptr;
+  std::vector<std::vector<size_t>> entries_;
+  const ChunkIndexV2* index_ = nullptr;
+  std::unique_ptr<PositionalSource> parity_;
+  ParityDigestsHeader header_;
 };
 
 // SHA-256 of n bytes.

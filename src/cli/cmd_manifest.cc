@@ -2,7 +2,6 @@
 // beside it its chunk index M.chunks (v2), bound to M by a "# bind chunks"
 // line so that M's signature covers it.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "pipeline/verify_internal.h"
@@ -13,24 +12,6 @@
 namespace valise::cli {
 
 namespace {
-
-Status ParseDigestList(const std::string& list, DigestSet* set) {
-  size_t pos = 0;
-  while (pos <= list.size()) {
-    size_t comma = list.find(',', pos);
-    if (comma == std::string::npos) comma = list.size();
-    std::string name = list.substr(pos, comma - pos);
-    DigestType t;
-    if (!ParseDigestName(name, &t)) {
-      return Status::InvalidArgument("--hash", "unknown digest '" + name +
-                                                   "' (sha256, xxh128, "
-                                                   "sha512, sha1, md5)");
-    }
-    set->Add(t);
-    pos = comma + 1;
-  }
-  return Status::OK();
-}
 
 // The digest a sum-file output format names ("sha256sum" -> sha256), or
 // false for the valise format.
@@ -48,53 +29,6 @@ bool SumFileDigest(const std::string& format, DigestType* type) {
   }
   return false;
 }
-
-// The chunk index being written beside M: a temporary file in M's
-// directory, written as the files are hashed, renamed to M.chunks once
-// complete and durable, then bound to M. Removed if the run fails.
-class IndexOutput {
- public:
-  ~IndexOutput() {
-    file_.reset();
-    if (dir_ && !committed_) dir_->Remove(temp_).PermitUncheckedError();
-  }
-
-  Status Open(FileSystem* fs, const std::string& output) {
-    const size_t slash = output.rfind('/');
-    const std::string parent = slash == std::string::npos ? "."
-                               : slash == 0               ? "/"
-                                            : output.substr(0, slash);
-    base_ = output.substr(slash == std::string::npos ? 0 : slash + 1) + "." +
-            std::string(kChunkIndexSidecar);
-    temp_ = "." + base_ + ".tmp-" + std::to_string(getpid());
-    VALISE_RETURN_IF_ERROR(fs->OpenDirectory(parent, false, &dir_));
-    WriteOptions wo;
-    wo.mode = 0644;
-    return dir_->CreateFile(temp_, wo, &file_);
-  }
-
-  File* file() const { return file_.get(); }
-
-  // Renames the complete index to M.chunks, makes the name durable, and
-  // binds it to `m`.
-  Status Commit(FileSystem* fs, const std::string& output, Manifest* m) {
-    file_.reset();  // written and synced by MakeManifest
-    VALISE_RETURN_IF_ERROR(dir_->Rename(temp_, base_, false));
-    committed_ = true;
-    VALISE_RETURN_IF_ERROR(dir_->SyncDir(""));
-    SidecarBinding b;
-    VALISE_RETURN_IF_ERROR(
-        BindFile(fs, SidecarPath(output, kChunkIndexSidecar), &b));
-    m->Bind(kChunkIndexSidecar, b);
-    return Status::OK();
-  }
-
- private:
-  std::unique_ptr<Directory> dir_;
-  std::unique_ptr<File> file_;
-  std::string base_, temp_;
-  bool committed_ = false;
-};
 
 }  // namespace
 
@@ -142,9 +76,9 @@ int RunManifest(const Args& args) {
   Manifest manifest;
   ManifestSummary summary;
   const bool want_chunks = !sum_file && !args.no_chunks;
-  IndexOutput index;
+  SidecarOutput index;
   if (want_chunks) {
-    s = index.Open(fs, args.output);
+    s = index.Open(fs, args.output, kChunkIndexSidecar);
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;

@@ -242,6 +242,8 @@ int Main(int argc, char** argv) {
         return RunKeygen(args);
       case kSign:
         return RunSign(args);
+      case kPack:
+        return RunPack(args);
       default:
         PrintError("command not available yet");
         return kExitTrouble;

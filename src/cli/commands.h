@@ -39,6 +39,7 @@ int RunIngest(const Args& args);
 int RunBench(const Args& args);
 int RunKeygen(const Args& args);
 int RunSign(const Args& args);
+int RunPack(const Args& args);
 // Hidden generators (cmd_docs.cc): the roff man page and the bash or zsh
 // completion script, printed on stdout from FlagTable() and CommandTable().
 int RunHelpMan();
@@ -64,6 +65,33 @@ void PrintNote(const Args& args, const std::string& message);
 Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
                     ChunkIndex* chunks, bool* have_chunks,
                     std::unique_ptr<ChunkIndexV2>* signed_chunks = nullptr);
+
+// A sidecar being written beside the manifest `output` (valise/sidecar.h):
+// a temporary file in M's directory, written by the caller, renamed to
+// M.<name> once complete and durable (Commit), then bound to the manifest.
+// Removed if never committed (the run failed).
+class SidecarOutput {
+ public:
+  SidecarOutput() = default;
+  SidecarOutput(const SidecarOutput&) = delete;
+  SidecarOutput& operator=(const SidecarOutput&) = delete;
+  ~SidecarOutput();
+
+  Status Open(FileSystem* fs, const std::string& output, std::string_view name);
+  File* file() const { return file_.get(); }
+  // Renames the complete file to M.<name>, makes the name durable, and
+  // binds it in `m`. REQUIRES: the caller wrote and synced file().
+  Status Commit(FileSystem* fs, const std::string& output, Manifest* m);
+
+ private:
+  std::unique_ptr<Directory> dir_;
+  std::unique_ptr<File> file_;
+  std::string name_, base_, temp_;
+  bool committed_ = false;
+};
+
+// --hash: a comma-separated list of digest names into *set.
+Status ParseDigestList(const std::string& list, DigestSet* set);
 
 // The pipeline options the flags ask for.
 Status PipelineFromArgs(const Args& args, PipelineOptions* opt);

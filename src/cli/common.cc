@@ -61,6 +61,39 @@ void LoadTextChunks(FileSystem* fs, const Args& args, ChunkIndex* chunks,
 
 }  // namespace
 
+SidecarOutput::~SidecarOutput() {
+  file_.reset();
+  if (dir_ && !committed_) dir_->Remove(temp_).PermitUncheckedError();
+}
+
+Status SidecarOutput::Open(FileSystem* fs, const std::string& output,
+                           std::string_view name) {
+  const size_t slash = output.rfind('/');
+  const std::string parent = slash == std::string::npos ? "."
+                             : slash == 0               ? "/"
+                                          : output.substr(0, slash);
+  name_ = std::string(name);
+  base_ =
+      output.substr(slash == std::string::npos ? 0 : slash + 1) + "." + name_;
+  temp_ = "." + base_ + ".tmp-" + std::to_string(getpid());
+  VALISE_RETURN_IF_ERROR(fs->OpenDirectory(parent, false, &dir_));
+  WriteOptions wo;
+  wo.mode = 0644;
+  return dir_->CreateFile(temp_, wo, &file_);
+}
+
+Status SidecarOutput::Commit(FileSystem* fs, const std::string& output,
+                             Manifest* m) {
+  file_.reset();
+  VALISE_RETURN_IF_ERROR(dir_->Rename(temp_, base_, false));
+  committed_ = true;
+  VALISE_RETURN_IF_ERROR(dir_->SyncDir(""));
+  SidecarBinding b;
+  VALISE_RETURN_IF_ERROR(BindFile(fs, SidecarPath(output, name_), &b));
+  m->Bind(name_, b);
+  return Status::OK();
+}
+
 Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
                     ChunkIndex* chunks, bool* have_chunks,
                     std::unique_ptr<ChunkIndexV2>* signed_chunks) {
@@ -111,6 +144,24 @@ Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
     return LoadSignedChunks(fs, args, *manifest, signed_chunks);
   }
   LoadTextChunks(fs, args, chunks, have_chunks);
+  return Status::OK();
+}
+
+Status ParseDigestList(const std::string& list, DigestSet* set) {
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    std::string name = list.substr(pos, comma - pos);
+    DigestType t;
+    if (!ParseDigestName(name, &t)) {
+      return Status::InvalidArgument("--hash", "unknown digest '" + name +
+                                                   "' (sha256, xxh128, "
+                                                   "sha512, sha1, md5)");
+    }
+    set->Add(t);
+    pos = comma + 1;
+  }
   return Status::OK();
 }
 

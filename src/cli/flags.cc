@@ -56,7 +56,7 @@ const std::vector<FlagDef>& FlagTable() {
        "the matching tool's -c accepts, or bagit: a BagIt payload manifest "
        "(manifest-sha256.txt; paths data/...).",
        &Args::format},
-      {kManifest, "--hash", "LIST", "input",
+      {kManifest | kPack, "--hash", "LIST", "input",
        "digests to compute (default sha256,xxh128)",
        "Comma-separated digests for the manifest: any of sha256, xxh128, "
        "sha512, sha1, md5.",
@@ -75,18 +75,18 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::json},
       {kVerify | kIngest | kBench, "--report", "FILE", "output",
        "also write the JSON report to FILE", "", &Args::report},
-      {kManifest | kVerify | kIngest | kBench, "-q,--quiet", nullptr, "output",
-       "print only problems", "", &Args::quiet},
-      {kManifest | kVerify | kIngest, "--no-progress", nullptr, "output",
-       "no progress bars (they are drawn only on a terminal anyway)", "",
-       &Args::no_progress},
-      {kManifest | kVerify | kIngest | kBench, "--retries", "N", "reliability",
-       "retries of a failed read before giving up (2)",
+      {kManifest | kPack | kVerify | kIngest | kBench, "-q,--quiet", nullptr,
+       "output", "print only problems", "", &Args::quiet},
+      {kManifest | kPack | kVerify | kIngest, "--no-progress", nullptr,
+       "output", "no progress bars (they are drawn only on a terminal anyway)",
+       "", &Args::no_progress},
+      {kManifest | kPack | kVerify | kIngest | kBench, "--retries", "N",
+       "reliability", "retries of a failed read before giving up (2)",
        "A read that fails with EIO is retried N times; then its range is "
        "recorded as unreadable and the rest of the drive is read.",
        &Args::retries},
-      {kManifest | kVerify | kIngest | kBench, "--io-timeout", "SECONDS",
-       "reliability",
+      {kManifest | kPack | kVerify | kIngest | kBench, "--io-timeout",
+       "SECONDS", "reliability",
        "a drive that does not answer for this long is "
        "stalled (30)",
        "A read outstanding for longer marks its drive stalled: its files are "
@@ -94,18 +94,19 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::io_timeout},
       {kManifest | kVerify | kIngest | kBench, "--depth", "N", "performance",
        "reads in flight per drive (default: 16 SSD, 4 HDD)", "", &Args::depth},
-      {kManifest | kVerify | kIngest | kBench, "--threads", "N", "performance",
-       "hashing threads (default: one per core)", "", &Args::threads},
-      {kManifest | kVerify | kIngest | kBench, "--chunk-size", "KIB",
+      {kManifest | kPack | kVerify | kIngest | kBench, "--threads", "N",
+       "performance", "hashing threads (default: one per core)", "",
+       &Args::threads},
+      {kManifest | kPack | kVerify | kIngest | kBench, "--chunk-size", "KIB",
        "performance", "bytes per read and per chunk digest, in KiB (1024)",
        "A multiple of 4 from 4 to 65536. manifest: the chunk size of the "
        "chunk index FILE.chunks (recorded in it). verify and ingest read in "
        "the chunk size of the manifest's chunk index when it has one.",
        &Args::chunk_kib},
-      {kManifest | kVerify | kIngest | kBench, "--no-uring", nullptr,
+      {kManifest | kPack | kVerify | kIngest | kBench, "--no-uring", nullptr,
        "performance", "use plain pread instead of io_uring", "",
        &Args::no_uring},
-      {kManifest | kVerify | kIngest | kBench, "--no-direct", nullptr,
+      {kManifest | kPack | kVerify | kIngest | kBench, "--no-direct", nullptr,
        "performance", "read through the page cache (no O_DIRECT)", "",
        &Args::no_direct},
       // bench: -m is optional there, so it has its own entry.
@@ -120,6 +121,36 @@ const std::vector<FlagDef>& FlagTable() {
        "pipeline are measured for at most N seconds each (less when the "
        "data runs out); the hashes for at most 0.5 s each.",
        &Args::seconds},
+      // pack: -o is not required with --dry-run, so it has its own entry.
+      {kPack, "-o,--output", "FILE", "output",
+       "where to write the manifest (required unless --dry-run)",
+       "The manifest of the packed dataset, and beside it FILE.chunks (the "
+       "SHA-256 of every chunk), FILE.layout (which file is on which drive, "
+       "where the parity is) and FILE.parity (the SHA-256 of every parity "
+       "chunk), all three bound to FILE so that its signature (valise sign) "
+       "covers them. Not overwritten: an existing FILE is refused.",
+       &Args::output},
+      {kPack, "--drives", "DRIVE...", "output",
+       "the drives to fill: mount points of empty file systems",
+       "The data drives, then the --parity drives, each the mount point of "
+       "an empty file system of its own (an empty lost+found is allowed). "
+       "Files are spread over the data drives whole, largest first, "
+       "balanced; each data drive stays a plain file system. Give the "
+       "datasets before --drives.",
+       &Args::drives, true},
+      {kPack, "--parity", "M", "output",
+       "the last M drives hold Reed-Solomon parity (0)",
+       "M parity drives let any M of the shipment's drives be lost or "
+       "unreadable and every file still arrive (ingest and verify rebuild "
+       "it); they cost M/K of the data's size. 0: no parity.",
+       &Args::parity},
+      {kPack, "--dry-run", nullptr, "output",
+       "show the plan (and how many drives it needs); write nothing",
+       "Scans the datasets and the drives, prints which files go where, "
+       "each drive's fill and the parity size; when the dataset does not "
+       "fit, how many drives of the smallest size given it needs (exit "
+       "status 1). Reads no file contents.",
+       &Args::dry_run},
       {kIngest, "--bag", nullptr, "output",
        "make DEST a BagIt 1.0 bag: payload under DEST/data/, tag files",
        "DEST becomes a BagIt (RFC 8493) bag: the dataset is staged under "
@@ -159,6 +190,12 @@ const std::vector<CommandDef>& CommandTable() {
        nullptr},
       {kSign, "sign", "sign -k KEY M", "sign a manifest (writes M.sig)",
        "valise sign -k site.key shipment.vm", "the manifest to sign"},
+      {kPack, "pack", "pack DATASET... --drives DRIVE... [--parity M] -o M",
+       "fill a shipment's drives with a dataset, with parity drives",
+       "valise pack /data --drives /mnt/s1 /mnt/s2 /mnt/s3 --parity 1 -o "
+       "ship.vm\n"
+       "valise pack /data --drives /mnt/s* --parity 2 -o ship.vm --dry-run",
+       "the datasets: directories (their files are packed)"},
   };
   return table;
 }

@@ -20,6 +20,7 @@ enum Command : uint32_t {
   kBench = 1u << 3,
   kKeygen = 1u << 4,
   kSign = 1u << 5,
+  kPack = 1u << 6,
 };
 
 // Everything the command line can say; each flag fills one field.
@@ -48,6 +49,10 @@ struct Args {
   unsigned chunk_kib = 1024;
   bool bag = false;      // ingest --bag: DEST becomes a BagIt bag
   bool recheck = false;  // ingest --recheck: read back every staged file
+  // pack: the drives to fill (the last `parity` hold parity), and --dry-run.
+  std::vector<std::string> drives;
+  unsigned parity = 0;
+  bool dry_run = false;
   // bench --seconds: longest time of each measurement.
   double seconds = 5;
 };

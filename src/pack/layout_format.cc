@@ -417,9 +417,12 @@ Status ParseLayout(std::string_view data, std::string_view name,
 }
 
 Status CheckLayoutMatchesManifest(const PackLayout& layout, const Manifest& m,
-                                  std::string_view layout_name) {
+                                  std::string_view layout_name,
+                                  std::vector<std::vector<size_t>>* entries) {
   std::vector<bool> placed(m.size(), false);
-  for (const DataDriveLayout& d : layout.data) {
+  if (entries != nullptr) entries->assign(layout.data.size(), {});
+  for (size_t di = 0; di < layout.data.size(); ++di) {
+    const DataDriveLayout& d = layout.data[di];
     for (const PackFile& f : d.files) {
       const int64_t e = m.Find(f.path);
       if (e < 0) {
@@ -434,7 +437,13 @@ Status CheckLayoutMatchesManifest(const PackLayout& layout, const Manifest& m,
                              std::to_string(m.file_size(e)) +
                              " in the manifest");
       }
+      if (placed[e]) {
+        return Status::Corruption(
+            layout_name,
+            EscapeTerminalPath(f.path) + " is listed on two data drives");
+      }
       placed[e] = true;
+      if (entries != nullptr) (*entries)[di].push_back(static_cast<size_t>(e));
     }
   }
   for (size_t e = 0; e < m.size(); ++e) {

@@ -3,6 +3,10 @@ set(VALISE_PACK_SOURCES
   src/pack/fs_stripe_reader.cc
   src/pack/layout.cc
   src/pack/layout_format.cc
+  src/pack/pack_plan.cc
+  src/pack/pack_writer.cc
   src/pack/parity.cc
   src/pack/rebuild.cc
+  src/pack/sidecar_digests.cc
+  src/pack/stripe_work.cc
 )

@@ -1,0 +1,133 @@
+// valise pack, as library calls: plan a shipment (which files go on which
+// drive, whether it fits) and write it (the files onto the data drives,
+// the parity onto the parity drives, hashed as they are written).
+//
+//   plan   src/pack/pack_plan.cc    scan the dataset, check the drives
+//                                   (empty, distinct, room), lay it out
+//   write  src/pack/pack_writer.cc  stripe by stripe: read the data chunks
+//                                   through the I/O engine, write them to
+//                                   their drives, hash them, encode and
+//                                   write the parity (stripe_work.cc)
+//
+// The caller (src/cli/cmd_pack.cc) writes the manifest, M.chunks,
+// M.layout and M.parity and binds them (docs/pack.md).
+//
+// Thread safety: each call runs one job and joins its own threads.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "valise/digest.h"
+#include "valise/file_system.h"
+#include "valise/io_engine.h"
+#include "valise/io_queue.h"
+#include "valise/manifest.h"
+#include "valise/pack.h"
+#include "valise/report.h"
+#include "valise/status.h"
+
+namespace valise {
+
+class ChunkIndexV2Writer;
+
+struct PackOptions {
+  // Parity drives: the last `parity` of the drives given. Default: 0.
+  uint32_t parity = 0;
+  // Chunk size of the stripes and of the chunk index. Default: 1 MiB.
+  uint64_t chunk_size = kDefaultPackChunkSize;
+  // Bytes per parity file (pack.h). Default: 1 TiB.
+  uint64_t segment_bytes = kDefaultParitySegmentBytes;
+  // Whole-file digests of the manifest. Default: sha256 and xxh128.
+  DigestSet digests = DefaultDigests();
+  // Stripes in flight; 0 picks 2..16 within 256 MiB of buffers
+  // ((data + parity drives) * chunk size each). Default: 0.
+  unsigned window = 0;
+  // Threads hashing and computing parity; 0: the number of cores, at most
+  // 16. Default: 0.
+  unsigned threads = 0;
+  // O_DIRECT for the dataset's reads and the drives' writes where the file
+  // systems allow it (files below 1 MiB are written through the page
+  // cache: their padded tail would need an ftruncate each). Default: true.
+  bool direct = true;
+  // Fraction of each drive's free space the plan may fill (the rest is
+  // left to the file system's own metadata). Default: 0.99.
+  double fill = 0.99;
+  // Retries and timeouts of the engine; which queue.
+  EngineOptions engine;
+  IoQueueOptions queue;
+  // Progress bars on stderr when it is a terminal. Default: false.
+  bool progress = false;
+  // Set by a signal handler: stop, finish what is in flight. Must remain
+  // live for the call.
+  const std::atomic<bool>* cancel = nullptr;
+
+  static DigestSet DefaultDigests() {
+    DigestSet s;
+    s.Add(DigestType::kSha256);
+    s.Add(DigestType::kXxh128);
+    return s;
+  }
+};
+
+// Where each file of the layout comes from.
+struct PackSource {
+  std::string path;  // full path of the file in the dataset
+  uint32_t mode = 0644;
+  int64_t mtime_ns = 0;
+  size_t entry = 0;  // its place in the manifest (sorted by path)
+};
+
+struct PackPlan {
+  std::vector<std::string> datasets;      // as given
+  std::vector<std::string> data_roots;    // the data drives' mount points
+  std::vector<std::string> parity_roots;  // the parity drives'
+  PackLayout layout;
+  // sources[d][i]: file i of data drive d (parallel to the layout).
+  std::vector<std::vector<PackSource>> sources;
+  // Manifest order: paths sorted, their sizes.
+  std::vector<std::string> entry_paths;
+  std::vector<uint64_t> entry_sizes;
+  // Usable bytes of each drive (data, then parity), as planned with.
+  std::vector<uint64_t> capacity;
+  // Entries the scan skipped (symlinks, devices...): never packed.
+  std::vector<FileResult> skipped;
+};
+
+// Scans `datasets`, checks `drives` (the last opt.parity are the parity
+// drives) and lays the dataset out over them. Each drive must be an
+// existing, empty directory (an empty lost+found is allowed) on a file
+// system of its own, not holding a dataset. InvalidArgument for a drive
+// that is not; NoSpace (naming the file, or the parity drive) when the
+// dataset does not fit; *plan is filled as far as it got (its layout is
+// valid only on success). With `require_empty` false the drives may hold
+// files (a resumed pack).
+Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
+                const std::vector<std::string>& drives, const PackOptions& opt,
+                bool require_empty, PackPlan* plan);
+
+struct PackSummary {
+  uint64_t files = 0;
+  uint64_t bytes = 0;         // dataset bytes written to the data drives
+  uint64_t parity_bytes = 0;  // written to the parity drives
+  double seconds = 0;         // the write, start to last sync
+  std::string queue_note;     // "io_uring: ..." or "sync: ..."
+  std::vector<uint64_t> drive_bytes;  // per drive (data, then parity)
+};
+
+// Writes the plan: every file onto its data drive (mode and mtime as in
+// the dataset), every parity file onto its parity drive, and makes them
+// durable (syncfs of each drive, or an fdatasync per file where syncfs is
+// not trusted). Fills *manifest (sizes, mtimes, opt.digests of every
+// file), the SHA-256 of every parity file into plan->layout, and writes
+// into `chunk_index` (an empty file: the chunk index v2 of *manifest) and
+// `parity_digests` (an empty file: M.parity), both made durable. Any error
+// stops the run (a pack is resumable, not partial): the drives keep what
+// was written.
+Status WritePack(FileSystem* fs, PackPlan* plan, const PackOptions& opt,
+                 File* chunk_index, File* parity_digests, Manifest* manifest,
+                 PackSummary* summary);
+
+}  // namespace valise

@@ -1,0 +1,192 @@
+// Plan of a pack: what the dataset holds, whether the drives given can
+// take it, and the layout (src/pack/layout.cc) over them.
+//
+// The drives are checked before anything is written, because packing
+// onto the wrong thing destroys data or ships less than it claims:
+//   - each is an existing directory (a mounted file system);
+//   - each is empty (an empty lost+found, which mkfs.ext4 makes, is
+//     allowed): pack never mixes a shipment with what was on a drive;
+//   - no two are on the same file system, and none is on a dataset's: two
+//     "drives" that are one device would be lost together, and parity
+//     that shares a device with its data protects nothing;
+//   - together they have room: each drive's free space (times
+//     PackOptions::fill) bounds the files placed on it, each parity drive
+//     must hold one chunk per stripe.
+#include <algorithm>
+
+#include "pipeline/scan.h"
+#include "valise/pack_job.h"
+
+namespace valise {
+
+namespace {
+
+std::string Basename(std::string path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  const size_t slash = path.rfind('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  return base.empty() ? path : base;
+}
+
+// The drive is an empty directory (an empty lost+found aside).
+Status CheckEmpty(FileSystem* fs, const std::string& root) {
+  std::vector<DirEntry> entries;
+  VALISE_RETURN_IF_ERROR(fs->ListDir(root, &entries));
+  for (const DirEntry& e : entries) {
+    if (e.name == "lost+found" && e.type == FileType::kDirectory) {
+      std::vector<DirEntry> inside;
+      Status s = fs->ListDir(root + "/lost+found", &inside);
+      if (s.ok() && inside.empty()) continue;
+    }
+    return Status::InvalidArgument(
+        root, "not empty (holds " + EscapeTerminalPath(e.name) +
+                  "): valise pack writes only onto empty drives");
+  }
+  return Status::OK();
+}
+
+// Scans the datasets into one sorted list of files; a path found in two
+// datasets is refused (the manifest can hold it once).
+Status ScanDatasets(FileSystem* fs, const std::vector<std::string>& datasets,
+                    std::vector<DriveScan>* scans,
+                    std::vector<std::pair<size_t, size_t>>* files,
+                    PackPlan* plan) {
+  *scans = ScanDrives(fs, datasets);
+  for (DriveScan& s : *scans) {
+    VALISE_RETURN_IF_ERROR(s.status);
+    if (!s.errors.empty()) {
+      return Status::IOError(
+          s.drive.source,
+          "could not be scanned whole; first: " + s.errors.front());
+    }
+    for (FileResult& r : s.skipped) plan->skipped.push_back(std::move(r));
+  }
+  for (size_t d = 0; d < scans->size(); ++d) {
+    for (size_t i = 0; i < (*scans)[d].files.size(); ++i) {
+      files->push_back({d, i});
+    }
+  }
+  auto rel = [&](const std::pair<size_t, size_t>& f) -> const std::string& {
+    return (*scans)[f.first].files[f.second].rel;
+  };
+  std::stable_sort(
+      files->begin(), files->end(),
+      [&](const auto& a, const auto& b) { return rel(a) < rel(b); });
+  for (size_t i = 1; i < files->size(); ++i) {
+    if (rel((*files)[i - 1]) == rel((*files)[i])) {
+      return Status::InvalidArgument(
+          DrivePath((*scans)[(*files)[i].first].drive, rel((*files)[i])),
+          "is also in " + datasets[(*files)[i - 1].first] +
+              ": a path may be packed once");
+    }
+  }
+  return Status::OK();
+}
+
+// Checks every drive and measures its room.
+Status CheckDrives(FileSystem* fs, const std::vector<std::string>& drives,
+                   const std::vector<DriveScan>& scans, const PackOptions& opt,
+                   bool require_empty, std::vector<uint64_t>* capacity) {
+  std::vector<uint64_t> devices;
+  for (const DriveScan& s : scans) devices.push_back(s.drive.info.device);
+  for (size_t i = 0; i < drives.size(); ++i) {
+    const std::string& root = drives[i];
+    FileInfo info;
+    VALISE_RETURN_IF_ERROR(fs->Stat(root, &info));
+    if (info.type != FileType::kDirectory) {
+      return Status::InvalidArgument(
+          root, std::string("is a ") + FileTypeName(info.type) +
+                    ": give the mount point of an empty file system");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      FileInfo other;
+      if (fs->Stat(drives[j], &other).ok() && other.device == info.device) {
+        return Status::InvalidArgument(
+            root, "is on the same file system as " + drives[j] +
+                      ": each drive must be a file system of its own");
+      }
+    }
+    for (size_t d = 0; d < devices.size(); ++d) {
+      if (devices[d] == info.device) {
+        return Status::InvalidArgument(
+            root, "is on the same file system as the dataset " +
+                      scans[d].drive.source);
+      }
+    }
+    if (require_empty) VALISE_RETURN_IF_ERROR(CheckEmpty(fs, root));
+    std::unique_ptr<Directory> dir;
+    VALISE_RETURN_IF_ERROR(fs->OpenDirectory(root, false, &dir));
+    uint64_t bytes = 0, inodes = 0;
+    VALISE_RETURN_IF_ERROR(dir->FreeSpace(&bytes, &inodes));
+    capacity->push_back(static_cast<uint64_t>(double(bytes) * opt.fill));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
+                const std::vector<std::string>& drives, const PackOptions& opt,
+                bool require_empty, PackPlan* plan) {
+  *plan = PackPlan();
+  plan->datasets = datasets;
+  if (datasets.empty()) {
+    return Status::InvalidArgument("pack", "no dataset given");
+  }
+  if (drives.size() <= opt.parity) {
+    return Status::InvalidArgument(
+        "--drives", std::to_string(drives.size()) + " drives for " +
+                        std::to_string(opt.parity) +
+                        " parity drives: at least one data drive is needed");
+  }
+  const size_t k = drives.size() - opt.parity;
+  plan->data_roots.assign(drives.begin(), drives.begin() + k);
+  plan->parity_roots.assign(drives.begin() + k, drives.end());
+
+  // 1. The dataset, in manifest order.
+  std::vector<DriveScan> scans;
+  std::vector<std::pair<size_t, size_t>> files;
+  VALISE_RETURN_IF_ERROR(ScanDatasets(fs, datasets, &scans, &files, plan));
+  // 2. The drives and their room.
+  VALISE_RETURN_IF_ERROR(
+      CheckDrives(fs, drives, scans, opt, require_empty, &plan->capacity));
+  // 3. The layout.
+  std::vector<PackFile> pack_files;
+  for (const auto& [d, i] : files) {
+    const ScannedFile& f = scans[d].files[i];
+    plan->entry_paths.push_back(f.rel);
+    plan->entry_sizes.push_back(f.info.size);
+    pack_files.push_back({f.rel, f.info.size});
+  }
+  LayoutPlanOptions lo;
+  lo.data_drives = static_cast<uint32_t>(k);
+  lo.parity_drives = opt.parity;
+  lo.chunk_size = opt.chunk_size;
+  lo.segment_bytes = opt.segment_bytes;
+  lo.data_capacity.assign(plan->capacity.begin(), plan->capacity.begin() + k);
+  lo.parity_capacity.assign(plan->capacity.begin() + k, plan->capacity.end());
+  for (const std::string& r : plan->data_roots) {
+    lo.data_labels.push_back(Basename(r));
+  }
+  for (const std::string& r : plan->parity_roots) {
+    lo.parity_labels.push_back(Basename(r));
+  }
+  VALISE_RETURN_IF_ERROR(PlanLayout(pack_files, lo, &plan->layout));
+  // 4. Where each placed file comes from.
+  plan->sources.resize(k);
+  for (size_t d = 0; d < k; ++d) {
+    for (const PackFile& f : plan->layout.data[d].files) {
+      auto it = std::lower_bound(plan->entry_paths.begin(),
+                                 plan->entry_paths.end(), f.path);
+      const size_t entry = static_cast<size_t>(it - plan->entry_paths.begin());
+      const auto& [ds, i] = files[entry];
+      const ScannedFile& sf = scans[ds].files[i];
+      plan->sources[d].push_back(PackSource{DrivePath(scans[ds].drive, sf.rel),
+                                            sf.info.mode, sf.info.mtime_ns,
+                                            entry});
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace valise

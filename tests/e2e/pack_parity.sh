@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Goal (issue 18): valise pack on real drives (ext4 on loop devices in
+# /dev/shm):
+#  - --dry-run with too few drives says how many it needs (exit 1), and
+#    with enough prints the plan (exit 0), writing nothing;
+#  - a drive that is not empty, or two paths on one file system, are
+#    refused before anything is written (exit 2);
+#  - 1 GiB packed onto 6 data + 2 parity drives: exit 0, every data drive
+#    a plain file system holding whole files, the manifest with its
+#    chunk index, layout and parity digests bound, each parity file's
+#    SHA-256 as the layout says (sha256sum agrees), and verify of the data
+#    drives exit 0;
+#  - an existing manifest is never overwritten.
+# About 1.3 GiB of images in /dev/shm; 20-60 s.
+source "$(dirname "$0")/lib.sh"
+need_root
+
+W=$VALISE_WORK
+NP=--no-progress
+DS=$W/dataset
+
+log "a dataset of 1 GiB: large files, ragged sizes, small files, an empty one"
+fill_dataset "$DS"
+for i in $(seq 1 9); do
+  gen_file "$DS/large/l$i.bin" $((i * 19 * 1048576 + i * 4097)) "large$i"
+done
+for i in $(seq 1 40); do
+  gen_file "$DS/medium/m$i.bin" $((i * 211 * 1024 + 13)) "medium$i"
+done
+find "$DS" -exec touch -h -d "@$E2E_MTIME" {} +
+total=$(du -sb "$DS" | cut -f1)
+log "dataset: $total bytes"
+((total > 1000 * 1048576)) || fail "the dataset is smaller than 1 GiB"
+
+# 8 drives of 256 MB: 6 hold ~180 MB of data each, 2 the parity.
+drives=()
+for i in 1 2 3 4 5 6 7 8; do
+  make_drive "s$i" 256 ext4
+  drives+=("${MNT[s$i]}")
+done
+
+log "--dry-run with 5 drives: it does not fit, and says what would"
+expect_exit 1 "$VALISE" pack "$DS" --drives "${drives[@]:0:5}" --parity 2 \
+  --dry-run
+assert_contains "$LAST_ERR" "fits on none of the 3 data drives"
+assert_matches "$LAST_OUT" "needs [0-9]+ data \+ 2 parity drives of"
+log "--dry-run with 8 drives: the plan"
+expect_exit 0 "$VALISE" pack "$DS" --drives "${drives[@]}" --parity 2 \
+  --dry-run
+assert_matches "$LAST_OUT" "on 6 data \+ 2 parity drives"
+assert_contains "$LAST_OUT" "any 2 of the 8 drives may be lost"
+[[ -z $(ls -A "${MNT[s1]}" | grep -v lost+found) ]] ||
+  fail "--dry-run wrote onto a drive"
+
+log "refusals: a drive that is not empty, one file system given twice"
+echo old >"${MNT[s3]}/old.txt"
+expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
+  -o "$W/M"
+assert_contains "$LAST_ERR" "not empty (holds old.txt)"
+rm "${MNT[s3]}/old.txt"
+mkdir "${MNT[s8]}/a" "${MNT[s8]}/b"
+expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${MNT[s8]}/a" "${MNT[s8]}/b" \
+  -o "$W/M"
+assert_contains "$LAST_ERR" "same file system"
+rmdir "${MNT[s8]}/a" "${MNT[s8]}/b"
+[[ ! -e "$W/M" ]] || fail "a refused pack wrote a manifest"
+
+log "pack 6 + 2"
+expect_exit 0 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
+  -o "$W/M"
+assert_contains "$LAST_ERR" "on 6 data drives"
+log "$(cat "$LAST_ERR")"
+for s in chunks layout parity; do
+  [[ -f "$W/M.$s" ]] || fail "M.$s missing"
+  assert_contains "$W/M" "# bind $s bytes=$(stat -c %s "$W/M.$s") sha256=$(
+    sha256sum "$W/M.$s" | cut -c1-64)"
+done
+assert_contains "$W/M.layout" "# code isa-l-cauchy1 data=6 parity=2"
+files=$(find "$DS" -type f | wc -l)
+assert_contains "$W/M" "# end files=$files "
+
+log "every data drive holds whole files, as in the dataset"
+n=0
+for i in 1 2 3 4 5 6; do
+  while IFS= read -r -d '' f; do
+    rel=${f#"${MNT[s$i]}"/}
+    cmp -s "$f" "$DS/$rel" || fail "s$i: $rel differs from the dataset"
+    [[ $(stat -c %Y "$f") == "$E2E_MTIME" ]] || fail "s$i: $rel: mtime"
+    n=$((n + 1))
+  done < <(find "${MNT[s$i]}" -path '*/lost+found' -prune -o -type f -print0)
+done
+assert_eq "$files" "$n" "files on the data drives"
+
+log "the parity files' SHA-256, as the layout records them (sha256sum)"
+for i in 7 8; do
+  while IFS=$'\t' read -r _ _ sha path; do
+    got=$(sha256sum "${MNT[s$i]}/$path" | cut -c1-64)
+    assert_eq "$sha" "$got" "sha256 of s$i/$path"
+  done < <(awk -v d="$((i - 6))" '
+    /^drive parity / { on = ($3 == d); next }
+    /^drive |^#/ { on = 0; next }
+    on' "$W/M.layout")
+done
+
+log "verify of the data drives"
+expect_exit 0 "$VALISE" verify $NP -m "$W/M" "${drives[@]:0:6}"
+assert_contains "$LAST_ALL" "all $files files verified"
+
+log "an existing manifest is not overwritten"
+expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
+  -o "$W/M"
+assert_contains "$LAST_ERR" "exists; valise pack does not overwrite"
+log "ok"
