@@ -270,6 +270,12 @@ class FileSystem {
 
   // lstat: a symlink is reported as kSymlink, never followed.
   virtual Status Stat(const std::string& path, FileInfo* info) = 0;
+  // realpath(3): `path` with every symlink in it followed (the last
+  // component too), made absolute, without "." or ".." components. For a
+  // name the operator gave (a SRC such as /dev/disk/by-id/..., a key),
+  // never for a name found inside a drive. NotFound if it leads nowhere;
+  // ELOOP past 40 links. The default says NotSupported.
+  virtual Status ResolvePath(const std::string& path, std::string* resolved);
   // Entries of a directory, unsorted, without "." and "..". Types come from
   // d_type, or lstat where d_type is DT_UNKNOWN.
   virtual Status ListDir(const std::string& path,

@@ -66,6 +66,15 @@ struct PipelineOptions {
   const ChunkIndexV2* chunk_index = nullptr;
 };
 
+// Whether `source` can be a drive (SRC): it is there and is a directory,
+// an image file or a block device. A symlink given as SRC
+// (/dev/disk/by-id/...) is followed; the drive is what it names (the
+// pipeline resolves it once more when the run opens its drives, and reads
+// everything through that). NotFound or InvalidArgument naming `source`
+// (and its target): the same message whether it is given alone or among
+// others. The commands check every SRC this way before reading any.
+Status CheckSource(FileSystem* fs, const std::string& source);
+
 // What `valise manifest` found besides the files it hashed.
 struct ManifestSummary {
   std::vector<FileResult> skipped;  // symlinks, devices, FIFOs, sockets,
@@ -93,8 +102,9 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
 
 // Checks every copy of every manifest entry found on `sources` and fills
 // *report. `chunks` (may be null) localises corruption. Returns an error
-// only for trouble that stops the whole run (no source usable, queue
-// failure); per-file and per-drive problems go into the report.
+// only for trouble that stops the whole run (a source that cannot be a
+// drive, see CheckSource; queue failure); per-file and per-drive problems
+// go into the report.
 Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
                     const ChunkIndex* chunks,
                     const std::vector<std::string>& sources,

@@ -87,7 +87,10 @@ struct FileResult {
 
 struct DriveReport {
   std::string source;  // as given on the command line
-  std::string kind;    // "directory", "image", "block device"
+  // What `source` resolved to when it is a symlink (/dev/disk/by-id/... ->
+  // /dev/sdb): the drive that was read. Empty when it is not one.
+  std::string resolved;
+  std::string kind;  // "directory", "image", "block device"
   uint64_t bytes_planned = 0;
   uint64_t bytes_read = 0;
   uint64_t files_ok = 0;

@@ -230,6 +230,9 @@ class SimDisk final : public FileSystem {
 
   // --- FileSystem.
   Status Stat(const std::string& path, FileInfo* info) override;
+  // As the kernel resolves (at most 40 links, ".." at the root stays
+  // there); the result is "/drive1/a" for "drive1/a".
+  Status ResolvePath(const std::string& path, std::string* resolved) override;
   Status ListDir(const std::string& path,
                  std::vector<DirEntry>* entries) override;
   Status OpenForRead(const std::string& path, const ReadOptions& opt,

@@ -20,6 +20,9 @@ int RunBench(const Args& args) {
   if (s.ok() && !(args.seconds > 0 && std::isfinite(args.seconds))) {
     s = Status::InvalidArgument("--seconds", "must be a positive number");
   }
+  for (const std::string& src : args.sources) {
+    if (s.ok()) s = CheckSource(fs, src);
+  }
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;

@@ -29,8 +29,7 @@ int RunIngest(const Args& args) {
   iopt.direct = !args.no_direct;
   iopt.recheck = args.recheck;
   for (const std::string& src : args.sources) {
-    FileInfo info;
-    if (s.ok()) s = fs->Stat(src, &info);
+    if (s.ok()) s = CheckSource(fs, src);
   }
   if (!s.ok()) {
     PrintError(s.message());

@@ -56,8 +56,7 @@ int RunVerify(const Args& args) {
   if (args.manifest.empty() || (fs->Stat(args.manifest, &m_info).ok() &&
                                 m_info.type == FileType::kDirectory)) {
     for (const std::string& src : args.sources) {
-      FileInfo info;
-      s = fs->Stat(src, &info);
+      s = CheckSource(fs, src);
       if (!s.ok()) {
         PrintError(s.message());
         return kExitTrouble;
@@ -65,10 +64,10 @@ int RunVerify(const Args& args) {
     }
     return RunVerifyBags(args, fs, opt);
   }
-  // A source that is not there is a usage error, found before any reading.
+  // A source that is not there, or cannot be a drive, is a usage error,
+  // found before any reading, whether it is alone or among others.
   for (const std::string& src : args.sources) {
-    FileInfo info;
-    s = fs->Stat(src, &info);
+    s = CheckSource(fs, src);
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;

@@ -180,6 +180,10 @@ Status FileSystem::OpenOutputFile(const std::string& path, uint32_t mode,
   return Status::OK();
 }
 
+Status FileSystem::ResolvePath(const std::string& path, std::string*) {
+  return Status::NotSupported(path, "resolving symlinks");
+}
+
 Status FileSystem::ReadLargeFile(const std::string& path, size_t max_size,
                                  std::unique_ptr<FileContents>* result) {
   result->reset();
@@ -1195,6 +1199,16 @@ class PosixFileSystem final : public FileSystem {
     FillInfo(st, &fi);
     if (fi.type == FileType::kBlockDevice) FillBlockSize(path, st, &fi);
     *info = fi;
+    return Status::OK();
+  }
+
+  Status ResolvePath(const std::string& path, std::string* resolved) override {
+    char* r = realpath(path.c_str(), nullptr);
+    if (r == nullptr) {
+      return Status::PosixError(Context(path, "realpath"), errno);
+    }
+    *resolved = r;
+    free(r);
     return Status::OK();
   }
 

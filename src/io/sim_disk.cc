@@ -96,12 +96,21 @@ std::string SimDisk::Impl::JoinPath(const std::string& dir,
 }
 
 int SimDisk::Impl::ResolveLocked(const NodePtr& start, std::string_view path,
-                                 Resolve how, bool follow_last,
-                                 Lookup* out) const {
+                                 Resolve how, bool follow_last, Lookup* out,
+                                 std::string* canonical) const {
   const bool beneath = how == Resolve::kBeneath;
   // RESOLVE_BENEATH refuses absolute paths outright.
   if (beneath && !path.empty() && path[0] == '/') return EXDEV;
   std::vector<NodePtr> stack = {beneath ? start : root};
+  // The names of stack[1...], kept only for `canonical`.
+  std::vector<std::string> names;
+  auto finish = [&](const std::string& leaf) {
+    if (canonical == nullptr) return;
+    canonical->clear();
+    for (const std::string& n : names) *canonical += "/" + n;
+    if (!leaf.empty()) *canonical += "/" + leaf;
+    if (canonical->empty()) *canonical = "/";
+  };
   std::deque<std::string> pending = SplitComponents(path);
   int follows = 0;
   while (!pending.empty()) {
@@ -116,6 +125,7 @@ int SimDisk::Impl::ResolveLocked(const NodePtr& start, std::string_view path,
         continue;
       }
       stack.pop_back();
+      if (!names.empty()) names.pop_back();
       continue;
     }
     const NodePtr& cur = stack.back();
@@ -129,10 +139,14 @@ int SimDisk::Impl::ResolveLocked(const NodePtr& start, std::string_view path,
       if (child->target.empty()) return ENOENT;
       std::deque<std::string> target = SplitComponents(child->target);
       pending.insert(pending.begin(), target.begin(), target.end());
-      if (child->target[0] == '/') stack.resize(1);
+      if (child->target[0] == '/') {
+        stack.resize(1);
+        names.clear();
+      }
       continue;
     }
     if (last) {
+      finish(c);
       out->parent = cur;
       out->leaf = std::move(c);
       out->node = std::move(child);
@@ -141,7 +155,9 @@ int SimDisk::Impl::ResolveLocked(const NodePtr& start, std::string_view path,
     if (!child) return ENOENT;
     if (child->type != FileType::kDirectory) return ENOTDIR;
     stack.push_back(std::move(child));
+    if (canonical != nullptr) names.push_back(c);
   }
+  finish("");
   out->parent = nullptr;
   out->leaf.clear();
   out->node = stack.back();
@@ -808,6 +824,18 @@ Status SimDisk::Stat(const std::string& path, FileInfo* info) {
   if (err == 0 && !l.node) err = ENOENT;
   if (err != 0) return Status::PosixError(context, err);
   impl_->FillInfoLocked(*l.node, Impl::NormalizeKey(path), info);
+  return Status::OK();
+}
+
+Status SimDisk::ResolvePath(const std::string& path, std::string* resolved) {
+  std::lock_guard lock(impl_->mu);
+  const std::string context = path + ": realpath";
+  if (!impl_->active) return impl_->InactiveStatusLocked(context);
+  Lookup l;
+  int err = impl_->ResolveLocked(impl_->root, path, Resolve::kFree, true, &l,
+                                 resolved);
+  if (err == 0 && !l.node) err = ENOENT;
+  if (err != 0) return Status::PosixError(context, err);
   return Status::OK();
 }
 

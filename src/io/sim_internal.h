@@ -141,8 +141,11 @@ struct SimDisk::Impl {
   // Joins a directory handle's path and a relative path, for messages.
   static std::string JoinPath(const std::string& dir, const std::string& rel);
   // 0 or an errno (ENOENT, ENOTDIR, ELOOP, EXDEV).
+  // With `canonical`, also the absolute path of what was found, every
+  // symlink followed ("/drive1/a"; for kFree only).
   int ResolveLocked(const NodePtr& start, std::string_view path, Resolve how,
-                    bool follow_last, Lookup* out) const;
+                    bool follow_last, Lookup* out,
+                    std::string* canonical = nullptr) const;
   // A new node below `parent` (device inherited, or a new one below the
   // root), not yet named anywhere.
   NodePtr NewNodeLocked(const NodePtr& parent, FileType type, uint32_t mode);

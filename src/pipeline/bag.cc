@@ -170,9 +170,15 @@ struct ParsedManifest {
 // report.
 class BagCheck {
  public:
-  BagCheck(FileSystem* fs, const BagSpec& spec, const PipelineOptions& opt)
-      : fs_(fs), spec_(spec), opt_(opt) {
+  // `given` names the bag and its payload sources as the user did; `io`
+  // holds the same, symlinks given on the command line resolved (once, by
+  // ValidateBags): every read goes through `io`, every message and row
+  // names `given`.
+  BagCheck(FileSystem* fs, const BagSpec& given, const BagSpec& io,
+           const PipelineOptions& opt)
+      : fs_(fs), given_(given), spec_(io), opt_(opt) {
     if (spec_.payload_sources.empty()) spec_.payload_sources = {spec_.dir};
+    if (given_.payload_sources.empty()) given_.payload_sources = {given_.dir};
   }
 
   // Runs every check; fills report_. Returns an error only for trouble
@@ -183,7 +189,7 @@ class BagCheck {
  private:
   void Error(const std::string& msg) { errors_.push_back(msg); }
   void Note(const std::string& msg) {
-    report_.notes.push_back(spec_.dir + ": " + msg);
+    report_.notes.push_back(given_.dir + ": " + msg);
   }
   bool ReadDeclaration();
   void FindTagFiles();
@@ -196,9 +202,11 @@ class BagCheck {
   Status VerifyPayload(const Manifest& m);
   void ReportFromListing(const Manifest& m, const PayloadListing& listing);
   void AddDriveRows();
+  void NameDriveRows();
   void Finish();
 
   FileSystem* fs_;
+  BagSpec given_;
   BagSpec spec_;
   PipelineOptions opt_;
   RunReport report_;
@@ -463,17 +471,17 @@ void BagCheck::CheckTagManifests() {
 
 void BagCheck::AddDriveRows() {
   report_.drives.clear();
-  for (const std::string& src : spec_.payload_sources) {
+  for (size_t i = 0; i < spec_.payload_sources.size(); ++i) {
     DriveReport d;
-    d.source = src;
     Drive drive;
-    if (OpenDrive(fs_, src, &drive).ok()) {
+    if (OpenDrive(fs_, spec_.payload_sources[i], &drive).ok()) {
       d.kind = DriveKindName(drive.kind);
     } else {
       d.kind = "directory";
     }
     report_.drives.push_back(std::move(d));
   }
+  NameDriveRows();
 }
 
 // Missing and extra payload files from the listing alone (the bag's
@@ -502,9 +510,23 @@ void BagCheck::ReportFromListing(const Manifest& m,
   }
 }
 
+// The drive rows named as the user gave them, with what a symlink
+// resolved to.
+void BagCheck::NameDriveRows() {
+  for (size_t i = 0; i < report_.drives.size(); ++i) {
+    DriveReport& d = report_.drives[i];
+    d.source = given_.payload_sources[i];
+    d.resolved.clear();
+    if (spec_.payload_sources[i] != d.source) {
+      d.resolved = spec_.payload_sources[i];
+    }
+  }
+}
+
 Status BagCheck::VerifyPayload(const Manifest& m) {
   VALISE_RETURN_IF_ERROR(
       VerifyDrives(fs_, m, nullptr, spec_.payload_sources, opt_, &report_));
+  NameDriveRows();
   // Extras outside data/ are the tag files (listed or not in a tag
   // manifest, they may be there); skipped entries there too.
   std::vector<FileResult> files;
@@ -558,7 +580,7 @@ void BagCheck::Finish() {
   size_t problems = 0;
   for (const FileResult& r : report_.files) problems += IsProblem(r.status);
   for (const std::string& e : errors_) {
-    report_.drives[0].errors.push_back(spec_.dir + ": " + e);
+    report_.drives[0].errors.push_back(given_.dir + ": " + e);
   }
   if (report_.interrupted) return;
   if (errors_.empty() && problems == 0) {
@@ -579,7 +601,7 @@ void BagCheck::Finish() {
 
 Status BagCheck::Run() {
   report_.command = "verify";
-  report_.manifest = spec_.dir;
+  report_.manifest = given_.dir;
   if (!ReadDeclaration()) {
     Finish();
     return Status::OK();
@@ -607,7 +629,7 @@ Status BagCheck::Run() {
   }
   CheckTagManifests();
   VALISE_RETURN_IF_ERROR(VerifyPayload(m));
-  report_.manifest = spec_.dir;
+  report_.manifest = given_.dir;
   // A bag manifest has no sizes: count bytes from the listing, a file with
   // a problem result as not verified (conservative when a copy on another
   // payload drive was good).
@@ -652,9 +674,11 @@ void Merge(RunReport&& bag, RunReport* run) {
 
 }  // namespace
 
-bool IsBagDirectory(FileSystem* fs, const std::string& dir) {
+bool IsBagDirectory(FileSystem* fs, const std::string& dir_given) {
+  std::string dir;
   FileInfo info;
-  if (!fs->Stat(dir, &info).ok() || info.type != FileType::kDirectory) {
+  if (!ResolveSource(fs, dir_given, &dir).ok() || !fs->Stat(dir, &info).ok() ||
+      info.type != FileType::kDirectory) {
     return false;
   }
   return fs->Stat(Join(dir, "bagit.txt"), &info).ok() &&
@@ -666,13 +690,21 @@ Status ValidateBags(FileSystem* fs, const std::vector<BagSpec>& bags,
   const uint64_t start_us = fs->NowMicros();
   report->command = "verify";
   report->started = NowIso8601();
-  // Group the bags by the device holding them: one thread per device.
+  // Each bag and payload source given as a symlink is resolved once, here;
+  // then the bags are grouped by the device holding them: one thread per
+  // device.
+  std::vector<BagSpec> io(bags.size());
   std::map<uint64_t, std::vector<size_t>> by_device;
   for (size_t i = 0; i < bags.size(); ++i) {
+    VALISE_RETURN_IF_ERROR(ResolveSource(fs, bags[i].dir, &io[i].dir));
+    for (const std::string& src : bags[i].payload_sources) {
+      io[i].payload_sources.emplace_back();
+      VALISE_RETURN_IF_ERROR(
+          ResolveSource(fs, src, &io[i].payload_sources.back()));
+    }
     FileInfo info;
-    Status s = fs->Stat(bags[i].dir, &info);
-    if (!s.ok()) return s;
-    if (!IsBagDirectory(fs, bags[i].dir)) {
+    VALISE_RETURN_IF_ERROR(fs->Stat(io[i].dir, &info));
+    if (!IsBagDirectory(fs, io[i].dir)) {
       return Status::NotFound(bags[i].dir, "not a bag (no bagit.txt)");
     }
     by_device[info.device].push_back(i);
@@ -690,7 +722,7 @@ Status ValidateBags(FileSystem* fs, const std::vector<BagSpec>& bags,
           reports[i].interrupted = true;
           continue;
         }
-        BagCheck check(fs, bags[i], o);
+        BagCheck check(fs, bags[i], io[i], o);
         failures[i] = check.Run();
         reports[i] = std::move(check.report());
       }

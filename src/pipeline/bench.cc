@@ -177,7 +177,7 @@ void ListLargest(FileSystem* fs, uint64_t deadline_us, DrivePlan* plan) {
     std::string rel = std::move(stack.back());
     stack.pop_back();
     std::string dir =
-        rel.empty() ? plan->drive.source : DrivePath(plan->drive, rel);
+        rel.empty() ? plan->drive.path : DrivePath(plan->drive, rel);
     std::vector<DirEntry> list;
     Status s = fs->ListDir(dir, &list);
     if (!s.ok()) continue;  // verify and ingest report it; bench reads others
@@ -218,12 +218,12 @@ DrivePlan PlanDrive(FileSystem* fs, const std::string& source,
   ReadOptions ro;
   ro.direct = opt.direct;
   uint64_t size = 0;
-  plan.status = fs->OpenForRead(source, ro, &f);
+  plan.status = fs->OpenForRead(plan.drive.path, ro, &f);
   if (plan.status.ok()) plan.status = f->Size(&size);
   if (plan.status.ok() && size == 0) {
     plan.status = Status::InvalidArgument(source, "empty");
   }
-  if (plan.status.ok()) plan.files.push_back(ReadTarget{source, size});
+  if (plan.status.ok()) plan.files.push_back(ReadTarget{plan.drive.path, size});
   return plan;
 }
 

@@ -359,6 +359,12 @@ void AppendDriveTable(const RunReport& r, size_t list_limit, std::string* out) {
                    d.files_ok, d.files_bad, HumanBytes(d.bytes_read), rate,
                    DriveStatus(d));
   }
+  // A drive given as a symlink: what it named when the run opened it.
+  for (const DriveReport& d : r.drives) {
+    if (d.resolved.empty()) continue;
+    fmt::format_to(o, "  {} -> {}\n", EscapeReportPath(d.source),
+                   EscapeReportPath(d.resolved));
+  }
   // Drive-level errors, under the table, capped like the file lists.
   // Messages name their subject already ("/dev/sdc: read at 0: ..."); the
   // drive is prefixed only to one that does not.
@@ -577,6 +583,7 @@ Json StringOrNull(const std::string& s, bool is_path) {
 Json DriveJson(const DriveReport& d) {
   Json j;
   j["source"] = JsonPath(d.source);
+  j["resolved"] = StringOrNull(d.resolved, true);
   j["kind"] = d.kind;
   j["bytes_planned"] = d.bytes_planned;
   j["bytes_read"] = d.bytes_read;

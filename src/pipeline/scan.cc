@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "valise/pipeline.h"
+
 namespace valise {
 
 const char* DriveKindName(Drive::Kind kind) {
@@ -17,10 +19,24 @@ const char* DriveKindName(Drive::Kind kind) {
   return "?";
 }
 
+Status ResolveSource(FileSystem* fs, const std::string& source,
+                     std::string* path) {
+  *path = source;
+  FileInfo info;
+  VALISE_RETURN_IF_ERROR(fs->Stat(source, &info));
+  if (info.type != FileType::kSymlink) return Status::OK();
+  // "SRC: realpath: No such file or directory" for a dangling link.
+  Status s = fs->ResolvePath(source, path);
+  if (!s.ok()) *path = source;
+  return s;
+}
+
 Status OpenDrive(FileSystem* fs, const std::string& source, Drive* drive) {
   drive->source = source;
-  Status s = fs->Stat(source, &drive->info);
-  if (!s.ok()) return s;
+  VALISE_RETURN_IF_ERROR(ResolveSource(fs, source, &drive->path));
+  VALISE_RETURN_IF_ERROR(fs->Stat(drive->path, &drive->info));
+  const std::string name =
+      drive->resolved() ? source + " (-> " + drive->path + ")" : source;
   switch (drive->info.type) {
     case FileType::kDirectory:
       drive->kind = Drive::Kind::kDirectory;
@@ -33,17 +49,22 @@ Status OpenDrive(FileSystem* fs, const std::string& source, Drive* drive) {
       return Status::OK();
     default:
       return Status::InvalidArgument(
-          source, std::string("not a directory, image file or block device (") +
-                      FileTypeName(drive->info.type) + ")");
+          name, std::string("not a directory, image file or block device (") +
+                    FileTypeName(drive->info.type) + ")");
   }
 }
 
+Status CheckSource(FileSystem* fs, const std::string& source) {
+  Drive drive;
+  return OpenDrive(fs, source, &drive);
+}
+
 std::string DrivePath(const Drive& drive, const std::string& rel) {
-  if (drive.kind != Drive::Kind::kDirectory) return drive.source;
-  if (!drive.source.empty() && drive.source.back() == '/') {
-    return drive.source + rel;
+  if (drive.kind != Drive::Kind::kDirectory) return drive.path;
+  if (!drive.path.empty() && drive.path.back() == '/') {
+    return drive.path + rel;
   }
-  return drive.source + "/" + rel;
+  return drive.path + "/" + rel;
 }
 
 namespace {
@@ -70,7 +91,7 @@ bool IsStateDirectory(FileSystem* fs, const std::string& dir) {
 
 void Walk(FileSystem* fs, const Drive& drive, int drive_index,
           const std::string& rel_dir, DriveScan* out) {
-  std::string dir = rel_dir.empty() ? drive.source : DrivePath(drive, rel_dir);
+  std::string dir = rel_dir.empty() ? drive.path : DrivePath(drive, rel_dir);
   std::vector<DirEntry> entries;
   Status s = fs->ListDir(dir, &entries);
   if (!s.ok()) {

@@ -102,6 +102,7 @@ void FillDriveReports(const std::vector<DriveScan>& scans,
   for (size_t d = 0; d < scans.size(); ++d) {
     DriveReport& dr = report->drives[d];
     dr.source = scans[d].drive.source;
+    if (scans[d].drive.resolved()) dr.resolved = scans[d].drive.path;
     dr.kind = DriveKindName(scans[d].drive.kind);
     dr.bytes_planned = planned[d];
     if (!scans[d].status.ok()) dr.errors.push_back(scans[d].status.message());
@@ -152,10 +153,12 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   report->chunk_size = opt.chunk_size;
 
   // Stage 1, scan: what is on each drive.
+  // A source that cannot be a drive (not there, not a directory, image or
+  // block device) is trouble, whether alone or one of many (CheckSource).
   std::vector<DriveScan> scans = ScanDrives(fs, sources);
-  bool any_drive = false;
-  for (const DriveScan& s : scans) any_drive |= s.status.ok();
-  if (!any_drive && !scans.empty()) return scans[0].status;
+  for (const DriveScan& s : scans) {
+    if (!s.status.ok()) return s.status;
+  }
 
   // Stage 2, match: every copy of every manifest entry, and the extras.
   Match match;

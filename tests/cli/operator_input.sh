@@ -2,9 +2,20 @@
 # Goal: what an operator types is taken the way they meant it, or refused
 # with a message that names it (issue 12, items 11-14;
 # docs/reliability.md, "Defects found by an outside probe"):
+#  - a SRC given as a symlink (the stable names under /dev/disk/by-id) is
+#    followed, once: manifest, verify and ingest read the drive it names,
+#    and the report shows "SRC -> TARGET" (JSON "resolved"); a symlink
+#    inside a drive is still never followed; a SRC that cannot be a drive
+#    (dangling link, FIFO, link to a FIFO, not there) gives the same
+#    message and exit 2 alone or beside a good SRC (it exited 1 calling it
+#    a "directory"). As root, the same through a link made under
+#    /dev/disk/by-id, inside `unshare -m` on a private tmpfs over /dev;
 #  - names holding a C1 control (U+009B, CSI) or a bidi override (U+202E)
 #    reach the terminal escaped (%C2%9B, %E2%80%AE) in the summary and in
 #    messages, never raw; the --json report keeps the exact characters;
+#  - a private key that group or others may read is refused by `sign`,
+#    as ssh refuses one ("permissions 0644 for 'k' are too open"), exit 2
+#    and no signature; keygen writes it 0600 whatever the umask;
 #  - an unknown command is named, with the nearest command and the list
 #    (it said "A subcommand is required"), exit 2; no command at all too.
 # Plain directories in a temp dir. Every command runs under `timeout`.
@@ -12,6 +23,107 @@ source "$(dirname "$0")/../e2e/lib.sh"
 
 E2E_CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-60}
 W=$VALISE_WORK
+
+# ------------------------------------------------ item 11: a symlinked SRC
+D=$W/drive1
+mkdir -p "$D/sub" "$W/elsewhere" "$W/by-id"
+gen_file "$D/a.bin" 70000 a
+gen_file "$D/sub/b.bin" 5000 b
+gen_file "$W/elsewhere/secret" 100 secret
+ln -s "$W/elsewhere/secret" "$D/escape"  # inside the drive: never followed
+ln -s "$D" "$W/by-id/usb-VALISE_DISK-0:0"
+ln -s "usb-VALISE_DISK-0:0" "$W/by-id/relative"
+L=$W/by-id/usb-VALISE_DISK-0:0
+expect_exit 0 "$VALISE" manifest "$D" -o "$W/direct.vm"
+expect_exit 0 "$VALISE" manifest "$W/by-id/relative" -o "$W/linked.vm"
+assert_eq "$(grep -v '^#' "$W/direct.vm" | sort)" \
+  "$(grep -v '^#' "$W/linked.vm" | sort)" "entries through the link"
+assert_not_contains "$W/linked.vm" "secret"
+expect_exit 0 "$VALISE" verify --no-progress -m "$W/direct.vm" "$L"
+assert_contains "$LAST_OUT" "usb-VALISE_DISK-0:0 -> $D"
+assert_not_contains "$LAST_OUT" "errors"
+expect_exit 0 "$VALISE" verify --json -m "$W/direct.vm" "$L"
+assert_eq "$L" "$(json "$LAST_OUT" get drives.0.source)" "JSON source"
+assert_eq "$D" "$(json "$LAST_OUT" get drives.0.resolved)" "JSON resolved"
+assert_eq "directory" "$(json "$LAST_OUT" get drives.0.kind)" "JSON kind"
+expect_exit 0 "$VALISE" ingest --no-progress -m "$W/direct.vm" \
+  -d "$W/dest" "$W/by-id/relative"
+cmp "$D/sub/b.bin" "$W/dest/sub/b.bin" || fail "ingest through a link"
+[[ ! -e "$W/dest/escape" ]] || fail "a link inside the drive was followed"
+# An image file through a link is an image; its entry keeps the link's name.
+gen_file "$W/disk.img" 40000 img
+ln -s "$W/disk.img" "$W/by-id/img-link"
+expect_exit 0 "$VALISE" manifest "$W/by-id/img-link" -o "$W/img.vm"
+assert_contains "$W/img.vm" "img-link"
+expect_exit 0 "$VALISE" verify --json -m "$W/img.vm" "$W/by-id/img-link"
+assert_eq "image" "$(json "$LAST_OUT" get drives.0.kind)" "image kind"
+
+# A bad SRC: the same message and exit status alone or beside a good one.
+mkfifo "$W/fifo"
+ln -s "$W/nowhere" "$W/by-id/dangling"
+ln -s "$W/fifo" "$W/by-id/to-fifo"
+for bad in "$W/by-id/dangling" "$W/fifo" "$W/by-id/to-fifo" "$W/no-such"; do
+  for cmd in verify ingest manifest; do
+    case $cmd in
+    verify) args=(verify --no-progress -m "$W/direct.vm") ;;
+    ingest) args=(ingest --no-progress -m "$W/direct.vm" -d "$W/dest2") ;;
+    manifest) args=(manifest -o "$W/bad.vm") ;;
+    esac
+    expect_exit 2 "$VALISE" "${args[@]}" "$bad"
+    cp "$LAST_ERR" "$W/alone.err"
+    assert_contains "$W/alone.err" "valise: error: $bad"
+    expect_exit 2 "$VALISE" "${args[@]}" "$D" "$bad"
+    cmp "$W/alone.err" "$LAST_ERR" || fail "$cmd $bad: other message beside a good SRC"
+    expect_exit 2 "$VALISE" "${args[@]}" "$bad" "$L"
+    cmp "$W/alone.err" "$LAST_ERR" || fail "$cmd $bad: other message before a good SRC"
+    assert_not_contains "$LAST_ALL" "directory  "
+  done
+done
+assert_contains "$W/alone.err" "no-such"
+expect_exit 2 "$VALISE" verify -m "$W/direct.vm" "$W/by-id/to-fifo"
+assert_contains "$LAST_ERR" "to-fifo (-> $W/fifo): not a directory, image file or block device (fifo)"
+[[ ! -e "$W/dest2" ]] || fail "ingest created DEST for a bad SRC"
+
+# /dev/disk/by-id itself, as an operator names drives: only as root, only
+# in a private mount namespace with a tmpfs over /dev (this machine's /dev
+# is never touched; only valise runs in there).
+if [[ $(id -u) -eq 0 ]] && unshare -m true 2>/dev/null; then
+  inner='mount -t tmpfs -o size=1m,mode=0755 valise-test /dev &&
+    mkdir -p /dev/disk/by-id &&
+    ln -s "$1" /dev/disk/by-id/usb-VALISE_TEST_0042-0:0 &&
+    exec "$2" verify --no-progress -m "$3" /dev/disk/by-id/usb-VALISE_TEST_0042-0:0'
+  expect_exit 0 unshare -m --propagation private bash -c "$inner" inner \
+    "$D" "$VALISE" "$W/direct.vm"
+  assert_contains "$LAST_OUT" "/dev/disk/by-id/usb-VALISE_TEST_0042-0:0 -> $D"
+  [[ ! -e /dev/disk/by-id/usb-VALISE_TEST_0042-0:0 ]] ||
+    fail "the link leaked out of the private namespace"
+else
+  log "not root or no unshare: /dev/disk/by-id case not run"
+fi
+
+# ------------------------------------------- item 13: a key open to others
+K=$W/keys/site.key
+mkdir -p "$W/keys"
+(umask 000 && "$VALISE" keygen -o "$K" 2>/dev/null) || fail "keygen"
+assert_eq 600 "$(stat -c %a "$K")" "private key mode under umask 000"
+expect_exit 0 "$VALISE" sign -k "$K" "$W/direct.vm"
+expect_exit 0 "$VALISE" verify --no-progress -m "$W/direct.vm" \
+  --pubkey "$K.pub" "$D"
+rm "$W/direct.vm.sig"
+for mode in 644 640 604 660 620 601; do
+  chmod "$mode" "$K"
+  expect_exit 2 "$VALISE" sign -k "$K" "$W/direct.vm"
+  assert_contains "$LAST_ERR" "permissions 0$mode for '$K' are too open"
+  [[ ! -e "$W/direct.vm.sig" ]] || fail "signed with a key of mode $mode"
+done
+# Through a symlink: the mode of the file read counts, not the link's.
+ln -s "$K" "$W/keys/link.key"
+expect_exit 2 "$VALISE" sign -k "$W/keys/link.key" "$W/direct.vm"
+assert_contains "$LAST_ERR" "too open"
+for mode in 600 400 700; do
+  chmod "$mode" "$K"
+  expect_exit 0 "$VALISE" sign -k "$W/keys/link.key" "$W/direct.vm"
+done
 
 # ------------------------------------------------- item 14: unknown command
 expect_exit 2 "$VALISE" verfy -m M S

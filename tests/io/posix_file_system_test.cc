@@ -120,6 +120,30 @@ TEST(PosixFileSystem, StatReportsFileAndNeverFollowsSymlinks) {
   EXPECT_NE(link.inode, info.inode);
 }
 
+TEST(PosixFileSystem, ResolvePathFollowsEveryLink) {
+  // Goal (issue 12, item 11): ResolvePath is realpath(3): relative and
+  // chained links are followed to an absolute path; a dangling link is
+  // NotFound naming the path given.
+  TempDir dir;
+  dir.Write("d/f", "x");
+  ASSERT_EQ(symlink("d", (dir.path() + "/l1").c_str()), 0);
+  ASSERT_EQ(symlink(dir.path().c_str(), (dir.path() + "/d/up").c_str()), 0);
+  ASSERT_EQ(symlink("l1/up/l1/f", (dir.path() + "/l2").c_str()), 0);
+  ASSERT_EQ(symlink("nowhere", (dir.path() + "/dangling").c_str()), 0);
+  char* real = realpath(dir.path().c_str(), nullptr);
+  ASSERT_NE(real, nullptr);
+  const std::string base = real;
+  free(real);
+  std::string r;
+  ASSERT_VALISE_OK(Fs()->ResolvePath(dir.path() + "/l1", &r));
+  EXPECT_EQ(r, base + "/d");
+  ASSERT_VALISE_OK(Fs()->ResolvePath(dir.path() + "/l2", &r));
+  EXPECT_EQ(r, base + "/d/f");
+  Status s = Fs()->ResolvePath(dir.path() + "/dangling", &r);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  EXPECT_NE(s.message().find(dir.path() + "/dangling"), std::string::npos);
+}
+
 TEST(PosixFileSystem, StatMissingIsNotFound) {
   // Goal: a missing path is NotFound, and the message names it.
   TempDir dir;
