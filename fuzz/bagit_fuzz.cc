@@ -3,8 +3,9 @@
 // Every reader must survive any bytes. When an input parses, the round
 // trips must be exact: a manifest written back (WriteBagManifest) reads to
 // the same entries, bag-info.txt written back to the same elements, and
-// DecodeBagPath(EncodeBagPath(x)) == x for the input itself. The first
-// byte picks the reader and the BagIt version. Failures abort.
+// DecodeBagPath(EncodeBagPath(x)) == x for the input itself; decoding a
+// tag file from ISO-8859-1 always succeeds, from UTF-16 never crashes. The
+// first byte picks the reader and the BagIt version. Failures abort.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -25,13 +26,16 @@ namespace {
 void FuzzManifest(std::string_view input, bool percent_encoded,
                   valise::DigestType type) {
   std::vector<valise::BagManifestEntry> entries;
-  if (!valise::ParseBagManifest(input, "fuzz", type, percent_encoded, &entries)
+  std::vector<std::string> warnings;
+  const valise::BagReadRules rules{percent_encoded, !percent_encoded};
+  if (!valise::ParseBagManifest(input, "fuzz", type, rules, &entries, &warnings)
            .ok()) {
     return;
   }
   const std::string text = valise::WriteBagManifest(entries);
   std::vector<valise::BagManifestEntry> again;
-  valise::Status s = valise::ParseBagManifest(text, "fuzz", type, true, &again);
+  valise::Status s = valise::ParseBagManifest(
+      text, "fuzz", type, valise::BagReadRules{}, &again, &warnings);
   if (!s.ok()) {
     fprintf(stderr, "%s\n", s.ToString().c_str());
     Fail("a written manifest does not parse");
@@ -45,9 +49,9 @@ void FuzzManifest(std::string_view input, bool percent_encoded,
   }
 }
 
-void FuzzInfo(std::string_view input) {
+void FuzzInfo(std::string_view input, bool legacy) {
   std::vector<valise::BagInfoField> info;
-  if (!valise::ParseBagInfo(input, "fuzz", &info).ok()) return;
+  if (!valise::ParseBagInfo(input, "fuzz", &info, legacy).ok()) return;
   std::vector<valise::BagInfoField> again;
   if (!valise::ParseBagInfo(valise::WriteBagInfo(info), "fuzz", &again).ok()) {
     Fail("a written bag-info.txt does not parse");
@@ -81,10 +85,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           (d.major > 1 || d.encoding.empty())) {
         Fail("an impossible declaration was accepted");
       }
+      std::vector<std::string> warnings;
+      d.encoding = "ISO-8859-1";
+      std::string text(input);
+      if (!valise::DecodeBagTagFile(d, "fuzz", &text, &warnings).ok()) {
+        Fail("ISO-8859-1 refused some bytes");
+      }
+      d.encoding = "UTF-16";
+      text = std::string(input);
+      (void)valise::DecodeBagTagFile(d, "fuzz", &text, &warnings);
       break;
     }
     case 1:
-      FuzzInfo(input);
+      FuzzInfo(input, !percent_encoded);
       break;
     case 2:
       FuzzManifest(
@@ -93,7 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case 3: {
       std::vector<valise::BagFetchItem> items;
-      if (valise::ParseBagFetch(input, "fuzz", percent_encoded, &items).ok()) {
+      const valise::BagReadRules rules{percent_encoded, !percent_encoded};
+      if (valise::ParseBagFetch(input, "fuzz", rules, &items).ok()) {
         for (const valise::BagFetchItem& it : items) {
           if (it.path.compare(0, 5, "data/") != 0) {
             Fail("fetch.txt item outside data/ accepted");

@@ -14,7 +14,10 @@
 //   fetch.txt                 "<url> <length> <path>": payload to fetch
 //                             (optional; valise never fetches)
 // Tag files may end their lines with LF, CR or CRLF. In 1.0 manifests and
-// fetch.txt, CR, LF and '%' in a path are written %0D, %0A, %25.
+// fetch.txt, CR, LF and '%' in a path are written %0D, %0A, %25. Tag files
+// other than bagit.txt are in the encoding bagit.txt names (UTF-8, or for
+// older bags e.g. ISO-8859-1 or UTF-16 with its byte-order mark): they are
+// decoded to UTF-8 (DecodeBagTagFile, iconv(3)) before they are parsed.
 //
 // Validation (ValidateBags) is what `valise verify` runs on a bag; the rules,
 // the order of the checks and what each finding does to the exit status are
@@ -54,25 +57,38 @@ struct BagDeclaration {
   std::string version;  // "1.0", "0.97", ...
   int major = 1;
   int minor = 0;
-  std::string encoding;  // "UTF-8"
-  // A UTF-8 byte-order mark opened the file (an error from 1.0 on; older
-  // versions did not forbid it, so it is tolerated there with a note).
-  bool had_bom = false;
+  std::string encoding = "UTF-8";  // of the other tag files
 
   // From 1.0 on, CR, LF and '%' in manifest paths are percent-encoded.
   bool percent_encoded_paths() const { return major >= 1; }
+  // Before 1.0 (RFC 8493 2.2.2): whitespace around a bag-info.txt colon
+  // is allowed; a manifest may list a path twice with the same digest (a
+  // warning; 1.0 says "exactly once").
+  bool legacy() const { return major < 1; }
+  // The encoding is UTF-8 (or US-ASCII, its subset): nothing to convert.
+  bool utf8() const;
 };
 
 // Parses bagit.txt: exactly two lines, "BagIt-Version: M.N" then
-// "Tag-File-Character-Encoding: ENC", each ended by LF, CR or CRLF. A
-// version outside kBagItVersions, an encoding other than UTF-8 (valise
-// reads only UTF-8 tag files; US-ASCII, a subset, is accepted), a BOM in a
-// 1.0 declaration, or any other line are errors.
+// "Tag-File-Character-Encoding: ENC", each ended by LF, CR or CRLF; the
+// file itself is UTF-8 without a byte-order mark (RFC 8493 2.1.1: a BOM
+// is an error in every version). A version outside kBagItVersions, an
+// encoding iconv(3) does not know, or any other line are errors.
 Status ParseBagDeclaration(std::string_view data, std::string_view name,
                            BagDeclaration* out);
 
 // The bag declaration valise writes (1.0, UTF-8, LF).
 std::string WriteBagDeclaration();
+
+// The text of a tag file other than bagit.txt, in UTF-8: *text holds its
+// bytes on entry and their UTF-8 form on return. A file in another
+// encoding is converted with iconv(3) (a UTF-16 or UTF-32 byte-order mark
+// picks the byte order and is dropped); bytes that are not valid in it are
+// an error naming the file and the offset. In a UTF-8 bag a byte-order
+// mark is dropped with a warning (RFC 8493 2.3 forbids it there). Warnings
+// are appended to *warnings, naming the file.
+Status DecodeBagTagFile(const BagDeclaration& decl, std::string_view name,
+                        std::string* text, std::vector<std::string>* warnings);
 
 // One "Label: value" element of bag-info.txt; continuation lines are
 // joined to the value with a single space.
@@ -81,12 +97,16 @@ struct BagInfoField {
   std::string value;
 };
 
-// Parses bag-info.txt (or package-info.txt of versions before 0.96): each
-// element is a label, ':', whitespace, a value; a line starting with a
-// space or tab continues the previous value. A label may not be empty,
-// start or end with whitespace. Blank lines are skipped. A BOM is skipped.
+// Parses bag-info.txt (or package-info.txt of versions before 0.96), as
+// UTF-8: each element is a label, ':', whitespace, a value; a line
+// starting with a space or tab continues the previous value (folding:
+// joined with one space, the indentation dropped). A label may not be
+// empty or start with whitespace; it may end with whitespace only when
+// `legacy` (bags before 1.0, RFC 8493 2.2.2: "Label : value" and
+// "Label<tab>:<tab>value"; the whitespace is not part of the label). The
+// value is trimmed. Blank lines are skipped. A BOM is skipped.
 Status ParseBagInfo(std::string_view data, std::string_view name,
-                    std::vector<BagInfoField>* out);
+                    std::vector<BagInfoField>* out, bool legacy = false);
 
 // The first value of `label` (compared ignoring ASCII case), or nullopt.
 std::optional<std::string> FindBagInfo(const std::vector<BagInfoField>& info,
@@ -113,14 +133,34 @@ struct BagManifestEntry {
   uint64_t line = 0;  // 1-based, for messages
 };
 
-// Parses a payload or tag manifest: "<hex> <path>" per line, separated by
-// one or more spaces or tabs; blank lines skipped. Paths are decoded
-// (DecodeBagPath) when `percent_encoded` (1.0 bags), and must be safe
-// (ValidatePath: relative, no "." or ".." component). A path listed twice
-// is an error naming both lines. Order is kept.
+// How a bag's manifests and fetch.txt are read, from its declaration.
+struct BagReadRules {
+  bool percent_encoded = true;  // 1.0: DecodeBagPath on every path
+  bool legacy = false;          // before 1.0: see BagDeclaration::legacy
+};
+BagReadRules ReadRulesFor(const BagDeclaration& decl);
+
+// Parses a payload or tag manifest (UTF-8): "<hex> <path>" per line,
+// separated by one or more spaces or tabs; blank lines skipped. Paths are
+// decoded (DecodeBagPath) when `rules.percent_encoded` (1.0 bags), a
+// leading "./" is dropped (some 0.9x tools wrote it), and they must be
+// safe (ValidatePath: relative, no "." or ".." component). Order is kept.
+// What RFC 8493 calls a warning is read, and told in *warnings (may be
+// null), once per kind, naming the file and the first line:
+//   - md5sum-style lines: "<hex> *<path>" (the binary-mode marker, not
+//     part of the path) and a backslash before the digest (md5sum's
+//     escaping of a path holding a backslash or a line feed, written as
+//     two backslashes and as backslash-n);
+//   - a leading "./";
+//   - before 1.0 (`rules.legacy`), a path listed twice with the same
+//     digest (read once).
+// A path listed twice with different digests, or twice at all in a 1.0
+// manifest ("every payload file name exactly once"), is an error naming
+// both lines.
 Status ParseBagManifest(std::string_view data, std::string_view name,
-                        DigestType type, bool percent_encoded,
-                        std::vector<BagManifestEntry>* out);
+                        DigestType type, const BagReadRules& rules,
+                        std::vector<BagManifestEntry>* out,
+                        std::vector<std::string>* warnings = nullptr);
 
 // A manifest from entries: "<lowercase hex>  <encoded path>\n" per entry
 // (two spaces, as sha256sum writes, so `sha256sum -c` accepts it when no
@@ -146,10 +186,25 @@ struct BagFetchItem {
   std::string path;                // raw, relative to the bag root
   uint64_t line = 0;
 };
-// Parses fetch.txt: "<url> <length or -> <path>" separated by spaces or
-// tabs. Paths as in ParseBagManifest; they must lie under data/.
+// Parses fetch.txt (UTF-8): "<url> <length or -> <path>" separated by
+// spaces or tabs. Paths as in ParseBagManifest; they must lie under data/.
 Status ParseBagFetch(std::string_view data, std::string_view name,
-                     bool percent_encoded, std::vector<BagFetchItem>* out);
+                     const BagReadRules& rules, std::vector<BagFetchItem>* out);
+
+// Names as other file systems and people compare them (ICU). A name that
+// is not valid UTF-8 is returned as it is.
+// Unicode Normalization Form C: "Nu\u0301n\u0303ez" -> "N\u00fa\u00f1ez".
+std::string NfcName(std::string_view name);
+// NFC of the full case folding of the NFC form: equal for two names that
+// differ only in case or normalization ("HELLO.txt", "hello.txt").
+std::string FoldedName(std::string_view name);
+
+// True if some component of `path` is a file or directory that macOS or
+// Windows make on their own (.DS_Store, ._*, .Spotlight-V100, .Trashes,
+// .fseventsd, .TemporaryItems, Thumbs.db, ehthumbs.db, desktop.ini,
+// $RECYCLE.BIN, System Volume Information): RFC 8493 calls them out as
+// files a bag should warn about, not fail on.
+bool IsOsMetadataPath(std::string_view path);
 
 // ---------------------------------------------------------------------------
 // Bags (src/pipeline/bag.cc).
@@ -182,7 +237,8 @@ struct BagSpec {
 Status ValidateBags(FileSystem* fs, const std::vector<BagSpec>& bags,
                     const PipelineOptions& opt, RunReport* report);
 
-// True if `dir` is a directory holding a regular file bagit.txt.
+// True if `dir` (or what it names, if it is a symlink) is a directory
+// holding a regular file bagit.txt.
 bool IsBagDirectory(FileSystem* fs, const std::string& dir);
 
 // What WriteBagTagFiles did.

@@ -16,6 +16,7 @@ VALISE_DEPS=(
   liburing-dev libxxhash-dev libssl-dev libcli11-dev libgtest-dev
   libbenchmark-dev nlohmann-json3-dev libfmt-dev libfuse3-dev fuse3
   libisal-dev
+  libicu-dev  # Unicode normalization and case folding of bag file names
   clang clang-format
   xfsprogs btrfs-progs e2fsprogs util-linux
   fio hashdeep xxhash rsync rclone openssl

@@ -3,13 +3,28 @@
 //
 // Readers are strict where a mistake would change what is checked (a
 // version or encoding valise cannot honour, a malformed digest, an unsafe
-// or duplicate path) and lenient where the RFC is: any of LF, CR or CRLF
-// ends a line in every tag file, blank lines are skipped, digests are hex
-// in either case, and a '%' not followed by 25, 0A or 0D is kept literally
-// (what the reference implementations do with manifests written by tools
-// that never encoded). Versions before 1.0 did not percent-encode paths, so
-// their '%' is always literal.
+// path, one path with two digests) and lenient where the RFC is: any of
+// LF, CR or CRLF ends a line in every tag file, blank lines are skipped,
+// digests are hex in either case, and a '%' not followed by 25, 0A or 0D
+// is kept literally (what the reference implementations do with manifests
+// written by tools that never encoded). Versions before 1.0 did not
+// percent-encode paths, so their '%' is always literal.
+//
+// What the RFC calls a warning, or a SHOULD, is read and told, never an
+// error: md5sum-style manifests ("<hex> *path", "\<hex>  path"), a leading
+// "./", a path listed twice with the same digest before 1.0 (1.0 says
+// "exactly once"), whitespace around a bag-info.txt colon before 1.0.
+//
+// Encodings. bagit.txt is UTF-8 and names the encoding of the other tag
+// files; bags made by 0.9x tools on other systems use ISO-8859-1 or UTF-16
+// (with its byte-order mark). Those files are converted to UTF-8 with
+// iconv(3) before any parsing, so the parsers see UTF-8 only; a byte that
+// is not valid in the named encoding is an error (the file cannot be
+// read as the bag says it is written).
 #include "valise/bagit.h"
+
+#include <errno.h>
+#include <iconv.h>
 
 #include <cstring>
 #include <string>
@@ -102,12 +117,14 @@ Status DeclarationLine(std::string_view line, std::string_view label,
 }
 
 // A manifest or fetch path: decoded per version, a leading "./" removed
-// (some 0.9x tools wrote it), then checked safe.
+// (some 0.9x tools wrote it; *dot_slash says so), then checked safe.
 Status BagPath(std::string_view field, bool percent_encoded,
-               std::string_view name, uint64_t n, std::string* out) {
+               std::string_view name, uint64_t n, std::string* out,
+               bool* dot_slash = nullptr) {
   *out = percent_encoded ? DecodeBagPath(field) : std::string(field);
   while (out->size() > 2 && (*out)[0] == '.' && (*out)[1] == '/') {
     out->erase(0, 2);
+    if (dot_slash != nullptr) *dot_slash = true;
   }
   Status s = ValidatePath(*out);
   if (!s.ok()) {
@@ -131,14 +148,95 @@ bool SplitField(std::string_view line, std::string_view* first,
   return true;
 }
 
+// An iconv(3) descriptor, closed on destruction.
+class Iconv {
+ public:
+  Iconv(const char* to, const char* from) : cd_(iconv_open(to, from)) {}
+  ~Iconv() {
+    if (ok()) iconv_close(cd_);
+  }
+  Iconv(const Iconv&) = delete;
+  Iconv& operator=(const Iconv&) = delete;
+  bool ok() const { return cd_ != reinterpret_cast<iconv_t>(-1); }
+  iconv_t get() const { return cd_; }
+
+ private:
+  iconv_t cd_;
+};
+
 }  // namespace
+
+bool BagDeclaration::utf8() const {
+  return EqualsNoCase(encoding, "UTF-8") || EqualsNoCase(encoding, "UTF8") ||
+         EqualsNoCase(encoding, "US-ASCII") || EqualsNoCase(encoding, "ASCII");
+}
+
+BagReadRules ReadRulesFor(const BagDeclaration& decl) {
+  BagReadRules r;
+  r.percent_encoded = decl.percent_encoded_paths();
+  r.legacy = decl.legacy();
+  return r;
+}
+
+Status DecodeBagTagFile(const BagDeclaration& decl, std::string_view name,
+                        std::string* text, std::vector<std::string>* warnings) {
+  if (decl.utf8()) {
+    if (std::string_view(*text).substr(0, kBom.size()) == kBom) {
+      text->erase(0, kBom.size());
+      if (warnings != nullptr) {
+        warnings->push_back(std::string(name) +
+                            ": starts with a byte-order mark, which a UTF-8 "
+                            "bag's tag files must not (RFC 8493 2.3): "
+                            "ignored");
+      }
+    }
+    return Status::OK();
+  }
+  Iconv cd("UTF-8", decl.encoding.c_str());
+  if (!cd.ok()) {
+    return Status::InvalidArgument(name, "Tag-File-Character-Encoding '" +
+                                             Quote(decl.encoding) +
+                                             "' not known to iconv(3)");
+  }
+  std::string out;
+  out.resize(text->size() * 2 + 16);
+  char* in = text->data();
+  size_t in_left = text->size();
+  size_t done = 0;
+  while (in_left > 0) {
+    char* o = out.data() + done;
+    size_t o_left = out.size() - done;
+    const size_t rc = iconv(cd.get(), &in, &in_left, &o, &o_left);
+    done = out.size() - o_left;
+    if (rc != static_cast<size_t>(-1)) continue;
+    if (errno == E2BIG) {
+      out.resize(out.size() * 2);
+      continue;
+    }
+    const size_t at = text->size() - in_left;
+    return Status::InvalidArgument(
+        name, "not valid " + Quote(decl.encoding) + " at byte " +
+                  std::to_string(at) +
+                  (errno == EINVAL ? " (a truncated character)" : "") +
+                  ", the encoding bagit.txt names");
+  }
+  out.resize(done);
+  // A byte-order mark iconv kept (UTF-16LE and the like) is not text.
+  if (std::string_view(out).substr(0, kBom.size()) == kBom) {
+    out.erase(0, kBom.size());
+  }
+  *text = std::move(out);
+  return Status::OK();
+}
 
 Status ParseBagDeclaration(std::string_view data, std::string_view name,
                            BagDeclaration* out) {
   *out = BagDeclaration();
   if (data.substr(0, kBom.size()) == kBom) {
-    out->had_bom = true;
-    data.remove_prefix(kBom.size());
+    return Status::InvalidArgument(
+        name,
+        "byte-order mark: bagit.txt must not start with one (RFC 8493 "
+        "2.1.1)");
   }
   TagLines lines(data);
   std::string_view line;
@@ -174,15 +272,10 @@ Status ParseBagDeclaration(std::string_view data, std::string_view name,
   const size_t dot = out->version.find('.');
   out->major = std::stoi(out->version.substr(0, dot));
   out->minor = std::stoi(out->version.substr(dot + 1));
-  if (!EqualsNoCase(out->encoding, "UTF-8") &&
-      !EqualsNoCase(out->encoding, "US-ASCII")) {
+  if (!out->utf8() && !Iconv("UTF-8", out->encoding.c_str()).ok()) {
     return LineError(name, 2,
                      "Tag-File-Character-Encoding '" + Quote(out->encoding) +
-                         "' not supported (valise reads UTF-8 tag files)");
-  }
-  if (out->had_bom && out->major >= 1) {
-    return Status::InvalidArgument(
-        name, "byte-order mark: BagIt 1.0 forbids one in bagit.txt");
+                         "' not supported (not an encoding iconv(3) knows)");
   }
   return Status::OK();
 }
@@ -192,7 +285,7 @@ std::string WriteBagDeclaration() {
 }
 
 Status ParseBagInfo(std::string_view data, std::string_view name,
-                    std::vector<BagInfoField>* out) {
+                    std::vector<BagInfoField>* out, bool legacy) {
   out->clear();
   TagLines lines(StripBom(data));
   std::string_view line;
@@ -215,10 +308,16 @@ Status ParseBagInfo(std::string_view data, std::string_view name,
                        "expected 'Label: value', got '" + Quote(line) + "'");
     }
     std::string_view label = line.substr(0, colon);
+    // Before 1.0, "Label : value": the blanks are not part of the label.
+    if (legacy) {
+      while (!label.empty() && IsBlank(label.back())) label.remove_suffix(1);
+    }
     if (label.empty() || IsBlank(label.back())) {
       return LineError(
           name, n,
-          "bad label '" + Quote(label) + "': empty, or ends with whitespace");
+          "bad label '" + Quote(label) +
+              "': empty, or ends with whitespace (allowed before BagIt 1.0 "
+              "only)");
     }
     // A byte-order mark belongs at the very start of a file only; inside a
     // label it would vanish when the file is written back (found by
@@ -284,33 +383,128 @@ bool ParseBagManifestName(std::string_view file_name, bool* tag_manifest,
   return true;
 }
 
-Status ParseBagManifest(std::string_view data, std::string_view name,
-                        DigestType type, bool percent_encoded,
-                        std::vector<BagManifestEntry>* out) {
+namespace {
+
+// md5sum's escaping of a name holding a backslash or a line feed: the line
+// starts with a backslash, and in the name a doubled backslash stands for
+// one and backslash-n for a line feed. False if an escape is unknown.
+bool UnescapeMd5sumPath(std::string_view in, std::string* out) {
   out->clear();
-  std::unordered_map<std::string, uint64_t> seen;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '\\') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 1 == in.size()) return false;
+    const char c = in[++i];
+    if (c == '\\') {
+      out->push_back('\\');
+    } else if (c == 'n') {
+      out->push_back('\n');
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ParseBagManifest(std::string_view data, std::string_view name,
+                        DigestType type, const BagReadRules& rules,
+                        std::vector<BagManifestEntry>* out,
+                        std::vector<std::string>* warnings) {
+  out->clear();
+  // path -> index in *out
+  std::unordered_map<std::string, size_t> seen;
+  // The first line of each kind of warning, and how many lines had it.
+  uint64_t marker_line = 0, escape_line = 0, dot_line = 0, twice_line = 0;
+  uint64_t markers = 0, escapes = 0, dots = 0, twice = 0;
   TagLines lines(StripBom(data));
   std::string_view line;
+  std::string unescaped;
   while (lines.Next(&line)) {
     const uint64_t n = lines.line_number();
     if (AllBlank(line)) continue;
+    // md5sum writes "\<hex>  <path>" when the path holds '\' or LF.
+    const bool escaped = line.front() == '\\';
+    if (escaped) line.remove_prefix(1);
     std::string_view hex, path;
     if (!SplitField(line, &hex, &path)) {
       return LineError(name, n,
                        "expected '<digest> <path>', got '" + Quote(line) + "'");
     }
+    // md5sum's binary-mode marker: "<hex> *<path>", one space then '*'.
+    if (path.front() == '*' && path.size() > 1 &&
+        line.substr(hex.size(), 2) == " *") {
+      path.remove_prefix(1);
+      if (markers++ == 0) marker_line = n;
+    }
+    if (escaped) {
+      if (!UnescapeMd5sumPath(path, &unescaped)) {
+        return LineError(name, n,
+                         "a line starting with '\\' (md5sum's escaping) has "
+                         "an unknown escape in '" +
+                             Quote(path) + "'");
+      }
+      path = unescaped;
+      if (escapes++ == 0) escape_line = n;
+    }
     BagManifestEntry e;
     e.line = n;
     VALISE_RETURN_IF_ERROR(
         format_internal::ParseDigestField(hex, type, name, n, &e.digest));
-    VALISE_RETURN_IF_ERROR(BagPath(path, percent_encoded, name, n, &e.path));
-    auto [it, fresh] = seen.emplace(e.path, n);
+    bool dot_slash = false;
+    VALISE_RETURN_IF_ERROR(
+        BagPath(path, rules.percent_encoded, name, n, &e.path, &dot_slash));
+    if (dot_slash && dots++ == 0) dot_line = n;
+    auto [it, fresh] = seen.emplace(e.path, out->size());
     if (!fresh) {
-      return LineError(name, n,
-                       "path '" + Quote(e.path) + "' already listed on line " +
-                           std::to_string(it->second));
+      const BagManifestEntry& first = (*out)[it->second];
+      if (first.digest != e.digest) {
+        return LineError(
+            name, n,
+            "path '" + Quote(e.path) + "' already listed on line " +
+                std::to_string(first.line) + " with another digest");
+      }
+      if (!rules.legacy) {
+        return LineError(name, n,
+                         "path '" + Quote(e.path) +
+                             "' already listed on line " +
+                             std::to_string(first.line) +
+                             " (BagIt 1.0: every payload file exactly once)");
+      }
+      if (twice++ == 0) twice_line = n;
+      continue;
     }
     out->push_back(std::move(e));
+  }
+  if (warnings != nullptr) {
+    const std::string where = std::string(name) + ":";
+    if (markers > 0) {
+      warnings->push_back(
+          where + std::to_string(marker_line) + ": " + std::to_string(markers) +
+          " line(s) with md5sum's binary-mode marker ('<digest> *<path>'): "
+          "read without it; the manifest fails strict validation");
+    }
+    if (escapes > 0) {
+      warnings->push_back(where + std::to_string(escape_line) + ": " +
+                          std::to_string(escapes) +
+                          " line(s) in md5sum's escaped form ('\\<digest>'): "
+                          "read unescaped; the manifest fails strict "
+                          "validation");
+    }
+    if (dots > 0) {
+      warnings->push_back(where + std::to_string(dot_line) + ": " +
+                          std::to_string(dots) +
+                          " path(s) starting with './': read without it");
+    }
+    if (twice > 0) {
+      warnings->push_back(where + std::to_string(twice_line) + ": " +
+                          std::to_string(twice) +
+                          " path(s) listed again with the same digest: read "
+                          "once (BagIt 1.0 would make this an error)");
+    }
   }
   return Status::OK();
 }
@@ -386,7 +580,8 @@ std::string DecodeBagPath(std::string_view encoded) {
 }
 
 Status ParseBagFetch(std::string_view data, std::string_view name,
-                     bool percent_encoded, std::vector<BagFetchItem>* out) {
+                     const BagReadRules& rules,
+                     std::vector<BagFetchItem>* out) {
   out->clear();
   TagLines lines(StripBom(data));
   std::string_view line;
@@ -411,7 +606,8 @@ Status ParseBagFetch(std::string_view data, std::string_view name,
       }
       item.length = v;
     }
-    VALISE_RETURN_IF_ERROR(BagPath(path, percent_encoded, name, n, &item.path));
+    VALISE_RETURN_IF_ERROR(
+        BagPath(path, rules.percent_encoded, name, n, &item.path));
     if (item.path.compare(0, 5, "data/") != 0) {
       return LineError(name, n,
                        "fetch.txt may list only payload files (data/...), "

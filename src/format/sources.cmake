@@ -1,5 +1,6 @@
 # Manifests and imports (owner: format work).
 set(VALISE_FORMAT_SOURCES
+  src/format/bag_names.cc
   src/format/bagit.cc
   src/format/chunk_index.cc
   src/format/chunk_index_v2.cc

@@ -15,6 +15,14 @@
 //                 after hours of hashing)
 //   tag manifest  every entry present and matching (tag files are small;
 //                 read through a Directory handle, never through a symlink)
+//   names         what RFC 8493 calls warnings, told and tolerated: names
+//                 listed twice that differ only in case or Unicode
+//                 normalization (one is taken for the other when it is
+//                 absent with the same digests), a listed name on disk in
+//                 another normalization form (checked as that file), OS
+//                 metadata files (.DS_Store, Thumbs.db: listed, noted;
+//                 unlisted, ignored); fetch.txt items in no manifest and
+//                 not in the bag make it incomplete
 //   payload       VerifyDrives with the payload manifests as one Manifest
 //                 (paths "data/...", no sizes): every digest of every
 //                 manifest in one read, at drive speed; then its report is
@@ -23,7 +31,9 @@
 //                 file that fetch.txt lists is "not fetched"
 //
 // Bag-level findings become errors of the bag's first drive row, so the
-// run's exit status is 1 (docs/bagit.md has the full table). Bags on
+// run's exit status is 1 (docs/bagit.md has the full table). Warnings
+// become notes ("BAG: warning: ...") and never change the verdict: a bag
+// with warnings and no error is valid. Bags on
 // different devices are checked at the same time (one thread per device,
 // each running its bags one after another, so one disk never serves two
 // sequential streams at once).
@@ -101,6 +111,10 @@ struct PayloadListing {
   uint64_t octets = 0;
   std::vector<std::string> errors;  // unreadable directories
   bool has_data_dir = false;
+  // OS metadata files in no manifest, taken out of `files` (BagCheck::
+  // ReconcileNames): ignored, with a warning.
+  std::map<std::string, uint64_t> ignored;
+  uint64_t ignored_octets = 0;
 };
 
 void WalkPayload(Directory* root, const std::string& rel, PayloadListing* out) {
@@ -191,12 +205,23 @@ class BagCheck {
   void Note(const std::string& msg) {
     report_.notes.push_back(given_.dir + ": " + msg);
   }
+  void Warn(const std::string& msg) {
+    if (std::find(warnings_.begin(), warnings_.end(), msg) == warnings_.end()) {
+      warnings_.push_back(msg);
+    }
+  }
+  // Reads a tag file beneath the bag and decodes it to UTF-8 (the
+  // encoding bagit.txt names).
+  Status ReadTagFile(const std::string& rel, size_t max, std::string* text);
   bool ReadDeclaration();
   void FindTagFiles();
   void ReadBagInfo();
   void ReadFetch();
   void ReadManifests();
-  bool BuildManifest(Manifest* m);
+  bool BuildManifest(PayloadListing* listing, Manifest* m);
+  void ReconcileNames(PayloadListing* listing,
+                      std::map<std::string, std::vector<Digest>>* paths);
+  void FetchedNowhere(const Manifest& m, const PayloadListing& listing);
   bool CheckOxum(const PayloadListing& listing);
   void CheckTagManifests();
   Status VerifyPayload(const Manifest& m);
@@ -222,7 +247,18 @@ class BagCheck {
   std::map<std::string, uint64_t> fetch_paths_;  // path -> fetch.txt line
   std::vector<ParsedManifest> manifests_;
   std::vector<FileResult> tag_results_;
+  std::vector<FileResult> fetch_results_;  // fetch.txt items in no manifest
+  std::vector<std::string> warnings_;
 };
+
+Status BagCheck::ReadTagFile(const std::string& rel, size_t max,
+                             std::string* text) {
+  VALISE_RETURN_IF_ERROR(ReadBeneath(dir_.get(), rel, max, text));
+  std::vector<std::string> w;
+  Status s = DecodeBagTagFile(decl_, Join(spec_.dir, rel), text, &w);
+  for (const std::string& m : w) Warn(m);
+  return s;
+}
 
 bool BagCheck::ReadDeclaration() {
   Status s = fs_->OpenDirectory(spec_.dir, false, &dir_);
@@ -233,9 +269,6 @@ bool BagCheck::ReadDeclaration() {
   if (!s.ok()) {
     Error("invalid bag declaration: " + s.message());
     return false;
-  }
-  if (decl_.had_bom) {
-    Note("bagit.txt starts with a byte-order mark (tolerated before 1.0)");
   }
   return true;
 }
@@ -273,8 +306,10 @@ void BagCheck::ReadBagInfo() {
   if (info_file_.empty()) return;
   std::string data;
   std::vector<BagInfoField> info;
-  Status s = ReadBeneath(dir_.get(), info_file_, 64 << 20, &data);
-  if (s.ok()) s = ParseBagInfo(data, Join(spec_.dir, info_file_), &info);
+  Status s = ReadTagFile(info_file_, 64 << 20, &data);
+  if (s.ok()) {
+    s = ParseBagInfo(data, Join(spec_.dir, info_file_), &info, decl_.legacy());
+  }
   if (!s.ok()) {
     Error("invalid " + info_file_ + ": " + s.message());
     return;
@@ -305,10 +340,10 @@ void BagCheck::ReadFetch() {
   if (!has_fetch_) return;
   std::string data;
   std::vector<BagFetchItem> items;
-  Status s = ReadBeneath(dir_.get(), "fetch.txt", kMaxTagFileBytes, &data);
+  Status s = ReadTagFile("fetch.txt", kMaxTagFileBytes, &data);
   if (s.ok()) {
-    s = ParseBagFetch(data, Join(spec_.dir, "fetch.txt"),
-                      decl_.percent_encoded_paths(), &items);
+    s = ParseBagFetch(data, Join(spec_.dir, "fetch.txt"), ReadRulesFor(decl_),
+                      &items);
   }
   if (!s.ok()) {
     Error("invalid fetch.txt: " + s.message());
@@ -332,11 +367,13 @@ void BagCheck::ReadManifests() {
     pm.file = file;
     pm.type = type;
     std::string data;
-    Status s = ReadBeneath(dir_.get(), file, kMaxTagFileBytes, &data);
+    std::vector<std::string> w;
+    Status s = ReadTagFile(file, kMaxTagFileBytes, &data);
     if (s.ok()) {
       s = ParseBagManifest(data, Join(spec_.dir, file), type,
-                           decl_.percent_encoded_paths(), &pm.entries);
+                           ReadRulesFor(decl_), &pm.entries, &w);
     }
+    for (const std::string& m : w) Warn(m);
     if (!s.ok()) {
       Error("invalid payload manifest: " + s.message());
       continue;
@@ -369,33 +406,37 @@ void BagCheck::ReadManifests() {
 // The payload manifests as one Manifest: a path in every manifest gets
 // every digest; a path missing from one of them is a bag-level error
 // (RFC 8493 3: every payload file is listed in every payload manifest)
-// and is left out.
-bool BagCheck::BuildManifest(Manifest* m) {
+// and is left out. The names are then reconciled with the listing
+// (ReconcileNames).
+bool BagCheck::BuildManifest(PayloadListing* listing, Manifest* m) {
   DigestSet set;
   for (const ParsedManifest& pm : manifests_) set.Add(pm.type);
   *m = Manifest(set);
   m->set_format(ManifestFormat::kBagit);
   m->set_has_sizes(false);
   m->set_has_mtimes(false);
-  std::map<std::string_view, std::vector<Digest>> by_path;
+  std::map<std::string, std::vector<Digest>> by_path;
   for (const ParsedManifest& pm : manifests_) {
     for (const BagManifestEntry& e : pm.entries) {
       by_path[e.path].push_back(e.digest);
     }
   }
   std::vector<std::string> partial;
-  for (auto& [path, digests] : by_path) {
-    if (digests.size() != manifests_.size()) {
-      partial.emplace_back(path);
-      continue;
+  for (auto it = by_path.begin(); it != by_path.end();) {
+    if (it->second.size() != manifests_.size()) {
+      partial.push_back(it->first);
+      it = by_path.erase(it);
+    } else {
+      ++it;
     }
-    m->Add(path, 0, 0, digests);
   }
   if (!partial.empty()) {
     Error(std::to_string(partial.size()) +
           " payload file(s) not listed in every payload manifest: " +
           Examples(partial));
   }
+  ReconcileNames(listing, &by_path);
+  for (const auto& [path, digests] : by_path) m->Add(path, 0, 0, digests);
   Status s = m->Finish();
   if (!s.ok()) {
     Error("payload manifests: " + s.message());
@@ -404,10 +445,131 @@ bool BagCheck::BuildManifest(Manifest* m) {
   return true;
 }
 
+// Names as RFC 8493's "Filename normalization" and "Legacy checksum tools"
+// ask: warnings, never errors, and a bag made on a case-insensitive or
+// normalizing file system still validates here.
+//   - OS metadata files: listed ones are noted; unlisted ones in data/ are
+//     taken out of the listing (not extra; Payload-Oxum may count them or
+//     not).
+//   - Listed names on disk in another normalization form: checked as the
+//     file on disk (the manifest's path is replaced by the disk's).
+//   - Listed names that differ only in case or normalization: noted; one
+//     that is not on disk while another of its group is, with the same
+//     digests, is that file (dropped from what is checked).
+void BagCheck::ReconcileNames(
+    PayloadListing* listing,
+    std::map<std::string, std::vector<Digest>>* paths) {
+  std::vector<std::string> os_listed, os_ignored;
+  for (const auto& [path, digests] : *paths) {
+    if (IsOsMetadataPath(path)) os_listed.push_back(path);
+  }
+  for (auto it = listing->files.begin(); it != listing->files.end();) {
+    if (IsOsMetadataPath(it->first) && !paths->count(it->first)) {
+      os_ignored.push_back(it->first);
+      listing->ignored.insert(*it);
+      listing->ignored_octets += it->second;
+      listing->octets -= it->second;
+      it = listing->files.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (!os_listed.empty()) {
+    Warn(std::to_string(os_listed.size()) +
+         " OS metadata file(s) in the payload, made by macOS or Windows and "
+         "seldom meant to be shipped: " +
+         Examples(os_listed));
+  }
+  if (!os_ignored.empty()) {
+    Warn(std::to_string(os_ignored.size()) +
+         " OS metadata file(s) in data/ but in no manifest, ignored: " +
+         Examples(os_ignored));
+  }
+
+  // A listed name missing on disk, where the disk has it in another
+  // normalization form (and that name is not listed itself).
+  std::map<std::string, std::string> disk_by_nfc;
+  for (const auto& [path, size] : listing->files) {
+    if (!paths->count(path)) disk_by_nfc.emplace(NfcName(path), path);
+  }
+  std::vector<std::pair<std::string, std::string>> renames;
+  for (const auto& [path, digests] : *paths) {
+    if (listing->files.count(path)) continue;
+    auto it = disk_by_nfc.find(NfcName(path));
+    if (it == disk_by_nfc.end() || paths->count(it->second)) continue;
+    renames.emplace_back(path, it->second);
+  }
+  for (const auto& [listed, on_disk] : renames) {
+    Warn(EscapePath(listed) + " is on disk as " + EscapePath(on_disk) +
+         ", the same name in another Unicode normalization form: checked as "
+         "that file");
+    auto node = paths->extract(listed);
+    node.key() = on_disk;
+    paths->insert(std::move(node));
+  }
+
+  // Listed names equal once case and normalization are folded.
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const auto& [path, digests] : *paths) {
+    groups[FoldedName(path)].push_back(path);
+  }
+  std::vector<std::string> same_file;
+  for (const auto& [key, names] : groups) {
+    if (names.size() < 2) continue;
+    const bool only_nfc = NfcName(names[0]) == NfcName(names[1]);
+    std::vector<std::string> shown(names.begin(), names.end());
+    Warn("names that differ only in " +
+         std::string(only_nfc ? "Unicode normalization" : "case") +
+         ", one file on a case-insensitive or normalizing file system: " +
+         Examples(shown));
+    const std::string* present = nullptr;
+    for (const std::string& n : names) {
+      if (listing->files.count(n)) present = &n;
+    }
+    if (present == nullptr) continue;
+    for (const std::string& n : names) {
+      if (listing->files.count(n) || (*paths)[n] != (*paths)[*present]) {
+        continue;
+      }
+      Warn(EscapePath(n) +
+           " is not on this file system; listed with the "
+           "same digests as " +
+           EscapePath(*present) + ", which differs from it only in " +
+           (only_nfc ? "normalization" : "case") + ": taken as that file");
+      same_file.push_back(n);
+    }
+  }
+  for (const std::string& n : same_file) paths->erase(n);
+}
+
+// fetch.txt items in no payload manifest (RFC 8493 2.2.3 says every one is
+// in every manifest) and not in the bag: the bag is incomplete, and
+// nothing could ever check what would be fetched. An item that is in the
+// bag but in no manifest is an extra payload file (invalid).
+void BagCheck::FetchedNowhere(const Manifest& m,
+                              const PayloadListing& listing) {
+  for (const auto& [path, line] : fetch_paths_) {
+    if (m.Find(path) >= 0 || listing.files.count(path)) continue;
+    FileResult r;
+    r.path = path;
+    r.status = FileStatus::kMissing;
+    r.detail = "listed in fetch.txt line " + std::to_string(line) +
+               " and in no payload manifest: not fetched (valise never "
+               "fetches), and nothing to check it against";
+    fetch_results_.push_back(std::move(r));
+  }
+}
+
 bool BagCheck::CheckOxum(const PayloadListing& listing) {
   if (!oxum_) return true;
   const uint64_t files = listing.files.size();
   if (oxum_->first == listing.octets && oxum_->second == files) return true;
+  // Payload-Oxum made while the ignored OS metadata files were there.
+  if (!listing.ignored.empty() &&
+      oxum_->first == listing.octets + listing.ignored_octets &&
+      oxum_->second == files + listing.ignored.size()) {
+    return true;
+  }
   Error("Payload-Oxum " + std::to_string(oxum_->first) + "." +
         std::to_string(oxum_->second) + " but data/ holds " +
         std::to_string(listing.octets) + " bytes in " + std::to_string(files) +
@@ -427,11 +589,13 @@ void BagCheck::CheckTagManifests() {
     }
     std::string data;
     std::vector<BagManifestEntry> entries;
-    Status s = ReadBeneath(dir_.get(), file, kMaxTagFileBytes, &data);
+    std::vector<std::string> w;
+    Status s = ReadTagFile(file, kMaxTagFileBytes, &data);
     if (s.ok()) {
       s = ParseBagManifest(data, Join(spec_.dir, file), type,
-                           decl_.percent_encoded_paths(), &entries);
+                           ReadRulesFor(decl_), &entries, &w);
     }
+    for (const std::string& m : w) Warn(m);
     if (!s.ok()) {
       Error("invalid tag manifest: " + s.message());
       continue;
@@ -536,6 +700,8 @@ Status BagCheck::VerifyPayload(const Manifest& m) {
         !payload) {
       continue;
     }
+    // Unlisted OS metadata files: ignored, with a warning (ReconcileNames).
+    if (r.status == FileStatus::kExtra && IsOsMetadataPath(r.path)) continue;
     files.push_back(std::move(r));
   }
   report_.files = std::move(files);
@@ -545,6 +711,8 @@ Status BagCheck::VerifyPayload(const Manifest& m) {
 void BagCheck::Finish() {
   if (report_.drives.empty()) AddDriveRows();
   // Extra payload files, missing ones listed in fetch.txt.
+  for (FileResult& r : fetch_results_) report_.files.push_back(std::move(r));
+  fetch_results_.clear();
   std::vector<std::string> extra, unfetched;
   for (FileResult& r : report_.files) {
     if (r.status == FileStatus::kExtra) {
@@ -554,8 +722,10 @@ void BagCheck::Finish() {
       auto it = fetch_paths_.find(r.path);
       if (it != fetch_paths_.end()) {
         unfetched.push_back(r.path);
-        r.detail = "listed in fetch.txt line " + std::to_string(it->second) +
-                   ": not fetched (valise never fetches)";
+        if (r.detail.empty()) {
+          r.detail = "listed in fetch.txt line " + std::to_string(it->second) +
+                     ": not fetched (valise never fetches)";
+        }
       }
     }
   }
@@ -582,6 +752,7 @@ void BagCheck::Finish() {
   for (const std::string& e : errors_) {
     report_.drives[0].errors.push_back(given_.dir + ": " + e);
   }
+  for (const std::string& w : warnings_) Note("warning: " + w);
   if (report_.interrupted) return;
   if (errors_.empty() && problems == 0) {
     std::string algs;
@@ -591,6 +762,9 @@ void BagCheck::Finish() {
     }
     Note("valid bag (BagIt " + decl_.version + ", " +
          std::to_string(report_.files_expected) + " payload files, " + algs +
+         (warnings_.empty()
+              ? std::string()
+              : ", " + std::to_string(warnings_.size()) + " warning(s)") +
          ")");
   } else {
     Note(std::string(incomplete_ ? "incomplete" : "invalid") +
@@ -617,10 +791,11 @@ Status BagCheck::Run() {
   for (const std::string& e : listing.errors) Error(e);
   if (!listing.has_data_dir) Error("no payload directory data/");
   Manifest m;
-  if (manifests_.empty() || !BuildManifest(&m)) {
+  if (manifests_.empty() || !BuildManifest(&listing, &m)) {
     Finish();
     return Status::OK();
   }
+  FetchedNowhere(m, listing);
   if (!CheckOxum(listing)) {
     ReportFromListing(m, listing);
     report_.bytes_expected = oxum_->first;

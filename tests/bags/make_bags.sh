@@ -4,7 +4,9 @@
 # documents how they were made and regenerates them after a change:
 #   bash tests/bags/make_bags.sh
 # Tests that use them: tests/format/bagit_test.cc, tests/pipeline/bag_test.cc,
-# tests/e2e/bagit_verify.sh (the table of expected outcomes is in README).
+# tests/e2e/bagit_verify.sh. The verdict of every bag (exit status, and a
+# text the report must hold) is in verdicts.txt, which BagConformance.* and
+# tests/e2e/bagit_verify.sh run them all against; README.md says why.
 set -euo pipefail
 cd "$(dirname "$0")"
 export LC_ALL=C
@@ -49,11 +51,10 @@ good() {
 
 good valid-1.0
 
-# 0.97: md5 only, no bag-info.txt, a BOM in bagit.txt (not forbidden then).
+# 0.97: md5 only, no bag-info.txt.
 rm -rf valid-0.97
 payload valid-0.97
-printf '\xEF\xBB\xBFBagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n' \
-  >valid-0.97/bagit.txt
+decl valid-0.97 0.97
 manifest valid-0.97 md5
 
 # Every tag file with CRLF line endings, bag-info.txt with CR alone.
@@ -86,7 +87,7 @@ good bad-bom-1.0
 printf '\xEF\xBB\xBFBagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n' \
   >bad-bom-1.0/bagit.txt
 good bad-encoding
-printf 'BagIt-Version: 1.0\nTag-File-Character-Encoding: ISO-8859-1\n' >bad-encoding/bagit.txt
+printf 'BagIt-Version: 1.0\nTag-File-Character-Encoding: X-NO-SUCH-CHARSET\n' >bad-encoding/bagit.txt
 good no-bagit-txt
 rm no-bagit-txt/bagit.txt
 
@@ -142,3 +143,152 @@ printf '%s  /etc/hostname\n' "$(printf x | sha256sum | cut -d' ' -f1)" \
   >>escape-absolute/manifest-sha256.txt
 tagmanifest escape-dotdot sha256
 tagmanifest escape-absolute sha256
+
+# ---------------------------------------------------------------------------
+# Conformance: what bags made by other tools (BagIt 0.97 and 1.0) hold, one
+# rule each. A "warn-" bag is valid with a warning; "bad-" is invalid.
+
+# plain DIR VERSION ALG: a one-file payload, bagit.txt, manifest-ALG.txt.
+plain() {
+  rm -rf "$1"
+  mkdir -p "$1/data"
+  printf 'hello, bag\n' >"$1/data/hello.txt"
+  decl "$1" "$2"
+  manifest "$1" "$3"
+}
+# hex ALG FILE
+hex() { "${1}sum" <"$2" | cut -d' ' -f1; }
+
+# bagit.txt: a BOM is invalid in 0.97 too; whitespace before the colon, or
+# no encoding line, is invalid.
+plain bad-bom-0.97 0.97 sha256
+printf '\xEF\xBB\xBFBagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-8\n' \
+  >bad-bom-0.97/bagit.txt
+plain bad-declaration-whitespace 1.0 sha256
+printf 'BagIt-Version : 1.0\nTag-File-Character-Encoding : UTF-8\n' \
+  >bad-declaration-whitespace/bagit.txt
+plain bad-no-encoding-line 0.97 sha256
+printf 'BagIt-Version: 0.97\n' >bad-no-encoding-line/bagit.txt
+
+# Tag files in the encoding bagit.txt names. ISO-8859-1: bag-info.txt with
+# "Jos\xe9", a manifest naming data/caf\xe9.txt (on disk in UTF-8, as
+# every Linux tool names it).
+rm -rf valid-iso-8859-1
+mkdir -p valid-iso-8859-1/data
+printf 'latin\n' >"valid-iso-8859-1/data/caf$(printf '\xc3\xa9').txt"
+printf 'BagIt-Version: 0.97\nTag-File-Character-Encoding: ISO-8859-1\n' \
+  >valid-iso-8859-1/bagit.txt
+printf '%s  data/caf\xe9.txt\n' \
+  "$(hex md5 "valid-iso-8859-1/data/caf$(printf '\xc3\xa9').txt")" \
+  >valid-iso-8859-1/manifest-md5.txt
+printf 'Contact-Name: Jos\xe9 N\xfa\xf1ez\nPayload-Oxum: 6.1\n' \
+  >valid-iso-8859-1/bag-info.txt
+tagmanifest valid-iso-8859-1 md5
+# UTF-16 with its byte-order mark (glibc writes little-endian), and
+# UTF-16LE named outright, with no byte-order mark.
+for enc in UTF-16 UTF-16LE; do
+  b=valid-$(echo "$enc" | tr 'A-Z' 'a-z')
+  plain "$b" 0.97 md5
+  printf 'BagIt-Version: 0.97\nTag-File-Character-Encoding: %s\n' "$enc" \
+    >"$b/bagit.txt"
+  iconv -f UTF-8 -t "$enc" <"$b/manifest-md5.txt" >"$b/m" && mv "$b/m" "$b/manifest-md5.txt"
+  printf 'Contact-Name: Jos\xc3\xa9\nPayload-Oxum: 11.1\n' |
+    iconv -f UTF-8 -t "$enc" >"$b/bag-info.txt"
+  tagmanifest "$b" md5
+  iconv -f UTF-8 -t "$enc" <"$b/tagmanifest-md5.txt" >"$b/m" && mv "$b/m" "$b/tagmanifest-md5.txt"
+done
+# A UTF-16 manifest cut in the middle of a character.
+plain bad-utf-16-truncated 0.97 md5
+printf 'BagIt-Version: 0.97\nTag-File-Character-Encoding: UTF-16\n' \
+  >bad-utf-16-truncated/bagit.txt
+iconv -f UTF-8 -t UTF-16 <bad-utf-16-truncated/manifest-md5.txt | head -c -1 \
+  >bad-utf-16-truncated/m && mv bad-utf-16-truncated/m bad-utf-16-truncated/manifest-md5.txt
+# A UTF-8 bag whose manifest starts with a byte-order mark: a warning.
+plain warn-bom-in-manifest 1.0 sha256
+{ printf '\xEF\xBB\xBF'; cat warn-bom-in-manifest/manifest-sha256.txt; } \
+  >warn-bom-in-manifest/m && mv warn-bom-in-manifest/m warn-bom-in-manifest/manifest-sha256.txt
+
+# bag-info.txt separators (RFC 8493 2.2.2): before 1.0 whitespace around
+# the colon; a tab as the one blank; folding with spaces and tabs.
+plain valid-separators-0.97 0.97 sha256
+printf 'Test-Tag: 1\nTest-Tag:   2\nTest-Tag : 3\nTest-Tag\t:\t4\nTest-Tag    :   5\nExternal-Description:\ta value\n  folded with spaces\n\tand a tab\nPayload-Oxum : 11.1\n' \
+  >valid-separators-0.97/bag-info.txt
+plain bad-separators-1.0 1.0 sha256
+printf 'Test-Tag : 3\nPayload-Oxum: 11.1\n' >bad-separators-1.0/bag-info.txt
+
+# Manifests from md5sum-style tools: the binary-mode marker, and md5sum's
+# escaping of a name with a backslash; a leading "./".
+plain warn-md5sum-markers 0.97 md5
+sed -i 's/  data/ *data/' warn-md5sum-markers/manifest-md5.txt
+rm -rf warn-md5sum-escaped
+mkdir -p warn-md5sum-escaped/data
+printf 'back\n' >'warn-md5sum-escaped/data/back\slash.txt'
+decl warn-md5sum-escaped 0.97
+printf '\\%s  data/back\\\\slash.txt\n' \
+  "$(hex md5 'warn-md5sum-escaped/data/back\slash.txt')" \
+  >warn-md5sum-escaped/manifest-md5.txt
+plain warn-dot-slash 0.97 sha256
+sed -i 's|  data/|  ./data/|' warn-dot-slash/manifest-sha256.txt
+
+# A path listed twice: the same digest is a warning before 1.0 and an
+# error in 1.0; another digest is an error.
+# twice FILE: FILE's lines, then the same lines again.
+twice() { cat "$1" "$1" >"$1.tmp" && mv "$1.tmp" "$1"; }
+plain warn-listed-twice-0.97 0.97 sha256
+twice warn-listed-twice-0.97/manifest-sha256.txt
+plain bad-listed-twice-1.0 1.0 sha256
+twice bad-listed-twice-1.0/manifest-sha256.txt
+plain bad-listed-twice-other-digest 0.97 sha256
+printf '%s  data/hello.txt\n' "$(printf x | sha256sum | cut -d' ' -f1)" \
+  >>bad-listed-twice-other-digest/manifest-sha256.txt
+
+# Names that differ only in case: listed twice with the same digest, one on
+# disk (a bag made on a case-insensitive file system): a warning; both on
+# disk with their own contents: a warning; the absent one with another
+# digest: missing.
+plain warn-case-one-on-disk 0.97 sha256
+sed 's|data/hello.txt|data/HELLO.txt|' warn-case-one-on-disk/manifest-sha256.txt \
+  >>warn-case-one-on-disk/manifest-sha256.txt
+plain warn-case-both-on-disk 1.0 sha256
+printf 'HELLO, BAG\n' >warn-case-both-on-disk/data/HELLO.txt
+manifest warn-case-both-on-disk sha256
+plain bad-case-other-digest 0.97 sha256
+printf '%s  data/HELLO.txt\n' "$(printf x | sha256sum | cut -d' ' -f1)" \
+  >>bad-case-other-digest/manifest-sha256.txt
+
+# Unicode normalization: "N\u00fa\u00f1ez" (NFC) on disk. Listed in NFD
+# only: checked as the file on disk; listed in both forms: a warning.
+NFC=$(printf 'N\xc3\xba\xc3\xb1ez')
+NFD=$(printf 'Nu\xcc\x81n\xcc\x83ez')
+rm -rf warn-normalization-on-disk
+mkdir -p warn-normalization-on-disk/data
+printf 'nunez\n' >"warn-normalization-on-disk/data/$NFC"
+decl warn-normalization-on-disk 1.0
+printf '%s  data/%s\n' "$(hex sha256 "warn-normalization-on-disk/data/$NFC")" \
+  "$NFD" >warn-normalization-on-disk/manifest-sha256.txt
+rm -rf warn-normalization-twice
+cp -a warn-normalization-on-disk warn-normalization-twice
+decl warn-normalization-twice 0.97
+printf '%s  data/%s\n' "$(hex sha256 "warn-normalization-twice/data/$NFC")" \
+  "$NFC" >>warn-normalization-twice/manifest-sha256.txt
+
+# OS metadata files: listed and present (a warning); present and in no
+# manifest (ignored with a warning; Payload-Oxum counts without them).
+plain warn-os-files-listed 0.97 sha512
+: >warn-os-files-listed/data/.DS_Store
+: >warn-os-files-listed/data/Thumbs.db
+manifest warn-os-files-listed sha512
+printf 'Payload-Oxum: 11.3\n' >warn-os-files-listed/bag-info.txt
+plain warn-os-files-unlisted 1.0 sha256
+printf 'Payload-Oxum: 11.1\n' >warn-os-files-unlisted/bag-info.txt
+printf 'finder\n' >warn-os-files-unlisted/data/.DS_Store
+mkdir -p warn-os-files-unlisted/data/sub
+printf 'apple double\n' >warn-os-files-unlisted/data/sub/._hello.txt
+
+# fetch.txt: an item in no manifest and not in the bag (incomplete: there
+# is nothing to check it against); every item present (complete).
+plain fetch-in-no-manifest 1.0 sha256
+printf 'https://example.org/x.bin 5 data/x.bin\n' >fetch-in-no-manifest/fetch.txt
+plain fetch-all-present 1.0 sha256
+printf 'https://example.org/hello.txt 11 data/hello.txt\n' >fetch-all-present/fetch.txt
+
