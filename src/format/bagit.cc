@@ -435,7 +435,9 @@ Status ParseBagManifest(std::string_view data, std::string_view name,
                        "expected '<digest> <path>', got '" + Quote(line) + "'");
     }
     // md5sum's binary-mode marker: "<hex> *<path>", one space then '*'.
-    if (path.front() == '*' && path.size() > 1 &&
+    // (A blank after the '*' is not md5sum's: the name would start with
+    // it, which no manifest line can say.)
+    if (path.front() == '*' && path.size() > 1 && !IsBlank(path[1]) &&
         line.substr(hex.size(), 2) == " *") {
       path.remove_prefix(1);
       if (markers++ == 0) marker_line = n;

@@ -318,6 +318,11 @@ TEST(BagManifest, WarningsAreReadAndTold) {
                               DigestType::kSha256, kRules10, &e, &w);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("exactly once"), std::string::npos);
+  // A '*' followed by a blank is part of the name, and is the path of
+  // every line written back (found by reading the md5sum rule).
+  ASSERT_VALISE_OK(
+      ParseBagManifest(one + " * x\n", "m", DigestType::kSha256, kRules10, &e));
+  EXPECT_EQ(e[0].path, "* x");
   // A '*' after two blanks is part of the name.
   ASSERT_VALISE_OK(ParseBagManifest(one + "  data/*star\n", "m",
                                     DigestType::kSha256, kRules10, &e));
