@@ -10,6 +10,10 @@
 // Status is [[nodiscard]]: a dropped error is a compile warning. Where an
 // error is deliberately ignored, say so with s.PermitUncheckedError().
 //
+// An error from an HTTP service (the S3 client) also carries the HTTP
+// status, the service's error code ("NoSuchKey", "SlowDown") and the
+// request id it gave (x-amz-request-id), kept for the report.
+//
 // Thread safety: a const Status may be read from several threads; a
 // non-const one needs external synchronisation, like any value.
 #pragma once
@@ -98,10 +102,23 @@ class [[nodiscard]] Status {
   bool data_loss() const { return rep_ && rep_->data_loss; }
   // Set by the simulated disk so tests can tell injected faults from real.
   bool injected() const { return rep_ && rep_->injected; }
+  // From an HTTP service: the response's status (0 when none arrived: a
+  // connection error), the service's error code and request id (empty
+  // when it gave none).
+  int http_status() const { return rep_ ? rep_->http_status : 0; }
+  std::string service_code() const {
+    return rep_ ? rep_->service_code : std::string();
+  }
+  std::string request_id() const {
+    return rep_ ? rep_->request_id : std::string();
+  }
 
   Status WithRetryable(bool v) const;
   Status WithDataLoss(bool v) const;
   Status WithInjected(bool v) const;
+  // A copy carrying an HTTP service's answer (see http_status()).
+  Status WithHttp(int http_status, std::string_view service_code,
+                  std::string_view request_id) const;
   // A copy whose message is prefixed by "context: ".
   Status WithContext(std::string_view context) const;
 
@@ -120,6 +137,9 @@ class [[nodiscard]] Status {
     bool retryable = false;
     bool data_loss = false;
     bool injected = false;
+    int http_status = 0;
+    std::string service_code;
+    std::string request_id;
     std::string msg;
   };
   Status(Code code, std::string_view msg, std::string_view msg2);

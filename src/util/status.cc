@@ -81,6 +81,18 @@ Status Status::WithInjected(bool v) const {
   return s;
 }
 
+Status Status::WithHttp(int http_status, std::string_view service_code,
+                        std::string_view request_id) const {
+  if (ok()) return *this;
+  auto rep = std::make_shared<Rep>(*rep_);
+  rep->http_status = http_status;
+  rep->service_code.assign(service_code);
+  rep->request_id.assign(request_id);
+  Status s;
+  s.rep_ = std::move(rep);
+  return s;
+}
+
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   auto rep = std::make_shared<Rep>(*rep_);

@@ -36,6 +36,24 @@ TEST(Status, PosixErrorMapping) {
   EXPECT_FALSE(eio.injected());
 }
 
+// Goal: an HTTP service's answer rides along with the error, survives
+// WithContext, and an OK status stays OK.
+TEST(Status, HttpServiceFields) {
+  Status s = Status::IOError("s3: PUT s3://b/k", "HTTP 503 SlowDown")
+                 .WithRetryable(true)
+                 .WithHttp(503, "SlowDown", "tx0001");
+  EXPECT_EQ(s.http_status(), 503);
+  EXPECT_EQ(s.service_code(), "SlowDown");
+  EXPECT_EQ(s.request_id(), "tx0001");
+  EXPECT_TRUE(s.retryable());
+  Status c = s.WithContext("ingest");
+  EXPECT_EQ(c.http_status(), 503);
+  EXPECT_EQ(c.request_id(), "tx0001");
+  EXPECT_TRUE(Status::OK().WithHttp(200, "", "x").ok());
+  EXPECT_EQ(Status::OK().http_status(), 0);
+  EXPECT_EQ(Status::NotFound("x").service_code(), "");
+}
+
 TEST(Result, ValueOrStatus) {
   Result<int> r(42);
   ASSERT_TRUE(r.ok());
