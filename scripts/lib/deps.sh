@@ -17,6 +17,7 @@ VALISE_DEPS=(
   libbenchmark-dev nlohmann-json3-dev libfmt-dev libfuse3-dev fuse3
   libisal-dev
   libicu-dev  # Unicode normalization and case folding of bag file names
+  libcurl4-openssl-dev libexpat1-dev  # the S3 client (src/net/)
   clang clang-format
   xfsprogs btrfs-progs e2fsprogs util-linux
   fio hashdeep xxhash rsync rclone openssl
