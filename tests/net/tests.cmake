@@ -4,7 +4,11 @@
 # transport, the libcurl transport against a local HTTP server (and
 # openssl s_server for TLS), and the fake store.
 set(VALISE_TESTS_NET
+  ${CMAKE_CURRENT_SOURCE_DIR}/net/curl_transport_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/net/fake_s3_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/net/http_test_server.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/retry_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_client_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_config_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_url_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_xml_test.cc
