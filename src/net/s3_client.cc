@@ -721,7 +721,8 @@ Status S3ClientImpl::ListMultipartUploads(const std::string& bucket,
   HttpResponse resp;
   VALISE_RETURN_IF_ERROR(Execute(call, &resp, nullptr));
   VALISE_RETURN_IF_ERROR(
-      ParseListMultipartUploads(resp.body, result).WithContext(What(call)));
+      ParseListMultipartUploads(resp.body, /*keys_url_encoded=*/true, result)
+          .WithContext(What(call)));
   result->request_id = resp.Header("x-amz-request-id");
   return Status::OK();
 }

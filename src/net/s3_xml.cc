@@ -244,18 +244,21 @@ Status ParseListObjectsV2(std::string_view body, S3ListObjectsResult* result) {
   return Status::OK();
 }
 
-Status ParseListMultipartUploads(std::string_view body,
+Status ParseListMultipartUploads(std::string_view body, bool keys_url_encoded,
                                  S3ListUploadsResult* result) {
   *result = S3ListUploadsResult();
   XmlElement root;
   VALISE_RETURN_IF_ERROR(
       ParseRoot(body, "ListMultipartUploadsResult", &root, nullptr));
+  // AWS says <EncodingType>url</EncodingType> and encodes every key and
+  // marker; RGW 16 encodes the uploads' keys only, and does not say so.
   bool url = root.ChildText("EncodingType") == "url";
   auto key = [url](const std::string& s) { return url ? FormDecode(s) : s; };
   for (const XmlElement& c : root.children) {
     if (c.name != "Upload") continue;
     S3UploadSummary u;
-    u.key = key(c.ChildText("Key"));
+    u.key = keys_url_encoded ? FormDecode(c.ChildText("Key"))
+                             : key(c.ChildText("Key"));
     u.upload_id = c.ChildText("UploadId");
     u.initiated = c.ChildText("Initiated");
     result->uploads.push_back(std::move(u));

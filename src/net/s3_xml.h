@@ -61,9 +61,15 @@ Status ParseCopyResult(std::string_view body, std::string* etag,
                        S3ErrorBody* error_in_body);
 // The list parsers decode keys and prefixes when the answer says
 // <EncodingType>url</EncodingType> ('+' is a space there, as in a form:
-// S3 encodes a space as '+', RGW as %20, and both encode '+').
+// S3 encodes a space as '+', RGW as %20, and both encode '+'). RGW 16
+// leaves <CommonPrefixes> unencoded even then: a common prefix holding '+'
+// or '%' comes back wrong from it (valise lists flat, without a
+// delimiter, so never meets one).
 Status ParseListObjectsV2(std::string_view body, S3ListObjectsResult* result);
-Status ParseListMultipartUploads(std::string_view body,
+// `keys_url_encoded`: the request asked encoding-type=url, so the
+// uploads' keys are decoded whether or not the answer says so (RGW 16
+// encodes them without <EncodingType>, and leaves NextKeyMarker as is).
+Status ParseListMultipartUploads(std::string_view body, bool keys_url_encoded,
                                  S3ListUploadsResult* result);
 Status ParseListParts(std::string_view body, S3ListPartsResult* result);
 

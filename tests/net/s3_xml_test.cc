@@ -241,7 +241,7 @@ TEST(S3Xml, ListMultipartUploads) {
     <Initiated>2010-11-10T20:48:33.000Z</Initiated>
   </Upload>
 </ListMultipartUploadsResult>)",
-      &r));
+      false, &r));
   ASSERT_EQ(r.uploads.size(), 2u);
   EXPECT_EQ(r.uploads[0].key, "my-divisor");
   EXPECT_EQ(r.uploads[0].upload_id,
@@ -344,9 +344,120 @@ TEST(S3Xml, FakeStoreBodiesRoundTrip) {
   S3ListUploadsResult uin, uout;
   uin.uploads.push_back({"k y", "id1", "2024-01-01T00:00:00.000Z"});
   ASSERT_VALISE_OK(ParseListMultipartUploads(
-      ListMultipartUploadsXml("b", "", uin, true), &uout));
+      ListMultipartUploadsXml("b", "", uin, true), true, &uout));
   ASSERT_EQ(uout.uploads.size(), 1u);
   EXPECT_EQ(uout.uploads[0].key, "k y");
+}
+
+// Goal: bodies captured from Ceph 16.2's RGW (the test cluster) parse:
+// ListObjectsV2 with encoding-type=url (keys encoded, <EncodingType> said,
+// the continuation token raw), ListMultipartUploads with encoding-type=url
+// (the key encoded without <EncodingType>, NextKeyMarker raw), ListParts,
+// Initiate, Complete (an empty <ETag>), CopyPartResult and CopyObjectResult
+// (ETags without quotes), errors with an empty <Message>.
+TEST(S3Xml, RgwBodies) {
+  S3ListObjectsResult lo;
+  ASSERT_VALISE_OK(ParseListObjectsV2(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult "
+      "xmlns=\"http:"
+      "//s3.amazonaws.com/doc/2006-03-01/\"><EncodingType>url</EncodingType>"
+      "<Name>s3client-try</Name><Prefix>ls/</Prefix><MaxKeys>2</MaxKeys>"
+      "<IsTruncated>true</IsTruncated><Contents><Key>ls%2Fa</Key><LastModified>"
+      "2026-12-06T02:45:19.637Z</LastModified><ETag>&quot;08fc0126e7ff69b5320a"
+      "2ad76121b30b&quot;</ETag><Size>4</Size><StorageClass>STANDARD</StorageC"
+      "lass><Type>Normal</Type></Contents><Contents><Key>ls%2Fa%20b%2Bc</Key>"
+      "<LastModified>2026-12-06T02:46:05.871Z</LastModified><ETag>&quot;b1946a"
+      "c92492d2347c6235b4d2611184&quot;</ETag><Size>6</Size><StorageClass>STAN"
+      "DARD</StorageClass><Type>Normal</Type></Contents><NextContinuationToken>"
+      "ls/a "
+      "b+c</NextContinuationToken><KeyCount>2</KeyCount></ListBucketResult>",
+      &lo));
+  ASSERT_EQ(lo.objects.size(), 2u);
+  EXPECT_EQ(lo.objects[1].key, "ls/a b+c");
+  EXPECT_EQ(lo.objects[1].etag, "b1946ac92492d2347c6235b4d2611184");
+  EXPECT_TRUE(lo.truncated);
+  EXPECT_EQ(lo.next_continuation_token, "ls/a b+c");
+
+  S3ListUploadsResult lu;
+  ASSERT_VALISE_OK(ParseListMultipartUploads(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListMultipartUploadsResult x"
+      "mlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>s3client-try</B"
+      "ucket><NextKeyMarker>x y+z</NextKeyMarker><NextUploadIdMarker>2~rozYh85"
+      "9_7BFRf3VKb1OFWGg9889paV</NextUploadIdMarker><MaxUploads>1000</MaxUploa"
+      "ds><IsTruncated>false</IsTruncated><Upload><Key>x%20y%2Bz</Key><UploadI"
+      "d>2~rozYh859_7BFRf3VKb1OFWGg9889paV</UploadId><Initiator><ID>valise</ID"
+      "><DisplayName>valise tests</DisplayName></Initiator><Owner><ID>valise</"
+      "ID><DisplayName>valise tests</DisplayName></Owner><StorageClass>STANDAR"
+      "D</StorageClass><Initiated>2026-12-06T02:45:31.389Z</Initiated></Upload"
+      "></ListMultipartUploadsResult>",
+      true, &lu));
+  ASSERT_EQ(lu.uploads.size(), 1u);
+  EXPECT_EQ(lu.uploads[0].key, "x y+z");
+  EXPECT_EQ(lu.uploads[0].upload_id, "2~rozYh859_7BFRf3VKb1OFWGg9889paV");
+  EXPECT_EQ(lu.next_key_marker, "x y+z");
+
+  S3ListPartsResult lp;
+  ASSERT_VALISE_OK(ParseListParts(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListPartsResult xmlns=\"http:"
+      "//s3.amazonaws.com/doc/2006-03-01/\"><Bucket>s3client-try</Bucket><Key>m"
+      "p/x y</Key><UploadId>2~7m8pTSDPPVUG8UbHO1MrA5eAX7bHACG</UploadId><Stora"
+      "geClass>STANDARD</StorageClass><PartNumberMarker>0</PartNumberMarker><N"
+      "extPartNumberMarker>2</NextPartNumberMarker><MaxParts>1000</MaxParts><I"
+      "sTruncated>false</IsTruncated><Owner><ID></ID><DisplayName></DisplayNam"
+      "e></Owner><Part><LastModified>2026-12-06T02:47:03.829Z</LastModified><P"
+      "artNumber>1</PartNumber><ETag>&quot;9ba0eef043bc336a66af852e0d1cb726&qu"
+      "ot;</ETag><Size>5242880</Size></Part><Part><LastModified>2026-12-06T02:"
+      "47:10.674Z</LastModified><PartNumber>2</PartNumber><ETag>&quot;b1946ac9"
+      "2492d2347c6235b4d2611184&quot;</ETag><Size>6</Size></Part></ListPartsRe"
+      "sult>",
+      &lp));
+  ASSERT_EQ(lp.parts.size(), 2u);
+  EXPECT_EQ(lp.parts[0].size, 5242880u);
+  EXPECT_EQ(lp.parts[0].etag, "9ba0eef043bc336a66af852e0d1cb726");
+  EXPECT_EQ(lp.next_part_number_marker, 2);
+
+  std::string id;
+  ASSERT_VALISE_OK(ParseInitiateMultipartUpload(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><InitiateMultipartUploadResul"
+      "t xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Bucket>s3client-try"
+      "</Bucket><Key>mp/x y</Key><UploadId>2~_OLkIEpVWYc6LK_hnFiUdojWNhJ68q6</"
+      "UploadId></InitiateMultipartUploadResult>",
+      &id));
+  EXPECT_EQ(id, "2~_OLkIEpVWYc6LK_hnFiUdojWNhJ68q6");
+
+  std::string etag = "x";
+  S3ErrorBody e;
+  ASSERT_VALISE_OK(ParseCompleteMultipartUpload(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CompleteMultipartUploadResul"
+      "t xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Location>localhost/"
+      "s3client-try/mp/x y</Location><Bucket>s3client-try</Bucket><Key>mp/x y"
+      "</Key><ETag></ETag></CompleteMultipartUploadResult>",
+      &etag, &e));
+  EXPECT_EQ(etag, "");
+  ASSERT_VALISE_OK(ParseCopyResult(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CopyPartResult xmlns=\"http:/"
+      "/s3.amazonaws.com/doc/2006-03-01/\"><LastModified>2026-12-06T02:47:10.0"
+      "00Z</LastModified><ETag>b1946ac92492d2347c6235b4d2611184</ETag></CopyPa"
+      "rtResult>",
+      &etag, &e));
+  EXPECT_EQ(etag, "b1946ac92492d2347c6235b4d2611184");
+  ASSERT_VALISE_OK(ParseCopyResult(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><CopyObjectResult xmlns=\"http"
+      "://s3.amazonaws.com/doc/2006-03-01/\"><LastModified>2026-12-06T02:47:45"
+      ".957Z</LastModified><ETag>b1946ac92492d2347c6235b4d2611184</ETag></Copy"
+      "ObjectResult>",
+      &etag, &e));
+  EXPECT_EQ(etag, "b1946ac92492d2347c6235b4d2611184");
+
+  ASSERT_TRUE(ParseS3Error(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SignatureDoesNotM"
+      "atch</Code><Message></Message><RequestId>tx00000a06b6390d3006b01-006b14"
+      "cce8-1006-default</RequestId><HostId>1006-default-default</HostId></Err"
+      "or>",
+      &e));
+  EXPECT_EQ(e.code, "SignatureDoesNotMatch");
+  EXPECT_EQ(e.message, "");
+  EXPECT_EQ(e.request_id, "tx00000a06b6390d3006b01-006b14cce8-1006-default");
 }
 
 }  // namespace
