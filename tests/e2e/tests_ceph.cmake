@@ -54,6 +54,11 @@ valise_ceph_test(s3_smoke s3_smoke.sh)
 # killed and started again, stop's safety (about 30 s; the first CephFS
 # use adds an MDS to the fixture's cluster, ~7 s).
 valise_ceph_test(ceph_cluster ceph_cluster.sh)
+# valise's S3 client against RGW: every call, wrong digests and wrong
+# credentials refused (about 10 s).
+valise_ceph_test(s3_client s3_client.sh)
+set_property(TEST e2e_s3_client APPEND PROPERTY ENVIRONMENT
+  "VALISE_RGW_TESTS=$<TARGET_FILE:valise_rgw_tests>")
 # --addr on a bridge, S3 and a ceph-fuse mount from a network namespace:
 # its own cluster (the fixture's is on 127.0.0.1), about 30 s.
 add_test(NAME e2e_ceph_cluster_netns

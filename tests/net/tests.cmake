@@ -22,3 +22,11 @@ cmake_language(DEFER CALL valise_area_tests net
   AREAS util net SOURCES ${VALISE_TESTS_NET})
 cmake_language(DEFER CALL target_link_libraries valise_net_tests PRIVATE
   CURL::libcurl EXPAT::EXPAT)
+# The client against a real RGW (RgwS3Client.*), run by
+# tests/e2e/s3_client.sh on the test cluster: a binary of its own, so the
+# unit tests need no cluster.
+add_executable(valise_rgw_tests
+  ${CMAKE_CURRENT_SOURCE_DIR}/net/rgw_client_test.cc)
+target_link_libraries(valise_rgw_tests PRIVATE valise_core
+  valise_test_support GTest::gtest_main)
+target_include_directories(valise_rgw_tests PRIVATE ${PROJECT_SOURCE_DIR}/src)
