@@ -138,7 +138,6 @@ class StripeRebuilder {
   Status CheckMember(uint64_t stripe, uint32_t i);
 
   const StripeMap* map_;
-  const ParityCode* code_;
   StripeReader* reader_;
   ChunkDigests* digests_;
   ParityDecoder decoder_;

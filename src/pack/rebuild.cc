@@ -77,7 +77,6 @@ Sha256Bytes Sha256Of(const uint8_t* data, size_t n) {
 StripeRebuilder::StripeRebuilder(const StripeMap* map, const ParityCode* code,
                                  StripeReader* reader, ChunkDigests* digests)
     : map_(map),
-      code_(code),
       reader_(reader),
       digests_(digests),
       decoder_(code) {

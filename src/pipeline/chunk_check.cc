@@ -92,8 +92,6 @@ void ChunkCheck::Describe(const ReadOutcome& o, FileResult* r) {
   }
   r->first_bad_offset = static_cast<int64_t>(c->bad_ranges()[0].offset);
   r->corrupt_ranges = c->bad_ranges();
-  uint64_t listed = 0;
-  for (const BadRange& b : c->bad_ranges()) listed += b.length;
   r->detail += r->detail.empty() ? "" : "; ";
   r->detail += std::to_string(c->bad_chunks()) + " of " +
                std::to_string(c->checked()) +

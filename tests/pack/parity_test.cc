@@ -53,7 +53,8 @@ void ForEachSubset(int n, int k, F f) {
 TEST(ParityCode, EveryKMembersRebuildTheRest) {
   const std::pair<int, int> codes[] = {{1, 1}, {2, 1}, {4, 2}, {6, 2},
                                        {3, 3}, {5, 4}, {8, 2}, {10, 4}};
-  for (auto [k, m] : codes) {
+  for (const auto& km : codes) {
+    const int k = km.first, m = km.second;  // a lambda captures these
     std::unique_ptr<ParityCode> code;
     ASSERT_VALISE_OK(ParityCode::Create(k, m, &code));
     const Stripe s = Encoded(*code, 1024, k * 31 + m);
