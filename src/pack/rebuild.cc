@@ -76,10 +76,7 @@ Sha256Bytes Sha256Of(const uint8_t* data, size_t n) {
 
 StripeRebuilder::StripeRebuilder(const StripeMap* map, const ParityCode* code,
                                  StripeReader* reader, ChunkDigests* digests)
-    : map_(map),
-      reader_(reader),
-      digests_(digests),
-      decoder_(code) {
+    : map_(map), reader_(reader), digests_(digests), decoder_(code) {
   const size_t n = static_cast<size_t>(code->members());
   const size_t chunk = map->layout().chunk_size;
   bufs_.resize(n);
