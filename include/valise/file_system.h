@@ -246,9 +246,20 @@ class FileContents {
   size_t released_pages_ = 0;  // [0, this) given back; page-aligned
 };
 
-// An output written in pieces (FileSystem::OpenOutputFile). Destroyed
-// without a successful Close, it leaves nothing under its name (a regular
-// file's temporary is removed; what went into a FIFO is gone already).
+// How FileSystem::CreateOutput treats what is already at its path.
+struct OutputOptions {
+  // Replace a regular file already there (the operator said --force).
+  // Never anything else: a symlink (/dev/stdout is one), a directory, a
+  // device, a FIFO or a socket at the path is refused even so.
+  // Default: false (a file already there is refused).
+  bool replace = false;
+};
+
+// An output the operator named (FileSystem::CreateOutput), written in
+// pieces. Its bytes go to a file without a name (or with a temporary one
+// beside the path) until Close gives it the path, whole and durable.
+// Destroyed without a successful Close, it leaves nothing behind. Messages
+// name the path, never a temporary name.
 // Thread safety: one thread at a time.
 class OutputFile {
  public:
@@ -302,24 +313,20 @@ class FileSystem {
   // Writes a whole file atomically: temporary name, fsync, rename.
   virtual Status WriteSmallFile(const std::string& path,
                                 const std::string& data, uint32_t mode) = 0;
-  // Writes an output the operator named (--report FILE) the way a shell
-  // redirection would, not replacing what is there: a symlink at `path` is
-  // followed (the file it names is written, atomically as WriteSmallFile,
-  // and the link kept); a FIFO or character device (/dev/stdout) is
-  // written through, never replaced. A FIFO is opened without blocking:
-  // one with no reader is an error, not a hang. The default is
-  // WriteSmallFile (the simulated disk has no FIFOs).
-  virtual Status WriteOutputFile(const std::string& path,
-                                 const std::string& data, uint32_t mode) {
-    return WriteSmallFile(path, data, mode);
-  }
-  // WriteOutputFile in pieces, for outputs too large to hold whole (the
-  // report of a run with millions of rows): OutputFile::Append each piece,
-  // then Close, which makes the file whole and durable (a regular file
-  // gets its name only then). The default gathers the pieces and calls
-  // WriteOutputFile at Close.
-  virtual Status OpenOutputFile(const std::string& path, uint32_t mode,
-                                std::unique_ptr<OutputFile>* result);
+  // Creates an output the operator named (--report FILE, -o FILE), to be
+  // written in pieces and named at OutputFile::Close. Refused at once, so
+  // a long run never ends unable to write it: a directory of the path
+  // missing (NotFound, "its directory ... does not exist") or not
+  // writable; something other than a regular file at the path (a symlink
+  // is never followed, a FIFO or device never written through:
+  // InvalidArgument); a regular file there without opt.replace
+  // (InvalidArgument, "exists"). Close never replaces what appeared at the
+  // path meanwhile unless opt.replace, and never a non-regular file. The
+  // default checks with Stat and writes with WriteSmallFile at Close (the
+  // simulated disk).
+  virtual Status CreateOutput(const std::string& path, uint32_t mode,
+                              const OutputOptions& opt,
+                              std::unique_ptr<OutputFile>* result);
 
   // The queue that runs asynchronous I/O on this file system's Files: the
   // real one gives io_uring (or the synchronous fallback, see

@@ -4,7 +4,6 @@
 // Exit status: 0 measured; 1 measured, but a drive, DEST or the pipeline
 // reported errors (listed); 2 trouble (usage, DEST missing, no drive
 // readable, bad manifest); 130 interrupted.
-#include <fmt/format.h>
 
 #include <cmath>
 
@@ -23,6 +22,9 @@ int RunBench(const Args& args) {
   for (const std::string& src : args.sources) {
     if (s.ok()) s = CheckSource(fs, src);
   }
+  // --report, before any drive is read.
+  std::unique_ptr<Output> report_file;
+  if (s.ok()) s = CreateReportOutput(args, &report_file);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -60,15 +62,16 @@ int RunBench(const Args& args) {
   }
   const int code = report.HasErrors() ? kExitProblems : kExitOk;
   if (args.json) {
-    fmt::print("{}\n", FormatBenchJson(report));
+    PrintOut(FormatBenchJson(report) + "\n");
   } else if (args.quiet) {
-    fmt::print("{}\n", report.bottleneck_text);  // the one line that matters
+    PrintOut(report.bottleneck_text + "\n");  // the one line that matters
   } else {
-    fmt::print("{}", FormatBenchTable(report));
+    PrintOut(FormatBenchTable(report));
   }
-  std::fflush(stdout);
-  if (!args.report.empty()) {
-    s = fs->WriteSmallFile(args.report, FormatBenchJson(report) + "\n", 0644);
+  FlushOut();
+  if (report_file != nullptr) {
+    s = report_file->Append(FormatBenchJson(report) + "\n");
+    if (s.ok()) s = report_file->Close();
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;

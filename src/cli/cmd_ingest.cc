@@ -31,6 +31,9 @@ int RunIngest(const Args& args) {
   for (const std::string& src : args.sources) {
     if (s.ok()) s = CheckSource(fs, src);
   }
+  // --report, before DEST is opened or any drive read.
+  std::unique_ptr<Output> report_file;
+  if (s.ok()) s = CreateReportOutput(args, &report_file);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -51,7 +54,7 @@ int RunIngest(const Args& args) {
   if (!s.ok()) {
     // Trouble after the run began (DEST full or failing): the report says
     // what was committed, and carries the same exit status.
-    if (!report.drives.empty()) EmitReport(args, report);
+    if (!report.drives.empty()) EmitReport(args, report, report_file.get());
     PrintError(s.message());
     return report.interrupted ? kExitInterrupted : kExitTrouble;
   }
@@ -66,12 +69,12 @@ int RunIngest(const Args& args) {
       // Not every file is staged (the report says why): rerun to finish.
       report.notes.push_back("not a bag yet: " + s.message());
     } else {
-      EmitReport(args, report);
+      EmitReport(args, report, report_file.get());
       PrintError(s.message());
       return kExitTrouble;
     }
   }
-  return EmitReport(args, report);
+  return EmitReport(args, report, report_file.get());
 }
 
 }  // namespace valise::cli

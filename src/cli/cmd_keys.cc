@@ -30,18 +30,31 @@ Status CheckPrivateKeyMode(FileSystem* fs, const std::string& path) {
 }  // namespace
 
 int RunKeygen(const Args& args) {
-  FileSystem* fs = FileSystem::Default();
+  // KEY and KEY.pub, checked and created first. Never a replacement, even
+  // of a regular file: a key there may be the only copy.
+  OutputGuard guard = GuardFromArgs(args);
+  guard.force = false;
+  std::unique_ptr<Output> priv_out, pub_out;
+  Status s;
   for (const std::string& p : {args.output, args.output + ".pub"}) {
     FileInfo info;
-    if (fs->Stat(p, &info).ok()) {
-      PrintError(p + ": exists; not overwriting a key");
-      return kExitTrouble;
+    if (s.ok() && FileSystem::Default()->Stat(p, &info).ok()) {
+      s = Status::InvalidArgument("-o " + p, "exists; not overwriting a key");
     }
   }
+  if (s.ok()) {
+    s = Output::Create("-o", args.output, 0600, false, guard, &priv_out);
+  }
+  if (s.ok()) {
+    s = Output::Create("-o", args.output + ".pub", 0644, false, guard,
+                       &pub_out);
+  }
   std::string priv, pub;
-  Status s = GenerateKeyPair(&priv, &pub);
-  if (s.ok()) s = fs->WriteSmallFile(args.output, priv, 0600);
-  if (s.ok()) s = fs->WriteSmallFile(args.output + ".pub", pub, 0644);
+  if (s.ok()) s = GenerateKeyPair(&priv, &pub);
+  if (s.ok()) s = priv_out->Append(priv);
+  if (s.ok()) s = priv_out->Close();
+  if (s.ok()) s = pub_out->Append(pub);
+  if (s.ok()) s = pub_out->Close();
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -55,17 +68,26 @@ int RunKeygen(const Args& args) {
 
 int RunSign(const Args& args) {
   FileSystem* fs = FileSystem::Default();
+  // M.sig is this command's output (--force replaces an old one); M and
+  // the key are its inputs.
+  OutputGuard guard = GuardFromArgs(args);
+  const std::string sig_path = args.manifest + ".sig";
+  std::erase(guard.inputs, sig_path);
+  std::unique_ptr<Output> sig_out;
+  Status s =
+      Output::Create("signature", sig_path, 0644, false, guard, &sig_out);
   std::string key, data, sig;
-  Status s = fs->ReadSmallFile(args.key, &key, 64 << 10);
+  if (s.ok()) s = fs->ReadSmallFile(args.key, &key, 64 << 10);
   if (s.ok()) s = CheckPrivateKeyMode(fs, args.key);
   if (s.ok()) s = fs->ReadSmallFile(args.manifest, &data, size_t{16} << 30);
   if (s.ok()) s = SignData(key, data, &sig);
-  if (s.ok()) s = fs->WriteSmallFile(args.manifest + ".sig", sig, 0644);
+  if (s.ok()) s = sig_out->Append(sig);
+  if (s.ok()) s = sig_out->Close();
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
   }
-  PrintNote(args, "wrote " + args.manifest + ".sig");
+  PrintNote(args, "wrote " + sig_path);
   return kExitOk;
 }
 

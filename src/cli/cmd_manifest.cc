@@ -67,6 +67,10 @@ int RunManifest(const Args& args) {
                                                 "sha512sum, sha1sum, md5sum, "
                                                 "xxhsum)");
   }
+  // -o M and M.chunks, checked (M created) before any drive is read.
+  const OutputGuard guard = GuardFromArgs(args);
+  std::unique_ptr<Output> out;
+  if (s.ok()) s = Output::Create("-o", args.output, 0644, true, guard, &out);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -75,10 +79,14 @@ int RunManifest(const Args& args) {
 
   Manifest manifest;
   ManifestSummary summary;
-  const bool want_chunks = !sum_file && !args.no_chunks;
+  // -o -: the manifest on standard output; a chunk index needs a name.
+  const bool want_chunks = !sum_file && !args.no_chunks && !out->is_stdout();
   SidecarOutput index;
   if (want_chunks) {
-    s = index.Open(fs, args.output, kChunkIndexSidecar);
+    s = Output::Check("-o", SidecarPath(args.output, kChunkIndexSidecar),
+                      guard);
+    if (s.ok())
+      s = index.Open(fs, args.output, kChunkIndexSidecar, guard.force);
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;
@@ -104,21 +112,24 @@ int RunManifest(const Args& args) {
                                  ? WriteBagManifest(manifest, sum_type, "data/")
                              : sum_file ? WriteSumFile(manifest, sum_type)
                                         : WriteManifest(manifest, NowIso8601());
-    s = fs->WriteSmallFile(args.output, text, 0644);
+    s = out->Append(text);
+    if (s.ok()) s = out->Close();
   }
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
   }
   const double secs = summary.seconds > 0 ? summary.seconds : 1e-9;
-  PrintNote(args, fmt::format("{}: {} files, {} bytes in {:.1f} s ({:.0f} "
-                              "MB/s){}",
-                              args.output, summary.files, summary.bytes,
-                              summary.seconds, summary.bytes / secs / 1e6,
-                              summary.skipped.empty()
-                                  ? ""
-                                  : fmt::format("; {} skipped",
-                                                summary.skipped.size())));
+  PrintNote(
+      args,
+      fmt::format("{}: {} files, {} bytes in {:.1f} s ({:.0f} "
+                  "MB/s){}",
+                  out->is_stdout() ? "standard output" : args.output,
+                  summary.files, summary.bytes, summary.seconds,
+                  summary.bytes / secs / 1e6,
+                  summary.skipped.empty()
+                      ? ""
+                      : fmt::format("; {} skipped", summary.skipped.size())));
   return kExitOk;
 }
 

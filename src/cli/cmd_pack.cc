@@ -21,6 +21,13 @@ namespace valise::cli {
 
 namespace {
 
+// fmt::print to stdout, through PrintOut: a failed write is kept for
+// FinishStdout (fmt::print would throw).
+template <typename... T>
+void Print(fmt::format_string<T...> format, T&&... args) {
+  PrintOut(fmt::format(format, std::forward<T>(args)...));
+}
+
 Status PackFromArgs(const Args& args, PackOptions* opt) {
   PipelineOptions p;
   VALISE_RETURN_IF_ERROR(PipelineFromArgs(args, &p));
@@ -65,7 +72,7 @@ int PrintPlan(const Args& args, const PackOptions& opt, const PackPlan& plan,
     Status s =
         DataDrivesNeeded(files, opt.chunk_size, smallest, opt.parity, &k);
     if (s.ok()) {
-      fmt::print(
+      Print(
           "needs {} data + {} parity drives of {} (the smallest "
           "given); {} given\n",
           k, opt.parity, HumanBytes(smallest), args.drives.size());
@@ -74,34 +81,34 @@ int PrintPlan(const Args& args, const PackOptions& opt, const PackPlan& plan,
     }
     return kExitProblems;
   }
-  fmt::print(
+  Print(
       "plan: {} files, {} on {} data + {} parity drives; chunk {}, "
       "{} stripes\n",
       l.files(), HumanBytes(l.bytes()), l.k(), l.m(), HumanBytes(l.chunk_size),
       l.stripes);
   for (uint32_t d = 0; d < l.k(); ++d) {
     const DataDriveLayout& drive = l.data[d];
-    fmt::print("  data   {:<16} {:>8} files {:>10} of {:>10} ({})  {}\n",
-               drive.label, drive.files.size(), HumanBytes(drive.bytes),
-               HumanBytes(plan.capacity[d]),
-               Percent(drive.bytes, plan.capacity[d]), plan.data_roots[d]);
+    Print("  data   {:<16} {:>8} files {:>10} of {:>10} ({})  {}\n",
+          drive.label, drive.files.size(), HumanBytes(drive.bytes),
+          HumanBytes(plan.capacity[d]), Percent(drive.bytes, plan.capacity[d]),
+          plan.data_roots[d]);
   }
   const uint64_t parity_bytes = l.stripes * l.chunk_size;
   for (uint32_t j = 0; j < l.m(); ++j) {
     const uint64_t cap = plan.capacity[l.k() + j];
-    fmt::print("  parity {:<16} {:>8} files {:>10} of {:>10} ({})  {}\n",
-               l.parity[j].label, l.parity[j].segments.size(),
-               HumanBytes(parity_bytes), HumanBytes(cap),
-               Percent(parity_bytes, cap), plan.parity_roots[j]);
+    Print("  parity {:<16} {:>8} files {:>10} of {:>10} ({})  {}\n",
+          l.parity[j].label, l.parity[j].segments.size(),
+          HumanBytes(parity_bytes), HumanBytes(cap), Percent(parity_bytes, cap),
+          plan.parity_roots[j]);
   }
   if (l.m() > 0) {
-    fmt::print(
+    Print(
         "parity: {} of the data ({}/{}); any {} of the {} drives may "
         "be lost\n",
         Percent(l.m() * parity_bytes, l.bytes()), l.m(), l.k(), l.m(),
         l.k() + l.m());
   } else {
-    fmt::print("no parity: a lost drive loses its files\n");
+    Print("no parity: a lost drive loses its files\n");
   }
   for (const FileResult& r : plan.skipped) {
     PrintWarning(
@@ -125,6 +132,26 @@ int RunPack(const Args& args) {
     PrintError(args.output +
                ": exists; valise pack does not overwrite a manifest");
     return kExitTrouble;
+  }
+  // M and M.layout created, M.chunks and M.parity checked, before any
+  // drive is read or written (cli/output.h): never a link, an input, or a
+  // path inside a dataset directory or a drive being filled.
+  const OutputGuard guard = GuardFromArgs(args);
+  std::unique_ptr<Output> out, layout_out;
+  if (!args.dry_run) {
+    s = Output::Create("-o", args.output, 0644, false, guard, &out);
+    for (std::string_view name : {kChunkIndexSidecar, kParitySidecar}) {
+      if (s.ok())
+        s = Output::Check("-o", SidecarPath(args.output, name), guard);
+    }
+    if (s.ok()) {
+      s = Output::Create("-o", SidecarPath(args.output, kLayoutSidecar), 0644,
+                         false, guard, &layout_out);
+    }
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
   }
   // 1. Plan.
   PackPlan plan;
@@ -153,13 +180,13 @@ int RunPack(const Args& args) {
   if (s.ok()) s = parity.Commit(fs, args.output, &manifest);
   if (s.ok()) {
     const std::string layout = WriteLayout(plan.layout);
-    s = fs->WriteSmallFile(SidecarPath(args.output, kLayoutSidecar), layout,
-                           0644);
+    s = layout_out->Append(layout);
+    if (s.ok()) s = layout_out->Close();
     if (s.ok()) manifest.Bind(kLayoutSidecar, BindingOf(layout));
   }
   if (s.ok()) {
-    s = fs->WriteSmallFile(args.output, WriteManifest(manifest, NowIso8601()),
-                           0644);
+    s = out->Append(WriteManifest(manifest, NowIso8601()));
+    if (s.ok()) s = out->Close();
   }
   if (!s.ok()) {
     PrintError(s.message());

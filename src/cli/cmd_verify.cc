@@ -10,8 +10,8 @@ namespace {
 // Bag validation: without -m every SRC must be a bag (each checked on its
 // own); with -m BAG (a directory), the bag's tag files are read from BAG
 // and its payload checked on the SRCs, laid out like the bag.
-int RunVerifyBags(const Args& args, FileSystem* fs,
-                  const PipelineOptions& opt) {
+int RunVerifyBags(const Args& args, FileSystem* fs, const PipelineOptions& opt,
+                  Output* report_file) {
   std::vector<BagSpec> bags;
   if (args.manifest.empty()) {
     for (const std::string& src : args.sources) {
@@ -38,7 +38,7 @@ int RunVerifyBags(const Args& args, FileSystem* fs,
     PrintError(s.message());
     return kExitTrouble;
   }
-  return EmitReport(args, report);
+  return EmitReport(args, report, report_file);
 }
 
 }  // namespace
@@ -47,6 +47,9 @@ int RunVerify(const Args& args) {
   FileSystem* fs = FileSystem::Default();
   PipelineOptions opt;
   Status s = PipelineFromArgs(args, &opt);
+  // --report, before any drive is read.
+  std::unique_ptr<Output> report_file;
+  if (s.ok()) s = CreateReportOutput(args, &report_file);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -62,7 +65,7 @@ int RunVerify(const Args& args) {
         return kExitTrouble;
       }
     }
-    return RunVerifyBags(args, fs, opt);
+    return RunVerifyBags(args, fs, opt, report_file.get());
   }
   // A source that is not there, or cannot be a drive, is a usage error,
   // found before any reading, whether it is alone or among others.
@@ -93,7 +96,7 @@ int RunVerify(const Args& args) {
     PrintError(s.message());
     return kExitTrouble;
   }
-  return EmitReport(args, report);
+  return EmitReport(args, report, report_file.get());
 }
 
 }  // namespace valise::cli

@@ -143,32 +143,63 @@ int CheckCommandWord(int argc, char** argv,
 
 }  // namespace
 
-void PrintError(const std::string& message) {
+namespace {
+
+// One line on stderr. A failure is ignored: there is nowhere left to say
+// it (fmt::print would throw).
+void PrintLine(std::string_view prefix, const std::string& message) {
+  const std::string line =
+      fmt::format("valise: {}{}\n", prefix, EscapeTerminalText(message));
   std::lock_guard<std::mutex> l(g_stderr_mu);
-  fmt::print(stderr, "valise: error: {}\n", EscapeTerminalText(message));
+  std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+}  // namespace
+
+void PrintError(const std::string& message) { PrintLine("error: ", message); }
+
 void PrintWarning(const std::string& message) {
-  std::lock_guard<std::mutex> l(g_stderr_mu);
-  fmt::print(stderr, "valise: warning: {}\n", EscapeTerminalText(message));
+  PrintLine("warning: ", message);
 }
 
 void PrintNote(const Args& args, const std::string& message) {
-  if (args.quiet) return;
-  std::lock_guard<std::mutex> l(g_stderr_mu);
-  fmt::print(stderr, "valise: {}\n", EscapeTerminalText(message));
+  if (!args.quiet) PrintLine("", message);
 }
 
 const std::atomic<bool>* InstallSignalHandlers() {
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  // A closed terminal (SIGHUP) or a service manager (SIGTERM) stops a run
+  // the way Ctrl-C does: state saved, exit 130.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
   return &g_cancel;
 }
 
+namespace {
+
+int RunCommandLine(int argc, char** argv);
+
+}  // namespace
+
 int Main(int argc, char** argv) {
+  // A reader of standard output that goes away (`| head`) must not kill
+  // the run before its --report is written: the write fails with EPIPE
+  // instead, an error of that stream alone (exit 2, said as valise exits).
+  signal(SIGPIPE, SIG_IGN);
+  int code = RunCommandLine(argc, argv);
+  Status s = FinishStdout();
+  if (!s.ok()) {
+    PrintError(s.message() +
+               " (what went to standard output is incomplete; exit 2)");
+    if (code != kExitInterrupted) code = kExitTrouble;
+  }
+  return code;
+}
+
+namespace {
+
+int RunCommandLine(int argc, char** argv) {
   // Named "valise", so usage lines do not show argv[0]'s full path.
   CLI::App app{"valise: bulk disk ingest and verification", "valise"};
   app.formatter(MakeHelpFormatter());  // 80 columns (cmd_docs.cc)
@@ -251,5 +282,7 @@ int Main(int argc, char** argv) {
   }
   return kExitTrouble;
 }
+
+}  // namespace
 
 }  // namespace valise::cli

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli/flags.h"
+#include "cli/output.h"
 #include "valise/chunk_index_v2.h"
 #include "valise/file_system.h"
 #include "valise/manifest.h"
@@ -77,7 +78,10 @@ class SidecarOutput {
   SidecarOutput& operator=(const SidecarOutput&) = delete;
   ~SidecarOutput();
 
-  Status Open(FileSystem* fs, const std::string& output, std::string_view name);
+  // `replace`: an M.<name> already there is replaced (--force; the caller
+  // checked the path with Output::Check); else Commit refuses it.
+  Status Open(FileSystem* fs, const std::string& output, std::string_view name,
+              bool replace = false);
   File* file() const { return file_.get(); }
   // Renames the complete file to M.<name>, makes the name durable, and
   // binds it in `m`. REQUIRES: the caller wrote and synced file().
@@ -87,6 +91,7 @@ class SidecarOutput {
   std::unique_ptr<Directory> dir_;
   std::unique_ptr<File> file_;
   std::string name_, base_, temp_;
+  bool replace_ = false;
   bool committed_ = false;
 };
 
@@ -96,10 +101,17 @@ Status ParseDigestList(const std::string& list, DigestSet* set);
 // The pipeline options the flags ask for.
 Status PipelineFromArgs(const Args& args, PipelineOptions* opt);
 
-// SIGINT and SIGTERM set the returned flag (a second one exits at once).
+// SIGINT, SIGTERM and SIGHUP set the returned flag (a second one exits at
+// once): the run stops cleanly, its state saved, exit 130.
 const std::atomic<bool>* InstallSignalHandlers();
 
-// Prints the summary (or --json), writes --report, returns the exit code.
-int EmitReport(const Args& args, const RunReport& report);
+// --report FILE checked and created (cli/output.h), before any drive is
+// read; *out stays null without --report.
+Status CreateReportOutput(const Args& args, std::unique_ptr<Output>* out);
+
+// Prints the summary (or --json), writes the report into `report_file`
+// (null: none), returns the exit code: the report's, or 2 if the report
+// file could not be written.
+int EmitReport(const Args& args, const RunReport& report, Output* report_file);
 
 }  // namespace valise::cli

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "valise/sidecar.h"
 #include "valise/signature.h"
 
@@ -67,7 +68,8 @@ SidecarOutput::~SidecarOutput() {
 }
 
 Status SidecarOutput::Open(FileSystem* fs, const std::string& output,
-                           std::string_view name) {
+                           std::string_view name, bool replace) {
+  replace_ = replace;
   const size_t slash = output.rfind('/');
   const std::string parent = slash == std::string::npos ? "."
                              : slash == 0               ? "/"
@@ -85,7 +87,7 @@ Status SidecarOutput::Open(FileSystem* fs, const std::string& output,
 Status SidecarOutput::Commit(FileSystem* fs, const std::string& output,
                              Manifest* m) {
   file_.reset();
-  VALISE_RETURN_IF_ERROR(dir_->Rename(temp_, base_, false));
+  VALISE_RETURN_IF_ERROR(dir_->Rename(temp_, base_, !replace_));
   committed_ = true;
   VALISE_RETURN_IF_ERROR(dir_->SyncDir(""));
   SidecarBinding b;
@@ -203,42 +205,45 @@ Status PipelineFromArgs(const Args& args, PipelineOptions* opt) {
   return Status::OK();
 }
 
-int EmitReport(const Args& args, const RunReport& report) {
+Status CreateReportOutput(const Args& args, std::unique_ptr<Output>* out) {
+  out->reset();
+  if (args.report.empty()) return Status::OK();
+  return Output::Create("--report", args.report, 0644, false,
+                        GuardFromArgs(args), out);
+}
+
+int EmitReport(const Args& args, const RunReport& report, Output* report_file) {
   const int code = report.ExitCode();
   if (args.json) {
     // Streamed: a report of millions of rows is never held whole.
-    WriteJson(report, [](std::string_view piece) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-    });
-    std::fputc('\n', stdout);
+    WriteJson(report, [](std::string_view piece) { PrintOut(piece); });
+    PrintOut("\n");
   } else if (!args.quiet || code != kExitOk) {
-    fmt::print("{}", FormatSummary(report));
+    PrintOut(FormatSummary(report));
   }
-  std::fflush(stdout);
-  if (!args.report.empty()) {
-    // FILE.html: the page for people (inline chart); else the JSON.
+  // Flushed now, so the summary is out before a slow report file; a
+  // failure of standard output (a closed pipe, a full disk) is reported
+  // as valise exits (FinishStdout) and the report file is written anyway.
+  FlushOut();
+  if (report_file != nullptr) {
+    // FILE.html: the page for people (inline chart); else the JSON,
+    // streamed into the file: never held whole.
+    const std::string& path = report_file->path();
     const bool html =
-        args.report.size() >= 5 &&
-        args.report.compare(args.report.size() - 5, 5, ".html") == 0;
+        path.size() >= 5 && path.compare(path.size() - 5, 5, ".html") == 0;
     Status s;
     if (html) {
-      s = FileSystem::Default()->WriteOutputFile(args.report,
-                                                 FormatHtml(report), 0644);
+      s = report_file->Append(FormatHtml(report));
     } else {
-      // The JSON streamed into the file: never held whole.
-      std::unique_ptr<OutputFile> out;
-      s = FileSystem::Default()->OpenOutputFile(args.report, 0644, &out);
-      if (s.ok()) {
-        WriteJson(report, [&](std::string_view piece) {
-          if (s.ok()) s = out->Append(piece);
-        });
-        if (s.ok()) s = out->Append("\n");
-        if (s.ok()) s = out->Close();
-      }
+      WriteJson(report, [&](std::string_view piece) {
+        if (s.ok()) s = report_file->Append(piece);
+      });
+      if (s.ok()) s = report_file->Append("\n");
     }
+    if (s.ok()) s = report_file->Close();
     if (!s.ok()) {
       PrintError(s.message());
-      return kExitTrouble;
+      return code == kExitInterrupted ? code : kExitTrouble;
     }
   }
   return code;

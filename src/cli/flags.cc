@@ -13,13 +13,17 @@ const std::vector<FlagDef>& FlagTable() {
        "must be a bag (docs/bagit.md). Required by ingest.",
        &Args::manifest},
       {kManifest | kKeygen, "-o,--output", "FILE", "output",
-       "where to write the manifest (keygen: the private key)",
+       "the manifest to write, - for stdout (keygen: the private key)",
        "The file to write. manifest also writes FILE.chunks, the chunk "
        "index (the SHA-256 of every chunk of every file), bound to FILE so "
        "that its signature covers both, which lets verify and ingest "
-       "locate a corrupt file's bad chunks; keygen also writes FILE.pub. An "
-       "existing file is not overwritten "
-       "by keygen.",
+       "locate a corrupt file's bad chunks; with -o - the manifest goes to "
+       "standard output and no chunk index is written. keygen also writes "
+       "FILE.pub, and never replaces a file. Like every output, FILE is "
+       "checked and created before any drive is read (its directory must "
+       "exist), and is never a symlink (/dev/stdout is one: give -o -), a "
+       "device, a FIFO, an input of the run or a path inside a SRC; an "
+       "existing file is replaced only with --force.",
        &Args::output, true},
       {kIngest | kBench, "-d,--dest", "DIR", "output",
        "the destination directory", "Where ingest stages the dataset.",
@@ -74,7 +78,23 @@ const std::vector<FlagDef>& FlagTable() {
        "The report, schema valise-report/1 (docs/report.md), on stdout.",
        &Args::json},
       {kVerify | kIngest | kBench, "--report", "FILE", "output",
-       "also write the JSON report to FILE", "", &Args::report},
+       "also write the JSON report to FILE (FILE.html: a web page)",
+       "Written when the run ends, whatever its outcome, even if standard "
+       "output failed (a closed pipe); checked and created before any drive "
+       "is read, so a missing directory fails at once (exit 2). FILE must "
+       "not exist (--force replaces a regular file) and is never a symlink, "
+       "a device, a FIFO, the manifest, M.sig, M.chunks, a key, a SRC or a "
+       "path inside a SRC or DEST. For the report on standard output use "
+       "--json.",
+       &Args::report},
+      {kManifest | kVerify | kIngest | kBench | kSign, "--force", nullptr,
+       "output", "an output may replace an existing regular file",
+       "Without it an output (-o, --report, sign's M.sig) that already "
+       "exists is refused before anything is read. Even with it, valise "
+       "never writes to or replaces a symlink, a device, a FIFO or socket, "
+       "a file the run reads (the manifest, M.sig, M.chunks, a key, a SRC), "
+       "a file holding a PEM key, or anything inside a SRC or DEST.",
+       &Args::force},
       {kManifest | kPack | kVerify | kIngest | kBench, "-q,--quiet", nullptr,
        "output", "print only problems", "", &Args::quiet},
       {kManifest | kPack | kVerify | kIngest, "--no-progress", nullptr,

@@ -53,6 +53,7 @@ struct Args {
   std::vector<std::string> drives;
   unsigned parity = 0;
   bool dry_run = false;
+  bool force = false;  // --force: an output may replace a regular file
   // bench --seconds: longest time of each measurement.
   double seconds = 5;
 };

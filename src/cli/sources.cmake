@@ -9,4 +9,5 @@ set(VALISE_CLI_SOURCES
   src/cli/commands.cc
   src/cli/common.cc
   src/cli/flags.cc
+  src/cli/output.cc
 )

@@ -154,29 +154,87 @@ void FileContents::Release(size_t offset) {
 
 namespace {
 
-// The default OutputFile: gathers the pieces, writes them at Close.
+// The directory holding `path` ("." for a bare name, "/" for "/x").
+std::string OutputDir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// OK if an output may be written over what is at `path` (of `type`): only
+// a regular file, only with `replace`.
+Status CheckOutputTarget(const std::string& path, FileType type, bool replace) {
+  switch (type) {
+    case FileType::kRegular:
+      if (replace) return Status::OK();
+      return Status::InvalidArgument(path, "exists; not replaced");
+    case FileType::kSymlink:
+      return Status::InvalidArgument(
+          path, "a symbolic link: never written through or replaced");
+    default:
+      return Status::InvalidArgument(
+          path, std::string("a ") + FileTypeName(type) +
+                    ", not a regular file: never written to or replaced");
+  }
+}
+
+// The output `path` cannot be created: its directory is missing (ENOENT)
+// or not a directory (ENOTDIR).
+Status MissingOutputDir(const std::string& path, int err) {
+  const std::string dir = OutputDir(path);
+  return Status::NotFound(
+      path, "cannot be created: '" + dir + "' " +
+                (err == ENOTDIR ? "is not a directory" : "does not exist"));
+}
+
+// The default OutputFile: gathers the pieces, writes them at Close with
+// WriteSmallFile once what is at the path has been checked again.
 class GatheredOutput final : public OutputFile {
  public:
-  GatheredOutput(FileSystem* fs, std::string path, uint32_t mode)
-      : fs_(fs), path_(std::move(path)), mode_(mode) {}
+  GatheredOutput(FileSystem* fs, std::string path, uint32_t mode, bool replace)
+      : fs_(fs), path_(std::move(path)), mode_(mode), replace_(replace) {}
   Status Append(std::string_view data) override {
     data_.append(data);
     return Status::OK();
   }
-  Status Close() override { return fs_->WriteOutputFile(path_, data_, mode_); }
+  Status Close() override {
+    FileInfo info;
+    Status s = fs_->Stat(path_, &info);
+    if (s.ok()) {
+      VALISE_RETURN_IF_ERROR(CheckOutputTarget(path_, info.type, replace_));
+    } else if (!s.IsNotFound()) {
+      return s;
+    }
+    return fs_->WriteSmallFile(path_, data_, mode_);
+  }
 
  private:
   FileSystem* fs_;
   std::string path_;
   uint32_t mode_;
+  bool replace_;
   std::string data_;
 };
 
 }  // namespace
 
-Status FileSystem::OpenOutputFile(const std::string& path, uint32_t mode,
-                                  std::unique_ptr<OutputFile>* result) {
-  *result = std::make_unique<GatheredOutput>(this, path, mode);
+Status FileSystem::CreateOutput(const std::string& path, uint32_t mode,
+                                const OutputOptions& opt,
+                                std::unique_ptr<OutputFile>* result) {
+  FileInfo info;
+  Status s = Stat(path, &info);
+  if (s.ok()) {
+    VALISE_RETURN_IF_ERROR(CheckOutputTarget(path, info.type, opt.replace));
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  s = Stat(OutputDir(path), &info);
+  if (s.IsNotFound()) return MissingOutputDir(path, ENOENT);
+  VALISE_RETURN_IF_ERROR(s);
+  if (info.type != FileType::kDirectory) {
+    return MissingOutputDir(path, ENOTDIR);
+  }
+  *result = std::make_unique<GatheredOutput>(this, path, mode, opt.replace);
   return Status::OK();
 }
 
@@ -316,54 +374,6 @@ Status WriteAll(int fd, const std::string& path, std::string_view data) {
   return Status::OK();
 }
 
-// An output into an existing FIFO or character device, or through a
-// /proc/self/fd/N descriptor link: written through, never replaced.
-class ThroughOutput final : public OutputFile {
- public:
-  ThroughOutput(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  Status Append(std::string_view data) override {
-    return WriteAll(fd_.get(), path_, data);
-  }
-  Status Close() override { return Status::OK(); }
-
- private:
-  std::string path_;
-  ScopedFd fd_;
-};
-
-// Opens `path` (a FIFO, a character device or a descriptor link) for
-// ThroughOutput. O_NONBLOCK on open: a FIFO nobody reads fails with ENXIO
-// instead of blocking; it is retried for 10 s (the reader may be
-// starting), then it is an error, not a hang. The writes then block as
-// usual (the reader may be slow).
-Status OpenThrough(const std::string& path,
-                   std::unique_ptr<OutputFile>* result) {
-  int fd = -1;
-  for (int tries = 0;; ++tries) {
-    // O_APPEND: through /dev/stdout redirected to a file, after what the
-    // process printed there (FIFOs and devices ignore it).
-    fd = open(path.c_str(),
-              O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-    if (fd >= 0) break;
-    if (errno == ENXIO && tries < 200) {
-      const struct timespec pause = {0, 50'000'000};
-      nanosleep(&pause, nullptr);
-      continue;
-    }
-    if (errno == ENXIO) {
-      return Status::IOError(path, "open: a FIFO with no reader (10 s)");
-    }
-    return Status::PosixError(Context(path, "open"), errno);
-  }
-  ScopedFd guard(fd);
-  const int flags = fcntl(fd, F_GETFL);
-  if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
-    return Status::PosixError(Context(path, "fcntl"), errno);
-  }
-  *result = std::make_unique<ThroughOutput>(path, guard.Release());
-  return Status::OK();
-}
-
 // An output to a regular file, atomically: a temporary name beside it,
 // then at Close fchmod, fsync, rename, fsync of the directory.
 class AtomicOutput final : public OutputFile {
@@ -399,17 +409,151 @@ class AtomicOutput final : public OutputFile {
   bool closed_ = false;
 };
 
+// A name beside `path` for a temporary file: PATH.tmp-PID-N.
+std::string TempNameFor(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return path + ".tmp-" + std::to_string(getpid()) + "-" +
+         std::to_string(counter.fetch_add(1));
+}
+
 Status OpenAtomic(const std::string& path, uint32_t mode,
                   std::unique_ptr<OutputFile>* result) {
-  static std::atomic<uint64_t> counter{0};
-  std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" +
-                    std::to_string(counter.fetch_add(1));
+  std::string tmp = TempNameFor(path);
   // O_EXCL|O_NOFOLLOW: the temporary name is ours alone.
   const int fd =
       open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
            mode & 07777);
   if (fd < 0) return Status::PosixError(Context(tmp, "create"), errno);
   *result = std::make_unique<AtomicOutput>(path, std::move(tmp), fd, mode);
+  return Status::OK();
+}
+
+// An output the operator named (FileSystem::CreateOutput): its bytes go to
+// an unnamed file in the path's directory (O_TMPFILE), linked under the
+// path at Close (linkat fails if the name was taken meanwhile: nothing is
+// replaced); with `replace`, linked under a temporary name and renamed
+// over the regular file there. Where the file system has no O_TMPFILE, a
+// temporary name beside the path (removed unless Close succeeds) is
+// renamed with RENAME_NOREPLACE. A crash before Close leaves nothing with
+// O_TMPFILE, a PATH.tmp-PID-N file otherwise. Messages name the path.
+class NamedOutput final : public OutputFile {
+ public:
+  NamedOutput(std::string path, std::string tmp, int fd, uint32_t mode,
+              bool replace)
+      : path_(std::move(path)),
+        tmp_(std::move(tmp)),
+        fd_(fd),
+        mode_(mode),
+        replace_(replace) {}
+  ~NamedOutput() override {
+    if (!named_ && !tmp_.empty()) unlink(tmp_.c_str());
+  }
+  Status Append(std::string_view data) override {
+    return WriteAll(fd_.get(), path_, data);
+  }
+  Status Close() override {
+    // The umask may have narrowed the mode; set exactly what was asked.
+    if (fchmod(fd_.get(), mode_ & 07777) != 0) {
+      return Status::PosixError(Context(path_, "fchmod"), errno);
+    }
+    if (fsync(fd_.get()) != 0) {
+      return Status::PosixError(Context(path_, "fsync"), errno);
+    }
+    // Whatever appeared at the path while the run went on is checked
+    // again: only a regular file is ever replaced, and only if asked.
+    struct stat st;
+    if (lstat(path_.c_str(), &st) == 0) {
+      VALISE_RETURN_IF_ERROR(
+          CheckOutputTarget(path_, TypeFromMode(st.st_mode), replace_));
+    }
+    if (tmp_.empty() && !replace_) {
+      VALISE_RETURN_IF_ERROR(LinkAs(path_));
+    } else {
+      if (tmp_.empty()) {
+        tmp_ = TempNameFor(path_);
+        VALISE_RETURN_IF_ERROR(LinkAs(tmp_));
+      }
+      VALISE_RETURN_IF_ERROR(Rename());
+    }
+    named_ = true;
+    // The new name is durable once its directory is.
+    return SyncParentOf(path_);
+  }
+
+ private:
+  // Gives the unnamed file the name `name`, never replacing one.
+  Status LinkAs(const std::string& name) {
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd does not.
+    int r = linkat(fd_.get(), "", AT_FDCWD, name.c_str(), AT_EMPTY_PATH);
+    if (r != 0 && errno != EEXIST) {
+      const std::string proc = "/proc/self/fd/" + std::to_string(fd_.get());
+      r = linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, name.c_str(),
+                 AT_SYMLINK_FOLLOW);
+    }
+    if (r == 0) return Status::OK();
+    if (errno == EEXIST) return AppearedMeanwhile();
+    return Status::PosixError(Context(path_, "link"), errno);
+  }
+  // tmp_ -> path_, replacing a regular file only with replace_.
+  Status Rename() {
+    int r = 0;
+    if (replace_) {
+      r = rename(tmp_.c_str(), path_.c_str());
+    } else {
+      r = renameat2(AT_FDCWD, tmp_.c_str(), AT_FDCWD, path_.c_str(),
+                    RENAME_NOREPLACE);
+      if (r != 0 && (errno == EINVAL || errno == ENOSYS)) {
+        // No RENAME_NOREPLACE here: link(2) never replaces either.
+        r = link(tmp_.c_str(), path_.c_str());
+        if (r == 0) unlink(tmp_.c_str());
+      }
+    }
+    if (r == 0) return Status::OK();
+    const int err = errno;
+    unlink(tmp_.c_str());
+    tmp_.clear();
+    if (err == EEXIST) return AppearedMeanwhile();
+    return Status::PosixError(Context(path_, "rename"), err);
+  }
+  Status AppearedMeanwhile() const {
+    return Status::InvalidArgument(
+        path_, "exists (it appeared while valise ran); not replaced");
+  }
+
+  std::string path_, tmp_;
+  ScopedFd fd_;
+  uint32_t mode_;
+  bool replace_;
+  bool named_ = false;
+};
+
+Status CreateNamedOutput(const std::string& path, uint32_t mode,
+                         const OutputOptions& opt,
+                         std::unique_ptr<OutputFile>* result) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0) {
+    VALISE_RETURN_IF_ERROR(
+        CheckOutputTarget(path, TypeFromMode(st.st_mode), opt.replace));
+  } else if (errno != ENOENT && errno != ENOTDIR) {
+    return Status::PosixError(Context(path, "lstat"), errno);
+  }
+  const std::string dir = OutputDir(path);
+  std::string tmp;
+  int fd = open(dir.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, mode & 07777);
+  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+    // No O_TMPFILE on this file system: a temporary name, ours alone.
+    tmp = TempNameFor(path);
+    fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+              mode & 07777);
+  }
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      return MissingOutputDir(path, errno);
+    }
+    return Status::PosixError(Context(path, "create"), errno);
+  }
+  *result = std::make_unique<NamedOutput>(path, std::move(tmp), fd, mode,
+                                          opt.replace);
   return Status::OK();
 }
 
@@ -1378,52 +1522,10 @@ class PosixFileSystem final : public FileSystem {
     return out->Close();
   }
 
-  Status WriteOutputFile(const std::string& path, const std::string& data,
-                         uint32_t mode) override {
-    std::unique_ptr<OutputFile> out;
-    VALISE_RETURN_IF_ERROR(OpenOutputFile(path, mode, &out));
-    VALISE_RETURN_IF_ERROR(out->Append(data));
-    return out->Close();
-  }
-
-  Status OpenOutputFile(const std::string& path, uint32_t mode,
-                        std::unique_ptr<OutputFile>* result) override {
-    // Follow a chain of symlinks by hand: realpath(3) wants the target to
-    // exist, and a link to a report not written yet is the common case.
-    std::string target = path;
-    for (int hops = 0;; ++hops) {
-      // /dev/stdout and the like lead to /proc/self/fd/N, whose "target"
-      // may be "pipe:[...]": only the kernel can follow those. Written
-      // through the descriptor, as `>/dev/stdout` would.
-      if (target.starts_with("/proc/self/fd/") ||
-          target.starts_with("/dev/fd/")) {
-        return OpenThrough(target, result);
-      }
-      struct stat st;
-      if (lstat(target.c_str(), &st) != 0) {
-        if (errno == ENOENT) break;  // a new file
-        return Status::PosixError(Context(target, "lstat"), errno);
-      }
-      if (S_ISREG(st.st_mode)) break;
-      if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
-        return OpenThrough(target, result);
-      }
-      if (!S_ISLNK(st.st_mode)) {
-        return Status::InvalidArgument(
-            target, "not a regular file, FIFO or character device");
-      }
-      if (hops == 40) return Status::PosixError(Context(path, "open"), ELOOP);
-      char buf[PATH_MAX];
-      const ssize_t n = readlink(target.c_str(), buf, sizeof(buf));
-      if (n < 0) return Status::PosixError(Context(target, "readlink"), errno);
-      std::string link(buf, static_cast<size_t>(n));
-      const size_t slash = target.rfind('/');
-      if (link.front() != '/' && slash != std::string::npos) {
-        link = target.substr(0, slash + 1) + link;
-      }
-      target = std::move(link);
-    }
-    return OpenAtomic(target, mode, result);
+  Status CreateOutput(const std::string& path, uint32_t mode,
+                      const OutputOptions& opt,
+                      std::unique_ptr<OutputFile>* result) override {
+    return CreateNamedOutput(path, mode, opt, result);
   }
 
   std::unique_ptr<IoQueue> NewIoQueue(const IoQueueOptions& opt,

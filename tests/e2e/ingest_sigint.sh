@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Goal: SIGINT, then SIGTERM, ~0.5 s into `valise ingest` (two ext4 drives
-# of ~210 MiB, DEST on ext4) stop it cleanly: exit 130, a message saying it
-# was interrupted and a rerun resumes, a --report with interrupted = true;
+# Goal: SIGINT, then SIGTERM, then SIGHUP (a closed terminal; issue 12,
+# item 5: it killed the run, exit 129, no report), ~0.5 s into `valise
+# ingest` (two ext4 drives of ~210 MiB, DEST on ext4) stop it cleanly:
+# exit 130, a message saying it was interrupted and a rerun resumes, a
+# --report with interrupted = true;
 # every file under a final name is complete and correct (some finished
 # files are committed before the exit), the report's
 # files_ok are exactly the files in place, and no temporary file is left.
@@ -105,6 +107,7 @@ interrupt() {
 
 interrupt sigint INT
 interrupt sigterm TERM
+interrupt sighup HUP
 interrupt double-sigint INT INT
 
 log "PASS"

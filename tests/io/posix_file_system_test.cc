@@ -836,64 +836,128 @@ TEST(PosixFileSystem, SmallFilesRoundTripAtomically) {
 }
 
 TEST(PosixFileSystem, OutputFileStreamsAndNamesOnlyAtClose) {
-  // Goal: OpenOutputFile takes an output in pieces: nothing is under the
-  // name (the old file stays) until Close, which puts every piece there
-  // with the mode asked; dropped without Close, it leaves nothing behind.
-  // Through a symlink it writes the file the link names and keeps the
-  // link; into a FIFO it writes through.
+  // Goal: CreateOutput takes an output in pieces: nothing is under the
+  // name (nor any temporary name beside it) until Close, which puts every
+  // piece there with the mode asked; dropped without Close, it leaves
+  // nothing behind. With replace, a regular file there is replaced at
+  // Close, and stays whole until then.
   TempDir dir;
   const std::string p = dir.path() + "/r.json";
-  dir.Write("r.json", "old");
   std::unique_ptr<OutputFile> out;
-  ASSERT_VALISE_OK(Fs()->OpenOutputFile(p, 0640, &out));
+  ASSERT_VALISE_OK(Fs()->CreateOutput(p, 0640, OutputOptions{}, &out));
   std::string all;
   for (int i = 0; i < 50; ++i) {
     const std::string piece = RandomBytes(30000 + i, 100 + i);
     ASSERT_VALISE_OK(out->Append(piece));
     all += piece;
   }
-  std::string got;
-  ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
-  EXPECT_EQ(got, "old");
+  std::vector<DirEntry> entries;
+  ASSERT_VALISE_OK(Fs()->ListDir(dir.path(), &entries));
+  EXPECT_TRUE(entries.empty()) << entries[0].name << " before Close";
   ASSERT_VALISE_OK(out->Close());
   out.reset();
+  std::string got;
   ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
   EXPECT_EQ(got, all);
   struct stat st;
   ASSERT_EQ(stat(p.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0640u);
 
-  ASSERT_VALISE_OK(Fs()->OpenOutputFile(p, 0640, &out));
+  OutputOptions replace;
+  replace.replace = true;
+  ASSERT_VALISE_OK(Fs()->CreateOutput(p, 0640, replace, &out));
   ASSERT_VALISE_OK(out->Append("never closed"));
   out.reset();
   ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
   EXPECT_EQ(got, all);
-  std::vector<DirEntry> entries;
   ASSERT_VALISE_OK(Fs()->ListDir(dir.path(), &entries));
   EXPECT_EQ(entries.size(), 1u) << "a temporary was left behind";
 
-  ASSERT_EQ(symlink("target.json", (dir.path() + "/link").c_str()), 0);
-  ASSERT_VALISE_OK(Fs()->WriteOutputFile(dir.path() + "/link", "via", 0644));
-  ASSERT_VALISE_OK(Fs()->ReadSmallFile(dir.path() + "/target.json", &got));
-  EXPECT_EQ(got, "via");
-  struct stat lst;
-  ASSERT_EQ(lstat((dir.path() + "/link").c_str(), &lst), 0);
-  EXPECT_TRUE(S_ISLNK(lst.st_mode));
+  ASSERT_VALISE_OK(Fs()->CreateOutput(p, 0600, replace, &out));
+  ASSERT_VALISE_OK(out->Append("new"));
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
+  EXPECT_EQ(got, all);  // whole until Close
+  ASSERT_VALISE_OK(out->Close());
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(p, &got));
+  EXPECT_EQ(got, "new");
+  ASSERT_VALISE_OK(Fs()->ListDir(dir.path(), &entries));
+  EXPECT_EQ(entries.size(), 1u) << "a temporary was left behind";
+}
 
+TEST(PosixFileSystem, OutputNeverReplacesWhatItMustNot) {
+  // Goal (issue 12, items 2 and 9): an output is refused at creation,
+  // naming the path the caller gave (never a temporary name), when its
+  // directory is missing, when a regular file is there and replace was
+  // not asked, and always for a symlink (never followed: /dev/stdout is
+  // one), a FIFO, a device or a directory; a file or symlink that appears
+  // at the path while the output is written is not replaced at Close.
+  TempDir dir;
+  std::unique_ptr<OutputFile> out;
+  OutputOptions replace;
+  replace.replace = true;
+  const std::string missing = dir.path() + "/nodir/r.json";
+  Status s = Fs()->CreateOutput(missing, 0644, replace, &out);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  EXPECT_EQ(s.message(), missing + ": cannot be created: '" + dir.path() +
+                             "/nodir' does not exist");
+  dir.Write("file", "x");
+  s = Fs()->CreateOutput(dir.path() + "/file/r.json", 0644, replace, &out);
+  EXPECT_NE(s.message().find("is not a directory"), std::string::npos)
+      << s.ToString();
+
+  const std::string existing = dir.path() + "/existing";
+  dir.Write("existing", "keep");
+  s = Fs()->CreateOutput(existing, 0644, OutputOptions{}, &out);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(s.message(), existing + ": exists; not replaced");
+
+  const std::string link = dir.path() + "/link";
+  ASSERT_EQ(symlink("existing", link.c_str()), 0);
   const std::string fifo = dir.path() + "/fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  auto reader = std::async(std::launch::async, [&] {
-    std::ifstream in(fifo, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  });
-  ASSERT_VALISE_OK(Fs()->OpenOutputFile(fifo, 0644, &out));
-  ASSERT_VALISE_OK(out->Append("through "));
-  ASSERT_VALISE_OK(out->Append("the pipe"));
-  ASSERT_VALISE_OK(out->Close());
-  out.reset();  // closes the write end: the reader sees the end
-  EXPECT_EQ(reader.get(), "through the pipe");
-  ASSERT_EQ(lstat(fifo.c_str(), &lst), 0);
-  EXPECT_TRUE(S_ISFIFO(lst.st_mode));
+  const std::string stdout_link = dir.path() + "/stdout";
+  ASSERT_EQ(symlink("/proc/self/fd/1", stdout_link.c_str()), 0);
+  for (const std::string& p :
+       {link, fifo, stdout_link, dir.path(), std::string("/dev/null")}) {
+    s = Fs()->CreateOutput(p, 0644, replace, &out);
+    EXPECT_TRUE(s.IsInvalidArgument()) << p << ": " << s.ToString();
+    EXPECT_EQ(s.message().rfind(p + ": ", 0), 0u) << s.ToString();
+  }
+  struct stat st;
+  ASSERT_EQ(lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  ASSERT_EQ(lstat(stdout_link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  ASSERT_EQ(lstat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  std::string got;
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(existing, &got));
+  EXPECT_EQ(got, "keep");
+
+  // Appearing meanwhile: a file (no replace) and a symlink (replace).
+  const std::string late = dir.path() + "/late";
+  ASSERT_VALISE_OK(Fs()->CreateOutput(late, 0644, OutputOptions{}, &out));
+  ASSERT_VALISE_OK(out->Append("ours"));
+  dir.Write("late", "theirs");
+  s = out->Close();
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(s.message().rfind(late + ": exists", 0), 0u) << s.ToString();
+  ASSERT_VALISE_OK(Fs()->ReadSmallFile(late, &got));
+  EXPECT_EQ(got, "theirs");
+  const std::string late_link = dir.path() + "/late-link";
+  ASSERT_VALISE_OK(Fs()->CreateOutput(late_link, 0644, replace, &out));
+  ASSERT_VALISE_OK(out->Append("ours"));
+  ASSERT_EQ(symlink("existing", late_link.c_str()), 0);
+  s = out->Close();
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  ASSERT_EQ(lstat(late_link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  out.reset();
+  std::vector<DirEntry> entries;
+  ASSERT_VALISE_OK(Fs()->ListDir(dir.path(), &entries));
+  for (const DirEntry& e : entries) {
+    EXPECT_EQ(e.name.find(".tmp-"), std::string::npos) << e.name;
+  }
 }
 
 // Resident memory of this process, in bytes (/proc/self/statm).

@@ -1485,6 +1485,40 @@ TEST(SimDisk, SmallFilesRoundTripAndSurviveCrash) {
   EXPECT_EQ(info.mode, 0600u);
 }
 
+TEST(SimDisk, OutputRefusesWhatIsThere) {
+  // Goal (issue 12): the default FileSystem::CreateOutput, which the
+  // simulated disk uses, keeps the rules of the real one: a missing
+  // directory, a symlink, or a regular file without replace is refused at
+  // creation; the bytes land at Close, not before.
+  SimDisk disk(SimDiskOptions{});
+  disk.AddDir("out");
+  disk.AddFile("out/old", "keep");
+  disk.AddSymlink("out/link", "old");
+  std::unique_ptr<OutputFile> out;
+  OutputOptions replace;
+  replace.replace = true;
+  Status s = disk.CreateOutput("nodir/r.json", 0644, replace, &out);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+  EXPECT_EQ(s.message(),
+            "nodir/r.json: cannot be created: 'nodir' does not exist");
+  s = disk.CreateOutput("out/old", 0644, OutputOptions{}, &out);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  s = disk.CreateOutput("out/link", 0644, replace, &out);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  ASSERT_VALISE_OK(disk.CreateOutput("out/r.json", 0644, {}, &out));
+  ASSERT_VALISE_OK(out->Append("{}"));
+  EXPECT_FALSE(disk.Exists("out/r.json"));
+  ASSERT_VALISE_OK(out->Close());
+  std::string got;
+  ASSERT_TRUE(disk.GetFile("out/r.json", &got));
+  EXPECT_EQ(got, "{}");
+  ASSERT_VALISE_OK(disk.CreateOutput("out/old", 0644, replace, &out));
+  ASSERT_VALISE_OK(out->Append("new"));
+  ASSERT_VALISE_OK(out->Close());
+  ASSERT_TRUE(disk.GetFile("out/old", &got));
+  EXPECT_EQ(got, "new");
+}
+
 TEST(SimDisk, DrivesAreSeparateDevices) {
   // Goal: each top-level directory has its own st_dev, so renames and
   // links across drives fail with EXDEV; within a drive they work; the
