@@ -242,8 +242,9 @@ def run(args, ctx):
                      "dup": "valise ingest (--dedup auto)"}.get(
                          sid, "valise ingest")
             add("valise", label,
+                # --force: each run replaces the report of the run before.
                 [V, "ingest", "-m", M, "-d", out, "--no-progress", "-q",
-                 "--report", report] + srcs[sid],
+                 "--force", "--report", report] + srcs[sid],
                 lambda t: valise_check(rec, sid, report, t))
             add("rsync", "rsync -a, all drives in one command, then sync",
                 ["rsync", "-a"] + [d + "/" for d in srcs[sid]] + [out + "/"])
@@ -393,7 +394,7 @@ def verify_dest(rec, ctx, tool, sets, rig, args):
     out = os.path.join(rig.dests["dest-" + tool.dest].mnt, "out")
     report = os.path.join(rig.work, "verify-dest-%s.json" % tool.id)
     rc = ctx.call([ctx.valise, "verify", "-m", sets.manifest[tool.set],
-                   "--no-progress", "-q", "--report", report, out])
+                   "--no-progress", "-q", "--force", "--report", report, out])
     rec.extra.setdefault("verify_dest", {})[tool.id] = (
         "passed" if rc == 0 else "FAILED (exit %d)" % rc)
     if rc != 0:

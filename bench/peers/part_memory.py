@@ -50,7 +50,8 @@ def write_manifest(ctx, work, drive, path, n, present):
         os.utime(p, ns=(mtime, mtime))
     real = os.path.join(work, "present.valise")
     ctx.check_call([ctx.valise, "manifest", "--hash", "sha256,xxh128",
-                    "--no-chunks", "--no-progress", "-o", real, drive],
+                    "--no-chunks", "--no-progress", "--force", "-o", real,
+                    drive],
                    stderr=subprocess.DEVNULL)
     cols, lines = None, {}
     with open(real) as f:
