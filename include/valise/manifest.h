@@ -70,6 +70,11 @@ struct ManifestReadOptions {
   // valise v1 reader calls it; the other formats keep the data whole.
   // Default: none.
   std::function<void(size_t offset)> release;
+  // Called with every entry's raw path once it is found safe; an error it
+  // returns stops the parse as InvalidArgument "name:line: <its message>".
+  // ingest refuses paths in DEST's state directory with it, naming the
+  // line. Default: none.
+  std::function<Status(std::string_view path)> check_path;
 };
 // Like ParseManifestFormat, and "xxhsum" also sets sum_type = kXxh128,
 // "sha256sum" kSha256, and so on. False for an unknown name.

@@ -149,6 +149,14 @@ struct IngestOptions {
   bool recheck = false;
 };
 
+// OK, or InvalidArgument saying why ingest refuses a manifest path and
+// what to do: `dest_rel`, its place under DEST (IngestOptions::dest_prefix
+// included), would land in DEST/.valise, valise's state directory
+// (journal, lock, staging). IngestDrives refuses a manifest holding such a
+// path before DEST is created or a drive read; a reader of the manifest
+// can refuse it sooner, naming its line (ManifestReadOptions::check_path).
+Status CheckIngestPath(std::string_view dest_rel);
+
 // Stages every file of the manifest found on `sources` into `dest` (see
 // src/pipeline/ingest.cc for the protocol). Resumable: a rerun skips what
 // DEST/.valise/journal holds. Fills *report (keeping every file, with its

@@ -42,7 +42,15 @@ int RunIngest(const Args& args) {
   ChunkIndex chunks;
   bool have_chunks = false;
   std::unique_ptr<ChunkIndexV2> signed_chunks;
-  s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks);
+  // A path that would land in DEST/.valise is refused as the manifest is
+  // read, naming its line (IngestDrives would refuse it too, less
+  // precisely). Under --bag's data/ no path can.
+  std::function<Status(std::string_view)> check_path;
+  if (iopt.dest_prefix.empty()) {
+    check_path = [](std::string_view p) { return CheckIngestPath(p); };
+  }
+  s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks,
+                   check_path);
   opt.chunk_index = signed_chunks.get();
   if (!s.ok()) {
     PrintError(s.message());

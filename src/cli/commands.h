@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -63,9 +64,11 @@ void PrintNote(const Args& args, const std::string& message);
 // mismatch is an error (a tampered index, or another manifest's), a
 // missing index a warning. Otherwise a v1 text index is parsed into
 // *chunks (a bad one is a warning: it only localises damage).
-Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
-                    ChunkIndex* chunks, bool* have_chunks,
-                    std::unique_ptr<ChunkIndexV2>* signed_chunks = nullptr);
+// `check_path` (may be empty): see ManifestReadOptions::check_path.
+Status LoadManifest(
+    FileSystem* fs, const Args& args, Manifest* manifest, ChunkIndex* chunks,
+    bool* have_chunks, std::unique_ptr<ChunkIndexV2>* signed_chunks = nullptr,
+    const std::function<Status(std::string_view)>& check_path = nullptr);
 
 // A sidecar being written beside the manifest `output` (valise/sidecar.h):
 // a temporary file in M's directory, written by the caller, renamed to

@@ -98,9 +98,11 @@ Status SidecarOutput::Commit(FileSystem* fs, const std::string& output,
 
 Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
                     ChunkIndex* chunks, bool* have_chunks,
-                    std::unique_ptr<ChunkIndexV2>* signed_chunks) {
+                    std::unique_ptr<ChunkIndexV2>* signed_chunks,
+                    const std::function<Status(std::string_view)>& check_path) {
   *have_chunks = false;
   ManifestReadOptions format;
+  format.check_path = check_path;
   if (!ParseManifestFormat(args.format, &format)) {
     return Status::InvalidArgument("--format",
                                    "unknown format '" + args.format + "'");

@@ -97,7 +97,7 @@ Status ParseHashdeepColumns(std::string_view line, std::string_view name,
 }  // namespace
 
 Status ParseHashdeep(std::string_view data, std::string_view name,
-                     Manifest* out) {
+                     Manifest* out, const PathCheck& check) {
   LineReader reader(data);
   std::string_view line;
   if (!reader.Next(&line) || HasCr(line) || line != kMagic) {
@@ -168,7 +168,7 @@ Status ParseHashdeep(std::string_view data, std::string_view name,
                            "': run `hashdeep -l -r .` from the drive root so "
                            "paths are relative");
     }
-    VALISE_RETURN_IF_ERROR(CheckPath(path, name, n));
+    VALISE_RETURN_IF_ERROR(CheckPath(path, name, n, check));
     out->Add(path, size, 0, entry_digests);
     lines.push_back(n);
   }

@@ -490,11 +490,15 @@ Status ParseDigestField(std::string_view hex, DigestType type,
   return Status::OK();
 }
 
-Status CheckPath(std::string_view raw, std::string_view name, uint64_t line) {
+Status CheckPath(std::string_view raw, std::string_view name, uint64_t line,
+                 const PathCheck& check) {
   Status s = ValidatePath(raw);
-  if (s.ok()) return s;
-  return LineError(name, line,
-                   "unsafe path '" + Quote(raw) + "': " + s.message());
+  if (!s.ok()) {
+    return LineError(name, line,
+                     "unsafe path '" + Quote(raw) + "': " + s.message());
+  }
+  if (check) s = check(raw);
+  return s.ok() ? s : LineError(name, line, s.message());
 }
 
 std::string_view StripDotSlash(std::string_view path) {
@@ -713,7 +717,8 @@ size_t MinFixedBytes(const std::vector<Column>& cols) {
 
 Status ParseValiseManifest(std::string_view data, std::string_view name,
                            Manifest* out,
-                           const std::function<void(size_t)>& release) {
+                           const std::function<void(size_t)>& release,
+                           const PathCheck& check) {
   LineReader reader(data);
   std::string_view line;
   if (!reader.Next(&line)) {
@@ -881,7 +886,7 @@ Status ParseValiseManifest(std::string_view data, std::string_view name,
             return LineError(name, n,
                              "path '" + Quote(f) + "': " + s.message());
           }
-          VALISE_RETURN_IF_ERROR(CheckPath(raw_path, name, n));
+          VALISE_RETURN_IF_ERROR(CheckPath(raw_path, name, n, check));
           break;
         }
       }
@@ -1027,12 +1032,14 @@ Status ParseManifest(std::string_view data, std::string_view name,
   }
   switch (format) {
     case ManifestFormat::kValise:
-      return format_internal::ParseValiseManifest(data, name, out,
-                                                  options.release);
+      return format_internal::ParseValiseManifest(
+          data, name, out, options.release, options.check_path);
     case ManifestFormat::kSumFile:
-      return format_internal::ParseSumFile(data, name, options.sum_type, out);
+      return format_internal::ParseSumFile(data, name, options.sum_type, out,
+                                           options.check_path);
     case ManifestFormat::kHashdeep:
-      return format_internal::ParseHashdeep(data, name, out);
+      return format_internal::ParseHashdeep(data, name, out,
+                                            options.check_path);
     case ManifestFormat::kBagit:
       return Status::NotSupported(name, "BagIt: pass the bag directory");
     case ManifestFormat::kAuto:

@@ -69,9 +69,14 @@ bool ParseDecimalI64(std::string_view s, int64_t* v);
 Status ParseDigestField(std::string_view hex, DigestType type,
                         std::string_view name, uint64_t line, Digest* out);
 
+// ManifestReadOptions::check_path.
+using PathCheck = std::function<Status(std::string_view path)>;
+
 // Checks a raw path for the readers: ValidatePath's verdict, as
-// "name:line: unsafe path '...': <rule>".
-Status CheckPath(std::string_view raw, std::string_view name, uint64_t line);
+// "name:line: unsafe path '...': <rule>", then `check`'s (if any), as
+// "name:line: <its message>".
+Status CheckPath(std::string_view raw, std::string_view name, uint64_t line,
+                 const PathCheck& check = nullptr);
 // Removes every leading "./" (sum files and hashdeep write "./a/b").
 std::string_view StripDotSlash(std::string_view path);
 
@@ -88,12 +93,15 @@ Status FinishWithLines(Manifest* m,
 // sumfile.cc, hashdeep.cc). Each resets *out, and on success leaves it
 // finished.
 // `release` (may be empty): see ManifestReadOptions::release.
-Status ParseValiseManifest(
-    std::string_view data, std::string_view name, Manifest* out,
-    const std::function<void(size_t)>& release = nullptr);
+// `check` (may be empty): see ManifestReadOptions::check_path.
+Status ParseValiseManifest(std::string_view data, std::string_view name,
+                           Manifest* out,
+                           const std::function<void(size_t)>& release = nullptr,
+                           const PathCheck& check = nullptr);
 Status ParseSumFile(std::string_view data, std::string_view name,
-                    std::optional<DigestType> forced_type, Manifest* out);
+                    std::optional<DigestType> forced_type, Manifest* out,
+                    const PathCheck& check = nullptr);
 Status ParseHashdeep(std::string_view data, std::string_view name,
-                     Manifest* out);
+                     Manifest* out, const PathCheck& check = nullptr);
 
 }  // namespace valise::format_internal

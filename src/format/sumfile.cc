@@ -175,7 +175,8 @@ constexpr std::string_view kMalformed =
 }  // namespace
 
 Status ParseSumFile(std::string_view data, std::string_view name,
-                    std::optional<DigestType> forced_type, Manifest* out) {
+                    std::optional<DigestType> forced_type, Manifest* out,
+                    const PathCheck& check) {
   const bool xxh_name = EndsWithNoCase(name, ".xxh128") ||
                         EndsWithNoCase(name, ".xxhsum") ||
                         EndsWithNoCase(name, ".xxh");
@@ -267,7 +268,7 @@ Status ParseSumFile(std::string_view data, std::string_view name,
                            "': write sum files with paths relative to the "
                            "drive root (cd /mnt/drive && sha256sum ...)");
     }
-    VALISE_RETURN_IF_ERROR(CheckPath(rel, name, n));
+    VALISE_RETURN_IF_ERROR(CheckPath(rel, name, n, check));
     out->Add(rel, 0, 0, digests);
     lines.push_back(n);
   }

@@ -37,28 +37,33 @@ bool InStateDir(std::string_view rel) {
 
 }  // namespace
 
+Status CheckIngestPath(std::string_view dest_rel) {
+  if (!InStateDir(dest_rel)) return Status::OK();
+  return Status::InvalidArgument(
+      "path '" + EscapePath(dest_rel) + "' would land in DEST/" + kStateDir +
+      ", valise's own state directory (journal, lock, staging): ingest "
+      "refuses it. Remove such lines from the manifest (an earlier "
+      "ingest's state is no part of a dataset; valise manifest skips it), "
+      "or ingest with --bag (the payload then lands under DEST/data/)");
+}
+
 Status RefuseStatePaths(const IngestLedger& l) {
   // Under a prefix ("data/" for --bag) no path reaches the state.
   if (!l.iopt.dest_prefix.empty() && !InStateDir(l.iopt.dest_prefix)) {
     return Status::OK();
   }
   size_t count = 0;
-  size_t first = 0;
+  Status first;
   for (size_t e = 0; e < l.m.size(); ++e) {
-    if (InStateDir(l.DestRel(e)) && count++ == 0) first = e;
+    Status s = CheckIngestPath(l.DestRel(e));
+    if (!s.ok() && count++ == 0) first = s;
   }
   if (count == 0) return Status::OK();
   const std::string more =
-      count > 1 ? " (and " + std::to_string(count - 1) + " more)" : "";
+      count > 1 ? " (" + std::to_string(count - 1) + " more such paths)" : "";
   return Status::InvalidArgument(
       l.report->manifest.empty() ? "manifest" : l.report->manifest,
-      "path '" + EscapePath(l.DestRel(first)) + "'" + more +
-          " would land in DEST/" + kStateDir +
-          ", valise's own state directory (journal, lock, staging): "
-          "ingest refuses it. Remove such lines from the manifest (an "
-          "earlier ingest's state is no part of a dataset; valise "
-          "manifest skips it), or ingest with --bag (the payload then "
-          "lands under DEST/data/)");
+      first.message() + more);
 }
 
 Status OpenDest(const std::string& dest, IngestLedger* l,

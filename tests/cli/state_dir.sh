@@ -9,7 +9,8 @@
 #  - a DEST re-manifested after a killed ingest gives a manifest of the
 #    dataset alone, which verifies against DEST and ingests elsewhere;
 #  - a manifest naming a path under .valise is refused by ingest before
-#    DEST is created (exit 2, naming the manifest and the path); with --bag
+#    DEST is created (exit 2, naming the manifest, the line and the path;
+#    a sha256sum file likewise); with --bag
 #    the path lands under DEST/data/ and is an ordinary file;
 #  - verify -m M DEST reports no extra for DEST's own state files;
 #  - a file someone left in DEST/.valise/staging survives a run.
@@ -41,9 +42,17 @@ echo z >T/z
 expect_exit 0 "$VALISE" manifest T -o MT
 assert_contains MT ".valise/notes/k"
 expect_exit 2 "$VALISE" ingest $NP -m MT -d DT T
-assert_contains "$LAST_ERR" "MT: path '.valise/notes/k'"
+# The manifest's line: the header, the comments, then .valise/notes/k
+# first (manifest order is byte order).
+line=$(grep -n $'\t.valise/notes/k$' MT | cut -d: -f1)
+assert_contains "$LAST_ERR" "MT:$line: path '.valise/notes/k' would land in"
 assert_contains "$LAST_ERR" "--bag"
 [[ ! -e DT ]] || fail "ingest created DEST for a refused manifest"
+expect_exit 0 "$VALISE" manifest --format sha256sum T -o MT.sha256
+line=$(grep -n '  .valise/notes/k$' MT.sha256 | cut -d: -f1)
+expect_exit 2 "$VALISE" ingest $NP -m MT.sha256 -d DT T
+assert_contains "$LAST_ERR" "MT.sha256:$line: path '.valise/notes/k'"
+[[ ! -e DT ]] || fail "ingest created DEST for a refused sum file"
 expect_exit 0 "$VALISE" ingest $NP --bag -m MT -d DB T
 [[ -f DB/data/.valise/notes/k ]] || fail "--bag did not stage .valise/notes/k"
 expect_exit 0 "$VALISE" verify $NP DB

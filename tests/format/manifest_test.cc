@@ -381,6 +381,33 @@ TEST(ManifestV1, ReleasesTheTextBehindIt) {
   EXPECT_TRUE(offsets.empty());
 }
 
+// Goal (issue 12, item 1): ManifestReadOptions::check_path sees every
+// entry's path and its refusal names the line, in every format (ingest
+// refuses paths under .valise with it); without it the same text parses.
+TEST(ManifestV1, CheckPathRefusalNamesTheLine) {
+  ManifestReadOptions opt;
+  std::vector<std::string> seen;
+  opt.check_path = [&seen](std::string_view p) {
+    seen.emplace_back(p);
+    return p.starts_with(".valise/") ? Status::InvalidArgument("reserved")
+                                     : Status::OK();
+  };
+  Manifest m;
+  const std::string v1 = V1({Line("1", "a"), Line("2", ".valise/x")}, 3);
+  Status s = ParseManifest(v1, "M", opt, &m);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_EQ(s.message(), "M:5: reserved");
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", ".valise/x"}));
+  ASSERT_VALISE_OK(Parse(v1, &m));
+  s = ParseManifest(kSha + "  a\n" + kSha + "  ./.valise/x\n", "M.sha256", opt,
+                    &m);
+  EXPECT_EQ(s.message(), "M.sha256:2: reserved") << s.ToString();
+  s = ParseManifest("%%%% HASHDEEP-1.0\n%%%% size,sha256,filename\n## c\n3," +
+                        kSha + ",.valise/x\n",
+                    "M.hd", opt, &m);
+  EXPECT_EQ(s.message(), "M.hd:4: reserved") << s.ToString();
+}
+
 // Goal: truncation is detected: with no trailer (Corruption "truncated:
 // no '# end' trailer"), and at every byte boundary of a valid manifest.
 TEST(ManifestV1, TruncationDetectedAtEveryByte) {
