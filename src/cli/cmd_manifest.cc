@@ -114,6 +114,7 @@ int RunManifest(const Args& args) {
                                         : WriteManifest(manifest, NowIso8601());
     s = out->Append(text);
     if (s.ok()) s = out->Close();
+    if (!s.ok() && want_chunks) index.Withdraw();
   }
   if (!s.ok()) {
     PrintError(s.message());

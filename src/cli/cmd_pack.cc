@@ -189,6 +189,11 @@ int RunPack(const Args& args) {
     if (s.ok()) s = out->Close();
   }
   if (!s.ok()) {
+    // No M, no shipment: its sidecars go too.
+    chunks.Withdraw();
+    parity.Withdraw();
+  }
+  if (!s.ok()) {
     PrintError(s.message());
     return s.IsAborted() ? kExitInterrupted : kExitTrouble;
   }

@@ -89,6 +89,9 @@ class SidecarOutput {
   // Renames the complete file to M.<name>, makes the name durable, and
   // binds it in `m`. REQUIRES: the caller wrote and synced file().
   Status Commit(FileSystem* fs, const std::string& output, Manifest* m);
+  // The manifest could not be written after Commit: M.<name> is removed,
+  // so a failed run leaves nothing (a sidecar binds nothing alone).
+  void Withdraw();
 
  private:
   std::unique_ptr<Directory> dir_;

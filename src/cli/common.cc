@@ -96,6 +96,10 @@ Status SidecarOutput::Commit(FileSystem* fs, const std::string& output,
   return Status::OK();
 }
 
+void SidecarOutput::Withdraw() {
+  if (dir_ && committed_) dir_->Remove(base_).PermitUncheckedError();
+}
+
 Status LoadManifest(FileSystem* fs, const Args& args, Manifest* manifest,
                     ChunkIndex* chunks, bool* have_chunks,
                     std::unique_ptr<ChunkIndexV2>* signed_chunks,
