@@ -22,7 +22,10 @@
 //
 // A drive is a small integer; each has a queue depth (how many transfers on
 // it may be in flight at once). A transfer outstanding for longer than
-// io_timeout marks its drive stalled and is reported failed (TimedOut);
+// io_timeout, counted only while the owner was reaping (time the process
+// was stopped or its VM paused does not count: see engine.cc, the
+// reaper's clock), marks its drive stalled and is reported failed
+// (TimedOut);
 // its buffer stays with the kernel until the late completion arrives, which
 // is then reported with `late` set so the caller can reuse the buffer.
 // A stalled drive has no room (HasRoom is false) until every timed-out
@@ -48,8 +51,8 @@ struct EngineOptions {
   // Times an EIO-class error is retried before the transfer fails.
   // Default: 2 (--retries).
   unsigned retries = 2;
-  // A transfer outstanding longer than this marks its drive stalled.
-  // 0 disables. Default: 30 s (--io-timeout).
+  // A transfer outstanding longer than this, while the owner was reaping,
+  // marks its drive stalled. 0 disables. Default: 30 s (--io-timeout).
   uint64_t io_timeout_us = 30'000'000;
 };
 

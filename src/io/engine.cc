@@ -8,10 +8,23 @@
 // one index and a stale completion cannot be mistaken for a newer one.
 // Free slots are a stack. Per-drive state is a small vector.
 //
-// Timeouts: each request records when it went out (the FileSystem clock, so
-// a test can drive it). The earliest deadline is kept; the in-flight slots
-// are scanned only when it has passed, and a waiting Reap sleeps no longer
-// than until it.
+// Timeouts: each request records when it went out, on the reaper's clock
+// (below). The earliest deadline is kept; the in-flight slots are scanned
+// only when it has passed, and a waiting Reap sleeps no longer than until
+// it.
+//
+// The reaper's clock. A drive is stalled only if its requests stayed
+// unanswered while this process was able to reap them. Time the process
+// did not run (stopped by SIGSTOP or Ctrl-Z, a VM paused, a laptop lid
+// closed) is not the drive's fault: the requests may well have completed
+// meanwhile, and with io_uring's deferred completions they are seen only
+// at the next wait, after the deadline check would have failed them all.
+// So deadlines are kept on a clock of their own, which moves only while
+// the owner is reaping: each Reap advances it by the FileSystem clock's
+// progress since the previous one, but by no more than the wait that Reap
+// allowed itself plus kAwakeSlackUs (scheduling delay). A longer gap is a
+// pause, or the owner held elsewhere, and is not counted. The FileSystem
+// clock stays the source (the simulated disk drives it in tests).
 //
 // Thread safety: one owner thread; Wake() from any thread (the queue's).
 
@@ -35,6 +48,9 @@ namespace valise {
 namespace {
 
 constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+// The most a Reap's gap may exceed the wait it allowed itself and still
+// count in full on the reaper's clock (see the essay above).
+constexpr uint64_t kAwakeSlackUs = 1'000'000;
 
 // Errors that mean "the medium could not deliver these bytes": worth a
 // retry (a marginal sector may read on the second try), then a bad region.
@@ -160,7 +176,21 @@ struct IoEngine::State {
   std::vector<uint32_t> free_slots;
   std::vector<IoCompletion> completions;  // reused by every Reap
   unsigned in_flight = 0;
-  uint64_t next_deadline_us = kNever;
+  uint64_t next_deadline_us = kNever;  // on the reaper's clock
+  // The reaper's clock (see the essay above), and the FileSystem clock
+  // when it last moved.
+  uint64_t awake_us = 0;
+  uint64_t last_seen_us = 0;
+
+  // Moves the reaper's clock on by the time since it last moved, counting
+  // at most `allowed_us` + kAwakeSlackUs of it; returns the new reading.
+  uint64_t Advance(uint64_t allowed_us) {
+    const uint64_t now = clock->NowMicros();
+    const uint64_t gap = now > last_seen_us ? now - last_seen_us : 0;
+    awake_us += std::min(gap, allowed_us + kAwakeSlackUs);
+    last_seen_us = now;
+    return awake_us;
+  }
 
   bool ValidDrive(int d) const {
     return d >= 0 && static_cast<size_t>(d) < drives.size();
@@ -206,7 +236,7 @@ struct IoEngine::State {
     req.len = t.len - t.done;
     req.buf_index = t.buf_index;
     req.user_data = UserData(index);
-    t.submitted_us = clock->NowMicros();
+    t.submitted_us = awake_us;
     if (opt.io_timeout_us > 0) {
       next_deadline_us =
           std::min(next_deadline_us, t.submitted_us + opt.io_timeout_us);
@@ -221,6 +251,7 @@ IoEngine::IoEngine(std::unique_ptr<IoQueue> queue, int num_drives,
   state_->opt = opt;
   state_->clock =
       clock_source != nullptr ? clock_source : FileSystem::Default();
+  state_->last_seen_us = state_->clock->NowMicros();
   state_->drives.resize(static_cast<size_t>(std::max(num_drives, 1)));
   unsigned cap = queue_->capacity();
   state_->slots.reserve(cap);
@@ -285,9 +316,10 @@ Status IoEngine::Reap(std::vector<Transfer*>* done, bool wait,
                       uint64_t wait_us) {
   State& st = *state_;
   unsigned min_complete = (wait && st.in_flight > 0) ? 1 : 0;
+  // The caller's work since the last Reap counts up to the slack.
+  uint64_t now = st.Advance(0);
   if (min_complete > 0 && st.next_deadline_us != kNever) {
     // Sleep no longer than until the earliest deadline.
-    uint64_t now = st.clock->NowMicros();
     if (st.next_deadline_us <= now) {
       min_complete = 0;
     } else {
@@ -297,6 +329,9 @@ Status IoEngine::Reap(std::vector<Transfer*>* done, bool wait,
   st.completions.clear();
   // Submits whatever Submit() prepared and waits, in one call.
   VALISE_RETURN_IF_ERROR(queue_->Wait(min_complete, wait_us, &st.completions));
+  // The wait counts up to what it was allowed (plus the slack): a process
+  // stopped in it was not able to reap.
+  now = st.Advance(min_complete > 0 ? wait_us : 0);
 
   bool resubmitted = false;
   for (const IoCompletion& c : st.completions) {
@@ -354,7 +389,6 @@ Status IoEngine::Reap(std::vector<Transfer*>* done, bool wait,
     st.next_deadline_us = kNever;
     return Status::OK();
   }
-  uint64_t now = st.clock->NowMicros();
   if (now < st.next_deadline_us) return Status::OK();
   uint64_t next = kNever;
   for (State::Slot& slot : st.slots) {

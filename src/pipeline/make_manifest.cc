@@ -133,6 +133,7 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
     rotational.push_back(s.drive.info.rotational);
   }
   Reader reader(fs, opt, digests, rotational);
+  reader.SetDriveNames(names);
   Status index_status;
   if (index_writer) {
     reader.SetChunkObserver(

@@ -346,6 +346,13 @@ Status Reader::Run(
   std::deque<PendingWrite> pending_writes;
   const uint64_t start_us = fs_->NowMicros();
 
+  // "drive /mnt/d1", for messages (see SetDriveNames).
+  auto drive_label = [&](int d) {
+    return static_cast<size_t>(d) < drive_names_.size()
+               ? "drive " + drive_names_[d]
+               : std::string("its drive");
+  };
+
   auto finish_without_reading = [&](const ReadJob& job, ReadOutcome out) {
     std::lock_guard<std::mutex> l(rs.done_mu);
     on_done(job, std::move(out));
@@ -368,13 +375,21 @@ Status Reader::Run(
   // stalled (the drive stopped answering), cancelled (the run stopped) or,
   // for a drive that is gone, plain failures (unreadable).
   enum class Why { kStalled, kCancelled, kGone };
+  // For a stalled drive, `why` is the request that timed out; each file
+  // left unread says so, naming itself and the drive.
   auto abandon_drive = [&](int d, const Status& why, Why kind) {
     const bool stalled = kind == Why::kStalled;
     const bool cancelled = kind == Why::kCancelled;
+    auto status_of = [&](const ReadJob& job) {
+      if (!stalled) return why;
+      return Status::TimedOut(job.path, "not read: " + drive_label(d) +
+                                            " stopped answering (" +
+                                            why.message() + ")");
+    };
     DriveCursor& cur = cursors[d];
     if (FileState* f = cur.current) {
       cur.current = nullptr;
-      Fail(f, why);
+      Fail(f, status_of(*f->job));
       {
         std::lock_guard<std::mutex> l(f->mu);
         f->outcome.stalled |= stalled;
@@ -389,7 +404,7 @@ Status Reader::Run(
     }
     for (; cur.next_job < per_drive[d].size(); ++cur.next_job) {
       ReadOutcome out;
-      out.status = why;
+      out.status = status_of(per_drive[d][cur.next_job]);
       out.stalled = stalled;
       out.cancelled = cancelled;
       finish_without_reading(per_drive[d][cur.next_job], std::move(out));
@@ -665,6 +680,7 @@ Status Reader::Run(
       Status s = t->status.ok()
                      ? Status::Corruption(t->file->path(), "short sector read")
                      : t->status;
+      if (s.IsTimedOut()) s = s.WithContext(drive_label(t->drive));
       if (r->first_error.ok()) r->first_error = s;
       if (s.IsTimedOut()) {
         ++r->held;
@@ -675,8 +691,7 @@ Status Reader::Run(
         // never finished and the run waited for it for ever).
         if (!cursors[t->drive].stalled) {
           cursors[t->drive].stalled = true;
-          abandon_drive(t->drive, Status::TimedOut("drive stalled"),
-                        Why::kStalled);
+          abandon_drive(t->drive, t->status, Why::kStalled);
         }
       }
       r->bad.push_back(BadRange{t->offset, sector, s.err()});
@@ -718,9 +733,9 @@ Status Reader::Run(
         std::lock_guard<std::mutex> l(f->mu);
         f->outcome.stalled = true;
       }
-      Fail(f, t->status);
+      Fail(f, t->status.WithContext(drive_label(d)));
       deliver_hole(f, index);  // f may be gone after this
-      abandon_drive(d, Status::TimedOut("drive stalled"), Why::kStalled);
+      abandon_drive(d, t->status, Why::kStalled);
       return;
     } else if (t->status.data_loss() && want > kDirectAlignment) {
       start_rescue(f, buf, t->offset, static_cast<uint32_t>(want), d);

@@ -114,6 +114,13 @@ class Reader {
       std::function<std::unique_ptr<ChunkObserver>(const ReadJob&)>;
   void SetChunkObserver(ObserverFactory make) { make_observer_ = make; }
 
+  // The drives' names (their SRC), for messages: the files a stalled
+  // drive leaves unread say which drive stalled. Default: none ("its
+  // drive").
+  void SetDriveNames(std::vector<std::string> names) {
+    drive_names_ = std::move(names);
+  }
+
   // Reads every job; per_drive[d] lists drive d's jobs in reading order.
   // Returns an error only if nothing could run (queue setup).
   Status Run(const std::vector<std::vector<ReadJob>>& per_drive,
@@ -137,6 +144,7 @@ class Reader {
   PipelineOptions opt_;
   DigestSet digests_;
   std::vector<bool> rotational_;
+  std::vector<std::string> drive_names_;
   std::vector<DriveReadStats> stats_;
   std::string queue_note_;
   StageWriter* writer_ = nullptr;

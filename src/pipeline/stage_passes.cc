@@ -127,6 +127,7 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
   rotational.push_back(false);
   names.push_back(dest->where() + " (check)");
   Reader reader(l->fs, l->opt, l->digests, rotational);
+  reader.SetDriveNames(names);
   if (l->chunk_check) {
     reader.SetChunkObserver(l->chunk_check->Factory(
         [](const ReadJob& job) -> size_t { return job.id; }));

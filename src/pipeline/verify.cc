@@ -221,6 +221,7 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   }
   std::vector<CopyOutcome> outcomes(match.copies.size());
   Reader reader(fs, opt, digests, rotational);
+  reader.SetDriveNames(names);
   if (chunk_check) {
     // A job's id is its copy's place in match.copies: its entry is the one
     // whose copies hold it.

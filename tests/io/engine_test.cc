@@ -233,7 +233,9 @@ TEST(OnCompletion, SyncIsDoneOrFailsWithoutRetry) {
 
 // A queue whose completions are chosen by the test: `respond` sees each
 // request (and may fill its buffer) and returns the result, or nullopt for
-// a request that never completes until Release().
+// a request that never completes until Release(). A Wait that finds
+// nothing ready returns at once, or, with `clock_us` set, "sleeps" its
+// timeout by moving that clock on (as a kernel wait would).
 class ScriptedQueue final : public IoQueue {
  public:
   using Responder = std::function<std::optional<int32_t>(const IoRequest&)>;
@@ -262,8 +264,16 @@ class ScriptedQueue final : public IoQueue {
     prepared_.clear();
     return Status::OK();
   }
-  Status Wait(unsigned, uint64_t, std::vector<IoCompletion>* out) override {
+  Status Wait(unsigned min_complete, uint64_t timeout_us,
+              std::vector<IoCompletion>* out) override {
     VALISE_RETURN_IF_ERROR(Submit());
+    if (ready_.empty() && min_complete > 0 && clock_us != nullptr) {
+      *clock_us += timeout_us;
+    }
+    if (clock_us != nullptr) {
+      *clock_us += pause_next_wait_us;  // the process stopped in the wait
+      pause_next_wait_us = 0;
+    }
     out->insert(out->end(), ready_.begin(), ready_.end());
     ready_.clear();
     return Status::OK();
@@ -284,6 +294,8 @@ class ScriptedQueue final : public IoQueue {
 
   std::vector<IoRequest> log;  // every request prepared, in order
   int submits = 0;
+  uint64_t* clock_us = nullptr;     // moved on by a Wait that sleeps
+  uint64_t pause_next_wait_us = 0;  // the next Wait lasts this much longer
 
  private:
   Responder respond_;
@@ -526,9 +538,10 @@ TEST(IoEngine, DepthIsPerDrive) {
 
 TEST(IoEngine, TimeoutMarksDriveStalledAndLateCompletionComesBack) {
   // Goal: a request that never completes is failed (TimedOut, message with
-  // path, offset and the timeout) once io_timeout has passed on the clock,
-  // its drive is stalled (no room) while the other drive goes on; the late
-  // completion is returned with `late` set and the drive answers again.
+  // path, offset and the timeout) once io_timeout has passed on the clock
+  // while the engine waited for it, its drive is stalled (no room) while
+  // the other drive goes on; the late completion is returned with `late`
+  // set and the drive answers again.
   MemFile stuck_file("/mnt/slow/x", std::string(8192, 's'));
   MemFile fine_file("/mnt/fast/y", std::string(8192, 'f'));
   auto q = std::make_unique<ScriptedQueue>(
@@ -538,6 +551,7 @@ TEST(IoEngine, TimeoutMarksDriveStalledAndLateCompletionComesBack) {
       });
   ScriptedQueue* sq = q.get();
   FakeClock clock;
+  sq->clock_us = &clock.now;
   EngineOptions opt;
   opt.io_timeout_us = 5'000'000;
   IoEngine e(std::move(q), 2, opt, &clock);
@@ -549,12 +563,13 @@ TEST(IoEngine, TimeoutMarksDriveStalledAndLateCompletionComesBack) {
   std::vector<Transfer*> done;
   ASSERT_VALISE_OK(e.Reap(&done, true, 1000));
   EXPECT_TRUE(done.empty());
-  clock.now += 4'000'000;
-  ASSERT_VALISE_OK(e.Reap(&done, true, 1000));
+  ASSERT_VALISE_OK(e.Reap(&done, true, 3'999'000));  // 4 s waited in all
   EXPECT_TRUE(done.empty());
   EXPECT_FALSE(e.stalled(0));
-  clock.now += 1'000'001;
-  ASSERT_VALISE_OK(e.Reap(&done, true, 1000));
+  EXPECT_EQ(clock.now, 5'000'000u);
+  // The engine sleeps no longer than until the deadline: 1 s more.
+  ASSERT_VALISE_OK(e.Reap(&done, true, 60'000'000));
+  EXPECT_EQ(clock.now, 6'000'000u);
   ASSERT_EQ(done.size(), 1u);
   EXPECT_EQ(done[0], &slow);
   EXPECT_TRUE(slow.status.IsTimedOut()) << slow.status.ToString();
@@ -592,6 +607,71 @@ TEST(IoEngine, TimeoutMarksDriveStalledAndLateCompletionComesBack) {
   EXPECT_FALSE(e.stalled(0));
   EXPECT_TRUE(e.HasRoom(0));
   EXPECT_EQ(e.in_flight(), 0u);
+}
+
+TEST(IoEngine, PauseOfTheProcessIsNotAStall) {
+  // Goal (issue 12, item 6): time the process did not run (SIGSTOP,
+  // Ctrl-Z, a VM paused), between two reaps or inside a wait, does not
+  // count towards io_timeout: a request outstanding across pauses longer
+  // than the timeout is not failed, and completes once the drive answers.
+  MemFile file("/mnt/d1/x", std::string(4096, 'x'));
+  auto q = std::make_unique<ScriptedQueue>(
+      [](const IoRequest&) -> std::optional<int32_t> { return std::nullopt; });
+  ScriptedQueue* sq = q.get();
+  FakeClock clock;
+  sq->clock_us = &clock.now;
+  EngineOptions opt;
+  opt.io_timeout_us = 10'000'000;
+  IoEngine e(std::move(q), 1, opt, &clock);
+  std::vector<char> buf(4096);
+  Transfer t = ReadOf(&file, 0, 4096);
+  t.buf = buf.data();
+  ASSERT_VALISE_OK(e.Submit(&t));
+  std::vector<Transfer*> done;
+  ASSERT_VALISE_OK(e.Reap(&done, true, 1'000'000));  // 1 s waited
+  clock.now += 60'000'000;  // stopped for a minute between two reaps
+  ASSERT_VALISE_OK(e.Reap(&done, true, 1'000'000));
+  EXPECT_TRUE(done.empty());
+  sq->pause_next_wait_us = 60'000'000;  // and for a minute inside a wait
+  ASSERT_VALISE_OK(e.Reap(&done, true, 1'000'000));
+  EXPECT_TRUE(done.empty());
+  EXPECT_FALSE(e.stalled(0));
+  sq->Release(4096);
+  ASSERT_VALISE_OK(e.Reap(&done, true, 1'000'000));
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(t.status.ok()) << t.status.ToString();
+  EXPECT_FALSE(t.late);
+}
+
+TEST(IoEngine, StallIsFoundAfterAPause) {
+  // Goal: after a pause, a request that still gets no answer is failed
+  // once the engine has waited io_timeout for it while running (less the
+  // slack of 1 s it grants one gap), not at once and not never.
+  MemFile file("/mnt/d1/x", std::string(4096, 'x'));
+  auto q = std::make_unique<ScriptedQueue>(
+      [](const IoRequest&) -> std::optional<int32_t> { return std::nullopt; });
+  ScriptedQueue* sq = q.get();
+  FakeClock clock;
+  sq->clock_us = &clock.now;
+  EngineOptions opt;
+  opt.io_timeout_us = 5'000'000;
+  IoEngine e(std::move(q), 1, opt, &clock);
+  std::vector<char> buf(4096);
+  Transfer t = ReadOf(&file, 0, 4096);
+  t.buf = buf.data();
+  ASSERT_VALISE_OK(e.Submit(&t));
+  clock.now += 60'000'000;  // stopped for a minute
+  const uint64_t continued = clock.now;
+  std::vector<Transfer*> done;
+  ASSERT_VALISE_OK(e.Reap(&done, true, 1'000'000));
+  EXPECT_TRUE(done.empty());
+  for (int i = 0; i < 20 && done.empty(); ++i) {
+    ASSERT_VALISE_OK(e.Reap(&done, true, 1'000'000));
+  }
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_TRUE(t.status.IsTimedOut()) << t.status.ToString();
+  EXPECT_TRUE(e.stalled(0));
+  EXPECT_EQ(clock.now - continued, 4'000'000u);
 }
 
 // --- The engine on real queues and files -----------------------------------
