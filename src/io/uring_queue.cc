@@ -33,8 +33,9 @@
 // one request would pay a registration system call to save one file
 // lookup), and keyed by File::open_serial(), so a descriptor number reused
 // by another open file is seen and re-registered. A registered slot keeps a
-// kernel reference to its file until the slot is reused or the ring is
-// closed.
+// kernel reference to its file until the slot is reused or the queue is
+// destroyed, which unregisters the table before it closes the ring (a
+// closed ring frees it only later, and a drive stays busy until then).
 //
 // Files without a descriptor (native_handle() == -1: the simulated disk,
 // wrappers) are served synchronously at Prepare time through File::ReadAt
@@ -107,6 +108,13 @@ class UringQueue final : public IoQueue {
  public:
   UringQueue() = default;
   ~UringQueue() override {
+    // The registered files are let go of here, synchronously: closing the
+    // ring frees its file table later, from a kernel worker that polls
+    // every 50 ms, and until then each registered file pins its file
+    // system (`valise verify ... && umount` failed with EBUSY). On the
+    // owner thread, as SINGLE_ISSUER requires; a ring still disabled has
+    // no table.
+    if (ring_ok_ && file_table_) io_uring_unregister_files(&ring_);
     if (ring_ok_) io_uring_queue_exit(&ring_);
     if (event_fd_ >= 0) close(event_fd_);
   }
