@@ -13,10 +13,20 @@
 #include <mutex>
 #include <vector>
 
+#include "valise/status.h"
+
 namespace valise {
 
 class BufferPool {
  public:
+  // Whether `count` buffers of `size` bytes fit: at most half of the
+  // machine's memory and half of the address space ulimit -v allows
+  // (the rest is the process's own: manifest, hashers, stacks).
+  // InvalidArgument names the sizes and what sets them otherwise. A
+  // pool that fits may still not be mapped: the constructor then throws
+  // std::bad_alloc, which the command line turns into exit 2.
+  static Status CheckFits(size_t count, size_t size);
+
   // REQUIRES: size is a multiple of 4096; count > 0.
   BufferPool(size_t count, size_t size);
   ~BufferPool();

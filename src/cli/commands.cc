@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
+#include <new>
 #include <string_view>
 #include <vector>
 
@@ -187,7 +188,18 @@ int Main(int argc, char** argv) {
   // the run before its --report is written: the write fails with EPIPE
   // instead, an error of that stream alone (exit 2, said as valise exits).
   signal(SIGPIPE, SIG_IGN);
-  int code = RunCommandLine(argc, argv);
+  int code;
+  try {
+    code = RunCommandLine(argc, argv);
+  } catch (const std::bad_alloc&) {
+    // Memory refused (ulimit -v, a full machine) on the command's own
+    // thread: trouble, said plainly, not an abort (exit 134).
+    PrintError(std::string("out of memory while running 'valise ") +
+               (argc > 1 ? argv[1] : "") +
+               "' (ulimit -v, or the machine's memory; a lower --depth or "
+               "--chunk-size needs less)");
+    code = kExitTrouble;
+  }
   Status s = FinishStdout();
   if (!s.ok()) {
     PrintError(s.message() +

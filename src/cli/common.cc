@@ -14,6 +14,13 @@ namespace {
 // Manifests of tens of millions of lines run to gigabytes.
 constexpr size_t kMaxManifestBytes = size_t{16} << 30;
 constexpr size_t kMaxKeyBytes = 64 << 10;
+// Bounds of the numeric flags (PipelineFromArgs). --depth: past 1024
+// reads in flight a drive gains nothing and the buffers alone are a GiB
+// per drive; --threads: the hashers (the reader uses at most 16);
+// --retries: each retry of a bad sector may take the drive seconds.
+constexpr unsigned kMaxDepth = 1024;
+constexpr unsigned kMaxThreads = 1024;
+constexpr unsigned kMaxRetries = 100;
 }  // namespace
 
 namespace {
@@ -179,8 +186,24 @@ Status PipelineFromArgs(const Args& args, PipelineOptions* opt) {
     return Status::InvalidArgument(
         "--chunk-size", "must be a multiple of 4 KiB from 4 to 65536");
   }
-  if (args.io_timeout < 0) {
-    return Status::InvalidArgument("--io-timeout", "must not be negative");
+  // Every numeric flag is bounded here, before anything is allocated
+  // (--depth 16384 aborted the run when its buffers could not be had).
+  if (!(args.io_timeout >= 0 && args.io_timeout <= 86400)) {
+    return Status::InvalidArgument("--io-timeout",
+                                   "must be from 0 to 86400 seconds");
+  }
+  if (args.depth > kMaxDepth) {
+    return Status::InvalidArgument("--depth", "must be from 1 to " +
+                                                  std::to_string(kMaxDepth) +
+                                                  " reads in flight per drive");
+  }
+  if (args.threads > kMaxThreads) {
+    return Status::InvalidArgument(
+        "--threads", "must be from 1 to " + std::to_string(kMaxThreads));
+  }
+  if (args.retries > kMaxRetries) {
+    return Status::InvalidArgument(
+        "--retries", "must be from 0 to " + std::to_string(kMaxRetries));
   }
   opt->chunk_size = chunk;
   opt->depth = args.depth;

@@ -103,20 +103,27 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kPack | kVerify | kIngest | kBench, "--retries", "N",
        "reliability", "retries of a failed read before giving up (2)",
        "A read that fails with EIO is retried N times; then its range is "
-       "recorded as unreadable and the rest of the drive is read.",
+       "recorded as unreadable and the rest of the drive is read. At most "
+       "100.",
        &Args::retries},
       {kManifest | kPack | kVerify | kIngest | kBench, "--io-timeout",
        "SECONDS", "reliability",
        "a drive that does not answer for this long is "
        "stalled (30)",
        "A read outstanding for longer marks its drive stalled: its files are "
-       "reported stalled and the other drives finish. 0 disables.",
+       "reported stalled and the other drives finish. 0 disables; at most "
+       "86400. Only time the process was running counts: a pause (Ctrl-Z, "
+       "a VM paused) is not a stall.",
        &Args::io_timeout},
       {kManifest | kVerify | kIngest | kBench, "--depth", "N", "performance",
-       "reads in flight per drive (default: 16 SSD, 4 HDD)", "", &Args::depth},
+       "reads in flight per drive (default: 16 SSD, 4 HDD)",
+       "1 to 1024. The read buffers (--depth per drive, of --chunk-size "
+       "each) must fit in half of memory and of ulimit -v, or the run is "
+       "refused before any drive is read.",
+       &Args::depth},
       {kManifest | kPack | kVerify | kIngest | kBench, "--threads", "N",
-       "performance", "hashing threads (default: one per core)", "",
-       &Args::threads},
+       "performance", "hashing threads (default: one per core)",
+       "At most 1024.", &Args::threads},
       {kManifest | kPack | kVerify | kIngest | kBench, "--chunk-size", "KIB",
        "performance", "bytes per read and per chunk digest, in KiB (1024)",
        "A multiple of 4 from 4 to 65536. manifest: the chunk size of the "

@@ -317,6 +317,7 @@ Status Reader::Run(
   }
   if (has_sink) depth_total += writer_->buffers(num_drives, chunk);
   size_t buffers = opt_.buffers ? opt_.buffers : depth_total + 4 * threads;
+  VALISE_RETURN_IF_ERROR(BufferPool::CheckFits(buffers, chunk));
   BufferPool pool(buffers, chunk);
 
   // Declared before the engine so it outlives the queue.

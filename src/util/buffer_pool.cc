@@ -1,11 +1,40 @@
 #include "valise/buffer_pool.h"
 
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
+#include <string>
 
 namespace valise {
+
+Status BufferPool::CheckFits(size_t count, size_t size) {
+  uint64_t limit = UINT64_MAX;
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGE_SIZE);
+  if (pages > 0 && page > 0) {
+    limit = uint64_t(pages) * uint64_t(page) / 2;
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    limit = std::min<uint64_t>(limit, rl.rlim_cur / 2);
+  }
+  const uint64_t want = uint64_t(count) * size;
+  if (size != 0 && want / size == count && want <= limit) return Status::OK();
+  return Status::InvalidArgument(
+      "buffer pool",
+      std::to_string(count) + " buffers of " + std::to_string(size >> 10) +
+          " KiB (" + std::to_string(want >> 20) +
+          " MiB: --depth per drive, --chunk-size, --threads) do not fit in "
+          "memory: at most " +
+          std::to_string(limit >> 20) +
+          " MiB (half of RAM and of ulimit -v); lower --depth or "
+          "--chunk-size");
+}
 
 BufferPool::BufferPool(size_t count, size_t size) : count_(count), size_(size) {
   // mmap gives page-aligned, zeroed memory that is returned to the system

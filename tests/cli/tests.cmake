@@ -16,6 +16,8 @@
 #                      the rerun, never called verified (resume_altered.sh)
 #   cli_outputs        every output file and standard output: no replacing,
 #                      checked first, write errors, SIGPIPE (outputs.sh)
+#   cli_limits         numeric flags bounded, read buffers that cannot fit
+#                      refused before reading (limits.sh, a few seconds)
 #   cli_big_manifest   peak memory of verify on a 10-million-line manifest
 #                      (big_manifest.sh); LABELS slow: it writes 1.4 GB to
 #                      /var/tmp and runs only with VALISE_SLOW_TESTS=1
@@ -41,4 +43,5 @@ valise_cli_test(operator_input operator_input.sh TIMEOUT 120)
 valise_cli_test(state_dir state_dir.sh TIMEOUT 120)
 valise_cli_test(chunk_index chunk_index.sh TIMEOUT 120)
 valise_cli_test(resume_altered resume_altered.sh TIMEOUT 120)
+valise_cli_test(limits limits.sh TIMEOUT 120)
 valise_cli_test(outputs outputs.sh TIMEOUT 300)

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Goal (issue 12, item 8): numbers an operator gives are bounded with a
+# message that names the flag, and the read buffers are refused before
+# they are allocated when they cannot fit: `--depth 16384` and a small
+# `ulimit -v` aborted the run (exit 134, "terminate called after throwing
+# an instance of 'std::bad_alloc'"). Now exit 2, nothing read, no core.
+# Plain directories in a temp dir; a few seconds.
+source "$(dirname "$0")/../e2e/lib.sh"
+
+E2E_CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-60}
+W=$VALISE_WORK
+S=$W/src
+mkdir -p "$S"
+gen_file "$S/a.bin" 300000 a
+gen_file "$S/b.bin" 5000 b
+expect_exit 0 "$VALISE" manifest --no-progress "$S" -o "$W/m.vm"
+
+# ------------------------------------------------------- the flags' bounds
+for cmd in manifest verify; do
+  if [[ $cmd == manifest ]]; then
+    base=(manifest --no-progress "$S" -o "$W/never.vm")
+  else
+    base=(verify --no-progress -m "$W/m.vm" "$S")
+  fi
+  expect_exit 2 "$VALISE" "${base[@]}" --depth 16384
+  assert_contains "$LAST_ERR" "--depth: must be from 1 to 1024"
+  expect_exit 2 "$VALISE" "${base[@]}" --threads 100000
+  assert_contains "$LAST_ERR" "--threads: must be from 1 to 1024"
+  expect_exit 2 "$VALISE" "${base[@]}" --retries 1000000
+  assert_contains "$LAST_ERR" "--retries: must be from 0 to 100"
+  for t in 1e30 inf nan -1; do
+    expect_exit 2 "$VALISE" "${base[@]}" --io-timeout "$t"
+    assert_contains "$LAST_ERR" "--io-timeout: must be from 0 to 86400"
+  done
+  assert_not_contains "$LAST_ALL" "terminate called"
+done
+[[ ! -e "$W/never.vm" ]] || fail "a refused manifest left its output"
+# The bounds themselves are taken (--depth 1024 would pin 1 GiB).
+expect_exit 0 "$VALISE" verify --no-progress -m "$W/m.vm" "$S" \
+  --depth 1 --threads 1024 --retries 100 --io-timeout 86400
+
+# ------------------------- buffers that cannot fit: refused before reading
+# Under ulimit -v 1 GiB: verify with 1000 reads in flight of 1 MiB (the
+# chunk size of M's chunk index), manifest with 64 of 64 MiB.
+limited=(bash -c 'ulimit -v 1048576 && exec "$0" "$@"' "$VALISE")
+expect_exit 2 "${limited[@]}" verify --no-progress -m "$W/m.vm" "$S" \
+  --depth 1000
+assert_contains "$LAST_ERR" "buffer pool:"
+assert_contains "$LAST_ERR" "do not fit in memory"
+assert_contains "$LAST_ERR" "lower --depth or --chunk-size"
+assert_not_contains "$LAST_ALL" "terminate called"
+expect_exit 2 "${limited[@]}" manifest --no-progress "$S" -o "$W/never.vm" \
+  --depth 64 --chunk-size 65536
+assert_contains "$LAST_ERR" "do not fit in memory"
+[[ ! -e "$W/never.vm" ]] || fail "a refused manifest left its output"
+# The defaults fit under the same limit.
+expect_exit 0 "${limited[@]}" verify --no-progress -m "$W/m.vm" "$S"
+log "PASS"
