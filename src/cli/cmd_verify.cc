@@ -1,5 +1,7 @@
 // valise verify -m M SRC...: check drives against a manifest.
 // valise verify BAG... / -m BAG SRC...: validate BagIt bags (bag.cc).
+#include <algorithm>
+
 #include "cli/commands.h"
 #include "valise/bagit.h"
 
@@ -53,6 +55,22 @@ int RunVerify(const Args& args) {
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
+  }
+  // s3://BUCKET/PREFIX drives (and manifest): read through the S3 view,
+  // 16 ranged GETs in flight per S3 drive (the reads in flight per drive
+  // the reader keeps on an SSD).
+  S3Session s3;
+  std::vector<std::string> paths = args.sources;
+  paths.push_back(args.manifest);
+  if (AnyS3Path(paths)) {
+    unsigned gets = 0;
+    for (const std::string& src : args.sources) gets += IsS3Url(src) ? 16 : 0;
+    s = OpenS3Session(args, std::max(gets, 16u), &s3);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+    fs = s3.fs.get();
   }
   // A bag: no -m (every SRC a bag), or -m naming a directory.
   FileInfo m_info;

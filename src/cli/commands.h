@@ -20,6 +20,7 @@
 #include "valise/manifest.h"
 #include "valise/pipeline.h"
 #include "valise/report.h"
+#include "valise/s3.h"
 #include "valise/status.h"
 
 namespace CLI {
@@ -110,6 +111,21 @@ Status PipelineFromArgs(const Args& args, PipelineOptions* opt);
 // SIGINT, SIGTERM and SIGHUP set the returned flag (a second one exits at
 // once): the run stops cleanly, its state saved, exit 130.
 const std::atomic<bool>* InstallSignalHandlers();
+
+// What a command needs to reach S3 paths: the store's client and a file
+// system in which s3://BUCKET/PREFIX paths are objects
+// (valise/s3_file_system.h) and the others the machine's.
+struct S3Session {
+  std::unique_ptr<S3Client> client;
+  std::unique_ptr<FileSystem> fs;
+};
+// True if any of `paths` is an s3:// URL.
+bool AnyS3Path(const std::vector<std::string>& paths);
+// Resolves the S3 configuration (--endpoint, --ca-bundle, the environment
+// and ~/.aws, as docs/s3.md says) and opens a session whose reads keep
+// `gets` requests in flight. The message of a failure names where a
+// setting came from, never a secret.
+Status OpenS3Session(const Args& args, unsigned gets, S3Session* session);
 
 // --report FILE checked and created (cli/output.h), before any drive is
 // read; *out stays null without --report.

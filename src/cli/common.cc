@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "valise/s3_file_system.h"
 #include "valise/sidecar.h"
 #include "valise/signature.h"
 
@@ -231,6 +232,26 @@ Status PipelineFromArgs(const Args& args, PipelineOptions* opt) {
   opt->progress =
       !args.no_progress && !args.quiet && !args.json && isatty(STDERR_FILENO);
   opt->cancel = InstallSignalHandlers();
+  return Status::OK();
+}
+
+bool AnyS3Path(const std::vector<std::string>& paths) {
+  for (const std::string& p : paths) {
+    if (IsS3Url(p)) return true;
+  }
+  return false;
+}
+
+Status OpenS3Session(const Args& args, unsigned gets, S3Session* session) {
+  S3Flags flags;
+  flags.endpoint = args.endpoint;
+  flags.ca_bundle = args.ca_bundle;
+  S3Config config;
+  VALISE_RETURN_IF_ERROR(
+      ResolveS3Config(flags, S3Environment::FromProcess(), &config));
+  VALISE_RETURN_IF_ERROR(NewS3Client(config, &session->client));
+  session->fs =
+      NewS3FileSystem(FileSystem::Default(), session->client.get(), gets);
   return Status::OK();
 }
 

@@ -136,6 +136,20 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kPack | kVerify | kIngest | kBench, "--no-direct", nullptr,
        "performance", "read through the page cache (no O_DIRECT)", "",
        &Args::no_direct},
+      {kVerify | kIngest | kBench, "--endpoint", "URL", "s3",
+       "the S3 endpoint, for s3:// paths (AWS_ENDPOINT_URL)",
+       "http://HOST:PORT or https://HOST[:PORT] of the S3 store that "
+       "s3://BUCKET/PREFIX paths name. Without it: AWS_ENDPOINT_URL_S3, "
+       "AWS_ENDPOINT_URL, the profile's endpoint_url in ~/.aws/config, else "
+       "AWS's. Credentials and region come from the environment and "
+       "~/.aws as for the AWS CLI (docs/s3.md).",
+       &Args::endpoint},
+      {kVerify | kIngest | kBench, "--ca-bundle", "FILE", "s3",
+       "trust these CA certificates for HTTPS to S3 (AWS_CA_BUNDLE)",
+       "A PEM file of CA certificates, for a store whose certificate a "
+       "private CA signed. Certificates and host names are always "
+       "checked.",
+       &Args::ca_bundle},
       // bench: -m is optional there, so it has its own entry.
       {kBench, "-m,--manifest", "M", "input",
        "predict the time to ingest this manifest's bytes",

@@ -3,6 +3,7 @@ set(VALISE_IO_SOURCES
   src/io/engine.cc
   src/io/posix_file_system.cc
   src/io/sync_queue.cc
+  src/io/threaded_queue.cc
   src/io/uring_queue.cc
 )
 # The simulated disk.

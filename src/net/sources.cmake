@@ -7,6 +7,7 @@ set(VALISE_NET_SOURCES
   src/net/retry.cc
   src/net/s3_client.cc
   src/net/s3_config.cc
+  src/net/s3_file_system.cc
   src/net/s3_url.cc
   src/net/s3_xml.cc
   src/net/sigv4.cc

@@ -1,6 +1,7 @@
 # The S3 client (src/net/): SigV4 against the AWS vectors
 # (tests/net/sigv4_suite/, found through VALISE_TEST_SIGV4_DIR), S3's XML,
-# URLs and configuration, the retry policy, the client over a scripted
+# URLs and configuration, the retry policy, the read-only S3 file system
+# (verify of an s3:// drive), the client over a scripted
 # transport, the libcurl transport against a local HTTP server (and
 # openssl s_server for TLS), and the fake store.
 set(VALISE_TESTS_NET
@@ -10,6 +11,7 @@ set(VALISE_TESTS_NET
   ${CMAKE_CURRENT_SOURCE_DIR}/net/retry_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_client_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_config_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_file_system_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_url_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/s3_xml_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/net/sigv4_test.cc
@@ -19,7 +21,7 @@ set_source_files_properties(${CMAKE_CURRENT_SOURCE_DIR}/net/sigv4_test.cc
   "VALISE_TEST_SIGV4_DIR=\"${CMAKE_CURRENT_SOURCE_DIR}/net/sigv4_suite\"")
 # A development binary of just these tests (make valise_net_tests).
 cmake_language(DEFER CALL valise_area_tests net
-  AREAS util net SOURCES ${VALISE_TESTS_NET})
+  AREAS util format io dest pipeline net SOURCES ${VALISE_TESTS_NET})
 cmake_language(DEFER CALL target_link_libraries valise_net_tests PRIVATE
   CURL::libcurl EXPAT::EXPAT)
 # The client against a real RGW (RgwS3Client.*), run by
