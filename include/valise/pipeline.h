@@ -26,6 +26,7 @@
 #include "valise/io_queue.h"
 #include "valise/manifest.h"
 #include "valise/report.h"
+#include "valise/s3.h"
 #include "valise/status.h"
 
 namespace valise {
@@ -147,6 +148,11 @@ struct IngestOptions {
   // mtime, inode and ctime are still what the journal recorded (--recheck).
   // Default: false (those are trusted).
   bool recheck = false;
+  // The client for an s3://BUCKET/PREFIX DEST (required then; must remain
+  // live during the ingest), and how that destination works
+  // (src/dest/s3_destination.h). Default: none.
+  S3Client* s3 = nullptr;
+  S3DestinationOptions s3_options;
 };
 
 // OK, or InvalidArgument saying why ingest refuses a manifest path and

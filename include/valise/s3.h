@@ -402,4 +402,28 @@ Status NewS3Client(const S3Config& config, std::unique_ptr<S3Client>* client);
 // ETag is not a hex MD5.
 std::string MultipartETag(const std::vector<S3CompletedPart>& parts);
 
+// ------------------------------------------------------- destination --
+
+// How an s3://BUCKET/PREFIX DEST of ingest works (src/dest/s3_destination.cc).
+struct S3DestinationOptions {
+  // Files of at most this many bytes become an object through one PUT
+  // (If-None-Match: *) of bytes held in memory until they are named;
+  // larger files, through a multipart upload. Default: 8 MiB.
+  uint64_t put_max = uint64_t{8} << 20;
+  // Bytes of small files held in memory at once, staged and not yet
+  // named; a small file that does not fit goes through a multipart upload
+  // of one part instead. Default: 256 MiB.
+  uint64_t put_memory = uint64_t{256} << 20;
+  // Part size of multipart uploads, rounded up to the read chunk size,
+  // and grown for a file that would need more than 10,000 parts. S3 wants
+  // at least 5 MiB for every part but the last. Default: 8 MiB.
+  uint64_t part_size = uint64_t{8} << 20;
+  // Requests in flight at once (parts, PUTs, completions, copies).
+  // Default: 16.
+  unsigned threads = 16;
+  // Names this host's journal objects (PREFIX/.valise/journal/HOST/...).
+  // Default: empty, the machine's host name.
+  std::string host;
+};
+
 }  // namespace valise

@@ -56,9 +56,30 @@ int RunIngest(const Args& args) {
     PrintError(s.message());
     return kExitTrouble;
   }
+  // DEST s3://BUCKET/PREFIX: objects through the S3 client; the file
+  // system sees s3:// paths as objects (to read back a key found there).
+  S3Session s3;
+  if (IsS3Url(args.dest)) {
+    if (args.bag) {
+      s = Status::NotSupported("--bag", "not with an s3:// DEST");
+    }
+    if (s.ok()) s = OpenS3Session(args, iopt.s3_options.threads, &s3);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+    iopt.s3 = s3.client.get();
+    fs = s3.fs.get();
+  }
   RunReport report;
   report.manifest = args.manifest;
   s = IngestDrives(fs, manifest, args.sources, args.dest, opt, iopt, &report);
+  if (s3.client) {
+    const S3Stats st = s3.client->stats();
+    report.notes.push_back(fmt::format(
+        "s3: {} requests, {} retries ({} throttled), {} bytes uploaded",
+        st.requests, st.retries, st.throttled, st.bytes_uploaded));
+  }
   if (!s.ok()) {
     // Trouble after the run began (DEST full or failing): the report says
     // what was committed, and carries the same exit status.

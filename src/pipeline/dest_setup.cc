@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "dest/posix_destination.h"
+#include "dest/s3_destination.h"
 #include "pipeline/scan.h"
 
 namespace valise {
@@ -68,9 +69,18 @@ Status RefuseStatePaths(const IngestLedger& l) {
 
 Status OpenDest(const std::string& dest, IngestLedger* l,
                 std::unique_ptr<Destination>* out, DestInfo* info) {
-  PosixDestinationOptions po;
-  po.depth = l->iopt.depth;
-  *out = NewPosixDestination(l->fs, dest, po);
+  if (IsS3Url(dest)) {
+    S3Url url;
+    VALISE_RETURN_IF_ERROR(ParseS3Url(dest, &url));
+    if (l->iopt.s3 == nullptr) {
+      return Status::InvalidArgument(dest, "no S3 client for an s3:// DEST");
+    }
+    *out = NewS3Destination(l->iopt.s3, url, l->iopt.s3_options);
+  } else {
+    PosixDestinationOptions po;
+    po.depth = l->iopt.depth;
+    *out = NewPosixDestination(l->fs, dest, po);
+  }
   VALISE_RETURN_IF_ERROR((*out)->Open(info));
   // Whether DEST can clone decides kAuto, and warns for kReflink.
   DedupPolicy dedup = l->iopt.dedup;
@@ -80,6 +90,11 @@ Status OpenDest(const std::string& dest, IngestLedger* l,
     l->report->notes.push_back(
         "DEST cannot reflink: duplicates are copied (--dedup=copy)");
     dedup = DedupPolicy::kCopy;
+  } else if (dedup == DedupPolicy::kHardlink && !info->hardlink) {
+    l->report->notes.push_back(
+        "DEST has no hard links: duplicates are " +
+        std::string(info->clone ? "server-side copies" : "copied"));
+    dedup = info->clone ? DedupPolicy::kReflink : DedupPolicy::kCopy;
   }
   l->dedup = dedup;
   l->report->notes.push_back(std::string("dedup: ") + DedupPolicyName(dedup));

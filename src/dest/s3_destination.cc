@@ -1,0 +1,790 @@
+// The object-store destination: how a verified file becomes an object
+// under s3://BUCKET/PREFIX so that a crash at any moment leaves either
+// nothing under its final key, or the whole verified file. The core decides
+// when each step happens (include/valise/destination.h); this file says how.
+//
+// Layout of the bucket:
+//   PREFIX/<name>                         the files, one object each
+//   PREFIX/.valise/journal/HOST/RUN-SEQ   the journal: one object per group
+//                                         of records, HOST's own
+//
+// A file becomes an object in one of two ways, and only in Name, which the
+// core calls once every byte matched the manifest:
+//  - small (<= put_max, while put_memory allows): the read loop's chunks
+//    are copied into memory as they are read (Write); Name sends them in
+//    one PUT with If-None-Match: *, which the store refuses (412) when the
+//    key exists. Nothing is on the store before Name.
+//  - large: a multipart upload on the final key, started by the first part
+//    to be sent. The writer holds a part's chunks (in the read loop's
+//    buffers) until the part is whole, then a worker thread computes its
+//    Content-MD5 and payload SHA-256 from those buffers (the bytes the
+//    hashing threads verify) and sends it; the store refuses a part whose
+//    bytes differ from either. An upload in flight is invisible under its
+//    key. Name checks that the key is free (HEAD) and completes it; a key
+//    taken aborts it.
+// Every object carries metadata: valise-mtime (ns), valise-mode (octal)
+// and the manifest's digests (valise-sha256, valise-xxh128, ...).
+//
+// Never replacing: PUT If-None-Match is atomic on the store. Complete and
+// CopyObject ignore If-None-Match on RGW 16, so for them a HEAD comes
+// first: a key made by another writer between that HEAD and the Complete
+// would be replaced. One host ingesting at a time cannot race itself; hosts
+// sharing a prefix (a later issue) must not share file names.
+//
+// Duplicates: a server-side CopyObject from the committed object (keeping
+// its metadata, so the copy's valise-mtime is the first file's), or for
+// objects over 5 GiB a multipart upload of UploadPartCopy ranges; made in
+// Name, after the HEAD, like any file.
+//
+// Durability: an object is durable once its PUT or Complete answered, so
+// Seal and Sync do nothing. Record writes one journal object per group
+// after Name returned for the files it names: the journal never names an
+// object that is not complete. Resume reads every host's journal objects
+// (a torn object cannot exist: PUT is all or nothing).
+//
+// Leftovers: Open aborts every multipart upload in progress under PREFIX/
+// (an earlier run's, killed before Complete or Abort); Discard aborts a
+// file's upload; CleanUp aborts the uploads this run still has open.
+//
+// CleanUp also aborts any other upload under PREFIX/ (a Create whose answer
+// was lost). Not done: a lock (two runs on one prefix are not kept apart),
+// resuming an earlier run's uploads part by part (they are aborted and read
+// again).
+#include "dest/s3_destination.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "valise/buffer_pool.h"
+#include "valise/journal.h"
+
+namespace valise {
+namespace {
+
+constexpr uint64_t kMaxCopy = uint64_t{5} << 30;  // CopyObject's limit
+constexpr uint64_t kMaxParts = 10000;
+constexpr int kCreateAttempts = 5;  // CreateMultipartUpload, see EnsureUpload
+
+// A fixed set of threads running tasks in order of submission.
+class Workers {
+ public:
+  explicit Workers(unsigned n) {
+    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
+  }
+  ~Workers() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+  void Submit(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+  }
+  // Runs every task and returns when all have.
+  void RunAll(std::vector<std::function<void()>> tasks) {
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t left = tasks.size();
+    for (auto& t : tasks) {
+      Submit([&, t = std::move(t)] {
+        t();
+        std::lock_guard<std::mutex> l(mu);
+        if (--left == 0) cv.notify_all();
+      });
+    }
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return left == 0; });
+  }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> l(mu_);
+        cv_.wait(l, [this] { return stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  bool stop_ = false;
+  std::vector<std::thread> threads_;
+};
+
+enum class Kind : uint8_t { kPut, kMultipart, kCopy, kAdopted };
+
+class S3Staged final : public StagedFile {
+ public:
+  S3Staged(Kind kind, const StageRequest& req, std::string key,
+           std::atomic<uint64_t>* reserved_total)
+      : kind(kind), req(req), key(std::move(key)), reserved_(reserved_total) {}
+  ~S3Staged() override {
+    if (reserved > 0) reserved_->fetch_sub(reserved);
+  }
+  const std::string& name() const override { return req.name; }
+
+  const Kind kind;
+  const StageRequest req;
+  const std::string key;
+  std::string from_key;  // kCopy: the committed object's key
+  // kPut: the bytes, filled by Write; `reserved` of put_memory held.
+  std::string bytes;
+  uint64_t reserved = 0;
+  // kMultipart, I/O thread only: the part size and the chunks held per
+  // part until it is whole.
+  uint64_t part_size = 0;
+  std::map<uint64_t, std::vector<StageChunk>> held;
+  std::map<uint64_t, uint64_t> held_bytes;
+  Status io_error;  // a chunk skipped: the file cannot be whole (I/O thread)
+  // kMultipart, shared with the workers: the upload and its parts' ETags.
+  std::mutex mu;
+  std::string upload_id;
+  std::vector<std::string> etags;  // by part index
+  Status error;                    // the first part or upload failure
+
+  uint64_t parts() const {
+    return std::max<uint64_t>(1, (req.size + part_size - 1) / part_size);
+  }
+  uint64_t PartLen(uint64_t part) const {
+    return std::min(part_size, req.size - part * part_size);
+  }
+
+ private:
+  std::atomic<uint64_t>* reserved_;
+};
+
+S3Staged* Of(StagedFile* f) { return static_cast<S3Staged*>(f); }
+
+// The store failing, as the core must see it: DEST trouble (an IOError)
+// stops the run, where another error would fail only the file and have
+// it read again from the next copy. A client that can send nothing more
+// (Aborted) is the store failing.
+Status AsTrouble(const Status& s) {
+  if (s.IsAborted()) return Status::IOError(s.message());
+  return s;
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') {
+    return "localhost";
+  }
+  std::string h(buf);
+  for (char& c : h) {
+    if (c == '/') c = '_';
+  }
+  return h;
+}
+
+// The 64-bit FNV-1a of `s`: an object's "inode" is its ETag's, so a key
+// whose object was replaced (another ETag) is not trusted on a rerun.
+uint64_t Fnv(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h | 1;
+}
+
+S3Metadata MetadataFor(const StageRequest& req) {
+  S3Metadata m;
+  m["valise-mtime"] = std::to_string(req.mtime_ns);
+  char mode[16];
+  snprintf(mode, sizeof(mode), "%o", req.mode & 07777);
+  m["valise-mode"] = mode;
+  for (const Digest& d : req.digests) {
+    m["valise-" + std::string(DigestName(d.type))] = d.Hex();
+  }
+  return m;
+}
+
+S3Payload PayloadOf(std::vector<S3Buffer> pieces) {
+  auto md5 = Hasher::New(DigestType::kMd5);
+  auto sha = Hasher::New(DigestType::kSha256);
+  for (const S3Buffer& b : pieces) {
+    md5->Update(b.data, b.size);
+    sha->Update(b.data, b.size);
+  }
+  S3Payload p;
+  p.pieces = std::move(pieces);
+  p.md5 = md5->Finish();
+  p.sha256 = sha->Finish();
+  return p;
+}
+
+class S3Destination;
+
+// The writer: chunks into memory (small files) or into parts sent by the
+// workers (large files); answers handed back to the read loop in Poll.
+class S3Writer final : public StageWriter {
+ public:
+  S3Writer(S3Destination* dest, Workers* workers, unsigned threads)
+      : dest_(dest), workers_(workers), threads_(threads) {}
+
+  void Attach(const StageIo& io) override { io_ = io; }
+  size_t buffers(size_t num_drives, size_t chunk_size) const override;
+  bool HasRoom() const override { return true; }
+  void Write(const StageChunk& c) override;
+  void Skip(StagedFile* file, uint64_t offset) override;
+  bool Issue() override { return false; }
+  void OnComplete(Transfer*) override {}
+  void Poll() override;
+  bool Busy() const override { return held_ > 0 || outstanding_ > 0; }
+
+ private:
+  struct Done {
+    std::vector<StageChunk> chunks;
+    Status status;
+  };
+  void Answer(const StageChunk& c, const Status& s) {
+    io_.written(c, s);
+    io_.release(c.buf);
+  }
+  void SendPart(S3Staged* f, uint64_t part, std::vector<StageChunk> chunks);
+
+  S3Destination* dest_;
+  Workers* workers_;
+  const unsigned threads_;
+  StageIo io_;
+  size_t held_ = 0;         // chunks held in parts not yet whole
+  size_t outstanding_ = 0;  // parts sent whose answers Poll has not seen
+  std::mutex mu_;
+  std::vector<Done> done_;
+};
+
+class S3Destination final : public Destination {
+ public:
+  S3Destination(S3Client* client, const S3Url& url,
+                const S3DestinationOptions& opt)
+      : client_(client),
+        url_(url),
+        opt_(opt),
+        where_(url.ToString()),
+        host_(opt.host.empty() ? HostName() : opt.host),
+        writer_(this, &workers_, std::max(1u, opt.threads)),
+        workers_(std::max(1u, opt.threads)) {}
+
+  const std::string& where() const override { return where_; }
+  S3Client* client() const { return client_; }
+  const std::string& bucket() const { return url_.bucket; }
+  uint64_t part_size() const { return opt_.part_size; }
+
+  Status Open(DestInfo* info) override {
+    Status s = client_->HeadBucket(url_.bucket);
+    if (s.IsNotFound()) {
+      return Status::NotFound(where_, "no such bucket (make it first)");
+    }
+    VALISE_RETURN_IF_ERROR(s);
+    size_t aborted = 0;
+    VALISE_RETURN_IF_ERROR(AbortLeftovers(&aborted));
+    info->clone = true;
+    info->hardlink = false;
+    info->seal_covers_names = false;
+    info->notes.push_back(
+        "s3: files of up to " + std::to_string(opt_.put_max) +
+        " bytes in one PUT (If-None-Match), larger ones in multipart uploads "
+        "of " +
+        std::to_string(opt_.part_size) +
+        "-byte parts completed once verified; duplicates as server-side "
+        "copies; " +
+        std::to_string(opt_.threads) + " requests in flight");
+    if (aborted > 0) {
+      info->notes.push_back("s3: aborted " + std::to_string(aborted) +
+                            " multipart upload(s) an earlier run left under " +
+                            where_);
+    }
+    return Status::OK();
+  }
+
+  Status Resume(const std::string& begin_note,
+                std::vector<JournalRecord>* records,
+                std::vector<std::string>* notes) override {
+    records->clear();
+    S3ListObjectsRequest req;
+    req.prefix = url_.Key(".valise/journal/");
+    S3ListObjectsResult page;
+    do {
+      VALISE_RETURN_IF_ERROR(client_->ListObjectsV2(url_.bucket, req, &page));
+      for (const S3ObjectSummary& o : page.objects) {
+        VALISE_RETURN_IF_ERROR(ReadJournal(o, records, notes));
+      }
+      req.continuation_token = page.next_continuation_token;
+    } while (page.truncated);
+    run_ =
+        std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
+    run_.insert(0, 20 - std::min<size_t>(20, run_.size()), '0');
+    JournalRecord begin;
+    begin.type = JournalRecord::Type::kBegin;
+    begin.note = begin_note;
+    return Record({begin});
+  }
+
+  Status Stat(const std::string& name, FileInfo* info) override {
+    S3ObjectInfo o;
+    Status s = client_->HeadObject(url_.bucket, url_.Key(name), &o);
+    if (s.IsNotFound()) return Status::PosixError(ObjectUrl(name), ENOENT);
+    VALISE_RETURN_IF_ERROR(s);
+    *info = FileInfo();
+    info->type = FileType::kRegular;
+    info->size = o.size;
+    auto m = o.metadata.find("valise-mtime");
+    if (m != o.metadata.end())
+      info->mtime_ns = strtoll(m->second.c_str(), nullptr, 10);
+    auto mode = o.metadata.find("valise-mode");
+    info->mode =
+        mode != o.metadata.end()
+            ? static_cast<uint32_t>(strtoul(mode->second.c_str(), nullptr, 8))
+            : 0644;
+    info->inode = Fnv(o.etag);
+    info->nlink = 1;
+    return Status::OK();
+  }
+
+  std::string ReadPath(const std::string& name) const override {
+    return ObjectUrl(name);
+  }
+
+  StageWriter* writer() override { return &writer_; }
+
+  Status Stage(const StageRequest& req,
+               std::unique_ptr<StagedFile>* out) override {
+    const std::string key = url_.Key(req.name);
+    uint64_t total = reserved_.load();
+    if (req.size <= opt_.put_max) {
+      while (total + req.size <= opt_.put_memory &&
+             !reserved_.compare_exchange_weak(total, total + req.size)) {
+      }
+      if (total + req.size <= opt_.put_memory) {
+        auto f = std::make_unique<S3Staged>(Kind::kPut, req, key, &reserved_);
+        f->reserved = req.size;
+        f->bytes.assign(req.size, '\0');
+        *out = std::move(f);
+        return Status::OK();
+      }
+    }
+    auto f = std::make_unique<S3Staged>(Kind::kMultipart, req, key, &reserved_);
+    const uint64_t chunk = chunk_size_ ? chunk_size_ : 1;
+    uint64_t p =
+        std::max(opt_.part_size, (req.size + kMaxParts - 1) / kMaxParts);
+    f->part_size = (p + chunk - 1) / chunk * chunk;
+    f->etags.resize(f->parts());
+    *out = std::move(f);
+    return Status::OK();
+  }
+
+  Status Finish(StagedFile* file) override {
+    S3Staged* f = Of(file);
+    if (!f->io_error.ok()) return f->io_error;
+    if (f->kind != Kind::kMultipart) return Status::OK();
+    std::lock_guard<std::mutex> l(f->mu);
+    if (!f->error.ok()) return f->error;
+    for (const std::string& e : f->etags) {
+      if (e.empty()) {
+        return Status::IOError(ObjectUrl(f->req.name), "a part was not sent");
+      }
+    }
+    return Status::OK();
+  }
+
+  Status Seal(const std::vector<StagedFile*>& files,
+              std::vector<Status>* each) override {
+    each->assign(files.size(), Status::OK());
+    return Status::OK();
+  }
+
+  void Name(const std::vector<StagedFile*>& files,
+            std::vector<Status>* each) override {
+    each->assign(files.size(), Status::OK());
+    std::vector<std::function<void()>> tasks;
+    for (size_t i = 0; i < files.size(); ++i) {
+      tasks.push_back([this, f = Of(files[i]), s = &(*each)[i]] {
+        *s = AsTrouble(NameOne(f));
+      });
+    }
+    workers_.RunAll(std::move(tasks));
+  }
+
+  Status Record(const std::vector<JournalRecord>& records) override {
+    if (records.empty()) return Status::OK();
+    std::string bytes;
+    for (const JournalRecord& r : records) bytes += EncodeJournalRecord(r);
+    char seq[16];
+    snprintf(seq, sizeof(seq), "%06llu",
+             static_cast<unsigned long long>(++journal_seq_));
+    const std::string key =
+        url_.Key(".valise/journal/" + host_ + "/" + run_ + "-" + seq);
+    S3WriteResult w;
+    return AsTrouble(client_->PutObject(
+        url_.bucket, key, PayloadOf({{bytes.data(), bytes.size()}}), {}, true,
+        &w));
+  }
+
+  Status Sync() override { return Status::OK(); }
+
+  Status Duplicate(const std::string& from, const StageRequest& req,
+                   DuplicateKind kind,
+                   std::unique_ptr<StagedFile>* out) override {
+    if (kind != DuplicateKind::kClone) {
+      return Status::NotSupported(ObjectUrl(req.name),
+                                  "an object store has no hard links");
+    }
+    auto f = std::make_unique<S3Staged>(Kind::kCopy, req, url_.Key(req.name),
+                                        &reserved_);
+    f->from_key = url_.Key(from);
+    *out = std::move(f);
+    return Status::OK();
+  }
+
+  void Adopt(const std::string& name,
+             std::unique_ptr<StagedFile>* out) override {
+    StageRequest req;
+    req.name = name;
+    *out = std::make_unique<S3Staged>(Kind::kAdopted, req, url_.Key(name),
+                                      &reserved_);
+  }
+
+  void Discard(std::unique_ptr<StagedFile> file) override {
+    if (file) AbortUpload(Of(file.get()));
+  }
+
+  void CleanUp() override {
+    std::set<std::pair<std::string, std::string>> open;
+    {
+      std::lock_guard<std::mutex> l(uploads_mu_);
+      open.swap(open_uploads_);
+    }
+    for (const auto& [key, id] : open) {
+      (void)client_->AbortMultipartUpload(url_.bucket, key, id);
+    }
+    // And any other under PREFIX/: a Create whose answer was lost made an
+    // upload this run never heard of (best effort; the next Open retries).
+    size_t aborted = 0;
+    (void)AbortLeftovers(&aborted);
+  }
+
+  Status Close(const std::string& end_note) override {
+    JournalRecord end;
+    end.type = JournalRecord::Type::kEnd;
+    end.note = end_note;
+    return Record({end});
+  }
+
+  // The writer's side.
+  void SetChunkSize(size_t chunk) { chunk_size_ = chunk; }
+  // Starts f's upload if no part did yet. Worker threads.
+  Status EnsureUpload(S3Staged* f) {
+    std::lock_guard<std::mutex> l(f->mu);
+    if (!f->error.ok()) return f->error;
+    if (!f->upload_id.empty()) return Status::OK();
+    // Not idempotent, so the client does not retry it when it may have
+    // been applied; a second upload is harmless (a leftover is aborted by
+    // CleanUp or the next Open), so it is asked again here.
+    Status s;
+    for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
+      s = client_->CreateMultipartUpload(url_.bucket, f->key,
+                                         MetadataFor(f->req), &f->upload_id);
+      if (s.ok() || !s.retryable()) break;
+    }
+    if (!s.ok()) {
+      f->error = s;
+      return s;
+    }
+    std::lock_guard<std::mutex> u(uploads_mu_);
+    open_uploads_.insert({f->key, f->upload_id});
+    return Status::OK();
+  }
+  std::string ObjectUrl(const std::string& name) const {
+    return "s3://" + url_.bucket + "/" + url_.Key(name);
+  }
+
+ private:
+  Status ReadJournal(const S3ObjectSummary& o,
+                     std::vector<JournalRecord>* records,
+                     std::vector<std::string>* notes) {
+    std::string data(o.size, '\0');
+    if (o.size > 0) {
+      S3GetResult r;
+      VALISE_RETURN_IF_ERROR(client_->GetObject(url_.bucket, o.key, 0, o.size,
+                                                data.data(), o.etag, &r));
+      data.resize(r.bytes);
+    }
+    std::vector<JournalRecord> got;
+    uint64_t valid = 0;
+    Status s = DecodeJournal(data, &got, &valid);
+    if (!s.ok()) return s.WithContext("s3://" + url_.bucket + "/" + o.key);
+    if (valid != data.size()) {
+      notes->push_back("s3://" + url_.bucket + "/" + o.key + ": " +
+                       std::to_string(data.size() - valid) +
+                       " bytes after the last whole record ignored");
+    }
+    records->insert(records->end(), got.begin(), got.end());
+    return Status::OK();
+  }
+
+  Status AbortLeftovers(size_t* aborted) {
+    std::string key_marker, id_marker;
+    S3ListUploadsResult page;
+    std::vector<S3UploadSummary> all;
+    do {
+      VALISE_RETURN_IF_ERROR(client_->ListMultipartUploads(
+          url_.bucket, url_.prefix.empty() ? "" : url_.prefix + "/", key_marker,
+          id_marker, &page));
+      all.insert(all.end(), page.uploads.begin(), page.uploads.end());
+      key_marker = page.next_key_marker;
+      id_marker = page.next_upload_id_marker;
+    } while (page.truncated);
+    for (const S3UploadSummary& u : all) {
+      Status s = client_->AbortMultipartUpload(url_.bucket, u.key, u.upload_id);
+      if (!s.ok() && !s.IsNotFound()) return s;
+      ++*aborted;
+    }
+    return Status::OK();
+  }
+
+  // A name taken: EEXIST, which the core reports as a conflict.
+  Status Taken(const S3Staged* f, const S3ObjectInfo& o) const {
+    return Status::PosixError(ObjectUrl(f->req.name) + " (an object of " +
+                                  std::to_string(o.size) + " bytes, ETag " +
+                                  o.etag + ", is there)",
+                              EEXIST);
+  }
+
+  // Whether f's key is free: OK if so, Taken if not, else the error.
+  Status CheckFree(const S3Staged* f) {
+    S3ObjectInfo o;
+    Status s = client_->HeadObject(url_.bucket, f->key, &o);
+    if (s.IsNotFound()) return Status::OK();
+    if (!s.ok()) return s;
+    return Taken(f, o);
+  }
+
+  Status NameOne(S3Staged* f) {
+    switch (f->kind) {
+      case Kind::kAdopted: {
+        S3ObjectInfo o;
+        return client_->HeadObject(url_.bucket, f->key, &o);
+      }
+      case Kind::kPut: {
+        S3WriteResult w;
+        Status s =
+            client_->PutObject(url_.bucket, f->key,
+                               PayloadOf({{f->bytes.data(), f->bytes.size()}}),
+                               MetadataFor(f->req), true, &w);
+        if (s.http_status() == 412) {
+          S3ObjectInfo o;
+          if (client_->HeadObject(url_.bucket, f->key, &o).ok())
+            return Taken(f, o);
+          return Status::PosixError(ObjectUrl(f->req.name), EEXIST);
+        }
+        std::string().swap(f->bytes);
+        return s;
+      }
+      case Kind::kMultipart: {
+        Status s = CheckFree(f);
+        if (s.ok()) {
+          std::vector<S3CompletedPart> parts;
+          for (size_t i = 0; i < f->etags.size(); ++i) {
+            parts.push_back({static_cast<int>(i + 1), f->etags[i]});
+          }
+          S3WriteResult w;
+          s = client_->CompleteMultipartUpload(url_.bucket, f->key,
+                                               f->upload_id, parts, &w);
+          if (s.ok()) {
+            Forget(f);
+            return s;
+          }
+        }
+        AbortUpload(f);
+        return s;
+      }
+      case Kind::kCopy:
+        VALISE_RETURN_IF_ERROR(CheckFree(f));
+        return Copy(f);
+    }
+    return Status::OK();
+  }
+
+  Status Copy(S3Staged* f) {
+    S3WriteResult w;
+    if (f->req.size <= kMaxCopy) {
+      return client_->CopyObject(url_.bucket, f->from_key, url_.bucket, f->key,
+                                 &w);
+    }
+    std::string id;
+    VALISE_RETURN_IF_ERROR(client_->CreateMultipartUpload(
+        url_.bucket, f->key, MetadataFor(f->req), &id));
+    std::vector<S3CompletedPart> parts;
+    Status s;
+    for (uint64_t off = 0; s.ok() && off < f->req.size; off += kMaxCopy) {
+      const int n = static_cast<int>(parts.size() + 1);
+      s = client_->UploadPartCopy(url_.bucket, f->key, id, n, url_.bucket,
+                                  f->from_key, off,
+                                  std::min(kMaxCopy, f->req.size - off), &w);
+      parts.push_back({n, w.etag});
+    }
+    if (s.ok()) {
+      s = client_->CompleteMultipartUpload(url_.bucket, f->key, id, parts, &w);
+    }
+    if (!s.ok()) (void)client_->AbortMultipartUpload(url_.bucket, f->key, id);
+    return s;
+  }
+
+  void Forget(S3Staged* f) {
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    open_uploads_.erase({f->key, f->upload_id});
+  }
+
+  void AbortUpload(S3Staged* f) {
+    std::string id;
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      id.swap(f->upload_id);
+    }
+    if (id.empty()) return;
+    (void)client_->AbortMultipartUpload(url_.bucket, f->key, id);
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    open_uploads_.erase({f->key, id});
+  }
+
+  S3Client* const client_;
+  const S3Url url_;
+  const S3DestinationOptions opt_;
+  const std::string where_;
+  const std::string host_;
+  std::string run_ = "0";
+  uint64_t journal_seq_ = 0;  // the ingest or commit thread, one at a time
+  std::atomic<uint64_t> reserved_{0};
+  size_t chunk_size_ = 0;
+  std::mutex uploads_mu_;
+  std::set<std::pair<std::string, std::string>> open_uploads_;  // key, id
+  S3Writer writer_;  // before workers_: the workers stop first
+  Workers workers_;
+};
+
+size_t S3Writer::buffers(size_t num_drives, size_t chunk_size) const {
+  dest_->SetChunkSize(chunk_size);
+  const size_t per_part = (dest_->part_size() + chunk_size - 1) / chunk_size;
+  return num_drives * (2 * per_part + 2) + threads_ * per_part;
+}
+
+void S3Writer::Write(const StageChunk& c) {
+  S3Staged* f = Of(c.file);
+  if (!f->io_error.ok()) return Answer(c, f->io_error);
+  if (f->kind == Kind::kPut) {
+    if (c.offset + c.len > f->bytes.size()) {
+      return Answer(c, Status::InvalidArgument(f->req.name,
+                                               "a chunk past the file's size"));
+    }
+    memcpy(f->bytes.data() + c.offset, io_.pool->data(c.buf), c.len);
+    return Answer(c, Status::OK());
+  }
+  const uint64_t part = c.offset / f->part_size;
+  f->held[part].push_back(c);
+  f->held_bytes[part] += c.len;
+  ++held_;
+  if (f->held_bytes[part] < f->PartLen(part)) return;
+  std::vector<StageChunk> chunks = std::move(f->held[part]);
+  f->held.erase(part);
+  f->held_bytes.erase(part);
+  held_ -= chunks.size();
+  SendPart(f, part, std::move(chunks));
+}
+
+void S3Writer::SendPart(S3Staged* f, uint64_t part,
+                        std::vector<StageChunk> chunks) {
+  ++outstanding_;
+  std::sort(chunks.begin(), chunks.end(),
+            [](const StageChunk& a, const StageChunk& b) {
+              return a.offset < b.offset;
+            });
+  BufferPool* pool = io_.pool;
+  workers_->Submit([this, f, part, pool, chunks = std::move(chunks)] {
+    Status s = dest_->EnsureUpload(f);
+    if (s.ok()) {
+      std::vector<S3Buffer> pieces;
+      for (const StageChunk& c : chunks) {
+        pieces.push_back({pool->data(c.buf), c.len});
+      }
+      std::string id;
+      {
+        std::lock_guard<std::mutex> l(f->mu);
+        id = f->upload_id;
+      }
+      S3WriteResult w;
+      s = dest_->client()->UploadPart(dest_->bucket(), f->key, id,
+                                      static_cast<int>(part + 1),
+                                      PayloadOf(std::move(pieces)), &w);
+      std::lock_guard<std::mutex> l(f->mu);
+      if (s.ok()) {
+        f->etags[part] = w.etag;
+      } else if (f->error.ok()) {
+        f->error = s;
+      }
+    }
+    // Woken under mu_: the loop (which may end once Poll saw this answer)
+    // cannot take the answer before wake() returned.
+    std::lock_guard<std::mutex> l(mu_);
+    done_.push_back(Done{chunks, AsTrouble(s)});
+    io_.wake();
+  });
+}
+
+void S3Writer::Skip(StagedFile* file, uint64_t offset) {
+  S3Staged* f = Of(file);
+  if (f->io_error.ok()) {
+    f->io_error = Status::IOError(
+        dest_->ObjectUrl(f->req.name),
+        "the chunk at offset " + std::to_string(offset) + " was not read");
+  }
+  for (auto& [part, chunks] : f->held) {
+    for (const StageChunk& c : chunks) Answer(c, f->io_error);
+    held_ -= chunks.size();
+  }
+  f->held.clear();
+  f->held_bytes.clear();
+}
+
+void S3Writer::Poll() {
+  std::vector<Done> done;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    done.swap(done_);
+  }
+  for (const Done& d : done) {
+    for (const StageChunk& c : d.chunks) Answer(c, d.status);
+    --outstanding_;
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Destination> NewS3Destination(S3Client* client,
+                                              const S3Url& url,
+                                              const S3DestinationOptions& opt) {
+  return std::make_unique<S3Destination>(client, url, opt);
+}
+
+}  // namespace valise
