@@ -73,6 +73,54 @@ const std::string& BenchFile() {
   return path;
 }
 
+// One pass over the file through the engine (DriveEngine's client): a
+// read per free transfer, `depth` in flight, until `size` bytes are back.
+class ReadWhole final : public EngineClient {
+ public:
+  ReadWhole(IoEngine* engine, BufferPool* pool, File* file, uint64_t size,
+            bool fixed, std::vector<Transfer>* transfers)
+      : engine_(engine), pool_(pool), file_(file), size_(size), fixed_(fixed) {
+    for (Transfer& t : *transfers) free_.push_back(&t);
+    base_ = transfers->data();
+  }
+  const Status& error() const { return error_; }
+
+  void Fill() override {
+    while (error_.ok() && next_ < size_ && engine_->HasRoom(0) &&
+           !free_.empty()) {
+      Transfer* t = free_.back();
+      free_.pop_back();
+      const int idx = static_cast<int>(t - base_);
+      *t = Transfer{};
+      t->file = file_;
+      t->offset = next_;
+      t->len = static_cast<uint32_t>(pool_->buffer_size());
+      t->buf = pool_->data(idx);
+      t->buf_index = fixed_ ? idx : -1;
+      error_ = engine_->Submit(t);
+      next_ += pool_->buffer_size();
+    }
+  }
+  bool HasWork() override { return error_.ok() && received_ < size_; }
+  void Complete(Transfer* t, uint64_t) override {
+    if (!t->status.ok() && error_.ok()) error_ = t->status;
+    received_ += t->done;
+    free_.push_back(t);
+  }
+  uint64_t WaitMicros() override { return 1'000'000; }
+
+ private:
+  IoEngine* const engine_;
+  BufferPool* const pool_;
+  File* const file_;
+  const uint64_t size_;
+  const bool fixed_;
+  Transfer* base_ = nullptr;
+  std::vector<Transfer*> free_;
+  uint64_t next_ = 0, received_ = 0;
+  Status error_;
+};
+
 // Reads the bench file (up to kFileSize) through an engine on queue `kind`
 // with `depth` transfers of `chunk` bytes in flight.
 void ReadFile(benchmark::State& state, int kind, unsigned depth,
@@ -103,41 +151,16 @@ void ReadFile(benchmark::State& state, int kind, unsigned depth,
   state.SetLabel(engine.queue()->Describe());
 
   std::vector<Transfer> transfers(depth);
-  std::vector<Transfer*> free_list, done;
-  done.reserve(depth);
   for (auto _ : state) {
-    free_list.clear();
-    for (Transfer& t : transfers) free_list.push_back(&t);
-    uint64_t next = 0, received = 0;
-    while (received < size) {
-      while (next < size && engine.HasRoom(0) && !free_list.empty()) {
-        Transfer* t = free_list.back();
-        free_list.pop_back();
-        int idx = static_cast<int>(t - transfers.data());
-        t->file = file.get();
-        t->offset = next;
-        t->len = chunk;
-        t->buf = pool.data(idx);
-        t->buf_index = fixed ? idx : -1;
-        if (!engine.Submit(t).ok()) {
-          state.SkipWithError("submit failed");
-          return;
-        }
-        next += chunk;
-      }
-      done.clear();
-      if (!engine.Reap(&done, true, 1'000'000).ok()) {
-        state.SkipWithError("reap failed");
-        return;
-      }
-      for (Transfer* t : done) {
-        if (!t->status.ok()) {
-          state.SkipWithError(t->status.ToString().c_str());
-          return;
-        }
-        received += t->done;
-        free_list.push_back(t);
-      }
+    ReadWhole reads(&engine, &pool, file.get(), size, fixed, &transfers);
+    Status s = DriveEngine(&engine, &reads, fs);
+    if (!s.ok()) {
+      state.SkipWithError(s.ToString().c_str());
+      return;
+    }
+    if (!reads.error().ok()) {
+      state.SkipWithError(reads.error().ToString().c_str());
+      return;
     }
     benchmark::DoNotOptimize(pool.data(0)[0]);
   }

@@ -112,6 +112,9 @@ class IoEngine {
   bool HasRoom(int drive) const;
   unsigned in_flight(int drive) const;
   unsigned in_flight() const;
+  // Transfers failed by a timeout whose late completion has not come back
+  // yet (in_flight() counts them).
+  unsigned timed_out() const;
   bool stalled(int drive) const;
 
   // Starts a transfer. REQUIRES: HasRoom(t->drive). Submission to the
@@ -131,5 +134,44 @@ class IoEngine {
   std::unique_ptr<IoQueue> queue_;
   std::unique_ptr<State> state_;
 };
+
+// What a caller of DriveEngine does with the engine: the loop's cases, as
+// fio's ioengine users give do_io theirs. Every method on the thread that
+// owns the engine.
+class EngineClient {
+ public:
+  virtual ~EngineClient() = default;
+  // Submits what can be submitted now (while the engine has room and the
+  // client has buffers and work). Called at the start of every round.
+  virtual void Fill() = 0;
+  // True while the client has work left that needs no transfer in flight
+  // to go on (more to submit later). When nothing is in flight and this is
+  // false, the drive ends.
+  virtual bool HasWork() = 0;
+  // Nothing is in flight (but transfers abandoned by a timeout) and
+  // HasWork: waits for what the client waits for (a buffer given back by
+  // another thread) before the next round. Default: returns at once.
+  virtual void Idle() {}
+  // A transfer came back: done, failed, timed out (its buffer still with
+  // the kernel), or late (a timed-out transfer's buffer is free again).
+  virtual void Complete(Transfer* t, uint64_t now_us) = 0;
+  // After each round's completions (a progress tick). Default: nothing.
+  virtual void Reaped() {}
+  // How long a round waits for a completion, in microseconds. Default:
+  // 100 ms.
+  virtual uint64_t WaitMicros() { return 100'000; }
+};
+
+// The one submit/reap loop over an engine, for every user (the reader,
+// `valise bench`, the micro benches), after liburing's io_uring-cp.c and
+// fio's do_io: Fill, then if nothing is in flight end or Idle, else wait
+// for at least one completion and Complete each, until nothing is in
+// flight and the client has no work. Transfers failed by a timeout whose
+// late completion has not come back are not waited for (the kernel may
+// hold them for ever): the caller keeps their files and buffers alive
+// until the engine is destroyed. Returns OK, or the queue's own failure
+// (nothing more can run on it); transfers' failures go to Complete.
+// `clock` gives now_us (the engine's clock source).
+Status DriveEngine(IoEngine* engine, EngineClient* client, FileSystem* clock);
 
 }  // namespace valise

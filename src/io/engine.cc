@@ -282,6 +282,12 @@ unsigned IoEngine::in_flight(int drive) const {
 
 unsigned IoEngine::in_flight() const { return state_->in_flight; }
 
+unsigned IoEngine::timed_out() const {
+  unsigned n = 0;
+  for (const State::Drive& d : state_->drives) n += d.timed_out;
+  return n;
+}
+
 bool IoEngine::stalled(int drive) const {
   return state_->ValidDrive(drive) && state_->drives[drive].stalled;
 }

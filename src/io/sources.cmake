@@ -1,6 +1,7 @@
 # The real I/O layer: POSIX files, io_uring and synchronous queues, engine.
 set(VALISE_IO_SOURCES
   src/io/engine.cc
+  src/io/engine_driver.cc
   src/io/posix_file_system.cc
   src/io/sync_queue.cc
   src/io/threaded_queue.cc

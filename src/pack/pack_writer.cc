@@ -109,7 +109,10 @@ struct Slot {
   std::vector<IoTag> read_tags, write_tags;
 };
 
-class PackWriter {
+// The pack's side of the engine loop (DriveEngine): each round admits
+// stripes and submits what waits; each completion goes to its slot; the
+// hashing lanes' and encoder's events are handled after every round.
+class PackWriter final : public EngineClient {
  public:
   PackWriter(FileSystem* fs, PackPlan* plan, const PackOptions& opt,
              File* index_file, File* parity_file)
@@ -125,7 +128,15 @@ class PackWriter {
 
   Status Run(Manifest* manifest, PackSummary* summary);
 
+  // EngineClient.
+  void Fill() override;
+  bool HasWork() override;
+  void Idle() override;
+  void Complete(Transfer* t, uint64_t now_us) override;
+  void Reaped() override;
+
  private:
+  void HandleEvents();
   Status Setup();
   Status OpenDrives();
   Status CreateEmptyFiles();
@@ -190,7 +201,6 @@ class PackWriter {
   std::vector<std::vector<Transfer*>> pending_;  // per engine drive
   uint64_t next_stripe_ = 0;
   uint64_t retired_ = 0;
-  unsigned abandoned_ = 0;  // timed out, still with the kernel
   Status fatal_;
   std::unique_ptr<Progress> progress_;
   PackSummary* summary_ = nullptr;
@@ -424,11 +434,7 @@ void PackWriter::SubmitPending() {
 }
 
 void PackWriter::OnTransfer(Transfer* t) {
-  if (t->late) {  // already failed by its timeout
-    --abandoned_;
-    return;
-  }
-  if (t->status.IsTimedOut()) ++abandoned_;
+  if (t->late) return;  // already failed by its timeout
   const IoTag* tag = static_cast<const IoTag*>(t->tag);
   Slot* slot = &slots_[tag->slot];
   if (tag->write) {
@@ -621,10 +627,10 @@ void PackWriter::Fail(const Status& s) {
   if (!s.ok() && fatal_.ok()) fatal_ = s;
 }
 
-// Whether anything is still running: I/O (apart from abandoned requests)
-// or work on the threads whose event has not been handled.
+// Whether anything is still running: I/O (apart from requests a timeout
+// abandoned) or work on the threads whose event has not been handled.
 bool PackWriter::Busy() {
-  if (engine_->in_flight() > abandoned_) return true;
+  if (engine_->in_flight() > engine_->timed_out()) return true;
   for (const auto& p : pending_) {
     if (!p.empty()) return true;
   }
@@ -671,36 +677,42 @@ Status PackWriter::Describe(Manifest* manifest) {
   return manifest->Finish();
 }
 
+void PackWriter::Fill() {
+  if (opt_.cancel != nullptr && opt_.cancel->load()) {
+    Fail(Status::Aborted("pack", "interrupted"));
+  }
+  Admit();
+  SubmitPending();
+}
+
+bool PackWriter::HasWork() {
+  if (retired_ == layout_.stripes) return false;
+  return fatal_.ok() || Busy();
+}
+
+// Nothing in flight: the threads are hashing or encoding.
+void PackWriter::Idle() {
+  work_->WaitForEvents(100'000);
+  HandleEvents();
+}
+
+void PackWriter::Complete(Transfer* t, uint64_t) { OnTransfer(t); }
+
+void PackWriter::Reaped() { HandleEvents(); }
+
+void PackWriter::HandleEvents() {
+  std::vector<StripeWork::Event> events;
+  work_->Drain(&events);
+  for (const StripeWork::Event& e : events) OnEvent(e);
+  progress_->Tick();
+}
+
 Status PackWriter::Run(Manifest* manifest, PackSummary* summary) {
   summary_ = summary;
   const uint64_t start_us = fs_->NowMicros();
   VALISE_RETURN_IF_ERROR(Setup());
-  std::vector<Transfer*> done;
-  std::vector<StripeWork::Event> events;
-  while (true) {
-    if (opt_.cancel != nullptr && opt_.cancel->load()) {
-      Fail(Status::Aborted("pack", "interrupted"));
-    }
-    Admit();
-    SubmitPending();
-    if (retired_ == layout_.stripes) break;
-    if (!fatal_.ok() && !Busy()) break;
-    if (engine_->in_flight() > abandoned_) {
-      done.clear();
-      Status s = engine_->Reap(&done, true, 100'000);
-      if (!s.ok()) {
-        Fail(s);
-        break;  // the queue itself failed: nothing more will complete
-      }
-      for (Transfer* t : done) OnTransfer(t);
-    } else {
-      work_->WaitForEvents(100'000);
-    }
-    events.clear();
-    work_->Drain(&events);
-    for (const StripeWork::Event& e : events) OnEvent(e);
-    progress_->Tick();
-  }
+  // A failure of the queue itself: nothing more will complete.
+  Fail(DriveEngine(engine_.get(), this, fs_));
   work_.reset();  // joins the threads
   progress_->Finish();
   VALISE_RETURN_IF_ERROR(fatal_);

@@ -266,6 +266,158 @@ struct TimedReadResult {
   std::string note;
 };
 
+// TimedRead's side of the engine loop (DriveEngine): each drive reads its
+// files in order, one chunk per free buffer, until the time is up.
+class TimedReads final : public EngineClient {
+ public:
+  TimedReads(FileSystem* fs, const BenchOptions& o, IoEngine* engine,
+             BufferPool* pool, bool fixed, double seconds,
+             std::vector<DriveRun>* runs)
+      : fs_(fs),
+        o_(o),
+        engine_(engine),
+        pool_(pool),
+        fixed_(fixed),
+        runs_(*runs),
+        transfers_(pool->count()),
+        start_us_(fs->NowMicros()),
+        deadline_us_(start_us_ + Micros(seconds)) {
+    for (size_t b = pool->count(); b-- > 0;) {
+      free_bufs_.push_back(static_cast<int>(b));
+    }
+  }
+
+  uint64_t start_us() const { return start_us_; }
+
+  void Fill() override {
+    now_ = fs_->NowMicros();
+    stop_ = now_ >= deadline_us_ || Cancelled(o_);
+    issued_any_ = false;
+    if (stop_) return;
+    for (bool issued = true; issued;) {
+      issued = false;
+      for (int d = 0; d < static_cast<int>(runs_.size()); ++d) {
+        issued |= Issue(d);
+      }
+      issued_any_ |= issued;
+    }
+  }
+
+  bool HasWork() override {
+    bool more = false;
+    for (const DriveRun& r : runs_) more |= r.HasMore();
+    return !stop_ && more && issued_any_;
+  }
+
+  uint64_t WaitMicros() override {
+    return stop_ ? 100'000
+                 : std::clamp<uint64_t>(deadline_us_ - now_, 1'000, 100'000);
+  }
+
+  void Complete(Transfer* t, uint64_t now_us) override {
+    const int buf = static_cast<int>(t - transfers_.data());
+    if (t->late) {
+      free_bufs_.push_back(buf);
+      return;
+    }
+    DriveRun& r = runs_[t->drive];
+    auto* f = static_cast<OpenRead*>(t->tag);
+    --f->in_flight;
+    if (t->status.ok()) {
+      r.bytes += t->done;
+      r.last_us = now_us;
+      const uint64_t want =
+          std::min<uint64_t>(pool_->buffer_size(), f->size - t->offset);
+      if (t->done < want) f->next = f->size;  // shorter than listed
+      free_bufs_.push_back(buf);
+    } else if (t->status.IsTimedOut()) {
+      // The buffer comes back with the late completion.
+      r.errors.push_back(t->status.message());
+      r.failed = true;
+    } else {
+      r.Error(t->status);
+      r.failed = true;  // a drive that fails reads has no rate to give
+      free_bufs_.push_back(buf);
+    }
+    CloseIfDone(r, f);
+  }
+
+ private:
+  static void CloseIfDone(DriveRun& r, OpenRead* f) {
+    if (f->next < f->size || f->in_flight > 0) return;
+    if (r.current == f) r.current = nullptr;
+    r.open.remove_if([f](const OpenRead& x) { return &x == f; });
+  }
+
+  // Issues one read on drive d if it has room, data and a free buffer.
+  bool Issue(int d) {
+    DriveRun& r = runs_[d];
+    if (r.failed || free_bufs_.empty() || !engine_->HasRoom(d)) return false;
+    while (r.current == nullptr || r.current->next >= r.current->size) {
+      if (r.current) CloseIfDone(r, r.current);
+      r.current = nullptr;
+      if (r.next_file >= r.plan->files.size() || r.failed) return false;
+      const ReadTarget& t = r.plan->files[r.next_file++];
+      ReadOptions ro;
+      ro.direct = o_.pipeline.direct;
+      std::unique_ptr<File> f;
+      Status s = fs_->OpenForRead(t.path, ro, &f);
+      if (!s.ok()) {
+        r.Error(s);
+        continue;
+      }
+      r.all_direct &= f->is_direct();
+      r.open.emplace_back();
+      r.open.back().file = std::move(f);
+      r.open.back().size = t.size;
+      r.current = &r.open.back();
+    }
+    OpenRead* f = r.current;
+    const int buf = free_bufs_.back();
+    free_bufs_.pop_back();
+    const uint64_t want =
+        std::min<uint64_t>(pool_->buffer_size(), f->size - f->next);
+    Transfer& t = transfers_[buf];
+    t = Transfer{};
+    t.op = IoOp::kRead;
+    t.file = f->file.get();
+    t.offset = f->next;
+    t.buf = pool_->data(buf);
+    // O_DIRECT reads whole blocks; the tail comes back short.
+    t.len = static_cast<uint32_t>(f->file->is_direct()
+                                      ? (want + kDirectAlignment - 1) /
+                                            kDirectAlignment * kDirectAlignment
+                                      : want);
+    t.buf_index = fixed_ ? buf : -1;
+    t.drive = d;
+    t.tag = f;
+    Status s = engine_->Submit(&t);
+    if (!s.ok()) {
+      free_bufs_.push_back(buf);
+      r.Error(s);
+      r.failed = true;
+      return false;
+    }
+    f->next += want;
+    ++f->in_flight;
+    return true;
+  }
+
+  FileSystem* const fs_;
+  const BenchOptions& o_;
+  IoEngine* const engine_;
+  BufferPool* const pool_;
+  const bool fixed_;
+  std::vector<DriveRun>& runs_;
+  std::vector<Transfer> transfers_;
+  std::vector<int> free_bufs_;
+  const uint64_t start_us_;
+  const uint64_t deadline_us_;
+  uint64_t now_ = 0;
+  bool stop_ = false;
+  bool issued_any_ = false;
+};
+
 // Reads the drives of `plans` at once, each sequentially through its files
 // (largest first), for at most `seconds`. Each drive's rate is its bytes
 // over the time from the start to its last completion.
@@ -292,128 +444,13 @@ Status TimedRead(FileSystem* fs, const BenchOptions& o,
   IoEngine engine(std::move(queue), n, opt.engine, fs);
   for (int d = 0; d < n; ++d) engine.SetDepth(d, depth[d]);
 
-  std::vector<Transfer> transfers(buffers);
-  std::vector<int> free_bufs;
-  for (size_t b = buffers; b-- > 0;) free_bufs.push_back(static_cast<int>(b));
   std::vector<DriveRun> runs(n);
   for (int d = 0; d < n; ++d) runs[d].plan = plans[d];
-
-  auto close_if_done = [](DriveRun& r, OpenRead* f) {
-    if (f->next < f->size || f->in_flight > 0) return;
-    if (r.current == f) r.current = nullptr;
-    r.open.remove_if([f](const OpenRead& x) { return &x == f; });
-  };
-
-  // Issues one read on drive d if it has room, data and a free buffer.
-  auto issue = [&](int d) -> bool {
-    DriveRun& r = runs[d];
-    if (r.failed || free_bufs.empty() || !engine.HasRoom(d)) return false;
-    while (r.current == nullptr || r.current->next >= r.current->size) {
-      if (r.current) close_if_done(r, r.current);
-      r.current = nullptr;
-      if (r.next_file >= r.plan->files.size() || r.failed) return false;
-      const ReadTarget& t = r.plan->files[r.next_file++];
-      ReadOptions ro;
-      ro.direct = opt.direct;
-      std::unique_ptr<File> f;
-      Status s = fs->OpenForRead(t.path, ro, &f);
-      if (!s.ok()) {
-        r.Error(s);
-        continue;
-      }
-      r.all_direct &= f->is_direct();
-      r.open.emplace_back();
-      r.open.back().file = std::move(f);
-      r.open.back().size = t.size;
-      r.current = &r.open.back();
-    }
-    OpenRead* f = r.current;
-    const int buf = free_bufs.back();
-    free_bufs.pop_back();
-    const uint64_t want = std::min<uint64_t>(chunk, f->size - f->next);
-    Transfer& t = transfers[buf];
-    t = Transfer{};
-    t.op = IoOp::kRead;
-    t.file = f->file.get();
-    t.offset = f->next;
-    t.buf = pool.data(buf);
-    // O_DIRECT reads whole blocks; the tail comes back short.
-    t.len = static_cast<uint32_t>(f->file->is_direct()
-                                      ? (want + kDirectAlignment - 1) /
-                                            kDirectAlignment * kDirectAlignment
-                                      : want);
-    t.buf_index = fixed ? buf : -1;
-    t.drive = d;
-    t.tag = f;
-    Status s = engine.Submit(&t);
-    if (!s.ok()) {
-      free_bufs.push_back(buf);
-      r.Error(s);
-      r.failed = true;
-      return false;
-    }
-    f->next += want;
-    ++f->in_flight;
-    return true;
-  };
-
-  const uint64_t start_us = fs->NowMicros();
-  const uint64_t deadline_us = start_us + Micros(seconds);
-  unsigned abandoned = 0;  // timed out, still held by the kernel
-  std::vector<Transfer*> done;
-  for (;;) {
-    const uint64_t now = fs->NowMicros();
-    const bool stop = now >= deadline_us || Cancelled(o);
-    bool issued_any = false;
-    if (!stop) {
-      for (bool issued = true; issued;) {
-        issued = false;
-        for (int d = 0; d < n; ++d) issued |= issue(d);
-        issued_any |= issued;
-      }
-    }
-    if (engine.in_flight() == abandoned) {
-      bool more = false;
-      for (const DriveRun& r : runs) more |= r.HasMore();
-      if (stop || !more || !issued_any) break;
-    }
-    done.clear();
-    const uint64_t wait =
-        stop ? 100'000
-             : std::clamp<uint64_t>(deadline_us - now, 1'000, 100'000);
-    Status s = engine.Reap(&done, true, wait);
-    if (!s.ok()) {
-      for (DriveRun& r : runs) r.errors.push_back(s.message());
-      break;
-    }
-    const uint64_t now_us = fs->NowMicros();
-    for (Transfer* t : done) {
-      const int buf = static_cast<int>(t - transfers.data());
-      if (t->late) {
-        --abandoned;
-        free_bufs.push_back(buf);
-        continue;
-      }
-      DriveRun& r = runs[t->drive];
-      auto* f = static_cast<OpenRead*>(t->tag);
-      --f->in_flight;
-      if (t->status.ok()) {
-        r.bytes += t->done;
-        r.last_us = now_us;
-        const uint64_t want = std::min<uint64_t>(chunk, f->size - t->offset);
-        if (t->done < want) f->next = f->size;  // shorter than listed
-        free_bufs.push_back(buf);
-      } else if (t->status.IsTimedOut()) {
-        ++abandoned;  // the buffer comes back with the late completion
-        r.errors.push_back(t->status.message());
-        r.failed = true;
-      } else {
-        r.Error(t->status);
-        r.failed = true;  // a drive that fails reads has no rate to give
-        free_bufs.push_back(buf);
-      }
-      close_if_done(r, f);
-    }
+  TimedReads reads(fs, o, &engine, &pool, fixed, seconds, &runs);
+  const uint64_t start_us = reads.start_us();
+  Status s = DriveEngine(&engine, &reads, fs);
+  if (!s.ok()) {
+    for (DriveRun& r : runs) r.errors.push_back(s.message());
   }
 
   out->rates.assign(n, BenchRate{});
@@ -512,6 +549,123 @@ class DestCleanup final {
   std::vector<std::string> files_, dirs_;
 };
 
+// MeasureDestWrite's side of the engine loop (DriveEngine): chunk after
+// chunk of pseudo-random bytes into one file, `depth` at a time, until the
+// time is up, `cap` bytes are written, or a write fails.
+class DestWrites final : public EngineClient {
+ public:
+  DestWrites(FileSystem* fs, const BenchOptions& o, IoEngine* engine,
+             BufferPool* pool, bool fixed, File* file, uint64_t cap,
+             std::vector<std::string>* errors)
+      : fs_(fs),
+        o_(o),
+        engine_(engine),
+        pool_(pool),
+        fixed_(fixed),
+        file_(file),
+        cap_(cap),
+        errors_(errors),
+        transfers_(pool->count()),
+        deadline_us_(fs->NowMicros() + Micros(o.seconds)) {
+    for (size_t b = pool->count(); b-- > 0;) {
+      free_bufs_.push_back(static_cast<int>(b));
+    }
+  }
+
+  bool failed() const { return failed_; }
+  uint64_t written() const { return written_; }
+
+  void Fill() override {
+    const uint64_t now = fs_->NowMicros();
+    stop_ = failed_ || now >= deadline_us_ || next_ >= cap_ || Cancelled(o_);
+    const size_t chunk = pool_->buffer_size();
+    while (!stop_ && !free_bufs_.empty() && engine_->HasRoom(0) &&
+           next_ < cap_) {
+      const int buf = free_bufs_.back();
+      free_bufs_.pop_back();
+      Transfer& t = transfers_[buf];
+      t = Transfer{};
+      t.op = IoOp::kWrite;
+      t.file = file_;
+      t.offset = next_;
+      t.buf = pool_->data(buf);
+      t.len = static_cast<uint32_t>(chunk);
+      t.buf_index = fixed_ ? buf : -1;
+      Status s = engine_->Submit(&t);
+      if (!s.ok()) {
+        free_bufs_.push_back(buf);
+        errors_->push_back(s.message());
+        failed_ = true;
+        break;
+      }
+      next_ += chunk;
+    }
+  }
+
+  bool HasWork() override { return !stop_ && !failed_; }
+
+  void Complete(Transfer* t, uint64_t) override {
+    const int buf = static_cast<int>(t - transfers_.data());
+    if (t->late) {
+      free_bufs_.push_back(buf);
+      return;
+    }
+    if (t->status.ok() && t->done == t->len) {
+      written_ += t->done;
+      free_bufs_.push_back(buf);
+      return;
+    }
+    // A timed-out write's buffer comes back with the late completion.
+    if (!t->status.IsTimedOut()) free_bufs_.push_back(buf);
+    if (!failed_) {
+      errors_->push_back(t->status.ok() ? file_->path() + ": short write"
+                                        : t->status.message());
+    }
+    failed_ = true;
+  }
+
+ private:
+  FileSystem* const fs_;
+  const BenchOptions& o_;
+  IoEngine* const engine_;
+  BufferPool* const pool_;
+  const bool fixed_;
+  File* const file_;
+  const uint64_t cap_;
+  std::vector<std::string>* const errors_;
+  std::vector<Transfer> transfers_;
+  std::vector<int> free_bufs_;
+  const uint64_t deadline_us_;
+  uint64_t next_ = 0;
+  uint64_t written_ = 0;
+  bool stop_ = false;
+  bool failed_ = false;
+};
+
+// One fdatasync of `file` through the engine (DriveEngine's client).
+class OneSync final : public EngineClient {
+ public:
+  OneSync(IoEngine* engine, File* file) : engine_(engine) {
+    sync_.op = IoOp::kSync;
+    sync_.file = file;
+  }
+  const Status& status() const { return status_; }
+
+  void Fill() override {
+    if (submitted_) return;
+    submitted_ = true;
+    status_ = engine_->Submit(&sync_);
+  }
+  bool HasWork() override { return false; }
+  void Complete(Transfer* t, uint64_t) override { status_ = t->status; }
+
+ private:
+  IoEngine* const engine_;
+  Transfer sync_;
+  bool submitted_ = false;
+  Status status_;
+};
+
 // Writes one temporary file in DEST for at most `seconds` (and at most
 // half the free space), then fdatasyncs it, all through the engine.
 void MeasureDestWrite(FileSystem* fs, Directory* dir, const BenchOptions& o,
@@ -551,91 +705,19 @@ void MeasureDestWrite(FileSystem* fs, Directory* dir, const BenchOptions& o,
   const bool fixed = queue->RegisterBuffers(pool.iovecs()).ok();
   IoEngine engine(std::move(queue), 1, opt.engine, fs);
   engine.SetDepth(0, depth);
-  std::vector<Transfer> transfers(depth);
-  std::vector<int> free_bufs;
-  for (unsigned b = depth; b-- > 0;) free_bufs.push_back(static_cast<int>(b));
-
   const uint64_t start_us = fs->NowMicros();
-  const uint64_t deadline_us = start_us + Micros(o.seconds);
-  uint64_t next = 0, written = 0;
-  unsigned abandoned = 0;
-  bool failed = false;
-  std::vector<Transfer*> done;
-  for (;;) {
-    const uint64_t now = fs->NowMicros();
-    const bool stop =
-        failed || now >= deadline_us || next >= cap || Cancelled(o);
-    while (!stop && !free_bufs.empty() && engine.HasRoom(0) && next < cap) {
-      const int buf = free_bufs.back();
-      free_bufs.pop_back();
-      Transfer& t = transfers[buf];
-      t = Transfer{};
-      t.op = IoOp::kWrite;
-      t.file = file.get();
-      t.offset = next;
-      t.buf = pool.data(buf);
-      t.len = static_cast<uint32_t>(chunk);
-      t.buf_index = fixed ? buf : -1;
-      s = engine.Submit(&t);
-      if (!s.ok()) {
-        free_bufs.push_back(buf);
-        report->dest_errors.push_back(s.message());
-        failed = true;
-        break;
-      }
-      next += chunk;
-    }
-    if (engine.in_flight() == abandoned) {
-      if (stop || failed) break;
-      continue;
-    }
-    done.clear();
-    s = engine.Reap(&done, true, 100'000);
-    if (!s.ok()) {
-      report->dest_errors.push_back(s.message());
-      failed = true;
-      break;
-    }
-    for (Transfer* t : done) {
-      const int buf = static_cast<int>(t - transfers.data());
-      if (t->late) {
-        --abandoned;
-        free_bufs.push_back(buf);
-        continue;
-      }
-      if (t->status.ok() && t->done == t->len) {
-        written += t->done;
-        free_bufs.push_back(buf);
-        continue;
-      }
-      if (t->status.IsTimedOut()) {
-        ++abandoned;
-      } else {
-        free_bufs.push_back(buf);
-      }
-      if (!failed) {
-        report->dest_errors.push_back(t->status.ok()
-                                          ? file->path() + ": short write"
-                                          : t->status.message());
-      }
-      failed = true;
-    }
-  }
+  DestWrites writes(fs, o, &engine, &pool, fixed, file.get(), cap,
+                    &report->dest_errors);
+  s = DriveEngine(&engine, &writes, fs);
+  if (!s.ok()) report->dest_errors.push_back(s.message());
+  bool failed = !s.ok() || writes.failed();
+  const uint64_t written = writes.written();
   // fdatasync: ingest makes every staged file durable before naming it,
   // so DEST's rate includes getting the bytes to stable storage.
   if (!failed && written > 0 && engine.in_flight() == 0) {
-    Transfer sync;
-    sync.op = IoOp::kSync;
-    sync.file = file.get();
-    s = engine.Submit(&sync);
-    while (s.ok()) {
-      done.clear();
-      s = engine.Reap(&done, true, 100'000);
-      if (!done.empty()) {
-        if (!sync.status.ok()) s = sync.status;
-        break;
-      }
-    }
+    OneSync sync(&engine, file.get());
+    s = DriveEngine(&engine, &sync, fs);
+    if (s.ok()) s = sync.status();
     if (!s.ok()) {
       report->dest_errors.push_back(s.message());
       failed = true;
