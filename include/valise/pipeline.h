@@ -4,8 +4,9 @@
 //
 //   scan     src/pipeline/scan.cc     walk each drive, stat every entry
 //   plan     src/pipeline/plan.cc     match drives to the manifest, order reads
-//   read     src/pipeline/reader.cc   io_uring reads into pooled buffers,
-//                                     hashed on worker threads
+//   read     src/pipeline/reader.cc   io_uring reads into pooled buffers
+//            (read_loop.cc)           (the I/O thread's loop),
+//            (hash_schedule.cc)       hashed in order on worker threads
 //   compare  src/pipeline/verify.cc   digests against the manifest
 //   report   src/pipeline/report.cc   summary, JSON, progress bars
 //

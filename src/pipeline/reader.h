@@ -90,6 +90,21 @@ struct DriveReadStats {
   std::vector<uint64_t> bytes_per_second;
 };
 
+// A stop request raised from any thread (Reader::Abort), seen by the I/O
+// thread.
+class AbortSignal {
+ public:
+  // The first reason wins.
+  void Raise(const Status& why);
+  bool raised() const { return raised_.load(std::memory_order_acquire); }
+  Status why() const;
+
+ private:
+  mutable std::mutex mu_;
+  Status why_;
+  std::atomic<bool> raised_{false};
+};
+
 class Reader {
  public:
   // `fs` must remain live while the Reader is. `digests` are computed for
@@ -152,9 +167,7 @@ class Reader {
   ObserverFactory make_observer_;
   uint64_t bytes_written_ = 0;
   Status fatal_;
-  std::mutex abort_mu_;
-  Status abort_status_;
-  std::atomic<bool> abort_{false};
+  AbortSignal abort_;
 };
 
 }  // namespace valise

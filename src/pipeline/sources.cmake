@@ -5,6 +5,7 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/committer.cc
   src/pipeline/dest_setup.cc
   src/pipeline/duplicates.cc
+  src/pipeline/hash_schedule.cc
   src/pipeline/ingest.cc
   src/pipeline/ingest_ledger.cc
   src/pipeline/ingest_plan.cc
@@ -14,7 +15,9 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/scan.cc
   src/pipeline/sidecar_load.cc
   src/pipeline/stage_passes.cc
+  src/pipeline/read_loop.cc
   src/pipeline/reader.cc
+  src/pipeline/sector_rescue.cc
   src/pipeline/verify.cc
 )
 include(src/pipeline/sources_report.cmake)

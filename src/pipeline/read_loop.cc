@@ -1,0 +1,496 @@
+// The read loop: the I/O thread of a Reader::Run (see reader.h for the
+// shape, hash_schedule.h for what it shares with the hashing threads).
+//
+// A round (Fill): writes first (they give buffers back), then the sector
+// rescues' reads, then reads on every drive, round robin, one at a time,
+// so no drive starves the others. A read goes into a free buffer of the
+// pool; a drive with no room, no file or no buffer waits for the next
+// round. DriveEngine reaps, and each completion comes back here
+// (Complete): a read (OnReadDone), a sector read (SectorRescue), or one of
+// the StageWriter's writes.
+//
+// A chunk read whole (AcceptChunk) goes to its file's hasher and, for a
+// staged file, to the StageWriter (QueueWrite: in read-completion order,
+// when the writer has room); its buffer returns to the pool when both are
+// done with it. A chunk that fails becomes a hole (DeliverHole): the file
+// has failed, the rest of it and of its drive is still read.
+//
+// Failures, by what the device said:
+//   - end of file before the scanned size: the file shrank (Corruption);
+//   - a media error (after the engine's retries): the chunk is read again
+//     sector by sector (sector_rescue.cc);
+//   - a timeout: the drive stalled; its unread files are reported stalled
+//     (AbandonDrive) while the other drives go on;
+//   - the device gone (ENODEV, ENXIO, ENOTCONN, ESHUTDOWN): the drive is
+//     given up at once, its unread files reported unreadable;
+//   - anything else: the chunk's range is recorded unreadable.
+// DEST full or stalled, the queue failing, running out of descriptors,
+// cancellation (SIGINT) or an Abort stop every drive (StopAll): what is in
+// flight finishes, every file not finished is reported with why.
+#include "pipeline/read_loop.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+namespace valise {
+
+namespace {
+
+// An errno saying the device itself is gone, not one sector.
+bool DeviceGone(int err) {
+  return err == ENODEV || err == ENXIO || err == ENOTCONN || err == ESHUTDOWN;
+}
+
+}  // namespace
+
+ReadLoop::ReadLoop(const ReadLoopConfig& config,
+                   const std::vector<std::vector<ReadJob>>& per_drive,
+                   RunState* rs, std::vector<DriveReadStats>* stats)
+    : cfg_(config),
+      per_drive_(per_drive),
+      num_drives_(static_cast<int>(per_drive.size())),
+      chunk_(config.opt->chunk_size),
+      rs_(rs),
+      stats_(stats),
+      transfers_(rs->pool->count()),
+      cursors_(per_drive.size()),
+      rescue_(this, rs, rs->engine, config.fixed_buffers,
+              static_cast<int>(per_drive.size())),
+      start_us_(config.fs->NowMicros()) {
+  if (cfg_.writer == nullptr) return;
+  stage_io_.engine = rs_->engine;
+  stage_io_.drive = cfg_.dest_drive;
+  stage_io_.pool = rs_->pool;
+  stage_io_.fixed_buffers = cfg_.fixed_buffers;
+  stage_io_.written = [this](const StageChunk& c, const Status& s) {
+    OnWritten(c, s);
+  };
+  stage_io_.release = [rs](int buf) { ReleaseBuffer(rs, buf); };
+  stage_io_.wake = [rs] { rs->Wake(); };
+  cfg_.writer->Attach(stage_io_);
+}
+
+void ReadLoop::Run() {
+  Status s = DriveEngine(rs_->engine, this, cfg_.fs);
+  if (!s.ok()) {
+    // The queue itself failed: nothing more can be read on any drive.
+    StopAll(s);
+    if (fatal_.ok()) fatal_ = s;
+  }
+  DropPendingWrites();
+}
+
+// --- The rounds (EngineClient).
+
+void ReadLoop::Fill() {
+  if (Cancelled()) StopAll(Status::Aborted("interrupted"));
+  if (cfg_.abort != nullptr && cfg_.abort->raised() && !stopped_) {
+    Status why = cfg_.abort->why();
+    if (fatal_.ok()) fatal_ = why;
+    StopAll(why);
+  }
+  // Writes first: they give buffers back. Then fill every drive's queue,
+  // round robin, one read at a time, so no drive starves the others.
+  if (cfg_.writer != nullptr) {
+    cfg_.writer->Poll();
+    while (QueueWrite()) {
+    }
+    cfg_.writer->Issue();
+  }
+  for (int d = 0; d < num_drives_; ++d) rescue_.Issue(d);
+  if (!stopped_) {
+    bool issued = true;
+    while (issued) {
+      issued = false;
+      for (int d = 0; d < num_drives_; ++d) issued |= QueueRead(d);
+    }
+    if (!fatal_.ok()) StopAll(fatal_);
+  }
+}
+
+bool ReadLoop::HasWork() {
+  return !pending_writes_.empty() ||
+         (cfg_.writer != nullptr && cfg_.writer->Busy()) || rescue_.Queued() ||
+         Reading();
+}
+
+void ReadLoop::Idle() {
+  if (!pending_writes_.empty() || rescue_.Queued()) return;
+  // Every buffer is waiting to be hashed (or held by the writer): wait for
+  // one to come back, or for the writer's answers.
+  rs_->WaitIdle(Reading());
+}
+
+void ReadLoop::Complete(Transfer* t, uint64_t now_us) {
+  if (cfg_.writer != nullptr && t->drive == cfg_.dest_drive) {
+    cfg_.writer->OnComplete(t);  // one of the writer's, not in transfers_
+    return;
+  }
+  if (t < transfers_.data() || t >= transfers_.data() + transfers_.size()) {
+    rescue_.OnRead(t, now_us);
+    return;
+  }
+  const int buf = static_cast<int>(t - transfers_.data());
+  if (t->late) {  // its chunk was already given up on
+    rs_->pool->Put(buf);
+    return;
+  }
+  OnReadDone(t, buf, now_us);
+}
+
+void ReadLoop::Reaped() {
+  if (cfg_.progress) cfg_.progress->Tick();
+}
+
+// --- Reads.
+
+// Opens drive d's next job with data to read; finishes empty and
+// unopenable files on the spot. nullptr when the drive has no more.
+FileState* ReadLoop::NextFile(int d) {
+  DriveCursor& cur = cursors_[d];
+  while (cur.next_job < per_drive_[d].size()) {
+    const ReadJob& job = per_drive_[d][cur.next_job++];
+    ReadOptions ro;
+    ro.direct = cfg_.opt->direct;
+    ReadOutcome out;
+    std::unique_ptr<File> file;
+    std::unique_ptr<StagedFile> staged;
+    out.status = cfg_.fs->OpenForRead(job.path, ro, &file);
+    if (out.status.ok() && job.write) {
+      out.status = (*cfg_.open_staged)(job, &staged);
+      // DEST's failure, not the drive's.
+      out.write_failed = !out.status.ok();
+      if (out.status.IsNoSpace() && fatal_.ok()) fatal_ = out.status;
+    }
+    if (out.status.err() == EMFILE || out.status.err() == ENFILE) {
+      // Out of descriptors: valise's trouble (ulimit -n), not the drive's
+      // or DEST's. The run stops (exit 2); the file is left unread.
+      if (fatal_.ok()) {
+        fatal_ =
+            out.status.WithContext("out of file descriptors (raise ulimit -n)");
+      }
+      out.cancelled = true;
+    }
+    if (!out.status.ok() || job.size == 0) {
+      if (out.status.ok()) out.digests = MultiHasher(cfg_.digests).Finish();
+      out.written = out.status.ok() && staged != nullptr;
+      out.staged = std::move(staged);
+      rs_->FinishWithoutReading(job, std::move(out));
+      if (!fatal_.ok()) return nullptr;
+      continue;
+    }
+    auto* f = new FileState;
+    f->job = &job;
+    f->file = std::move(file);
+    f->staged = std::move(staged);
+    f->chunks_total = (job.size + chunk_ - 1) / chunk_;
+    f->refs = static_cast<int64_t>(f->chunks_total * (f->staged ? 2 : 1));
+    f->hasher = std::make_unique<MultiHasher>(cfg_.digests);
+    if (cfg_.make_observer && *cfg_.make_observer) {
+      f->observer = (*cfg_.make_observer)(job);
+    }
+    {
+      std::lock_guard<std::mutex> l(rs_->files_mu);
+      ++rs_->files_open;
+    }
+    return f;
+  }
+  return nullptr;
+}
+
+// Issues one read on drive d if it has room, a file and a free buffer.
+bool ReadLoop::QueueRead(int d) {
+  DriveCursor& cur = cursors_[d];
+  if (cur.stalled || !rs_->engine->HasRoom(d)) return false;
+  if (cur.current == nullptr) cur.current = NextFile(d);
+  FileState* f = cur.current;
+  if (f == nullptr) return false;
+  int buf = rs_->pool->TryGet();
+  if (buf < 0) return false;
+  const uint64_t index = f->next_issue;
+  const uint64_t offset = index * chunk_;
+  const uint64_t want = std::min<uint64_t>(chunk_, f->job->size - offset);
+  Transfer& t = transfers_[buf];
+  t = Transfer{};
+  t.op = IoOp::kRead;
+  t.file = f->file.get();
+  t.offset = offset;
+  t.buf = rs_->pool->data(buf);
+  // O_DIRECT needs whole blocks: read the tail rounded up; the device
+  // returns the bytes up to end of file.
+  t.len = static_cast<uint32_t>(f->file->is_direct()
+                                    ? (want + kDirectAlignment - 1) /
+                                          kDirectAlignment * kDirectAlignment
+                                    : want);
+  t.buf_index = cfg_.fixed_buffers ? buf : -1;
+  t.drive = d;
+  t.tag = f;
+  if (++f->next_issue == f->chunks_total) cur.current = nullptr;
+  Status s = rs_->engine->Submit(&t);
+  if (!s.ok()) {
+    rs_->pool->Put(buf);
+    Fail(f, s.WithContext(f->job->path));
+    DeliverHole(f, index);
+  }
+  return true;
+}
+
+// A read finished: account for it and hand the chunk on.
+void ReadLoop::OnReadDone(Transfer* t, int buf, uint64_t now_us) {
+  auto* f = static_cast<FileState*>(t->tag);
+  const int d = t->drive;
+  const uint64_t want = std::min<uint64_t>(chunk_, f->job->size - t->offset);
+  DriveReadStats& st = (*stats_)[d];
+  CountRead(d, t->done, now_us);
+  size_t second = static_cast<size_t>((now_us - start_us_) / 1'000'000);
+  if (st.bytes_per_second.size() <= second) {
+    st.bytes_per_second.resize(second + 1);
+  }
+  st.bytes_per_second[second] += t->done;
+  if (cfg_.progress) cfg_.progress->Add(d, t->done);
+  const uint64_t index = t->offset / chunk_;
+
+  if (t->status.ok() && t->done >= want) {
+    AcceptChunk(f, t->offset, static_cast<uint32_t>(want), buf);
+    return;
+  }
+  if (t->status.ok()) {
+    // End of file before the size the scan saw.
+    Fail(f, Status::Corruption(f->job->path,
+                               "file shrank while being read (ends at " +
+                                   std::to_string(t->offset + t->done) + ")"));
+    rs_->pool->Put(buf);
+  } else if (t->status.IsTimedOut()) {
+    // The kernel keeps the buffer until the late completion.
+    st.stalled = true;
+    cursors_[d].stalled = true;
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      f->outcome.stalled = true;
+    }
+    Fail(f, t->status.WithContext(DriveLabel(d)));
+    DeliverHole(f, index);  // f may be gone after this
+    AbandonDrive(d, t->status, Why::kStalled);
+    return;
+  } else if (t->status.data_loss() && want > kDirectAlignment) {
+    rescue_.Start(f, buf, t->offset, static_cast<uint32_t>(want), d);
+    return;
+  } else if (DeviceGone(t->status.err())) {
+    // Unplugged (ENODEV, ENXIO) or its connection lost (ENOTCONN,
+    // ESHUTDOWN: a network or FUSE drive): every later read would fail the
+    // same way, one by one. Give the drive up at once; the others go on.
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      f->outcome.bad_ranges.push_back(
+          BadRange{t->offset, want, t->status.err()});
+    }
+    Fail(f, t->status);
+    rs_->pool->Put(buf);
+    if (!cursors_[d].stalled) {
+      cursors_[d].stalled = true;  // nothing more is issued on it
+      st.gone = "drive gone: " + t->status.message() +
+                "; its files not read yet are reported unreadable";
+      DeliverHole(f, index);  // f may be gone after this
+      AbandonDrive(d, Status::IOError(t->status.message(), "drive gone"),
+                   Why::kGone);
+      return;
+    }
+  } else {
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      f->outcome.bad_ranges.push_back(
+          BadRange{t->offset, want, t->status.err()});
+    }
+    Fail(f, t->status);
+    rs_->pool->Put(buf);
+  }
+  DeliverHole(f, index);
+}
+
+// A chunk read whole: hand it to its hasher and, when staged, its write.
+void ReadLoop::AcceptChunk(FileState* f, uint64_t offset, uint32_t len,
+                           int buf) {
+  {
+    std::lock_guard<std::mutex> l(f->mu);
+    f->outcome.bytes_read += len;
+  }
+  Chunk c{offset, len, buf};
+  if (f->staged && !Failed(f)) {
+    rs_->buf_refs[buf].store(2, std::memory_order_relaxed);
+    pending_writes_.push_back(PendingWrite{f, buf, offset, len});
+  } else {
+    rs_->buf_refs[buf].store(1, std::memory_order_relaxed);
+    if (f->staged) {  // no write for a failed file
+      cfg_.writer->Skip(f->staged.get(), offset);
+      DropRef(rs_, f);
+    }
+  }
+  Deliver(rs_, f, c);
+}
+
+// Delivers a hole for chunk `index` of f: hashed as nothing, never
+// written. May finish f.
+void ReadLoop::DeliverHole(FileState* f, uint64_t index) {
+  Chunk c;
+  c.offset = index * chunk_;
+  if (f->staged) {  // its write will never happen
+    cfg_.writer->Skip(f->staged.get(), c.offset);
+    DropRef(rs_, f);
+  }
+  Deliver(rs_, f, c);
+}
+
+bool ReadLoop::DriveStopped(int d) const {
+  return stopped_ || cursors_[d].stalled;
+}
+
+void ReadLoop::DriveStalled(int d, const Status& why) {
+  (*stats_)[d].stalled = true;
+  if (!cursors_[d].stalled) {
+    cursors_[d].stalled = true;
+    AbandonDrive(d, why, Why::kStalled);
+  }
+}
+
+// "drive /mnt/d1", for messages (see Reader::SetDriveNames).
+std::string ReadLoop::DriveLabel(int d) const {
+  const std::vector<std::string>* names = cfg_.drive_names;
+  return names != nullptr && static_cast<size_t>(d) < names->size()
+             ? "drive " + (*names)[d]
+             : std::string("its drive");
+}
+
+void ReadLoop::CountRead(int d, uint64_t bytes, uint64_t now_us) {
+  DriveReadStats& st = (*stats_)[d];
+  st.bytes_read += bytes;
+  st.seconds = double(now_us - start_us_) / 1e6;
+}
+
+// True while some drive has reads left to issue.
+bool ReadLoop::Reading() const {
+  if (stopped_) return false;
+  for (int d = 0; d < num_drives_; ++d) {
+    const DriveCursor& cur = cursors_[d];
+    if (!cur.stalled && (cur.current || cur.next_job < per_drive_[d].size())) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// --- Writes.
+
+// Gives the oldest pending write to the StageWriter if it has room.
+bool ReadLoop::QueueWrite() {
+  if (pending_writes_.empty() || !cfg_.writer->HasRoom()) return false;
+  PendingWrite w = pending_writes_.front();
+  pending_writes_.pop_front();
+  FileState* f = w.file;
+  if (f->write_failed || stopped_) {
+    // Never issued: the staged file misses this chunk, so the file must
+    // not count as written.
+    f->write_failed = true;
+    Fail(f, Status::Aborted(f->job->path, "run stopped before its write"));
+    cfg_.writer->Skip(f->staged.get(), w.offset);
+    ReleaseBuffer(rs_, w.buf);
+    DropRef(rs_, f);
+    return true;
+  }
+  StageChunk c;
+  c.file = f->staged.get();
+  c.offset = w.offset;
+  c.len = w.len;
+  c.buf = w.buf;
+  c.last = w.offset + w.len >= f->job->size;
+  c.owner = f;
+  cfg_.writer->Write(c);
+  return true;
+}
+
+// The StageWriter is done with a chunk: staged, or failed.
+void ReadLoop::OnWritten(const StageChunk& c, const Status& s) {
+  auto* f = static_cast<FileState*>(c.owner);
+  if (s.ok()) {
+    bytes_written_ += c.len;
+  } else {
+    f->write_failed = true;
+    Fail(f, s);
+    // A full or stalled destination stops every drive: nothing more can
+    // land.
+    if ((s.IsNoSpace() || s.IsTimedOut()) && fatal_.ok()) {
+      fatal_ = s;
+      StopAll(s);
+    }
+  }
+  DropRef(rs_, f);
+}
+
+// Writes never issued (the run stopped) give their references back.
+void ReadLoop::DropPendingWrites() {
+  for (const PendingWrite& w : pending_writes_) {
+    w.file->write_failed = true;
+    Fail(w.file,
+         Status::Aborted(w.file->job->path, "run stopped before its write"));
+    cfg_.writer->Skip(w.file->staged.get(), w.offset);
+    ReleaseBuffer(rs_, w.buf);
+    DropRef(rs_, w.file);
+  }
+  pending_writes_.clear();
+}
+
+// --- Stopping.
+
+// Abandons what drive d has not read yet: its current file's unread chunks
+// become holes, its unopened jobs are reported with `why`, as stalled (the
+// drive stopped answering), cancelled (the run stopped) or, for a drive
+// that is gone, plain failures (unreadable). For a stalled drive, `why` is
+// the request that timed out; each file left unread says so, naming
+// itself and the drive.
+void ReadLoop::AbandonDrive(int d, const Status& why, Why kind) {
+  const bool stalled = kind == Why::kStalled;
+  const bool cancelled = kind == Why::kCancelled;
+  auto status_of = [&](const ReadJob& job) {
+    if (!stalled) return why;
+    return Status::TimedOut(job.path, "not read: " + DriveLabel(d) +
+                                          " stopped answering (" +
+                                          why.message() + ")");
+  };
+  DriveCursor& cur = cursors_[d];
+  if (FileState* f = cur.current) {
+    cur.current = nullptr;
+    Fail(f, status_of(*f->job));
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      f->outcome.stalled |= stalled;
+      f->outcome.cancelled |= cancelled;
+    }
+    while (f->next_issue < f->chunks_total) {
+      uint64_t index = f->next_issue++;
+      bool last = f->next_issue == f->chunks_total;
+      DeliverHole(f, index);
+      if (last) break;  // f may be gone
+    }
+  }
+  for (; cur.next_job < per_drive_[d].size(); ++cur.next_job) {
+    ReadOutcome out;
+    out.status = status_of(per_drive_[d][cur.next_job]);
+    out.stalled = stalled;
+    out.cancelled = cancelled;
+    rs_->FinishWithoutReading(per_drive_[d][cur.next_job], std::move(out));
+  }
+}
+
+// Cancelled, DEST full, or the queue failed: every drive stops.
+void ReadLoop::StopAll(const Status& why) {
+  if (stopped_) return;
+  stopped_ = true;
+  for (int d = 0; d < num_drives_; ++d) AbandonDrive(d, why, Why::kCancelled);
+}
+
+bool ReadLoop::Cancelled() const {
+  return cfg_.opt->cancel != nullptr &&
+         cfg_.opt->cancel->load(std::memory_order_relaxed);
+}
+
+}  // namespace valise

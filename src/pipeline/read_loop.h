@@ -1,0 +1,127 @@
+// ReadLoop (read_loop.cc): the I/O thread of a Reader::Run. It keeps
+// `depth` reads in flight on every drive, hands each chunk read to its
+// file's hasher and, for a staged file, to the destination's StageWriter,
+// and turns failures into what each file's outcome says. Its cases are
+// named member functions (liburing's io_uring-cp.c: queue_read,
+// queue_write, copy_file); DriveEngine (io_engine.h) runs the rounds.
+//
+// Thread safety: one thread (the I/O thread); the abort signal is raised
+// from any.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pipeline/hash_schedule.h"
+#include "pipeline/reader.h"
+#include "pipeline/sector_rescue.h"
+#include "valise/destination.h"
+#include "valise/io_engine.h"
+
+namespace valise {
+
+// What a ReadLoop is given: everything borrowed must remain live while it
+// runs.
+struct ReadLoopConfig {
+  FileSystem* fs = nullptr;
+  const PipelineOptions* opt = nullptr;
+  DigestSet digests;
+  // The write side of staging, for jobs with `write` (null: none), and
+  // what opens a job's staged file.
+  StageWriter* writer = nullptr;
+  const Reader::StageOpener* open_staged = nullptr;
+  // Makes each file's chunk observer, if set (SetChunkObserver).
+  const Reader::ObserverFactory* make_observer = nullptr;
+  Progress* progress = nullptr;  // may be null
+  // The drives' names, for messages (Reader::SetDriveNames); may be null
+  // or shorter than the drives.
+  const std::vector<std::string>* drive_names = nullptr;
+  // The drive number of the destination's writes in the engine
+  // (per_drive.size()).
+  int dest_drive = 0;
+  bool fixed_buffers = false;          // the pool is registered with the queue
+  const AbortSignal* abort = nullptr;  // Reader::Abort's
+};
+
+class ReadLoop final : public EngineClient, public SectorRescue::Host {
+ public:
+  // `per_drive[d]` lists drive d's jobs in reading order; `rs` is shared
+  // with the hashing threads; `stats` gets one row per drive.
+  ReadLoop(const ReadLoopConfig& config,
+           const std::vector<std::vector<ReadJob>>& per_drive, RunState* rs,
+           std::vector<DriveReadStats>* stats);
+
+  // Reads every job (each is finished through rs->on_done, read or not),
+  // then gives back the writes never issued. Returns when no transfer is
+  // in flight but those a timeout abandoned; the hashing threads may
+  // still be finishing files.
+  void Run();
+
+  // Trouble that stopped every drive (DEST full, the queue), or OK.
+  const Status& fatal() const { return fatal_; }
+  uint64_t bytes_written() const { return bytes_written_; }
+
+  // EngineClient.
+  void Fill() override;
+  bool HasWork() override;
+  void Idle() override;
+  void Complete(Transfer* t, uint64_t now_us) override;
+  void Reaped() override;
+
+  // SectorRescue::Host.
+  void AcceptChunk(FileState* f, uint64_t offset, uint32_t len,
+                   int buf) override;
+  void DeliverHole(FileState* f, uint64_t index) override;
+  bool DriveStopped(int d) const override;
+  void DriveStalled(int d, const Status& why) override;
+  std::string DriveLabel(int d) const override;
+  void CountRead(int d, uint64_t bytes, uint64_t now_us) override;
+
+ private:
+  struct DriveCursor {
+    size_t next_job = 0;
+    FileState* current = nullptr;  // file being issued
+    bool stalled = false;
+  };
+  struct PendingWrite {
+    FileState* file;
+    int buf;
+    uint64_t offset;
+    uint32_t len;
+  };
+  enum class Why { kStalled, kCancelled, kGone };
+
+  FileState* NextFile(int d);
+  bool QueueRead(int d);
+  bool QueueWrite();
+  void OnReadDone(Transfer* t, int buf, uint64_t now_us);
+  void OnWritten(const StageChunk& c, const Status& s);
+  void AbandonDrive(int d, const Status& why, Why kind);
+  void StopAll(const Status& why);
+  void DropPendingWrites();
+  bool Cancelled() const;
+  bool Reading() const;
+
+  const ReadLoopConfig cfg_;
+  const std::vector<std::vector<ReadJob>>& per_drive_;
+  const int num_drives_;
+  const size_t chunk_;
+  RunState* const rs_;
+  std::vector<DriveReadStats>* const stats_;
+  // One Transfer per buffer: a buffer is in at most one read at a time.
+  std::vector<Transfer> transfers_;
+  std::vector<DriveCursor> cursors_;
+  std::deque<PendingWrite> pending_writes_;
+  SectorRescue rescue_;
+  StageIo stage_io_;  // lent to the StageWriter
+  const uint64_t start_us_;
+  bool stopped_ = false;  // cancelled, DEST full, or the queue failed
+  Status fatal_;
+  uint64_t bytes_written_ = 0;
+};
+
+}  // namespace valise
