@@ -5,3 +5,4 @@ list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/committer
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_resume_test.cc)  # what a rerun trusts (issue 12, item 3)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/source_test.cc)  # SRC given as a symlink, bad SRCs (issue 12, item 11)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/stall_names_test.cc)  # stalled-drive messages name the drive (issue 12, item 6)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/reader_test.cc)  # the read loop on the simulated disk
