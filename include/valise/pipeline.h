@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "valise/digest.h"
@@ -85,6 +86,10 @@ struct ManifestSummary {
   uint64_t files = 0;
   uint64_t bytes = 0;
   double seconds = 0;
+  // Per source (in order), the manifest entries it holds: ascending
+  // [first, first + count) runs of manifest indices (M.drives records
+  // them, valise/drives.h).
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> drive_runs;
 };
 
 // Hashes every regular file under `sources` into *manifest (with the

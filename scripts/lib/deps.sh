@@ -18,6 +18,7 @@ VALISE_DEPS=(
   libisal-dev
   libicu-dev  # Unicode normalization and case folding of bag file names
   libcurl4-openssl-dev libexpat1-dev  # the S3 client (src/net/)
+  libblkid-dev  # a drive's file system UUID and label (M.drives)
   clang clang-format
   xfsprogs btrfs-progs e2fsprogs util-linux
   fio hashdeep xxhash rsync rclone openssl

@@ -331,10 +331,12 @@ void PrintZsh() {
     }
     Print("        '(- *)'{{-h,--help}}'[print help]' \\\n");
     if (c.sources_doc) {
-      const bool one = c.command == kSign;
+      const bool one = c.command == kSign || c.command == kStatus;
+      const char* what = c.command == kSign     ? "manifest"
+                         : c.command == kStatus ? "destination"
+                                                : "drive";
       Print("        {}\n",
-            ShellQuote(std::string(one ? "1" : "*") + ":" +
-                       (one ? "manifest" : "drive") + ":_files"));
+            ShellQuote(std::string(one ? "1" : "*") + ":" + what + ":_files"));
     } else {
       Print("        \n");
     }

@@ -1,11 +1,70 @@
 // valise ingest -m M -d DEST SRC...: stage drives onto DEST, verified and
-// resumable.
+// resumable. When M binds M.drives, every SRC that is a whole drive is
+// matched to its drive there (by file system UUID or serial) before
+// anything is read: a drive of no shipment, or one given twice, is
+// refused. Each run leaves its record in DEST/.valise/runs/ for `valise
+// status` (valise/shipment.h).
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "pipeline/verify_internal.h"
 #include "valise/bagit.h"
+#include "valise/drives.h"
+#include "valise/shipment.h"
 
 namespace valise::cli {
+
+namespace {
+
+// Each SRC's label in M.drives ("" where M binds none or the SRC is not a
+// whole drive), after refusing SRCs that are no drive of the shipment.
+Status MatchDrives(FileSystem* fs, const Args& args, const Manifest& m,
+                   std::vector<std::string>* labels) {
+  labels->assign(args.sources.size(), "");
+  if (m.binding(kDrivesSidecar) == nullptr) return Status::OK();
+  ShipmentDrives drives;
+  Status s = LoadShipmentDrives(fs, args.manifest, m, &drives);
+  if (s.IsNotFound()) {
+    // As for the chunk index: the run can do without it.
+    PrintWarning(s.message() + " (M binds it): drives are not matched");
+    return Status::OK();
+  }
+  VALISE_RETURN_IF_ERROR(s);
+  std::unique_ptr<DriveProber> prober = NewSystemDriveProber(fs);
+  std::vector<DriveIdentity> ids;
+  VALISE_RETURN_IF_ERROR(IdentifySources(prober.get(), args.sources, &ids));
+  std::vector<int> drive_of;
+  VALISE_RETURN_IF_ERROR(
+      MatchShipmentDrives(drives, args.sources, ids, &drive_of));
+  for (size_t i = 0; i < drive_of.size(); ++i) {
+    if (drive_of[i] >= 0) {
+      (*labels)[i] = drives.drives[drive_of[i]].label;
+      continue;
+    }
+    // A directory inside a file system has no identity: named (for status,
+    // never refused) by the SRC it was at the source, if the same.
+    for (const ShipmentDrive& d : drives.drives) {
+      if (!ids[i].whole && !d.id.whole && d.source == args.sources[i]) {
+        (*labels)[i] = d.label;
+      }
+    }
+  }
+  return Status::OK();
+}
+
+// The run's record for `valise status`; a failure to write it is a
+// warning (the journal still says what was committed).
+void SaveRecord(FileSystem* fs, const Args& args, const RunReport& report,
+                const std::vector<std::string>& labels) {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  Status s = SaveRunRecord(fs, args.dest,
+                           RunRecordOf(report, host, NowIso8601(), labels));
+  if (!s.ok()) PrintWarning("run record not written: " + s.message());
+}
+
+}  // namespace
 
 int RunIngest(const Args& args) {
   FileSystem* fs = FileSystem::Default();
@@ -52,6 +111,8 @@ int RunIngest(const Args& args) {
   s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks,
                    check_path);
   opt.chunk_index = signed_chunks.get();
+  std::vector<std::string> labels;
+  if (s.ok()) s = MatchDrives(fs, args, manifest, &labels);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -79,6 +140,10 @@ int RunIngest(const Args& args) {
     report.notes.push_back(fmt::format(
         "s3: {} requests, {} retries ({} throttled), {} bytes uploaded",
         st.requests, st.retries, st.throttled, st.bytes_uploaded));
+  }
+  // Run records live in a directory DEST's state (not yet on S3).
+  if (!report.drives.empty() && !s3.client) {
+    SaveRecord(fs, args, report, labels);
   }
   if (!s.ok()) {
     // Trouble after the run began (DEST full or failing): the report says

@@ -1,12 +1,15 @@
 // valise manifest SRC... -o M: hash a dataset and write its manifest, and
 // beside it its chunk index M.chunks (v2), bound to M by a "# bind chunks"
-// line so that M's signature covers it.
+// line so that M's signature covers it, and M.drives (valise/drives.h):
+// which drive each SRC is (file system UUID and label, serial, model) and
+// which files it holds, bound by "# bind drives".
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "pipeline/verify_internal.h"
 #include "valise/bagit.h"
 #include "valise/chunk_index_v2.h"
+#include "valise/drives.h"
 #include "valise/sidecar.h"
 
 namespace valise::cli {
@@ -28,6 +31,34 @@ bool SumFileDigest(const std::string& format, DigestType* type) {
     }
   }
   return false;
+}
+
+// A comma-separated list, empty items kept.
+std::vector<std::string> SplitList(const std::string& list) {
+  std::vector<std::string> out(1);
+  for (char c : list) {
+    if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back().push_back(c);
+    }
+  }
+  return out;
+}
+
+// M.drives, written whole beside M and bound in it.
+Status WriteDrives(FileSystem* fs, const Args& args,
+                   const std::vector<DriveIdentity>& ids,
+                   const std::vector<std::string>& labels,
+                   const ManifestSummary& summary, Manifest* manifest) {
+  ShipmentDrives drives;
+  VALISE_RETURN_IF_ERROR(DescribeShipmentDrives(
+      *manifest, args.sources, ids, summary.drive_runs, labels, &drives));
+  const std::string text = WriteShipmentDrives(drives);
+  VALISE_RETURN_IF_ERROR(
+      fs->WriteSmallFile(SidecarPath(args.output, kDrivesSidecar), text, 0644));
+  manifest->Bind(kDrivesSidecar, BindingOf(text));
+  return Status::OK();
 }
 
 }  // namespace
@@ -77,6 +108,31 @@ int RunManifest(const Args& args) {
   }
   if (sum_file) digests.Add(sum_type);
 
+  // Which drive each SRC is, before anything is read: a drive given twice
+  // is refused now, not after hours of hashing.
+  std::vector<DriveIdentity> ids;
+  std::vector<std::string> labels;
+  if (!sum_file) {
+    for (const std::string& src : args.sources) {
+      if (s.ok()) s = CheckSource(fs, src);
+    }
+    std::unique_ptr<DriveProber> prober = NewSystemDriveProber(fs);
+    if (s.ok()) s = IdentifySources(prober.get(), args.sources, &ids);
+    if (s.ok() && !args.labels.empty()) {
+      labels = SplitList(args.labels);
+      if (labels.size() != args.sources.size()) {
+        s = Status::InvalidArgument(
+            "--label", std::to_string(labels.size()) + " labels for " +
+                           std::to_string(args.sources.size()) +
+                           " SRCs: give one per SRC, in order");
+      }
+    }
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+  }
+
   Manifest manifest;
   ManifestSummary summary;
   // -o -: the manifest on standard output; a chunk index needs a name.
@@ -107,6 +163,8 @@ int RunManifest(const Args& args) {
 
   // The index first: M's binding is taken from the file as it lies.
   if (want_chunks) s = index.Commit(fs, args.output, &manifest);
+  if (s.ok() && !sum_file)
+    s = WriteDrives(fs, args, ids, labels, summary, &manifest);
   if (s.ok()) {
     const std::string text = bagit
                                  ? WriteBagManifest(manifest, sum_type, "data/")

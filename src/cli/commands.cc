@@ -238,7 +238,9 @@ int RunCommandLine(int argc, char** argv) {
     AddFlags(sub, c.command, &args);
     if (c.sources_doc) {
       const bool one = c.command == kSign;
-      if (one) {
+      if (c.command == kStatus) {
+        sub->add_option("DEST", args.dest, c.sources_doc);
+      } else if (one) {
         sub->add_option("M", args.manifest, c.sources_doc)->required();
       } else {
         sub->add_option("SRC", args.sources, c.sources_doc)->required();
@@ -287,6 +289,8 @@ int RunCommandLine(int argc, char** argv) {
         return RunSign(args);
       case kPack:
         return RunPack(args);
+      case kStatus:
+        return RunStatus(args);
       default:
         PrintError("command not available yet");
         return kExitTrouble;

@@ -43,6 +43,7 @@ int RunBench(const Args& args);
 int RunKeygen(const Args& args);
 int RunSign(const Args& args);
 int RunPack(const Args& args);
+int RunStatus(const Args& args);
 // Hidden generators (cmd_docs.cc): the roff man page and the bash or zsh
 // completion script, printed on stdout from FlagTable() and CommandTable().
 int RunHelpMan();

@@ -4,13 +4,13 @@ namespace valise::cli {
 
 const std::vector<FlagDef>& FlagTable() {
   static const std::vector<FlagDef> table = {
-      {kVerify | kIngest, "-m,--manifest", "M", "input",
+      {kVerify | kIngest | kStatus, "-m,--manifest", "M", "input",
        "the manifest to check against",
        "The manifest made at the source: valise manifest v1, a GNU or BSD "
        "sha256sum/md5sum/sha1sum/sha512sum/xxhsum file, or a hashdeep file. "
        "With --pubkey, its signature M.sig is checked before it is read. "
        "verify: M may be a BagIt bag directory, and without -m every SRC "
-       "must be a bag (docs/bagit.md). Required by ingest.",
+       "must be a bag (docs/bagit.md). Required by ingest and status.",
        &Args::manifest},
       {kManifest | kKeygen, "-o,--output", "FILE", "output",
        "the manifest to write, - for stdout (keygen: the private key)",
@@ -25,8 +25,10 @@ const std::vector<FlagDef>& FlagTable() {
        "device, a FIFO, an input of the run or a path inside a SRC; an "
        "existing file is replaced only with --force.",
        &Args::output, true},
-      {kIngest | kBench, "-d,--dest", "DIR", "output",
-       "the destination directory", "Where ingest stages the dataset.",
+      {kIngest | kBench | kStatus, "-d,--dest", "DIR", "output",
+       "the destination directory",
+       "Where ingest stages the dataset (status: whose state to read; it "
+       "may also be given as the argument).",
        &Args::dest},
       {kIngest, "--dedup", "POLICY", "output",
        "repeated contents: auto, reflink, hardlink, copy (auto)",
@@ -44,7 +46,7 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::recheck},
       {kSign, "-k,--key", "KEY", "input", "the private key to sign with",
        "A PEM Ed25519 private key made by valise keygen.", &Args::key, true},
-      {kVerify | kIngest | kBench, "--pubkey", "KEY.pub", "input",
+      {kVerify | kIngest | kBench | kStatus, "--pubkey", "KEY.pub", "input",
        "require a valid signature M.sig by this key",
        "The manifest's detached signature M.sig is checked against this "
        "Ed25519 public key before the manifest is parsed; a missing or bad "
@@ -73,7 +75,14 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::hash_only},
       {kManifest, "--no-chunks", nullptr, "output",
        "do not write the chunk index FILE.chunks", "", &Args::no_chunks},
-      {kVerify | kIngest | kBench, "--json", nullptr, "output",
+      {kManifest, "--label", "LIST", "output",
+       "drive labels, comma-separated, one per SRC in order",
+       "Names each drive (SRC) in M.drives, in SRC order: what status, "
+       "ingest and their messages call it. A SRC without one is named by "
+       "its file system's label, else by its last path component. Labels "
+       "must differ.",
+       &Args::labels},
+      {kVerify | kIngest | kBench | kStatus, "--json", nullptr, "output",
        "print the JSON report on stdout instead of the summary",
        "The report, schema valise-report/1 (docs/report.md), on stdout.",
        &Args::json},
@@ -237,6 +246,12 @@ const std::vector<CommandDef>& CommandTable() {
        "ship.vm\n"
        "valise pack /data --drives /mnt/s* --parity 2 -o ship.vm --dry-run",
        "the datasets: directories (their files are packed)"},
+      {kStatus, "status", "status -m M [options] DEST",
+       "what of a shipment has arrived in DEST, what and which drives are "
+       "missing",
+       "valise status -m shipment.vm /srv/data\n"
+       "valise status -m shipment.vm --pubkey site.pub --json /srv/data",
+       "DEST, the destination ingest stages into"},
   };
   return table;
 }

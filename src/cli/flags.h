@@ -21,6 +21,7 @@ enum Command : uint32_t {
   kKeygen = 1u << 4,
   kSign = 1u << 5,
   kPack = 1u << 6,
+  kStatus = 1u << 7,
 };
 
 // Everything the command line can say; each flag fills one field.
@@ -40,6 +41,7 @@ struct Args {
   bool quiet = false;
   bool no_progress = false;
   bool no_chunks = false;
+  std::string labels;  // manifest --label: one per SRC, comma-separated
   bool no_uring = false;
   bool no_direct = false;
   unsigned retries = 2;

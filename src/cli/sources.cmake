@@ -5,6 +5,7 @@ set(VALISE_CLI_SOURCES
   src/cli/cmd_keys.cc
   src/cli/cmd_manifest.cc
   src/cli/cmd_pack.cc
+  src/cli/cmd_status.cc
   src/cli/cmd_verify.cc
   src/cli/commands.cc
   src/cli/common.cc

@@ -4,6 +4,7 @@ set(VALISE_FORMAT_SOURCES
   src/format/bagit.cc
   src/format/chunk_index.cc
   src/format/chunk_index_v2.cc
+  src/format/drives.cc
   src/format/hashdeep.cc
   src/format/manifest.cc
   src/format/path_escape.cc

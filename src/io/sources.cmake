@@ -1,5 +1,6 @@
 # The real I/O layer: POSIX files, io_uring and synchronous queues, engine.
 set(VALISE_IO_SOURCES
+  src/io/drive_probe.cc
   src/io/engine.cc
   src/io/engine_driver.cc
   src/io/posix_file_system.cc

@@ -208,7 +208,24 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
     }
   }
   summary->seconds = double(fs->NowMicros() - start_us) / 1e6;
-  return manifest->Finish();
+  VALISE_RETURN_IF_ERROR(manifest->Finish());
+
+  // Which entries each drive holds, as runs of manifest indices.
+  summary->drive_runs.assign(scans.size(), {});
+  for (size_t d = 0; d < scans.size(); ++d) {
+    auto& runs = summary->drive_runs[d];
+    for (const ScannedFile& f : scans[d].files) {
+      const int64_t e = manifest->Find(f.rel);
+      if (e < 0) continue;
+      const uint64_t idx = static_cast<uint64_t>(e);
+      if (!runs.empty() && runs.back().first + runs.back().second == idx) {
+        ++runs.back().second;
+      } else {
+        runs.emplace_back(idx, 1);
+      }
+    }
+  }
+  return Status::OK();
 }
 
 }  // namespace valise

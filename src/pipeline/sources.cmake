@@ -13,6 +13,9 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/make_manifest.cc
   src/pipeline/plan.cc
   src/pipeline/scan.cc
+  src/pipeline/shipment_drives.cc
+  src/pipeline/shipment_report.cc
+  src/pipeline/shipment_status.cc
   src/pipeline/sidecar_load.cc
   src/pipeline/stage_passes.cc
   src/pipeline/read_loop.cc

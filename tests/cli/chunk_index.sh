@@ -32,7 +32,7 @@ assert_eq "valise-chunks 2" "$(head -n1 "$M.chunks")" "magic"
 # Chunks at 1 MiB: big 6, empty 0, exact 2, small 1 (manifest order).
 assert_eq $((64 + 32 * 9)) "$(stat -c %s "$M.chunks")" "index length"
 bind_line="# bind chunks bytes=$((64 + 32 * 9)) sha256=$(sha256sum <"$M.chunks" | cut -c1-64)"
-assert_eq "$bind_line" "$(tail -n2 "$M" | head -n1)" "bind line before # end"
+assert_eq "$bind_line" "$(tail -n3 "$M" | head -n1)" "bind line before # end"
 # The header: chunk size, files, bytes, chunks, reserved.
 assert_eq "1048576 4 $((7 * MiB + 12345 + 5000)) 9 0" \
   "$(head -c 64 "$M.chunks" | od -A n -t u8 -j 24 | xargs)" "header fields"
@@ -49,7 +49,7 @@ assert_eq 4096 "$(head -c 32 "$M4.chunks" | od -A n -t u8 -j 24 | xargs)" \
 MN=$W/nochunks.vm
 expect_exit 0 "$VALISE" manifest "$D" -o "$MN" --no-chunks $NP
 [[ ! -e "$MN.chunks" ]] || fail "--no-chunks wrote $MN.chunks"
-assert_not_contains "$MN" "# bind"
+assert_not_contains "$MN" "# bind chunks"
 
 log "signed: verify --pubkey passes"
 expect_exit 0 "$VALISE" keygen -o "$W/key"

@@ -17,3 +17,4 @@ valise_e2e_test(ingest_hostile_dest ingest_hostile_dest.sh)
 set_tests_properties(e2e_ingest_kill9 PROPERTIES TIMEOUT 1200)
 # Three interrupted runs and their reruns; slow on a loaded machine.
 set_tests_properties(e2e_ingest_sigint PROPERTIES TIMEOUT 600)
+valise_e2e_test(shipment_drives shipment_drives.sh)  # issue 14: M.drives, status, drive matching (~15 s)

@@ -1,0 +1,407 @@
+// The shipment's status from DEST's state (valise/shipment.h): the
+// journal says what arrived, the run records what went wrong and when,
+// M.drives which drives hold what is still missing.
+//
+// Everything is read through FileSystem, without DEST's lock: a running
+// ingest may be appending to the journal, whose torn tail is then left
+// out as a resume would; a run record is written whole under its name
+// (atomically), so one is either there or not.
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "pipeline/scan.h"
+#include "valise/journal.h"
+#include "valise/shipment.h"
+
+namespace valise {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr size_t kMaxJournalBytes = size_t{1} << 40;
+constexpr size_t kMaxRunRecordBytes = size_t{64} << 20;
+
+std::string Str(const std::string& s) { return EscapePath(s); }
+
+std::string Unescaped(const Json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return "";
+  std::string out;
+  if (!UnescapePath(it->get<std::string>(), &out).ok()) return "";
+  return out;
+}
+
+template <typename T>
+T Number(const Json& j, const char* key, T fallback) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number()) return fallback;
+  return it->get<T>();
+}
+
+std::string ResultWord(int exit_code) {
+  switch (exit_code) {
+    case 0:
+      return "ok";
+    case 1:
+      return "problems";
+    case 130:
+      return "interrupted";
+    default:
+      return "trouble";
+  }
+}
+
+// Whether journal record `r` is entry e of m: same size, and every digest
+// both hold equal (at least one).
+bool RecordMatches(const JournalRecord& r, const Manifest& m, size_t e) {
+  if (r.size != m.file_size(e)) return false;
+  size_t compared = 0;
+  for (const Digest& d : r.digests) {
+    if (!m.digests().Has(d.type)) continue;
+    if (m.digest(e, d.type) != d) return false;
+    ++compared;
+  }
+  return compared > 0;
+}
+
+Status ReadJournal(FileSystem* fs, const std::string& dest,
+                   std::unordered_map<std::string, JournalRecord>* commits,
+                   std::vector<std::string>* notes) {
+  const std::string path = dest + "/" + kStateDirName + "/journal";
+  std::unique_ptr<FileContents> data;
+  Status s = fs->ReadLargeFile(path, kMaxJournalBytes, &data);
+  if (s.IsNotFound()) return Status::OK();
+  VALISE_RETURN_IF_ERROR(s);
+  std::vector<JournalRecord> records;
+  uint64_t valid = 0;
+  s = DecodeJournal(data->data(), &records, &valid);
+  if (!s.ok()) return Status::Corruption(path, s.message());
+  if (valid < data->data().size()) {
+    notes->push_back(path + ": " + std::to_string(data->data().size() - valid) +
+                     " bytes after the last whole record left out (a torn "
+                     "tail, or a commit being written now)");
+  }
+  for (JournalRecord& r : records) {
+    if (r.type == JournalRecord::Type::kCommit) {
+      std::string key = r.path;
+      (*commits)[std::move(key)] = std::move(r);
+    }
+  }
+  return Status::OK();
+}
+
+Status ReadRunRecords(FileSystem* fs, const std::string& dest,
+                      std::vector<RunRecord>* runs,
+                      std::vector<std::string>* notes) {
+  const std::string dir = dest + "/" + kRunRecordDir;
+  std::vector<DirEntry> entries;
+  Status s = fs->ListDir(dir, &entries);
+  if (s.IsNotFound()) return Status::OK();
+  VALISE_RETURN_IF_ERROR(s);
+  std::vector<std::string> names;
+  for (const DirEntry& e : entries) {
+    const std::string& n = e.name;
+    if (e.type == FileType::kRegular && n.size() > 5 &&
+        n.compare(n.size() - 5, 5, ".json") == 0) {
+      names.push_back(n);
+    }
+  }
+  std::sort(names.begin(), names.end());  // they begin with the start time
+  for (const std::string& n : names) {
+    const std::string path = dir + "/" + n;
+    std::string data;
+    RunRecord r;
+    s = fs->ReadSmallFile(path, &data, kMaxRunRecordBytes);
+    if (s.ok()) s = ParseRunRecord(data, path, &r);
+    if (!s.ok()) {
+      notes->push_back("run record left out: " + s.message());
+      continue;
+    }
+    runs->push_back(std::move(r));
+  }
+  return Status::OK();
+}
+
+// The drives still needed: greedily the one holding the most missing bytes
+// not yet covered (ties: the earlier drive).
+std::vector<uint32_t> NeededDrives(
+    const ShipmentStatus& st, const Manifest& m,
+    const std::vector<std::vector<uint32_t>>& holders) {
+  std::vector<bool> covered(st.missing.size(), false);
+  std::vector<uint32_t> chosen;
+  for (;;) {
+    std::vector<uint64_t> gain(st.drives.size(), 0);
+    std::vector<bool> any(st.drives.size(), false);
+    for (size_t i = 0; i < st.missing.size(); ++i) {
+      if (covered[i]) continue;
+      for (uint32_t d : holders[st.missing[i]]) {
+        gain[d] += m.file_size(st.missing[i]);
+        any[d] = true;
+      }
+    }
+    int best = -1;
+    for (size_t d = 0; d < st.drives.size(); ++d) {
+      if (any[d] && (best < 0 || gain[d] > gain[best])) best = int(d);
+    }
+    if (best < 0) break;
+    chosen.push_back(uint32_t(best));
+    for (size_t i = 0; i < st.missing.size(); ++i) {
+      const auto& h = holders[st.missing[i]];
+      if (std::find(h.begin(), h.end(), uint32_t(best)) != h.end()) {
+        covered[i] = true;
+      }
+    }
+  }
+  return chosen;
+}
+
+}  // namespace
+
+RunRecord RunRecordOf(const RunReport& report, const std::string& host,
+                      const std::string& finished,
+                      const std::vector<std::string>& labels) {
+  RunRecord r;
+  r.host = host;
+  r.started = report.started;
+  r.finished = finished;
+  r.exit_code = report.ExitCode();
+  r.manifest = report.manifest;
+  for (size_t i = 0; i < report.drives.size(); ++i) {
+    const DriveReport& d = report.drives[i];
+    RunRecord::Drive rd;
+    rd.source = d.source;
+    rd.label = i < labels.size() ? labels[i] : "";
+    rd.files_ok = d.files_ok;
+    rd.files_bad = d.files_bad;
+    rd.stalled = d.stalled;
+    r.drives.push_back(std::move(rd));
+  }
+  report.ForEachFile([&](const FileResult& f) {
+    if (!IsProblem(f.status) || f.status == FileStatus::kMissing) return;
+    ++r.problems_total;
+    if (r.problems.size() >= kMaxRunRecordProblems) return;
+    RunRecord::Problem p;
+    p.path = f.path;
+    p.status = FileStatusName(f.status);
+    p.drive = f.drive;
+    p.first_bad_offset = f.first_bad_offset;
+    p.detail = f.detail;
+    r.problems.push_back(std::move(p));
+  });
+  return r;
+}
+
+std::string WriteRunRecord(const RunRecord& r) {
+  Json j;
+  j["format"] = "valise-run";
+  j["version"] = 1;
+  j["host"] = Str(r.host);
+  j["started"] = r.started;
+  j["finished"] = r.finished;
+  j["exit_code"] = r.exit_code;
+  j["result"] = ResultWord(r.exit_code);
+  j["manifest"] = Str(r.manifest);
+  Json drives = Json::array();
+  for (const RunRecord::Drive& d : r.drives) {
+    drives.push_back({{"source", Str(d.source)},
+                      {"label", Str(d.label)},
+                      {"files_ok", d.files_ok},
+                      {"files_bad", d.files_bad},
+                      {"stalled", d.stalled}});
+  }
+  j["drives"] = std::move(drives);
+  Json problems = Json::array();
+  for (const RunRecord::Problem& p : r.problems) {
+    problems.push_back({{"path", Str(p.path)},
+                        {"status", p.status},
+                        {"drive", p.drive},
+                        {"first_bad_offset", p.first_bad_offset},
+                        {"detail", Str(p.detail)}});
+  }
+  j["problems"] = std::move(problems);
+  j["problems_total"] = r.problems_total;
+  return j.dump(1) + "\n";
+}
+
+Status ParseRunRecord(std::string_view data, std::string_view name,
+                      RunRecord* out) {
+  Json j = Json::parse(data.begin(), data.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() ||
+      j.value("format", "") != "valise-run") {
+    return Status::InvalidArgument(std::string(name),
+                                   "is not a valise run record");
+  }
+  if (Number<int>(j, "version", 0) != 1) {
+    return Status::NotSupported(std::string(name),
+                                "run record version is not 1");
+  }
+  *out = RunRecord();
+  out->host = Unescaped(j, "host");
+  out->started = j.value("started", "");
+  out->finished = j.value("finished", "");
+  out->exit_code = Number<int>(j, "exit_code", 2);
+  out->manifest = Unescaped(j, "manifest");
+  if (j.contains("drives") && j["drives"].is_array()) {
+    for (const Json& d : j["drives"]) {
+      if (!d.is_object()) continue;
+      RunRecord::Drive rd;
+      rd.source = Unescaped(d, "source");
+      rd.label = Unescaped(d, "label");
+      rd.files_ok = Number<uint64_t>(d, "files_ok", 0);
+      rd.files_bad = Number<uint64_t>(d, "files_bad", 0);
+      rd.stalled = d.value("stalled", false);
+      out->drives.push_back(std::move(rd));
+    }
+  }
+  if (j.contains("problems") && j["problems"].is_array()) {
+    for (const Json& p : j["problems"]) {
+      if (!p.is_object()) continue;
+      RunRecord::Problem rp;
+      rp.path = Unescaped(p, "path");
+      rp.status = p.value("status", "");
+      rp.drive = Number<int>(p, "drive", -1);
+      if (rp.drive >= int(out->drives.size())) rp.drive = -1;
+      rp.first_bad_offset = Number<int64_t>(p, "first_bad_offset", -1);
+      rp.detail = Unescaped(p, "detail");
+      out->problems.push_back(std::move(rp));
+    }
+  }
+  out->problems_total = Number<uint64_t>(j, "problems_total", 0);
+  return Status::OK();
+}
+
+Status SaveRunRecord(FileSystem* fs, const std::string& dest,
+                     const RunRecord& r) {
+  std::unique_ptr<Directory> state;
+  VALISE_RETURN_IF_ERROR(fs->OpenDirectory(dest + "/" + kStateDirName,
+                                           /*create=*/false, &state));
+  VALISE_RETURN_IF_ERROR(state->CreateDirs("runs"));
+  // Names sort by start time; host and a counter keep two runs apart.
+  std::string stamp = r.started;
+  stamp.erase(std::remove(stamp.begin(), stamp.end(), ':'), stamp.end());
+  std::string host;
+  for (char c : r.host) {
+    host.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+                           c == '.'
+                       ? c
+                       : '_');
+  }
+  for (int n = 0;; ++n) {
+    const std::string rel = "runs/" + stamp + "-" + host +
+                            (n ? "-" + std::to_string(n) : "") + ".json";
+    FileInfo info;
+    Status s = state->Stat(rel, &info);
+    if (s.ok()) continue;
+    if (!s.IsNotFound()) return s;
+    return fs->WriteSmallFile(dest + "/" + kStateDirName + "/" + rel,
+                              WriteRunRecord(r), 0644);
+  }
+}
+
+Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
+                             const ShipmentDrives* drives,
+                             const std::string& dest, ShipmentStatus* out) {
+  *out = ShipmentStatus();
+  std::unordered_map<std::string, JournalRecord> commits;
+  VALISE_RETURN_IF_ERROR(ReadJournal(fs, dest, &commits, &out->notes));
+  VALISE_RETURN_IF_ERROR(ReadRunRecords(fs, dest, &out->runs, &out->notes));
+
+  std::vector<std::vector<uint32_t>> holders;
+  if (drives != nullptr) {
+    out->have_drives = true;
+    holders = HoldersByEntry(*drives);
+    for (const ShipmentDrive& d : drives->drives) {
+      ShipmentStatus::Drive sd;
+      sd.label = d.label;
+      sd.source = d.source;
+      sd.fs_uuid = d.id.fs_uuid;
+      sd.serial = d.id.serial;
+      sd.files = d.files;
+      sd.bytes = d.bytes;
+      out->drives.push_back(std::move(sd));
+    }
+  }
+
+  // Arrived, missing, and journal records of another manifest.
+  std::vector<bool> arrived(m.size(), false);
+  out->files_total = m.size();
+  out->bytes_total = m.total_bytes();
+  for (size_t e = 0; e < m.size(); ++e) {
+    auto it = commits.find(std::string(m.path(e)));
+    if (it != commits.end() && RecordMatches(it->second, m, e)) {
+      arrived[e] = true;
+      ++out->files_arrived;
+      out->bytes_arrived += m.file_size(e);
+    } else {
+      if (it != commits.end()) {
+        ShipmentStatus::Problem p;
+        p.path = std::string(m.path(e));
+        p.status = "mismatch";
+        p.detail = "the journal records " + std::to_string(it->second.size) +
+                   " bytes with other digests than the manifest's (DEST was "
+                   "ingested from another manifest)";
+        out->problems.push_back(std::move(p));
+      }
+      out->missing.push_back(e);
+      out->bytes_missing += m.file_size(e);
+    }
+    if (drives == nullptr) continue;
+    for (uint32_t d : holders[e]) {
+      ShipmentStatus::Drive& sd = out->drives[d];
+      if (arrived[e]) {
+        ++sd.files_arrived;
+        sd.bytes_arrived += m.file_size(e);
+      } else {
+        ++sd.files_missing;
+        if (holders[e].size() == 1) ++sd.files_missing_only_here;
+      }
+    }
+    if (!arrived[e] && holders[e].empty()) ++out->files_on_no_drive;
+  }
+  if (drives != nullptr) out->needed = NeededDrives(*out, m, holders);
+
+  // Runs: by drive label; their problems while the file has not arrived
+  // (one per path and drive: a later run's replaces an earlier one's).
+  std::unordered_map<std::string, size_t> problem_at;
+  for (const RunRecord& r : out->runs) {
+    const std::string when = r.started + " on " + r.host;
+    for (const RunRecord::Drive& d : r.drives) {
+      for (ShipmentStatus::Drive& sd : out->drives) {
+        if (!d.label.empty() && d.label == sd.label) {
+          // The drive's own result: a run missing files of other drives
+          // is no problem of this one.
+          const int code = d.files_bad || d.stalled ? 1
+                           : r.exit_code == 1       ? 0
+                                                    : r.exit_code;
+          sd.runs.push_back(when + ": " + ResultWord(code));
+        }
+      }
+    }
+    for (const RunRecord::Problem& p : r.problems) {
+      const int64_t e = m.Find(p.path);
+      if (e >= 0 && arrived[e]) continue;  // repaired since (or then)
+      ShipmentStatus::Problem sp;
+      sp.path = p.path;
+      sp.status = p.status;
+      sp.detail = p.detail;
+      sp.first_bad_offset = p.first_bad_offset;
+      if (p.drive >= 0) {
+        const RunRecord::Drive& d = r.drives[p.drive];
+        sp.drive = d.label.empty() ? d.source : d.label;
+      }
+      sp.run = when;
+      const std::string key = sp.path + '\n' + sp.drive;
+      auto [it, fresh] = problem_at.emplace(key, out->problems.size());
+      if (fresh) {
+        out->problems.push_back(std::move(sp));
+      } else {
+        out->problems[it->second] = std::move(sp);
+      }
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace valise
