@@ -46,8 +46,9 @@ std::vector<std::string> SplitList(const std::string& list) {
   return out;
 }
 
-// M.drives, written whole beside M and bound in it.
-Status WriteDrives(FileSystem* fs, const Args& args,
+// M.drives, written whole beside M (through `out`, created before any
+// drive was read) and bound in it.
+Status WriteDrives(Output* out, const Args& args,
                    const std::vector<DriveIdentity>& ids,
                    const std::vector<std::string>& labels,
                    const ManifestSummary& summary, Manifest* manifest) {
@@ -55,8 +56,8 @@ Status WriteDrives(FileSystem* fs, const Args& args,
   VALISE_RETURN_IF_ERROR(DescribeShipmentDrives(
       *manifest, args.sources, ids, summary.drive_runs, labels, &drives));
   const std::string text = WriteShipmentDrives(drives);
-  VALISE_RETURN_IF_ERROR(
-      fs->WriteSmallFile(SidecarPath(args.output, kDrivesSidecar), text, 0644));
+  VALISE_RETURN_IF_ERROR(out->Append(text));
+  VALISE_RETURN_IF_ERROR(out->Close());
   manifest->Bind(kDrivesSidecar, BindingOf(text));
   return Status::OK();
 }
@@ -137,6 +138,17 @@ int RunManifest(const Args& args) {
   ManifestSummary summary;
   // -o -: the manifest on standard output; a chunk index needs a name.
   const bool want_chunks = !sum_file && !args.no_chunks && !out->is_stdout();
+  // M.drives needs a name too.
+  const bool want_drives = !sum_file && !out->is_stdout();
+  std::unique_ptr<Output> drives_out;
+  if (want_drives) {
+    s = Output::Create("-o", SidecarPath(args.output, kDrivesSidecar), 0644,
+                       false, guard, &drives_out);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+  }
   SidecarOutput index;
   if (want_chunks) {
     s = Output::Check("-o", SidecarPath(args.output, kChunkIndexSidecar),
@@ -163,8 +175,9 @@ int RunManifest(const Args& args) {
 
   // The index first: M's binding is taken from the file as it lies.
   if (want_chunks) s = index.Commit(fs, args.output, &manifest);
-  if (s.ok() && !sum_file)
-    s = WriteDrives(fs, args, ids, labels, summary, &manifest);
+  if (s.ok() && want_drives) {
+    s = WriteDrives(drives_out.get(), args, ids, labels, summary, &manifest);
+  }
   if (s.ok()) {
     const std::string text = bagit
                                  ? WriteBagManifest(manifest, sum_type, "data/")

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "valise/drives.h"
 #include "valise/shipment.h"
 
@@ -47,8 +48,7 @@ int RunStatus(const Args& args) {
       args.json
           ? FormatShipmentStatusJson(status, manifest, args.manifest, args.dest)
           : FormatShipmentStatus(status, manifest, args.manifest, args.dest);
-  fmt::print("{}", text);
-  std::fflush(stdout);
+  PrintOut(text);
   return status.ExitCode() == 0 ? kExitOk : kExitProblems;
 }
 

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "valise/chunk_index_v2.h"
+#include "valise/drives.h"
 #include "valise/pack.h"
 #include "valise/sidecar.h"
 
@@ -189,9 +190,9 @@ OutputGuard GuardFromArgs(const Args& args) {
     g.inputs.push_back(args.manifest);
     g.inputs.push_back(args.manifest + ".sig");
     // Its sidecars (valise/sidecar.h): the chunk index, a pack's layout
-    // and parity digests.
+    // and parity digests, the shipment's drives.
     for (std::string_view name :
-         {kChunkIndexSidecar, kLayoutSidecar, kParitySidecar}) {
+         {kChunkIndexSidecar, kLayoutSidecar, kParitySidecar, kDrivesSidecar}) {
       g.inputs.push_back(SidecarPath(args.manifest, name));
     }
     // -m BAG (verify): the bag's directory is read like a drive.
