@@ -17,6 +17,28 @@ namespace valise::cli {
 
 namespace {
 
+// Names each drive of the shipment no SRC is, with the files only it
+// holds (those this run cannot stage), before the run starts.
+void WarnNotGiven(const ShipmentDrives& drives,
+                  const std::vector<std::string>& labels) {
+  std::vector<bool> given(drives.drives.size(), false);
+  for (size_t d = 0; d < drives.drives.size(); ++d) {
+    for (const std::string& l : labels)
+      given[d] = given[d] || l == drives.drives[d].label;
+  }
+  std::vector<uint64_t> only(drives.drives.size(), 0);
+  for (const std::vector<uint32_t>& h : HoldersByEntry(drives)) {
+    bool any_given = false;
+    for (uint32_t d : h) any_given = any_given || given[d];
+    if (!any_given && h.size() == 1) ++only[h[0]];
+  }
+  for (size_t d = 0; d < drives.drives.size(); ++d) {
+    if (given[d]) continue;
+    PrintWarning(fmt::format("drive {} not given: {} files only on it",
+                             DescribeDrive(drives.drives[d]), only[d]));
+  }
+}
+
 // Each SRC's label in M.drives ("" where M binds none or the SRC is not a
 // whole drive), after refusing SRCs that are no drive of the shipment.
 Status MatchDrives(FileSystem* fs, const Args& args, const Manifest& m,
@@ -50,6 +72,7 @@ Status MatchDrives(FileSystem* fs, const Args& args, const Manifest& m,
       }
     }
   }
+  WarnNotGiven(drives, *labels);
   return Status::OK();
 }
 

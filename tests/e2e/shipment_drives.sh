@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Goal (issue 14): a shipment of four labelled ext4 drives (loop devices)
 # arriving in two batches. `valise manifest --label` records each drive's
-# file system UUID in M.drives, bound to M; after ingesting two drives,
+# file system UUID in M.drives, bound to M; ingesting two drives names the
+# two not given with the files only they hold; after that,
 # `valise status` (exit 1) names the two still needed and what is missing;
 # ingest refuses, before reading, a drive of another shipment and the same
 # drive given twice (its mount point and its block device); once the
@@ -40,6 +41,8 @@ log "the first batch: ship-01 and ship-02"
 DEST="$W/dest"
 expect_exit 1 "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \
   "${MNT[A]}" "${MNT[B]}"
+assert_contains "$LAST_ERR" "drive ship-03 (uuid $(blkid -p -s UUID -o value \
+  "${DEV[C]}")) not given: 2 files only on it"
 expect_exit 1 "$VALISE" status -m "$M" "$DEST"
 assert_contains "$LAST_OUT" "arrived:  3 of 6 files"
 assert_contains "$LAST_OUT" "bring: ship-03, ship-04"
