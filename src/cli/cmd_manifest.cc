@@ -46,9 +46,9 @@ std::vector<std::string> SplitList(const std::string& list) {
   return out;
 }
 
-// M.drives, written whole beside M (through `out`, created before any
-// drive was read) and bound in it.
-Status WriteDrives(Output* out, const Args& args,
+// M.drives, written whole beside M (through `out`, opened before any
+// drive's files were read), made durable, named and bound in it.
+Status WriteDrives(FileSystem* fs, SidecarOutput* out, const Args& args,
                    const std::vector<DriveIdentity>& ids,
                    const std::vector<std::string>& labels,
                    const ManifestSummary& summary, Manifest* manifest) {
@@ -56,10 +56,15 @@ Status WriteDrives(Output* out, const Args& args,
   VALISE_RETURN_IF_ERROR(DescribeShipmentDrives(
       *manifest, args.sources, ids, summary.drive_runs, labels, &drives));
   const std::string text = WriteShipmentDrives(drives);
-  VALISE_RETURN_IF_ERROR(out->Append(text));
-  VALISE_RETURN_IF_ERROR(out->Close());
-  manifest->Bind(kDrivesSidecar, BindingOf(text));
-  return Status::OK();
+  Status s = out->file()->WriteAt(0, text.data(), text.size());
+  if (s.ok()) s = out->file()->Sync();
+  if (!s.ok()) {
+    // Named as the operator will know it, not by its temporary name.
+    const std::string path = SidecarPath(args.output, kDrivesSidecar);
+    return s.err() != 0 ? Status::PosixError(path + ": write", s.err())
+                        : Status::IOError(path, "write failed");
+  }
+  return out->Commit(fs, args.output, manifest);
 }
 
 }  // namespace
@@ -140,10 +145,11 @@ int RunManifest(const Args& args) {
   const bool want_chunks = !sum_file && !args.no_chunks && !out->is_stdout();
   // M.drives needs a name too.
   const bool want_drives = !sum_file && !out->is_stdout();
-  std::unique_ptr<Output> drives_out;
+  SidecarOutput drives_out;
   if (want_drives) {
-    s = Output::Create("-o", SidecarPath(args.output, kDrivesSidecar), 0644,
-                       false, guard, &drives_out);
+    s = Output::Check("-o", SidecarPath(args.output, kDrivesSidecar), guard);
+    if (s.ok())
+      s = drives_out.Open(fs, args.output, kDrivesSidecar, guard.force);
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;
@@ -176,7 +182,7 @@ int RunManifest(const Args& args) {
   // The index first: M's binding is taken from the file as it lies.
   if (want_chunks) s = index.Commit(fs, args.output, &manifest);
   if (s.ok() && want_drives) {
-    s = WriteDrives(drives_out.get(), args, ids, labels, summary, &manifest);
+    s = WriteDrives(fs, &drives_out, args, ids, labels, summary, &manifest);
   }
   if (s.ok()) {
     const std::string text = bagit
@@ -185,7 +191,11 @@ int RunManifest(const Args& args) {
                                         : WriteManifest(manifest, NowIso8601());
     s = out->Append(text);
     if (s.ok()) s = out->Close();
-    if (!s.ok() && want_chunks) index.Withdraw();
+  }
+  if (!s.ok()) {
+    // Nothing named for a manifest that could not be written.
+    index.Withdraw();
+    drives_out.Withdraw();
   }
   if (!s.ok()) {
     PrintError(s.message());
