@@ -222,6 +222,14 @@ Status ParseManifest(std::string_view data, std::string_view name,
 Status ParseManifest(std::string_view data, std::string_view name,
                      const ManifestReadOptions& options, Manifest* out);
 
+// The bindings ("# bind" lines) of manifest v1 text `data`, named `name`
+// in messages, without parsing its entries: what `valise sign` checks
+// before it signs. A malformed or repeated binding is an error as in
+// ParseManifest; text that is not manifest v1 has none.
+Status ReadManifestBindings(
+    std::string_view data, std::string_view name,
+    std::map<std::string, SidecarBinding, std::less<>>* out);
+
 // Writes manifest v1. `created` is the timestamp for the "# created" line
 // (e.g. "2026-11-28T22:00:00Z"); columns: size (if has_sizes) mtime (if
 // has_mtimes), then the digests in DigestType order, then path; the

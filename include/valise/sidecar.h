@@ -75,6 +75,13 @@ Status BindFile(FileSystem* fs, const std::string& path, SidecarBinding* out);
 // "bytes=N sha256=HEX", for messages.
 std::string DescribeBinding(const SidecarBinding& b);
 
+// Checks the file of sidecar `name` of the manifest at `manifest_path`
+// against binding `b`, reading it whole (valise sign, before it signs):
+// OK, NotFound if it is absent, Corruption naming both files if its size
+// or SHA-256 differs.
+Status CheckBoundSidecar(FileSystem* fs, const std::string& manifest_path,
+                         std::string_view name, const SidecarBinding& b);
+
 // Reads sidecar `name` of the manifest at `manifest_path` (parsed into
 // `m`) whole into *data and checks it against m's binding of `name`.
 // NotFound if m binds no sidecar of that name, or if the file is absent

@@ -1,8 +1,11 @@
 // valise keygen -o KEY and valise sign -k KEY M: Ed25519 keys and detached
-// manifest signatures (M.sig, the raw 64-byte signature).
+// manifest signatures (M.sig, the raw 64-byte signature). sign first checks
+// the sidecars M binds (M.chunks) against their bindings.
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "valise/manifest.h"
+#include "valise/sidecar.h"
 #include "valise/signature.h"
 
 namespace valise::cli {
@@ -66,6 +69,29 @@ int RunKeygen(const Args& args) {
   return kExitOk;
 }
 
+namespace {
+
+// The sidecars M binds must be the ones beside it: a signature over a
+// binding that the shipped file does not match would only be refused at
+// the datacenter. An absent one is a warning (it may be copied in later).
+Status CheckSidecars(FileSystem* fs, const std::string& manifest,
+                     std::string_view data) {
+  std::map<std::string, SidecarBinding, std::less<>> bindings;
+  VALISE_RETURN_IF_ERROR(ReadManifestBindings(data, manifest, &bindings));
+  for (const auto& [name, b] : bindings) {
+    Status s = CheckBoundSidecar(fs, manifest, name, b);
+    if (s.IsNotFound()) {
+      PrintWarning(s.message() + " (" + manifest + " binds it: ship it " +
+                   "beside " + manifest + ")");
+    } else if (!s.ok()) {
+      return s.WithContext("not signing " + manifest);
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 int RunSign(const Args& args) {
   FileSystem* fs = FileSystem::Default();
   // M.sig is this command's output (--force replaces an old one); M and
@@ -80,6 +106,7 @@ int RunSign(const Args& args) {
   if (s.ok()) s = fs->ReadSmallFile(args.key, &key, 64 << 10);
   if (s.ok()) s = CheckPrivateKeyMode(fs, args.key);
   if (s.ok()) s = fs->ReadSmallFile(args.manifest, &data, size_t{16} << 30);
+  if (s.ok()) s = CheckSidecars(fs, args.manifest, data);
   if (s.ok()) s = SignData(key, data, &sig);
   if (s.ok()) s = sig_out->Append(sig);
   if (s.ok()) s = sig_out->Close();

@@ -71,7 +71,8 @@ const std::vector<FlagDef>& FlagTable() {
        "check only these digests (e.g. xxh128)",
        "Computes and compares only these of the manifest's digests. "
        "xxh128 alone runs at drive speed; sha256 is the proof against "
-       "tampering.",
+       "tampering. Without sha256, the chunk index's SHA-256s are not "
+       "checked either (corrupt files are found, not located).",
        &Args::hash_only},
       {kManifest, "--no-chunks", nullptr, "output",
        "do not write the chunk index FILE.chunks", "", &Args::no_chunks},

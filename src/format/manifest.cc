@@ -922,6 +922,31 @@ Status ParseValiseManifest(std::string_view data, std::string_view name,
 
 }  // namespace format_internal
 
+Status ReadManifestBindings(
+    std::string_view data, std::string_view name,
+    std::map<std::string, SidecarBinding, std::less<>>* out) {
+  out->clear();
+  format_internal::LineReader reader(data);
+  std::string_view line;
+  if (!reader.Next(&line) || line != kHeader) return Status::OK();
+  std::map<std::string, uint64_t> lines;
+  while (reader.Next(&line)) {
+    if (!IsKeyword(line, kBindPrefix)) continue;
+    const uint64_t n = reader.line_number();
+    std::string sidecar;
+    SidecarBinding b;
+    VALISE_RETURN_IF_ERROR(ParseBinding(line, name, n, &sidecar, &b));
+    auto [it, added] = lines.emplace(sidecar, n);
+    if (!added) {
+      return LineError(name, n,
+                       "second binding of '" + sidecar + "' (first at line " +
+                           std::to_string(it->second) + ")");
+    }
+    (*out)[sidecar] = b;
+  }
+  return Status::OK();
+}
+
 namespace {
 
 constexpr char kLowerHex[] = "0123456789abcdef";

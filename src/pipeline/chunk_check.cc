@@ -23,6 +23,11 @@ ChunkSha256 FinishSha(Hasher* h) {
 
 }  // namespace
 
+bool UsesChunkIndex(const PipelineOptions& opt) {
+  return opt.chunk_index != nullptr &&
+         (opt.hash_only.empty() || opt.hash_only.Has(DigestType::kSha256));
+}
+
 // ---------------------------------------------------------------------
 // ChunkDigestRecorder.
 

@@ -40,6 +40,16 @@ namespace valise {
 // Ranges of bad chunks kept per copy; more are counted, not listed.
 inline constexpr size_t kMaxCorruptRanges = 1024;
 
+// Whether a verify or ingest run with these options checks the signed chunk
+// digests: it has them (opt.chunk_index), and --hash-only, if given,
+// includes sha256 (a run that asked for xxh128 alone, to go at drive speed,
+// computes no SHA-256). When it has them and does not, the report says so
+// with kChunkCheckSkipped.
+bool UsesChunkIndex(const PipelineOptions& opt);
+inline constexpr char kChunkCheckSkipped[] =
+    "--hash-only without sha256: the signed chunk digests (M.chunks) are not "
+    "checked; corrupt files are found, not located";
+
 // Records one file's chunk digests into the index being written.
 class ChunkDigestRecorder final : public ChunkObserver {
  public:

@@ -113,6 +113,8 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   // Signed chunk digests locate a corrupt copy's bad chunks; the run reads
   // in their chunk size.
   PipelineOptions o = opt;
+  const bool skipped = o.chunk_index != nullptr && !UsesChunkIndex(o);
+  if (skipped) o.chunk_index = nullptr;
   if (o.chunk_index != nullptr) o.chunk_size = o.chunk_index->chunk_size();
   IngestLedger ledger(fs, manifest, o, iopt, report);
   StartIngestReport(dest_path, &ledger);
@@ -141,6 +143,7 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   Status s = StagePasses(dest.get(), &committer, &placer, &ledger);
   // Report.
   FinishIngestReport(s, &ledger);
+  if (skipped) report->notes.push_back(kChunkCheckSkipped);
   // Close DEST: temporaries removed, the end record if all went well.
   return CloseDest(dest.get(), ledger, s);
 }

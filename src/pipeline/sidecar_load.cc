@@ -233,6 +233,15 @@ Status BindFile(FileSystem* fs, const std::string& path, SidecarBinding* out) {
   return HashFile(*file, size, 0, out, nullptr);
 }
 
+Status CheckBoundSidecar(FileSystem* fs, const std::string& manifest_path,
+                         std::string_view name, const SidecarBinding& b) {
+  const std::string path = SidecarPath(manifest_path, name);
+  SidecarBinding got;
+  VALISE_RETURN_IF_ERROR(BindFile(fs, path, &got));
+  if (got != b) return Mismatch(path, manifest_path, got, b);
+  return Status::OK();
+}
+
 Status LoadBoundSidecar(FileSystem* fs, const std::string& manifest_path,
                         const Manifest& m, std::string_view name,
                         size_t max_bytes, std::string* data) {

@@ -136,11 +136,13 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   // chunk by chunk as the files are read; the v1 text index is compared
   // once a copy is found corrupt.
   std::unique_ptr<ChunkCheck> chunk_check;
-  if (opt.chunk_index != nullptr) {
+  if (UsesChunkIndex(opt)) {
     opt.chunk_size = opt.chunk_index->chunk_size();
     chunk_check = std::make_unique<ChunkCheck>(opt.chunk_index);
-    chunks = nullptr;
+  } else if (opt.chunk_index != nullptr) {
+    report->notes.push_back(kChunkCheckSkipped);
   }
+  if (opt.chunk_index != nullptr) chunks = nullptr;
   std::unordered_map<std::string_view, size_t> chunk_entry;
   if (chunks != nullptr && chunks->chunk_size % kDirectAlignment == 0 &&
       chunks->chunk_size > 0 && chunks->chunk_size <= (64u << 20)) {

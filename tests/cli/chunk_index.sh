@@ -5,7 +5,8 @@
 #    bytes a chunk) and binds it in M ("# bind chunks bytes=N sha256=HEX",
 #    the sha256sum of M.chunks) just before "# end"; --chunk-size is
 #    recorded; --no-chunks writes neither.
-#  - verify --pubkey of the signed manifest passes; a tampered M.chunks
+#  - sign refuses a manifest whose bound index was altered (a missing one
+#    is a warning); verify --pubkey of the signed manifest passes; a tampered M.chunks
 #    with M's valid signature, a truncated one, and another manifest's
 #    index are each exit 2 before any reading, naming M.chunks and M; a
 #    missing one is a warning.
@@ -51,8 +52,20 @@ expect_exit 0 "$VALISE" manifest "$D" -o "$MN" --no-chunks $NP
 [[ ! -e "$MN.chunks" ]] || fail "--no-chunks wrote $MN.chunks"
 assert_not_contains "$MN" "# bind chunks"
 
-log "signed: verify --pubkey passes"
+log "sign checks the bound index first"
 expect_exit 0 "$VALISE" keygen -o "$W/key"
+cp "$M.chunks" "$W/keep.chunks"
+printf '\x01' | dd of="$M.chunks" bs=1 seek=70 conv=notrunc status=none
+expect_exit 2 "$VALISE" sign -k "$W/key" "$M"
+assert_contains "$LAST_ERR" "not signing $M"
+assert_contains "$LAST_ERR" "$M.chunks"
+[[ ! -e "$M.sig" ]] || fail "sign wrote $M.sig over a tampered index"
+rm "$M.chunks"
+expect_exit 0 "$VALISE" sign -k "$W/key" "$M"
+assert_contains "$LAST_ERR" "ship it beside"
+mv "$W/keep.chunks" "$M.chunks"
+
+log "signed: verify --pubkey passes"
 expect_exit 0 "$VALISE" sign -k "$W/key" "$M"
 expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP "$D"
 

@@ -114,6 +114,38 @@ TEST(ManifestBinding, Rejections) {
                                  ManifestFormat::kAuto, &m));
 }
 
+// Goal: valise sign reads the bindings without parsing the entries, with
+// the reader's rules for bind lines; text that is not manifest v1 has
+// none.
+TEST(ManifestBinding, ReadWithoutParsingEntries) {
+  Manifest m = OneEntry();
+  m.Bind("chunks", BindingOf("abc"));
+  m.Bind("layout", BindingOf("xyz"));
+  const std::string text = WriteManifest(m, "T");
+  std::map<std::string, SidecarBinding, std::less<>> got;
+  ASSERT_VALISE_OK(ReadManifestBindings(text, "M", &got));
+  EXPECT_EQ(got, m.bindings());
+  // The entries are not looked at (a bad one does not matter here).
+  ASSERT_VALISE_OK(
+      ReadManifestBindings(WithLines("bad line\n# bind chunks bytes=3 "
+                                     "sha256=" +
+                                     std::string(kHex64) + "\n"),
+                           "M", &got));
+  EXPECT_EQ(got.size(), 1u);
+  Status s =
+      ReadManifestBindings(WithLines("# bind chunks bytes=x\n"), "M", &got);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.ToString().find("M:4: malformed binding"), std::string::npos);
+  const std::string sha = " sha256=" + std::string(kHex64) + "\n";
+  s = ReadManifestBindings(
+      WithLines("# bind a bytes=1" + sha + "# bind a bytes=1" + sha), "M",
+      &got);
+  EXPECT_NE(s.ToString().find("M:5: second binding of 'a'"), std::string::npos);
+  ASSERT_VALISE_OK(ReadManifestBindings(
+      std::string(64, 'a') + "  # bind x bytes=1" + sha, "M", &got));
+  EXPECT_TRUE(got.empty());
+}
+
 TEST(ManifestBinding, SidecarNames) {
   for (const char* ok : {"chunks", "drives", "layout", "a", "0", "x-1"}) {
     EXPECT_TRUE(IsSidecarName(ok)) << ok;

@@ -263,6 +263,49 @@ TEST(ChunkCheckPipeline, IngestLocatesBadChunk) {
   EXPECT_FALSE(disk->GetFile("dest/a", &got));
 }
 
+// Goal: --hash-only without sha256 (drive speed) computes no chunk SHA-256:
+// the corrupt file is found but not located, and the report says why;
+// with sha256 among them the chunks are checked.
+TEST(ChunkCheckPipeline, HashOnlyWithoutSha256SkipsTheCheck) {
+  auto disk = TwoDrives();
+  Manifest m = MakeWithIndex(disk.get());
+  auto index = OpenIndex(disk.get(), m);
+  ASSERT_NE(index, nullptr);
+  disk->FlipStoredBit("d1/a", 2 * kChunk + 3, 5);
+  for (DigestType only : {DigestType::kXxh128, DigestType::kSha256}) {
+    PipelineOptions opt = SmallOptions();
+    opt.chunk_index = index.get();
+    opt.hash_only.Add(only);
+    RunReport r;
+    ASSERT_VALISE_OK(
+        VerifyDrives(disk.get(), m, nullptr, {"d1", "d2"}, opt, &r));
+    const FileResult* a = Find(r, "a", FileStatus::kCorrupt);
+    ASSERT_NE(a, nullptr) << FormatSummary(r);
+    const bool noted = std::find(r.notes.begin(), r.notes.end(),
+                                 kChunkCheckSkipped) != r.notes.end();
+    if (only == DigestType::kXxh128) {
+      EXPECT_TRUE(a->corrupt_ranges.empty());
+      EXPECT_EQ(a->first_bad_offset, -1);
+      EXPECT_TRUE(noted);
+    } else {
+      EXPECT_EQ(a->corrupt_ranges.size(), 1u);
+      EXPECT_FALSE(noted);
+    }
+    RunReport ri;
+    IngestOptions io;
+    io.depth = 4;
+    ASSERT_VALISE_OK(IngestDrives(disk.get(), m, {"d1", "d2"},
+                                  only == DigestType::kXxh128 ? "dx" : "ds",
+                                  opt, io, &ri));
+    a = Find(ri, "a", FileStatus::kCorrupt);
+    ASSERT_NE(a, nullptr) << FormatSummary(ri);
+    EXPECT_EQ(a->corrupt_ranges.empty(), only == DigestType::kXxh128);
+    EXPECT_EQ(std::find(ri.notes.begin(), ri.notes.end(), kChunkCheckSkipped) !=
+                  ri.notes.end(),
+              only == DigestType::kXxh128);
+  }
+}
+
 // The index's bytes, whose reads after the header fail as a bound sidecar's
 // do once the file changed under the run (BoundSidecar.OpenChecksEveryLater
 // Read shows that they do).
