@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace valise::net {
@@ -37,7 +38,7 @@ struct AttemptFailure {
   bool transport_retryable = false;
   bool maybe_applied = true;
   int http_status = 0;
-  std::string_view code;
+  std::string code;  // owned: the answer it came from is gone by then
 };
 bool ShouldRetry(const AttemptFailure& failure, bool idempotent);
 
