@@ -65,8 +65,8 @@ expect_exit 0 "$VALISE" sign -k "$W/key" "$M"
 assert_contains "$LAST_ERR" "ship it beside"
 mv "$W/keep.chunks" "$M.chunks"
 
-log "signed: verify --pubkey passes"
-expect_exit 0 "$VALISE" sign -k "$W/key" "$M"
+log "signed again (--force replaces the signature made without the index): verify --pubkey passes"
+expect_exit 0 "$VALISE" sign --force -k "$W/key" "$M"
 expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP "$D"
 
 # refused WHAT: verify --pubkey and ingest exit 2 naming M.chunks and M,

@@ -39,7 +39,7 @@ debs=("$SCRATCH"/out/valise_*.deb)
 DEB=${debs[0]}
 log "built $(basename "$DEB") ($(stat -c %s "$DEB") bytes)"
 
-# Depends: the package of each library ldd resolves for the built binary.
+# Depends: the package of each library the built binary links directly.
 depends=$(dpkg-deb -f "$DEB" Depends)
 log "Depends: $depends"
 # The package names alone: "a (>= 1), b" -> " a b ".
@@ -56,7 +56,15 @@ while read -r lib; do
   [[ -n "$pkg" ]] || fail "no Debian package owns $lib"
   [[ " $dep_names " == *" $pkg "* ]] ||
     fail "Depends lacks $pkg (for $lib): $depends"
-done < <(ldd "$VALISE" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }')
+done < <(
+  # The libraries the binary itself needs (its NEEDED entries), where ldd
+  # finds them: a library's own dependencies (libcurl's libnghttp2) come
+  # with its package, and dpkg-shlibdeps rightly does not list them.
+  readelf -d "$VALISE" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+    while read -r soname; do
+      ldd "$VALISE" | awk -v n="$soname" '$1 == n && $2 == "=>" { print $3 }'
+    done
+)
 # (xxHash is compiled in, XXH_INLINE_ALL: no libxxhash0.)
 for pkg in liburing2 libssl3 libisal2 libfmt9; do
   [[ "$depends" == *"$pkg"* ]] || fail "Depends lacks $pkg: $depends"
