@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 // Inlined, as in src/util/digest.cc: valise does not link libxxhash.
 #define XXH_INLINE_ALL
@@ -183,11 +184,31 @@ int RunCommandLine(int argc, char** argv);
 
 }  // namespace
 
+namespace {
+
+// The soft limit on open files up to the hard one, as a shell's
+// `ulimit -Sn` lets any process do: many small files in flight (a source
+// and a staging file each, the committer's backlog) need more than the
+// usual soft 1024, and a lower soft limit is a default, not the operator's
+// choice. The hard limit (`ulimit -n N` sets both) is obeyed: a run that
+// still runs out stops once, saying so (ReadLoop::NextFile).
+void RaiseOpenFileLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max) {
+    return;
+  }
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);  // best effort: the limit stays as it was
+}
+
+}  // namespace
+
 int Main(int argc, char** argv) {
   // A reader of standard output that goes away (`| head`) must not kill
   // the run before its --report is written: the write fails with EPIPE
   // instead, an error of that stream alone (exit 2, said as valise exits).
   signal(SIGPIPE, SIG_IGN);
+  RaiseOpenFileLimit();
   int code;
   try {
     code = RunCommandLine(argc, argv);

@@ -162,11 +162,17 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
   }
 
   // Stage 4, check: every copy read, copies of one path agree.
+  // A file left unread because the run stopped (out of descriptors)
+  // carries the reason that stopped it: said once, counted for the rest.
   Status first_error;
+  size_t failed = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     const ReadOutcome& o = outcomes[i];
     if (!o.status.ok()) {
-      summary->errors.push_back(o.status.message());
+      ++failed;
+      if (!o.cancelled || first_error.ok()) {
+        summary->errors.push_back(o.status.message());
+      }
       if (first_error.ok()) first_error = o.status;
       continue;
     }
@@ -180,9 +186,9 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
     }
   }
   if (!first_error.ok()) {
-    return Status::IOError(std::to_string(summary->errors.size()) +
-                               " file(s) could not be read; first",
-                           first_error.message());
+    return Status::IOError(
+        std::to_string(failed) + " file(s) could not be read; first",
+        first_error.message());
   }
   if (index_writer) {
     VALISE_RETURN_IF_ERROR(index_status);

@@ -29,6 +29,8 @@
 // flight finishes, every file not finished is reported with why.
 #include "pipeline/read_loop.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <string>
@@ -166,10 +168,16 @@ FileState* ReadLoop::NextFile(int d) {
     if (out.status.err() == EMFILE || out.status.err() == ENFILE) {
       // Out of descriptors: valise's trouble (ulimit -n), not the drive's
       // or DEST's. The run stops (exit 2); the file is left unread.
-      if (fatal_.ok()) {
-        fatal_ =
-            out.status.WithContext("out of file descriptors (raise ulimit -n)");
-      }
+      // Said once, with the limit: the files after it carry the same
+      // reason and are counted, not repeated.
+      struct rlimit rl {};
+      getrlimit(RLIMIT_NOFILE, &rl);
+      out.status = out.status.WithContext(
+          "out of file descriptors (ulimit -n is " +
+          (rl.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                        : std::to_string(rl.rlim_cur)) +
+          "; raise it: 1024 or more is enough for most runs)");
+      if (fatal_.ok()) fatal_ = out.status;
       out.cancelled = true;
     }
     if (!out.status.ok() || job.size == 0) {
