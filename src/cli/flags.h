@@ -55,7 +55,7 @@ struct Args {
   std::vector<std::string> drives;
   unsigned parity = 0;
   bool dry_run = false;
-  bool force = false;  // --force: an output may replace a regular file
+  bool force = false;     // --force: an output may replace a regular file
   std::string endpoint;   // --endpoint: the S3 endpoint
   std::string ca_bundle;  // --ca-bundle: CA certificates for the S3 endpoint
   // bench --seconds: longest time of each measurement.
