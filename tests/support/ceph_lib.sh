@@ -122,6 +122,13 @@ _ceph_spawn() {
     setsid "$@" </dev/null >"$dir/log/$name.out" 2>&1 &
   fi
   pid=$!
+  # Until the child has exec'd, its command line is this shell's, and
+  # _ceph_dead would call it dead: wait (a moment) for the exec, or exit.
+  local tries=0
+  while ((tries++ < 250)) && kill -0 "$pid" 2>/dev/null &&
+    ! _ceph_is_ours "$dir" "$pid"; do
+    sleep 0.02
+  done
   printf '%s %s\n' "$name" "$pid" >>"$dir/pids"
   _ceph_log "started $name (pid $pid)"
 }
