@@ -144,10 +144,11 @@ TEST(ReadLoop, StalledDriveGivesUpItsFilesOthersFinish) {
 class HeldFile final : public StagedFile {
  public:
   HeldFile(std::string name, uint64_t size)
-      : name_(std::move(name)), bytes(size, '\0') {}
+      : name_(std::move(name)), size(size), bytes(size, '\0') {}
   const std::string& name() const override { return name_; }
   std::string name_;
-  std::string bytes;  // filled by the sender thread
+  const uint64_t size;  // read on the I/O thread
+  std::string bytes;    // written by the sender thread only
 };
 
 // A StageWriter shaped like an object store's: a file's chunks are held
@@ -180,7 +181,7 @@ class HoldingWriter final : public StageWriter {
     std::vector<StageChunk>& part = held_[key];
     part.push_back(c);
     max_held = std::max(max_held, HeldCount());
-    const uint64_t size = AsHeld(c.file)->bytes.size();
+    const uint64_t size = AsHeld(c.file)->size;
     const uint64_t first = key.index * kPartChunks * kChunk;
     const uint64_t end = std::min(size, first + kPartChunks * kChunk);
     const uint64_t want = (end - first + kChunk - 1) / kChunk;
