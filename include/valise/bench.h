@@ -7,9 +7,13 @@
 //      buffers, chunk_size reads, `depth` in flight per drive);
 //   3. DEST's write rate: one temporary file written through the engine
 //      (O_DIRECT where DEST allows it), fdatasync included, then removed;
+//      for an s3://BUCKET/PREFIX DEST, the store's: multipart parts (bytes/s)
+//      then small PUTs (objects/s), many in flight, through the S3 client
+//      (src/pipeline/bench_s3.cc), everything written removed;
 //   4. the whole pipeline: the ingest Reader reading every drive, hashing
 //      sha256 + xxh128 and writing to temporary files in DEST, stopped
-//      after the time limit, everything it wrote removed;
+//      after the time limit, everything it wrote removed (a directory DEST
+//      only: not measured into an s3:// DEST);
 // then names the bottleneck with the model of docs/bench.md:
 //   drives  min(number of drives x slowest drive alone, all drives at once)
 //           (balanced planning gives every drive about the same bytes, so
@@ -19,6 +23,9 @@
 //   dest    DEST's write rate;
 // the smallest limits the ingest. With manifest_bytes, the time to ingest
 // them at that rate is predicted.
+//
+// Without a drive (sources empty) but with DEST, only the hashes and DEST
+// are measured.
 //
 // Sources are only ever opened for reading. On DEST nothing is left
 // behind: the temporary file and directory are removed on every path out,
@@ -38,17 +45,29 @@
 #include "valise/digest.h"
 #include "valise/file_system.h"
 #include "valise/pipeline.h"
+#include "valise/s3.h"
 #include "valise/status.h"
 
 namespace valise {
 
 struct BenchOptions {
   // Drives: directories (their largest files are read), image files and
-  // block devices (read raw). At least one.
+  // block devices (read raw). At least one unless `dest` is given.
   std::vector<std::string> sources;
   // Where ingest would stage; empty: no write and no pipeline measurement.
-  // Must exist. Default: "".
+  // A directory, which must exist, or s3://BUCKET/PREFIX, whose bucket
+  // must exist. Default: "".
   std::string dest;
+  // The store's client for an s3:// DEST (required then; the caller owns
+  // it). Default: null.
+  S3Client* s3 = nullptr;
+  // Part size and requests in flight for an s3:// DEST, as ingest sends
+  // them (defaults: 8 MiB parts, 16 in flight); pipeline.depth, when not
+  // 0, replaces the number in flight.
+  S3DestinationOptions s3_options;
+  // Bytes of each object of the small-object measurement of an s3://
+  // DEST (the mean of a tree of 4-64 KiB files). Default: 32 KiB.
+  uint64_t s3_small_size = uint64_t{32} << 10;
   // Longest time of each read, write and pipeline measurement, in seconds.
   // A measurement ends earlier when its data runs out. Default: 5.
   double seconds = 5;
@@ -124,6 +143,21 @@ struct BenchReport {
   BenchRate dest_write;  // fdatasync included
   bool dest_direct = false;
   std::vector<std::string> dest_errors;
+  // An s3:// DEST: dest_write is the bytes of the multipart parts sent
+  // (dest_parts of dest_part_size bytes); dest_small the PUTs of
+  // dest_small_objects objects of dest_small_size bytes; both with
+  // dest_in_flight requests in flight. Requests, retries and 503 SlowDown
+  // answers over both measurements and the clean-up.
+  bool dest_s3 = false;
+  unsigned dest_in_flight = 0;
+  uint64_t dest_part_size = 0;
+  uint64_t dest_parts = 0;
+  BenchRate dest_small;
+  uint64_t dest_small_objects = 0;
+  uint64_t dest_small_size = 0;
+  uint64_t dest_s3_requests = 0;
+  uint64_t dest_s3_retries = 0;
+  uint64_t dest_s3_throttled = 0;
 
   bool has_pipeline = false;
   BenchRate pipeline;  // bytes written to DEST by the whole pipeline
@@ -153,8 +187,10 @@ struct BenchReport {
   bool HasErrors() const;
 };
 
-// Runs the benchmark. Errors that stop it: no source, DEST missing or not
-// a directory, every drive unusable, interrupted (Aborted). A drive or
+// Runs the benchmark. Errors that stop it: neither a source nor DEST, DEST
+// missing or not a directory (an s3:// DEST: a malformed URL, no client,
+// the bucket missing or refused), every drive unusable, interrupted
+// (Aborted). A drive or
 // DEST that fails midway is recorded in the report and the rest goes on.
 // *report is filled as far as the run got, in every case.
 Status RunBench(FileSystem* fs, const BenchOptions& options,

@@ -1,5 +1,7 @@
 // valise bench SRC... [-d DEST] [-m M]: measure each drive, the hashes,
-// DEST and the whole pipeline, and name what limits an ingest.
+// DEST and the whole pipeline, and name what limits an ingest. DEST may be
+// s3://BUCKET/PREFIX (the store's rates: parts and small objects); with a
+// DEST, SRC may be left out.
 //
 // Exit status: 0 measured; 1 measured, but a drive, DEST or the pipeline
 // reported errors (listed); 2 trouble (usage, DEST missing, no drive
@@ -27,6 +29,20 @@ int RunBench(const Args& args) {
   if (s.ok()) s = CreateReportOutput(args, &report_file);
   if (!s.ok()) {
     PrintError(s.message());
+    return kExitTrouble;
+  }
+  // An s3:// DEST: the store's client, sending as many requests at once
+  // as ingest would.
+  S3Session s3;
+  if (IsS3Url(args.dest)) {
+    s = OpenS3Session(args, bo.s3_options.threads, &s3);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+    bo.s3 = s3.client.get();
+  } else if (args.sources.empty() && args.dest.empty()) {
+    PrintError("bench: no drive to measure and no DEST (give SRC or -d DEST)");
     return kExitTrouble;
   }
   bo.pipeline.progress = false;

@@ -263,6 +263,10 @@ int RunCommandLine(int argc, char** argv) {
         sub->add_option("DEST", args.dest, c.sources_doc);
       } else if (one) {
         sub->add_option("M", args.manifest, c.sources_doc)->required();
+      } else if (c.command == kBench) {
+        // bench -d DEST alone measures DEST (and the hashes); RunBench
+        // refuses neither SRC nor DEST.
+        sub->add_option("SRC", args.sources, c.sources_doc);
       } else {
         sub->add_option("SRC", args.sources, c.sources_doc)->required();
       }

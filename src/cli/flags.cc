@@ -26,9 +26,11 @@ const std::vector<FlagDef>& FlagTable() {
        "existing file is replaced only with --force.",
        &Args::output, true},
       {kIngest | kBench | kStatus, "-d,--dest", "DIR", "output",
-       "the destination directory",
+       "the destination directory, or s3://BUCKET/PREFIX",
        "Where ingest stages the dataset (status: whose state to read; it "
-       "may also be given as the argument).",
+       "may also be given as the argument). bench: measures its write rate "
+       "(an s3:// DEST: the store's rates for multipart parts and for small "
+       "objects, --depth requests in flight, default 16).",
        &Args::dest},
       {kIngest, "--dedup", "POLICY", "output",
        "repeated contents: auto, reflink, hardlink, copy (auto)",
@@ -231,10 +233,11 @@ const std::vector<CommandDef>& CommandTable() {
        "valise ingest -m shipment.vm -d /srv/data /mnt/d1 /mnt/d2\n"
        "valise ingest -m shipment.vm --pubkey site.pub -d /srv/data /mnt/d*",
        "drives: directories, image files or block devices"},
-      {kBench, "bench", "bench [-d DEST] [-m M] [options] SRC...",
+      {kBench, "bench", "bench [-d DEST] [-m M] [options] [SRC...]",
        "measure drives, hashing and DEST, and name the bottleneck",
        "valise bench /mnt/d1 /mnt/d2 -d /srv/data\n"
-       "valise bench /dev/sd[b-e] -d /srv/data -m shipment.vm --seconds 10",
+       "valise bench /dev/sd[b-e] -d /srv/data -m shipment.vm --seconds 10\n"
+       "valise bench -d s3://bucket/prefix   # the store's PUT rates",
        "drives: directories, image files or block devices"},
       {kKeygen, "keygen", "keygen -o KEY", "make an Ed25519 key pair",
        "valise keygen -o site.key   # writes site.key and site.key.pub",

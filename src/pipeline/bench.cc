@@ -55,6 +55,7 @@
 #include <thread>
 
 #include "dest/posix_destination.h"
+#include "pipeline/bench_internal.h"
 #include "pipeline/progress_render.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
@@ -64,6 +65,25 @@
 #include "valise/io_queue.h"
 
 namespace valise {
+
+namespace bench_internal {
+
+void FillPseudoRandom(char* p, size_t n, uint64_t seed) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i < n; i += 8) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    std::memcpy(p + i, &x, std::min<size_t>(8, n - i));
+  }
+}
+
+bool Cancelled(const BenchOptions& o) {
+  return o.pipeline.cancel != nullptr &&
+         o.pipeline.cancel->load(std::memory_order_relaxed);
+}
+
+}  // namespace bench_internal
 
 const char* BottleneckKindName(BottleneckKind kind) {
   switch (kind) {
@@ -89,6 +109,9 @@ bool BenchReport::HasErrors() const {
 }
 
 namespace {
+
+using bench_internal::Cancelled;
+using bench_internal::FillPseudoRandom;
 
 constexpr unsigned kDefaultDepthSolid = 16;
 constexpr unsigned kDefaultDepthRotational = 4;
@@ -123,25 +146,8 @@ unsigned UsableCores() {
   return std::max(1u, std::thread::hardware_concurrency());
 }
 
-// Incompressible bytes, so a compressing file system (btrfs, ZFS) or
-// device cannot make DEST look faster than it is with real data.
-void FillPseudoRandom(char* p, size_t n, uint64_t seed) {
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (size_t i = 0; i < n; i += 8) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    std::memcpy(p + i, &x, std::min<size_t>(8, n - i));
-  }
-}
-
 uint64_t Micros(double seconds) {
   return seconds <= 0 ? 0 : static_cast<uint64_t>(seconds * 1e6);
-}
-
-bool Cancelled(const BenchOptions& o) {
-  return o.pipeline.cancel != nullptr &&
-         o.pipeline.cancel->load(std::memory_order_relaxed);
 }
 
 std::string TempName(FileSystem* fs, const char* what) {
@@ -980,7 +986,7 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
     r.seconds = double(fs->NowMicros() - start_us) / 1e6;
     return s;
   };
-  if (o.sources.empty()) {
+  if (o.sources.empty() && o.dest.empty()) {
     return finish(Status::InvalidArgument("bench", "no drive to measure"));
   }
   if (!(o.seconds > 0) || !(o.hash_seconds > 0)) {
@@ -992,9 +998,24 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
         Status::InvalidArgument("chunk size", "must be a multiple of 4096"));
   }
 
-  // Stage 1: DEST exists and is a directory; nothing is created otherwise.
+  // Stage 1: DEST exists and is a directory (or a bucket the client may
+  // use); nothing is created otherwise.
   std::unique_ptr<Directory> dir;
-  if (!o.dest.empty()) {
+  S3Url s3_dest;
+  const bool s3 = IsS3Url(o.dest);
+  if (s3) {
+    Status s = ParseS3Url(o.dest, &s3_dest);
+    if (s.ok() && o.s3 == nullptr) {
+      s = Status::InvalidArgument(o.dest, "no S3 client for an s3:// DEST");
+    }
+    if (s.ok()) s = o.s3->HeadBucket(s3_dest.bucket);
+    if (s.IsNotFound()) {
+      s = Status::NotFound(o.dest, "the bucket does not exist");
+    }
+    if (!s.ok()) return finish(s);
+    r.has_dest = true;
+    r.dest = o.dest;
+  } else if (!o.dest.empty()) {
     FileInfo info;
     Status s = fs->Stat(o.dest, &info);
     if (s.ok() && info.type != FileType::kDirectory) {
@@ -1007,7 +1028,7 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
   }
 
   // Stage 2: what each drive offers (largest files first).
-  phase("listing the drives");
+  if (!o.sources.empty()) phase("listing the drives");
   std::vector<DrivePlan> plans;
   for (const std::string& src : o.sources) {
     plans.push_back(PlanDrive(fs, src, o.seconds, o.pipeline));
@@ -1029,7 +1050,7 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
     r.drives.push_back(std::move(d));
     if (p.status.ok()) usable.push_back(&p);
   }
-  if (usable.empty()) {
+  if (usable.empty() && !o.sources.empty()) {
     return finish(Status::InvalidArgument("bench", "no drive can be read"));
   }
 
@@ -1098,7 +1119,22 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
     }
   }
 
-  // Stage 6: DEST's write rate, then the whole pipeline into DEST.
+  // Stage 6: DEST's write rate, then the whole pipeline into DEST (an
+  // s3:// DEST: the store's rates only).
+  if (s3) {
+    if (Cancelled(o)) return finish(Status::Aborted("bench", "interrupted"));
+    phase(
+        fmt::format("writing to {}: parts, then small objects, up to {}s "
+                    "each",
+                    o.dest, o.seconds));
+    bench_internal::MeasureS3Write(fs, s3_dest, o, &r);
+    if (Cancelled(o)) return finish(Status::Aborted("bench", "interrupted"));
+    if (!o.sources.empty()) {
+      r.notes.push_back(
+          "the whole pipeline into an s3:// DEST is not measured (valise "
+          "ingest -d s3://... reports its own rate)");
+    }
+  }
   if (dir) {
     if (Cancelled(o)) return finish(Status::Aborted("bench", "interrupted"));
     phase(fmt::format("writing to {}, up to {}s", EscapeReportPath(o.dest),
@@ -1110,11 +1146,15 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
           "(the fdatasync at the end is timed)");
     }
     if (Cancelled(o)) return finish(Status::Aborted("bench", "interrupted"));
-    phase(fmt::format(
-        "whole pipeline (read, sha256+xxh128, write to DEST), up to {}s",
-        o.seconds));
-    MeasurePipeline(fs, dir.get(), plans, o, &r);
-    if (Cancelled(o)) return finish(Status::Aborted("bench", "interrupted"));
+    if (!usable.empty()) {
+      phase(fmt::format(
+          "whole pipeline (read, sha256+xxh128, write to DEST), up to {}s",
+          o.seconds));
+      MeasurePipeline(fs, dir.get(), plans, o, &r);
+      if (Cancelled(o)) {
+        return finish(Status::Aborted("bench", "interrupted"));
+      }
+    }
   }
   return finish(Status::OK());
 }
@@ -1189,6 +1229,26 @@ std::string FormatBenchJson(const BenchReport& r) {
     dj["path"] = EscapePath(r.dest);
     dj["direct"] = r.dest_direct;
     dj["errors"] = r.dest_errors;
+    if (r.dest_s3) {
+      Json sj;
+      sj["in_flight"] = r.dest_in_flight;
+      sj["part_size"] = r.dest_part_size;
+      sj["parts"] = r.dest_parts;
+      Json small = RateJson(r.dest_small);
+      small["objects"] = r.dest_small_objects;
+      small["object_size"] = r.dest_small_size;
+      small["objects_per_s"] =
+          r.dest_small.seconds > 0
+              ? Json(double(r.dest_small_objects) / r.dest_small.seconds)
+              : Json(nullptr);
+      sj["small"] = std::move(small);
+      sj["requests"] = r.dest_s3_requests;
+      sj["retries"] = r.dest_s3_retries;
+      sj["throttled"] = r.dest_s3_throttled;
+      dj["s3"] = std::move(sj);
+    } else {
+      dj["s3"] = nullptr;
+    }
     j["dest"] = std::move(dj);
   } else {
     j["dest"] = nullptr;
@@ -1251,9 +1311,11 @@ std::string FormatBenchTable(const BenchReport& r) {
     w = std::max(w, EscapeReportPath(d.source).size());
   }
   w = std::min<size_t>(w, 48);
-  out +=
-      fmt::format("  {:<{}}  {:<12}  {:>7}  {:>10}  {:>13}  {:>9}\n", "drive",
-                  w, "kind", "files", "alone MB/s", "together MB/s", "read");
+  if (!r.drives.empty()) {
+    out +=
+        fmt::format("  {:<{}}  {:<12}  {:>7}  {:>10}  {:>13}  {:>9}\n", "drive",
+                    w, "kind", "files", "alone MB/s", "together MB/s", "read");
+  }
   for (const BenchDrive& d : r.drives) {
     std::string name = EscapeReportPath(d.source);
     if (name.size() > w) name = "..." + name.substr(name.size() - (w - 3));
@@ -1271,7 +1333,7 @@ std::string FormatBenchTable(const BenchReport& r) {
                        "all drives at once", w, "", "", "",
                        Mbps(r.read_together.rate()));
   }
-  out += "\n";
+  if (!r.drives.empty()) out += "\n";
 
   out += fmt::format("  {:<8}  {:>12}  {:>12}\n", "digest", "1 core MB/s",
                      fmt::format("{} cores MB/s", r.hash_threads));
@@ -1281,7 +1343,29 @@ std::string FormatBenchTable(const BenchReport& r) {
   }
   out += "\n";
 
-  if (r.has_dest) {
+  if (r.has_dest && r.dest_s3) {
+    out += fmt::format("  dest {}: {} requests in flight\n",
+                       EscapeReportPath(r.dest), r.dest_in_flight);
+    out += r.dest_write.seconds > 0
+               ? fmt::format("    parts:  {} ({} parts of {})\n",
+                             Rate(r.dest_write.rate()), r.dest_parts,
+                             HumanBytes(r.dest_part_size))
+               : std::string("    parts:  not measured\n");
+    out += r.dest_small.seconds > 0
+               ? fmt::format(
+                     "    small:  {:.0f} objects/s ({} PUTs of {}, "
+                     "{})\n",
+                     double(r.dest_small_objects) / r.dest_small.seconds,
+                     r.dest_small_objects, HumanBytes(r.dest_small_size),
+                     Rate(r.dest_small.rate()))
+               : std::string("    small:  not measured\n");
+    out +=
+        fmt::format("    {} requests, {} retries ({} throttled)\n",
+                    r.dest_s3_requests, r.dest_s3_retries, r.dest_s3_throttled);
+    for (const std::string& e : r.dest_errors) {
+      out += "    error: " + EscapeReportText(e) + "\n";
+    }
+  } else if (r.has_dest) {
     if (r.dest_write.bytes > 0) {
       out += fmt::format(
           "  dest {}: write {} ({}, fdatasync included, {} written)\n",
@@ -1307,8 +1391,10 @@ std::string FormatBenchTable(const BenchReport& r) {
   }
   if (r.has_dest || r.has_pipeline) out += "\n";
 
-  std::string limits = "  limits: drives " + Rate(r.limit_drives) + ", hash " +
-                       Rate(r.limit_hash);
+  std::string limits = r.drives.empty()
+                           ? "  limits: hash " + Rate(r.limit_hash)
+                           : "  limits: drives " + Rate(r.limit_drives) +
+                                 ", hash " + Rate(r.limit_hash);
   if (r.has_dest) limits += ", dest " + Rate(r.limit_dest);
   out += limits + "\n";
   out += "  predicted ingest rate: " + Rate(r.predicted_rate);

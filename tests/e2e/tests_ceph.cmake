@@ -63,6 +63,9 @@ set_property(TEST e2e_s3_client APPEND PROPERTY ENVIRONMENT
 # wrong credentials, a missing bucket, kill -9 and resume (82 s at load 14
 # beside a build; less on a quiet machine).
 valise_ceph_test(s3_ingest s3_ingest.sh)
+# valise bench -d s3://: the store's rates, nothing left in the bucket,
+# wrong credentials, a missing bucket (about 35 s at load 10).
+valise_ceph_test(s3_bench s3_bench.sh)
 # --addr on a bridge, S3 and a ceph-fuse mount from a network namespace:
 # its own cluster (the fixture's is on 127.0.0.1), about 30 s.
 add_test(NAME e2e_ceph_cluster_netns

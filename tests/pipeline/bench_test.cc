@@ -235,6 +235,33 @@ TEST(Bench, MissingDestOrNoDriveIsTrouble) {
   EXPECT_FALSE(RunBench(FileSystem::Default(), o2, &r2).ok());
 }
 
+// Goal: DEST without a drive measures the hashes and DEST only (no
+// pipeline), and leaves DEST as it was; neither a drive nor DEST is
+// trouble.
+TEST(Bench, DestWithoutDrives) {
+  Drives s;
+  const auto before = Snapshot(s.dest);
+  BenchOptions o = QuickOptions(s);
+  o.sources.clear();
+  o.seconds = 0.3;
+  BenchReport r;
+  Status st = RunBench(FileSystem::Default(), o, &r);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_TRUE(r.drives.empty());
+  EXPECT_FALSE(r.hashes.empty());
+  EXPECT_GT(r.dest_write.bytes, 0u);
+  EXPECT_FALSE(r.has_pipeline);
+  EXPECT_EQ(r.bottleneck == BottleneckKind::kDest ||
+                r.bottleneck == BottleneckKind::kHash,
+            true);
+  EXPECT_EQ(Snapshot(s.dest), before);
+  EXPECT_EQ(FormatBenchTable(r).find("drives "), std::string::npos);
+
+  o.dest.clear();
+  BenchReport r2;
+  EXPECT_TRUE(RunBench(FileSystem::Default(), o, &r2).IsInvalidArgument());
+}
+
 // Goal: interrupted during DEST's write, or during the pipeline, the run
 // returns Aborted and DEST is left exactly as it was.
 TEST(Bench, InterruptedRunCleansDest) {
@@ -374,7 +401,8 @@ TEST(Bench, JsonSchemaIsStable) {
   EXPECT_EQ(j["hashes"][0]["digest"], "sha256");
   EXPECT_EQ(Keys(j["dest"]),
             (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s",
-                                      "path", "direct", "errors"}));
+                                      "path", "direct", "errors", "s3"}));
+  EXPECT_TRUE(j["dest"]["s3"].is_null());  // a directory DEST
   EXPECT_EQ(
       Keys(j["pipeline"]),
       (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s",
