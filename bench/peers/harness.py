@@ -402,16 +402,17 @@ class Record:
 
 
 def run_tool(record, tool, argv, log_path, prepare=None, durable=None,
-             check=None, timeout=3600, ok_codes=(0,)):
+             check=None, timeout=3600, ok_codes=(0,), env=None):
     """One timed run of `tool`: prepare (untimed: empty DEST, drop the
-    caches), the command, then check its result (untimed). Appends the
-    Timing to the tool and returns it."""
+    caches), the command (in `env`, default this process's environment),
+    then check its result (untimed). Appends the Timing to the tool and
+    returns it."""
     if prepare:
         prepare()
     drop_caches()
     record.loads.append(load_average()[0])
     t = timed(argv, log_path, durable=durable, timeout=timeout,
-              ok_codes=ok_codes)
+              ok_codes=ok_codes, env=env)
     if t.ok and check is not None:
         why = check(t)
         if why:
