@@ -151,3 +151,58 @@ class Render(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class S3Part(unittest.TestCase):
+    # Goal: the s3 part reads the limits' own rates (s3_put_limit's JSON
+    # line, rados bench's MiB/s), refuses a limit run that sent fewer
+    # PUTs than asked, and compares valise with the best peer of each set.
+    def test_limits_parsed(self):
+        import part_s3
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "limit.json")
+            with open(p, "w") as f:
+                f.write('{"mode":"put","size":16,"jobs":16,"requests":64,'
+                        '"bytes":1073741824,"seconds":4.0,"mib_per_s":256,'
+                        '"retries":1}\n')
+            t = harness.Timing()
+            self.assertIsNone(part_s3.limit_check(t, p, 64))
+            self.assertEqual(t.extra["own_rate"], 1073741824 / 4.0)
+            self.assertEqual(t.extra["requests_per_s"], 16.0)
+            self.assertIn("64 PUTs of 65", part_s3.limit_check(t, p, 65))
+            log = os.path.join(d, "rados.log")
+            with open(log, "w") as f:
+                f.write("Total time run: 4.2\nBandwidth (MB/sec):     238.5\n")
+            t = harness.Timing()
+            t.extra["log"] = log
+            self.assertIsNone(part_s3.rados_check(None, t))
+            self.assertEqual(t.extra["own_rate"], 238.5 * (1 << 20))
+
+    def test_ratios_against_the_best_peer(self):
+        import part_s3
+        rec = harness.Record("s3", "scripts/bench-peers s3", 1,
+                             harness.load_targets())
+        rec.add_set("large", "large", 4, 4 * 10 ** 9)
+        rec.add_set("small", "small", 2000, 7 * 10 ** 7)
+        walls = {"valise_large": 10, "rclone_large": 20, "aws_large": 25,
+                 "s3cmd_large": 40, "rgw_limit_large": 8,
+                 "rados_limit_large": 5, "valise_small": 4,
+                 "rclone_small": 20, "aws_small": 16, "s3cmd_small": 30,
+                 "rgw_limit_small": 2}
+        for tid, wall in walls.items():
+            sid = tid.rsplit("_", 1)[1]
+            tool = rec.add_tool(harness.Tool(
+                tid, tid, sid, unit="files" if sid == "small" else "bytes"))
+            t = harness.Timing()
+            t.wall_s, t.exit_code = wall, 0
+            tool.runs.append(t)
+        part_s3.ratios(rec)
+        r = {x["id"]: x for x in rec.ratios}
+        self.assertAlmostEqual(r["s3_large_limit"]["value"], 0.8)
+        self.assertFalse(r["s3_large_limit"]["met"])
+        self.assertAlmostEqual(r["s3_large_vs_peers"]["value"], 2.0)
+        self.assertTrue(r["s3_large_vs_peers"]["met"])
+        self.assertIn("rclone_large", r["s3_large_vs_peers"]["label"])
+        self.assertAlmostEqual(r["s3_small_vs_peers"]["value"], 4.0)
+        self.assertIn("aws_small", r["s3_small_vs_peers"]["label"])
+        self.assertAlmostEqual(r["s3_rgw_rados"]["value"], 5 / 8)
