@@ -251,7 +251,9 @@ def measure(rec, args, ctx, c, W, tools):
                 count, "16 MiB" if sid == "large" else "%d KiB" % (
                     size // 1024), LIMIT_JOBS),
             lambda b, size=size, count=count, limit_json=limit_json:
-            "%s --size %d --jobs %d --count %d s3://%s/limit > %s" % (
+            # --keep: its own clean-up (one DELETE at a time) would be
+            # timed; the bucket is purged after the run, untimed.
+            "%s --size %d --jobs %d --count %d --keep s3://%s/limit > %s" % (
                 put_limit, size, LIMIT_JOBS, count, b, limit_json),
             lambda rec_, t, limit_json=limit_json, count=count:
             limit_check(t, limit_json, count),
