@@ -207,6 +207,24 @@ uint64_t Fnv(const std::string& s) {
   return h | 1;
 }
 
+// A key's FileInfo as Stat gives it, from its size, metadata and ETag.
+FileInfo InfoOf(uint64_t size, const S3Metadata& meta,
+                const std::string& etag) {
+  FileInfo info;
+  info.type = FileType::kRegular;
+  info.size = size;
+  auto m = meta.find("valise-mtime");
+  if (m != meta.end()) info.mtime_ns = strtoll(m->second.c_str(), nullptr, 10);
+  auto mode = meta.find("valise-mode");
+  info.mode =
+      mode != meta.end()
+          ? static_cast<uint32_t>(strtoul(mode->second.c_str(), nullptr, 8))
+          : 0644;
+  info.inode = Fnv(etag);
+  info.nlink = 1;
+  return info;
+}
+
 S3Metadata MetadataFor(const StageRequest& req) {
   S3Metadata m;
   m["valise-mtime"] = std::to_string(req.mtime_ns);
@@ -343,28 +361,71 @@ class S3Destination final : public Destination {
   }
 
   Status Stat(const std::string& name, FileInfo* info) override {
+    const std::string key = url_.Key(name);
+    if (!MayExist(key)) return Status::PosixError(ObjectUrl(name), ENOENT);
+    if (Named(key, info)) return Status::OK();
     S3ObjectInfo o;
-    Status s = client_->HeadObject(url_.bucket, url_.Key(name), &o);
+    Status s = client_->HeadObject(url_.bucket, key, &o);
     if (s.IsNotFound()) return Status::PosixError(ObjectUrl(name), ENOENT);
     VALISE_RETURN_IF_ERROR(s);
-    *info = FileInfo();
-    info->type = FileType::kRegular;
-    info->size = o.size;
-    auto m = o.metadata.find("valise-mtime");
-    if (m != o.metadata.end())
-      info->mtime_ns = strtoll(m->second.c_str(), nullptr, 10);
-    auto mode = o.metadata.find("valise-mode");
-    info->mode =
-        mode != o.metadata.end()
-            ? static_cast<uint32_t>(strtoul(mode->second.c_str(), nullptr, 8))
-            : 0644;
-    info->inode = Fnv(o.etag);
-    info->nlink = 1;
+    *info = InfoOf(o.size, o.metadata, o.etag);
     return Status::OK();
   }
 
   std::string ReadPath(const std::string& name) const override {
     return ObjectUrl(name);
+  }
+
+  // Whether `key` may exist, so Stat must ask the store: a key in the
+  // listing of PREFIX/ made at the first call (one request per 1,000
+  // keys), or one this run tried to name since; always when the listing
+  // failed. Ingest's plan Stats every manifest path before anything is
+  // sent: a HEAD each, one after the other, took 2,000 small files ~2,000
+  // round trips (longer than uploading them). A key another writer makes
+  // after the listing is not seen here, as a HEAD a moment earlier would
+  // not have seen it; naming never replaces it (PUT If-None-Match, HEAD
+  // before Complete).
+  bool MayExist(const std::string& key) {
+    std::lock_guard<std::mutex> l(listing_mu_);
+    if (!listing_tried_) {
+      listing_tried_ = true;
+      S3ListObjectsRequest req;
+      req.prefix = url_.Key("");
+      S3ListObjectsResult page;
+      Status s;
+      do {
+        s = client_->ListObjectsV2(url_.bucket, req, &page);
+        if (!s.ok()) break;
+        for (const S3ObjectSummary& o : page.objects) listed_.insert(o.key);
+        req.continuation_token = page.next_continuation_token;
+      } while (page.truncated);
+      listing_ok_ = s.ok();
+      if (!listing_ok_) std::set<std::string>().swap(listed_);
+    }
+    return !listing_ok_ || listed_.count(key) > 0;
+  }
+
+  // `key` may exist from now on (see MayExist).
+  void MayExistNow(const std::string& key) {
+    std::lock_guard<std::mutex> l(listing_mu_);
+    if (listing_ok_) listed_.insert(key);
+  }
+
+  // What this run's Name made under f's key: the object's size, the
+  // metadata it sent and the ETag the store answered, so the commit's Stat
+  // (its identity for the journal) needs no HEAD per file: it would
+  // return exactly these.
+  void RememberNamed(const S3Staged* f, const std::string& etag) {
+    if (etag.empty()) return;  // an answer without one: Stat HEADs
+    std::lock_guard<std::mutex> l(listing_mu_);
+    named_[f->key] = InfoOf(f->req.size, MetadataFor(f->req), etag);
+  }
+  bool Named(const std::string& key, FileInfo* info) {
+    std::lock_guard<std::mutex> l(listing_mu_);
+    auto it = named_.find(key);
+    if (it == named_.end()) return false;
+    *info = it->second;
+    return true;
   }
 
   StageWriter* writer() override { return &writer_; }
@@ -421,6 +482,7 @@ class S3Destination final : public Destination {
     std::vector<std::function<void()>> tasks;
     for (size_t i = 0; i < files.size(); ++i) {
       tasks.push_back([this, f = Of(files[i]), s = &(*each)[i]] {
+        MayExistNow(f->key);  // from now on, Stat asks the store
         *s = AsTrouble(NameOne(f));
       });
     }
@@ -600,6 +662,7 @@ class S3Destination final : public Destination {
           return Status::PosixError(ObjectUrl(f->req.name), EEXIST);
         }
         std::string().swap(f->bytes);
+        if (s.ok()) RememberNamed(f, w.etag);
         return s;
       }
       case Kind::kMultipart: {
@@ -614,6 +677,7 @@ class S3Destination final : public Destination {
                                                f->upload_id, parts, &w);
           if (s.ok()) {
             Forget(f);
+            RememberNamed(f, w.etag);
             return s;
           }
         }
@@ -680,6 +744,11 @@ class S3Destination final : public Destination {
   size_t chunk_size_ = 0;
   std::mutex uploads_mu_;
   std::set<std::pair<std::string, std::string>> open_uploads_;  // key, id
+  std::mutex listing_mu_;  // MayExist's listing
+  bool listing_tried_ = false;
+  bool listing_ok_ = false;
+  std::set<std::string> listed_;
+  std::map<std::string, FileInfo> named_;  // key -> what Name made there
   S3Writer writer_;  // before workers_: the workers stop first
   Workers workers_;
 };

@@ -186,6 +186,37 @@ TEST(S3Destination, IngestThenVerify) {
   EXPECT_LT(client->stats().bytes_uploaded - uploaded, 4096u);
 }
 
+// Goal: the plan asks the store about every manifest path with one
+// listing of the prefix, not a HEAD per file: 200 small files into an
+// empty prefix take about one request each (their PUTs) and a few more,
+// where a HEAD each made it over two. A key present (listed) is still
+// HEADed and not overwritten, and a rerun still trusts the journal.
+TEST(S3Destination, PlanListsThePrefixOnce) {
+  Dataset d;
+  for (int i = 0; i < 200; ++i) {
+    d.Add("many/f" + std::to_string(i), test::RandomBytes(100 + i, 10 + i));
+  }
+  Manifest m = d.MakeManifest();
+  auto client = d.store.NewClient();
+  S3WriteResult w;
+  const std::string other = "other bytes";
+  ASSERT_VALISE_OK(
+      client->PutObject("b", "ship/many/f7", PayloadOf(other), {}, false, &w));
+  const uint64_t before = client->stats().requests;
+  RunReport r;
+  ASSERT_VALISE_OK(d.Ingest(m, client.get(), &r));
+  EXPECT_EQ(r.files_ok, d.files.size() - 1) << FormatSummary(r);
+  EXPECT_EQ(r.ExitCode(), 1);
+  const uint64_t requests = client->stats().requests - before;
+  EXPECT_LT(requests, d.files.size() + 120) << requests;
+  d.CheckStore({{"many/f7", other}});
+
+  RunReport again;
+  ASSERT_VALISE_OK(d.Ingest(m, client.get(), &again));
+  EXPECT_EQ(again.files_skipped_resume, d.files.size() - 1)
+      << FormatSummary(again);
+}
+
 // Goal: a key present with other content is reported (corrupt, "not
 // overwritten") and keeps its bytes, small (PUT If-None-Match) or large
 // (HEAD before Complete); the other files land; exit 1.
