@@ -17,6 +17,7 @@ says how); 2 the part could not run.
 import argparse
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -130,7 +131,15 @@ def run_part(name, args, command):
     return rc
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt()
+
+
 def main(argv):
+    # SIGTERM (and SIGINT, also where a background start ignored it) stops
+    # a part the way Ctrl-C does: its rig or cluster is taken down.
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGINT, _interrupted)
     args = parser().parse_args(argv)
     command = "scripts/bench-peers " + " ".join(shlex.quote(a) for a in argv)
     try:
