@@ -90,6 +90,9 @@ struct WriteOptions {
   // Fail with an error whose err() is EEXIST if the name exists (O_EXCL).
   // Default: true.
   bool exclusive = true;
+  // Without `exclusive`: an existing file is truncated (O_TRUNC); false
+  // keeps its bytes, for a write that resumes one cut short. Default: true.
+  bool truncate = true;
 };
 
 class File {
@@ -165,7 +168,8 @@ class Directory {
 
   // Creates the directories of `rel` (mkdir -p beneath this directory).
   virtual Status CreateDirs(const std::string& rel) = 0;
-  // Creates (or with !exclusive, opens and truncates) a file for writing.
+  // Creates (or with !exclusive, opens and, unless !truncate, truncates) a
+  // file for writing.
   virtual Status CreateFile(const std::string& rel, const WriteOptions& opt,
                             std::unique_ptr<File>* result) = 0;
   // Opens an existing file beneath this directory for reading (no O_DIRECT).

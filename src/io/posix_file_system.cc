@@ -1047,7 +1047,9 @@ class PosixDirectory final : public Directory {
     // existing name is opened, and a planted FIFO or device must neither
     // block the open nor be written to (refused below).
     uint64_t flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK |
-                     (opt.exclusive ? O_EXCL : O_TRUNC);
+                     (opt.exclusive  ? O_EXCL
+                      : opt.truncate ? O_TRUNC
+                                     : 0);
     int fd = OpenBeneath(fd_, rel.c_str(), flags, opt.mode & 07777);
     if (fd < 0) return BeneathError(full, "create", errno);
     ScopedFd guard(fd);

@@ -56,7 +56,7 @@ class SimDirectory final : public Directory {
                                    /*follow_last=*/true, &l);
     if (err == 0 && l.leaf.empty()) err = EISDIR;  // names a directory
     if (err == 0 && l.node) {
-      // O_EXCL, else O_TRUNC of what is there.
+      // O_EXCL, else O_TRUNC of what is there (unless !truncate).
       if (opt.exclusive) {
         err = EEXIST;
       } else if (l.node->type == FileType::kDirectory) {
@@ -69,7 +69,7 @@ class SimDirectory final : public Directory {
     if (err != 0) return Status::PosixError(context, err);
     NodePtr node = l.node;
     if (node) {
-      impl_->ResizeLocked(node.get(), 0);
+      if (opt.truncate) impl_->ResizeLocked(node.get(), 0);
     } else {
       if (impl_->InodesFullLocked()) {
         return ToStatus(impl_->InjectLocked(ENOSPC), context);

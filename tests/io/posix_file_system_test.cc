@@ -488,6 +488,15 @@ TEST(PosixFileSystem, FileWriteSizeSyncTruncateModeTime) {
   std::unique_ptr<File> again;
   Status s = d->CreateFile("w", WriteOptions(), &again);
   EXPECT_EQ(s.err(), EEXIST) << s.ToString();
+  // Without O_EXCL and O_TRUNC (a resumed write): the bytes stay.
+  WriteOptions keep;
+  keep.exclusive = false;
+  keep.truncate = false;
+  ASSERT_VALISE_OK(d->CreateFile("w", keep, &again));
+  ASSERT_VALISE_OK(again->Size(&size));
+  EXPECT_EQ(size, 5000u);
+  ASSERT_VALISE_OK(again->WriteAt(4999, "Z", 1));
+  EXPECT_EQ(Slurp(p), a.substr(0, 4999) + "Z");
   WriteOptions trunc;
   trunc.exclusive = false;
   ASSERT_VALISE_OK(d->CreateFile("w", trunc, &again));

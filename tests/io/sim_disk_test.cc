@@ -872,6 +872,25 @@ TEST(SimDisk, CrashKeepsSyncedDataOnly) {
   EXPECT_EQ(stored, "v1");
 }
 
+TEST(SimDisk, CreateWithoutTruncateKeepsTheBytes) {
+  // Goal: CreateFile without exclusive and without truncate opens what is
+  // there for writing and keeps its bytes (a resumed write); with truncate
+  // (the default) it empties the file.
+  SimDisk disk(SimDiskOptions{});
+  disk.AddFile("dest/f", "0123456789");
+  std::unique_ptr<Directory> d = OpenDir(disk, "dest");
+  std::unique_ptr<File> f;
+  ASSERT_VALISE_OK(d->CreateFile(
+      "f", WriteOptions{.exclusive = false, .truncate = false}, &f));
+  ASSERT_VALISE_OK(f->WriteAt(8, "xy", 2));
+  std::string stored;
+  ASSERT_TRUE(disk.GetFile("dest/f", &stored));
+  EXPECT_EQ(stored, "01234567xy");
+  ASSERT_VALISE_OK(d->CreateFile("f", WriteOptions{.exclusive = false}, &f));
+  ASSERT_TRUE(disk.GetFile("dest/f", &stored));
+  EXPECT_EQ(stored, "");
+}
+
 TEST(SimDisk, CrashDropsEntriesWithoutDirSync) {
   // Goal: a file created and synced whose directory was never synced
   // disappears; so does a directory created without syncing its parent,
