@@ -17,6 +17,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@
 namespace valise {
 
 class ChunkIndexV2Writer;
+struct PackCheckpoint;
 
 struct PackOptions {
   // Parity drives: the last `parity` of the drives given. Default: 0.
@@ -60,9 +63,15 @@ struct PackOptions {
   IoQueueOptions queue;
   // Progress bars on stderr when it is a terminal. Default: false.
   bool progress = false;
-  // Set by a signal handler: stop, finish what is in flight. Must remain
-  // live for the call.
+  // Set by a signal handler: stop admitting stripes, finish the ones in
+  // flight, checkpoint, return Aborted. Must remain live for the call.
   const std::atomic<bool>* cancel = nullptr;
+  // Data bytes written between two checkpoints (each makes every drive
+  // durable: a syncfs each). 0: only at the end. Default: 4 GiB.
+  uint64_t checkpoint_bytes = uint64_t{4} << 30;
+  // Called at each checkpoint, and once at the end with every stripe; an
+  // error stops the pack. Default: none.
+  std::function<Status(const PackCheckpoint&)> checkpoint;
 
   static DigestSet DefaultDigests() {
     DigestSet s;
@@ -108,6 +117,40 @@ Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
                 const std::vector<std::string>& drives, const PackOptions& opt,
                 bool require_empty, PackPlan* plan);
 
+// A checkpoint: stripes [0, stripes) are on every drive and durable, and so
+// are their digests in the chunk index and M.parity. Lists what finished
+// since the checkpoint before (files in layout order per drive, parity
+// files in stripe order), so that a journal of checkpoints holds every
+// finished file's digests (src/pack/pack_state.cc).
+struct PackCheckpoint {
+  uint64_t stripes = 0;
+  struct File {
+    size_t entry = 0;  // manifest entry
+    uint32_t mode = 0;
+    int64_t mtime_ns = 0;
+    std::vector<Digest> digests;  // opt.digests, in DigestType order
+  };
+  struct Segment {
+    uint32_t drive = 0;  // parity drive
+    size_t segment = 0;
+    Sha256Bytes sha256{};
+  };
+  std::vector<File> files;
+  std::vector<Segment> segments;
+};
+
+// Where a resumed pack starts (from the journal of an interrupted one).
+struct PackResume {
+  // Stripes [0, stripes_done) are on the drives, durable, with their
+  // digests in the chunk index and M.parity files given to WritePack.
+  uint64_t stripes_done = 0;
+  // By manifest entry: what was journaled for each file finished before
+  // stripes_done (its digests, mode, mtime); nullopt for the others.
+  std::vector<std::optional<PackCheckpoint::File>> files;
+  // Per parity drive, per parity file: the SHA-256 of a finished one.
+  std::vector<std::vector<std::optional<Sha256Bytes>>> segments;
+};
+
 struct PackSummary {
   uint64_t files = 0;
   uint64_t bytes = 0;         // dataset bytes written to the data drives
@@ -122,12 +165,29 @@ struct PackSummary {
 // durable (syncfs of each drive, or an fdatasync per file where syncfs is
 // not trusted). Fills *manifest (sizes, mtimes, opt.digests of every
 // file), the SHA-256 of every parity file into plan->layout, and writes
-// into `chunk_index` (an empty file: the chunk index v2 of *manifest) and
-// `parity_digests` (an empty file: M.parity), both made durable. Any error
-// stops the run (a pack is resumable, not partial): the drives keep what
-// was written.
+// into `chunk_index` (the chunk index v2 of *manifest) and
+// `parity_digests` (M.parity), both made durable. They are empty files for
+// a new pack; with `resume`, the files of the interrupted one, which are
+// trusted for stripes < resume->stripes_done: the pack goes on from there,
+// reading again from the dataset only the start of each file that was
+// being written (compared chunk by chunk with its copy on the drive: a
+// dataset changed since is Corruption) and from the parity drives the start of
+// each parity file being written (checked against M.parity). Any error
+// stops the run: the drives keep what was written, and opt.checkpoint has
+// been told what of it is durable.
 Status WritePack(FileSystem* fs, PackPlan* plan, const PackOptions& opt,
-                 File* chunk_index, File* parity_digests, Manifest* manifest,
+                 const PackResume* resume, File* chunk_index,
+                 File* parity_digests, Manifest* manifest,
                  PackSummary* summary);
+
+// The plan of a resumed pack: the dataset scanned again and matched to
+// `layout` (the interrupted pack's): every file of the layout must be in
+// the dataset with the same size, and no other file there (InvalidArgument
+// naming the first that is not: the dataset changed). The drives are
+// checked as PlanPack does, without requiring them empty.
+Status PlanResume(FileSystem* fs, const std::vector<std::string>& datasets,
+                  const std::vector<std::string>& drives,
+                  const PackLayout& layout, const PackOptions& opt,
+                  PackPlan* plan);
 
 }  // namespace valise

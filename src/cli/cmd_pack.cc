@@ -3,10 +3,16 @@
 // Reed-Solomon parity, and write the manifest M with M.chunks, M.layout
 // and M.parity bound to it (docs/pack.md).
 //
-//   plan    PlanPack: the drives checked, the layout (--dry-run stops here)
-//   write   WritePack: stripes through the I/O engine, hashed, parity
-//   bind    M.chunks and M.parity renamed into place, M.layout written,
-//           all three bound to M; M written last (no M, no shipment)
+//   plan    PlanPack: the drives checked, the layout (--dry-run stops
+//           here); the state directory M.pack and the drives' markers
+//           (pack_state.h), so that a pack cut short resumes
+//   write   WritePack: stripes through the I/O engine, hashed, parity;
+//           each checkpoint journaled
+//   seal    M.chunks and M.parity moved into place, M.layout written, all
+//           three bound to M; M written last (no M, no shipment); the
+//           state removed
+// Run again after a crash, a signal or an error, the same command finds
+// M.pack and resumes from the last checkpoint.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -15,6 +21,7 @@
 #include "pipeline/progress_render.h"
 #include "pipeline/verify_internal.h"
 #include "valise/pack_job.h"
+#include "valise/pack_state.h"
 #include "valise/sidecar.h"
 
 namespace valise::cli {
@@ -42,6 +49,7 @@ Status PackFromArgs(const Args& args, PackOptions* opt) {
   opt->queue = p.queue;
   opt->progress = p.progress;
   opt->cancel = p.cancel;
+  opt->checkpoint_bytes = uint64_t{args.checkpoint_mib} << 20;
   if (args.drives.empty()) {
     return Status::InvalidArgument("--drives", "no drive given");
   }
@@ -117,93 +125,96 @@ int PrintPlan(const Args& args, const PackOptions& opt, const PackPlan& plan,
   return kExitOk;
 }
 
+int Trouble(const Status& s, bool resumable) {
+  PrintError(s.message());
+  if (s.IsAborted()) return kExitInterrupted;
+  if (resumable) {
+    PrintNote(Args(),
+              "what was written up to the last checkpoint is kept: "
+              "run the same command again to resume");
+  }
+  return kExitTrouble;
+}
+
+// --dry-run of an interrupted pack: where it stands; else the plan.
+int DryRun(const Args& args, PackOptions opt) {
+  FileSystem* fs = FileSystem::Default();
+  std::unique_ptr<PackState> state;
+  Status s = args.output.empty() ? Status::NotFound("no -o")
+                                 : PackState::Open(fs, args.output, &state);
+  if (!s.ok() && !s.IsNotFound()) return Trouble(s, false);
+  PackPlan plan;
+  if (state == nullptr) {
+    s = PlanPack(fs, args.sources, args.drives, opt, true, &plan);
+    return PrintPlan(args, opt, plan, s);
+  }
+  opt.digests = state->digests();
+  opt.chunk_size = state->layout().chunk_size;
+  PackResume resume;
+  s = PlanResume(fs, args.sources, args.drives, state->layout(), opt, &plan);
+  if (s.ok()) s = state->Resume(plan, &resume);
+  if (!s.ok()) return Trouble(s, false);
+  Print("would resume the pack begun in {}: {} of {} stripes written\n",
+        PackState::DirFor(args.output), resume.stripes_done,
+        plan.layout.stripes);
+  return kExitOk;
+}
+
 }  // namespace
 
 int RunPack(const Args& args) {
-  FileSystem* fs = FileSystem::Default();
   PackOptions opt;
   Status s = PackFromArgs(args, &opt);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
   }
-  FileInfo existing;
-  if (!args.dry_run && fs->Stat(args.output, &existing).ok()) {
-    PrintError(args.output +
-               ": exists; valise pack does not overwrite a manifest");
-    return kExitTrouble;
-  }
-  // M and M.layout created, M.chunks and M.parity checked, before any
-  // drive is read or written (cli/output.h): never a link, an input, or a
-  // path inside a dataset directory or a drive being filled.
+  if (args.dry_run) return DryRun(args, opt);
+  FileSystem* fs = FileSystem::Default();
+  // M and its sidecars checked before any drive is read or written
+  // (cli/output.h): never a link, an input, or a path inside a dataset
+  // directory or a drive being filled. (One there already is RunPackJob's
+  // to refuse, or to seal over after a crash while sealing.)
   const OutputGuard guard = GuardFromArgs(args);
-  std::unique_ptr<Output> out, layout_out;
-  if (!args.dry_run) {
-    s = Output::Create("-o", args.output, 0644, false, guard, &out);
-    for (std::string_view name : {kChunkIndexSidecar, kParitySidecar}) {
-      if (s.ok())
-        s = Output::Check("-o", SidecarPath(args.output, name), guard);
-    }
-    if (s.ok()) {
-      s = Output::Create("-o", SidecarPath(args.output, kLayoutSidecar), 0644,
-                         false, guard, &layout_out);
-    }
+  for (std::string_view name : {std::string_view(), kChunkIndexSidecar,
+                                kParitySidecar, kLayoutSidecar}) {
+    const std::string path =
+        name.empty() ? args.output : SidecarPath(args.output, name);
+    FileInfo info;
+    if (fs->Stat(path, &info).ok()) continue;
+    s = Output::Check("-o", path, guard);
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;
     }
   }
-  // 1. Plan.
-  PackPlan plan;
-  s = PlanPack(fs, args.sources, args.drives, opt, true, &plan);
-  if (args.dry_run) return PrintPlan(args, opt, plan, s);
-  if (!s.ok()) {
-    PrintError(s.message());
-    return kExitTrouble;
-  }
-  for (const FileResult& r : plan.skipped) {
+  // Plan (or take up the interrupted pack of the same -o), write, seal.
+  PackJobResult r;
+  s = RunPackJob(fs, args.sources, args.drives, args.output, opt, NowIso8601(),
+                 &r);
+  for (const FileResult& f : r.plan.skipped) {
     PrintWarning(fmt::format("skipped {} ({}: never followed or read)",
-                             EscapePath(r.path), r.detail));
+                             EscapePath(f.path), f.detail));
   }
-  // 2. Write.
-  SidecarOutput chunks, parity;
-  s = chunks.Open(fs, args.output, kChunkIndexSidecar);
-  if (s.ok()) s = parity.Open(fs, args.output, kParitySidecar);
-  Manifest manifest;
-  PackSummary summary;
-  if (s.ok()) {
-    s = WritePack(fs, &plan, opt, chunks.file(), parity.file(), &manifest,
-                  &summary);
-  }
-  // 3. Bind, and write M last.
-  if (s.ok()) s = chunks.Commit(fs, args.output, &manifest);
-  if (s.ok()) s = parity.Commit(fs, args.output, &manifest);
-  if (s.ok()) {
-    const std::string layout = WriteLayout(plan.layout);
-    s = layout_out->Append(layout);
-    if (s.ok()) s = layout_out->Close();
-    if (s.ok()) manifest.Bind(kLayoutSidecar, BindingOf(layout));
-  }
-  if (s.ok()) {
-    s = out->Append(WriteManifest(manifest, NowIso8601()));
-    if (s.ok()) s = out->Close();
+  if (r.resumed) {
+    PrintNote(args, fmt::format("resumed the interrupted pack ({} of {} "
+                                "stripes were written)",
+                                r.resumed_at, r.plan.layout.stripes));
   }
   if (!s.ok()) {
-    // No M, no shipment: its sidecars go too.
-    chunks.Withdraw();
-    parity.Withdraw();
+    // Once the state exists, what was written is kept for a rerun.
+    FileInfo info;
+    return Trouble(s, fs->Stat(PackState::DirFor(args.output), &info).ok());
   }
-  if (!s.ok()) {
-    PrintError(s.message());
-    return s.IsAborted() ? kExitInterrupted : kExitTrouble;
-  }
+  const PackSummary& summary = r.summary;
   const double secs = summary.seconds > 0 ? summary.seconds : 1e-9;
   PrintNote(args, fmt::format(
                       "{}: {} files, {} on {} data drives, {} of parity on "
                       "{}, in {:.1f} s ({}); {}",
-                      args.output, summary.files, HumanBytes(summary.bytes),
-                      plan.layout.k(), HumanBytes(summary.parity_bytes),
-                      plan.layout.m(), summary.seconds,
+                      args.output, r.manifest.size(),
+                      HumanBytes(r.manifest.total_bytes()), r.plan.layout.k(),
+                      HumanBytes(summary.parity_bytes), r.plan.layout.m(),
+                      summary.seconds,
                       HumanRate((summary.bytes + summary.parity_bytes) / secs),
                       summary.queue_note));
   return kExitOk;

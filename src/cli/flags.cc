@@ -197,6 +197,14 @@ const std::vector<FlagDef>& FlagTable() {
        "unreadable and every file still arrive (ingest and verify rebuild "
        "it); they cost M/K of the data's size. 0: no parity.",
        &Args::parity},
+      {kPack, "--checkpoint", "MIB", "reliability",
+       "data written between checkpoints, in MiB (4096)",
+       "At each checkpoint every drive is made durable (one syncfs each) "
+       "and the pack's journal (FILE.pack/journal) records what is done, "
+       "so that a pack cut short by a crash, a signal or an error resumes "
+       "from there when the same command is run again. Smaller: less to "
+       "redo; each checkpoint costs a flush of every drive.",
+       &Args::checkpoint_mib},
       {kPack, "--dry-run", nullptr, "output",
        "show the plan (and how many drives it needs); write nothing",
        "Scans the datasets and the drives, prints which files go where, "

@@ -58,6 +58,7 @@ struct Args {
   bool force = false;     // --force: an output may replace a regular file
   std::string endpoint;   // --endpoint: the S3 endpoint
   std::string ca_bundle;  // --ca-bundle: CA certificates for the S3 endpoint
+  unsigned checkpoint_mib = 4096;  // pack --checkpoint
   // bench --seconds: longest time of each measurement.
   double seconds = 5;
 };

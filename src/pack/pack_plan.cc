@@ -125,9 +125,16 @@ Status CheckDrives(FileSystem* fs, const std::vector<std::string>& drives,
 
 }  // namespace
 
-Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
-                const std::vector<std::string>& drives, const PackOptions& opt,
-                bool require_empty, PackPlan* plan) {
+namespace {
+
+// What PlanPack and PlanResume share: the drives split into data and
+// parity, the datasets scanned into manifest order, the drives checked.
+Status ScanAndCheck(FileSystem* fs, const std::vector<std::string>& datasets,
+                    const std::vector<std::string>& drives,
+                    const PackOptions& opt, bool require_empty,
+                    std::vector<DriveScan>* scans,
+                    std::vector<std::pair<size_t, size_t>>* files,
+                    PackPlan* plan) {
   *plan = PackPlan();
   plan->datasets = datasets;
   if (datasets.empty()) {
@@ -142,21 +149,50 @@ Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
   const size_t k = drives.size() - opt.parity;
   plan->data_roots.assign(drives.begin(), drives.begin() + k);
   plan->parity_roots.assign(drives.begin() + k, drives.end());
-
-  // 1. The dataset, in manifest order.
-  std::vector<DriveScan> scans;
-  std::vector<std::pair<size_t, size_t>> files;
-  VALISE_RETURN_IF_ERROR(ScanDatasets(fs, datasets, &scans, &files, plan));
-  // 2. The drives and their room.
-  VALISE_RETURN_IF_ERROR(
-      CheckDrives(fs, drives, scans, opt, require_empty, &plan->capacity));
-  // 3. The layout.
-  std::vector<PackFile> pack_files;
-  for (const auto& [d, i] : files) {
-    const ScannedFile& f = scans[d].files[i];
+  VALISE_RETURN_IF_ERROR(ScanDatasets(fs, datasets, scans, files, plan));
+  for (const auto& [d, i] : *files) {
+    const ScannedFile& f = (*scans)[d].files[i];
     plan->entry_paths.push_back(f.rel);
     plan->entry_sizes.push_back(f.info.size);
-    pack_files.push_back({f.rel, f.info.size});
+  }
+  return CheckDrives(fs, drives, *scans, opt, require_empty, &plan->capacity);
+}
+
+// Where each file of the layout comes from.
+void FillSources(const std::vector<DriveScan>& scans,
+                 const std::vector<std::pair<size_t, size_t>>& files,
+                 PackPlan* plan) {
+  const size_t k = plan->layout.data.size();
+  plan->sources.assign(k, {});
+  for (size_t d = 0; d < k; ++d) {
+    for (const PackFile& f : plan->layout.data[d].files) {
+      auto it = std::lower_bound(plan->entry_paths.begin(),
+                                 plan->entry_paths.end(), f.path);
+      const size_t entry = static_cast<size_t>(it - plan->entry_paths.begin());
+      const auto& [ds, i] = files[entry];
+      const ScannedFile& sf = scans[ds].files[i];
+      plan->sources[d].push_back(PackSource{DrivePath(scans[ds].drive, sf.rel),
+                                            sf.info.mode, sf.info.mtime_ns,
+                                            entry});
+    }
+  }
+}
+
+}  // namespace
+
+Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
+                const std::vector<std::string>& drives, const PackOptions& opt,
+                bool require_empty, PackPlan* plan) {
+  // 1. The dataset in manifest order; the drives and their room.
+  std::vector<DriveScan> scans;
+  std::vector<std::pair<size_t, size_t>> files;
+  VALISE_RETURN_IF_ERROR(ScanAndCheck(fs, datasets, drives, opt, require_empty,
+                                      &scans, &files, plan));
+  // 2. The layout.
+  const size_t k = plan->data_roots.size();
+  std::vector<PackFile> pack_files;
+  for (size_t e = 0; e < plan->entry_paths.size(); ++e) {
+    pack_files.push_back({plan->entry_paths[e], plan->entry_sizes[e]});
   }
   LayoutPlanOptions lo;
   lo.data_drives = static_cast<uint32_t>(k);
@@ -172,20 +208,54 @@ Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
     lo.parity_labels.push_back(Basename(r));
   }
   VALISE_RETURN_IF_ERROR(PlanLayout(pack_files, lo, &plan->layout));
-  // 4. Where each placed file comes from.
-  plan->sources.resize(k);
-  for (size_t d = 0; d < k; ++d) {
-    for (const PackFile& f : plan->layout.data[d].files) {
-      auto it = std::lower_bound(plan->entry_paths.begin(),
-                                 plan->entry_paths.end(), f.path);
-      const size_t entry = static_cast<size_t>(it - plan->entry_paths.begin());
-      const auto& [ds, i] = files[entry];
-      const ScannedFile& sf = scans[ds].files[i];
-      plan->sources[d].push_back(PackSource{DrivePath(scans[ds].drive, sf.rel),
-                                            sf.info.mode, sf.info.mtime_ns,
-                                            entry});
+  // 3. Where each placed file comes from.
+  FillSources(scans, files, plan);
+  return Status::OK();
+}
+
+Status PlanResume(FileSystem* fs, const std::vector<std::string>& datasets,
+                  const std::vector<std::string>& drives,
+                  const PackLayout& layout, const PackOptions& opt,
+                  PackPlan* plan) {
+  if (drives.size() != layout.k() + layout.m() || opt.parity != layout.m()) {
+    return Status::InvalidArgument(
+        "--drives", "the interrupted pack had " + std::to_string(layout.k()) +
+                        " data and " + std::to_string(layout.m()) +
+                        " parity drives; give the same drives, in the same "
+                        "order, with the same --parity");
+  }
+  std::vector<DriveScan> scans;
+  std::vector<std::pair<size_t, size_t>> files;
+  VALISE_RETURN_IF_ERROR(
+      ScanAndCheck(fs, datasets, drives, opt, false, &scans, &files, plan));
+  // The dataset must be the one the layout was made of.
+  std::vector<std::pair<std::string_view, uint64_t>> laid;
+  for (const DataDriveLayout& d : layout.data) {
+    for (const PackFile& f : d.files) laid.push_back({f.path, f.size});
+  }
+  std::sort(laid.begin(), laid.end());
+  for (size_t i = 0; i < std::max(laid.size(), plan->entry_paths.size()); ++i) {
+    if (i >= laid.size() || i >= plan->entry_paths.size() ||
+        laid[i].first != plan->entry_paths[i]) {
+      const std::string path =
+          i < plan->entry_paths.size() &&
+                  (i >= laid.size() || plan->entry_paths[i] < laid[i].first)
+              ? plan->entry_paths[i] + " is in the dataset but was not"
+              : std::string(laid[i].first) + " was packed but is not";
+      return Status::InvalidArgument(
+          "resume", path +
+                        " in the interrupted pack's plan: the dataset "
+                        "changed; empty the drives and start again");
+    }
+    if (laid[i].second != plan->entry_sizes[i]) {
+      return Status::InvalidArgument(
+          "resume", plan->entry_paths[i] +
+                        ": its size changed since the interrupted pack began; "
+                        "empty the drives and start again");
     }
   }
+  plan->layout = layout;
+  FillSources(scans, files, plan);
   return Status::OK();
 }
 

@@ -36,11 +36,31 @@
 // durable with one syncfs (or, where syncfs is not trusted, each file was
 // fdatasync'd as it finished), then the chunk index and M.parity.
 //
+// Checkpoints and resuming. Every PackOptions::checkpoint_bytes of data,
+// once stripes [0, S) have all retired, every drive is made durable (a
+// syncfs each), then the chunk index and M.parity, and the caller is told
+// S and the files and parity files finished since the last checkpoint
+// (pack_state.cc journals them). A resumed pack starts at the journaled S:
+// the files finished before S are trusted (their digests journaled, their
+// bytes durable); on each data drive the file that straddles S is kept,
+// its chunks before S read from the dataset and compared with the copy on
+// the drive (a dataset changed since is refused: the parity written would
+// not match it), so that its whole-file digests can be computed; each
+// parity file that straddles S is opened without truncation and its
+// stripes before S read back from the parity drive, checked against
+// M.parity, to finish its SHA-256. A
+// resume thus costs at most a file per data drive and a parity file per
+// parity drive of reading, whatever the size of what was packed.
+//
 // Failure. Any error (a read, a write, a file changed, a drive full or
 // stalled) stops admitting stripes; what is in flight finishes; the error
-// is returned, naming the file or drive. The drives keep what was written.
+// is returned, naming the file or drive. The drives keep what was written,
+// and the last checkpoint says what of it counts. A signal (opt.cancel)
+// stops admitting stripes too, lets the ones in flight finish, takes a
+// checkpoint and returns Aborted.
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <set>
 #include <thread>
@@ -51,6 +71,7 @@
 #include "valise/io_engine.h"
 #include "valise/pack_job.h"
 #include "valise/parity.h"
+#include "valise/rebuild.h"
 
 namespace valise {
 
@@ -111,14 +132,16 @@ struct Slot {
 
 // The pack's side of the engine loop (DriveEngine): each round admits
 // stripes and submits what waits; each completion goes to its slot; the
-// hashing lanes' and encoder's events are handled after every round.
+// hashing lanes' and encoder's events are handled after every round, and a
+// checkpoint taken once enough stripes have retired.
 class PackWriter final : public EngineClient {
  public:
   PackWriter(FileSystem* fs, PackPlan* plan, const PackOptions& opt,
-             File* index_file, File* parity_file)
+             const PackResume* resume, File* index_file, File* parity_file)
       : fs_(fs),
         plan_(plan),
         opt_(opt),
+        resume_(resume),
         layout_(plan->layout),
         map_(&plan->layout),
         k_(plan->layout.k()),
@@ -140,12 +163,25 @@ class PackWriter final : public EngineClient {
   Status Setup();
   Status OpenDrives();
   Status CreateEmptyFiles();
+  // Resuming at resume_->stripes_done.
+  Status Resume();
+  Status RestoreIndex();
+  Status ReplayDataFile(uint32_t d, const ChunkRef& at);
+  Status ReopenParityFile(uint32_t j, size_t segment, uint64_t first,
+                          uint64_t until);
+  Status ReadWhole(File* file, uint64_t offset, uint64_t n, char* buf);
+  // Checkpoints.
+  void NoteRetired(uint64_t stripe);
+  Status Checkpoint();
+  // A new pack creates every file exclusively; a resumed one replaces what
+  // an interrupted run left (or, with !truncate, keeps it).
   Status CreateOnDrive(Directory* dir, const std::string& rel, bool direct,
-                       std::unique_ptr<File>* file);
+                       std::unique_ptr<File>* file, bool truncate = true);
   // The loop.
   void Admit();
   Status StartStripe(Slot* slot, uint32_t slot_index, uint64_t s);
-  Status OpenDataFile(uint32_t d, uint32_t f);
+  // !truncate: a resumed pack keeps what the file holds.
+  Status OpenDataFile(uint32_t d, uint32_t f, bool truncate = true);
   Status OpenParityFile(uint32_t j, size_t segment);
   void Submit(Transfer* t);
   void SubmitPending();
@@ -161,7 +197,6 @@ class PackWriter final : public EngineClient {
   void Fail(const Status& s);
   bool Busy();
   // After the loop.
-  Status MakeDurable();
   Status Describe(Manifest* manifest);
 
   uint8_t* Buffer(uint32_t slot, uint32_t member) {
@@ -175,6 +210,7 @@ class PackWriter final : public EngineClient {
   FileSystem* fs_;
   PackPlan* plan_;
   const PackOptions opt_;
+  const PackResume* resume_;  // null for a new pack
   const PackLayout& layout_;
   StripeMap map_;
   const uint32_t k_, m_;
@@ -199,19 +235,31 @@ class PackWriter final : public EngineClient {
 
   std::vector<Slot> slots_;
   std::vector<std::vector<Transfer*>> pending_;  // per engine drive
-  uint64_t next_stripe_ = 0;
-  uint64_t retired_ = 0;
+  uint64_t start_ = 0;        // the first stripe this run writes
+  uint64_t next_stripe_ = 0;  // the next to admit
+  uint64_t retired_ = 0;      // stripes retired, those before start_ too
+  // Every stripe below done_prefix_ has retired; the ones above it that
+  // have are in retired_ahead_.
+  uint64_t done_prefix_ = 0;
+  std::set<uint64_t> retired_ahead_;
+  uint64_t checkpointed_ = 0;      // stripes durable at the last checkpoint
+  uint64_t checkpoint_every_ = 0;  // stripes between checkpoints; 0: none
+  std::vector<size_t> journaled_files_;  // per data drive: files reported
+  size_t journaled_segments_ = 0;        // parity files reported (each drive)
+  bool stopping_ = false;                // opt_.cancel: admit nothing more
   Status fatal_;
   std::unique_ptr<Progress> progress_;
   PackSummary* summary_ = nullptr;
 };
 
 Status PackWriter::CreateOnDrive(Directory* dir, const std::string& rel,
-                                 bool direct, std::unique_ptr<File>* file) {
+                                 bool direct, std::unique_ptr<File>* file,
+                                 bool truncate) {
   WriteOptions wo;
   wo.direct = direct;
   wo.mode = 0600;
-  wo.exclusive = true;
+  wo.exclusive = resume_ == nullptr;
+  wo.truncate = truncate;
   return dir->CreateFile(rel, wo, file);
 }
 
@@ -270,6 +318,7 @@ Status PackWriter::Setup() {
   VALISE_RETURN_IF_ERROR(
       ParityCode::Create(static_cast<int>(k_), static_cast<int>(m_), &code_));
   file_digests_.assign(plan_->entry_paths.size(), {});
+  // The headers (a resumed pack writes the same bytes again).
   index_ = std::make_unique<ChunkIndexV2Writer>(index_file_, layout_.chunk_size,
                                                 plan_->entry_sizes);
   VALISE_RETURN_IF_ERROR(index_->Begin());
@@ -278,8 +327,8 @@ Status PackWriter::Setup() {
   VALISE_RETURN_IF_ERROR(
       parity_file_->WriteAt(0, header.data(), header.size()));
   VALISE_RETURN_IF_ERROR(OpenDrives());
-  VALISE_RETURN_IF_ERROR(CreateEmptyFiles());
 
+  // Buffers, the engine, the slots, the workers.
   const unsigned window = PickWindow(opt_, k_ + m_);
   pool_ = std::make_unique<BufferPool>(window * (k_ + m_), layout_.chunk_size);
   std::string note;
@@ -307,6 +356,14 @@ Status PackWriter::Setup() {
       plan_, &map_, code_.get(), opt_.digests, index_.get(), parity_file_,
       &file_digests_, PickThreads(opt_), [this] { engine_->Wake(); });
 
+  journaled_files_.assign(k_, 0);
+  if (resume_ != nullptr) VALISE_RETURN_IF_ERROR(Resume());
+  VALISE_RETURN_IF_ERROR(CreateEmptyFiles());
+  if (opt_.checkpoint_bytes > 0) {
+    checkpoint_every_ = std::max<uint64_t>(
+        1, opt_.checkpoint_bytes / (uint64_t{k_} * layout_.chunk_size));
+  }
+
   std::vector<std::string> names;
   std::vector<uint64_t> planned;
   for (const DataDriveLayout& d : layout_.data) {
@@ -322,7 +379,163 @@ Status PackWriter::Setup() {
   return Status::OK();
 }
 
-Status PackWriter::OpenDataFile(uint32_t d, uint32_t f) {
+Status PackWriter::ReadWhole(File* file, uint64_t offset, uint64_t n,
+                             char* buf) {
+  uint64_t done = 0;
+  while (done < n) {
+    size_t got = 0;
+    VALISE_RETURN_IF_ERROR(
+        file->ReadAt(offset + done, n - done, buf + done, &got));
+    if (got == 0) {
+      return Status::Corruption(file->path(),
+                                "ends at " + std::to_string(offset + done) +
+                                    ", expected " + std::to_string(offset + n) +
+                                    " bytes or more");
+    }
+    done += got;
+  }
+  return Status::OK();
+}
+
+// Where the interrupted pack's journal left it: the finished files' and
+// parity files' digests, the chunk index of the finished files, then the
+// files and parity files that straddle the resume point.
+Status PackWriter::Resume() {
+  const PackResume& r = *resume_;
+  start_ = next_stripe_ = retired_ = done_prefix_ = checkpointed_ =
+      std::min(r.stripes_done, layout_.stripes);
+  work_->StartAt(start_);
+  for (uint32_t d = 0; d < k_; ++d) {
+    size_t& cursor = journaled_files_[d];
+    for (uint32_t f = 0; f < layout_.data[d].files.size(); ++f) {
+      PackSource& src = plan_->sources[d][f];
+      if (src.entry >= r.files.size() || !r.files[src.entry]) continue;
+      const PackCheckpoint::File& done = *r.files[src.entry];
+      file_digests_[src.entry] = done.digests;
+      src.mode = done.mode;
+      src.mtime_ns = done.mtime_ns;
+      if (cursor == f) ++cursor;
+    }
+  }
+  for (uint32_t j = 0; j < m_ && j < r.segments.size(); ++j) {
+    std::vector<ParitySegment>& segs = plan_->layout.parity[j].segments;
+    for (size_t g = 0; g < segs.size() && g < r.segments[j].size(); ++g) {
+      if (r.segments[j][g]) segs[g].sha256 = *r.segments[j][g];
+    }
+  }
+  journaled_segments_ = static_cast<size_t>(start_ / layout_.segment_stripes);
+  VALISE_RETURN_IF_ERROR(RestoreIndex());
+  if (start_ >= layout_.stripes) return Status::OK();
+  for (uint32_t d = 0; d < k_; ++d) {
+    ChunkRef at;
+    if (map_.Locate(d, start_, &at) && at.chunk > 0) {
+      VALISE_RETURN_IF_ERROR(ReplayDataFile(d, at));
+    }
+  }
+  size_t segment;
+  uint64_t offset;
+  LocateParity(layout_, start_, &segment, &offset);
+  for (uint32_t j = 0; j < m_ && offset > 0; ++j) {
+    const uint64_t first = layout_.parity[j].segments[segment].first_stripe;
+    VALISE_RETURN_IF_ERROR(ReopenParityFile(j, segment, first, start_));
+  }
+  return Status::OK();
+}
+
+// The chunk index writer counts what it is given: the digests of the files
+// finished before the resume point are read back from the index file and
+// given to it again (the same bytes at the same places).
+Status PackWriter::RestoreIndex() {
+  std::vector<uint64_t> first(plan_->entry_sizes.size() + 1, 0);
+  for (size_t e = 0; e < plan_->entry_sizes.size(); ++e) {
+    first[e + 1] =
+        first[e] + PackChunksOf(plan_->entry_sizes[e], layout_.chunk_size);
+  }
+  constexpr uint64_t kBatch = 4096;
+  std::vector<ChunkSha256> batch(kBatch);
+  for (size_t e = 0; e < file_digests_.size(); ++e) {
+    if (file_digests_[e].empty()) continue;  // not finished before
+    const uint64_t n = first[e + 1] - first[e];
+    for (uint64_t c = 0; c < n; c += kBatch) {
+      const uint64_t count = std::min(kBatch, n - c);
+      VALISE_RETURN_IF_ERROR(
+          ReadWhole(index_file_, kChunkIndexV2HeaderSize + (first[e] + c) * 32,
+                    count * 32, reinterpret_cast<char*>(batch.data())));
+      VALISE_RETURN_IF_ERROR(index_->Write(e, c, batch.data(), count));
+    }
+  }
+  return Status::OK();
+}
+
+// Data drive d's file straddling the resume point, at chunk `at.chunk`:
+// kept, its chunks before it read from the dataset and from the drive
+// (durable since the checkpoint), compared (a dataset changed since would
+// not match the parity already written) and hashed; the rest goes through
+// the stripes. (Its chunks' digests are not in the chunk index yet: they
+// are recorded a batch at a time.)
+Status PackWriter::ReplayDataFile(uint32_t d, const ChunkRef& at) {
+  VALISE_RETURN_IF_ERROR(OpenDataFile(d, at.file, /*truncate=*/false));
+  OpenFile& of = data_files_.at({d, at.file});
+  const PackSource& src = plan_->sources[d][at.file];
+  char* buf = pool_->data(0);
+  char* copy = pool_->data(1);
+  for (uint64_t c = 0; c < at.chunk; ++c) {
+    const uint64_t off = c * layout_.chunk_size;
+    const uint64_t len = std::min(layout_.chunk_size, of.size - off);
+    VALISE_RETURN_IF_ERROR(ReadWhole(of.src.get(), off, len, buf));
+    VALISE_RETURN_IF_ERROR(ReadWhole(of.dst.get(), off, len, copy));
+    if (std::memcmp(buf, copy, len) != 0) {
+      return Status::Corruption(
+          src.path, "changed since the interrupted pack (chunk " +
+                        std::to_string(c) + " differs from its copy on " +
+                        plan_->data_roots[d] +
+                        "): empty the drives and start again");
+    }
+    std::fill(buf + len, buf + layout_.chunk_size, 0);
+    VALISE_RETURN_IF_ERROR(work_->ReplayData(d, map_.StripeOf(d, at.file, c),
+                                             reinterpret_cast<uint8_t*>(buf)));
+  }
+  of.reads_left -= at.chunk;
+  of.writes_left -= at.chunk;
+  return Status::OK();
+}
+
+// Parity drive j's file straddling the resume point: kept, its stripes
+// [first, until) read back and checked against M.parity to finish its
+// SHA-256.
+Status PackWriter::ReopenParityFile(uint32_t j, size_t segment, uint64_t first,
+                                    uint64_t until) {
+  const ParitySegment& seg = layout_.parity[j].segments[segment];
+  OpenFile of;
+  of.size = seg.stripes * layout_.chunk_size;
+  of.writes_left = seg.stripes - (until - first);
+  VALISE_RETURN_IF_ERROR(CreateOnDrive(dirs_[k_ + j].get(), seg.path,
+                                       opt_.direct, &of.dst,
+                                       /*truncate=*/false));
+  const ParityDigestsHeader h{layout_.chunk_size, layout_.stripes, m_};
+  char* buf = pool_->data(0);
+  for (uint64_t s = first; s < until; ++s) {
+    VALISE_RETURN_IF_ERROR(ReadWhole(of.dst.get(),
+                                     (s - first) * layout_.chunk_size,
+                                     layout_.chunk_size, buf));
+    Sha256Bytes want;
+    VALISE_RETURN_IF_ERROR(ReadWhole(parity_file_, ParityDigestOffset(h, s, j),
+                                     32, reinterpret_cast<char*>(want.data())));
+    if (Sha256Of(reinterpret_cast<uint8_t*>(buf), layout_.chunk_size) != want) {
+      return Status::Corruption(
+          seg.path, "on parity drive " + layout_.parity[j].label + ": stripe " +
+                        std::to_string(s) +
+                        " does not match its digest; empty the drives and "
+                        "start again");
+    }
+    VALISE_RETURN_IF_ERROR(
+        work_->ReplayParity(j, s, reinterpret_cast<uint8_t*>(buf)));
+  }
+  parity_files_[{j, segment}] = std::move(of);
+  return Status::OK();
+}
+
+Status PackWriter::OpenDataFile(uint32_t d, uint32_t f, bool truncate) {
   const PackFile& pf = layout_.data[d].files[f];
   const PackSource& src = plan_->sources[d][f];
   OpenFile of;
@@ -335,9 +548,9 @@ Status PackWriter::OpenDataFile(uint32_t d, uint32_t f) {
   if (!parent.empty() && made_dirs_[d].insert(parent).second) {
     VALISE_RETURN_IF_ERROR(dirs_[d]->CreateDirs(parent));
   }
-  VALISE_RETURN_IF_ERROR(
-      CreateOnDrive(dirs_[d].get(), pf.path,
-                    opt_.direct && pf.size >= kDirectMinBytes, &of.dst));
+  VALISE_RETURN_IF_ERROR(CreateOnDrive(
+      dirs_[d].get(), pf.path, opt_.direct && pf.size >= kDirectMinBytes,
+      &of.dst, truncate));
   data_files_[{d, f}] = std::move(of);
   return Status::OK();
 }
@@ -401,7 +614,7 @@ Status PackWriter::StartStripe(Slot* slot, uint32_t si, uint64_t s) {
 
 void PackWriter::Admit() {
   for (uint32_t i = 0; i < slots_.size(); ++i) {
-    if (!fatal_.ok() || next_stripe_ >= layout_.stripes) return;
+    if (!fatal_.ok() || stopping_ || next_stripe_ >= layout_.stripes) return;
     if (slots_[i].active) continue;
     Status s = StartStripe(&slots_[i], i, next_stripe_++);
     if (!s.ok()) {
@@ -621,6 +834,84 @@ void PackWriter::MaybeRetire(Slot* slot) {
   if (!slot->encoded && fatal_.ok()) return;
   slot->active = false;
   ++retired_;
+  if (slot->encoded) NoteRetired(slot->stripe);
+}
+
+void PackWriter::NoteRetired(uint64_t stripe) {
+  retired_ahead_.insert(stripe);
+  while (!retired_ahead_.empty() && *retired_ahead_.begin() == done_prefix_) {
+    retired_ahead_.erase(retired_ahead_.begin());
+    ++done_prefix_;
+  }
+}
+
+// Stripes [0, done_prefix_) have retired: makes them durable, then tells
+// the caller what finished since the last checkpoint.
+Status PackWriter::Checkpoint() {
+  const uint64_t upto = done_prefix_;
+  for (size_t i = 0; i < dirs_.size(); ++i) {
+    if (syncfs_[i]) {
+      VALISE_RETURN_IF_ERROR(dirs_[i]->SyncFs());
+      continue;
+    }
+    // Files finished were synced one by one; the open ones now.
+    for (auto& [key, of] : data_files_) {
+      if (key.first == i && of.dst) VALISE_RETURN_IF_ERROR(of.dst->Sync());
+    }
+    for (auto& [key, of] : parity_files_) {
+      if (k_ + key.first == i && of.dst) {
+        VALISE_RETURN_IF_ERROR(of.dst->Sync());
+      }
+    }
+    // Their names need their directories'.
+    if (i < k_) {
+      for (const std::string& d : made_dirs_[i]) {
+        for (size_t at = d.find('/'); at != std::string::npos;
+             at = d.find('/', at + 1)) {
+          VALISE_RETURN_IF_ERROR(dirs_[i]->SyncDir(d.substr(0, at)));
+        }
+        VALISE_RETURN_IF_ERROR(dirs_[i]->SyncDir(d));
+      }
+    } else {
+      VALISE_RETURN_IF_ERROR(dirs_[i]->SyncDir(std::string(kParityDir)));
+    }
+    VALISE_RETURN_IF_ERROR(dirs_[i]->SyncDir(""));
+  }
+  VALISE_RETURN_IF_ERROR(index_file_->Sync());
+  VALISE_RETURN_IF_ERROR(parity_file_->Sync());
+  PackCheckpoint c;
+  c.stripes = upto;
+  // Files in layout order: finished once their last chunk is below `upto`
+  // (an empty file was made at the start).
+  for (uint32_t d = 0; d < k_; ++d) {
+    const std::vector<PackFile>& files = layout_.data[d].files;
+    size_t& f = journaled_files_[d];
+    for (; f < files.size(); ++f) {
+      const uint64_t chunks = PackChunksOf(files[f].size, layout_.chunk_size);
+      if (chunks > 0 &&
+          map_.StripeOf(d, static_cast<uint32_t>(f), chunks - 1) >= upto) {
+        break;
+      }
+      const PackSource& src = plan_->sources[d][f];
+      c.files.push_back(PackCheckpoint::File{src.entry, src.mode, src.mtime_ns,
+                                             file_digests_[src.entry]});
+    }
+  }
+  for (uint32_t j = 0; j < m_; ++j) {
+    const std::vector<ParitySegment>& segs = layout_.parity[j].segments;
+    for (size_t g = journaled_segments_; g < segs.size(); ++g) {
+      if (segs[g].first_stripe + segs[g].stripes > upto) break;
+      c.segments.push_back(PackCheckpoint::Segment{j, g, segs[g].sha256});
+    }
+  }
+  while (journaled_segments_ < (m_ ? layout_.parity[0].segments.size() : 0) &&
+         layout_.parity[0].segments[journaled_segments_].first_stripe +
+                 layout_.parity[0].segments[journaled_segments_].stripes <=
+             upto) {
+    ++journaled_segments_;
+  }
+  checkpointed_ = upto;
+  return opt_.checkpoint ? opt_.checkpoint(c) : Status::OK();
 }
 
 void PackWriter::Fail(const Status& s) {
@@ -635,26 +926,6 @@ bool PackWriter::Busy() {
     if (!p.empty()) return true;
   }
   return work_->pending() > 0;
-}
-
-Status PackWriter::MakeDurable() {
-  for (size_t i = 0; i < dirs_.size(); ++i) {
-    if (syncfs_[i]) {
-      VALISE_RETURN_IF_ERROR(dirs_[i]->SyncFs());
-      continue;
-    }
-    // Files were synced one by one; their names need their directories'.
-    if (i < k_) {
-      for (const std::string& d : made_dirs_[i]) {
-        VALISE_RETURN_IF_ERROR(dirs_[i]->SyncDir(d));
-      }
-    } else {
-      VALISE_RETURN_IF_ERROR(dirs_[i]->SyncDir(std::string(kParityDir)));
-    }
-    VALISE_RETURN_IF_ERROR(dirs_[i]->SyncDir(""));
-  }
-  VALISE_RETURN_IF_ERROR(index_->Finish());
-  return parity_file_->Sync();
 }
 
 Status PackWriter::Describe(Manifest* manifest) {
@@ -678,15 +949,18 @@ Status PackWriter::Describe(Manifest* manifest) {
 }
 
 void PackWriter::Fill() {
-  if (opt_.cancel != nullptr && opt_.cancel->load()) {
-    Fail(Status::Aborted("pack", "interrupted"));
-  }
+  if (opt_.cancel != nullptr && opt_.cancel->load()) stopping_ = true;
   Admit();
   SubmitPending();
 }
 
+// Called with nothing in flight: the run ends once every stripe retired,
+// or, failed or interrupted, once the stripes admitted have settled.
 bool PackWriter::HasWork() {
   if (retired_ == layout_.stripes) return false;
+  if ((!fatal_.ok() || stopping_) && retired_ == next_stripe_ && !Busy()) {
+    return false;
+  }
   return fatal_.ok() || Busy();
 }
 
@@ -704,6 +978,11 @@ void PackWriter::HandleEvents() {
   std::vector<StripeWork::Event> events;
   work_->Drain(&events);
   for (const StripeWork::Event& e : events) OnEvent(e);
+  if (fatal_.ok() && checkpoint_every_ > 0 &&
+      done_prefix_ >= checkpointed_ + checkpoint_every_ &&
+      done_prefix_ < layout_.stripes) {
+    Fail(Checkpoint());
+  }
   progress_->Tick();
 }
 
@@ -716,7 +995,18 @@ Status PackWriter::Run(Manifest* manifest, PackSummary* summary) {
   work_.reset();  // joins the threads
   progress_->Finish();
   VALISE_RETURN_IF_ERROR(fatal_);
-  VALISE_RETURN_IF_ERROR(MakeDurable());
+  // The last checkpoint: everything written so far (all of it, unless
+  // interrupted).
+  VALISE_RETURN_IF_ERROR(Checkpoint());
+  if (done_prefix_ < layout_.stripes) {
+    return Status::Aborted("pack",
+                           "interrupted; run the same command again to "
+                           "resume (" +
+                               std::to_string(done_prefix_) + " of " +
+                               std::to_string(layout_.stripes) +
+                               " stripes written)");
+  }
+  VALISE_RETURN_IF_ERROR(index_->Finish());
   summary->seconds = double(fs_->NowMicros() - start_us) / 1e6;
   return Describe(manifest);
 }
@@ -724,10 +1014,11 @@ Status PackWriter::Run(Manifest* manifest, PackSummary* summary) {
 }  // namespace
 
 Status WritePack(FileSystem* fs, PackPlan* plan, const PackOptions& opt,
-                 File* chunk_index, File* parity_digests, Manifest* manifest,
+                 const PackResume* resume, File* chunk_index,
+                 File* parity_digests, Manifest* manifest,
                  PackSummary* summary) {
   *summary = PackSummary();
-  PackWriter writer(fs, plan, opt, chunk_index, parity_digests);
+  PackWriter writer(fs, plan, opt, resume, chunk_index, parity_digests);
   return writer.Run(manifest, summary);
 }
 

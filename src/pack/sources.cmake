@@ -4,6 +4,8 @@ set(VALISE_PACK_SOURCES
   src/pack/layout.cc
   src/pack/layout_format.cc
   src/pack/pack_plan.cc
+  src/pack/pack_run.cc
+  src/pack/pack_state.cc
   src/pack/pack_writer.cc
   src/pack/parity.cc
   src/pack/rebuild.cc

@@ -100,6 +100,21 @@ size_t StripeWork::pending() {
   return pending_;
 }
 
+void StripeWork::StartAt(uint64_t s) {
+  for (auto& lane : lanes_) {
+    std::lock_guard<std::mutex> lock(lane->mu);
+    lane->next = s;
+  }
+}
+
+Status StripeWork::ReplayData(uint32_t d, uint64_t s, const uint8_t* buf) {
+  return HashDataChunk(d, s, buf).status;
+}
+
+Status StripeWork::ReplayParity(uint32_t j, uint64_t s, const uint8_t* buf) {
+  return HashParityChunk(j, s, buf).status;
+}
+
 void StripeWork::HashData(uint32_t d, uint64_t s, const uint8_t* buf) {
   Push(d, s, buf);
 }

@@ -68,6 +68,16 @@ class StripeWork {
               std::vector<uint8_t*> parity);
   void HashParity(uint32_t j, uint64_t s, const uint8_t* buf);
 
+  // A resumed pack: every lane expects stripe `s` next. REQUIRES: before
+  // any HashData, HashParity or Replay.
+  void StartAt(uint64_t s);
+  // A resumed pack re-hashes, on the calling thread, the chunks of stripes
+  // before StartAt's of the files and parity files that were being written
+  // (their whole-file hashes need them), in order. REQUIRES: before any
+  // HashData or HashParity; `buf` as for them.
+  Status ReplayData(uint32_t d, uint64_t s, const uint8_t* buf);
+  Status ReplayParity(uint32_t j, uint64_t s, const uint8_t* buf);
+
   // Appends the events posted so far to *out.
   void Drain(std::vector<Event>* out);
   // Waits until an event is posted or `us` microseconds pass.
