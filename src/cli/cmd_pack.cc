@@ -207,6 +207,13 @@ int RunPack(const Args& args) {
     return Trouble(s, fs->Stat(PackState::DirFor(args.output), &info).ok());
   }
   const PackSummary& summary = r.summary;
+  if (summary.seconds == 0) {  // a resumed pack that had only to be sealed
+    PrintNote(args, fmt::format("{}: {} files, {} on {} data drives, sealed",
+                                args.output, r.manifest.size(),
+                                HumanBytes(r.manifest.total_bytes()),
+                                r.plan.layout.k()));
+    return kExitOk;
+  }
   const double secs = summary.seconds > 0 ? summary.seconds : 1e-9;
   PrintNote(args, fmt::format(
                       "{}: {} files, {} on {} data drives, {} of parity on "
