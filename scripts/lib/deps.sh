@@ -19,6 +19,7 @@ VALISE_DEPS=(
   libicu-dev  # Unicode normalization and case folding of bag file names
   libcurl4-openssl-dev libexpat1-dev  # the S3 client (src/net/)
   libblkid-dev  # a drive's file system UUID and label (M.drives)
+  libudev-dev  # valise watch: block devices as they are plugged in
   clang clang-format
   xfsprogs btrfs-progs e2fsprogs util-linux
   fio hashdeep xxhash rsync rclone openssl

@@ -89,7 +89,7 @@ void SaveRecord(FileSystem* fs, const Args& args, const RunReport& report,
 
 }  // namespace
 
-int RunIngest(const Args& args) {
+int RunIngest(const Args& args, RunReport* report_out) {
   FileSystem* fs = FileSystem::Default();
   PipelineOptions opt;
   IngestOptions iopt;
@@ -155,7 +155,8 @@ int RunIngest(const Args& args) {
     iopt.s3 = s3.client.get();
     fs = s3.fs.get();
   }
-  RunReport report;
+  RunReport local_report;
+  RunReport& report = report_out != nullptr ? *report_out : local_report;
   report.manifest = args.manifest;
   s = IngestDrives(fs, manifest, args.sources, args.dest, opt, iopt, &report);
   if (s3.client) {

@@ -316,6 +316,8 @@ int RunCommandLine(int argc, char** argv) {
         return RunPack(args);
       case kStatus:
         return RunStatus(args);
+      case kWatch:
+        return RunWatch(args);
       default:
         PrintError("command not available yet");
         return kExitTrouble;

@@ -38,12 +38,14 @@ int Main(int argc, char** argv);
 
 int RunManifest(const Args& args);
 int RunVerify(const Args& args);
-int RunIngest(const Args& args);
+// `report_out` (watch): the run's report, for the caller to read.
+int RunIngest(const Args& args, RunReport* report_out = nullptr);
 int RunBench(const Args& args);
 int RunKeygen(const Args& args);
 int RunSign(const Args& args);
 int RunPack(const Args& args);
 int RunStatus(const Args& args);
+int RunWatch(const Args& args);
 // Hidden generators (cmd_docs.cc): the roff man page and the bash or zsh
 // completion script, printed on stdout from FlagTable() and CommandTable().
 int RunHelpMan();

@@ -4,13 +4,13 @@ namespace valise::cli {
 
 const std::vector<FlagDef>& FlagTable() {
   static const std::vector<FlagDef> table = {
-      {kVerify | kIngest | kStatus, "-m,--manifest", "M", "input",
+      {kVerify | kIngest | kStatus | kWatch, "-m,--manifest", "M", "input",
        "the manifest to check against",
        "The manifest made at the source: valise manifest v1, a GNU or BSD "
        "sha256sum/md5sum/sha1sum/sha512sum/xxhsum file, or a hashdeep file. "
        "With --pubkey, its signature M.sig is checked before it is read. "
        "verify: M may be a BagIt bag directory, and without -m every SRC "
-       "must be a bag (docs/bagit.md). Required by ingest and status.",
+       "must be a bag (docs/bagit.md). Required by ingest, status and watch.",
        &Args::manifest},
       {kManifest | kKeygen, "-o,--output", "FILE", "output",
        "the manifest to write, - for stdout (keygen: the private key)",
@@ -25,21 +25,21 @@ const std::vector<FlagDef>& FlagTable() {
        "device, a FIFO, an input of the run or a path inside a SRC; an "
        "existing file is replaced only with --force.",
        &Args::output, true},
-      {kIngest | kBench | kStatus, "-d,--dest", "DIR", "output",
+      {kIngest | kBench | kStatus | kWatch, "-d,--dest", "DIR", "output",
        "the destination directory, or s3://BUCKET/PREFIX",
        "Where ingest stages the dataset (status: whose state to read; it "
        "may also be given as the argument). bench: measures its write rate "
        "(an s3:// DEST: the store's rates for multipart parts and for small "
        "objects, --depth requests in flight, default 16).",
        &Args::dest},
-      {kIngest, "--dedup", "POLICY", "output",
+      {kIngest | kWatch, "--dedup", "POLICY", "output",
        "repeated contents: auto, reflink, hardlink, copy (auto)",
        "A content that several manifest paths share is read once. The other "
        "paths are reflinked (FICLONE: shared extents, separate files) or "
        "hard-linked to the first; copy reads and writes each. auto: reflink "
        "where DEST supports it (XFS, btrfs), else copy.",
        &Args::dedup},
-      {kIngest, "--recheck", nullptr, "reliability",
+      {kIngest | kWatch, "--recheck", nullptr, "reliability",
        "read back every file an earlier run staged",
        "A rerun trusts a file the journal records as staged only while its "
        "size, mtime, inode and ctime are what the journal recorded; any "
@@ -48,14 +48,14 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::recheck},
       {kSign, "-k,--key", "KEY", "input", "the private key to sign with",
        "A PEM Ed25519 private key made by valise keygen.", &Args::key, true},
-      {kVerify | kIngest | kBench | kStatus, "--pubkey", "KEY.pub", "input",
-       "require a valid signature M.sig by this key",
+      {kVerify | kIngest | kBench | kStatus | kWatch, "--pubkey", "KEY.pub",
+       "input", "require a valid signature M.sig by this key",
        "The manifest's detached signature M.sig is checked against this "
        "Ed25519 public key before the manifest is parsed; a missing or bad "
        "signature is exit status 2, before any drive is read.",
        &Args::pubkey},
-      {kManifest | kVerify | kIngest | kBench, "--format", "FMT", "input",
-       "manifest format (auto valise sumfile hashdeep; sha256sum...)",
+      {kManifest | kVerify | kIngest | kBench | kWatch, "--format", "FMT",
+       "input", "manifest format (auto valise sumfile hashdeep; sha256sum...)",
        "Reading: forces the manifest's format instead of detecting it "
        "(auto, valise, sumfile, hashdeep; sha256sum, md5sum, sha1sum, "
        "sha512sum and xxhsum all mean a sum file). valise manifest: the "
@@ -69,7 +69,7 @@ const std::vector<FlagDef>& FlagTable() {
        "Comma-separated digests for the manifest: any of sha256, xxh128, "
        "sha512, sha1, md5.",
        &Args::hash},
-      {kVerify | kIngest, "--hash-only", "LIST", "performance",
+      {kVerify | kIngest | kWatch, "--hash-only", "LIST", "performance",
        "check only these digests (e.g. xxh128)",
        "Computes and compares only these of the manifest's digests. "
        "xxh128 alone runs at drive speed; sha256 is the proof against "
@@ -107,18 +107,18 @@ const std::vector<FlagDef>& FlagTable() {
        "a file the run reads (the manifest, M.sig, M.chunks, a key, a SRC), "
        "a file holding a PEM key, or anything inside a SRC or DEST.",
        &Args::force},
-      {kManifest | kPack | kVerify | kIngest | kBench, "-q,--quiet", nullptr,
-       "output", "print only problems", "", &Args::quiet},
-      {kManifest | kPack | kVerify | kIngest, "--no-progress", nullptr,
+      {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "-q,--quiet",
+       nullptr, "output", "print only problems", "", &Args::quiet},
+      {kManifest | kPack | kVerify | kIngest | kWatch, "--no-progress", nullptr,
        "output", "no progress bars (they are drawn only on a terminal anyway)",
        "", &Args::no_progress},
-      {kManifest | kPack | kVerify | kIngest | kBench, "--retries", "N",
-       "reliability", "retries of a failed read before giving up (2)",
+      {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--retries",
+       "N", "reliability", "retries of a failed read before giving up (2)",
        "A read that fails with EIO is retried N times; then its range is "
        "recorded as unreadable and the rest of the drive is read. At most "
        "100.",
        &Args::retries},
-      {kManifest | kPack | kVerify | kIngest | kBench, "--io-timeout",
+      {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--io-timeout",
        "SECONDS", "reliability",
        "a drive that does not answer for this long is "
        "stalled (30)",
@@ -127,26 +127,27 @@ const std::vector<FlagDef>& FlagTable() {
        "86400. Only time the process was running counts: a pause (Ctrl-Z, "
        "a VM paused) is not a stall.",
        &Args::io_timeout},
-      {kManifest | kVerify | kIngest | kBench, "--depth", "N", "performance",
-       "reads in flight per drive (default: 16 SSD, 4 HDD)",
+      {kManifest | kVerify | kIngest | kBench | kWatch, "--depth", "N",
+       "performance", "reads in flight per drive (default: 16 SSD, 4 HDD)",
        "1 to 1024. The read buffers (--depth per drive, of --chunk-size "
        "each) must fit in half of memory and of ulimit -v, or the run is "
        "refused before any drive is read.",
        &Args::depth},
-      {kManifest | kPack | kVerify | kIngest | kBench, "--threads", "N",
-       "performance", "hashing threads (default: one per core)",
+      {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--threads",
+       "N", "performance", "hashing threads (default: one per core)",
        "At most 1024.", &Args::threads},
-      {kManifest | kPack | kVerify | kIngest | kBench, "--chunk-size", "KIB",
-       "performance", "bytes per read and per chunk digest, in KiB (1024)",
+      {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--chunk-size",
+       "KIB", "performance",
+       "bytes per read and per chunk digest, in KiB (1024)",
        "A multiple of 4 from 4 to 65536. manifest: the chunk size of the "
        "chunk index FILE.chunks (recorded in it). verify and ingest read in "
        "the chunk size of the manifest's chunk index when it has one.",
        &Args::chunk_kib},
-      {kManifest | kPack | kVerify | kIngest | kBench, "--no-uring", nullptr,
-       "performance", "use plain pread instead of io_uring", "",
+      {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--no-uring",
+       nullptr, "performance", "use plain pread instead of io_uring", "",
        &Args::no_uring},
-      {kManifest | kPack | kVerify | kIngest | kBench, "--no-direct", nullptr,
-       "performance", "read through the page cache (no O_DIRECT)", "",
+      {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--no-direct",
+       nullptr, "performance", "read through the page cache (no O_DIRECT)", "",
        &Args::no_direct},
       {kVerify | kIngest | kBench, "--endpoint", "URL", "s3",
        "the S3 endpoint, for s3:// paths (AWS_ENDPOINT_URL)",
@@ -220,6 +221,26 @@ const std::vector<FlagDef>& FlagTable() {
        "for each other BagIt digest M holds) and tagmanifest-sha256.txt are "
        "written. valise verify DEST validates it (docs/bagit.md).",
        &Args::bag},
+      {kWatch, "--mount-root", "DIR", "input",
+       "mount each drive at DIR/LABEL (/run/valise/watch)",
+       "Where watch mounts the drives it recognises, each on a directory of "
+       "its own named by its label, read-only, noexec, nodev, nosuid and "
+       "without a journal replay (norecovery); made if missing. The "
+       "directory is removed when the drive is unmounted.",
+       &Args::mount_root},
+      {kWatch, "--custody-log", "FILE", "output",
+       "append the custody log here (DEST/.valise/custody.jsonl)",
+       "One JSON line per drive the watch met: the drive's label, device, "
+       "file system UUID, serial, host, when it was plugged and done, and "
+       "the result, or why it was left alone (docs/formats.md, \"Custody "
+       "log\"). Appended to and synced, never replaced.",
+       &Args::custody_log},
+      {kWatch, "--device-events", "HOW", "input",
+       "how devices are noticed: auto, udev, poll (auto)",
+       "udev: a libudev monitor (udevd's events when it runs, else the "
+       "kernel's uevents); poll: /sys/class/block read every 0.5 s. auto: "
+       "udev when udevd runs, else poll (containers).",
+       &Args::device_events},
   };
   return table;
 }
@@ -264,6 +285,11 @@ const std::vector<CommandDef>& CommandTable() {
        "valise status -m shipment.vm /srv/data\n"
        "valise status -m shipment.vm --pubkey site.pub --json /srv/data",
        "DEST, the destination ingest stages into"},
+      {kWatch, "watch", "watch -m M -d DEST [--mount-root DIR] [options]",
+       "ingest the shipment's drives as they are plugged in, until stopped",
+       "valise watch -m shipment.vm -d /srv/data\n"
+       "valise watch -m shipment.vm -d /srv/data --mount-root /mnt/ship",
+       nullptr},
   };
   return table;
 }

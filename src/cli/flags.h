@@ -22,6 +22,7 @@ enum Command : uint32_t {
   kSign = 1u << 5,
   kPack = 1u << 6,
   kStatus = 1u << 7,
+  kWatch = 1u << 8,
 };
 
 // Everything the command line can say; each flag fills one field.
@@ -61,6 +62,11 @@ struct Args {
   unsigned checkpoint_mib = 4096;  // pack --checkpoint
   // bench --seconds: longest time of each measurement.
   double seconds = 5;
+  // watch: where drives are mounted ("": /run/valise/watch), the custody
+  // log ("": DEST/.valise/custody.jsonl), where devices are learnt of.
+  std::string mount_root;
+  std::string custody_log;
+  std::string device_events = "auto";
 };
 
 using Field = std::variant<std::string Args::*, bool Args::*, unsigned Args::*,

@@ -7,6 +7,7 @@ set(VALISE_CLI_SOURCES
   src/cli/cmd_pack.cc
   src/cli/cmd_status.cc
   src/cli/cmd_verify.cc
+  src/cli/cmd_watch.cc
   src/cli/commands.cc
   src/cli/common.cc
   src/cli/flags.cc

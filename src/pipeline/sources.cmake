@@ -23,6 +23,7 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/reader.cc
   src/pipeline/sector_rescue.cc
   src/pipeline/verify.cc
+  src/pipeline/watch.cc
 )
 include(src/pipeline/sources_report.cmake)
 list(APPEND VALISE_PIPELINE_SOURCES ${VALISE_PIPELINE_REPORT_SOURCES})

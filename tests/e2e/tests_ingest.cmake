@@ -18,3 +18,5 @@ set_tests_properties(e2e_ingest_kill9 PROPERTIES TIMEOUT 1200)
 # Three interrupted runs and their reruns; slow on a loaded machine.
 set_tests_properties(e2e_ingest_sigint PROPERTIES TIMEOUT 600)
 valise_e2e_test(shipment_drives shipment_drives.sh)  # issue 14: M.drives, status, drive matching (~15 s)
+valise_e2e_test(watch watch.sh)  # issue 14: valise watch on loop devices attached while it runs (~15 s)
+valise_e2e_test(watch_udev watch_udev.sh)  # the same through the libudev monitor (~10 s)

@@ -8,3 +8,4 @@ list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/stall_nam
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/reader_test.cc)  # the read loop on the simulated disk
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/shipment_drives_test.cc)  # the drives of a shipment, M.drives (issue 14)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/shipment_status_test.cc)  # valise status (issue 14)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/watch_test.cc)  # valise watch on fakes (issue 14)
