@@ -170,4 +170,18 @@ Status MatchShipmentDrives(const ShipmentDrives& d,
                            const std::vector<DriveIdentity>& ids,
                            std::vector<int>* drive_of, bool twice_only = false);
 
+// At the datacenter, before anything is read: a SRC that cannot be the
+// drive it stands for is refused (InvalidArgument naming it and saying
+// what to do):
+//   - a directory that is empty: a mount point with no drive mounted on
+//     it ("is empty: is its drive mounted? mount it there, or give its
+//     mount point");
+//   - a block device holding a file system (`probe` finds one), unless
+//     M has exactly one entry (then the device may be the raw image M
+//     describes, read as one file): "/dev/sdc holds ext4 'ship-07': mount
+//     it, or give its mount point".
+// Other SRCs (and errors reading them, which the run reports) pass.
+Status CheckArrivedSource(FileSystem* fs, const std::string& source,
+                          const Manifest& m, const FsProbeFn& probe);
+
 }  // namespace valise

@@ -136,6 +136,11 @@ int RunIngest(const Args& args, RunReport* report_out) {
   opt.chunk_index = signed_chunks.get();
   std::vector<std::string> labels;
   if (s.ok()) s = MatchDrives(fs, args, manifest, &labels);
+  // An empty mount point, or a drive's block device given for its file
+  // system: refused before anything is read.
+  for (const std::string& src : args.sources) {
+    if (s.ok()) s = CheckArrivedSource(fs, src, manifest, BlkidProbe);
+  }
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;

@@ -3,6 +3,7 @@
 // src/format, because both read through FileSystem and a DriveProber.
 #include <algorithm>
 
+#include "pipeline/scan.h"
 #include "valise/drives.h"
 #include "valise/sidecar.h"
 
@@ -89,6 +90,38 @@ Status LoadShipmentDrives(FileSystem* fs, const std::string& manifest_path,
                   manifest_path + " has " + std::to_string(m.size()));
   }
   return Status::OK();
+}
+
+Status CheckArrivedSource(FileSystem* fs, const std::string& source,
+                          const Manifest& m, const FsProbeFn& probe) {
+  Drive drive;
+  if (!OpenDrive(fs, source, &drive).ok()) return Status::OK();
+  if (drive.kind == Drive::Kind::kDirectory) {
+    std::vector<DirEntry> entries;
+    if (fs->ListDir(drive.path, &entries).ok() && entries.empty() &&
+        m.size() > 0) {
+      return Status::InvalidArgument(
+          source,
+          "is empty: is its drive mounted? mount the drive there, or give "
+          "its mount point");
+    }
+    return Status::OK();
+  }
+  if (drive.kind != Drive::Kind::kBlockDevice || m.size() == 1) {
+    return Status::OK();
+  }
+  FsProbe fsp;
+  if (!probe(drive.path, &fsp).ok() || fsp.type.empty()) return Status::OK();
+  std::string what = fsp.type;
+  if (!fsp.label.empty()) {
+    what += " '" + fsp.label + "'";
+  } else if (!fsp.uuid.empty()) {
+    what += " (UUID " + fsp.uuid + ")";
+  }
+  return Status::InvalidArgument(source,
+                                 "holds " + what +
+                                     ": mount it, or give its mount point (a "
+                                     "block device is read raw, as one image)");
 }
 
 }  // namespace valise

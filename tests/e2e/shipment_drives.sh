@@ -5,7 +5,8 @@
 # two not given with the files only they hold; after that,
 # `valise status` (exit 1) names the two still needed and what is missing;
 # ingest refuses, before reading, a drive of another shipment and the same
-# drive given twice (its mount point and its block device); once the
+# drive given twice (its mount point and its block device), a drive's
+# block device given for its file system, and an empty mount point; once the
 # other two are ingested, status says complete (exit 0). ~15 s.
 source "$(dirname "$0")/ingest_lib.sh"
 need_root
@@ -64,6 +65,13 @@ assert_contains "$LAST_ERR" "is not one of the shipment's 4 drives"
 expect_exit 2 "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \
   "${MNT[C]}" "${DEV[C]}"
 assert_contains "$LAST_ERR" "${DEV[C]}: is the same drive as ${MNT[C]}"
+log "a drive's block device, and an empty mount point, are refused"
+expect_exit 2 "$VALISE" ingest -m "$M" -d "$DEST" --no-progress "${DEV[C]}"
+assert_contains "$LAST_ERR" "${DEV[C]}: holds ext4 'C': mount it, or give its mount point"
+mkdir "$W/not-mounted"
+expect_exit 2 "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \
+  "${MNT[C]}" "$W/not-mounted"
+assert_contains "$LAST_ERR" "$W/not-mounted: is empty: is its drive mounted?"
 [[ $(ls "$DEST/.valise/runs" | wc -l) -eq 1 ]] ||
   fail "a refused ingest left a run record"
 

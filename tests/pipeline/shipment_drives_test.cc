@@ -2,6 +2,8 @@
 // SRC of `valise manifest` was and which files it holds; the system
 // prober reads sysfs and the superblock through fakes; ingest matches SRCs
 // to it. On the simulated disk.
+#include <sys/stat.h>
+
 #include <map>
 
 #include "support/pipeline_util.h"
@@ -262,6 +264,46 @@ TEST(SystemDriveProber, ReadsSysfsAndSuperblockThroughFakes) {
   Status s = failing->Identify("dev/sdb1", &id);
   EXPECT_TRUE(s.IsIOError());
   EXPECT_NE(s.message().find("dev/sdb1"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace valise
+
+namespace valise {
+namespace {
+
+Manifest EntriesOf(int n) {
+  Manifest m;
+  for (int i = 0; i < n; ++i) m.Add("f" + std::to_string(i), 1, 0, {});
+  EXPECT_VALISE_OK(m.Finish());
+  return m;
+}
+
+Status NoFileSystem(const std::string& device, FsProbe*) {
+  return Status::NotFound(device, "no file system blkid knows");
+}
+
+// Item 2 of issue 14: an empty mount point is refused before anything is
+// read; a drive with files, a missing SRC (the run's own error) pass. A
+// block device holding a file system: tests/e2e/shipment_drives.sh.
+TEST(CheckArrivedSource, AnEmptyMountPointIsRefused) {
+  test::TempDir dir;
+  dir.Write("full/f0", "x");
+  ASSERT_EQ(0, mkdir((dir.path() + "/empty").c_str(), 0755));
+  FileSystem* fs = FileSystem::Default();
+  const Manifest m = EntriesOf(2);
+  Status s = CheckArrivedSource(fs, dir.path() + "/empty", m, NoFileSystem);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.message();
+  EXPECT_EQ(s.message(), dir.path() +
+                             "/empty: is empty: is its drive mounted? mount "
+                             "the drive there, or give its mount point");
+  EXPECT_VALISE_OK(
+      CheckArrivedSource(fs, dir.path() + "/full", m, NoFileSystem));
+  EXPECT_VALISE_OK(
+      CheckArrivedSource(fs, dir.path() + "/gone", m, NoFileSystem));
+  // A manifest of nothing: an empty directory is all of it.
+  EXPECT_VALISE_OK(CheckArrivedSource(fs, dir.path() + "/empty", EntriesOf(0),
+                                      NoFileSystem));
 }
 
 }  // namespace
