@@ -11,6 +11,7 @@
 #include "pipeline/verify_internal.h"
 #include "valise/bagit.h"
 #include "valise/drives.h"
+#include "valise/ingest_dry_run.h"
 #include "valise/shipment.h"
 
 namespace valise::cli {
@@ -87,6 +88,29 @@ void SaveRecord(FileSystem* fs, const Args& args, const RunReport& report,
   if (!s.ok()) PrintWarning("run record not written: " + s.message());
 }
 
+// --dry-run: the plan, nothing read but DEST's journal and the drives'
+// trees, nothing written.
+int DryRun(FileSystem* fs, const Args& args, const Manifest& manifest,
+           const std::vector<std::string>& labels) {
+  if (IsS3Url(args.dest)) {
+    PrintError("--dry-run: not with an s3:// DEST yet");
+    return kExitTrouble;
+  }
+  ShipmentDrives drives;
+  const bool have_drives =
+      manifest.binding(kDrivesSidecar) != nullptr &&
+      LoadShipmentDrives(fs, args.manifest, manifest, &drives).ok();
+  IngestDryRun plan;
+  Status s = PlanIngestDryRun(fs, manifest, have_drives ? &drives : nullptr,
+                              args.sources, labels, args.dest, &plan);
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  PrintOut(FormatIngestDryRun(plan, manifest, args.dest));
+  return plan.ExitCode() == 0 ? kExitOk : kExitProblems;
+}
+
 }  // namespace
 
 int RunIngest(const Args& args, RunReport* report_out) {
@@ -115,7 +139,7 @@ int RunIngest(const Args& args, RunReport* report_out) {
   }
   // --report, before DEST is opened or any drive read.
   std::unique_ptr<Output> report_file;
-  if (s.ok()) s = CreateReportOutput(args, &report_file);
+  if (s.ok() && !args.dry_run) s = CreateReportOutput(args, &report_file);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -145,6 +169,7 @@ int RunIngest(const Args& args, RunReport* report_out) {
     PrintError(s.message());
     return kExitTrouble;
   }
+  if (args.dry_run) return DryRun(fs, args, manifest, labels);
   // DEST s3://BUCKET/PREFIX: objects through the S3 client; the file
   // system sees s3:// paths as objects (to read back a key found there).
   S3Session s3;

@@ -213,6 +213,15 @@ const std::vector<FlagDef>& FlagTable() {
        "fit, how many drives of the smallest size given it needs (exit "
        "status 1). Reads no file contents.",
        &Args::dry_run},
+      {kIngest, "--dry-run", nullptr, "output",
+       "say what would be read from which drive; read and write nothing",
+       "Reads DEST's journal and the drives' directory trees (names and "
+       "sizes), never a file's contents, and prints what is already in "
+       "place in DEST, what each SRC would supply (files, bytes) and what "
+       "would still be missing after the run. Writes nothing (no DEST, no "
+       "--report). Exit status 0 if every file would be in place after "
+       "the run, 1 if not, 2 trouble (the same refusals as the run).",
+       &Args::dry_run},
       {kIngest, "--bag", nullptr, "output",
        "make DEST a BagIt 1.0 bag: payload under DEST/data/, tag files",
        "DEST becomes a BagIt (RFC 8493) bag: the dataset is staged under "

@@ -8,6 +8,7 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/duplicates.cc
   src/pipeline/hash_schedule.cc
   src/pipeline/ingest.cc
+  src/pipeline/ingest_dry_run.cc
   src/pipeline/ingest_ledger.cc
   src/pipeline/ingest_plan.cc
   src/pipeline/ingest_report.cc

@@ -4,6 +4,8 @@
 # file system UUID in M.drives, bound to M; ingesting two drives names the
 # two not given with the files only they hold; after that,
 # `valise status` (exit 1) names the two still needed and what is missing;
+# `ingest --dry-run` says what the other two would supply, writing nothing
+# (no run record, no --report);
 # ingest refuses, before reading, a drive of another shipment and the same
 # drive given twice (its mount point and its block device), a drive's
 # block device given for its file system, and an empty mount point; once the
@@ -57,6 +59,18 @@ assert_eq '["ship-03","ship-04"]' "$(json "$S" get needed)" "needed drives"
 assert_eq 3 "$(json "$S" get files_missing)" "files_missing"
 assert_eq "done" "$(json "$S" get drives.0.state)" "ship-01's state"
 
+log "--dry-run: what the second batch would read; nothing written"
+expect_exit 0 "$VALISE" ingest --dry-run -m "$M" -d "$DEST" \
+  --report "$W/dry.json" "${MNT[C]}" "${MNT[D]}"
+assert_contains "$LAST_OUT" "in place: 3 of 6 files"
+assert_contains "$LAST_OUT" "would read: 3 files"
+assert_matches "$LAST_OUT" "^  ship-03 +2 files +883.8 KiB  .*mnt-C$"
+assert_contains "$LAST_OUT" "after it: every file in place"
+[[ ! -e "$W/dry.json" ]] || fail "--dry-run wrote its --report"
+expect_exit 1 "$VALISE" ingest --dry-run -m "$M" -d "$DEST" "${MNT[C]}"
+assert_contains "$LAST_OUT" "still missing after it: 1 files"
+assert_contains "$LAST_OUT" "  d/one.bin ("
+
 log "a drive of another shipment, and one drive given twice, are refused"
 expect_exit 2 "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \
   "${MNT[C]}" "${MNT[F]}"
@@ -73,7 +87,7 @@ expect_exit 2 "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \
   "${MNT[C]}" "$W/not-mounted"
 assert_contains "$LAST_ERR" "$W/not-mounted: is empty: is its drive mounted?"
 [[ $(ls "$DEST/.valise/runs" | wc -l) -eq 1 ]] ||
-  fail "a refused ingest left a run record"
+  fail "a refused ingest or a dry run left a run record"
 
 log "the second batch completes the shipment"
 expect_exit 0 "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \

@@ -9,3 +9,4 @@ list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/reader_te
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/shipment_drives_test.cc)  # the drives of a shipment, M.drives (issue 14)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/shipment_status_test.cc)  # valise status (issue 14)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/watch_test.cc)  # valise watch on fakes (issue 14)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_dry_run_test.cc)  # ingest --dry-run (issue 14)

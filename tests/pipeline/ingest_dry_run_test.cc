@@ -1,0 +1,103 @@
+// valise ingest --dry-run (issue 14): what is in place in DEST, what each
+// SRC would supply, what would still be missing; nothing written. On the
+// simulated disk.
+#include "valise/ingest_dry_run.h"
+
+#include "support/pipeline_util.h"
+#include "support/test_util.h"
+#include "valise/pipeline.h"
+#include "valise/sim_disk.h"
+
+namespace valise {
+namespace {
+
+constexpr size_t kChunk = 64 << 10;
+
+// Every path under `dir` (recursively), with its size.
+void Tree(FileSystem* fs, const std::string& dir,
+          std::vector<std::string>* out) {
+  std::vector<DirEntry> entries;
+  if (!fs->ListDir(dir, &entries).ok()) return;
+  for (const DirEntry& e : entries) {
+    const std::string p = dir + "/" + e.name;
+    FileInfo info;
+    ASSERT_VALISE_OK(fs->Stat(p, &info));
+    out->push_back(p + " " + std::to_string(info.size));
+    if (info.type == FileType::kDirectory) Tree(fs, p, out);
+  }
+}
+
+// s1 {a, b}, s2 {c, shared}, s3 {d, shared}, s4 {e}; s1 already ingested.
+TEST(IngestDryRun, SaysWhatIsInPlaceWhatEachDriveSuppliesAndWritesNothing) {
+  SimDisk disk(SimDiskOptions{});
+  const std::string shared = test::RandomBytes(kChunk + 9, 9);
+  disk.AddFile("s1/a", test::RandomBytes(1000, 1), 1000);
+  disk.AddFile("s1/b", test::RandomBytes(2 * kChunk, 2), 1000);
+  disk.AddFile("s2/c", test::RandomBytes(3000, 3), 1000);
+  disk.AddFile("s2/shared", shared, 1000);
+  disk.AddFile("s3/d", test::RandomBytes(kChunk, 4), 1000);
+  disk.AddFile("s3/shared", shared, 1000);
+  disk.AddFile("s4/e", test::RandomBytes(500, 5), 1000);
+  const PipelineOptions opt = test::SmallPipelineOptions(kChunk, 1);
+  Manifest m;
+  ManifestSummary summary;
+  ASSERT_VALISE_OK(MakeManifest(&disk, {"s1", "s2", "s3", "s4"}, test::ShaXxh(),
+                                opt, &m, nullptr, &summary));
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(&disk, m, {"s1"}, "dest", opt, IngestOptions(), &r));
+  std::vector<std::string> before;
+  Tree(&disk, "dest", &before);
+
+  IngestDryRun plan;
+  ASSERT_VALISE_OK(PlanIngestDryRun(&disk, m, nullptr, {"s2", "s3", "gone"},
+                                    {"ship-02", "", ""}, "dest", &plan));
+  EXPECT_EQ(plan.dest.files_arrived, 2u);
+  ASSERT_EQ(plan.drives.size(), 3u);
+  // c and shared from s2 (shared: s2 supplies fewer bytes than s3 when
+  // it is placed), d from s3; e is on no SRC given.
+  EXPECT_EQ(plan.drives[0].files, 2u);
+  EXPECT_EQ(plan.drives[0].bytes, 3000u + kChunk + 9);
+  EXPECT_EQ(plan.drives[1].files, 1u);
+  EXPECT_EQ(plan.drives[1].bytes, kChunk);
+  EXPECT_EQ(plan.drives[2].files, 0u);
+  EXPECT_FALSE(plan.drives[2].error.empty());
+  ASSERT_EQ(plan.unavailable.size(), 1u);
+  EXPECT_EQ(m.path(plan.unavailable[0]), "e");
+  EXPECT_EQ(plan.bytes_unavailable, 500u);
+  EXPECT_EQ(plan.ExitCode(), 1);
+  const std::string text = FormatIngestDryRun(plan, m, "dest");
+  EXPECT_NE(text.find("in place: 2 of 6 files"), std::string::npos) << text;
+  EXPECT_NE(text.find("would read: 3 files"), std::string::npos) << text;
+  EXPECT_NE(text.find("  ship-02             2 files    66.9 KiB  s2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  -                   1 files    64.0 KiB  s3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("still missing after it: 1 files, 500 B"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("  e (500 B)"), std::string::npos) << text;
+  for (size_t i = 0; i + 1 < text.size();) {
+    const size_t nl = text.find('\n', i);
+    EXPECT_LE(nl - i, 80u) << text.substr(i, nl - i);
+    i = nl + 1;
+  }
+
+  // Nothing written: DEST's tree is as it was.
+  std::vector<std::string> after;
+  Tree(&disk, "dest", &after);
+  EXPECT_EQ(before, after);
+
+  // With s4 too, every file would be in place.
+  ASSERT_VALISE_OK(PlanIngestDryRun(&disk, m, nullptr, {"s2", "s3", "s4"}, {},
+                                    "dest", &plan));
+  EXPECT_EQ(plan.ExitCode(), 0);
+  EXPECT_NE(
+      FormatIngestDryRun(plan, m, "dest").find("after it: every file in place"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace valise
