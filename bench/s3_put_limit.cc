@@ -6,7 +6,8 @@
 // compares every client's throughput to it.
 //
 //   valise_s3_put_limit [--size BYTES] [--jobs N] [--count N]
-//                       [--mode put|part] [--keep] s3://BUCKET/PREFIX
+//                       [--mode put|part] [--uploads N] [--keep]
+//                       s3://BUCKET/PREFIX
 //
 //   --size   bytes per request (default 16 MiB)
 //   --jobs   requests in flight (default 16)
@@ -14,6 +15,10 @@
 //   --mode   put: one object per request under PREFIX/put-limit/;
 //            part: UploadPart into one multipart upload per job (aborted
 //            at the end) (default put)
+//   --uploads  part mode: the jobs share this many uploads, job j sending
+//            into upload j % N, parts numbered in order across them
+//            (default: one per job); ingest sends a file's parts into
+//            one upload
 //   --keep   leave the objects (default: deleted at the end)
 //
 // Configuration as for valise (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ...).
@@ -55,7 +60,7 @@ Digest DigestOf(const std::string& s, DigestType type) {
 int Usage() {
   fprintf(stderr,
           "usage: valise_s3_put_limit [--size BYTES] [--jobs N] [--count N] "
-          "[--mode put|part] [--keep] s3://BUCKET/PREFIX\n");
+          "[--mode put|part] [--uploads N] [--keep] s3://BUCKET/PREFIX\n");
   return 2;
 }
 
@@ -70,6 +75,7 @@ int main(int argc, char** argv) {
   uint64_t size = 16 << 20;
   int jobs = 16;
   int count = 64;
+  int num_uploads = 0;  // 0: one per job
   std::string mode = "put";
   bool keep = false;
   std::string url;
@@ -84,6 +90,8 @@ int main(int argc, char** argv) {
       count = atoi(next());
     } else if (a == "--mode") {
       mode = next();
+    } else if (a == "--uploads") {
+      num_uploads = atoi(next());
     } else if (a == "--keep") {
       keep = true;
     } else if (valise::IsS3Url(a) && url.empty()) {
@@ -92,6 +100,7 @@ int main(int argc, char** argv) {
       return Usage();
     }
   }
+  if (num_uploads <= 0 || num_uploads > jobs) num_uploads = jobs;
   if (url.empty() || size == 0 || jobs < 1 || count < 1 ||
       (mode != "put" && mode != "part") ||
       (mode == "part" && size < (5u << 20))) {
@@ -124,8 +133,11 @@ int main(int argc, char** argv) {
 
   const std::string base = where.Key("put-limit");
   std::vector<std::string> uploads(static_cast<size_t>(jobs));
+  std::atomic<int> next_part[1024];
+  for (auto& p : next_part) p = 0;
+  if (num_uploads > 1024) num_uploads = 1024;
   if (mode == "part") {
-    for (int j = 0; j < jobs; ++j) {
+    for (int j = 0; j < num_uploads; ++j) {
       s = client->CreateMultipartUpload(where.bucket,
                                         base + "/job" + std::to_string(j), {},
                                         &uploads[static_cast<size_t>(j)]);
@@ -141,7 +153,6 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int j = 0; j < jobs; ++j) {
     threads.emplace_back([&, j] {
-      int part = 0;
       for (int n; (n = next_request++) < count && !failed;) {
         valise::S3WriteResult r;
         Status st;
@@ -150,8 +161,9 @@ int main(int argc, char** argv) {
                                  payload, {}, false, &r);
         } else {
           st = client->UploadPart(
-              where.bucket, base + "/job" + std::to_string(j),
-              uploads[static_cast<size_t>(j)], ++part, payload, &r);
+              where.bucket, base + "/job" + std::to_string(j % num_uploads),
+              uploads[static_cast<size_t>(j % num_uploads)],
+              ++next_part[j % num_uploads], payload, &r);
         }
         if (!st.ok()) {
           std::lock_guard<std::mutex> lock(error_mu);
@@ -166,7 +178,7 @@ int main(int argc, char** argv) {
           .count();
 
   // Clean up (not timed).
-  for (int j = 0; mode == "part" && j < jobs; ++j) {
+  for (int j = 0; mode == "part" && j < num_uploads; ++j) {
     client
         ->AbortMultipartUpload(where.bucket, base + "/job" + std::to_string(j),
                                uploads[static_cast<size_t>(j)])
