@@ -116,11 +116,12 @@ struct S3Config {
   // answer) for this long is abandoned and retried. Default: 120 s (RGW
   // answers a Complete of many parts only when done).
   long stall_timeout_s = 120;
-  // Attempts per request, the first included. Default: 10.
+  // Attempts per request, the first included (AWS_MAX_ATTEMPTS, the
+  // profile's max_attempts). Default: 10.
   int max_attempts = 10;
   // Backoff before attempt n+1 (n >= 1): uniform in [0, min(cap, base *
-  // 2^(n-1))]. Defaults: 50 ms, 10 s (10 attempts wait ~16 s on average,
-  // enough for an RGW restart).
+  // 2^(n-1))]. Defaults: 50 ms, 10 s (the nine waits of 10 attempts add
+  // up to ~11 s on average, 23 s at most: enough for an RGW restart).
   uint32_t backoff_base_ms = 50;
   uint32_t backoff_cap_ms = 10000;
 };
@@ -160,7 +161,8 @@ struct S3Environment {
 //                "[profile NAME]" or "[default]");
 //   addressing:  the profile's "s3 =" sub-section addressing_style
 //                (auto, path, virtual);
-//   CA bundle:   flags.ca_bundle, AWS_CA_BUNDLE, the profile's ca_bundle.
+//   CA bundle:   flags.ca_bundle, AWS_CA_BUNDLE, the profile's ca_bundle;
+//   attempts:    AWS_MAX_ATTEMPTS, the profile's max_attempts (1-100).
 // InvalidArgument when no credentials are found (the message says where
 // it looked), when a named profile exists in neither file, or when a
 // value is malformed; NotSupported for a profile that only has a way of

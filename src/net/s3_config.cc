@@ -303,6 +303,26 @@ Status ResolveS3Config(const S3Flags& flags, const S3Environment& env,
         "s3 addressing_style must be auto, path or virtual");
   }
 
+  // Attempts per request: AWS_MAX_ATTEMPTS, then the profile's
+  // max_attempts (the AWS CLI's names; the first attempt counts).
+  const std::pair<std::string, std::string> attempts[] = {
+      {env.Get("AWS_MAX_ATTEMPTS"), "AWS_MAX_ATTEMPTS"},
+      {Lookup(ps, "max_attempts"),
+       config_path + " [profile " + profile + "] max_attempts"},
+  };
+  for (const auto& [value, source] : attempts) {
+    if (value.empty()) continue;
+    char* end = nullptr;
+    errno = 0;
+    long n = strtol(value.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0' || n < 1 || n > 100) {
+      return Status::InvalidArgument("s3: " + source,
+                                     "must be a whole number from 1 to 100");
+    }
+    config.max_attempts = static_cast<int>(n);
+    break;
+  }
+
   // CA bundle.
   config.ca_bundle = flags.ca_bundle;
   if (config.ca_bundle.empty()) config.ca_bundle = env.Get("AWS_CA_BUNDLE");

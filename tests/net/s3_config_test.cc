@@ -176,6 +176,27 @@ TEST_F(S3ConfigTest, CaBundlePrecedence) {
   EXPECT_EQ(Resolve(flags).ca_bundle, "/flag/ca.pem");
 }
 
+// Goal: attempts per request: 10 by default; AWS_MAX_ATTEMPTS beats the
+// profile's max_attempts; a value that is not 1-100 is refused, named.
+TEST_F(S3ConfigTest, MaxAttempts) {
+  EXPECT_EQ(Resolve().max_attempts, 10);
+  dir_.Write(".aws/config", std::string(kConfig) +
+                                "[profile tries]\nmax_attempts = 4\n"
+                                "aws_access_key_id = AKIDTRIES\n"
+                                "aws_secret_access_key = tries/secret\n");
+  env_.vars = {{"AWS_PROFILE", "tries"}};
+  EXPECT_EQ(Resolve().max_attempts, 4);
+  env_.vars["AWS_MAX_ATTEMPTS"] = "1";
+  EXPECT_EQ(Resolve().max_attempts, 1);
+  for (const char* bad : {"0", "x", "3x", "101", "-2"}) {
+    env_.vars["AWS_MAX_ATTEMPTS"] = bad;
+    S3Config c;
+    Status s = ResolveS3Config(S3Flags(), env_, &c);
+    EXPECT_TRUE(s.IsInvalidArgument()) << bad;
+    EXPECT_NE(s.message().find("AWS_MAX_ATTEMPTS"), std::string::npos);
+  }
+}
+
 // Goal: the errors: no keys anywhere (the message says where it looked
 // and carries no value), half the environment keys, an unknown profile, a
 // role profile (not supported), a bad addressing style, a bad endpoint.
