@@ -1,13 +1,15 @@
 // valise status -m M DEST: what of the shipment M has arrived in DEST, what
 // is missing and on which drives, what went wrong and where
 // (valise/shipment.h). Reads M, its bound M.drives and DEST's state
-// (journal, run records), never a drive or a staged file's contents, and
-// takes no lock an ingest running into DEST would notice.
+// (journal, run records; for s3://BUCKET/PREFIX the journal objects),
+// never a drive or a staged file's contents, and takes no lock an ingest
+// running into DEST would notice.
 #include <fmt/format.h>
 
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "valise/drives.h"
+#include "valise/s3.h"
 #include "valise/shipment.h"
 
 namespace valise::cli {
@@ -34,6 +36,22 @@ int RunStatus(const Args& args) {
     if (s.IsNotFound() && manifest.binding(kDrivesSidecar) == nullptr) {
       s = Status::OK();  // M names no drives: made before M.drives
     }
+  }
+  // DEST s3://BUCKET/PREFIX: its journal objects are read through the S3
+  // view of the file system (a bucket that is not there is an error, not
+  // a shipment of which nothing arrived).
+  S3Session s3;
+  if (s.ok() && IsS3Url(args.dest)) {
+    s = OpenS3Session(args, 16, &s3);
+    S3Url url;
+    if (s.ok()) s = ParseS3Url(args.dest, &url);
+    if (s.ok()) {
+      s = s3.client->HeadBucket(url.bucket);
+      if (s.IsNotFound()) {
+        s = Status::NotFound(args.dest, "no such bucket");
+      }
+    }
+    if (s.ok()) fs = s3.fs.get();
   }
   ShipmentStatus status;
   if (s.ok()) {

@@ -149,7 +149,7 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--no-direct",
        nullptr, "performance", "read through the page cache (no O_DIRECT)", "",
        &Args::no_direct},
-      {kVerify | kIngest | kBench, "--endpoint", "URL", "s3",
+      {kVerify | kIngest | kBench | kStatus, "--endpoint", "URL", "s3",
        "the S3 endpoint, for s3:// paths (AWS_ENDPOINT_URL)",
        "http://HOST:PORT or https://HOST[:PORT] of the S3 store that "
        "s3://BUCKET/PREFIX paths name. Without it: AWS_ENDPOINT_URL_S3, "
@@ -157,7 +157,7 @@ const std::vector<FlagDef>& FlagTable() {
        "AWS's. Credentials and region come from the environment and "
        "~/.aws as for the AWS CLI (docs/s3.md).",
        &Args::endpoint},
-      {kVerify | kIngest | kBench, "--ca-bundle", "FILE", "s3",
+      {kVerify | kIngest | kBench | kStatus, "--ca-bundle", "FILE", "s3",
        "trust these CA certificates for HTTPS to S3 (AWS_CA_BUNDLE)",
        "A PEM file of CA certificates, for a store whose certificate a "
        "private CA signed. Certificates and host names are always "
@@ -292,7 +292,8 @@ const std::vector<CommandDef>& CommandTable() {
        "what of a shipment has arrived in DEST, what and which drives are "
        "missing",
        "valise status -m shipment.vm /srv/data\n"
-       "valise status -m shipment.vm --pubkey site.pub --json /srv/data",
+       "valise status -m shipment.vm --pubkey site.pub --json /srv/data\n"
+       "valise status -m shipment.vm s3://bucket/shipment",
        "DEST, the destination ingest stages into"},
       {kWatch, "watch", "watch -m M -d DEST [--mount-root DIR] [options]",
        "ingest the shipment's drives as they are plugged in, until stopped",

@@ -5,7 +5,8 @@
 // Everything is read through FileSystem, without DEST's lock: a running
 // ingest may be appending to the journal, whose torn tail is then left
 // out as a resume would; a run record is written whole under its name
-// (atomically), so one is either there or not.
+// (atomically), so one is either there or not. An s3:// DEST is read
+// through the S3 view: its journal is one object per commit group.
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -66,10 +67,11 @@ bool RecordMatches(const JournalRecord& r, const Manifest& m, size_t e) {
   return compared > 0;
 }
 
-Status ReadJournal(FileSystem* fs, const std::string& dest,
-                   std::unordered_map<std::string, JournalRecord>* commits,
-                   std::vector<std::string>* notes) {
-  const std::string path = dest + "/" + kStateDirName + "/journal";
+// One journal file (or object) at `path`: its commit records by path
+// (the last one wins).
+Status ReadJournalFile(FileSystem* fs, const std::string& path,
+                       std::unordered_map<std::string, JournalRecord>* commits,
+                       std::vector<std::string>* notes) {
   std::unique_ptr<FileContents> data;
   Status s = fs->ReadLargeFile(path, kMaxJournalBytes, &data);
   if (s.IsNotFound()) return Status::OK();
@@ -87,6 +89,47 @@ Status ReadJournal(FileSystem* fs, const std::string& dest,
     if (r.type == JournalRecord::Type::kCommit) {
       std::string key = r.path;
       (*commits)[std::move(key)] = std::move(r);
+    }
+  }
+  return Status::OK();
+}
+
+// Regular files (kRegular) or directories of `dir`, by name.
+Status ListSorted(FileSystem* fs, const std::string& dir, FileType type,
+                  std::vector<std::string>* names) {
+  std::vector<DirEntry> entries;
+  VALISE_RETURN_IF_ERROR(fs->ListDir(dir, &entries));
+  names->clear();
+  for (const DirEntry& e : entries) {
+    if (e.type == type) names->push_back(e.name);
+  }
+  std::sort(names->begin(), names->end());
+  return Status::OK();
+}
+
+// DEST's journal: a directory DEST's one file .valise/journal, or an
+// object store's objects .valise/journal/HOST/RUN-SEQ (s3_destination.cc),
+// read host by host in key order: each host's runs and commit groups in
+// the order they were written.
+Status ReadJournal(FileSystem* fs, const std::string& dest,
+                   std::unordered_map<std::string, JournalRecord>* commits,
+                   std::vector<std::string>* notes) {
+  const std::string path = dest + "/" + kStateDirName + "/journal";
+  FileInfo info;
+  Status s = fs->Stat(path, &info);
+  if (s.IsNotFound()) return Status::OK();
+  VALISE_RETURN_IF_ERROR(s);
+  if (info.type != FileType::kDirectory) {
+    return ReadJournalFile(fs, path, commits, notes);
+  }
+  std::vector<std::string> hosts, groups;
+  VALISE_RETURN_IF_ERROR(ListSorted(fs, path, FileType::kDirectory, &hosts));
+  for (const std::string& host : hosts) {
+    const std::string dir = path + "/" + host;
+    VALISE_RETURN_IF_ERROR(ListSorted(fs, dir, FileType::kRegular, &groups));
+    for (const std::string& g : groups) {
+      VALISE_RETURN_IF_ERROR(
+          ReadJournalFile(fs, dir + "/" + g, commits, notes));
     }
   }
   return Status::OK();

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "net/s3_test_util.h"
@@ -25,6 +26,7 @@
 #include "valise/manifest.h"
 #include "valise/pipeline.h"
 #include "valise/s3_file_system.h"
+#include "valise/shipment.h"
 #include "valise/sim_disk.h"
 
 namespace valise {
@@ -265,6 +267,49 @@ TEST(S3Destination, MissingBucket) {
       << s.ToString();
   EXPECT_NE(s.message().find("no such bucket"), std::string::npos)
       << s.ToString();
+}
+
+// Goal: `valise status` of s3://b/ship reads its journal objects (one per
+// commit group, under .valise/journal/HOST/) through the S3 view: before
+// any ingest nothing has arrived; after one whose two keys were taken
+// every other file has and those two are missing; after the keys are
+// freed and a rerun places them, the shipment is complete.
+TEST(S3Destination, StatusReadsTheJournalObjects) {
+  Dataset d;
+  AddStandardFiles(&d);
+  Manifest m = d.MakeManifest();
+  auto client = d.store.NewClient();
+  auto status = [&] {
+    auto fs = NewS3FileSystem(d.disk.get(), client.get(), 3);  // listed anew
+    ShipmentStatus st;
+    EXPECT_VALISE_OK(
+        ComputeShipmentStatus(fs.get(), m, nullptr, "s3://b/ship", &st));
+    return st;
+  };
+  ShipmentStatus st = status();
+  EXPECT_EQ(st.files_arrived, 0u);
+  EXPECT_EQ(st.missing.size(), m.size());
+
+  S3WriteResult w;
+  for (const char* rel : {"small", "dir/two parts"}) {
+    ASSERT_VALISE_OK(client->PutObject("b", std::string("ship/") + rel,
+                                       PayloadOf("other"), {}, false, &w));
+  }
+  RunReport r;
+  ASSERT_VALISE_OK(d.Ingest(m, client.get(), &r));
+  st = status();
+  EXPECT_EQ(st.files_arrived, m.size() - 2);
+  std::set<std::string> missing;
+  for (uint64_t e : st.missing) missing.insert(std::string(m.path(e)));
+  EXPECT_EQ(missing, (std::set<std::string>{"dir/two parts", "small"}));
+
+  for (const char* rel : {"small", "dir/two parts"}) {
+    ASSERT_VALISE_OK(client->DeleteObject("b", std::string("ship/") + rel));
+  }
+  ASSERT_VALISE_OK(d.Ingest(m, client.get(), &r));
+  st = status();
+  EXPECT_EQ(st.files_arrived, m.size());
+  EXPECT_TRUE(st.complete());
 }
 
 // The seed's draws.
