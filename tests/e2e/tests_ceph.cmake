@@ -76,3 +76,9 @@ set_tests_properties(e2e_ceph_cluster_netns PROPERTIES
   SKIP_RETURN_CODE 77
   TIMEOUT 600
   LABELS "e2e;ceph")
+# What goes wrong, into s3://: duplicates as server-side copies (bytes
+# uploaded counted), a corrupt copy repaired from another SRC, the RGW
+# daemon killed and restarted mid-ingest (twice), kill -9 twenty times
+# (S3_KILLS) with verify from S3 after each; status of an s3:// DEST
+# (87 s at load 10 beside a build).
+valise_ceph_test(s3_resilience s3_resilience.sh)
