@@ -1,4 +1,5 @@
-// An object store seen as a read-only file system, so that a drive may be
+// An object store seen as a file system, read-only but for WriteSmallFile
+// (one PUT that never replaces an object: EEXIST), so that a drive may be
 // s3://BUCKET/PREFIX: `valise verify -m M s3://bucket/prefix` reads the
 // objects back like files (scan, match, read, hash), with ranged GETs.
 //

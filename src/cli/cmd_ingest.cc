@@ -195,10 +195,9 @@ int RunIngest(const Args& args, RunReport* report_out) {
         "s3: {} requests, {} retries ({} throttled), {} bytes uploaded",
         st.requests, st.retries, st.throttled, st.bytes_uploaded));
   }
-  // Run records live in a directory DEST's state (not yet on S3).
-  if (!report.drives.empty() && !s3.client) {
-    SaveRecord(fs, args, report, labels);
-  }
+  // The run record: DEST/.valise/runs/, or an object under
+  // PREFIX/.valise/runs/ of an s3:// DEST (through its view, fs).
+  if (!report.drives.empty()) SaveRecord(fs, args, report, labels);
   if (!s.ok()) {
     // Trouble after the run began (DEST full or failing): the report says
     // what was committed, and carries the same exit status.

@@ -8,11 +8,13 @@
 // (atomically), so one is either there or not. An s3:// DEST is read
 // through the S3 view: its journal is one object per commit group.
 #include <algorithm>
+#include <cerrno>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
 #include "pipeline/scan.h"
 #include "valise/journal.h"
+#include "valise/s3.h"
 #include "valise/shipment.h"
 
 namespace valise {
@@ -317,10 +319,15 @@ Status ParseRunRecord(std::string_view data, std::string_view name,
 
 Status SaveRunRecord(FileSystem* fs, const std::string& dest,
                      const RunRecord& r) {
+  // An s3:// DEST: an object under PREFIX/.valise/runs/, written by one
+  // PUT that never replaces one (EEXIST: the next name).
+  const bool object_store = IsS3Url(dest);
   std::unique_ptr<Directory> state;
-  VALISE_RETURN_IF_ERROR(fs->OpenDirectory(dest + "/" + kStateDirName,
-                                           /*create=*/false, &state));
-  VALISE_RETURN_IF_ERROR(state->CreateDirs("runs"));
+  if (!object_store) {
+    VALISE_RETURN_IF_ERROR(fs->OpenDirectory(dest + "/" + kStateDirName,
+                                             /*create=*/false, &state));
+    VALISE_RETURN_IF_ERROR(state->CreateDirs("runs"));
+  }
   // Names sort by start time; host and a counter keep two runs apart.
   std::string stamp = r.started;
   stamp.erase(std::remove(stamp.begin(), stamp.end(), ':'), stamp.end());
@@ -334,12 +341,17 @@ Status SaveRunRecord(FileSystem* fs, const std::string& dest,
   for (int n = 0;; ++n) {
     const std::string rel = "runs/" + stamp + "-" + host +
                             (n ? "-" + std::to_string(n) : "") + ".json";
+    const std::string path = dest + "/" + kStateDirName + "/" + rel;
+    if (object_store) {
+      Status s = fs->WriteSmallFile(path, WriteRunRecord(r), 0644);
+      if (s.err() == EEXIST) continue;
+      return s;
+    }
     FileInfo info;
     Status s = state->Stat(rel, &info);
     if (s.ok()) continue;
     if (!s.IsNotFound()) return s;
-    return fs->WriteSmallFile(dest + "/" + kStateDirName + "/" + rel,
-                              WriteRunRecord(r), 0644);
+    return fs->WriteSmallFile(path, WriteRunRecord(r), 0644);
   }
 }
 

@@ -273,7 +273,8 @@ TEST(S3Destination, MissingBucket) {
 // commit group, under .valise/journal/HOST/) through the S3 view: before
 // any ingest nothing has arrived; after one whose two keys were taken
 // every other file has and those two are missing; after the keys are
-// freed and a rerun places them, the shipment is complete.
+// freed and a rerun places them, the shipment is complete; run records
+// saved under the DEST are read back.
 TEST(S3Destination, StatusReadsTheJournalObjects) {
   Dataset d;
   AddStandardFiles(&d);
@@ -310,6 +311,19 @@ TEST(S3Destination, StatusReadsTheJournalObjects) {
   st = status();
   EXPECT_EQ(st.files_arrived, m.size());
   EXPECT_TRUE(st.complete());
+  EXPECT_TRUE(st.runs.empty());
+
+  // The run records ingest leaves as objects under .valise/runs/ (the
+  // CLI writes them through the S3 view): a second one of the same start
+  // and host takes the next name, never replacing the first.
+  auto fs = NewS3FileSystem(d.disk.get(), client.get(), 3);
+  r.started = "2026-12-06T07:59:00Z";
+  const RunRecord rec = RunRecordOf(r, "dc-host-1", "2026-12-06T08:00:00Z", {});
+  ASSERT_VALISE_OK(SaveRunRecord(fs.get(), "s3://b/ship", rec));
+  ASSERT_VALISE_OK(SaveRunRecord(fs.get(), "s3://b/ship", rec));
+  st = status();
+  ASSERT_EQ(st.runs.size(), 2u);
+  EXPECT_EQ(st.runs[0].host, "dc-host-1");
 }
 
 // The seed's draws.

@@ -4,7 +4,7 @@
 # the test cluster's RGW: guide_commands.sh in its GUIDE_S3 mode (the
 # setup and signing of sections 0-1, then those blocks) into a bucket of
 # this run: ingest, status and verify from S3 exit 0, a missing bucket and
-# a wrong secret exit 2. About 20 s at load 10.
+# a wrong secret exit 2. 10-23 s at load 10-13.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/s3_lib.sh"
 need_ceph

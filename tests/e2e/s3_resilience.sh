@@ -25,10 +25,11 @@
 #     finding no object that is not whole and right (only ok or missing);
 #     a run that finished before its kill starts a fresh prefix. Then a
 #     rerun completes, verify passes, no multipart upload is left;
-#  5. `valise status` of an s3:// DEST (its journal objects): nothing
-#     arrived before a run, complete after; a missing bucket, exit 2.
+#  5. `valise status` of an s3:// DEST (its journal and run record
+#     objects): nothing arrived before a run, complete after with the
+#     run named; a missing bucket, exit 2.
 # S3_KILL_SEED replays the sleeps (the seed is printed).
-# Time: 87 s on the fixture's cluster at load ~10 (2 cores, beside a
+# Time: 87-135 s on the fixture's cluster at load 10-13 (2 cores, beside a
 # build); S3_KILLS=5 saves about half of the kill loop.
 source "$(dirname "$0")/ingest_lib.sh"
 source "$(dirname "$0")/s3_lib.sh"
@@ -254,6 +255,8 @@ log "a whole run: $whole_ms ms; kills from 50 to $KILL_MAX_MS ms in"
 expect_exit 0 "$VALISE" status -m "$MK" --json "s3://$B/kill-timed"
 assert_eq true "$(json "$LAST_OUT" get complete)" "status complete"
 assert_eq 0 "$(json "$LAST_OUT" get files_missing)" "status files_missing"
+# The run's record, an object under .valise/runs/: the drive's last run.
+assert_eq 1 "$(json "$LAST_OUT" len drives.0.runs)" "runs of the drive"
 expect_exit 2 "$VALISE" status -m "$MK" "s3://$B-none/kill-timed"
 assert_contains "$LAST_ALL" "no such bucket"
 kills=0

@@ -185,5 +185,25 @@ TEST(S3FileSystem, StoreGoneMidVerify) {
   EXPECT_LT(d.store.counters().refused, 40u);
 }
 
+// Goal: WriteSmallFile of an s3:// path is one PUT of the whole bytes
+// that never replaces an object (EEXIST, the object unchanged); the
+// other file system operations stay read-only.
+TEST(S3FileSystem, WriteSmallFileNeverReplaces) {
+  Dataset d;
+  auto fs = NewS3FileSystem(d.disk.get(), d.client.get(), 2);
+  ASSERT_VALISE_OK(fs->WriteSmallFile("s3://b/ship/.valise/runs/r1.json",
+                                      "{\"one\": 1}\n", 0644));
+  std::string got;
+  ASSERT_TRUE(d.store.ObjectBytes("b", "ship/.valise/runs/r1.json", &got));
+  EXPECT_EQ(got, "{\"one\": 1}\n");
+  Status s = fs->WriteSmallFile("s3://b/ship/a", "other", 0644);
+  EXPECT_EQ(s.err(), EEXIST) << s.ToString();
+  ASSERT_TRUE(d.store.ObjectBytes("b", "ship/a", &got));
+  EXPECT_EQ(got.size(), 300u * 1024 + 17);
+  std::unique_ptr<OutputFile> out;
+  EXPECT_FALSE(
+      fs->CreateOutput("s3://b/ship/new", 0644, OutputOptions(), &out).ok());
+}
+
 }  // namespace
 }  // namespace valise
