@@ -33,6 +33,8 @@
 
 namespace valise {
 
+struct PackParity;
+
 class ChunkIndexV2;
 
 struct PipelineOptions {
@@ -67,6 +69,13 @@ struct PipelineOptions {
   // chunks; the run then reads in the index's chunk size. Must remain live
   // for the call. Default: none.
   const ChunkIndexV2* chunk_index = nullptr;
+  // verify, ingest: a pack's layout and parity digests (the manifest binds
+  // M.layout: LoadPackParity, valise/rebuild.h). A file no drive given
+  // delivers whole and right is then rebuilt from its stripes' parity
+  // (needs chunk_index); the parity drives' files are not extra. Its
+  // M.parity is taken over by the run; must remain live for the call.
+  // Default: none.
+  PackParity* pack = nullptr;
 };
 
 // Whether `source` can be a drive (SRC): it is there and is a directory,

@@ -183,6 +183,20 @@ LossAssessment AssessLoss(
     const StripeMap& map, const std::vector<bool>& drive_lost,
     const std::vector<std::pair<uint32_t, uint64_t>>& bad);
 
+// A pack's sidecars as the datacenter needs them to rebuild: M.layout
+// (parsed) and M.parity (opened for positional reads), each checked
+// against the manifest's binding.
+struct PackParity {
+  PackLayout layout;
+  std::unique_ptr<PositionalSource> digests;  // M.parity
+};
+// Loads them for the manifest `m` read from `manifest_path`. *out is null
+// (and OK) when m binds no layout: not a pack. Errors as LoadBoundSidecar
+// (M.parity missing while M.layout is bound is NotFound), and ParseLayout's
+// for a malformed layout.
+Status LoadPackParity(FileSystem* fs, const std::string& manifest_path,
+                      const Manifest& m, std::unique_ptr<PackParity>* out);
+
 // A StripeReader over mounted drives: data drive d's files under
 // data_roots[d], parity drive j's parity files under parity_roots[j]; an
 // empty root is a drive not given (every read of it fails with NotFound).

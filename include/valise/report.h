@@ -82,6 +82,14 @@ struct FileResult {
   // Ingest: the drive whose copy was staged after this one failed, or -1.
   // A repaired copy is still a problem (its drive carried bad data).
   int repaired_from = -1;
+  // A pack's file that no drive delivered whole and right, and that went
+  // through its stripes' parity (valise/rebuild.h): kRebuilt, every chunk
+  // came back checked and the file's digests match (a rebuilt file is
+  // still a problem row: its drive was lost or carried bad data, as for
+  // repaired_from); kUnrecoverable, more than m members of some stripe of
+  // it were lost (detail names the stripe). kNone: parity not involved.
+  enum class Parity : uint8_t { kNone, kRebuilt, kUnrecoverable };
+  Parity parity = Parity::kNone;
   std::vector<Digest> digests;  // as computed (ok files, with keep_all_files)
 };
 
@@ -100,6 +108,28 @@ struct DriveReport {
   std::vector<std::string> errors;  // drive-level (open, scan, stall)
   // Throughput timeline: bytes read in each whole second since the start.
   std::vector<uint64_t> bytes_per_second;
+};
+
+// What a pack's parity did in a run (verify, ingest of a manifest that
+// binds M.layout).
+struct ParityReport {
+  bool present = false;  // the manifest is a pack's: the rest is set
+  uint32_t data_drives = 0;
+  uint32_t parity_drives = 0;
+  // The layout's labels of the drives no drive given was found to be.
+  std::vector<std::string> drives_lost;
+  uint64_t files_rebuilt = 0;        // rows with Parity::kRebuilt
+  uint64_t files_unrecoverable = 0;  // rows with Parity::kUnrecoverable
+  uint64_t chunks_rebuilt = 0;
+  // Stripes that lost members, and more than parity_drives of them
+  // (counting the drives lost and every bad chunk the run met).
+  uint64_t stripes_degraded = 0;
+  uint64_t stripes_lost = 0;
+  // How many more drives any stripe could still lose and be rebuilt:
+  // parity_drives minus the most members lost in one stripe (0 once data
+  // is lost). Counts what the run read: parity chunks it did not need are
+  // assumed good.
+  uint32_t spare = 0;
 };
 
 struct RunReport {
@@ -141,6 +171,7 @@ struct RunReport {
   // the report is still written, and says so. Empty if none.
   std::string fatal_error;
   std::vector<std::string> notes;  // run-level remarks ("io_uring: ...")
+  ParityReport parity;  // a pack's parity: what it rebuilt, what it spares
 
   // 130 if interrupted; 2 if fatal_error is set; 1 if a file result
   // IsProblem() or a drive has errors or stalled; else 0. (Trouble found

@@ -12,6 +12,7 @@
 #include "valise/bagit.h"
 #include "valise/drives.h"
 #include "valise/ingest_dry_run.h"
+#include "valise/rebuild.h"
 #include "valise/shipment.h"
 
 namespace valise::cli {
@@ -158,6 +159,10 @@ int RunIngest(const Args& args, RunReport* report_out) {
   s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks,
                    check_path);
   opt.chunk_index = signed_chunks.get();
+  // A pack's: its parity rebuilds what the drives do not deliver.
+  std::unique_ptr<PackParity> pack;
+  if (s.ok()) s = LoadPackParity(fs, args.manifest, manifest, &pack);
+  opt.pack = pack.get();
   std::vector<std::string> labels;
   if (s.ok()) s = MatchDrives(fs, args, manifest, &labels);
   // An empty mount point, or a drive's block device given for its file

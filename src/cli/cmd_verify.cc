@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "valise/bagit.h"
+#include "valise/rebuild.h"
 
 namespace valise::cli {
 
@@ -100,6 +101,10 @@ int RunVerify(const Args& args) {
   std::unique_ptr<ChunkIndexV2> signed_chunks;
   s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks);
   opt.chunk_index = signed_chunks.get();
+  // A pack's: its parity rebuilds what the drives do not deliver.
+  std::unique_ptr<PackParity> pack;
+  if (s.ok()) s = LoadPackParity(fs, args.manifest, manifest, &pack);
+  opt.pack = pack.get();
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;

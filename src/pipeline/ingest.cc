@@ -55,6 +55,11 @@
 //  6. DEST full (ENOSPC, bytes or inodes) or failing: the run stops
 //     cleanly, temporaries are removed, what was committed stays
 //     committed; rerun when space is freed.
+//  7. A pack (the manifest binds M.layout, opt.pack): its files as
+//     rebuilt from their stripes' parity are one more drive, "(parity)"
+//     (parity_drive.h), the last copy of each: read only for a file whose
+//     copies failed or whose drive was not given, staged and committed
+//     like any copy (ingest_report.cc marks its rows rebuilt).
 //
 // DEST's lock keeps a second ingest out of the same DEST.
 //
@@ -67,6 +72,7 @@
 #include "pipeline/ingest_ledger.h"
 #include "pipeline/ingest_plan.h"
 #include "pipeline/ingest_report.h"
+#include "pipeline/parity_drive.h"
 #include "pipeline/plan.h"
 #include "pipeline/scan.h"
 #include "pipeline/stage_passes.h"
@@ -116,6 +122,12 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   const bool skipped = o.chunk_index != nullptr && !UsesChunkIndex(o);
   if (skipped) o.chunk_index = nullptr;
   if (o.chunk_index != nullptr) o.chunk_size = o.chunk_index->chunk_size();
+  // A pack: reads of its parity drive go through this file system.
+  std::unique_ptr<ParityFileSystem> parity_fs;
+  if (o.pack != nullptr) {
+    parity_fs = NewParityFileSystem(fs, manifest);
+    fs = parity_fs.get();
+  }
   IngestLedger ledger(fs, manifest, o, iopt, report);
   StartIngestReport(dest_path, &ledger);
   VALISE_RETURN_IF_ERROR(ChooseDigests(manifest, o, &ledger.digests));
@@ -131,6 +143,17 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   VALISE_RETURN_IF_ERROR(ResumeDest(dest.get(), &ledger, &journaled));
   // Scan the drives.
   ledger.scans = ScanDrives(fs, sources);
+  // A pack: which drive is which member, and its parity drive.
+  std::unique_ptr<ParitySource> parity;
+  if (o.pack != nullptr) {
+    Status s = ParitySource::Open(fs, manifest, o.pack, opt.chunk_index,
+                                  ledger.scans, &parity);
+    if (!s.ok()) return CloseDest(dest.get(), ledger, s);
+    parity_fs->Attach(parity.get());
+    ledger.parity = parity.get();
+    ledger.parity_drive = static_cast<int>(ledger.scans.size());
+    ledger.scans.push_back(ParityDriveScan(*parity, manifest));
+  }
   // Match them against the manifest.
   MatchDrives(manifest, ledger.scans, &ledger.match);
   // Plan: skip what is done, check what is in place, group duplicates,

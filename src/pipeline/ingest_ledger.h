@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pipeline/chunk_check.h"
+#include "pipeline/parity_source.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
@@ -80,6 +81,10 @@ struct IngestLedger {
   std::vector<DriveScan> scans;
   Match match;
   int dest_drive = 0;
+  // A pack's parity (opt.pack): its source, and the scan that is its
+  // drive (parity_drive.h), read last; -1: none.
+  ParitySource* parity = nullptr;
+  int parity_drive = -1;
 
   // Per entry.
   std::vector<EntryState> state;

@@ -258,9 +258,15 @@ void ChooseCopies(size_t e, std::vector<uint64_t>* assigned,
     }
     return;
   }
-  auto best = std::min_element(c.begin(), c.end(), [&](auto& a, auto& b) {
-    return (*assigned)[a.drive] < (*assigned)[b.drive];
+  // A pack's parity drive is the last copy tried: it rebuilds what the
+  // drives could not give.
+  auto real = std::stable_partition(c.begin(), c.end(), [&](const CopyRef& r) {
+    return r.drive != l.parity_drive;
   });
+  auto best = std::min_element(
+      c.begin(), real == c.begin() ? c.end() : real, [&](auto& a, auto& b) {
+        return (*assigned)[a.drive] < (*assigned)[b.drive];
+      });
   std::rotate(c.begin(), best, best + 1);
   (*assigned)[c[0].drive] += l.m.file_size(e);
 }

@@ -22,9 +22,56 @@ void StartIngestReport(const std::string& dest, IngestLedger* l) {
   r->chunk_size = l->opt.chunk_size;
 }
 
+namespace {
+
+// The rows of a pack's files that went through its parity drive: a file
+// committed from it was rebuilt (its drive not given: a missing row says
+// so); one whose parity copy failed cannot be rebuilt.
+void ReportParity(IngestLedger* ledger) {
+  IngestLedger& l = *ledger;
+  for (size_t e = 0; e < l.m.size(); ++e) {
+    auto it = l.failures_of.find(e);
+    const bool rebuilt = l.state[e] == EntryState::kCommitted &&
+                         !l.resumed[e] && l.read_from[e] == l.parity_drive;
+    bool lost = false;
+    if (!rebuilt && it != l.failures_of.end()) {
+      for (size_t i : it->second) {
+        lost |= l.report->files[i].drive == l.parity_drive;
+      }
+    }
+    if (!rebuilt && !lost) continue;
+    l.parity->CountFile(rebuilt);
+    if (rebuilt && it == l.failures_of.end()) {
+      FileResult r = l.Result(e, -1, FileStatus::kMissing);
+      r.repaired_from = l.parity_drive;
+      l.AddFailure(e, std::move(r));
+      it = l.failures_of.find(e);
+    }
+    const std::string why = l.parity->LostWhy(e);
+    for (size_t i : it->second) {
+      FileResult& r = l.report->files[i];
+      r.parity = rebuilt ? FileResult::Parity::kRebuilt
+                         : FileResult::Parity::kUnrecoverable;
+      if (!rebuilt && r.drive == l.parity_drive && !why.empty()) {
+        r.detail = why;
+      }
+    }
+  }
+  // The parity drives' files are the pack's, not extra.
+  std::vector<FileResult> extra;
+  for (FileResult& r : l.match.extra) {
+    if (!l.parity->IsParityFile(r.drive, r.path)) extra.push_back(std::move(r));
+  }
+  l.match.extra = std::move(extra);
+  l.report->parity = l.parity->Report();
+}
+
+}  // namespace
+
 void FinishIngestReport(const Status& s, IngestLedger* ledger) {
   IngestLedger& l = *ledger;
   RunReport* report = l.report;
+  if (l.parity != nullptr && !l.state.empty()) ReportParity(ledger);
   std::vector<uint64_t> planned(l.scans.size(), 0);
   for (size_t e = 0; e < l.m.size(); ++e) {
     if (!l.candidates.empty() && !l.candidates[e].empty()) {

@@ -327,6 +327,11 @@ std::string DescribeFile(const RunReport& r, const FileResult& f) {
   if (f.repaired_from >= 0) {
     line += "; repaired from " + DriveName(r, f.repaired_from);
   }
+  if (f.parity == FileResult::Parity::kRebuilt) {
+    line += "; rebuilt from parity";
+  } else if (f.parity == FileResult::Parity::kUnrecoverable) {
+    line += "; cannot be rebuilt from parity";
+  }
   return line;
 }
 
@@ -393,6 +398,31 @@ std::string Plural(uint64_t n, const char* one, const char* many) {
   return fmt::format("{} {}", n, n == 1 ? one : many);
 }
 
+// "parity: 4+2; drives not given: s5, s6; 12 files rebuilt from parity,
+// 0 cannot be; the shipment could still lose 0 more drives".
+void AppendParity(const ParityReport& p, std::string* out) {
+  auto o = std::back_inserter(*out);
+  fmt::format_to(o, "parity: {}+{}", p.data_drives, p.parity_drives);
+  if (!p.drives_lost.empty()) {
+    std::string lost;
+    for (const std::string& d : p.drives_lost) {
+      lost += lost.empty() ? "" : ", ";
+      lost += EscapeReportText(d);
+    }
+    fmt::format_to(o, "; drives not given: {}", lost);
+  }
+  fmt::format_to(o, "; {} rebuilt from parity ({} chunks), {} cannot be",
+                 Plural(p.files_rebuilt, "file", "files"), p.chunks_rebuilt,
+                 p.files_unrecoverable);
+  if (p.stripes_lost > 0) {
+    fmt::format_to(o, "; {} stripes lost more than {} members\n",
+                   p.stripes_lost, p.parity_drives);
+  } else {
+    fmt::format_to(o, "; the shipment could still lose {} more {}\n", p.spare,
+                   p.spare == 1 ? "drive" : "drives");
+  }
+}
+
 }  // namespace
 
 std::string FormatSummary(const RunReport& r, size_t list_limit) {
@@ -448,9 +478,10 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
   }
 
   // Run-level facts.
-  bool facts =
-      r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 || !r.notes.empty();
+  bool facts = r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 ||
+               !r.notes.empty() || r.parity.present;
   if (facts) out += "\n";
+  if (r.parity.present) AppendParity(r.parity, &out);
   if (r.dedup_bytes_saved > 0) {
     fmt::format_to(o, "dedup: {} not written again (identical content)\n",
                    HumanBytes(r.dedup_bytes_saved));
@@ -645,6 +676,17 @@ Json FileJson(const RunReport& r, const FileResult& f) {
   j["detail"] = StringOrNull(f.detail, false);
   j["repaired_from"] =
       f.repaired_from >= 0 ? DriveOrNull(r, f.repaired_from) : Json(nullptr);
+  switch (f.parity) {
+    case FileResult::Parity::kNone:
+      j["parity"] = nullptr;
+      break;
+    case FileResult::Parity::kRebuilt:
+      j["parity"] = "rebuilt";
+      break;
+    case FileResult::Parity::kUnrecoverable:
+      j["parity"] = "unrecoverable";
+      break;
+  }
   Json digests = Json::object();
   for (const Digest& d : f.digests) {
     digests[std::string(DigestName(d.type))] = d.Hex();
@@ -760,6 +802,25 @@ void WriteJson(const RunReport& r,
   }
   totals["by_status"] = std::move(by_status);
   w.Field("totals", totals);
+
+  if (r.parity.present) {
+    const ParityReport& p = r.parity;
+    Json pj;
+    pj["data_drives"] = p.data_drives;
+    pj["parity_drives"] = p.parity_drives;
+    Json lost = Json::array();
+    for (const std::string& d : p.drives_lost) lost.push_back(JsonPath(d));
+    pj["drives_lost"] = std::move(lost);
+    pj["files_rebuilt"] = p.files_rebuilt;
+    pj["files_unrecoverable"] = p.files_unrecoverable;
+    pj["chunks_rebuilt"] = p.chunks_rebuilt;
+    pj["stripes_degraded"] = p.stripes_degraded;
+    pj["stripes_lost"] = p.stripes_lost;
+    pj["spare_drives"] = p.spare;
+    w.Field("parity", pj);
+  } else {
+    w.Field("parity", Json(nullptr));
+  }
 
   w.BeginArray("drives");
   for (const DriveReport& d : r.drives) w.Item(DriveJson(d));

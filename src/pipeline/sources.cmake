@@ -13,6 +13,8 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/ingest_plan.cc
   src/pipeline/ingest_report.cc
   src/pipeline/make_manifest.cc
+  src/pipeline/parity_drive.cc
+  src/pipeline/parity_source.cc
   src/pipeline/plan.cc
   src/pipeline/scan.cc
   src/pipeline/shipment_drives.cc

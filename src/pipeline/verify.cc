@@ -6,6 +6,13 @@
 // two drives is reported per copy, so a bad drive shows even when the
 // dataset is whole.
 //
+// A pack (the manifest binds M.layout, opt.pack): a file no drive given
+// delivered whole and right (its drive lost or not given, a copy corrupt
+// or unreadable) is read again through its stripes' parity
+// (parity_source.h), after the compare stage, reading only the stripes of
+// its chunks; its rows say whether it came back. The parity drives' files
+// are the pack's, not extra.
+//
 // Memory. Rows go straight into the report (no second vector of rows to
 // copy from), and with RunReport::compact_missing a missing file is its
 // manifest entry index (4 bytes), not a FileResult (~200 bytes plus its
@@ -18,6 +25,7 @@
 #include <unordered_map>
 
 #include "pipeline/chunk_check.h"
+#include "pipeline/parity_source.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
@@ -95,6 +103,43 @@ std::string CompareDigests(const Manifest& manifest, size_t entry,
   return std::string();
 }
 
+namespace {
+
+// Entry e, with no good copy, read through its stripes' parity: true if it
+// came back whole with the manifest's digests. Marks `rows` (the problem
+// rows of its copies; one is added if there are none) with what parity
+// did.
+bool RebuildFromParity(const Manifest& manifest, size_t e, size_t copies,
+                       DigestSet digests, ParitySource* parity,
+                       std::vector<FileResult>* rows) {
+  std::vector<Digest> got;
+  uint64_t rebuilt = 0;
+  Status s = parity->ReadWhole(e, digests, &got, &rebuilt);
+  std::string why =
+      s.ok() ? CompareDigests(manifest, e, digests, got) : s.message();
+  const bool ok = why.empty();
+  parity->CountFile(ok);
+  if (rows->empty()) {
+    // Its drive not given (or every copy of the wrong size, already
+    // reported): one row says what parity did.
+    FileResult r;
+    r.path = std::string(manifest.path(e));
+    r.status = copies == 0 ? FileStatus::kMissing : FileStatus::kSizeMismatch;
+    r.expected_size = manifest.file_size(e);
+    rows->push_back(std::move(r));
+  }
+  for (FileResult& r : *rows) {
+    r.parity =
+        ok ? FileResult::Parity::kRebuilt : FileResult::Parity::kUnrecoverable;
+    if (ok) continue;
+    r.detail += r.detail.empty() ? "" : "; ";
+    r.detail += why;
+  }
+  return ok;
+}
+
+}  // namespace
+
 void FillDriveReports(const std::vector<DriveScan>& scans,
                       const std::vector<DriveReadStats>& stats,
                       const std::vector<uint64_t>& planned, RunReport* report) {
@@ -165,6 +210,12 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   // Stage 2, match: every copy of every manifest entry, and the extras.
   Match match;
   MatchDrives(manifest, scans, &match);
+  // A pack: which drive given is which member of its stripes.
+  std::unique_ptr<ParitySource> parity;
+  if (opt_in.pack != nullptr) {
+    VALISE_RETURN_IF_ERROR(ParitySource::Open(
+        fs, manifest, opt_in.pack, opt_in.chunk_index, scans, &parity));
+  }
 
   // Stage 3, plan: a read job per copy of the right size; a copy of the
   // wrong size is reported without reading it.
@@ -174,6 +225,7 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   std::vector<uint64_t> copies_ok(scans.size(), 0), copies_bad(scans.size(), 0);
   for (size_t e = 0; e < manifest.size(); ++e) {
     const size_t n = match.num_copies(e);
+    if (n == 0 && parity && parity->Covers(e)) continue;  // stage 5
     if (n == 0) {
       if (report->compact_missing) {
         report->AddMissing(&manifest, e);
@@ -317,6 +369,19 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
                     scans[match.copy(e, good_copy).drive].drive.source;
       }
     }
+    const bool cancelled =
+        opt.cancel != nullptr && opt.cancel->load(std::memory_order_relaxed);
+    if (parity && parity->Covers(e) && !entry_ok[e]) {
+      if (!cancelled) {
+        if (RebuildFromParity(manifest, e, n, digests, parity.get(), &bad)) {
+          entry_ok[e] = 1;
+          ++report->files_ok;
+          report->bytes_verified += manifest.file_size(e);
+        }
+      } else if (n == 0) {
+        report->AddMissing(&manifest, e);
+      }
+    }
     for (FileResult& r : bad) report->files.push_back(std::move(r));
   }
 
@@ -333,7 +398,11 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
     report->drives[d].files_ok = copies_ok[d];
     report->drives[d].files_bad = copies_bad[d];
   }
-  for (FileResult& r : match.extra) report->files.push_back(std::move(r));
+  for (FileResult& r : match.extra) {
+    if (parity && parity->IsParityFile(r.drive, r.path)) continue;
+    report->files.push_back(std::move(r));
+  }
+  if (parity) report->parity = parity->Report();
   for (DriveScan& s : scans) {
     for (FileResult& r : s.skipped) report->files.push_back(std::move(r));
   }

@@ -492,7 +492,7 @@ TEST(JsonTest, ParsesWithEveryKey) {
   EXPECT_EQ(j["schema"], "valise-report/1");
   for (const char* key : {"schema", "command", "manifest", "dest", "started",
                           "seconds", "exit_code", "interrupted", "chunk_size",
-                          "totals", "drives", "files", "notes"}) {
+                          "totals", "drives", "files", "notes", "parity"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   for (const char* key :
@@ -517,7 +517,7 @@ TEST(JsonTest, ParsesWithEveryKey) {
   for (const json& f : j["files"]) {
     for (const char* key : {"path", "drive", "status", "expected_size",
                             "actual_size", "first_bad_offset", "bad_ranges",
-                            "detail", "repaired_from", "digests"}) {
+                            "detail", "repaired_from", "parity", "digests"}) {
       EXPECT_TRUE(f.contains(key)) << key;
     }
   }
@@ -767,6 +767,56 @@ TEST(JsonTest, WriteJsonStreamsInPieces) {
   }
   EXPECT_GT(pieces.size(), 2u);
   EXPECT_EQ(joined, FormatJson(r));
+}
+
+// Goal (issue 18): a packed shipment's parity is told in the summary (one
+// line: K+M, the drives lost, the files rebuilt and not, the drives it
+// could still lose; each row marked) and in the JSON (the "parity" object,
+// null otherwise, and each row's "parity").
+TEST(ReportParity, SummaryAndJsonSayWhatParityDid) {
+  RunReport r = ReportWithEveryProblem();
+  json j = json::parse(FormatJson(r));
+  EXPECT_TRUE(j["parity"].is_null());
+  EXPECT_TRUE(j["files"][0]["parity"].is_null());
+  EXPECT_EQ(FormatSummary(r).find("parity:"), std::string::npos);
+  r.parity.present = true;
+  r.parity.data_drives = 4;
+  r.parity.parity_drives = 2;
+  r.parity.drives_lost = {"ship-03", "ship-04"};
+  r.parity.files_rebuilt = 1;
+  r.parity.files_unrecoverable = 1;
+  r.parity.chunks_rebuilt = 12;
+  r.parity.stripes_degraded = 30;
+  r.parity.stripes_lost = 0;
+  r.parity.spare = 0;
+  r.files[0].parity = FileResult::Parity::kRebuilt;
+  r.files[1].parity = FileResult::Parity::kUnrecoverable;
+  const std::string text = FormatSummary(r);
+  EXPECT_NE(text.find("parity: 4+2; drives not given: ship-03, ship-04; 1 "
+                      "file rebuilt from parity (12 chunks), 1 cannot be; "
+                      "the shipment could still lose 0 more drives\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("; rebuilt from parity"), std::string::npos) << text;
+  EXPECT_NE(text.find("; cannot be rebuilt from parity"), std::string::npos)
+      << text;
+  r.parity.stripes_lost = 3;
+  EXPECT_NE(FormatSummary(r).find("; 3 stripes lost more than 2 members\n"),
+            std::string::npos);
+  j = json::parse(FormatJson(r));
+  const json& p = j["parity"];
+  EXPECT_EQ(p["data_drives"], 4);
+  EXPECT_EQ(p["parity_drives"], 2);
+  EXPECT_EQ(p["drives_lost"], json({"ship-03", "ship-04"}));
+  EXPECT_EQ(p["files_rebuilt"], 1);
+  EXPECT_EQ(p["files_unrecoverable"], 1);
+  EXPECT_EQ(p["chunks_rebuilt"], 12);
+  EXPECT_EQ(p["stripes_degraded"], 30);
+  EXPECT_EQ(p["stripes_lost"], 3);
+  EXPECT_EQ(p["spare_drives"], 0);
+  EXPECT_EQ(j["files"][0]["parity"], "rebuilt");
+  EXPECT_EQ(j["files"][1]["parity"], "unrecoverable");
+  EXPECT_TRUE(j["files"][2]["parity"].is_null());
 }
 
 }  // namespace
