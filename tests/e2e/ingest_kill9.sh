@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Goal: kill -9 at any moment never leaves a wrong file under a final name,
 # and every rerun resumes without re-reading what is already in place.
-# Two ext4 drives of ~280 MiB each (large, middling and 300 small files,
+# Two ext4 drives of ~140 MiB each (large, middling and 300 small files,
 # three files on both drives) on /dev/shm loops, DEST on ext4. Loop until
 # at least 20 runs were killed: start `valise ingest`, sleep a random
-# 0.05-1.5 s, kill -9 it (by PID), then check that every file under its
+# 0.05-1.0 s, kill -9 it (by PID), then check that every file under its
 # final name in DEST equals its source (cmp, mode, mtime), and that the
 # run read from the drives (device sectors) no more than the files not yet
-# in place. A full ingest takes only ~2.5 s here, so a run may finish
+# in place. A full ingest takes only ~0.7 s here, so a run may finish
 # before its kill: its --report must then show exactly the bytes not yet
 # in place read (drives[].bytes_read) and files_skipped_resume within one
 # group commit of the files in place; then a new round starts in a fresh
@@ -34,14 +34,14 @@ RANDOM=$SEED
 COMMIT_BATCH=1024
 log "seed $SEED (INGEST_KILL_SEED=$SEED replays the sleeps)"
 
-make_drive A 400 ext4
-make_drive B 400 ext4
-make_drive D 1200 ext4
+make_drive A 250 ext4
+make_drive B 250 ext4
+make_drive D 700 ext4
 A=${MNT[A]}
 B=${MNT[B]}
 
-fill_mixed "$A" a 6 40 300
-fill_mixed "$B" b 6 40 300
+fill_mixed "$A" a 3 20 300
+fill_mixed "$B" b 3 20 300
 # Redundant copies on both drives, and one content under two paths.
 for i in 1 2 3; do
   gen_file "$A/both/shared$i.bin" $((8 * MiB + i)) "shared$i"
@@ -102,7 +102,7 @@ while ((kills < KILLS_WANTED)); do
   rm -f "$R"
   start_bg pid "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \
     --report "$R" "$A" "$B"
-  ms=$(rand_ms 50 1500)
+  ms=$(rand_ms 50 1000)
   sleep "$(ms_to_s "$ms")"
   kill -9 "$pid" 2>/dev/null || true
   wait_bg "$pid"
