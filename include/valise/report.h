@@ -272,4 +272,8 @@ class Progress {
   std::unique_ptr<State> state_;
 };
 
+// The word for a run's exit status in status, watch and custody lines:
+// 0 "ok", 1 "problems", 130 "interrupted", anything else "trouble".
+const char* ExitResultWord(int exit_code);
+
 }  // namespace valise

@@ -7,28 +7,11 @@
 #include <fmt/format.h>
 
 #include "pipeline/plan.h"
+#include "pipeline/progress_render.h"
 #include "pipeline/scan.h"
 #include "valise/report.h"
 
 namespace valise {
-
-namespace {
-
-std::string Size(uint64_t b) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = double(b);
-  int u = 0;
-  while (v >= 1024 && u < 5) v /= 1024, ++u;
-  return u == 0 ? fmt::format("{} B", b)
-                : fmt::format("{:.1f} {}", v, kUnits[u]);
-}
-
-std::string Fit(const std::string& s, size_t width) {
-  if (s.size() <= width) return s;
-  return "..." + s.substr(s.size() - (width - 3));
-}
-
-}  // namespace
 
 Status PlanIngestDryRun(FileSystem* fs, const Manifest& m,
                         const ShipmentDrives* drives,
@@ -70,41 +53,41 @@ Status PlanIngestDryRun(FileSystem* fs, const Manifest& m,
 std::string FormatIngestDryRun(const IngestDryRun& p, const Manifest& m,
                                const std::string& dest, size_t list_limit) {
   std::string out;
-  auto line = [&](const std::string& l) { out += Fit(l, 80) + "\n"; };
+  auto line = [&](const std::string& l) { out += FitTail(l, 80) + "\n"; };
   const ShipmentStatus& s = p.dest;
   line("ingest --dry-run: nothing read or written (sizes in KiB = 1024 B)");
   line("into " + EscapeTerminalText(dest));
   line(fmt::format("in place: {} of {} files, {} of {} (journaled in DEST)",
-                   s.files_arrived, s.files_total, Size(s.bytes_arrived),
-                   Size(s.bytes_total)));
+                   s.files_arrived, s.files_total, HumanBytes(s.bytes_arrived),
+                   HumanBytes(s.bytes_total)));
   uint64_t files = 0, bytes = 0;
   for (const IngestDryRun::Drive& d : p.drives) {
     files += d.files;
     bytes += d.bytes;
   }
-  line(fmt::format("would read: {} files, {}", files, Size(bytes)));
+  line(fmt::format("would read: {} files, {}", files, HumanBytes(bytes)));
   // "  LABEL  N files  SIZE  SRC", the SRC cut at its start to fit.
   for (const IngestDryRun::Drive& d : p.drives) {
     const std::string label = d.label.empty() ? "-" : d.label;
     std::string head = d.error.empty()
                            ? fmt::format("  {:<12} {:>8} files {:>11}  ", label,
-                                         d.files, Size(d.bytes))
+                                         d.files, HumanBytes(d.bytes))
                            : fmt::format("  {:<12} cannot be read: {}  ", label,
                                          EscapeTerminalText(d.error));
     const std::string src = EscapeTerminalText(d.source);
-    out += head.size() + 8 < 80 ? head + Fit(src, 80 - head.size()) + "\n"
-                                : Fit(head + src, 80) + "\n";
+    out += head.size() + 8 < 80 ? head + FitTail(src, 80 - head.size()) + "\n"
+                                : FitTail(head + src, 80) + "\n";
   }
   if (p.unavailable.empty()) {
     line("after it: every file in place");
     return out;
   }
   line(fmt::format("still missing after it: {} files, {} (on no SRC given)",
-                   p.unavailable.size(), Size(p.bytes_unavailable)));
+                   p.unavailable.size(), HumanBytes(p.bytes_unavailable)));
   for (size_t i = 0; i < p.unavailable.size() && i < list_limit; ++i) {
     const uint64_t e = p.unavailable[i];
     line(fmt::format("  {} ({})", EscapeTerminalPath(m.path(e)),
-                     Size(m.file_size(e))));
+                     HumanBytes(m.file_size(e))));
   }
   if (p.unavailable.size() > list_limit) {
     line(fmt::format("  ... and {} more", p.unavailable.size() - list_limit));

@@ -21,6 +21,9 @@ std::string HumanBytes(uint64_t bytes);
 // Bytes per second as decimal megabytes per second, one decimal:
 // 123456789.0 -> "123.5 MB/s".
 std::string HumanRate(double bytes_per_second);
+// At most `width` columns: the tail of a long line, marked by "...".
+// REQUIRES: width > 3.
+std::string FitTail(const std::string& s, size_t width);
 // A run's length for the summary: "12.3s", "4m 05s", "1h 02m 03s".
 std::string HumanDuration(double seconds);
 // A clock reading for ETAs: "0:06", "12:34", "1:02:03"; rounded up to the

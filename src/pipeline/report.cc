@@ -71,6 +71,19 @@ bool IsProblem(FileStatus s) {
   return false;
 }
 
+const char* ExitResultWord(int exit_code) {
+  switch (exit_code) {
+    case 0:
+      return "ok";
+    case 1:
+      return "problems";
+    case 130:
+      return "interrupted";
+    default:
+      return "trouble";
+  }
+}
+
 int RunReport::ExitCode() const {
   if (interrupted) return 130;
   if (!fatal_error.empty()) return 2;
@@ -128,6 +141,11 @@ std::string HumanBytes(uint64_t bytes) {
     ++unit;
   }
   return fmt::format("{:.1f} {}", v, kUnits[unit]);
+}
+
+std::string FitTail(const std::string& s, size_t width) {
+  if (s.size() <= width) return s;
+  return "..." + s.substr(s.size() - (width - 3));
 }
 
 std::string HumanRate(double bytes_per_second) {

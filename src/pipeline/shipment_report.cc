@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pipeline/progress_render.h"
 #include "valise/shipment.h"
 
 namespace valise {
@@ -11,22 +12,6 @@ namespace valise {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-// Binary units, said once in the header line.
-std::string Size(uint64_t b) {
-  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = double(b);
-  int u = 0;
-  while (v >= 1024 && u < 5) v /= 1024, ++u;
-  return u == 0 ? fmt::format("{} B", b)
-                : fmt::format("{:.1f} {}", v, kUnits[u]);
-}
-
-// At most `width` columns: the tail of a long name, marked by "...".
-std::string Fit(const std::string& s, size_t width) {
-  if (s.size() <= width) return s;
-  return "..." + s.substr(s.size() - (width - 3));
-}
 
 std::string DriveState(const ShipmentStatus::Drive& d) {
   if (d.files_missing == 0) return "done";
@@ -49,7 +34,7 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
                                  const std::string& manifest_path,
                                  const std::string& dest, size_t list_limit) {
   std::string out;
-  auto line = [&](const std::string& l) { out += Fit(l, 80) + "\n"; };
+  auto line = [&](const std::string& l) { out += FitTail(l, 80) + "\n"; };
   const double pct =
       s.bytes_total ? 100.0 * double(s.bytes_arrived) / double(s.bytes_total)
                     : 100.0;
@@ -58,19 +43,19 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
   line(
       fmt::format("arrived:  {} of {} files, {} of {} ({:.0f}%; sizes in "
                   "KiB = 1024 B)",
-                  s.files_arrived, s.files_total, Size(s.bytes_arrived),
-                  Size(s.bytes_total), pct));
+                  s.files_arrived, s.files_total, HumanBytes(s.bytes_arrived),
+                  HumanBytes(s.bytes_total), pct));
   line(fmt::format("missing:  {} files, {}", s.missing.size(),
-                   Size(s.bytes_missing)));
+                   HumanBytes(s.bytes_missing)));
   if (s.have_drives) {
     out += "\n";
     line(fmt::format("{:<16} {:<8} {:>15} {:>11}  {}", "drive", "state",
                      "files arrived", "bytes", "last run"));
     for (const ShipmentStatus::Drive& d : s.drives) {
       line(fmt::format("{:<16} {:<8} {:>15} {:>11}  {}",
-                       Fit(EscapeTerminalText(d.label), 16), DriveState(d),
+                       FitTail(EscapeTerminalText(d.label), 16), DriveState(d),
                        fmt::format("{}/{}", d.files_arrived, d.files),
-                       Size(d.bytes),
+                       HumanBytes(d.bytes),
                        d.runs.empty() ? "never ingested" : d.runs.back()));
     }
     if (!s.needed.empty()) {

@@ -43,19 +43,6 @@ T Number(const Json& j, const char* key, T fallback) {
   return it->get<T>();
 }
 
-std::string ResultWord(int exit_code) {
-  switch (exit_code) {
-    case 0:
-      return "ok";
-    case 1:
-      return "problems";
-    case 130:
-      return "interrupted";
-    default:
-      return "trouble";
-  }
-}
-
 // Whether journal record `r` is entry e of m: same size, and every digest
 // both hold equal (at least one).
 bool RecordMatches(const JournalRecord& r, const Manifest& m, size_t e) {
@@ -246,7 +233,7 @@ std::string WriteRunRecord(const RunRecord& r) {
   j["started"] = r.started;
   j["finished"] = r.finished;
   j["exit_code"] = r.exit_code;
-  j["result"] = ResultWord(r.exit_code);
+  j["result"] = ExitResultWord(r.exit_code);
   j["manifest"] = Str(r.manifest);
   Json drives = Json::array();
   for (const RunRecord::Drive& d : r.drives) {
@@ -430,7 +417,7 @@ Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
           const int code = d.files_bad || d.stalled ? 1
                            : r.exit_code == 1       ? 0
                                                     : r.exit_code;
-          sd.runs.push_back(when + ": " + ResultWord(code));
+          sd.runs.push_back(when + ": " + ExitResultWord(code));
         }
       }
     }

@@ -20,6 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "valise/report.h"
+
 namespace valise {
 
 namespace {
@@ -46,19 +48,6 @@ int Rank(int code) {
       return 3;
     default:
       return 2;
-  }
-}
-
-const char* ResultOf(int code) {
-  switch (code) {
-    case 0:
-      return "ok";
-    case 1:
-      return "problems";
-    case 130:
-      return "interrupted";
-    default:
-      return "trouble";
   }
 }
 
@@ -212,7 +201,7 @@ class Watch {
       r.host = opt_.host;
       r.plugged = w.plugged;
       r.done = hooks_.now();
-      r.result = ResultOf(code);
+      r.result = ExitResultWord(code);
       r.exit_code = code;
       Log(r);
       hooks_.say("drive " + w.label + " (" + w.device + "): " + r.result +
