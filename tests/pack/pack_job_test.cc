@@ -475,7 +475,10 @@ TEST(PackJob, InterruptedBySignalResumes) {
             std::string::npos);
   ASSERT_GE(run.journal.checkpoints.size(), 3u);  // 2, then the final one
   const uint64_t saved = run.journal.checkpoints.back().stripes;
-  EXPECT_GT(saved, run.journal.checkpoints[1].stripes);
+  // The stripes in flight at the signal retire before the last checkpoint;
+  // there may be none (the writes of every admitted stripe may all have
+  // completed by then: it depends on the threads' timing).
+  EXPECT_GE(saved, run.journal.checkpoints[1].stripes);
   EXPECT_LT(saved, run.planned.stripes);
   ASSERT_VALISE_OK(run.Resume());
   EXPECT_EQ(run.resume.stripes_done, saved);
