@@ -4,18 +4,21 @@
 # Two ext4 drives of ~140 MiB each (large, middling and 300 small files,
 # three files on both drives) on /dev/shm loops, DEST on ext4. Loop until
 # at least 20 runs were killed: start `valise ingest`, sleep a random
-# 0.05-1.0 s, kill -9 it (by PID), then check that every file under its
-# final name in DEST equals its source (cmp, mode, mtime), and that the
+# 0.05 s to 90% of a whole ingest's time (measured first, on this
+# machine: a fixed window made most runs finish before their kill on a
+# quiet machine), kill -9 it (by PID), then check that every file under
+# its final name in DEST equals its source (cmp, mode, mtime), and that the
 # run read from the drives (device sectors) no more than the files not yet
-# in place. A full ingest takes only ~0.7 s here, so a run may finish
+# in place. A resumed run is shorter than a whole one, so it may finish
 # before its kill: its --report must then show exactly the bytes not yet
 # in place read (drives[].bytes_read) and files_skipped_resume within one
 # group commit of the files in place; then a new round starts in a fresh
 # DEST directory. After the loop, an uninterrupted run resumes the last
 # round: exit 0, DEST complete and intact, staging empty, verify passes,
 # and a rerun skips every file (files_skipped_resume grows to all) and
-# reads nothing. INGEST_KILLS and INGEST_KILL_SEED override the count and
-# the random seed (printed, to replay a failure).
+# reads nothing. INGEST_KILLS, INGEST_KILL_MAX_MS and INGEST_KILL_SEED
+# override the count, the window and the random seed (printed, to replay a
+# failure).
 # Last, the bound on work lost to a kill, deterministically: files read
 # from a fast drive while a slow one (reads throttled to 16 MiB/s) is still
 # being read must be in place within a couple of seconds, not held back
@@ -87,6 +90,16 @@ check_report() {
   SKIPPED=$skipped
 }
 
+# The window of the kills: up to 90% of a whole ingest's wall time here.
+log "timing one whole ingest (the kills land within its time)"
+T0=$(date +%s%N)
+expect_exit 0 "$VALISE" ingest -m "$M" -d "${MNT[D]}/timing" --no-progress \
+  "$A" "$B"
+FULL_MS=$((($(date +%s%N) - T0) / 1000000))
+rm -rf "${MNT[D]}/timing"
+KILL_MAX_MS=${INGEST_KILL_MAX_MS:-$((FULL_MS * 9 / 10 > 150 ? FULL_MS * 9 / 10 : 150))}
+log "a whole ingest took $FULL_MS ms: kills at 50-$KILL_MAX_MS ms"
+
 kills=0 runs=0 round=1 finished=0 read_total=0 pid=""
 # Bytes the killed runs read from the drives, and bytes they put in place.
 killed_read=0 killed_placed=0
@@ -102,7 +115,7 @@ while ((kills < KILLS_WANTED)); do
   rm -f "$R"
   start_bg pid "$VALISE" ingest -m "$M" -d "$DEST" --no-progress \
     --report "$R" "$A" "$B"
-  ms=$(rand_ms 50 1000)
+  ms=$(rand_ms 50 "$KILL_MAX_MS")
   sleep "$(ms_to_s "$ms")"
   kill -9 "$pid" 2>/dev/null || true
   wait_bg "$pid"
