@@ -130,4 +130,26 @@ inline std::vector<uint64_t> PackedSizes() {
           17,     9 * c + 1, 7 * c, 4 * c + 100};
 }
 
+// A loss pattern as text for failure messages: "x.x." (x: lost).
+inline std::string Pattern(const std::vector<bool>& lost) {
+  std::string s;
+  for (bool b : lost) s += b ? 'x' : '.';
+  return s;
+}
+
+// Every subset of n members with at least `least` and at most `most` of
+// them, as loss patterns.
+inline std::vector<std::vector<bool>> Patterns(uint32_t n, uint32_t least,
+                                               uint32_t most) {
+  std::vector<std::vector<bool>> out;
+  for (uint32_t bits = 0; bits < (1u << n); ++bits) {
+    const uint32_t c = static_cast<uint32_t>(__builtin_popcount(bits));
+    if (c < least || c > most) continue;
+    std::vector<bool> lost(n);
+    for (uint32_t i = 0; i < n; ++i) lost[i] = bits >> i & 1;
+    out.push_back(lost);
+  }
+  return out;
+}
+
 }  // namespace valise::test

@@ -16,6 +16,8 @@ namespace {
 
 using test::PackedDrives;
 using test::PackedSizes;
+using test::Pattern;
+using test::Patterns;
 
 struct Rows {
   std::set<std::string> rebuilt, unrecoverable, other;
@@ -51,25 +53,6 @@ RunReport Ingest(PackedDrives& p, const std::vector<bool>& lost,
                           SmallIngest(), &report);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return report;
-}
-
-std::string Pattern(const std::vector<bool>& lost) {
-  std::string s;
-  for (bool b : lost) s += b ? 'x' : '.';
-  return s;
-}
-
-std::vector<std::vector<bool>> Patterns(uint32_t n, uint32_t least,
-                                        uint32_t most) {
-  std::vector<std::vector<bool>> out;
-  for (uint32_t bits = 0; bits < (1u << n); ++bits) {
-    const uint32_t c = static_cast<uint32_t>(__builtin_popcount(bits));
-    if (c < least || c > most) continue;
-    std::vector<bool> lost(n);
-    for (uint32_t i = 0; i < n; ++i) lost[i] = bits >> i & 1;
-    out.push_back(lost);
-  }
-  return out;
 }
 
 // Every file staged under DEST except `absent`, byte for byte; none of

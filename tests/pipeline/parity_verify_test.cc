@@ -17,6 +17,8 @@ namespace {
 
 using test::PackedDrives;
 using test::PackedSizes;
+using test::Pattern;
+using test::Patterns;
 
 struct Rows {
   std::set<std::string> rebuilt, unrecoverable, extra, other;
@@ -46,26 +48,6 @@ RunReport Verify(PackedDrives& p, const std::vector<bool>& lost) {
       VerifyDrives(&p.disk, p.manifest, nullptr, p.Given(lost), opt, &report);
   EXPECT_TRUE(s.ok()) << s.ToString();
   return report;
-}
-
-std::string Pattern(const std::vector<bool>& lost) {
-  std::string s;
-  for (bool b : lost) s += b ? 'x' : '.';
-  return s;
-}
-
-// Every subset of n members with at most `most` of them.
-std::vector<std::vector<bool>> Patterns(uint32_t n, uint32_t least,
-                                        uint32_t most) {
-  std::vector<std::vector<bool>> out;
-  for (uint32_t bits = 0; bits < (1u << n); ++bits) {
-    const uint32_t c = static_cast<uint32_t>(__builtin_popcount(bits));
-    if (c < least || c > most) continue;
-    std::vector<bool> lost(n);
-    for (uint32_t i = 0; i < n; ++i) lost[i] = bits >> i & 1;
-    out.push_back(lost);
-  }
-  return out;
 }
 
 // Goal: ParitySource hands out every byte of every file of a 3+2 pack,
