@@ -55,6 +55,10 @@ inline constexpr std::string_view kParitySidecar = "parity";
 inline constexpr std::string_view kParityDir = "valise-parity";
 
 using Sha256Bytes = std::array<uint8_t, 32>;
+// Lowercase hex of a SHA-256 (64 digits), and back: false unless `hex` is
+// 64 hex digits.
+std::string Sha256BytesHex(const Sha256Bytes& b);
+bool Sha256BytesFromHex(std::string_view hex, Sha256Bytes* out);
 
 // A file of the dataset as the layout knows it.
 struct PackFile {

@@ -51,21 +51,6 @@ bool StartsWith(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
 }
 
-std::string Hex(const Sha256Bytes& b) {
-  Digest d;
-  d.type = DigestType::kSha256;
-  d.size = 32;
-  std::copy(b.begin(), b.end(), d.bytes.begin());
-  return d.Hex();
-}
-
-bool FromHex(std::string_view hex, Sha256Bytes* out) {
-  Digest d;
-  if (!Digest::FromHex(DigestType::kSha256, hex, &d)) return false;
-  std::copy_n(d.bytes.begin(), 32, out->begin());
-  return true;
-}
-
 // Splits `s` at single spaces.
 std::vector<std::string_view> Fields(std::string_view s, char sep = ' ') {
   std::vector<std::string_view> out;
@@ -205,7 +190,8 @@ Status LayoutParser::DataFile(std::string_view line, PackFile* f) {
 Status LayoutParser::Segment(std::string_view line, ParitySegment* seg) {
   std::vector<std::string_view> f = Fields(line, '\t');
   if (f.size() != 4 || !ParseDecimalU64(f[0], &seg->first_stripe) ||
-      !ParseDecimalU64(f[1], &seg->stripes) || !FromHex(f[2], &seg->sha256)) {
+      !ParseDecimalU64(f[1], &seg->stripes) ||
+      !Sha256BytesFromHex(f[2], &seg->sha256)) {
     return Error("expected 'FIRST<TAB>STRIPES<TAB>SHA256<TAB>PATH', got " +
                  Quote(line));
   }
@@ -401,8 +387,8 @@ std::string WriteLayout(const PackLayout& layout) {
                " label=" + EscapePath(drive.label) + "\n");
     for (const ParitySegment& s : drive.segments) {
       out.append(std::to_string(s.first_stripe) + "\t" +
-                 std::to_string(s.stripes) + "\t" + Hex(s.sha256) + "\t" +
-                 EscapePath(s.path) + "\n");
+                 std::to_string(s.stripes) + "\t" + Sha256BytesHex(s.sha256) +
+                 "\t" + EscapePath(s.path) + "\n");
     }
   }
   out.append("# end drives=" +
@@ -500,6 +486,21 @@ Status DecodeParityDigestsHeader(std::string_view bytes, std::string_view name,
   }
   *h = r;
   return Status::OK();
+}
+
+std::string Sha256BytesHex(const Sha256Bytes& b) {
+  Digest d;
+  d.type = DigestType::kSha256;
+  d.size = 32;
+  std::copy(b.begin(), b.end(), d.bytes.begin());
+  return d.Hex();
+}
+
+bool Sha256BytesFromHex(std::string_view hex, Sha256Bytes* out) {
+  Digest d;
+  if (!Digest::FromHex(DigestType::kSha256, hex, &d)) return false;
+  std::copy_n(d.bytes.begin(), 32, out->begin());
+  return true;
 }
 
 }  // namespace valise

@@ -57,14 +57,6 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
-std::string Hex(const Sha256Bytes& b) {
-  Digest d;
-  d.type = DigestType::kSha256;
-  d.size = 32;
-  std::copy(b.begin(), b.end(), d.bytes.begin());
-  return d.Hex();
-}
-
 // "valise-pack <id> data|parity <index>\n"
 std::string MarkerText(const std::string& id, bool parity, size_t index) {
   return "valise-pack " + id + (parity ? " parity " : " data ") +
@@ -299,11 +291,9 @@ Status PackState::ParseJournal(std::string_view text) {
       PackCheckpoint::Segment seg;
       seg.drive = static_cast<uint32_t>(a);
       seg.segment = static_cast<size_t>(b);
-      Digest d;
-      if (!Digest::FromHex(DigestType::kSha256, f[3], &d)) {
+      if (!Sha256BytesFromHex(f[3], &seg.sha256)) {
         return bad(line_no, "bad digest");
       }
-      std::copy_n(d.bytes.begin(), 32, seg.sha256.begin());
       segments.push_back(seg);
     } else if (f[0] == "checkpoint" && f.size() == 2 &&
                ParseDecimalU64(f[1], &a)) {
@@ -397,7 +387,7 @@ Status PackState::Append(const PackCheckpoint& c) {
   }
   for (const PackCheckpoint::Segment& s : c.segments) {
     text += "segment " + std::to_string(s.drive) + " " +
-            std::to_string(s.segment) + " " + Hex(s.sha256) + "\n";
+            std::to_string(s.segment) + " " + Sha256BytesHex(s.sha256) + "\n";
   }
   text += "checkpoint " + std::to_string(c.stripes) + "\n";
   VALISE_RETURN_IF_ERROR(

@@ -50,16 +50,6 @@ namespace valise {
 
 namespace {
 
-std::string Hex(const Sha256Bytes& b) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string s;
-  for (uint8_t c : b) {
-    s.push_back(kDigits[c >> 4]);
-    s.push_back(kDigits[c & 15]);
-  }
-  return s;
-}
-
 std::string MemberName(const PackLayout& l, uint32_t i) {
   return i < l.k() ? "data drive " + l.data[i].label
                    : "parity drive " + l.parity[i - l.k()].label;
@@ -108,7 +98,7 @@ bool StripeRebuilder::ReadChecked(uint64_t stripe, uint32_t i, uint8_t* buf,
     s = Status::Corruption(MemberName(l, i),
                            "chunk of stripe " + std::to_string(stripe) +
                                " does not match its signed SHA-256 " +
-                               Hex(want));
+                               Sha256BytesHex(want));
   }
   *why = s;
   return s.ok();
