@@ -21,6 +21,10 @@
 //                            SIGUSR2 (a new control file arms the hangs
 //                            again for later reads); unplugging ends them
 //                            too (with the unplug error)
+//   hang OFFSET LENGTH PATH  the same for the read requests that touch
+//                            bytes [OFFSET, OFFSET+LENGTH) of PATH; the
+//                            others go through (a drive that stops
+//                            answering part-way through a file)
 //   unplug-after N [MODE]    after N read requests (on any file, counted
 //                            from when this file was read), unplug
 //   unplug [MODE]            unplug now
@@ -230,7 +234,20 @@ bool ParseControl(const std::string& text, std::vector<Rule>* rules) {
       }
       r.path = rest;
     } else if (verb == "hang") {
+      // "hang PATH", or "hang OFFSET LENGTH PATH" when the two words after
+      // the verb are numbers (a path that begins with two numbers must
+      // use the long form: "hang 0 0xffffffffffffffff PATH").
       r.kind = RuleKind::kHang;
+      r.length = UINT64_MAX;
+      std::vector<std::string> w3;
+      std::string rest3;
+      if (SplitWords(line, 3, &w3, &rest3) && !rest3.empty() &&
+          ParseNumber(w3[1], &r.offset) && ParseNumber(w3[2], &r.length)) {
+        rest = rest3;
+      } else {
+        r.offset = 0;
+        r.length = UINT64_MAX;
+      }
       r.path = rest;
       ok = !rest.empty();
     } else if (verb == "unplug-after") {
@@ -435,9 +452,12 @@ ReadPlan PlanRead(const std::string& rel, uint64_t off, uint64_t size) {
           p.flips.emplace_back(r.offset, r.mask);
         }
         break;
-      case RuleKind::kHang:
-        p.hang = !g_released;
+      case RuleKind::kHang: {
+        const uint64_t end =
+            r.length > UINT64_MAX - r.offset ? UINT64_MAX : r.offset + r.length;
+        if (off < end && off + size > r.offset) p.hang = !g_released;
         break;
+      }
       default:
         break;
     }
