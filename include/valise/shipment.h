@@ -83,7 +83,15 @@ RunRecord RunRecordOf(const RunReport& report, const std::string& host,
 std::string WriteRunRecord(const RunRecord& r);
 Status ParseRunRecord(std::string_view data, std::string_view name,
                       RunRecord* out);
-// Writes `r` under DEST/.valise/runs/ (created if absent), atomically.
+// Writes `data` as DEST/.valise/DIR/TIME-HOST.json (DIR created if absent;
+// TIME without its colons, HOST's characters other than [A-Za-z0-9.-] as
+// '_'), never replacing a record: a name taken gets "-1", "-2"... before
+// ".json". Atomic on both kinds of DEST (a directory through the file
+// system's atomic write, an s3:// DEST as one PUT that never replaces).
+Status SaveStateRecord(FileSystem* fs, const std::string& dest,
+                       const std::string& dir, const std::string& time,
+                       const std::string& host, const std::string& data);
+// Writes `r` under DEST/.valise/runs/ (SaveStateRecord).
 Status SaveRunRecord(FileSystem* fs, const std::string& dest,
                      const RunRecord& r);
 

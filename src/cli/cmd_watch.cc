@@ -2,7 +2,8 @@
 // ingested as they are plugged in (valise/watch.h). This file wires the
 // loop to the machine: the device events (udev when udevd runs, else
 // polling /sys), the system prober and mounter, the custody log (JSON
-// lines appended to DEST/.valise/custody.jsonl, or --custody-log), and
+// lines appended to DEST/.valise/custody.jsonl or --custody-log; for an
+// s3:// DEST one object per record under PREFIX/.valise/custody/), and
 // the ingest itself, which is `valise ingest -m M -d DEST MOUNT...` run
 // in-process with the same flags (so resumable, journaled, its run record
 // written, its report printed, as ingest's).
@@ -23,6 +24,7 @@
 #include "pipeline/verify_internal.h"
 #include "valise/drives.h"
 #include "valise/s3.h"
+#include "valise/s3_file_system.h"
 #include "valise/shipment.h"
 #include "valise/watch.h"
 
@@ -129,10 +131,6 @@ int RunWatch(const Args& args) {
     s = Status::InvalidArgument("--manifest", "required");
   } else if (args.dest.empty()) {
     s = Status::InvalidArgument("--dest", "required");
-  } else if (IsS3Url(args.dest)) {
-    s = Status::NotSupported("--dest",
-                             "watch into s3:// is not done yet: ingest "
-                             "each drive with valise ingest");
   }
   const std::string mount_root =
       args.mount_root.empty() ? kDefaultMountRoot : args.mount_root;
@@ -161,12 +159,24 @@ int RunWatch(const Args& args) {
           "themselves)");
     }
   }
+  // DEST s3://BUCKET/PREFIX: its state (journal, run records, custody
+  // records) is read and written through the S3 view of the file system.
+  S3Session s3;
+  FileSystem* state_fs = fs;
+  if (s.ok() && IsS3Url(args.dest)) {
+    s = OpenS3Session(args, 16, &s3);
+    if (s.ok()) state_fs = s3.fs.get();
+  }
   std::unique_ptr<DeviceEvents> events;
   if (s.ok()) s = OpenEvents(args, &events);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
   }
+  // The custody log: --custody-log FILE, else DEST/.valise/custody.jsonl,
+  // else (an s3:// DEST: no appending to an object) one object per record
+  // under PREFIX/.valise/custody/.
+  const bool custody_objects = args.custody_log.empty() && s3.fs;
   const std::string custody = args.custody_log.empty()
                                   ? args.dest + "/.valise/custody.jsonl"
                                   : args.custody_log;
@@ -185,10 +195,18 @@ int RunWatch(const Args& args) {
     PrintNote(args, NowIso8601() + " " + line);
   };
   hooks.custody = [&](const std::string& line) {
+    if (custody_objects) {
+      return SaveStateRecord(state_fs, args.dest, "custody", NowIso8601(),
+                             opt.host, line);
+    }
     return AppendLine(custody, line);
   };
   hooks.report_needed = [&] {
-    SayNeeded(fs, args, manifest, drives, hooks.say);
+    // A view of an s3:// DEST lists its prefix once: a new one each time,
+    // so the journal objects of the run that just ended are seen.
+    std::unique_ptr<FileSystem> fresh;
+    if (s3.client) fresh = NewS3FileSystem(fs, s3.client.get(), 16);
+    SayNeeded(fresh ? fresh.get() : fs, args, manifest, drives, hooks.say);
   };
   hooks.ingest = [&](const std::vector<WatchDrive>& batch) {
     Args a = args;

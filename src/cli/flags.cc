@@ -238,7 +238,8 @@ const std::vector<FlagDef>& FlagTable() {
        "directory is removed when the drive is unmounted.",
        &Args::mount_root},
       {kWatch, "--custody-log", "FILE", "output",
-       "append the custody log here (DEST/.valise/custody.jsonl)",
+       "append the custody log here (DEST/.valise/custody.jsonl; for an s3:// "
+       "DEST one object per record under PREFIX/.valise/custody/)",
        "One JSON line per drive the watch met: the drive's label, device, "
        "file system UUID, serial, host, when it was plugged and done, and "
        "the result, or why it was left alone (docs/formats.md, \"Custody "

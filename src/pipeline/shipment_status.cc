@@ -304,33 +304,34 @@ Status ParseRunRecord(std::string_view data, std::string_view name,
   return Status::OK();
 }
 
-Status SaveRunRecord(FileSystem* fs, const std::string& dest,
-                     const RunRecord& r) {
-  // An s3:// DEST: an object under PREFIX/.valise/runs/, written by one
+Status SaveStateRecord(FileSystem* fs, const std::string& dest,
+                       const std::string& dir, const std::string& time,
+                       const std::string& host, const std::string& data) {
+  // An s3:// DEST: an object under PREFIX/.valise/DIR/, written by one
   // PUT that never replaces one (EEXIST: the next name).
   const bool object_store = IsS3Url(dest);
   std::unique_ptr<Directory> state;
   if (!object_store) {
     VALISE_RETURN_IF_ERROR(fs->OpenDirectory(dest + "/" + kStateDirName,
                                              /*create=*/false, &state));
-    VALISE_RETURN_IF_ERROR(state->CreateDirs("runs"));
+    VALISE_RETURN_IF_ERROR(state->CreateDirs(dir));
   }
-  // Names sort by start time; host and a counter keep two runs apart.
-  std::string stamp = r.started;
+  // Names sort by time; host and a counter keep two records apart.
+  std::string stamp = time;
   stamp.erase(std::remove(stamp.begin(), stamp.end(), ':'), stamp.end());
-  std::string host;
-  for (char c : r.host) {
-    host.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ||
-                           c == '.'
-                       ? c
-                       : '_');
+  std::string safe_host;
+  for (char c : host) {
+    safe_host.push_back(std::isalnum(static_cast<unsigned char>(c)) ||
+                                c == '-' || c == '.'
+                            ? c
+                            : '_');
   }
   for (int n = 0;; ++n) {
-    const std::string rel = "runs/" + stamp + "-" + host +
+    const std::string rel = dir + "/" + stamp + "-" + safe_host +
                             (n ? "-" + std::to_string(n) : "") + ".json";
     const std::string path = dest + "/" + kStateDirName + "/" + rel;
     if (object_store) {
-      Status s = fs->WriteSmallFile(path, WriteRunRecord(r), 0644);
+      Status s = fs->WriteSmallFile(path, data, 0644);
       if (s.err() == EEXIST) continue;
       return s;
     }
@@ -338,8 +339,14 @@ Status SaveRunRecord(FileSystem* fs, const std::string& dest,
     Status s = state->Stat(rel, &info);
     if (s.ok()) continue;
     if (!s.IsNotFound()) return s;
-    return fs->WriteSmallFile(path, WriteRunRecord(r), 0644);
+    return fs->WriteSmallFile(path, data, 0644);
   }
+}
+
+Status SaveRunRecord(FileSystem* fs, const std::string& dest,
+                     const RunRecord& r) {
+  return SaveStateRecord(fs, dest, "runs", r.started, r.host,
+                         WriteRunRecord(r));
 }
 
 Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,

@@ -324,6 +324,21 @@ TEST(S3Destination, StatusReadsTheJournalObjects) {
   st = status();
   ASSERT_EQ(st.runs.size(), 2u);
   EXPECT_EQ(st.runs[0].host, "dc-host-1");
+
+  // valise watch's custody records the same way, one object each under
+  // .valise/custody/ (an object cannot be appended to).
+  const std::string line = "{\"event\":\"ingested\"}\n";
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_VALISE_OK(SaveStateRecord(fs.get(), "s3://b/ship", "custody",
+                                     "2026-12-06T08:00:00Z", "dock 1", line));
+  }
+  for (const char* name :
+       {"2026-12-06T080000Z-dock_1.json", "2026-12-06T080000Z-dock_1-1.json"}) {
+    std::string data;
+    ASSERT_VALISE_OK(fs->ReadSmallFile(
+        std::string("s3://b/ship/.valise/custody/") + name, &data, 4096));
+    EXPECT_EQ(data, line) << name;
+  }
 }
 
 // The seed's draws.

@@ -85,3 +85,7 @@ valise_ceph_test(s3_resilience s3_resilience.sh)
 # The operator guide's "into object storage" section (docs/operator-guide.md,
 # the ```sh s3 blocks) run as written into RGW (10-23 s at load 10-13).
 valise_ceph_test(guide_s3 guide_s3.sh)
+# valise watch into s3://: a loop-device drive attached while it runs,
+# the custody record as an object (issue 14; ~10 s).
+valise_ceph_test(watch_s3 watch_s3.sh)
+set_property(TEST e2e_watch_s3 APPEND PROPERTY RESOURCE_LOCK loop_drives)
