@@ -138,6 +138,16 @@ std::unique_ptr<DriveProber> NewSystemDriveProber(FileSystem* fs,
                                                   std::string dev_root = "/dev",
                                                   FsProbeFn probe = BlkidProbe);
 
+// `inner`, bounded in time: an Identify that has not returned after
+// `timeout_ms` returns TimedOut ("SOURCE: did not answer within N s"),
+// and its call is left to finish (or never) on a thread of its own, its
+// result dropped. For valise watch, where one failing drive that hangs a
+// read must not keep the others waiting. timeout_ms 0: no bound.
+// REQUIRES: inner->Identify may run on several threads at once (a late
+// call may still be running when the next one starts).
+std::unique_ptr<DriveProber> NewTimedDriveProber(
+    std::shared_ptr<DriveProber> inner, int64_t timeout_ms);
+
 // Identifies every SRC (in order) with `prober`, before anything is read.
 // Errors: the prober's; InvalidArgument for two SRCs that are the same
 // drive (same UUID or serial), naming both.

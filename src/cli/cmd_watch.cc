@@ -180,7 +180,10 @@ int RunWatch(const Args& args) {
   const std::string custody = args.custody_log.empty()
                                   ? args.dest + "/.valise/custody.jsonl"
                                   : args.custody_log;
-  std::unique_ptr<DriveProber> prober = NewSystemDriveProber(fs);
+  // A drive that hangs its superblock read is given up after --io-timeout
+  // and left alone, not waited for by every drive plugged after it.
+  std::unique_ptr<DriveProber> prober = NewTimedDriveProber(
+      NewSystemDriveProber(fs), static_cast<int64_t>(args.io_timeout * 1000));
   std::unique_ptr<Mounter> mounter = NewSystemMounter();
   WatchOptions opt;
   opt.mount_root = mount_root;

@@ -2,6 +2,7 @@
 set(VALISE_IO_SOURCES
   src/io/device_events.cc
   src/io/drive_probe.cc
+  src/io/timed_probe.cc
   src/io/engine.cc
   src/io/engine_driver.cc
   src/io/mounter.cc

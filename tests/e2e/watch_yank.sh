@@ -3,15 +3,17 @@
 # `valise watch`, then plugged in again, costs nothing but the time.
 # ship-01's image is served through valise_faultfs and attached read-only
 # to a loop device; faultfs holds the reads of the second half of its
-# large file's middle extent (the rest goes through), and once watch's ingest is waiting there the drive is
-# "pulled": faultfs fails everything from then on (ENODEV), as a drive gone
-# from its bay, and the test detaches the loop device. watch must end that
-# drive's ingest with its problems named (not hang, not stop), log it in
-# the custody log as not ok, unmount it, and go on watching; ship-02 is
-# ingested meanwhile. Plugged in again (a new faultfs mount of the same
-# image, a new loop device), ship-01 is identified again and its missing
-# file ingested: the shipment completes, `valise status` agrees, and DEST
-# holds exactly the drives' files. ~10 s.
+# large file's middle extent (the rest goes through), and once watch's
+# ingest is waiting there the drive is "pulled": faultfs fails everything
+# from then on (ENODEV), as a drive gone from its bay, and the test
+# detaches the loop device. watch must end that drive's ingest with its
+# problems named (not hang, not stop), log it in the custody log as not
+# ok, unmount it, and go on watching; ship-02 is ingested meanwhile.
+# Plugged in again (a new faultfs mount of the same image, a new loop
+# device), ship-01 is identified again and its missing file ingested: the
+# shipment completes, `valise status` agrees, and verify of DEST passes.
+# Before all that, a drive whose superblock read never returns is given
+# up after --io-timeout (2 s) and left alone, not waited for. ~15 s.
 source "$(dirname "$0")/ingest_lib.sh"
 source "$(dirname "$0")/faults_lib.sh"
 need_root
@@ -21,6 +23,7 @@ MiB=1048576
 W=$VALISE_WORK
 make_drive A 64 ext4
 make_drive B 32 ext4
+make_drive H 32 ext4
 gen_file "${MNT[A]}/a/big.bin" $((24 * MiB)) a-big
 gen_file "${MNT[A]}/a/small.bin" 5000 a-small
 gen_file "${MNT[B]}/b/one.bin" 200000 b1
@@ -44,7 +47,7 @@ forget_loop() {
   for l in "${_valise_loops[@]}"; do [[ "$l" == "$1" ]] || keep+=("$l"); done
   _valise_loops=("${keep[@]}")
 }
-for d in A B; do
+for d in A B H; do
   unmount "${MNT[$d]}"
   losetup -d "${DEV[$d]}"
   forget_loop "${DEV[$d]}"
@@ -52,7 +55,8 @@ done
 BACK="$VALISE_SHM/back"
 mkdir -p "$BACK"
 mv "${IMG[A]}" "$BACK/A.img"
-_valise_images+=("$BACK/A.img")
+mv "${IMG[H]}" "$BACK/H.img"
+_valise_images+=("$BACK/A.img" "$BACK/H.img")
 
 # plug NAME FILE: attaches FILE read-only (faultfs serves it read-only);
 # the cleanup detaches the device it got.
@@ -71,10 +75,10 @@ LOGF="$DEST/.valise/custody.jsonl"
 # faultfs mounts, which would keep faultfs running after the test
 # unmounts them.
 start_bg WATCH unshare -m --propagation private "$VALISE" watch -m "$M" \
-  -d "$DEST" --mount-root "$ROOT" --device-events poll --no-progress
+  -d "$DEST" --mount-root "$ROOT" --device-events poll --no-progress \
+  --io-timeout 2
 ERR=$(bg_err "$WATCH")
 start_faultfs A "$BACK" unplug=enodev
-set_faults A "hang $HANG_AT $HANG_LEN A.img"
 
 # wait_for FILE TEXT: up to 60 s for TEXT in FILE while watch runs.
 wait_for() {
@@ -98,7 +102,16 @@ custody_lines() {
   done
 }
 
+log "a drive that does not answer its superblock read is given up"
+set_faults A "hang 0 1048576 H.img"
+plug H "${FMNT[A]}/H.img"
+wait_for "$ERR" "${DEV[H]}: left alone: cannot identify it: ${DEV[H]}: did not answer within 2 s"
+kill -USR2 "${FPID[A]}" # the held read returns; the late probe is ignored
+losetup -d "${DEV[H]}"
+forget_loop "${DEV[H]}"
+
 log "ship-01 is pulled out while watch reads the middle of big.bin"
+set_faults A "hang $HANG_AT $HANG_LEN A.img"
 plug A "${FMNT[A]}/A.img"
 wait_for "${FLOG[A]}" "hang A.img"
 kill -USR1 "${FPID[A]}" # unplugged: every request fails, the held one too
