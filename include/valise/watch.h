@@ -11,10 +11,15 @@
 // drive of the shipment (or holds no file system, or cannot be mounted) is
 // named, logged and left alone.
 //
-// Drives found together (a rescan at start, or plugged while an ingest
-// runs) are ingested together, in one run that reads them in parallel; a
-// drive plugged while a run is under way waits for that run to end (the
-// runs share DEST, which one ingest holds at a time: DEST/.valise/lock).
+// Drives found together (a rescan at start, or plugged in one round) are
+// ingested together, in one run that reads them in parallel. A drive
+// plugged while a run is under way is mounted and joins it: once no other
+// drive has come for opt.settle_ms, the run is stopped at a clean point
+// (as an interrupted ingest stops: what is committed stays, resumable) and
+// started again at once with the old drives and the new (one ingest holds
+// DEST at a time: DEST/.valise/lock). A device of a drive that is in the
+// running run (a drive pulled and plugged in again) is looked at once that
+// run has ended.
 //
 // Where devices come from, behind DeviceEvents:
 //   - udev: a libudev monitor on the "block" subsystem ("add" and "change"
@@ -28,13 +33,14 @@
 // on start). A device reported again (another "change") while it is
 // queued or being ingested is ignored.
 //
-// Stopping: `cancel` (SIGINT/SIGTERM) is checked between events and is the
-// running ingest's own cancel flag: the run stops as an interrupted ingest
-// does (files committed kept, resumable), its drives are unmounted, and
-// RunWatch returns.
+// Stopping: `cancel` (SIGINT/SIGTERM) is checked between events; a
+// running ingest is then stopped as an interrupted ingest stops (files
+// committed kept, resumable), its drives and those waiting are unmounted,
+// and RunWatch returns.
 //
-// Thread safety: RunWatch runs on one thread; its interfaces are called
-// from that thread only.
+// Thread safety: RunWatch runs on one thread and calls its interfaces from
+// it, except `ingest`, which runs on a thread of its own, one run at a
+// time, beside the others' calls.
 #pragma once
 
 #include <atomic>
@@ -113,17 +119,30 @@ struct WatchOptions {
   std::string mount_root;  // drives are mounted at mount_root/LABEL
   std::string host;        // for the custody log
   int wait_ms = 250;       // longest wait between checks of `cancel`
+  // A drive plugged while a run is going joins it: the run is stopped at
+  // a clean point (as an interrupted ingest stops) and started again with
+  // the new drives beside the old, once no other drive has come for this
+  // long (a cart of drives plugged one after another: one restart).
+  int settle_ms = 2000;
 };
 
 struct WatchHooks {
   DeviceEvents* events = nullptr;
   DriveProber* prober = nullptr;  // Identify("/dev/NAME")
   Mounter* mounter = nullptr;
-  // Ingests the drives (mounted) into DEST in one run; returns each
-  // drive's result in batch order: 0 ok (every file it was read for
-  // arrived), 1 problems (corrupt, unreadable, stalled), 2 trouble (the
-  // run failed: DEST full, a bad manifest), 130 interrupted.
-  std::function<std::vector<int>(const std::vector<WatchDrive>&)> ingest;
+  // Ingests the drives (mounted) into DEST in one run, on a thread of
+  // the watch's own (the watch goes on looking at devices meanwhile);
+  // stops as an interrupted ingest does once *stop is set (a stop of the
+  // watch, or new drives to join the run). Returns each drive's result in
+  // batch order: 0 ok (every file it was read for arrived), 1 problems
+  // (corrupt, unreadable, stalled), 2 trouble (the run failed: DEST full,
+  // a bad manifest), 130 interrupted.
+  std::function<std::vector<int>(const std::vector<WatchDrive>&,
+                                 const std::atomic<bool>* stop)>
+      ingest;
+  // Optional: called on the run's thread once its result is in (the loop
+  // takes it at its next round). The tests wait on it.
+  std::function<void()> run_ended;
   // A line for the operator (stderr).
   std::function<void(const std::string&)> say;
   // Appends a line to the custody log; an error is said, not fatal.

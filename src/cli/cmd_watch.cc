@@ -211,8 +211,10 @@ int RunWatch(const Args& args) {
     if (s3.client) fresh = NewS3FileSystem(fs, s3.client.get(), 16);
     SayNeeded(fresh ? fresh.get() : fs, args, manifest, drives, hooks.say);
   };
-  hooks.ingest = [&](const std::vector<WatchDrive>& batch) {
+  hooks.ingest = [&](const std::vector<WatchDrive>& batch,
+                     const std::atomic<bool>* stop) {
     Args a = args;
+    a.cancel = stop;  // the watch sets it on SIGINT/SIGTERM too
     a.sources.clear();
     for (const WatchDrive& w : batch) a.sources.push_back(w.mount);
     RunReport report;

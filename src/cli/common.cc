@@ -231,7 +231,7 @@ Status PipelineFromArgs(const Args& args, PipelineOptions* opt) {
   }
   opt->progress =
       !args.no_progress && !args.quiet && !args.json && isatty(STDERR_FILENO);
-  opt->cancel = InstallSignalHandlers();
+  opt->cancel = args.cancel != nullptr ? args.cancel : InstallSignalHandlers();
   return Status::OK();
 }
 

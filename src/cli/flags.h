@@ -5,6 +5,7 @@
 // Thread safety: the table is constant.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -67,6 +68,9 @@ struct Args {
   std::string mount_root;
   std::string custody_log;
   std::string device_events = "auto";
+  // Not a flag: a run's stop flag when the caller is not the signals
+  // (watch stops its ingest to let new drives join); null: SIGINT/SIGTERM.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 using Field = std::variant<std::string Args::*, bool Args::*, unsigned Args::*,

@@ -9,16 +9,28 @@
 //      left alone (its partitions, reported on their own, are looked at);
 //   2. match it to M.drives by file system UUID or serial
 //      (MatchShipmentDrives). A device of no drive of the shipment is left
-//      alone, named, logged;
-//   3. mount it under mount_root/LABEL (read-only and the rest, Mounter).
-// The drives mounted in the round are ingested in one run (the caller's
-// ingest), then each is unmounted and its custody line written, and the
-// drives still needed are said. A drive that fails to mount or unmount is
-// said and logged; the watch goes on with the others.
+//      alone, named, logged. A device of a drive that is in the running
+//      run (pulled and plugged in again) waits until that run ended;
+//   3. mount it under mount_root/LABEL (read-only and the rest, Mounter):
+//      it waits for the next run.
+// Then the run:
+//   - none running and drives waiting: a run of them starts, on a thread
+//     of its own (the caller's ingest);
+//   - one running and drives waiting, none new for opt.settle_ms: the run
+//     is told to stop (its stop flag) and, once it has, its drives that
+//     were interrupted start again at once beside the waiting ones;
+//   - a run that ended: each drive it finished is unmounted, its custody
+//     line written, and the drives still needed are said.
+// A drive that fails to mount or unmount is said and logged; the watch
+// goes on with the others.
 #include "valise/watch.h"
 
+#include <algorithm>
+#include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "valise/report.h"
 
@@ -62,18 +74,45 @@ class Watch {
                hooks_.events->Describe() + "); mounting them under " +
                opt_.mount_root);
     hooks_.report_needed();
+    Status s;
     while (!Cancelled()) {
       std::vector<std::string> names;
-      VALISE_RETURN_IF_ERROR(hooks_.events->Wait(opt_.wait_ms, &names));
-      std::vector<WatchDrive> batch;
+      s = hooks_.events->Wait(opt_.wait_ms, &names);
+      if (!s.ok()) break;
       std::set<std::string> done;
       for (const std::string& name : names) {
         if (Cancelled()) break;
-        if (done.insert(name).second) Consider(name, &batch);
+        if (done.insert(name).second) Consider(name);
       }
-      if (!batch.empty()) Ingest(batch);
+      if (Cancelled()) break;
+      if (run_ && run_->done.load()) FinishRun();
+      if (run_ && !waiting_.empty() && !run_->stop.load() &&
+          Clock::now() - last_plugged_ >=
+              std::chrono::milliseconds(opt_.settle_ms)) {
+        hooks_.say(Labels(waiting_) + " joins the run of " +
+                   Labels(run_->drives) +
+                   ": that run stops at a clean point and starts again "
+                   "with every drive");
+        run_->restart = true;
+        run_->stop.store(true);
+      }
+      if (!run_) {
+        std::vector<std::string> later = std::move(later_);
+        later_.clear();
+        for (const std::string& name : later) Consider(name);
+        if (!waiting_.empty()) StartRun();
+      }
     }
-    return Status::OK();
+    // Stopped (or the events failed): the run stops as an interrupted
+    // ingest; the drives waiting for a run are unmounted, interrupted.
+    if (run_) {
+      run_->stop.store(true);
+      FinishRun();
+    }
+    std::vector<WatchDrive> waiting = std::move(waiting_);
+    waiting_.clear();
+    for (const WatchDrive& w : waiting) Finish(w, 130);
+    return s;
   }
 
  private:
@@ -107,7 +146,7 @@ class Watch {
     ++summary_->left_alone;
   }
 
-  void Consider(const std::string& name, std::vector<WatchDrive>* batch) {
+  void Consider(const std::string& name) {
     const std::string device = "/dev/" + name;
     DriveIdentity id;
     Status s = hooks_.prober->Identify(device, &id);
@@ -139,7 +178,22 @@ class Watch {
       return;
     }
     const ShipmentDrive& d = drives_.drives[drive_of[0]];
-    for (const WatchDrive& w : *batch) {
+    if (run_) {
+      for (const WatchDrive& w : run_->drives) {
+        if (w.label == d.label) {
+          // Pulled and plugged in again while its run goes on (that run
+          // will find it gone): looked at once the run ended.
+          if (std::find(later_.begin(), later_.end(), name) == later_.end()) {
+            hooks_.say(device + ": drive " + d.label +
+                       " is in the running run (as " + w.device +
+                       "): looked at when that run ends");
+            later_.push_back(name);
+          }
+          return;
+        }
+      }
+    }
+    for (const WatchDrive& w : waiting_) {
       if (w.label == d.label) {
         LeaveAlone(device, id, d.label,
                    "is drive " + d.label + ", which " + w.device +
@@ -173,49 +227,98 @@ class Watch {
       Worsen(2);
       return;
     }
-    batch->push_back(std::move(w));
+    waiting_.push_back(std::move(w));
+    last_plugged_ = Clock::now();
   }
 
-  void Ingest(const std::vector<WatchDrive>& batch) {
+  static std::string Labels(const std::vector<WatchDrive>& drives) {
     std::string labels;
-    for (const WatchDrive& w : batch) {
+    for (const WatchDrive& w : drives) {
       labels += (labels.empty() ? "" : ", ") + w.label;
     }
-    hooks_.say("ingesting " + labels);
-    ++summary_->ingests;
-    std::vector<int> codes = hooks_.ingest(batch);
-    codes.resize(batch.size(), 2);  // a result not given: trouble
-    for (size_t i = 0; i < batch.size(); ++i) {
-      const WatchDrive& w = batch[i];
-      const int code = codes[i];
-      Worsen(code);
-      if (code == 130) summary_->interrupted = true;
-      Status s = hooks_.mounter->Unmount(w.mount);
-      if (!s.ok()) hooks_.say(w.device + ": not unmounted: " + s.message());
-      CustodyRecord r;
-      r.event = "ingested";
-      r.device = w.device;
-      r.label = w.label;
-      r.fs_uuid = w.id.fs_uuid;
-      r.serial = w.id.serial;
-      r.host = opt_.host;
-      r.plugged = w.plugged;
-      r.done = hooks_.now();
-      r.result = ExitResultWord(code);
-      r.exit_code = code;
-      Log(r);
-      hooks_.say("drive " + w.label + " (" + w.device + "): " + r.result +
-                 (s.ok() ? "; unmounted, it can be unplugged"
-                         : "; still mounted at " + w.mount));
-      if (code == 0 || code == 1) ++summary_->drives_ingested;
-    }
-    if (!Cancelled()) hooks_.report_needed();
+    return labels;
   }
+
+  // A run of the drives waiting (those a restart carried over first).
+  void StartRun() {
+    run_ = std::make_unique<ActiveRun>();
+    run_->drives = std::move(waiting_);
+    waiting_.clear();
+    hooks_.say("ingesting " + Labels(run_->drives));
+    ++summary_->ingests;
+    ActiveRun* r = run_.get();
+    r->thread = std::thread([this, r] {
+      r->codes = hooks_.ingest(r->drives, &r->stop);
+      r->done.store(true);
+      if (hooks_.run_ended) hooks_.run_ended();
+    });
+  }
+
+  // Waits for the run to end. Its drives are finished, except those a
+  // restart interrupted: they wait (still mounted) for the next run.
+  void FinishRun() {
+    std::unique_ptr<ActiveRun> r = std::move(run_);
+    r->thread.join();
+    r->codes.resize(r->drives.size(), 2);  // a result not given: trouble
+    const bool restart = r->restart && !Cancelled();
+    std::vector<WatchDrive> carried;
+    for (size_t i = 0; i < r->drives.size(); ++i) {
+      if (restart && r->codes[i] == 130) {
+        carried.push_back(std::move(r->drives[i]));
+      } else {
+        Finish(r->drives[i], r->codes[i]);
+      }
+    }
+    waiting_.insert(waiting_.begin(), std::make_move_iterator(carried.begin()),
+                    std::make_move_iterator(carried.end()));
+    if (!Cancelled() && carried.size() < r->drives.size()) {
+      hooks_.report_needed();
+    }
+  }
+
+  // A drive done with: unmounted, logged, said.
+  void Finish(const WatchDrive& w, int code) {
+    Worsen(code);
+    if (code == 130) summary_->interrupted = true;
+    Status s = hooks_.mounter->Unmount(w.mount);
+    if (!s.ok()) hooks_.say(w.device + ": not unmounted: " + s.message());
+    CustodyRecord r;
+    r.event = "ingested";
+    r.device = w.device;
+    r.label = w.label;
+    r.fs_uuid = w.id.fs_uuid;
+    r.serial = w.id.serial;
+    r.host = opt_.host;
+    r.plugged = w.plugged;
+    r.done = hooks_.now();
+    r.result = ExitResultWord(code);
+    r.exit_code = code;
+    Log(r);
+    hooks_.say("drive " + w.label + " (" + w.device + "): " + r.result +
+               (s.ok() ? "; unmounted, it can be unplugged"
+                       : "; still mounted at " + w.mount));
+    if (code == 0 || code == 1) ++summary_->drives_ingested;
+  }
+
+  using Clock = std::chrono::steady_clock;
+  // The run going on, on its own thread.
+  struct ActiveRun {
+    std::vector<WatchDrive> drives;
+    std::thread thread;
+    std::vector<int> codes;  // written by the thread before `done`
+    std::atomic<bool> done{false};
+    std::atomic<bool> stop{false};
+    bool restart = false;  // stopped to take the waiting drives in
+  };
 
   const ShipmentDrives& drives_;
   const WatchOptions& opt_;
   const WatchHooks& hooks_;
   WatchSummary* summary_;
+  std::unique_ptr<ActiveRun> run_;
+  std::vector<WatchDrive> waiting_;  // mounted, for the next run
+  std::vector<std::string> later_;   // devices of drives in run_
+  Clock::time_point last_plugged_;   // when the last of waiting_ came
 };
 
 }  // namespace

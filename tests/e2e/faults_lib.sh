@@ -112,12 +112,13 @@ set_faults() {
   shift
   tmp="${FCTL[$name]}.new"
   if (($#)); then printf '%s\n' "$@" >"$tmp"; else : >"$tmp"; fi
-  # A new inode: faultfs sees the change whatever the timestamps' grain.
-  mv -f "$tmp" "${FCTL[$name]}"
   # faultfs re-reads it on its next request: make one, and wait for the
-  # "reload" line.
+  # "reload" line. Counted before the move: a request of someone else's
+  # (a late read of a released hang) may reload it at once.
   local before
   before=$(grep -c '^reload ' "${FLOG[$name]}" || true)
+  # A new inode: faultfs sees the change whatever the timestamps' grain.
+  mv -f "$tmp" "${FCTL[$name]}"
   for _ in $(seq 1 50); do
     stat "${FMNT[$name]}/." >/dev/null 2>&1 || true
     if (($(grep -c '^reload ' "${FLOG[$name]}" || true) > before)); then

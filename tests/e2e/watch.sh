@@ -3,8 +3,10 @@
 # plugged in. Three labelled ext4 drives (loop devices) are made and a
 # manifest taken of them, then detached. watch runs in a private mount
 # namespace (unshare -m), polling /sys (no udevd here); ship-01 is attached
-# before it starts (found by the rescan), a foreign ext4 drive and then
-# ship-02 and ship-03 while it runs. Each drive of the shipment is
+# before it starts (found by the rescan) and read slowly (a blkio
+# throttle); ship-02, plugged during ship-01's run, joins it (the run
+# stops and starts again with both); then a foreign ext4 drive and
+# ship-03. Each drive of the shipment is
 # identified, mounted read-only under --mount-root (its image unchanged
 # after, though attached writable), ingested, unmounted and logged in the
 # custody log; the foreign one is named, logged and never
@@ -61,6 +63,8 @@ DEST="$W/dest"
 ROOT="$W/mnt"
 LOGF="$DEST/.valise/custody.jsonl"
 attach_drive A
+# ship-01 reads slowly (its ingest lasts while ship-02 is plugged in).
+throttle_reads "${DEV[A]}" 500000
 start_bg WATCH unshare -m --propagation private "$VALISE" watch -m "$M" \
   -d "$DEST" --mount-root "$ROOT" --device-events "${WATCH_EVENTS:-poll}" \
   --no-progress
@@ -93,7 +97,14 @@ custody() {
 }
 
 log "ship-01, attached before watch started, is found by the rescan"
+wait_for "$ERR" "ingesting ship-01"
+log "ship-02, plugged while ship-01's run goes on, joins that run"
+attach_drive B
+wait_for "$ERR" "ship-02 joins the run of ship-01: that run stops at a clean point"
+throttle_reads "${DEV[A]}" 0
+wait_for "$ERR" "ingesting ship-01, ship-02"
 wait_for "$ERR" "drive ship-01 (${DEV[A]}): ok; unmounted"
+wait_for "$ERR" "drive ship-02 (${DEV[B]}): ok; unmounted"
 assert_contains "$ERR" "${DEV[A]}: drive ship-01 (uuid "
 assert_contains "$ERR" "mounting it at $ROOT/ship-01 (read-only)"
 assert_contains "$ERR" "still needed: "
@@ -115,10 +126,8 @@ assert_eq "${DEV[F]}" "$(custody "$FUUID" device)" "foreign drive's device"
 assert_unmounted
 assert_not_contains "$ERR" "$ROOT/F"
 
-log "ship-02 and ship-03 complete the shipment"
-attach_drive B
+log "ship-03 completes the shipment"
 attach_drive C
-wait_for "$ERR" "drive ship-02 (${DEV[B]}): ok"
 wait_for "$ERR" "drive ship-03 (${DEV[C]}): ok"
 wait_for "$ERR" "shipment complete: every file arrived and verified"
 assert_unmounted

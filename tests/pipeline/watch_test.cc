@@ -5,24 +5,77 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "support/test_util.h"
 
 namespace valise {
 namespace {
 
+// Which runs have ended: in step with the watch, a round of devices is
+// reported only once the run going on has ended (the loop's sequence of
+// the tests before runs had threads of their own), unless `overlap`.
+struct RunGate {
+  std::mutex mu;
+  std::condition_variable cv;
+  int started = 0, ended = 0;
+  bool overlap = false;
+  void Started() {
+    std::lock_guard<std::mutex> l(mu);
+    ++started;
+  }
+  void End() {
+    std::lock_guard<std::mutex> l(mu);
+    ++ended;
+    cv.notify_all();
+  }
+  int Ended() {
+    std::lock_guard<std::mutex> l(mu);
+    return ended;
+  }
+  void AwaitQuiet() {
+    std::unique_lock<std::mutex> l(mu);
+    if (overlap) return;
+    cv.wait(l, [&] { return ended == started; });
+  }
+};
+
 // Reports scripted rounds of device names, then sets the cancel flag.
 class FakeEvents final : public DeviceEvents {
  public:
   std::deque<std::vector<std::string>> rounds;
   std::atomic<bool>* cancel = nullptr;
+  RunGate* gate = nullptr;
+  // With overlap: rounds of nothing until `want_runs` runs have ended (at
+  // most this many), then the stop.
+  int empty_rounds_before_cancel = 0;
+  int want_runs = 0;
+  // At the Nth call (from 1), *release is set: what was reported before
+  // has been looked at by then.
+  std::atomic<bool>* release = nullptr;
+  int release_at = 0, calls = 0;
+  bool drained = false;
   Status Wait(int, std::vector<std::string>* names) override {
+    gate->AwaitQuiet();
+    if (release != nullptr && ++calls == release_at) release->store(true);
     names->clear();
+    if (rounds.empty() && empty_rounds_before_cancel > 0 &&
+        gate->Ended() < want_runs) {
+      --empty_rounds_before_cancel;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return Status::OK();
+    }
     if (rounds.empty()) {
-      cancel->store(true);
+      // One round of nothing first: the loop takes the last run's result
+      // (as it would before any stop came), then the stop.
+      if (drained) cancel->store(true);
+      drained = true;
       return Status::OK();
     }
     *names = rounds.front();
@@ -45,20 +98,27 @@ class FakeProber final : public DriveProber {
 
 class FakeMounter final : public Mounter {
  public:
+  std::mutex mu;  // the ingest (its own thread) looks at `mounted`
   std::map<std::string, std::string> mounted;  // dir -> device
   std::vector<std::string> log;
   std::string refuse;  // a device whose mount fails
   Status Mount(const std::string& device, const std::string& fs_type,
                const std::string& dir) override {
     if (device == refuse) return Status::IOError("mount " + device, "EIO");
+    std::lock_guard<std::mutex> l(mu);
     log.push_back("mount " + device + " " + fs_type + " " + dir);
     mounted[dir] = device;
     return Status::OK();
   }
   Status Unmount(const std::string& dir) override {
+    std::lock_guard<std::mutex> l(mu);
     log.push_back("umount " + dir);
     return mounted.erase(dir) ? Status::OK()
                               : Status::NotFound(dir, "not mounted");
+  }
+  bool IsMounted(const std::string& dir) {
+    std::lock_guard<std::mutex> l(mu);
+    return mounted.count(dir) == 1;
   }
 };
 
@@ -90,16 +150,23 @@ struct Harness {
   FakeProber prober;
   FakeMounter mounter;
   std::atomic<bool> cancel{false};
+  std::mutex ingests_mu;
   std::vector<std::vector<std::string>> ingests;  // sources of each run
   std::vector<int> codes;                         // exit of each run
   std::vector<std::string> said, custody;
   int needed = 0;
   bool cancel_in_ingest = false;
+  // With gate.overlap: a run lasts until told to stop (then 130 for each
+  // drive), or, once it is the last run expected, returns at once.
+  size_t runs_until_done = 0;
+  std::atomic<bool> release{false};  // ends such a run as done (ok)
+  RunGate gate;
   WatchHooks hooks;
   WatchOptions opt;
 
   Harness() {
     events.cancel = &cancel;
+    events.gate = &gate;
     opt.mount_root = "/mnt/w";
     opt.host = "h";
     hooks.events = &events;
@@ -107,20 +174,37 @@ struct Harness {
     hooks.mounter = &mounter;
     hooks.cancel = &cancel;
     hooks.now = [] { return std::string("2026-12-06T08:00:00Z"); };
-    hooks.say = [this](const std::string& l) { said.push_back(l); };
+    hooks.say = [this](const std::string& l) {
+      // Said on the loop's thread just before a run's thread starts.
+      if (l.rfind("ingesting ", 0) == 0) gate.Started();
+      said.push_back(l);
+    };
     hooks.custody = [this](const std::string& l) {
       custody.push_back(l);
       return Status::OK();
     };
     hooks.report_needed = [this] { ++needed; };
-    hooks.ingest = [this](const std::vector<WatchDrive>& batch) {
+    hooks.run_ended = [this] { gate.End(); };
+    hooks.ingest = [this](const std::vector<WatchDrive>& batch,
+                          const std::atomic<bool>* stop) {
       std::vector<std::string> srcs;
       for (const WatchDrive& w : batch) {
         // The drives are mounted while they are ingested.
-        EXPECT_EQ(mounter.mounted.count(w.mount), 1u) << w.mount;
+        EXPECT_TRUE(mounter.IsMounted(w.mount)) << w.mount;
         srcs.push_back(w.mount);
       }
-      ingests.push_back(srcs);
+      size_t n;
+      {
+        std::lock_guard<std::mutex> l(ingests_mu);
+        ingests.push_back(srcs);
+        n = ingests.size();
+      }
+      if (gate.overlap && n < runs_until_done) {
+        while (!stop->load() && !release.load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        if (stop->load()) return std::vector<int>(batch.size(), 130);
+      }
       if (cancel_in_ingest) cancel.store(true);
       // Each run: the next code, for the first drive; the others ok.
       std::vector<int> out(batch.size(), 0);
@@ -245,6 +329,57 @@ TEST(Watch, ADriveReattachedIsIngestedAgain) {
   ASSERT_EQ(h.ingests.size(), 2u);
   EXPECT_EQ(s.drives_ingested, 2u);
   EXPECT_EQ(s.worst_exit, 1);
+}
+
+TEST(Watch, ADrivePluggedDuringARunJoinsIt) {
+  Harness h;
+  h.gate.overlap = true;
+  h.opt.settle_ms = 0;
+  h.runs_until_done = 2;  // the first run lasts until it is stopped
+  h.prober.ids["/dev/loop1"] = Ext4("uuid-1");
+  h.prober.ids["/dev/loop2"] = Ext4("uuid-2");
+  h.events.rounds = {{"loop1"}, {"loop2"}};
+  h.events.empty_rounds_before_cancel = 400;  // 2 s at most for the rest
+  h.events.want_runs = 2;
+  const WatchSummary s = h.Run(TwoDrives());
+  ASSERT_EQ(h.ingests.size(), 2u);
+  EXPECT_EQ(h.ingests[0], std::vector<std::string>{"/mnt/w/ship-01"});
+  EXPECT_EQ(h.ingests[1],
+            (std::vector<std::string>{"/mnt/w/ship-01", "/mnt/w/ship-02"}));
+  EXPECT_TRUE(h.Said("ship-02 joins the run of ship-01: that run stops"));
+  // The restart is no drive's result: each drive is logged once, ok.
+  ASSERT_EQ(h.custody.size(), 2u);
+  for (const std::string& l : h.custody) {
+    EXPECT_NE(l.find("\"result\":\"ok\""), std::string::npos) << l;
+  }
+  EXPECT_EQ(s.drives_ingested, 2u);
+  EXPECT_EQ(s.worst_exit, 0);
+  EXPECT_FALSE(s.interrupted);
+  EXPECT_TRUE(h.mounter.mounted.empty());
+}
+
+TEST(Watch, ADrivePluggedAgainDuringItsRunIsLookedAtAfterIt) {
+  Harness h;
+  h.gate.overlap = true;
+  h.runs_until_done = 2;  // the first run lasts until released
+  h.events.release = &h.release;
+  h.events.release_at = 3;  // once the second round was looked at
+  h.prober.ids["/dev/loop1"] = Ext4("uuid-1");
+  h.prober.ids["/dev/loop5"] = Ext4("uuid-1");  // ship-01, pulled, back
+  h.codes = {1, 0};  // pulled mid-read: problems; then complete
+  h.events.rounds = {{"loop1"}, {"loop5"}};
+  h.events.empty_rounds_before_cancel = 400;
+  h.events.want_runs = 2;
+  const WatchSummary s = h.Run(TwoDrives());
+  EXPECT_TRUE(
+      h.Said("/dev/loop5: drive ship-01 is in the running run (as "
+             "/dev/loop1): looked at when that run ends"));
+  ASSERT_EQ(h.ingests.size(), 2u);
+  EXPECT_EQ(h.ingests[1], std::vector<std::string>{"/mnt/w/ship-01"});
+  EXPECT_TRUE(h.Said("drive ship-01 (/dev/loop1): problems"));
+  EXPECT_TRUE(h.Said("drive ship-01 (/dev/loop5): ok"));
+  EXPECT_EQ(s.drives_ingested, 2u);
+  EXPECT_TRUE(h.mounter.mounted.empty());
 }
 
 TEST(Watch, ALabelIsOnePathComponent) {
