@@ -61,6 +61,16 @@ struct PipelineOptions {
   DigestSet hash_only;
   // Draw progress bars on stderr when it is a terminal. Default: false.
   bool progress = false;
+  // A stats line on stderr every this many seconds (--stats); 0: none.
+  // stats_final: the last line even when no interval passed (see
+  // ProgressOptions). Defaults: 0, true.
+  double stats_seconds = 0;
+  bool stats_final = true;
+  // The Prometheus text-format metrics file (--metrics); "": none.
+  std::string metrics_file;
+  // Per SRC, in order, the name progress and metrics give the drive (its
+  // label in M.drives); "" or missing: its SRC. Default: none.
+  std::vector<std::string> drive_labels;
   // Set by a signal handler: stop issuing reads, finish what is in flight,
   // report what is known as interrupted. Must remain live for the call.
   const std::atomic<bool>* cancel = nullptr;
@@ -77,6 +87,25 @@ struct PipelineOptions {
   // Default: none.
   PackParity* pack = nullptr;
 };
+
+// The progress of a run with these options (bars, stats lines, metrics).
+inline ProgressOptions ProgressOptionsOf(const PipelineOptions& o) {
+  ProgressOptions p;
+  p.bars = o.progress;
+  p.stats_seconds = o.stats_seconds;
+  p.stats_final = o.stats_final;
+  p.metrics_path = o.metrics_file;
+  return p;
+}
+
+// The name progress gives SRC `i`: its label if opt has one, else `source`.
+inline std::string ProgressName(const PipelineOptions& o, size_t i,
+                                const std::string& source) {
+  if (i < o.drive_labels.size() && !o.drive_labels[i].empty()) {
+    return o.drive_labels[i];
+  }
+  return source;
+}
 
 // Whether `source` can be a drive (SRC): it is there and is a directory,
 // an image file or a block device. A symlink given as SRC

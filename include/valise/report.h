@@ -235,36 +235,83 @@ std::string FormatHtml(const RunReport& r);
 // its line shows bytes and rate, without percent or ETA.
 inline constexpr uint64_t kUnknownSize = ~uint64_t{0};
 
-// Progress bars on a terminal: one line per drive (bytes done / planned,
-// percent, rate over the last few seconds, ETA) and a total, redrawn in
-// place at most 5 times a second. Does nothing when `fd` is not a terminal
-// or when disabled (Add still counts).
+// How a run shows its progress (ProgressOptions below):
+//  - bars on a terminal: one line per drive (bytes done / planned,
+//    percent, rate over the last few seconds, ETA, "stalled" over the bar
+//    of a drive that has delivered nothing for stall_seconds) and a total
+//    whose ETA is the slowest drive's, redrawn in place at most 5 times a
+//    second; the final frame shows average rates. Nothing when `fd` is not
+//    a terminal or bars are off (Add still counts).
+//  - stats lines (--stats): one line every stats_seconds on `fd`, for a
+//    log (src/pipeline/progress_render.h, RenderStatsLine), and a last one
+//    with average rates.
+//  - a metrics file (--metrics): Prometheus text format, rewritten
+//    atomically every metrics_seconds and at the end
+//    (src/pipeline/progress_metrics.h lists the metrics).
+// The rules of rates, stalls and ETAs: src/pipeline/progress_estimate.h.
+class FileSystem;
+struct ProgressOptions {
+  // Bars, where `fd` is a terminal. Default: false.
+  bool bars = false;
+  // A stats line every this many seconds; 0: none. Default: 0.
+  double stats_seconds = 0;
+  // The last stats line (average rates) even when no interval passed;
+  // false: only after at least one interval line (the default --stats of a
+  // stderr that is no terminal stays silent on a short run). Default: true.
+  bool stats_final = true;
+  // The metrics file; "": none. Default: "".
+  std::string metrics_path;
+  double metrics_seconds = 10;  // Default: 10.
+  // A drive that delivers no byte for this long reads "stalled" (the
+  // read still waits: --io-timeout gives the drive up). Default: 10.
+  double stall_seconds = 10;
+  // Where the metrics file is written; null: FileSystem::Default().
+  FileSystem* fs = nullptr;
+  // Seconds since the run began; null: the monotonic clock. Tests.
+  std::function<double()> clock;
+  static ProgressOptions Bars(bool enabled);
+};
+
 class Progress {
  public:
-  // `fd` is where the bars go (stderr unless a test says otherwise).
-  // REQUIRES: drive_names.size() == planned_bytes.size().
+  // `fd` is where the bars and stats lines go (stderr unless a test says
+  // otherwise). REQUIRES: drive_names.size() == planned_bytes.size().
   Progress(std::vector<std::string> drive_names,
            std::vector<uint64_t> planned_bytes, bool enabled, int fd = 2);
-  ~Progress();  // erases the bars unless Finish() was called
+  Progress(std::vector<std::string> drive_names,
+           std::vector<uint64_t> planned_bytes, const ProgressOptions& options,
+           int fd = 2);
+  // Erases the bars unless Finish() was called (then the metrics file
+  // says the run ended).
+  ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
   // Counts `bytes` more done on `drive`; an index out of range is ignored.
   // Lock-free; any thread.
   void Add(int drive, uint64_t bytes);
+  // One more file of `drive` done (`failed`: its read failed); an index
+  // out of range is ignored. Lock-free; any thread.
+  void FileDone(int drive, bool failed);
+  // Files given to `drive` in this run: once all are done the drive is
+  // finished (never "stalled"). Same thread as Tick.
+  void AddPlannedFiles(int drive, uint64_t files);
   // Bytes counted so far on `drive` (0 if out of range). Any thread.
   uint64_t done(int drive) const;
   // Whether bars are drawn (enabled and fd is a terminal).
   bool active() const;
 
-  // Redraws if at least 200 ms passed since the last frame; one thread.
+  // Redraws if at least 200 ms passed since the last frame, writes a
+  // stats line or the metrics file when their interval has passed; one
+  // thread.
   void Tick();
   // Writes `line` (a message, without newline) above the bars, which are
   // redrawn below it, so messages and bars do not mangle each other. When
   // inactive, just writes the line and a newline to fd. Same thread as Tick.
   void Log(std::string_view line);
-  // Draws the final state once and leaves it on the screen; later calls
-  // to Tick/Finish do nothing.
+  // Draws the final state once (average rates) and leaves it on the
+  // screen, writes the last stats line and the metrics file (running 0);
+  // later calls to Tick/Finish do nothing.
   void Finish();
 
  private:

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "pipeline/progress_render.h"
 #include "pipeline/verify_internal.h"
 #include "valise/bagit.h"
 #include "valise/drives.h"
@@ -109,6 +110,15 @@ int DryRun(FileSystem* fs, const Args& args, const Manifest& manifest,
     return kExitTrouble;
   }
   PrintOut(FormatIngestDryRun(plan, manifest, args.dest));
+  if (!plan.space.Fits() && !args.no_space_check) {
+    const IngestDryRun::Space& sp = plan.space;
+    PrintError(fmt::format(
+        "{}: no room for this run: it writes {} and {} files, {} has {} and "
+        "{} files free; free space, give fewer drives, or --no-space-check",
+        args.dest, HumanBytes(sp.need_bytes), sp.need_inodes, sp.at,
+        HumanBytes(sp.free_bytes), sp.free_inodes));
+    return kExitTrouble;
+  }
   return plan.ExitCode() == 0 ? kExitOk : kExitProblems;
 }
 
@@ -138,9 +148,11 @@ int RunIngest(const Args& args, RunReport* report_out) {
   for (const std::string& src : args.sources) {
     if (s.ok()) s = CheckSource(fs, src);
   }
-  // --report, before DEST is opened or any drive read.
+  // --report and --metrics, before DEST is opened or any drive read;
+  // --dry-run checks them too and drops them unwritten.
   std::unique_ptr<Output> report_file;
-  if (s.ok() && !args.dry_run) s = CreateReportOutput(args, &report_file);
+  if (s.ok()) s = CreateReportOutput(args, &report_file);
+  if (s.ok()) s = CheckMetricsOutput(args);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -175,6 +187,7 @@ int RunIngest(const Args& args, RunReport* report_out) {
     return kExitTrouble;
   }
   if (args.dry_run) return DryRun(fs, args, manifest, labels);
+  opt.drive_labels = labels;
   // DEST s3://BUCKET/PREFIX: objects through the S3 client; the file
   // system sees s3:// paths as objects (to read back a key found there).
   S3Session s3;

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "valise/bagit.h"
+#include "valise/ingest_dry_run.h"
 #include "valise/rebuild.h"
 
 namespace valise::cli {
@@ -44,6 +45,19 @@ int RunVerifyBags(const Args& args, FileSystem* fs, const PipelineOptions& opt,
   return EmitReport(args, report, report_file);
 }
 
+// --dry-run: what each SRC holds of M, the time to read it; nothing read
+// but the drives' trees.
+int DryRun(FileSystem* fs, const Args& args, const Manifest& manifest) {
+  IngestDryRun plan;
+  Status s = PlanVerifyDryRun(fs, manifest, args.sources, {}, &plan);
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  PrintOut(FormatVerifyDryRun(plan, manifest));
+  return plan.ExitCode() == 0 ? kExitOk : kExitProblems;
+}
+
 }  // namespace
 
 int RunVerify(const Args& args) {
@@ -53,6 +67,7 @@ int RunVerify(const Args& args) {
   // --report, before any drive is read.
   std::unique_ptr<Output> report_file;
   if (s.ok()) s = CreateReportOutput(args, &report_file);
+  if (s.ok()) s = CheckMetricsOutput(args);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -84,6 +99,10 @@ int RunVerify(const Args& args) {
         return kExitTrouble;
       }
     }
+    if (args.dry_run) {
+      PrintError("--dry-run: not for bags yet (give -m M)");
+      return kExitTrouble;
+    }
     return RunVerifyBags(args, fs, opt, report_file.get());
   }
   // A source that is not there, or cannot be a drive, is a usage error,
@@ -109,6 +128,7 @@ int RunVerify(const Args& args) {
     PrintError(s.message());
     return kExitTrouble;
   }
+  if (args.dry_run) return DryRun(fs, args, manifest);
   RunReport report;
   report.manifest = args.manifest;
   // Missing files as manifest entries: `manifest` outlives EmitReport.

@@ -108,8 +108,21 @@ class SidecarOutput {
 // --hash: a comma-separated list of digest names into *set.
 Status ParseDigestList(const std::string& list, DigestSet* set);
 
-// The pipeline options the flags ask for.
+// The pipeline options the flags ask for. --stats: as given, else (no
+// --stats) a line every 60 s when stderr is not a terminal and not
+// --quiet, the last line only if one was printed.
 Status PipelineFromArgs(const Args& args, PipelineOptions* opt);
+
+// A duration: a number with an optional unit, ms, s, m or h ("60s",
+// "1.5m", "500ms", "0"; no unit: seconds). InvalidArgument naming `flag`
+// otherwise, or above a day.
+Status ParseDuration(const std::string& flag, const std::string& text,
+                     double* seconds);
+
+// --metrics FILE: checked as every output is (output.h), but a regular
+// file already there is replaced without --force (the file is rewritten
+// every few seconds anyway), before any drive is read. Writes nothing.
+Status CheckMetricsOutput(const Args& args);
 
 // SIGINT, SIGTERM and SIGHUP set the returned flag (a second one exits at
 // once): the run stops cleanly, its state saved, exit 130.

@@ -231,8 +231,57 @@ Status PipelineFromArgs(const Args& args, PipelineOptions* opt) {
   }
   opt->progress =
       !args.no_progress && !args.quiet && !args.json && isatty(STDERR_FILENO);
+  if (!args.stats.empty()) {
+    VALISE_RETURN_IF_ERROR(
+        ParseDuration("--stats", args.stats, &opt->stats_seconds));
+    opt->stats_final = true;
+  } else if (!args.quiet && isatty(STDERR_FILENO) != 1) {
+    // Like rclone's: a log (nohup, systemd) shows the run going on.
+    opt->stats_seconds = 60;
+    opt->stats_final = false;
+  }
+  opt->metrics_file = args.metrics;
   opt->cancel = args.cancel != nullptr ? args.cancel : InstallSignalHandlers();
   return Status::OK();
+}
+
+Status ParseDuration(const std::string& flag, const std::string& text,
+                     double* seconds) {
+  static constexpr std::pair<const char*, double> kUnits[] = {
+      {"ms", 0.001}, {"s", 1}, {"m", 60}, {"h", 3600}, {"", 1}};
+  auto bad = [&] {
+    return Status::InvalidArgument(
+        flag, "'" + text + "' is not a duration (60s, 5m, 1h, 500ms, 0)");
+  };
+  size_t end = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &end);
+  } catch (const std::exception&) {
+    return bad();
+  }
+  const std::string unit = text.substr(end);
+  for (const auto& [name, scale] : kUnits) {
+    if (unit != name) continue;
+    const double s = v * scale;
+    if (!(s >= 0 && s <= 86400) || text[0] == ' ') {
+      return Status::InvalidArgument(
+          flag, "'" + text + "' must be from 0 to 24 hours");
+    }
+    *seconds = s;
+    return Status::OK();
+  }
+  return bad();
+}
+
+Status CheckMetricsOutput(const Args& args) {
+  if (args.metrics.empty()) return Status::OK();
+  OutputGuard guard = GuardFromArgs(args);
+  guard.force = true;
+  // Created and dropped unnamed: the directory takes a file, and nothing
+  // is left behind; the run writes the file itself.
+  std::unique_ptr<Output> out;
+  return Output::Create("--metrics", args.metrics, 0644, false, guard, &out);
 }
 
 bool AnyS3Path(const std::vector<std::string>& paths) {

@@ -112,6 +112,30 @@ const std::vector<FlagDef>& FlagTable() {
       {kManifest | kPack | kVerify | kIngest | kWatch, "--no-progress", nullptr,
        "output", "no progress bars (they are drawn only on a terminal anyway)",
        "", &Args::no_progress},
+      {kManifest | kVerify | kIngest, "--stats", "DURATION", "output",
+       "a progress line on stderr every DURATION (60s when not a terminal)",
+       "One line per interval on standard error: the elapsed time, the "
+       "total (percent, bytes, rate, ETA of the slowest drive) and each "
+       "drive's percent, rate and ETA or \"stalled\" (no byte for 10 s); "
+       "at the end one line of average rates. DURATION is a number with "
+       "ms, s, m or h (no unit: seconds), at most 24h; 0 turns the lines "
+       "off. Default: 60s when standard error is not a terminal (a log, "
+       "nohup, systemd) and not --quiet, the last line then only after a "
+       "run longer than one interval; on a terminal, none (the bars show "
+       "the same).",
+       &Args::stats},
+      {kVerify | kIngest, "--metrics", "FILE", "output",
+       "keep a Prometheus metrics file of the run's progress (textfile)",
+       "A Prometheus text-format file for node_exporter's textfile "
+       "collector, rewritten atomically (a temporary file beside it, then "
+       "rename) every 10 s and when the run ends: per drive (label "
+       "drive=\"NAME\", its label in M.drives where known, else its SRC) "
+       "bytes and files read and planned, failed reads, rate, stalled, "
+       "ETA; for the run, the slowest drive's ETA, elapsed time and "
+       "valise_run_running (0 once it ended). Checked before any drive is "
+       "read as --report is, but an existing regular file is replaced. "
+       "Metric names: docs/operator-guide.md.",
+       &Args::metrics},
       {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--retries",
        "N", "reliability", "retries of a failed read before giving up (2)",
        "A read that fails with EIO is retried N times; then its range is "
@@ -217,10 +241,33 @@ const std::vector<FlagDef>& FlagTable() {
        "say what would be read from which drive; read and write nothing",
        "Reads DEST's journal and the drives' directory trees (names and "
        "sizes), never a file's contents, and prints what is already in "
-       "place in DEST, what each SRC would supply (files, bytes) and what "
-       "would still be missing after the run. Writes nothing (no DEST, no "
-       "--report). Exit status 0 if every file would be in place after "
-       "the run, 1 if not, 2 trouble (the same refusals as the run).",
+       "place in DEST, what each SRC would supply (files, bytes, predicted "
+       "time at an assumed rate: 180 MB/s a spinning drive, 450 MB/s "
+       "another), the run's predicted time (the slowest drive's), DEST's "
+       "free space against what the run would write (its bytes plus 4 KiB "
+       "and an inode a file) and what would still be missing after the "
+       "run. The drives are matched and --report and --metrics checked as "
+       "for the run, but nothing is written (no DEST, no --report). Exit "
+       "status 0 if every file would be in place after the run, 1 if not, "
+       "2 trouble (the same refusals as the run, and a DEST too small "
+       "unless --no-space-check).",
+       &Args::dry_run},
+      {kIngest, "--no-space-check", nullptr, "output",
+       "--dry-run: do not refuse a DEST without room for the run",
+       "Without it, ingest --dry-run exits 2 when DEST's file system has "
+       "less free space (or fewer free inodes) than the run would write, "
+       "saying how much is missing; with it, the plan is shown and judged "
+       "on the files alone (a DEST that will grow, or be emptied first).",
+       &Args::no_space_check},
+      {kVerify, "--dry-run", nullptr, "output",
+       "say what would be read from which drive; read nothing",
+       "Reads the drives' directory trees (names and sizes), never a "
+       "file's contents, and prints what each SRC holds of the manifest "
+       "(the copies verify would read: files, bytes, predicted time at an "
+       "assumed rate: 180 MB/s a spinning drive, 450 MB/s another), the "
+       "predicted time (the slowest drive's) and the files on no SRC. "
+       "--report and --metrics are checked, nothing is written. Exit status "
+       "0 if every file is on some SRC, 1 if not, 2 trouble.",
        &Args::dry_run},
       {kIngest, "--bag", nullptr, "output",
        "make DEST a BagIt 1.0 bag: payload under DEST/data/, tag files",

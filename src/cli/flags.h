@@ -42,6 +42,9 @@ struct Args {
   bool json = false;
   bool quiet = false;
   bool no_progress = false;
+  std::string stats;    // --stats DURATION; "": the default (see flags.cc)
+  std::string metrics;  // --metrics FILE
+  bool no_space_check = false;  // ingest --no-space-check
   bool no_chunks = false;
   std::string labels;  // manifest --label: one per SRC, comma-separated
   bool no_uring = false;

@@ -144,7 +144,7 @@ Status MakeManifest(FileSystem* fs, const std::vector<std::string>& sources,
         });
   }
   {
-    Progress progress(names, planned, opt.progress);
+    Progress progress(names, planned, ProgressOptionsOf(opt));
     VALISE_RETURN_IF_ERROR(
         reader.Run(jobs, &progress, [&](const ReadJob& job, ReadOutcome&& out) {
           if (out.status.ok() && out.observer) {

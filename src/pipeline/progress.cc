@@ -26,7 +26,10 @@
 #include <chrono>
 #include <cmath>
 
+#include "pipeline/progress_estimate.h"
+#include "pipeline/progress_metrics.h"
 #include "pipeline/progress_render.h"
+#include "valise/file_system.h"
 #include "valise/report.h"
 
 namespace valise {
@@ -96,8 +99,9 @@ std::string FitName(const std::string& name, size_t width) {
 }
 
 struct LineFields {
-  bool known = false;   // planned size known
-  double fraction = 0;  // of planned done, 0..1
+  bool known = false;    // planned size known
+  bool stalled = false;  // the bar says "stalled"
+  double fraction = 0;   // of planned done, 0..1
   std::string pct, bytes, rate, eta;
 };
 
@@ -115,8 +119,10 @@ LineFields ComputeFields(const ProgressLine& l) {
     }
     f.pct = fmt::format("{:>3}%", pct);
     f.bytes = HumanBytes(l.done) + "/" + HumanBytes(l.planned);
-    if (l.done >= l.planned) {
+    if (l.done >= l.planned || (l.has_eta && l.eta == 0)) {
       f.eta = "ETA done";
+    } else if (l.has_eta) {
+      f.eta = l.eta > 0 ? "ETA " + ClockTime(l.eta) : "ETA --:--";
     } else if (l.rate > 0 && std::isfinite(l.rate)) {
       f.eta = "ETA " + ClockTime((l.planned - l.done) / l.rate);
     } else {
@@ -127,6 +133,11 @@ LineFields ComputeFields(const ProgressLine& l) {
     f.bytes = HumanBytes(l.done) + "/?";
     f.eta = "ETA ?";
   }
+  // The final frame's rates are averages; a stalled drive's ETA is
+  // unknown, and says why.
+  if (l.average) f.eta = "avg";
+  if (l.stalled) f.eta = "stalled";
+  f.stalled = l.stalled;
   f.rate = HumanRate(l.rate);
   return f;
 }
@@ -151,14 +162,24 @@ std::string Stats(const LineFields& f, int level) {
   }
 }
 
+// A stalled drive's bar has " stalled " over its middle, so it stands out
+// among the moving ones even where the ETA field was dropped for width.
+std::string MarkStalled(std::string bar) {
+  static constexpr std::string_view kMark = " stalled ";
+  if (bar.size() < kMark.size()) return bar;
+  bar.replace((bar.size() - kMark.size()) / 2, kMark.size(), kMark);
+  return bar;
+}
+
 std::string Bar(const LineFields& f, int width, double elapsed) {
   std::string bar(width, '.');
   if (f.known) {
     int filled = static_cast<int>(f.fraction * width);
     filled = std::clamp(filled, 0, width);
     std::fill(bar.begin(), bar.begin() + filled, '#');
-    return bar;
+    return f.stalled ? MarkStalled(bar) : bar;
   }
+  if (f.stalled) return MarkStalled(std::string(width, ' '));
   // Unknown size: a marker bouncing across the bar, 4 cells a second,
   // shows the drive is being read without claiming a fraction.
   bar.assign(width, ' ');
@@ -242,6 +263,50 @@ std::vector<std::string> RenderProgress(const ProgressFrame& frame, int width,
   return out;
 }
 
+namespace {
+
+// The percent without its padding; the bytes done when the size is
+// unknown.
+std::string Trimmed(const LineFields& f) {
+  if (!f.known) return f.bytes;
+  return f.pct.substr(std::min(f.pct.find_first_not_of(' '), f.pct.size()));
+}
+
+// "/mnt/a 50% 120.0 MB/s ETA 1:00" ("/mnt/a 1.2 GiB avg 120.0 MB/s" in the
+// final frame).
+std::string StatsPart(const ProgressLine& l) {
+  const LineFields f = ComputeFields(l);
+  const std::string name = AsciiName(l.name);
+  if (l.average) {
+    return fmt::format("{} {} avg {}", name, HumanBytes(l.done), f.rate);
+  }
+  return fmt::format("{} {} {} {}", name, Trimmed(f), f.rate, f.eta);
+}
+
+}  // namespace
+
+std::string RenderStatsLine(const ProgressFrame& frame,
+                            double elapsed_seconds) {
+  const ProgressLine& t = frame.total;
+  const LineFields f = ComputeFields(t);
+  const std::string when = ClockTime(std::max(0.0, elapsed_seconds));
+  std::string out;
+  if (t.average) {
+    out = fmt::format("valise: done in {} total {} avg {}", when,
+                      HumanBytes(t.done), f.rate);
+  } else {
+    out = fmt::format("valise: {} total {} {} {} {}", when, Trimmed(f), f.bytes,
+                      f.rate, f.eta);
+  }
+  // A drive with nothing to do (ingest's read-back of DEST, on a first
+  // run) would only lengthen the line.
+  for (const ProgressLine& l : frame.drives) {
+    if (l.planned == 0 && l.done == 0) continue;
+    out += " | " + StatsPart(l);
+  }
+  return out;
+}
+
 std::string RenderProgressForTest(const ProgressFrame& frame, int width,
                                   double elapsed_seconds) {
   std::string out;
@@ -259,7 +324,7 @@ std::string RenderProgressForTest(const ProgressFrame& frame, int width,
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr auto kMinFrameInterval = std::chrono::milliseconds(200);
+constexpr double kMinFrameSeconds = 0.2;
 constexpr double kRateWindowSeconds = 5.0;
 constexpr int kDefaultWidth = 80;
 
@@ -288,19 +353,43 @@ int TerminalWidth(int fd) {
 }  // namespace
 
 struct Progress::State {
-  std::vector<std::string> names;
-  std::vector<uint64_t> planned;
-  std::unique_ptr<std::atomic<uint64_t>[]> done;
+  ProgressOptions opt;
   size_t n = 0;
+  std::unique_ptr<std::atomic<uint64_t>[]> done, files, errors;
+  std::unique_ptr<ProgressTracker> tracker;
   int fd = 2;
-  bool active = false;
+  bool active = false;  // bars drawn
   bool finished = false;
   bool drawn = false;
   size_t lines_on_screen = 0;
   Clock::time_point start;
-  Clock::time_point last_frame;
-  std::vector<RateWindow> rates;
-  RateWindow total_rate{kRateWindowSeconds};
+  double last_sample = -1;
+  double last_frame = 0;
+  double next_stats = 0;
+  double next_metrics = 0;
+  uint64_t stats_lines = 0;
+  bool metrics_warned = false;
+
+  double Now() const {
+    if (opt.clock) return opt.clock();
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  // The counters into the tracker, at most every kMinFrameSeconds (the
+  // stall clock needs no finer grain) unless `force`.
+  void Sample(double t, bool force) {
+    if (!force && last_sample >= 0 && t - last_sample < kMinFrameSeconds) {
+      return;
+    }
+    std::vector<DriveCounters> c(n);
+    for (size_t i = 0; i < n; ++i) {
+      c[i].bytes = done[i].load(std::memory_order_relaxed);
+      c[i].files = files[i].load(std::memory_order_relaxed);
+      c[i].errors = errors[i].load(std::memory_order_relaxed);
+    }
+    tracker->Sample(std::max(t, last_sample), c);
+    last_sample = std::max(t, last_sample);
+  }
 
   // ESC [ n A moves the cursor up n lines (to the first bar); ESC [ J
   // clears from there to the end of the screen.
@@ -309,26 +398,8 @@ struct Progress::State {
     return fmt::format("\x1b[{}A\r\x1b[J", lines_on_screen);
   }
 
-  std::string Frame(Clock::time_point now) {
-    double t = std::chrono::duration<double>(now - start).count();
-    ProgressFrame frame;
-    uint64_t total_done = 0, total_planned = 0;
-    bool total_known = true;
-    for (size_t i = 0; i < n; ++i) {
-      uint64_t d = done[i].load(std::memory_order_relaxed);
-      rates[i].Sample(t, d);
-      frame.drives.push_back({names[i], d, planned[i], rates[i].Rate()});
-      total_done += d;
-      if (planned[i] == kUnknownSize) {
-        total_known = false;
-      } else {
-        total_planned += planned[i];
-      }
-    }
-    total_rate.Sample(t, total_done);
-    frame.total = {"total", total_done,
-                   total_known ? total_planned : kUnknownSize,
-                   total_rate.Rate()};
+  std::string Frame(double t, bool final) {
+    ProgressFrame frame = tracker->Frame(final);
     std::string out;
     if (lines_on_screen > 0) out = fmt::format("\x1b[{}A", lines_on_screen);
     std::vector<std::string> lines =
@@ -342,33 +413,83 @@ struct Progress::State {
     }
     lines_on_screen = lines.size();
     drawn = true;
-    last_frame = now;
+    last_frame = t;
     return out;
+  }
+
+  // A line above the bars (they are redrawn below it), or alone.
+  void Log(std::string_view line, double t) {
+    std::string out;
+    if (active && !finished) out = EraseSequence();
+    out += line;
+    out += '\n';
+    if (active && !finished && drawn) {
+      lines_on_screen = 0;  // erased above; draw the bars again below
+      out += Frame(t, false);
+    }
+    WriteAll(fd, out);
+  }
+
+  // The metrics file, whole, atomically (temporary name beside it, then
+  // rename). A failure is told once; the run goes on without it.
+  void WriteMetrics(double t, bool running) {
+    if (opt.metrics_path.empty()) return;
+    FileSystem* fs = opt.fs != nullptr ? opt.fs : FileSystem::Default();
+    Status s = fs->WriteSmallFile(
+        opt.metrics_path,
+        RenderPrometheusMetrics(tracker->Frame(!running), t, running), 0644);
+    if (!s.ok() && !metrics_warned) {
+      metrics_warned = true;
+      Log("valise: warning: --metrics: " + s.message(), t);
+    }
   }
 };
 
+ProgressOptions ProgressOptions::Bars(bool enabled) {
+  ProgressOptions o;
+  o.bars = enabled;
+  return o;
+}
+
 Progress::Progress(std::vector<std::string> drive_names,
                    std::vector<uint64_t> planned_bytes, bool enabled, int fd)
+    : Progress(std::move(drive_names), std::move(planned_bytes),
+               ProgressOptions::Bars(enabled), fd) {}
+
+Progress::Progress(std::vector<std::string> drive_names,
+                   std::vector<uint64_t> planned_bytes,
+                   const ProgressOptions& options, int fd)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
+  s.opt = options;
   s.n = std::min(drive_names.size(), planned_bytes.size());
   drive_names.resize(s.n);
   planned_bytes.resize(s.n);
-  s.names = std::move(drive_names);
-  s.planned = std::move(planned_bytes);
-  s.done = std::make_unique<std::atomic<uint64_t>[]>(s.n);
-  for (size_t i = 0; i < s.n; ++i) s.done[i].store(0);
-  s.rates.assign(s.n, RateWindow(kRateWindowSeconds));
+  for (auto* a : {&s.done, &s.files, &s.errors}) {
+    *a = std::make_unique<std::atomic<uint64_t>[]>(s.n);
+    for (size_t i = 0; i < s.n; ++i) (*a)[i].store(0);
+  }
+  s.tracker = std::make_unique<ProgressTracker>(
+      std::move(drive_names), std::move(planned_bytes), kRateWindowSeconds,
+      options.stall_seconds);
   s.fd = fd;
   // isatty: bars only make sense where a person watches; in a pipe or a
-  // log file the escape codes would be noise.
-  s.active = enabled && isatty(fd) == 1;
+  // log file the escape codes would be noise (--stats lines go there).
+  s.active = options.bars && isatty(fd) == 1;
   s.start = Clock::now();
+  const double t = s.Now();
+  s.next_stats = t + options.stats_seconds;
+  s.next_metrics = t;  // the first Tick writes it
 }
 
 Progress::~Progress() {
-  if (state_->active && !state_->finished) {
-    WriteAll(state_->fd, state_->EraseSequence());
+  State& s = *state_;
+  if (s.active && !s.finished) WriteAll(s.fd, s.EraseSequence());
+  // A run that ended without Finish (an error): the file says it ended.
+  if (!s.finished) {
+    const double t = s.Now();
+    s.Sample(t, true);
+    s.WriteMetrics(t, false);
   }
 }
 
@@ -376,6 +497,17 @@ void Progress::Add(int drive, uint64_t bytes) {
   if (drive < 0 || static_cast<size_t>(drive) >= state_->n) return;
   // Relaxed: the counter is a statistic; nothing is published through it.
   state_->done[drive].fetch_add(bytes, std::memory_order_relaxed);
+}
+
+void Progress::FileDone(int drive, bool failed) {
+  if (drive < 0 || static_cast<size_t>(drive) >= state_->n) return;
+  state_->files[drive].fetch_add(1, std::memory_order_relaxed);
+  if (failed) state_->errors[drive].fetch_add(1, std::memory_order_relaxed);
+}
+
+void Progress::AddPlannedFiles(int drive, uint64_t files) {
+  if (drive < 0) return;
+  state_->tracker->AddPlannedFiles(static_cast<size_t>(drive), files);
 }
 
 uint64_t Progress::done(int drive) const {
@@ -387,31 +519,46 @@ bool Progress::active() const { return state_->active; }
 
 void Progress::Tick() {
   State& s = *state_;
-  if (!s.active || s.finished) return;
-  Clock::time_point now = Clock::now();
-  if (s.drawn && now - s.last_frame < kMinFrameInterval) return;
-  WriteAll(s.fd, s.Frame(now));
+  if (s.finished) return;
+  const bool stats = s.opt.stats_seconds > 0;
+  const bool metrics = !s.opt.metrics_path.empty();
+  if (!s.active && !stats && !metrics) return;
+  const double t = s.Now();
+  s.Sample(t, false);
+  if (s.active && (!s.drawn || t - s.last_frame >= kMinFrameSeconds)) {
+    WriteAll(s.fd, s.Frame(t, false));
+  }
+  if (stats && t >= s.next_stats) {
+    s.Sample(t, true);
+    s.Log(RenderStatsLine(s.tracker->Frame(false), t), t);
+    ++s.stats_lines;
+    // The next line an interval after this one: a run that paused (a
+    // stopped process) does not then print a burst of lines.
+    s.next_stats = t + s.opt.stats_seconds;
+  }
+  if (metrics && t >= s.next_metrics) {
+    s.Sample(t, true);
+    s.WriteMetrics(t, true);
+    s.next_metrics = t + s.opt.metrics_seconds;
+  }
 }
 
 void Progress::Log(std::string_view line) {
   State& s = *state_;
-  std::string out;
-  if (s.active && !s.finished) out = s.EraseSequence();
-  out += line;
-  out += '\n';
-  if (s.active && !s.finished && s.drawn) {
-    s.lines_on_screen = 0;  // erased above; draw the bars again below
-    out += s.Frame(Clock::now());
-  }
-  WriteAll(s.fd, out);
+  s.Log(line, s.Now());
 }
 
 void Progress::Finish() {
   State& s = *state_;
   if (s.finished) return;
+  const double t = s.Now();
+  s.Sample(t, true);
+  if (s.active) WriteAll(s.fd, s.Frame(t, true));
   s.finished = true;
-  if (!s.active) return;
-  WriteAll(s.fd, s.Frame(Clock::now()));
+  if (s.opt.stats_seconds > 0 && (s.opt.stats_final || s.stats_lines > 0)) {
+    s.Log(RenderStatsLine(s.tracker->Frame(true), t), t);
+  }
+  s.WriteMetrics(t, false);
 }
 
 }  // namespace valise

@@ -65,6 +65,15 @@ struct ProgressLine {
   uint64_t done = 0;     // bytes done
   uint64_t planned = 0;  // bytes planned; valise::kUnknownSize if unknown
   double rate = 0;       // bytes per second over the recent window
+  // Set by ProgressTracker (progress_estimate.h); a frame built by hand
+  // may leave them: the ETA is then the bytes left over `rate`.
+  bool has_eta = false;
+  double eta = -1;       // seconds left when has_eta; < 0 unknown
+  bool stalled = false;  // no byte for a while: the bar says so
+  bool average = false;  // final frame: `rate` is the run's average
+  uint64_t files = 0;    // files done
+  uint64_t files_planned = 0;
+  uint64_t errors = 0;  // files whose read failed
 };
 struct ProgressFrame {
   std::vector<ProgressLine> drives;
@@ -80,6 +89,13 @@ struct ProgressFrame {
 // lines whose size is unknown, and is shown in place of their ETA.
 std::vector<std::string> RenderProgress(const ProgressFrame& frame, int width,
                                         double elapsed_seconds);
+// One line for a log (stderr that is no terminal, --stats): the elapsed
+// time, the total, then each drive, e.g. "valise: 1:00 total 35% 1.2
+// GiB/3.4 GiB 250.0 MB/s ETA 2:03 | /mnt/a 50% 120.0 MB/s ETA 1:00 |
+// /mnt/b 20% 0.0 MB/s stalled". The final frame's (average rates) reads
+// "valise: done in 2:03 total 3.4 GiB avg 250.0 MB/s | /mnt/a 1.2 GiB avg
+// 120.0 MB/s | ...". Printable ASCII (names as RenderProgress shows them).
+std::string RenderStatsLine(const ProgressFrame& frame, double elapsed_seconds);
 // The test entry: RenderProgress's lines joined with '\n'.
 std::string RenderProgressForTest(const ProgressFrame& frame, int width,
                                   double elapsed_seconds);

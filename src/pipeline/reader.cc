@@ -100,7 +100,20 @@ Status Reader::Run(
                   opt_.engine, fs_);
   for (int d = 0; d < num_drives; ++d) engine.SetDepth(d, depth[d]);
 
-  RunState rs(&opt_, &pool, &engine, &on_done, &graveyard);
+  // The progress counts files per drive, and those whose read failed (a
+  // cancelled file is neither: it was not read).
+  std::function<void(const ReadJob&, ReadOutcome&&)> counted;
+  if (progress != nullptr) {
+    for (int d = 0; d < num_drives; ++d) {
+      progress->AddPlannedFiles(d, per_drive[d].size());
+    }
+    counted = [&](const ReadJob& job, ReadOutcome&& out) {
+      progress->FileDone(job.drive, !out.status.ok() && !out.cancelled);
+      on_done(job, std::move(out));
+    };
+  }
+  RunState rs(&opt_, &pool, &engine, progress ? &counted : &on_done,
+              &graveyard);
   std::vector<std::thread> workers;
   for (unsigned i = 0; i < threads; ++i) workers.emplace_back(HashWorker, &rs);
 

@@ -140,7 +140,11 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
   CommitThread commits(committer, l->iopt.commit_batch, &reader);
   Status s, committed;
   {
-    Progress progress(names, planned, l->opt.progress);
+    std::vector<std::string> shown = names;
+    for (size_t i = 0; i + 1 < shown.size(); ++i) {
+      shown[i] = ProgressName(l->opt, i, names[i]);
+    }
+    Progress progress(shown, planned, ProgressOptionsOf(l->opt));
     s = reader.Run(jobs, &progress, [&](const ReadJob& job, ReadOutcome&& o) {
       Finished f;
       f.entry = job.id;

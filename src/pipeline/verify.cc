@@ -286,7 +286,11 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
     }));
   }
   {
-    Progress progress(names, planned, opt.progress);
+    std::vector<std::string> shown = names;
+    for (size_t i = 0; i < shown.size(); ++i) {
+      shown[i] = ProgressName(opt, i, names[i]);
+    }
+    Progress progress(shown, planned, ProgressOptionsOf(opt));
     VALISE_RETURN_IF_ERROR(
         reader.Run(jobs, &progress, [&](const ReadJob& job, ReadOutcome&& out) {
           outcomes[job.id].read = true;

@@ -16,6 +16,8 @@
 #                      the rerun, never called verified (resume_altered.sh)
 #   cli_outputs        every output file and standard output: no replacing,
 #                      checked first, write errors, SIGPIPE (outputs.sh)
+#   cli_progress       --stats lines and the --metrics file parsed as
+#                      Prometheus text (progress.sh, ~2 s)
 #   cli_limits         numeric flags bounded, read buffers that cannot fit
 #                      refused before reading (limits.sh, a few seconds)
 #   cli_big_manifest   peak memory of verify on a 10-million-line manifest
@@ -45,3 +47,4 @@ valise_cli_test(chunk_index chunk_index.sh TIMEOUT 120)
 valise_cli_test(resume_altered resume_altered.sh TIMEOUT 120)
 valise_cli_test(limits limits.sh TIMEOUT 120)
 valise_cli_test(outputs outputs.sh TIMEOUT 300)
+valise_cli_test(progress progress.sh TIMEOUT 120)  # issue 14: --stats lines, the --metrics file (~2 s)

@@ -12,3 +12,4 @@ list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/watch_tes
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_dry_run_test.cc)  # ingest --dry-run (issue 14)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/parity_verify_test.cc)  # verify rebuilds from a pack's parity (issue 18)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/parity_ingest_test.cc)  # ingest stages what a pack's parity rebuilds (issue 18)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/progress_estimate_test.cc)  # progress in production: ETA, stalls, --stats, --metrics (issue 14)
