@@ -66,6 +66,10 @@ struct DriveIdentity {
 // [first, first + count) of manifest indices.
 using EntryRun = std::pair<uint64_t, uint64_t>;
 
+// A packed shipment's drives (`valise pack`, docs/pack.md) say which
+// member of the layout each one is; other shipments' drives are kNone.
+enum class PackRole { kNone, kData, kParity };
+
 // One drive of a shipment as M.drives records it.
 struct ShipmentDrive {
   std::string label;   // what operators call it (--label, else the file
@@ -77,6 +81,11 @@ struct ShipmentDrive {
   // The manifest entries it holds, as [first, first + count) runs of
   // manifest indices (manifest order), ascending, not touching.
   std::vector<EntryRun> runs;
+  // Written by `valise pack` only: data drive I or parity drive J of
+  // M.layout (pack_index from 1, as the layout numbers them). A parity
+  // drive holds no manifest entry (no runs).
+  PackRole pack_role = PackRole::kNone;
+  uint32_t pack_index = 0;
 };
 
 struct ShipmentDrives {

@@ -9,8 +9,8 @@
 //                                   their drives, hash them, encode and
 //                                   write the parity (stripe_work.cc)
 //
-// The caller (src/cli/cmd_pack.cc) writes the manifest, M.chunks,
-// M.layout and M.parity and binds them (docs/pack.md).
+// RunPackJob (valise/pack_state.h) writes the manifest, M.chunks,
+// M.layout, M.parity and M.drives and binds them (docs/pack.md).
 //
 // Thread safety: each call runs one job and joins its own threads.
 #pragma once
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "valise/digest.h"
+#include "valise/drives.h"
 #include "valise/file_system.h"
 #include "valise/io_engine.h"
 #include "valise/io_queue.h"
@@ -72,6 +73,11 @@ struct PackOptions {
   // Called at each checkpoint, and once at the end with every stripe; an
   // error stops the pack. Default: none.
   std::function<Status(const PackCheckpoint&)> checkpoint;
+  // Reads each drive's identity (file system UUID, serial...) for M.drives
+  // before anything is written (RunPackJob). Null: the drives are recorded
+  // with no identity, as directories (never matched by identity at the
+  // datacenter). `valise pack` gives the system prober. Default: null.
+  DriveProber* prober = nullptr;
 
   static DigestSet DefaultDigests() {
     DigestSet s;

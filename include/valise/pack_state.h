@@ -86,15 +86,16 @@ class PackState {
   Status MarkComplete();
 
   // Makes the shipment of a complete pack: M.chunks and M.parity moved into
-  // place, M.layout written (with the parity files' digests), all three
-  // bound to `manifest` (whose entries the caller filled), M written with
+  // place, M.layout written (with the parity files' digests) and M.drives
+  // (`drives`), all four bound to `manifest` (whose entries the caller
+  // filled), M written with
   // `created` on its "# created" line; then the markers and the state
   // directory removed. Safe to run again after a crash in the middle (what
   // was moved already is taken as it is). plan.layout must hold every
   // parity file's SHA-256.
   Status Finish(FileSystem* fs, const std::string& manifest_path,
-                const PackPlan& plan, std::string_view created,
-                Manifest* manifest);
+                const PackPlan& plan, const ShipmentDrives& drives,
+                std::string_view created, Manifest* manifest);
 
  private:
   PackState() = default;
@@ -130,13 +131,26 @@ struct PackJobResult {
   PackPlan plan;            // (its layout with the parity files' digests)
   Manifest manifest;        // M as written
   PackSummary summary;      // this run's writing (zero if none was left)
+  ShipmentDrives drives;    // M.drives as written
 };
+
+// M.drives of a pack (docs/formats.md, "Drives (M.drives)"): every drive
+// of plan (data drives, then parity drives, in the order given), with its
+// identity `ids[i]` (IdentifySources), the manifest entries it holds (a
+// parity drive none) and its place in the layout (pack_role, pack_index).
+// Labels as `valise manifest` gives them: the file system's label, else
+// the mount point's last component. REQUIRES: m is the pack's manifest.
+Status DescribePackDrives(const PackPlan& plan, const Manifest& m,
+                          const std::vector<DriveIdentity>& ids,
+                          ShipmentDrives* out);
 
 // `valise pack` past its dry run (src/pack/pack_run.cc): with no state
 // M.pack, a new pack (PlanPack of empty drives, PackState::Create); with
 // one, the interrupted pack resumed (PlanResume, CheckDrives, Resume: the
 // same datasets, drives and --parity); then WritePack journaling each
-// checkpoint, MarkComplete, Finish with `created`. A manifest already at
+// checkpoint, MarkComplete, Finish with `created` and the drives' M.drives
+// (their identities read by opt.prober before anything is written, again
+// on a resume; DescribePackDrives). A manifest already at
 // `manifest_path` is refused, unless a complete pack's state is still
 // beside it (a crash while Finish cleaned up: Finish runs again).
 // opt.checkpoint is set here. Any error leaves the state for a rerun.

@@ -176,8 +176,9 @@ int RunPack(const Args& args) {
   // directory or a drive being filled. (One there already is RunPackJob's
   // to refuse, or to seal over after a crash while sealing.)
   const OutputGuard guard = GuardFromArgs(args);
-  for (std::string_view name : {std::string_view(), kChunkIndexSidecar,
-                                kParitySidecar, kLayoutSidecar}) {
+  for (std::string_view name :
+       {std::string_view(), kChunkIndexSidecar, kParitySidecar, kLayoutSidecar,
+        kDrivesSidecar}) {
     const std::string path =
         name.empty() ? args.output : SidecarPath(args.output, name);
     FileInfo info;
@@ -188,7 +189,10 @@ int RunPack(const Args& args) {
       return kExitTrouble;
     }
   }
-  // Plan (or take up the interrupted pack of the same -o), write, seal.
+  // Plan (or take up the interrupted pack of the same -o), write, seal;
+  // M.drives records each drive's identity, read before anything is written.
+  std::unique_ptr<DriveProber> prober = NewSystemDriveProber(fs);
+  opt.prober = prober.get();
   PackJobResult r;
   s = RunPackJob(fs, args.sources, args.drives, args.output, opt, NowIso8601(),
                  &r);

@@ -65,7 +65,39 @@ Json DriveJson(const ShipmentDrive& d) {
   Json runs = Json::array();
   for (const auto& [first, count] : d.runs) runs.push_back({first, count});
   j["runs"] = std::move(runs);
+  // Added to version 1 (only pack writes it): a reader that predates it
+  // skips it, and sees a parity drive as a drive holding no files.
+  if (d.pack_role != PackRole::kNone) {
+    j["pack"] = {{"role", d.pack_role == PackRole::kData ? "data" : "parity"},
+                 {"index", d.pack_index}};
+  }
   return j;
+}
+
+// The optional "pack": {"role": "data"|"parity", "index": I}.
+Status ParsePackRole(const Json& j, std::string_view name, ShipmentDrive* d) {
+  auto pack = j.find("pack");
+  if (pack == j.end()) return Status::OK();
+  auto role = pack->is_object() ? pack->find("role") : pack->end();
+  auto index = pack->is_object() ? pack->find("index") : pack->end();
+  const bool ok = pack->is_object() && role != pack->end() &&
+                  index != pack->end() && index->is_number_unsigned() &&
+                  (*role == "data" || *role == "parity") &&
+                  index->get<uint64_t>() >= 1 && index->get<uint64_t>() <= 255;
+  if (!ok) {
+    return Status::InvalidArgument(
+        std::string(name), "drive '" + d->label +
+                               "': 'pack' is not {\"role\": \"data\" or "
+                               "\"parity\", \"index\": 1 to 255}");
+  }
+  d->pack_role = *role == "data" ? PackRole::kData : PackRole::kParity;
+  d->pack_index = index->get<uint32_t>();
+  if (d->pack_role == PackRole::kParity && !d->runs.empty()) {
+    return Status::InvalidArgument(
+        std::string(name),
+        "drive '" + d->label + "': a parity drive holds no manifest entries");
+  }
+  return Status::OK();
 }
 
 Status ParseDrive(const Json& j, uint64_t entries, std::string_view name,
@@ -123,7 +155,7 @@ Status ParseDrive(const Json& j, uint64_t entries, std::string_view name,
                                std::to_string(total) + " entries, files says " +
                                std::to_string(d->files));
   }
-  return Status::OK();
+  return ParsePackRole(j, name, d);
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 //   write    WritePack from the journal's last checkpoint, each checkpoint
 //            journaled; "complete" once every stripe is durable (a journal
 //            already complete skips this: a crash came while sealing)
-//   seal     PackState::Finish: sidecars into place, M last, state removed
+//   seal     PackState::Finish: sidecars into place, M.layout and M.drives
+//            (the drives identified before anything was written), M last,
+//            state removed
 #include <memory>
 
 #include "valise/pack_state.h"
@@ -43,6 +45,13 @@ Status RunPackJob(FileSystem* fs, const std::vector<std::string>& datasets,
     return Status::InvalidArgument(
         manifest_path, "exists; valise pack does not overwrite a manifest");
   }
+  // Which drive each is, before anything is written (a drive given twice
+  // is refused now).
+  std::vector<DriveIdentity> ids(drives.size());
+  auto identify = [&] {
+    return opt.prober == nullptr ? Status::OK()
+                                 : IdentifySources(opt.prober, drives, &ids);
+  };
   PackResume resume;
   if (state != nullptr) {
     opt.digests = state->digests();
@@ -50,12 +59,14 @@ Status RunPackJob(FileSystem* fs, const std::vector<std::string>& datasets,
     VALISE_RETURN_IF_ERROR(
         PlanResume(fs, datasets, drives, state->layout(), opt, &out->plan));
     VALISE_RETURN_IF_ERROR(state->CheckDrives(fs, drives));
+    VALISE_RETURN_IF_ERROR(identify());
     VALISE_RETURN_IF_ERROR(state->Resume(out->plan, &resume));
     out->resumed = true;
     out->resumed_at = resume.stripes_done;
   } else {
     VALISE_RETURN_IF_ERROR(
         PlanPack(fs, datasets, drives, opt, true, &out->plan));
+    VALISE_RETURN_IF_ERROR(identify());
     VALISE_RETURN_IF_ERROR(
         PackState::Create(fs, manifest_path, out->plan, opt, &state));
   }
@@ -71,7 +82,10 @@ Status RunPackJob(FileSystem* fs, const std::vector<std::string>& datasets,
                   &out->summary));
     VALISE_RETURN_IF_ERROR(state->MarkComplete());
   }
-  return state->Finish(fs, manifest_path, out->plan, created, &out->manifest);
+  VALISE_RETURN_IF_ERROR(
+      DescribePackDrives(out->plan, out->manifest, ids, &out->drives));
+  return state->Finish(fs, manifest_path, out->plan, out->drives, created,
+                       &out->manifest);
 }
 
 }  // namespace valise

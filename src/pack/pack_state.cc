@@ -411,8 +411,8 @@ Status PackState::MarkComplete() {
 }
 
 Status PackState::Finish(FileSystem* fs, const std::string& manifest_path,
-                         const PackPlan& plan, std::string_view created,
-                         Manifest* manifest) {
+                         const PackPlan& plan, const ShipmentDrives& drives,
+                         std::string_view created, Manifest* manifest) {
   const std::string base = Basename(dir_);
   const std::string m = Basename(manifest_path);
   chunks_.reset();
@@ -429,7 +429,7 @@ Status PackState::Finish(FileSystem* fs, const std::string& manifest_path,
   }
   VALISE_RETURN_IF_ERROR(parent_->SyncDir(base));
   VALISE_RETURN_IF_ERROR(parent_->SyncDir(""));
-  // 2. Bound to M, with the layout; M last.
+  // 2. Bound to M, with the layout and the drives; M last.
   for (std::string_view name : {kChunkIndexSidecar, kParitySidecar}) {
     SidecarBinding b;
     VALISE_RETURN_IF_ERROR(BindFile(fs, SidecarPath(manifest_path, name), &b));
@@ -439,6 +439,10 @@ Status PackState::Finish(FileSystem* fs, const std::string& manifest_path,
   VALISE_RETURN_IF_ERROR(fs->WriteSmallFile(
       SidecarPath(manifest_path, kLayoutSidecar), layout, 0644));
   manifest->Bind(kLayoutSidecar, BindingOf(layout));
+  const std::string drives_text = WriteShipmentDrives(drives);
+  VALISE_RETURN_IF_ERROR(fs->WriteSmallFile(
+      SidecarPath(manifest_path, kDrivesSidecar), drives_text, 0644));
+  manifest->Bind(kDrivesSidecar, BindingOf(drives_text));
   VALISE_RETURN_IF_ERROR(fs->WriteSmallFile(
       manifest_path, WriteManifest(*manifest, created), 0644));
   // 3. The markers and the state.

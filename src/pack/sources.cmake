@@ -3,6 +3,7 @@ set(VALISE_PACK_SOURCES
   src/pack/fs_stripe_reader.cc
   src/pack/layout.cc
   src/pack/layout_format.cc
+  src/pack/pack_drives.cc
   src/pack/pack_plan.cc
   src/pack/pack_run.cc
   src/pack/pack_state.cc

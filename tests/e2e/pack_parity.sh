@@ -7,7 +7,8 @@
 #    refused before anything is written (exit 2);
 #  - 1 GiB packed onto 6 data + 2 parity drives: exit 0, every data drive
 #    a plain file system holding whole files, the manifest with its
-#    chunk index, layout and parity digests bound, each parity file's
+#    chunk index, layout, parity digests and drives (M.drives: each
+#    drive's file system UUID and place in the layout) bound, each parity file's
 #    SHA-256 as the layout says (sha256sum agrees), and verify of the data
 #    drives exit 0;
 #  - an existing manifest is never overwritten.
@@ -70,7 +71,7 @@ expect_exit 0 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
   -o "$W/M"
 assert_contains "$LAST_ERR" "on 6 data drives"
 log "$(cat "$LAST_ERR")"
-for s in chunks layout parity; do
+for s in chunks layout parity drives; do
   [[ -f "$W/M.$s" ]] || fail "M.$s missing"
   assert_contains "$W/M" "# bind $s bytes=$(stat -c %s "$W/M.$s") sha256=$(
     sha256sum "$W/M.$s" | cut -c1-64)"
@@ -78,6 +79,21 @@ done
 assert_contains "$W/M.layout" "# code isa-l-cauchy1 data=6 parity=2"
 files=$(find "$DS" -type f | wc -l)
 assert_contains "$W/M" "# end files=$files "
+
+log "M.drives: every drive by its file system's UUID and label, its place"
+for i in 1 2 3 4 5 6 7 8; do
+  uuid=$(blkid -s UUID -o value "${DEV[s$i]}")
+  [[ -n $uuid ]] || fail "s$i: no UUID"
+  grep -F "\"label\":\"s$i\"" "$W/M.drives" | grep -qF "\"fs_uuid\":\"$uuid\"" ||
+    fail "M.drives: s$i is not there with UUID $uuid"
+  if ((i <= 6)); then
+    want="\"pack\":{\"role\":\"data\",\"index\":$i}"
+  else
+    want="\"pack\":{\"role\":\"parity\",\"index\":$((i - 6))}"
+  fi
+  grep -F "\"label\":\"s$i\"" "$W/M.drives" | grep -qF "$want" ||
+    fail "M.drives: s$i is not marked $want"
+done
 
 log "every data drive holds whole files, as in the dataset"
 n=0

@@ -12,6 +12,7 @@
 
 #include "support/test_util.h"
 #include "valise/chunk_index_v2.h"
+#include "valise/drives.h"
 #include "valise/manifest.h"
 #include "valise/pack_state.h"
 #include "valise/rebuild.h"
@@ -533,11 +534,106 @@ Status PackJobOnDisk(PackRun& r, PackJobResult* result) {
                     "2026-12-06T04:00:00Z", result);
 }
 
+// A prober answering from a table (source -> identity).
+class FakeProber final : public DriveProber {
+ public:
+  std::map<std::string, DriveIdentity> ids;
+  Status Identify(const std::string& source, DriveIdentity* out) override {
+    auto it = ids.find(source);
+    if (it == ids.end()) return Status::NotFound(source, "no such drive");
+    *out = it->second;
+    return Status::OK();
+  }
+};
+
+// Goal (issue 18, drive identity): a pack writes M.drives and binds it, as
+// `valise manifest` does: each drive (4 data, 2 parity) with its identity,
+// label and place in the layout; each data drive holding exactly its
+// layout files (as manifest runs), the parity drives none; ingest's
+// matching then finds each drive by identity wherever it is mounted. A
+// drive given twice (same file system) is refused before anything is
+// written.
+TEST(PackJob, WritesDriveIdentityForIngestAndStatus) {
+  PackRun r(7);
+  FakeProber prober;
+  const std::vector<std::string> drives = r.Drives(4, 2);
+  for (size_t i = 0; i < drives.size(); ++i) {
+    DriveIdentity& id = prober.ids[drives[i]];
+    id.whole = true;
+    id.fs_uuid = "uuid-" + std::to_string(i);
+    id.fs_type = "ext4";
+    id.serial = "SER" + std::to_string(i);
+    if (i != 2) id.fs_label = "ship-0" + std::to_string(i + 1);
+  }
+  PackOptions opt;
+  PackRun::Defaults(2, &opt);
+  opt.prober = &prober;
+  PackJobResult res;
+  ASSERT_VALISE_OK(RunPackJob(&r.disk, {"src"}, drives, "out/M", opt,
+                              "2026-12-06T04:00:00Z", &res));
+  Manifest m;
+  ASSERT_VALISE_OK(
+      ParseManifest(r.Get("out/M"), "out/M", ManifestFormat::kAuto, &m));
+  ASSERT_NE(m.binding(kDrivesSidecar), nullptr);
+  ShipmentDrives got;
+  ASSERT_VALISE_OK(LoadShipmentDrives(&r.disk, "out/M", m, &got));
+  ASSERT_EQ(got.drives.size(), 6u);
+  EXPECT_EQ(got.entries, m.size());
+  const PackLayout& l = res.plan.layout;
+  std::vector<int> seen(m.size(), 0);
+  for (size_t i = 0; i < 6; ++i) {
+    const ShipmentDrive& d = got.drives[i];
+    EXPECT_EQ(d.id.fs_uuid, "uuid-" + std::to_string(i));
+    EXPECT_EQ(d.id.serial, "SER" + std::to_string(i));
+    EXPECT_EQ(d.label, i == 2 ? "d3" : "ship-0" + std::to_string(i + 1));
+    EXPECT_EQ(d.source, drives[i]);
+    if (i >= 4) {
+      EXPECT_EQ(d.pack_role, PackRole::kParity);
+      EXPECT_EQ(d.pack_index, i - 3);
+      EXPECT_TRUE(d.runs.empty());
+      continue;
+    }
+    EXPECT_EQ(d.pack_role, PackRole::kData);
+    EXPECT_EQ(d.pack_index, i + 1);
+    EXPECT_EQ(d.files, l.data[i].files.size());
+    EXPECT_EQ(d.bytes, l.data[i].bytes);
+    for (const auto& [first, count] : d.runs) {
+      for (uint64_t e = first; e < first + count; ++e) {
+        ++seen[e];
+        bool in_layout = false;
+        for (const PackFile& f : l.data[i].files)
+          in_layout = in_layout || f.path == m.path(e);
+        EXPECT_TRUE(in_layout) << m.path(e) << " on drive " << i;
+      }
+    }
+  }
+  for (size_t e = 0; e < m.size(); ++e) EXPECT_EQ(seen[e], 1) << m.path(e);
+  // At the datacenter, mounted elsewhere and given in another order.
+  std::vector<int> drive_of;
+  ASSERT_VALISE_OK(MatchShipmentDrives(got, {"/media/x", "/media/y"},
+                                       {prober.ids["p2"], prober.ids["d3"]},
+                                       &drive_of));
+  EXPECT_EQ(drive_of, (std::vector<int>{5, 2}));
+
+  // One file system given twice: refused before anything is written.
+  PackRun twice(7);
+  FakeProber same = prober;
+  std::vector<std::string> d2 = twice.Drives(4, 2);
+  same.ids["d2"] = same.ids["d1"];
+  opt.prober = &same;
+  Status s = RunPackJob(&twice.disk, {"src"}, d2, "out/M", opt,
+                        "2026-12-06T04:00:00Z", &res);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("is the same drive as d1"), std::string::npos)
+      << s.ToString();
+  EXPECT_FALSE(twice.disk.Exists("out/M.pack"));
+}
+
 // What a pack leaves beside M and on its drives, for comparison.
 std::map<std::string, std::string> Shipment(PackRun& r, const PackLayout& l) {
   std::map<std::string, std::string> out;
-  for (const char* f :
-       {"out/M", "out/M.chunks", "out/M.parity", "out/M.layout"}) {
+  for (const char* f : {"out/M", "out/M.chunks", "out/M.parity", "out/M.layout",
+                        "out/M.drives"}) {
     out[f] = r.Get(f);
   }
   for (uint32_t j = 0; j < l.m(); ++j) {

@@ -160,6 +160,53 @@ TEST(ShipmentDrives, ParseRefusesWhatItCannotTrust) {
   bad(head + drive + R"(2, "runs": [[2, 1], [0, 1]]}]})", "out of order");
   bad(head + drive + R"(2, "runs": [[0, 1], [1, 1]]}]})", "out of order");
   bad(head + drive + R"(2, "runs": [[0, 1]]}]})", "files says 2");
+  bad(head + drive + R"(1, "runs": [[0, 1]], "pack": {"role": "x", )" +
+          R"("index": 1}}]})",
+      "'pack' is not");
+  bad(head + drive + R"(1, "runs": [[0, 1]], "pack": {"role": "data", )" +
+          R"("index": 0}}]})",
+      "'pack' is not");
+  bad(head + drive + R"(1, "runs": [[0, 1]], "pack": {"role": "parity", )" +
+          R"("index": 1}}]})",
+      "a parity drive holds no manifest entries");
+}
+
+// Goal (issue 18): a packed shipment's drives carry their place in the
+// layout ("pack": data I or parity J), written and read back; a drive of
+// a file written before the field (or by `valise manifest`) reads as
+// kNone, so version 1 stays readable both ways.
+TEST(ShipmentDrives, PackRoleRoundTripsAndIsOptional) {
+  ShipmentDrives d;
+  d.entries = 2;
+  ShipmentDrive data;
+  data.label = "ship-01";
+  data.runs = {{0, 2}};
+  data.files = 2;
+  data.pack_role = PackRole::kData;
+  data.pack_index = 1;
+  ShipmentDrive parity;
+  parity.label = "ship-02";
+  parity.pack_role = PackRole::kParity;
+  parity.pack_index = 1;
+  d.drives = {data, parity};
+  const std::string text = WriteShipmentDrives(d);
+  EXPECT_NE(text.find(R"("pack":{"role":"parity","index":1})"),
+            std::string::npos)
+      << text;
+  ShipmentDrives back;
+  ASSERT_VALISE_OK(ParseShipmentDrives(text, "M.drives", &back));
+  ASSERT_EQ(back.drives.size(), 2u);
+  EXPECT_EQ(back.drives[0].pack_role, PackRole::kData);
+  EXPECT_EQ(back.drives[1].pack_role, PackRole::kParity);
+  EXPECT_EQ(back.drives[1].pack_index, 1u);
+  EXPECT_EQ(WriteShipmentDrives(back), text);
+  // Without the field: not a pack's drive.
+  d.drives[0].pack_role = PackRole::kNone;
+  d.drives.pop_back();
+  const std::string plain = WriteShipmentDrives(d);
+  EXPECT_EQ(plain.find("pack"), std::string::npos) << plain;
+  ASSERT_VALISE_OK(ParseShipmentDrives(plain, "M.drives", &back));
+  EXPECT_EQ(back.drives[0].pack_role, PackRole::kNone);
 }
 
 // Goal: the same drive given twice is refused before anything is read,
