@@ -26,7 +26,11 @@
 // most missing bytes still uncovered, ties by label), which is within a
 // factor ln(n) of the smallest such set and exact in the common case of
 // drives holding disjoint parts. Files on no drive of M.drives are named
-// apart ("on no drive").
+// apart ("on no drive"). A packed shipment (M.layout, and M.drives written
+// by `valise pack`) may instead be completed without a drive that has not
+// arrived, from parity: the drives to plug in together are named, since
+// a rebuild reads its stripes from the drives given in one run, never
+// from files already staged in DEST (src/pipeline/shipment_parity.h).
 //
 // Thread safety: the functions are thread-safe.
 #pragma once
@@ -38,6 +42,7 @@
 #include "valise/drives.h"
 #include "valise/file_system.h"
 #include "valise/manifest.h"
+#include "valise/pack.h"
 #include "valise/report.h"
 #include "valise/status.h"
 
@@ -109,9 +114,16 @@ struct ShipmentStatus {
     uint64_t files_missing = 0, files_missing_only_here = 0;
     // Runs that read it (by label): "STARTED on HOST: RESULT".
     std::vector<std::string> runs;
+    bool parity = false;  // a parity drive of a pack (holds no files)
   };
   std::vector<Drive> drives;
-  std::vector<uint32_t> needed;    // indices into drives, in the order chosen
+  std::vector<uint32_t> needed;  // indices into drives, in the order chosen
+  // A packed shipment (M binds M.layout): the drives not yet arrived that
+  // parity stands in for ("not needed: parity covers it"), and then
+  // `needed` are the drives to plug in together, in one ingest run, which
+  // rebuilds them (src/pipeline/shipment_parity.h).
+  std::vector<uint32_t> covered;
+  bool together = false;
   uint64_t files_on_no_drive = 0;  // missing and held by no drive
   struct Problem {
     std::string path, status, detail;
@@ -131,13 +143,16 @@ struct ShipmentStatus {
 };
 
 // Reads DEST's journal and run records and computes the status of the
-// shipment `m` (`drives` may be null: M binds no M.drives). A DEST with no
+// shipment `m` (`drives` may be null: M binds no M.drives; `layout` is
+// M.layout of a packed shipment, else null: with both, parity counts as a
+// way to complete the shipment). A DEST with no
 // journal is a shipment nothing of which has arrived. Errors: trouble
 // reading DEST's state (a journal with a forged record, an unreadable
 // state directory), naming the file.
 Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
                              const ShipmentDrives* drives,
-                             const std::string& dest, ShipmentStatus* out);
+                             const std::string& dest, ShipmentStatus* out,
+                             const PackLayout* layout = nullptr);
 
 // The status as text in 80 columns (`list_limit` missing files and
 // problems listed at most), and as JSON (schema valise-status/1, every

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "valise/drives.h"
+#include "valise/rebuild.h"
 #include "valise/s3.h"
 #include "valise/shipment.h"
 
@@ -37,6 +38,15 @@ int RunStatus(const Args& args) {
       s = Status::OK();  // M names no drives: made before M.drives
     }
   }
+  // A packed shipment's layout: parity counts as a way to complete it.
+  std::unique_ptr<PackParity> layout;
+  if (s.ok() && have_drives) {
+    Status ls = LoadPackParity(fs, args.manifest, manifest, &layout);
+    if (!ls.ok()) {
+      PrintWarning(ls.message() + ": parity is not counted");
+      layout.reset();
+    }
+  }
   // DEST s3://BUCKET/PREFIX: its journal objects are read through the S3
   // view of the file system (a bucket that is not there is an error, not
   // a shipment of which nothing arrived).
@@ -56,7 +66,8 @@ int RunStatus(const Args& args) {
   ShipmentStatus status;
   if (s.ok()) {
     s = ComputeShipmentStatus(fs, manifest, have_drives ? &drives : nullptr,
-                              args.dest, &status);
+                              args.dest, &status,
+                              layout != nullptr ? &layout->layout : nullptr);
   }
   if (!s.ok()) {
     PrintError(s.message());

@@ -2,6 +2,7 @@
 // machine does (JSON, schema valise-status/1, docs/report.md).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "pipeline/progress_render.h"
@@ -13,7 +14,12 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string DriveState(const ShipmentStatus::Drive& d) {
+std::string DriveState(const ShipmentStatus& s, size_t i) {
+  const ShipmentStatus::Drive& d = s.drives[i];
+  if (d.parity) return "parity";
+  if (std::find(s.covered.begin(), s.covered.end(), i) != s.covered.end()) {
+    return "covered";
+  }
   if (d.files_missing == 0) return "done";
   if (d.files_arrived == 0) return "needed";
   return "partial";
@@ -51,12 +57,15 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
     out += "\n";
     line(fmt::format("{:<16} {:<8} {:>15} {:>11}  {}", "drive", "state",
                      "files arrived", "bytes", "last run"));
-    for (const ShipmentStatus::Drive& d : s.drives) {
-      line(fmt::format("{:<16} {:<8} {:>15} {:>11}  {}",
-                       FitTail(EscapeTerminalText(d.label), 16), DriveState(d),
-                       fmt::format("{}/{}", d.files_arrived, d.files),
-                       HumanBytes(d.bytes),
-                       d.runs.empty() ? "never ingested" : d.runs.back()));
+    for (size_t i = 0; i < s.drives.size(); ++i) {
+      const ShipmentStatus::Drive& d = s.drives[i];
+      line(fmt::format(
+          "{:<16} {:<8} {:>15} {:>11}  {}",
+          FitTail(EscapeTerminalText(d.label), 16), DriveState(s, i),
+          d.parity ? std::string("-")
+                   : fmt::format("{}/{}", d.files_arrived, d.files),
+          HumanBytes(d.bytes),
+          d.runs.empty() ? "never ingested" : d.runs.back()));
     }
     if (!s.needed.empty()) {
       std::string names;
@@ -65,7 +74,11 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
         names += EscapeTerminalText(s.drives[d].label);
       }
       out += "\n";
-      out += fmt::format("bring: {}\n", names);
+      if (s.together) {
+        line("bring together, in one ingest run: " + names);
+      } else {
+        out += fmt::format("bring: {}\n", names);
+      }
       for (uint32_t d : s.needed) {
         const ShipmentStatus::Drive& sd = s.drives[d];
         std::string ids;
@@ -73,10 +86,24 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
         if (!sd.serial.empty())
           ids += (ids.empty() ? "" : ", ") + ("serial " + sd.serial);
         if (ids.empty()) ids = "was " + sd.source;
-        line(fmt::format("  {} ({}): {} missing files, {} only on it",
-                         EscapeTerminalText(sd.label), EscapeTerminalText(ids),
-                         sd.files_missing, sd.files_missing_only_here));
+        const std::string what =
+            sd.parity ? "parity"
+            : sd.files_missing == 0
+                ? "all its files arrived; its stripes rebuild the rest"
+                : fmt::format("{} missing files, {} only on it",
+                              sd.files_missing, sd.files_missing_only_here);
+        line(fmt::format("  {} ({}): {}", EscapeTerminalText(sd.label),
+                         EscapeTerminalText(ids), what));
       }
+    }
+    for (uint32_t d : s.covered) {
+      line(fmt::format("{} is not needed: parity covers it ({} missing files)",
+                       EscapeTerminalText(s.drives[d].label),
+                       s.drives[d].files_missing));
+    }
+    if (!s.covered.empty()) {
+      line("  rebuilt from the drives above, given together: files already in");
+      line("  DEST do not serve as stripe members");
     }
     if (s.files_on_no_drive > 0) {
       line(fmt::format("{} missing files are on no drive of M.drives",
@@ -128,12 +155,14 @@ std::string FormatShipmentStatusJson(const ShipmentStatus& s, const Manifest& m,
   j["files_missing"] = s.missing.size();
   j["bytes_missing"] = s.bytes_missing;
   Json drives = Json::array();
-  for (const ShipmentStatus::Drive& d : s.drives) {
+  for (size_t i = 0; i < s.drives.size(); ++i) {
+    const ShipmentStatus::Drive& d = s.drives[i];
     drives.push_back({{"label", EscapePath(d.label)},
                       {"source", EscapePath(d.source)},
                       {"fs_uuid", EscapePath(d.fs_uuid)},
                       {"serial", EscapePath(d.serial)},
-                      {"state", DriveState(d)},
+                      {"state", DriveState(s, i)},
+                      {"parity", d.parity},
                       {"files", d.files},
                       {"bytes", d.bytes},
                       {"files_arrived", d.files_arrived},
@@ -146,6 +175,10 @@ std::string FormatShipmentStatusJson(const ShipmentStatus& s, const Manifest& m,
   Json needed = Json::array();
   for (uint32_t d : s.needed) needed.push_back(EscapePath(s.drives[d].label));
   j["needed"] = std::move(needed);
+  j["needed_together"] = s.together;
+  Json covered = Json::array();
+  for (uint32_t d : s.covered) covered.push_back(EscapePath(s.drives[d].label));
+  j["covered_by_parity"] = std::move(covered);
   j["files_on_no_drive"] = s.files_on_no_drive;
   Json problems = Json::array();
   for (const ShipmentStatus::Problem& p : s.problems) {

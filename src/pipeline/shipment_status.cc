@@ -1,6 +1,7 @@
 // The shipment's status from DEST's state (valise/shipment.h): the
 // journal says what arrived, the run records what went wrong and when,
-// M.drives which drives hold what is still missing.
+// M.drives which drives hold what is still missing, and for a packed
+// shipment M.layout which of them parity covers (shipment_parity.h).
 //
 // Everything is read through FileSystem, without DEST's lock: a running
 // ingest may be appending to the journal, whose torn tail is then left
@@ -13,6 +14,7 @@
 #include <unordered_map>
 
 #include "pipeline/scan.h"
+#include "pipeline/shipment_parity.h"
 #include "valise/journal.h"
 #include "valise/s3.h"
 #include "valise/shipment.h"
@@ -351,7 +353,8 @@ Status SaveRunRecord(FileSystem* fs, const std::string& dest,
 
 Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
                              const ShipmentDrives* drives,
-                             const std::string& dest, ShipmentStatus* out) {
+                             const std::string& dest, ShipmentStatus* out,
+                             const PackLayout* layout) {
   *out = ShipmentStatus();
   std::unordered_map<std::string, JournalRecord> commits;
   VALISE_RETURN_IF_ERROR(ReadJournal(fs, dest, &commits, &out->notes));
@@ -449,6 +452,10 @@ Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
         out->problems[it->second] = std::move(sp);
       }
     }
+  }
+  // A packed shipment: parity may stand in for drives not yet arrived.
+  if (drives != nullptr && layout != nullptr) {
+    PlanParityCover(*layout, *drives, m, out);
   }
   return Status::OK();
 }

@@ -19,6 +19,7 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/scan.cc
   src/pipeline/shipment_drives.cc
   src/pipeline/shipment_report.cc
+  src/pipeline/shipment_parity.cc
   src/pipeline/shipment_status.cc
   src/pipeline/sidecar_load.cc
   src/pipeline/stage_passes.cc

@@ -13,7 +13,13 @@
 #  - parity drive 1 not given either (3 drives lost): exactly the lost
 #    data drives' files are named unrecoverable (their stripes lost 3
 #    members), the others staged (the large file still rebuilt: its
-#    stripe lost 2).
+#    stripe lost 2);
+#  - valise status, once drives 1 and 2 and then the parity drives were
+#    ingested (each matched by its file system UUID: the run records name
+#    it): drives 3 and 4 "not needed: parity covers it", and drives 1, 2,
+#    5 and 6 named to plug in together; the parity drives alone rebuilt
+#    nothing of drives 3 and 4 (the files of 1 and 2 already in DEST are
+#    no stripe members); the four together complete the shipment.
 # About 110 MB of images in /dev/shm; 10-20 s.
 source "$(dirname "$0")/lib.sh"
 need_root
@@ -96,4 +102,25 @@ done
 for f in $lost_files; do
   [[ ! -e "$W/dest3/$f" ]] || fail "ingest of 3 lost: $f staged"
 done
+
+log "status: drives matched by identity, parity counted"
+D=$W/dest-status
+expect_exit 1 "$VALISE" ingest $NP -m "$W/M" -d "$D" "${MNT[r2]}" "${MNT[r1]}"
+expect_exit 1 "$VALISE" status -m "$W/M" "$D"
+# r1 too: its copy of big.bin is corrupt, and no parity was given.
+assert_contains "$LAST_OUT" "bring: r1, r3, r4"
+assert_not_contains "$LAST_OUT" "parity covers"
+log "the parity drives alone rebuild nothing of 3 and 4 (r1, r2 are in DEST)"
+expect_exit 1 "$VALISE" ingest $NP -m "$W/M" -d "$D" "${MNT[r6]}" "${MNT[r5]}"
+for f in $lost_files; do
+  [[ ! -e "$D/$f" ]] || fail "parity alone: $f staged"
+done
+expect_exit 1 "$VALISE" status -m "$W/M" "$D"
+assert_contains "$LAST_OUT" "r3 is not needed: parity covers it"
+assert_contains "$LAST_OUT" "r4 is not needed: parity covers it"
+assert_contains "$LAST_OUT" "bring together, in one ingest run: r1, r2, r5, r6"
+expect_exit 1 "$VALISE" ingest $NP -m "$W/M" -d "$D" "${MNT[r1]}" "${MNT[r2]}" \
+  "${MNT[r5]}" "${MNT[r6]}"
+expect_exit 0 "$VALISE" status -m "$W/M" "$D"
+assert_contains "$LAST_OUT" "complete: every file arrived"
 log "ok"

@@ -13,3 +13,4 @@ list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_dr
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/parity_verify_test.cc)  # verify rebuilds from a pack's parity (issue 18)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/parity_ingest_test.cc)  # ingest stages what a pack's parity rebuilds (issue 18)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/progress_estimate_test.cc)  # progress in production: ETA, stalls, --stats, --metrics (issue 14)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/shipment_parity_test.cc)  # valise status counts parity (issue 18)
