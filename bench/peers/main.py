@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import part_ingest  # noqa: E402
 import part_memory  # noqa: E402
+import part_pack  # noqa: E402
 import part_s3  # noqa: E402
 import part_verify  # noqa: E402
 import render  # noqa: E402
@@ -34,7 +35,7 @@ from harness import (REPO, TARGETS, Failure, load_targets, log,  # noqa: E402
                      memory_available, tree)
 
 PARTS = {"verify": part_verify, "ingest": part_ingest, "memory": part_memory,
-         "s3": part_s3}
+         "s3": part_s3, "pack": part_pack}
 
 
 class Context:

@@ -22,7 +22,8 @@ class Targets(unittest.TestCase):
                       "part"):
                 self.assertIn(k, t, fid)
             self.assertIn(t["op"], (">=", "<=", "within"), fid)
-            self.assertIn(t["part"], ("verify", "ingest", "memory", "s3", None),
+            self.assertIn(t["part"], ("verify", "ingest", "memory", "s3", "pack",
+                                     None),
                           fid)
 
     def test_meets(self):

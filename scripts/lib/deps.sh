@@ -29,6 +29,12 @@ VALISE_DEPS=(
   strace time  # tests/cli: no drive read before a signature check; peak RSS
 )
 
+# Only for scripts/bench-peers: the peers it compares with that nothing else
+# needs.
+VALISE_BENCH_DEPS=(
+  par2  # pack: par2 create of the same data, for comparison
+)
+
 # The real Ceph cluster of the S3 and CephFS tests (tests/support/
 # ceph_cluster.sh: monitor, OSD, RGW, MDS, ceph-fuse; `ceph`, `rados` and
 # radosgw-admin from ceph-common) and the S3 clients the tests and

@@ -176,7 +176,7 @@ assert_matches "$OUTDOC" 'DEST `shm`: xfs on a loop device over an image in /dev
 assert_matches "$OUTDOC" 'DEST `disk`: xfs on a loop device over an image on [^ ]+ \('
 # Every figure has a row in the summary: measured for the parts run here,
 # "not in the results" or "not measured yet" for the others (s3 needs a
-# Ceph cluster; pack's figures have no part yet).
+# Ceph cluster; pack is not run here: `scripts/bench-peers pack`).
 python3 - "$OUTDOC" "$E2E_REPO/bench/targets.json" <<'PY' || fail "summary"
 import json, sys
 text = open(sys.argv[1]).read()
