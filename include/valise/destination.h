@@ -72,6 +72,9 @@ struct DestInfo {
   // Duplicate(kClone) works: a copy that shares the committed file's bytes
   // (reflink; for an object store, a server-side copy). Default: false.
   bool clone = false;
+  // What the report calls a clone: "reflink of PATH" for a file system,
+  // "server-side copy of PATH" for an object store. Default: "reflink".
+  std::string clone_word = "reflink";
   // Duplicate(kHardlink) works. Default: false.
   bool hardlink = false;
   // A Seal also makes durable every name and record made before it

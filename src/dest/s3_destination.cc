@@ -317,6 +317,7 @@ class S3Destination final : public Destination {
     size_t aborted = 0;
     VALISE_RETURN_IF_ERROR(AbortLeftovers(&aborted));
     info->clone = true;
+    info->clone_word = "server-side copy";
     info->hardlink = false;
     info->seal_covers_names = false;
     info->notes.push_back(

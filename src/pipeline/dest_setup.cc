@@ -97,7 +97,9 @@ Status OpenDest(const std::string& dest, IngestLedger* l,
     dedup = info->clone ? DedupPolicy::kReflink : DedupPolicy::kCopy;
   }
   l->dedup = dedup;
-  l->report->notes.push_back(std::string("dedup: ") + DedupPolicyName(dedup));
+  l->dedup_word = dedup == DedupPolicy::kReflink ? info->clone_word
+                                                 : DedupPolicyName(dedup);
+  l->report->notes.push_back("dedup: " + l->dedup_word);
   l->report->notes.insert(l->report->notes.end(), info->notes.begin(),
                           info->notes.end());
   return Status::OK();

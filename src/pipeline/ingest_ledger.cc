@@ -130,8 +130,7 @@ void IngestLedger::DuplicateCommitted(size_t e, size_t p) {
   report->dedup_bytes_saved += m.file_size(e);
   FileResult r = Result(e, -1, FileStatus::kOk);
   r.actual_size = m.file_size(e);
-  r.detail =
-      std::string(DedupPolicyName(dedup)) + " of " + EscapePath(DestRel(p));
+  r.detail = dedup_word + " of " + EscapePath(DestRel(p));
   for (DigestType t : digests.Types()) r.digests.push_back(m.digest(e, t));
   ok_results.push_back(std::move(r));
   // Its own copies failed: its bytes came from p's drive.

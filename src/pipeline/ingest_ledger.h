@@ -75,6 +75,9 @@ struct IngestLedger {
   DigestSet digests;  // computed for every file (ChooseDigests)
   // How duplicates are placed, decided when DEST is open (never kAuto).
   DedupPolicy dedup = DedupPolicy::kCopy;
+  // How the report names a duplicate placed by `dedup` ("reflink",
+  // "server-side copy", "hardlink", "copy"), decided with it.
+  std::string dedup_word = "copy";
 
   // What the drives hold (scan, match). The "drive" after the last one,
   // dest_drive, is DEST itself, read to check files found in place.

@@ -12,6 +12,7 @@
 // (default 200: ~10 s on the busy 2-core machine).
 #include "dest/s3_destination.h"
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <random>
@@ -186,6 +187,32 @@ TEST(S3Destination, IngestThenVerify) {
   EXPECT_EQ(again.files_skipped_resume, d.files.size());
   // Only the journal's begin and end objects were sent.
   EXPECT_LT(client->stats().bytes_uploaded - uploaded, 4096u);
+}
+
+// Goal: the report calls a duplicate placed in the store what it is, a
+// "server-side copy of" the first path (not "reflink of", a file system's
+// word), and so does its dedup note.
+TEST(S3Destination, DuplicatesAreReportedAsServerSideCopies) {
+  Dataset d;
+  AddStandardFiles(&d);
+  Manifest m = d.MakeManifest();
+  auto client = d.store.NewClient();
+  RunReport r;
+  ASSERT_VALISE_OK(d.Ingest(m, client.get(), &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  std::map<std::string, std::string> details;
+  for (const FileResult& f : r.files) details[f.path] = f.detail;
+  const std::string copy = details["dup1"] + details["z/dup2"];
+  EXPECT_TRUE(copy == "server-side copy of dup1" ||
+              copy == "server-side copy of z/dup2")
+      << copy;
+  const std::string tiny = details["small"] + details["tiny-dup"];
+  EXPECT_TRUE(tiny == "server-side copy of small" ||
+              tiny == "server-side copy of tiny-dup")
+      << tiny;
+  EXPECT_NE(
+      std::find(r.notes.begin(), r.notes.end(), "dedup: server-side copy"),
+      r.notes.end());
 }
 
 // Goal: the plan asks the store about every manifest path with one
