@@ -423,6 +423,10 @@ struct S3DestinationOptions {
   // Requests in flight at once (parts, PUTs, completions, copies).
   // Default: 16.
   unsigned threads = 16;
+  // Threads computing each part's Content-MD5 and payload SHA-256 before
+  // it takes one of the `threads` request slots. Default: 0, one per core
+  // (at most `threads`).
+  unsigned digest_threads = 0;
   // Names this host's journal objects (PREFIX/.valise/journal/HOST/...).
   // Default: empty, the machine's host name.
   std::string host;

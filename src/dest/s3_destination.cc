@@ -16,12 +16,12 @@
 //    key exists. Nothing is on the store before Name.
 //  - large: a multipart upload on the final key, started by the first part
 //    to be sent. The writer holds a part's chunks (in the read loop's
-//    buffers) until the part is whole, then a worker thread computes its
+//    buffers) until the part is whole, then a digest thread computes its
 //    Content-MD5 and payload SHA-256 from those buffers (the bytes the
-//    hashing threads verify) and sends it; the store refuses a part whose
-//    bytes differ from either. An upload in flight is invisible under its
-//    key. Name checks that the key is free (HEAD) and completes it; a key
-//    taken aborts it.
+//    hashing threads verify) and a send thread sends it (s3_send_queue.cc);
+//    the store refuses a part whose bytes differ from either. An upload in
+//    flight is invisible under its key. Name checks that the key is free (HEAD)
+//    and completes it; a key taken aborts it.
 // Every object carries metadata: valise-mtime (ns), valise-mode (octal)
 // and the manifest's digests (valise-sha256, valise-xxh128, ...).
 //
@@ -57,15 +57,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "dest/s3_send_queue.h"
 #include "valise/buffer_pool.h"
 #include "valise/journal.h"
 
@@ -75,64 +74,6 @@ namespace {
 constexpr uint64_t kMaxCopy = uint64_t{5} << 30;  // CopyObject's limit
 constexpr uint64_t kMaxParts = 10000;
 constexpr int kCreateAttempts = 5;  // CreateMultipartUpload, see EnsureUpload
-
-// A fixed set of threads running tasks in order of submission.
-class Workers {
- public:
-  explicit Workers(unsigned n) {
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { Loop(); });
-  }
-  ~Workers() {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (std::thread& t : threads_) t.join();
-  }
-  void Submit(std::function<void()> task) {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-  }
-  // Runs every task and returns when all have.
-  void RunAll(std::vector<std::function<void()>> tasks) {
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t left = tasks.size();
-    for (auto& t : tasks) {
-      Submit([&, t = std::move(t)] {
-        t();
-        std::lock_guard<std::mutex> l(mu);
-        if (--left == 0) cv.notify_all();
-      });
-    }
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return left == 0; });
-  }
-
- private:
-  void Loop() {
-    for (;;) {
-      std::function<void()> task;
-      {
-        std::unique_lock<std::mutex> l(mu_);
-        cv_.wait(l, [this] { return stop_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task();
-    }
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
 
 enum class Kind : uint8_t { kPut, kMultipart, kCopy, kAdopted };
 
@@ -159,7 +100,7 @@ class S3Staged final : public StagedFile {
   std::map<uint64_t, std::vector<StageChunk>> held;
   std::map<uint64_t, uint64_t> held_bytes;
   Status io_error;  // a chunk skipped: the file cannot be whole (I/O thread)
-  // kMultipart, shared with the workers: the upload and its parts' ETags.
+  // kMultipart, shared with the send threads: the upload and its parts' ETags.
   std::mutex mu;
   std::string upload_id;
   std::vector<std::string> etags;  // by part index
@@ -237,6 +178,14 @@ S3Metadata MetadataFor(const StageRequest& req) {
   return m;
 }
 
+// Threads computing parts' digests: as asked, else one per core (what
+// hashing can use), at most one per request slot.
+unsigned DigestThreads(const S3DestinationOptions& opt) {
+  unsigned n = opt.digest_threads;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  return std::min(n, std::max(1u, opt.threads));
+}
+
 S3Payload PayloadOf(std::vector<S3Buffer> pieces) {
   auto md5 = Hasher::New(DigestType::kMd5);
   auto sha = Hasher::New(DigestType::kSha256);
@@ -254,11 +203,15 @@ S3Payload PayloadOf(std::vector<S3Buffer> pieces) {
 class S3Destination;
 
 // The writer: chunks into memory (small files) or into parts sent by the
-// workers (large files); answers handed back to the read loop in Poll.
+// send queue (large files); answers handed back to the read loop in Poll.
 class S3Writer final : public StageWriter {
  public:
-  S3Writer(S3Destination* dest, Workers* workers, unsigned threads)
-      : dest_(dest), workers_(workers), threads_(threads) {}
+  S3Writer(S3Destination* dest, S3SendQueue* queue, unsigned threads,
+           unsigned digest_threads)
+      : dest_(dest),
+        queue_(queue),
+        threads_(threads),
+        digest_threads_(digest_threads) {}
 
   void Attach(const StageIo& io) override { io_ = io; }
   size_t buffers(size_t num_drives, size_t chunk_size) const override;
@@ -280,10 +233,13 @@ class S3Writer final : public StageWriter {
     io_.release(c.buf);
   }
   void SendPart(S3Staged* f, uint64_t part, std::vector<StageChunk> chunks);
+  void Upload(S3Staged* f, uint64_t part, const std::vector<StageChunk>& chunks,
+              S3Payload payload);
 
   S3Destination* dest_;
-  Workers* workers_;
+  S3SendQueue* queue_;
   const unsigned threads_;
+  const unsigned digest_threads_;
   StageIo io_;
   size_t held_ = 0;         // chunks held in parts not yet whole
   size_t outstanding_ = 0;  // parts sent whose answers Poll has not seen
@@ -300,8 +256,8 @@ class S3Destination final : public Destination {
         opt_(opt),
         where_(url.ToString()),
         host_(opt.host.empty() ? HostName() : opt.host),
-        writer_(this, &workers_, std::max(1u, opt.threads)),
-        workers_(std::max(1u, opt.threads)) {}
+        writer_(this, &queue_, std::max(1u, opt.threads), DigestThreads(opt)),
+        queue_(DigestThreads(opt), std::max(1u, opt.threads)) {}
 
   const std::string& where() const override { return where_; }
   S3Client* client() const { return client_; }
@@ -487,7 +443,7 @@ class S3Destination final : public Destination {
         *s = AsTrouble(NameOne(f));
       });
     }
-    workers_.RunAll(std::move(tasks));
+    queue_.RunAll(std::move(tasks));
   }
 
   Status Record(const std::vector<JournalRecord>& records) override {
@@ -557,7 +513,7 @@ class S3Destination final : public Destination {
 
   // The writer's side.
   void SetChunkSize(size_t chunk) { chunk_size_ = chunk; }
-  // Starts f's upload if no part did yet. Worker threads.
+  // Starts f's upload if no part did yet. Send threads.
   Status EnsureUpload(S3Staged* f) {
     std::lock_guard<std::mutex> l(f->mu);
     if (!f->error.ok()) return f->error;
@@ -750,14 +706,15 @@ class S3Destination final : public Destination {
   bool listing_ok_ = false;
   std::set<std::string> listed_;
   std::map<std::string, FileInfo> named_;  // key -> what Name made there
-  S3Writer writer_;  // before workers_: the workers stop first
-  Workers workers_;
+  S3Writer writer_;    // before queue_: its threads stop first
+  S3SendQueue queue_;  // parts' digests, then every request
 };
 
 size_t S3Writer::buffers(size_t num_drives, size_t chunk_size) const {
   dest_->SetChunkSize(chunk_size);
   const size_t per_part = (dest_->part_size() + chunk_size - 1) / chunk_size;
-  return num_drives * (2 * per_part + 2) + threads_ * per_part;
+  return num_drives * (2 * per_part + 2) +
+         (threads_ + digest_threads_) * per_part;
 }
 
 void S3Writer::Write(const StageChunk& c) {
@@ -783,6 +740,8 @@ void S3Writer::Write(const StageChunk& c) {
   SendPart(f, part, std::move(chunks));
 }
 
+// The part's digests, then its request (s3_send_queue.cc): a request slot
+// is taken only by a part whose digests are computed.
 void S3Writer::SendPart(S3Staged* f, uint64_t part,
                         std::vector<StageChunk> chunks) {
   ++outstanding_;
@@ -791,35 +750,44 @@ void S3Writer::SendPart(S3Staged* f, uint64_t part,
               return a.offset < b.offset;
             });
   BufferPool* pool = io_.pool;
-  workers_->Submit([this, f, part, pool, chunks = std::move(chunks)] {
-    Status s = dest_->EnsureUpload(f);
-    if (s.ok()) {
-      std::vector<S3Buffer> pieces;
-      for (const StageChunk& c : chunks) {
-        pieces.push_back({pool->data(c.buf), c.len});
-      }
-      std::string id;
-      {
-        std::lock_guard<std::mutex> l(f->mu);
-        id = f->upload_id;
-      }
-      S3WriteResult w;
-      s = dest_->client()->UploadPart(dest_->bucket(), f->key, id,
-                                      static_cast<int>(part + 1),
-                                      PayloadOf(std::move(pieces)), &w);
-      std::lock_guard<std::mutex> l(f->mu);
-      if (s.ok()) {
-        f->etags[part] = w.etag;
-      } else if (f->error.ok()) {
-        f->error = s;
-      }
+  queue_->Submit([this, f, part, pool, chunks = std::move(chunks)] {
+    std::vector<S3Buffer> pieces;
+    for (const StageChunk& c : chunks) {
+      pieces.push_back({pool->data(c.buf), c.len});
     }
-    // Woken under mu_: the loop (which may end once Poll saw this answer)
-    // cannot take the answer before wake() returned.
-    std::lock_guard<std::mutex> l(mu_);
-    done_.push_back(Done{chunks, AsTrouble(s)});
-    io_.wake();
+    auto payload = std::make_shared<S3Payload>(PayloadOf(std::move(pieces)));
+    return [this, f, part, chunks, payload] {
+      Upload(f, part, chunks, std::move(*payload));
+    };
   });
+}
+
+void S3Writer::Upload(S3Staged* f, uint64_t part,
+                      const std::vector<StageChunk>& chunks,
+                      S3Payload payload) {
+  Status s = dest_->EnsureUpload(f);
+  if (s.ok()) {
+    std::string id;
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      id = f->upload_id;
+    }
+    S3WriteResult w;
+    s = dest_->client()->UploadPart(dest_->bucket(), f->key, id,
+                                    static_cast<int>(part + 1),
+                                    std::move(payload), &w);
+    std::lock_guard<std::mutex> l(f->mu);
+    if (s.ok()) {
+      f->etags[part] = w.etag;
+    } else if (f->error.ok()) {
+      f->error = s;
+    }
+  }
+  // Woken under mu_: the loop (which may end once Poll saw this answer)
+  // cannot take the answer before wake() returned.
+  std::lock_guard<std::mutex> l(mu_);
+  done_.push_back(Done{chunks, AsTrouble(s)});
+  io_.wake();
 }
 
 void S3Writer::Skip(StagedFile* file, uint64_t offset) {

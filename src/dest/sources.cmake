@@ -3,4 +3,5 @@ set(VALISE_DEST_SOURCES
   src/dest/posix_destination.cc
   src/dest/posix_stage_writer.cc
   src/dest/s3_destination.cc
+  src/dest/s3_send_queue.cc
 )

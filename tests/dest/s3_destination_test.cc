@@ -52,6 +52,7 @@ IngestOptions S3Ingest(S3Client* client) {
   io.s3_options.put_memory = 1 << 20;
   io.s3_options.part_size = 2 * kChunk;
   io.s3_options.threads = 3;
+  io.s3_options.digest_threads = 2;  // parts digested two at a time
   io.s3_options.host = "h1";
   return io;
 }

@@ -4,4 +4,5 @@
 set(VALISE_TESTS_DEST
   ${CMAKE_CURRENT_SOURCE_DIR}/dest/posix_destination_test.cc
   ${CMAKE_CURRENT_SOURCE_DIR}/dest/s3_destination_test.cc
+  ${CMAKE_CURRENT_SOURCE_DIR}/dest/s3_send_queue_test.cc
 )
