@@ -99,6 +99,8 @@ class ChunkIndexV2 {
   uint64_t NumChunks(size_t entry) const {
     return ChunksOf(m_->file_size(entry), header_.chunk_size);
   }
+  // Bytes of entry e (the manifest's size, which made its chunk count).
+  uint64_t FileSize(size_t entry) const { return m_->file_size(entry); }
   // Digests of chunks [first, first + n) of entry e into out[0..n).
   // InvalidArgument if they are not all chunks of e.
   Status Read(size_t entry, uint64_t first, size_t n, ChunkSha256* out) const;

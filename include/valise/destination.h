@@ -104,6 +104,14 @@ struct StageRequest {
   // Hint: write bypassing the page cache (O_DIRECT) where the destination
   // can. Default: false.
   bool direct = false;
+  // Resume by chunk (issue 15; only where KeepsPartials()). `resumable`:
+  // the key is "r<entry>", the same in every run, and a file cut short
+  // (the run stopped) is kept by Keep for a later run. `resume_from` > 0:
+  // the kept file's bytes before this offset were checked by the core
+  // against the signed chunk digests and are kept; the writer is given
+  // only the chunks from there. Default: false, 0.
+  bool resumable = false;
+  uint64_t resume_from = 0;
 };
 
 // One file on its way to a final name: made by Stage, Duplicate or Adopt,
@@ -315,8 +323,34 @@ class Destination {
   virtual void Discard(std::unique_ptr<StagedFile> file) = 0;
 
   // Removes every temporary this destination made, or an earlier run left
-  // (best effort: what remains is removed by the next Open).
+  // (best effort: what remains is removed by the next Open), except the
+  // kept partials (below).
   virtual void CleanUp() = 0;
+
+  // Resume by chunk (issue 15). A destination that can keep a file staged
+  // part way (StageRequest::resumable) for a later run says so here; the
+  // others keep nothing and the rest of this group does nothing. Posix:
+  // yes; an object store: not yet (a multipart upload's parts would have
+  // to be listed and checked).
+  virtual bool KeepsPartials() const { return false; }
+  // The keys of the partials kept by earlier runs ("r<entry>"). Ingest
+  // thread.
+  virtual void ListPartials(std::vector<std::string>* keys) { keys->clear(); }
+  // A path the run's FileSystem opens to read kept partial `key` back (the
+  // core checks its prefix against the signed chunk digests).
+  virtual std::string PartialPath(const std::string& key) const {
+    (void)key;
+    return std::string();
+  }
+  // Removes kept partial `key` (the core found nothing in it to go on
+  // from, or no longer needs it). Ingest thread.
+  virtual void DropPartial(const std::string& key) { (void)key; }
+  // Like Discard, but a file staged resumable is kept, as far as it got,
+  // for a later run (the run stopped while it was being read). Any thread
+  // that may call Discard.
+  virtual void Keep(std::unique_ptr<StagedFile> file) {
+    Discard(std::move(file));
+  }
 
   // Ends a run that went well: writes its end record (`end_note`) and
   // makes it durable. Ingest thread.

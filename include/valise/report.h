@@ -132,6 +132,13 @@ struct ParityReport {
   uint32_t spare = 0;
 };
 
+// How a run found files intact: by the manifest's whole-file digests, or
+// by the signed chunk digests alone (a signed manifest binding a chunk
+// index: every chunk's SHA-256 matched, issue 15). JSON "checked_by":
+// "file-digests", "signed-chunk-digests".
+enum class CheckedBy : uint8_t { kFileDigests, kSignedChunks };
+const char* CheckedByName(CheckedBy c);
+
 struct RunReport {
   std::string command;   // "verify", "ingest"
   std::string manifest;  // path of the manifest
@@ -141,6 +148,7 @@ struct RunReport {
   // Bytes per chunk, so a corrupt file's first bad offset can also be told
   // as a chunk number. 0: unknown (the chunk number is left out).
   uint64_t chunk_size = 0;
+  CheckedBy checked_by = CheckedBy::kFileDigests;
   std::vector<DriveReport> drives;
   // Problems (and ok ones if kept), except the compact missing rows (see
   // compact_missing): read every row with ForEachFile. Once a compact row
@@ -166,6 +174,12 @@ struct RunReport {
   // from DEST (journaled but changed since, journaled by an older valise,
   // not journaled, or --recheck); each is also ok or a problem.
   uint64_t files_rechecked = 0;
+  // ingest: files an earlier run staged part way that this run went on
+  // from their verified prefix (resume by chunk), and the bytes of those
+  // prefixes (checked in DEST against the signed chunk digests, not read
+  // from a drive again).
+  uint64_t files_resumed_by_chunk = 0;
+  uint64_t bytes_resumed_by_chunk = 0;
   bool interrupted = false;
   // Trouble that stopped the run after it began (DEST full, DEST failing):
   // the report is still written, and says so. Empty if none.

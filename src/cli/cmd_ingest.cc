@@ -171,6 +171,9 @@ int RunIngest(const Args& args, RunReport* report_out) {
   s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks,
                    check_path);
   opt.chunk_index = signed_chunks.get();
+  // LoadManifest checked M's signature when --pubkey was given (it fails
+  // otherwise): the chunk index M binds is then signed.
+  opt.chunk_index_signed = s.ok() && signed_chunks && !args.pubkey.empty();
   // A pack's: its parity rebuilds what the drives do not deliver.
   std::unique_ptr<PackParity> pack;
   if (s.ok()) s = LoadPackParity(fs, args.manifest, manifest, &pack);

@@ -120,6 +120,9 @@ int RunVerify(const Args& args) {
   std::unique_ptr<ChunkIndexV2> signed_chunks;
   s = LoadManifest(fs, args, &manifest, &chunks, &have_chunks, &signed_chunks);
   opt.chunk_index = signed_chunks.get();
+  // LoadManifest checked M's signature when --pubkey was given (it fails
+  // otherwise): the chunk index M binds is then signed.
+  opt.chunk_index_signed = s.ok() && signed_chunks && !args.pubkey.empty();
   // A pack's: its parity rebuilds what the drives do not deliver.
   std::unique_ptr<PackParity> pack;
   if (s.ok()) s = LoadPackParity(fs, args.manifest, manifest, &pack);

@@ -17,6 +17,13 @@
 // cuts the O_DIRECT tail and sets mode and mtime, on the thread that
 // finished the read.
 //
+// Resume by chunk (issue 15): a file staged resumable is
+// .valise/staging/r<entry>, opened without O_EXCL (and without O_TRUNC
+// when the core resumes it: its checked prefix stays). Keep closes it and
+// leaves it there when the run stops; CleanUp never removes an r<entry>:
+// the next run lists them (ListPartials), reads them back (PartialPath),
+// and drops those it does not go on from.
+//
 // Durability, two ways, chosen at Open:
 //  - syncfs (seal_covers_names), where DEST's file system is trusted with
 //    it (Directory::SyncFs: ext4, xfs, btrfs on Linux >= 5.8). Seal is one
@@ -82,6 +89,13 @@ bool SkipDigits(std::string_view* s) {
 // "d<entry>" (a clone of a duplicate), and "probe-a" and "probe-b"
 // (ProbeReflink). Only these are removed by the clean-up: valise never
 // deletes a file it did not create.
+// A kept partial: "r<entry>" (StageRequest::resumable).
+bool IsPartialName(std::string_view name) {
+  if (name.substr(0, 1) != "r") return false;
+  name.remove_prefix(1);
+  return SkipDigits(&name) && name.empty();
+}
+
 bool IsStagingName(std::string_view name) {
   if (name == "probe-a" || name == "probe-b") return true;
   if (name.substr(0, 1) == "d") {
@@ -194,6 +208,15 @@ class PosixDestination final : public Destination {
     wo.direct = req.direct;
     wo.mode = 0600;
     wo.exclusive = true;
+    if (req.resumable) {
+      if (!IsPartialName(req.key)) {
+        out->reset();
+        return Status::InvalidArgument(req.key,
+                                       "internal: not a resumable key");
+      }
+      wo.exclusive = false;
+      wo.truncate = req.resume_from == 0;
+    }
     std::unique_ptr<File> file;
     const std::string temp = TempName(req.key);
     Status s = dir_->CreateFile(temp, wo, &file);
@@ -205,6 +228,7 @@ class PosixDestination final : public Destination {
     f->size = req.size;
     f->mode = req.mode;
     f->mtime_ns = req.mtime_ns;
+    f->resumable = req.resumable;
     *out = std::move(f);
     return Status::OK();
   }
@@ -213,7 +237,9 @@ class PosixDestination final : public Destination {
   Status Finish(StagedFile* staged) override {
     PosixStagedFile* f = AsPosix(staged);
     File* file = f->file();
-    if (file->is_direct()) VALISE_RETURN_IF_ERROR(file->Truncate(f->size));
+    if (file->is_direct() || f->resumable) {
+      VALISE_RETURN_IF_ERROR(file->Truncate(f->size));
+    }
     return file->SetModeAndTime(f->mode, f->mtime_ns);
   }
 
@@ -312,6 +338,36 @@ class PosixDestination final : public Destination {
     if (f->named()) return;
     f->Close();
     dir_->Remove(f->temp()).PermitUncheckedError();
+  }
+
+  bool KeepsPartials() const override { return true; }
+
+  void ListPartials(std::vector<std::string>* keys) override {
+    keys->clear();
+    std::vector<DirEntry> entries;
+    if (!dir_ || !dir_->List(kStagingDir, &entries).ok()) return;
+    for (const DirEntry& e : entries) {
+      if (IsPartialName(e.name) &&
+          (e.type == FileType::kRegular || e.type == FileType::kUnknown)) {
+        keys->push_back(e.name);
+      }
+    }
+  }
+
+  std::string PartialPath(const std::string& key) const override {
+    return where_ + "/" + TempName(key);
+  }
+
+  void DropPartial(const std::string& key) override {
+    if (!dir_ || !IsPartialName(key)) return;
+    dir_->Remove(TempName(key)).PermitUncheckedError();
+  }
+
+  void Keep(std::unique_ptr<StagedFile> staged) override {
+    if (!staged) return;
+    PosixStagedFile* f = AsPosix(staged.get());
+    if (!f->resumable || f->named()) return Discard(std::move(staged));
+    f->Close();  // left for the next run, which checks it
   }
 
   void CleanUp() override {

@@ -35,6 +35,9 @@ class PosixStagedFile final : public StagedFile {
   uint64_t size = 0;
   uint32_t mode = 0644;
   int64_t mtime_ns = 0;
+  // Staged under a key kept across runs (StageRequest::resumable): kept by
+  // Keep, and cut to its size by Finish (a kept file may be longer).
+  bool resumable = false;
 
  private:
   std::string name_;

@@ -28,6 +28,57 @@ bool UsesChunkIndex(const PipelineOptions& opt) {
          (opt.hash_only.empty() || opt.hash_only.Has(DigestType::kSha256));
 }
 
+bool DecidesByChunks(const PipelineOptions& opt) {
+  return UsesChunkIndex(opt) && opt.chunk_index_signed && opt.hash_only.empty();
+}
+
+ChunkFinding ChunkVerdict(const ReadOutcome& o, const ChunkIndexV2& index,
+                          size_t entry, std::string* why) {
+  const uint64_t size = index.FileSize(entry);
+  const uint64_t total = index.NumChunks(entry);
+  if (!o.status.ok()) {
+    *why = o.status.message();
+    return ChunkFinding::kUnchecked;
+  }
+  if (o.start + o.bytes_read != size) {
+    *why = "read " + std::to_string(o.start + o.bytes_read) + " bytes of " +
+           std::to_string(size);
+    return ChunkFinding::kDiffers;
+  }
+  const auto* c = dynamic_cast<const ChunkChecker*>(o.observer.get());
+  if (c != nullptr && c->first() * index.chunk_size() != o.start) {
+    *why = "internal: checked from chunk " + std::to_string(c->first()) +
+           ", read from " + std::to_string(o.start);
+    return ChunkFinding::kUnchecked;
+  }
+  // The reader makes no observer for an empty file (nothing to read).
+  if (c == nullptr && total == 0) return ChunkFinding::kIntact;
+  if (c == nullptr || !c->complete() || c->checked() != total) {
+    *why = "not checked against its signed chunk digests (" +
+           std::to_string(c ? c->checked() : 0) + " of " +
+           std::to_string(total) + " chunks compared)";
+    return ChunkFinding::kUnchecked;
+  }
+  if (c->bad_chunks() > 0 || c->bytes_checked() != size) {
+    *why = std::to_string(c->bad_chunks()) + " of " + std::to_string(total) +
+           " chunks differ from their signed digests";
+    return ChunkFinding::kDiffers;
+  }
+  return ChunkFinding::kIntact;
+}
+
+FileStatus StatusOf(ChunkFinding f) {
+  switch (f) {
+    case ChunkFinding::kIntact:
+      return FileStatus::kOk;
+    case ChunkFinding::kDiffers:
+      return FileStatus::kCorrupt;
+    case ChunkFinding::kUnchecked:
+      return FileStatus::kUnreadable;
+  }
+  return FileStatus::kUnreadable;
+}
+
 // ---------------------------------------------------------------------
 // ChunkDigestRecorder.
 
@@ -81,30 +132,50 @@ Reader::ObserverFactory ChunkCheck::Factory(
              const ReadJob& job) -> std::unique_ptr<ChunkObserver> {
     const size_t e = entry_of(job);
     if (e == SIZE_MAX) return nullptr;
-    return std::make_unique<ChunkChecker>(this, index_, e);
+    return std::make_unique<ChunkChecker>(this, index_, e,
+                                          job.start / index_->chunk_size());
   };
 }
+
+namespace {
+
+// Copies the checker's bad chunks into r (first_bad_offset,
+// corrupt_ranges); false if it has none to give.
+bool SetRanges(const ChunkChecker* c, FileResult* r) {
+  if (c == nullptr || !c->complete() || c->bad_ranges().empty()) return false;
+  r->first_bad_offset = static_cast<int64_t>(c->bad_ranges()[0].offset);
+  r->corrupt_ranges = c->bad_ranges();
+  return true;
+}
+
+std::string RangesListed(const ChunkChecker* c) {
+  if (c->bad_ranges().size() < kMaxCorruptRanges) return std::string();
+  return " (the first " + std::to_string(kMaxCorruptRanges) +
+         " runs of them listed)";
+}
+
+}  // namespace
 
 void ChunkCheck::Describe(const ReadOutcome& o, FileResult* r) {
   const auto* c = dynamic_cast<const ChunkChecker*>(o.observer.get());
   if (c == nullptr || !c->complete()) return;
-  if (c->bad_ranges().empty()) {
-    r->detail += r->detail.empty() ? "" : "; ";
+  r->detail += r->detail.empty() ? "" : "; ";
+  if (!SetRanges(c, r)) {
     r->detail +=
         "yet every chunk matches its signed digest (the manifest's digests "
         "and its chunk index disagree)";
     return;
   }
-  r->first_bad_offset = static_cast<int64_t>(c->bad_ranges()[0].offset);
-  r->corrupt_ranges = c->bad_ranges();
-  r->detail += r->detail.empty() ? "" : "; ";
   r->detail += std::to_string(c->bad_chunks()) + " of " +
                std::to_string(c->checked()) +
-               " chunks differ from their signed digests";
-  if (c->bad_ranges().size() == kMaxCorruptRanges) {
-    r->detail += " (the first " + std::to_string(kMaxCorruptRanges) +
-                 " runs of them listed)";
-  }
+               " chunks differ from their signed digests" + RangesListed(c);
+}
+
+void ChunkCheck::DescribeByChunks(const ReadOutcome& o,
+                                  const std::string& verdict, FileResult* r) {
+  const auto* c = dynamic_cast<const ChunkChecker*>(o.observer.get());
+  r->detail = verdict;
+  if (SetRanges(c, r)) r->detail += RangesListed(c);
 }
 
 Status ChunkCheck::trouble() const {
@@ -121,11 +192,15 @@ void ChunkCheck::AddTrouble(const Status& s) {
 // ChunkChecker.
 
 ChunkChecker::ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index,
-                           size_t entry)
+                           size_t entry, uint64_t first)
     : run_(run),
       index_(index),
       entry_(entry),
       total_(index->NumChunks(entry)),
+      size_(index->FileSize(entry)),
+      first_(std::min(first, total_)),
+      checked_(first_),
+      bytes_checked_(std::min(size_, first_ * index->chunk_size())),
       sha_(Hasher::New(DigestType::kSha256)) {}
 
 void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
@@ -149,9 +224,16 @@ void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
       return;
     }
   }
+  // A chunk of another length than the manifest's size gives it is bad,
+  // whatever its digest (the reader never delivers one; a file that
+  // changed size under the run fails).
+  const uint64_t cs = index_->chunk_size();
+  const uint64_t want_len = std::min<uint64_t>(cs, size_ - index * cs);
   sha_->Update(data, len);
-  const bool good = FinishSha(sha_.get()) == want_[index - want_first_];
+  const bool good =
+      FinishSha(sha_.get()) == want_[index - want_first_] && len == want_len;
   ++checked_;
+  bytes_checked_ += len;
   if (good) return;
   ++bad_chunks_;
   const uint64_t offset = index * index_->chunk_size();

@@ -13,6 +13,16 @@
 //                        fetched from the index 2,048 at a time (64 KiB per
 //                        file in flight), so a corrupt copy is located to
 //                        the exact chunks that differ (Describe).
+//   DecidesByChunks,     verify and ingest with a signed manifest: the
+//   ChunkVerdict         chunk digests decide alone whether a copy is
+//                        intact (issue 15, item 2). A copy is intact only
+//                        if it was read whole without error, exactly the
+//                        manifest's size, and its checker compared every
+//                        one of the entry's chunks, each of its expected
+//                        length, with none differing. SHA-256 being
+//                        collision resistant, such a copy is the file the
+//                        signer hashed: the whole-file digests need not be
+//                        computed again, so each byte is hashed once.
 //
 // Memory: a file in flight holds at most one batch of digests; nothing is
 // kept per file once it is done but the ranges of its bad chunks (at most
@@ -49,6 +59,32 @@ bool UsesChunkIndex(const PipelineOptions& opt);
 inline constexpr char kChunkCheckSkipped[] =
     "--hash-only without sha256: the signed chunk digests (M.chunks) are not "
     "checked; corrupt files are found, not located";
+
+// Whether a verify or ingest run with these options decides by the signed
+// chunk digests alone: it checks them (UsesChunkIndex), the manifest
+// binding them had its signature checked (opt.chunk_index_signed), and
+// --hash-only was not given (asked for, whole-file digests are computed
+// and decide as before). Then the run computes no whole-file digest and
+// the report says kCheckedBySignedChunks.
+bool DecidesByChunks(const PipelineOptions& opt);
+
+// Deciding by chunks, what copy `o` of manifest entry `entry` is:
+//   kIntact     read whole without error, exactly the manifest's size, and
+//               its checker compared every one of the entry's chunks, each
+//               of its expected length, none differing;
+//   kDiffers    read whole, but chunks differ (or a length does): corrupt;
+//   kUnchecked  its chunks could not all be compared (the index could not
+//               be read: the run's trouble() says why); neither.
+// `why` (not kIntact) is for the report's detail: "3 of 6 chunks differ
+// from their signed digests", "not checked against its signed chunk
+// digests (2 of 6 chunks compared)".
+// REQUIRES: o.status.ok(); o.observer, if any, made by a ChunkCheck over
+// `index`.
+enum class ChunkFinding { kIntact, kDiffers, kUnchecked };
+ChunkFinding ChunkVerdict(const ReadOutcome& o, const ChunkIndexV2& index,
+                          size_t entry, std::string* why);
+// The report's status of a copy found so: kOk, kCorrupt, kUnreadable.
+FileStatus StatusOf(ChunkFinding f);
 
 // Records one file's chunk digests into the index being written.
 class ChunkDigestRecorder final : public ChunkObserver {
@@ -87,6 +123,10 @@ class ChunkCheck {
   // r->corrupt_ranges from its checker's findings (nothing if it had
   // none, or if its check could not finish).
   static void Describe(const ReadOutcome& o, FileResult* r);
+  // For a copy found not intact by ChunkVerdict: r->detail is `verdict`,
+  // and r->first_bad_offset and r->corrupt_ranges are its bad chunks.
+  static void DescribeByChunks(const ReadOutcome& o, const std::string& verdict,
+                               FileResult* r);
 
   // The first trouble any checker met (the index could not be read, or
   // changed under the run), or OK.
@@ -102,13 +142,21 @@ class ChunkCheck {
 // Compares one file's chunks with their signed digests.
 class ChunkChecker final : public ChunkObserver {
  public:
-  ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index, size_t entry);
+  // `first` > 0: chunks [0, first) were checked already (resume by chunk:
+  // the core compared them, staged in DEST, with their signed digests);
+  // they count as checked and this one sees the rest.
+  ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index, size_t entry,
+               uint64_t first = 0);
   void Chunk(uint64_t index, const char* data, size_t len) override;
 
   // Whether every chunk of the file was compared (it was read whole and
   // the index could be read).
   bool complete() const { return !failed_ && checked_ == total_; }
   uint64_t checked() const { return checked_; }
+  // Bytes of the chunks compared (each of its expected length, or counted
+  // bad).
+  uint64_t bytes_checked() const { return bytes_checked_; }
+  uint64_t first() const { return first_; }
   uint64_t bad_chunks() const { return bad_chunks_; }
   // Runs of adjacent bad chunks, in file order (at most
   // kMaxCorruptRanges; BadRange::err is 0).
@@ -119,7 +167,10 @@ class ChunkChecker final : public ChunkObserver {
   const ChunkIndexV2* index_;
   size_t entry_;
   uint64_t total_;
+  uint64_t size_;  // the entry's, in the manifest
+  uint64_t first_;
   uint64_t checked_ = 0;
+  uint64_t bytes_checked_ = 0;
   uint64_t bad_chunks_ = 0;
   bool failed_ = false;
   std::vector<BadRange> ranges_;

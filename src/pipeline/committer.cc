@@ -59,6 +59,14 @@ size_t MaxBacklog() {
   return std::clamp<size_t>(limit / 2 > 32 ? limit / 2 - 32 : 0, 8, 1024);
 }
 
+// The manifest's digests of entry e, of the types the run compares (what
+// a file read and hashed would carry).
+std::vector<Digest> ChosenManifestDigests(const IngestLedger& l, size_t e) {
+  std::vector<Digest> out;
+  for (DigestType t : l.digests.Types()) out.push_back(l.m.digest(e, t));
+  return out;
+}
+
 }  // namespace
 
 Committer::Committer(Destination* dest, const DestInfo& info,
@@ -275,9 +283,23 @@ bool Committer::Accept(Finished* f) {
     ++l_->report->files_rechecked;  // read back from DEST
   }
   std::string diff;
-  if (o.status.ok()) diff = CompareDigests(l_->m, e, l_->digests, o.digests);
+  ChunkFinding found = ChunkFinding::kIntact;
+  if (o.status.ok() && l_->by_chunks) {
+    found = ChunkVerdict(o, *l_->opt.chunk_index, e, &diff);
+  } else if (o.status.ok()) {
+    diff = CompareDigests(l_->m, e, l_->digests, o.digests);
+  }
   if (o.status.ok() && diff.empty() && (f->in_place || o.written)) {
+    // By chunks, the file is the one the manifest describes: its journal
+    // record and report row carry the manifest's digests.
+    if (l_->by_chunks) o.digests = ChosenManifestDigests(*l_, e);
     return true;
+  }
+  // The run stopped while it was read, or DEST failed its writes (full): a
+  // file staged resumable keeps what it got for the next run
+  // (chunk_resume.cc), which checks it.
+  if (o.staged && (o.cancelled || o.write_failed)) {
+    dest_->Keep(std::move(o.staged));
   }
   if (o.staged) dest_->Discard(std::move(o.staged));
   if (f->in_place) {
@@ -309,6 +331,9 @@ bool Committer::Accept(Finished* f) {
                                        : FileStatus::kUnreadable;
     r.detail = o.status.message();
     r.bad_ranges = o.bad_ranges;
+  } else if (l_->by_chunks) {
+    r.status = StatusOf(found);
+    ChunkCheck::DescribeByChunks(o, diff, &r);
   } else {
     r.detail = diff;
     ChunkCheck::Describe(o, &r);

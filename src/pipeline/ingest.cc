@@ -60,12 +60,16 @@
 //     (parity_drive.h), the last copy of each: read only for a file whose
 //     copies failed or whose drive was not given, staged and committed
 //     like any copy (ingest_report.cc marks its rows rebuilt).
+//  8. With the signed chunk digests deciding, a large file staged part way
+//     by a run that stopped is kept, and the next run goes on from its
+//     last chunk verified in DEST (chunk_resume.cc).
 //
 // DEST's lock keeps a second ingest out of the same DEST.
 //
 // DEST/.valise (journal, lock, staging) is valise's alone: a manifest with
 // a path there is refused before DEST is created or a drive read, and the
 // clean-up removes only the names valise gives staging files.
+#include "pipeline/chunk_resume.h"
 #include "pipeline/committer.h"
 #include "pipeline/dest_setup.h"
 #include "pipeline/duplicates.h"
@@ -159,6 +163,9 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   // Plan: skip what is done, check what is in place, group duplicates,
   // choose copies.
   PlanIngest(dest.get(), journaled, &ledger);
+  // Files an earlier run staged part way: their prefix checked in DEST
+  // against the signed chunk digests, read from there on.
+  PlanChunkResume(dest.get(), &ledger);
   // Read, hash, stage and commit, pass after pass, until every file is
   // committed or has no copy left to try; duplicates placed from DEST.
   DuplicatePlacer placer(dest.get(), info.seal_covers_names, &ledger);

@@ -14,12 +14,14 @@ IngestLedger::IngestLedger(FileSystem* fs_in, const Manifest& m_in,
       opt(opt_in),
       iopt(iopt_in),
       report(report_in),
+      by_chunks(DecidesByChunks(opt_in)),
       state(m_in.size(), EntryState::kTodo),
       group(m_in.size(), -1),
       read_from(m_in.size(), -1),
       no_place(m_in.size(), 0),
       attempt(m_in.size(), 0),
       resumed(m_in.size(), 0),
+      resume_from(m_in.size(), 0),
       chunk_check(opt_in.chunk_index
                       ? std::make_unique<ChunkCheck>(opt_in.chunk_index)
                       : nullptr) {}

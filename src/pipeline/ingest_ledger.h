@@ -72,7 +72,13 @@ struct IngestLedger {
   const IngestOptions iopt;
   RunReport* const report;
   uint64_t start_us = 0;
-  DigestSet digests;  // computed for every file (ChooseDigests)
+  DigestSet digests;  // compared for every file (ChooseDigests)
+  // The signed chunk digests decide alone (DecidesByChunks): `digests` are
+  // not computed; a file accepted is recorded and reported with the
+  // manifest's.
+  const bool by_chunks;
+  // What the reader computes for each file: `digests`, or none by chunks.
+  DigestSet ReadDigests() const { return by_chunks ? DigestSet() : digests; }
   // How duplicates are placed, decided when DEST is open (never kAuto).
   DedupPolicy dedup = DedupPolicy::kCopy;
   // How the report names a duplicate placed by `dedup` ("reflink",
@@ -97,6 +103,9 @@ struct IngestLedger {
   std::vector<uint8_t> no_place;  // placing it from its group failed
   std::vector<size_t> attempt;    // candidates tried (the next is read)
   std::vector<uint8_t> resumed;   // committed by an earlier run
+  // Resume by chunk (chunk_resume.h): the verified prefix of the file an
+  // earlier run staged part way, read from there on in pass 0 (0: none).
+  std::vector<uint64_t> resume_from;
   std::vector<std::vector<CopyRef>> candidates;  // copies, best first
   // Paths sharing a content (not with --dedup=copy): each group's paths in
   // manifest order.

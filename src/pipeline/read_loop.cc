@@ -158,7 +158,17 @@ FileState* ReadLoop::NextFile(int d) {
     ReadOutcome out;
     std::unique_ptr<File> file;
     std::unique_ptr<StagedFile> staged;
+    out.start = job.start;
     out.status = cfg_.fs->OpenForRead(job.path, ro, &file);
+    if (out.status.ok() && job.start > 0 &&
+        (job.start % chunk_ != 0 || job.start >= job.size ||
+         !cfg_.digests.empty())) {
+      // Whole-file digests need every byte; a start must be a chunk's.
+      out.status = Status::InvalidArgument(
+          job.path, "internal: cannot start reading at " +
+                        std::to_string(job.start) + " of " +
+                        std::to_string(job.size));
+    }
     if (out.status.ok() && job.write) {
       out.status = (*cfg_.open_staged)(job, &staged);
       // DEST's failure, not the drive's.
@@ -193,7 +203,11 @@ FileState* ReadLoop::NextFile(int d) {
     f->file = std::move(file);
     f->staged = std::move(staged);
     f->chunks_total = (job.size + chunk_ - 1) / chunk_;
-    f->refs = static_cast<int64_t>(f->chunks_total * (f->staged ? 2 : 1));
+    f->next_issue = job.start / chunk_;
+    f->next_hash = job.start;
+    f->outcome.start = job.start;
+    f->refs = static_cast<int64_t>((f->chunks_total - f->next_issue) *
+                                   (f->staged ? 2 : 1));
     f->hasher = std::make_unique<MultiHasher>(cfg_.digests);
     if (cfg_.make_observer && *cfg_.make_observer) {
       f->observer = (*cfg_.make_observer)(job);

@@ -60,12 +60,19 @@ struct ReadJob {
   // Stage every chunk read into the destination (its staged file), from
   // the same buffer. Needs SetSink().
   bool write = false;
+  // Read from this offset on (a multiple of the chunk size, below `size`):
+  // the bytes before it are known already (resume by chunk: checked in
+  // DEST against the signed chunk digests). Only for a run that computes
+  // no whole-file digest (they need every byte): else the file fails.
+  // Default: 0.
+  uint64_t start = 0;
 };
 
 struct ReadOutcome {
   // OK, or the first thing that went wrong (open, read, file changed,
   // stalled, cancelled).
   Status status;
+  uint64_t start = 0;  // the job's: bytes before it were not read
   uint64_t bytes_read = 0;
   std::vector<Digest> digests;       // when status is OK
   std::vector<ChunkDigest> chunks;   // when asked and status is OK

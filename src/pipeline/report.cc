@@ -55,6 +55,11 @@ const char* FileStatusName(FileStatus s) {
   return "unknown";
 }
 
+const char* CheckedByName(CheckedBy c) {
+  return c == CheckedBy::kSignedChunks ? "signed-chunk-digests"
+                                       : "file-digests";
+}
+
 bool IsProblem(FileStatus s) {
   switch (s) {
     case FileStatus::kCorrupt:
@@ -496,9 +501,18 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
   }
 
   // Run-level facts.
+  const bool by_chunks = r.checked_by == CheckedBy::kSignedChunks;
   bool facts = r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 ||
-               !r.notes.empty() || r.parity.present;
+               r.files_resumed_by_chunk > 0 || !r.notes.empty() ||
+               r.parity.present || by_chunks;
   if (facts) out += "\n";
+  if (by_chunks) {
+    fmt::format_to(o,
+                   "checked by: signed chunk digests (the SHA-256 of every "
+                   "{} chunk, bound to the signed manifest; whole-file "
+                   "digests not computed)\n",
+                   HumanBytes(r.chunk_size));
+  }
   if (r.parity.present) AppendParity(r.parity, &out);
   if (r.dedup_bytes_saved > 0) {
     fmt::format_to(o, "dedup: {} not written again (identical content)\n",
@@ -509,6 +523,14 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
                    "resume: {} already staged by an earlier run, unchanged "
                    "since (size, mtime, inode, ctime as journaled): not read\n",
                    Plural(r.files_skipped_resume, "file", "files"));
+  }
+  if (r.files_resumed_by_chunk > 0) {
+    fmt::format_to(o,
+                   "resume: {} went on from what an earlier run staged ({} "
+                   "checked in DEST against the signed chunk digests, not "
+                   "read again)\n",
+                   Plural(r.files_resumed_by_chunk, "file", "files"),
+                   HumanBytes(r.bytes_resumed_by_chunk));
   }
   for (const std::string& note : r.notes) {
     fmt::format_to(o, "note: {}\n", EscapeReportText(note));
@@ -802,6 +824,7 @@ void WriteJson(const RunReport& r,
   w.Field("interrupted", r.interrupted);
   w.Field("fatal_error", StringOrNull(r.fatal_error, false));
   w.Field("chunk_size", r.chunk_size > 0 ? Json(r.chunk_size) : Json(nullptr));
+  w.Field("checked_by", CheckedByName(r.checked_by));
 
   Json totals;
   totals["files_expected"] = r.files_expected;
@@ -812,6 +835,8 @@ void WriteJson(const RunReport& r,
   totals["dedup_bytes_saved"] = r.dedup_bytes_saved;
   totals["files_skipped_resume"] = r.files_skipped_resume;
   totals["files_rechecked"] = r.files_rechecked;
+  totals["files_resumed_by_chunk"] = r.files_resumed_by_chunk;
+  totals["bytes_resumed_by_chunk"] = r.bytes_resumed_by_chunk;
   totals["drives_with_errors"] = drives_errors;
   totals["drives_stalled"] = drives_stalled;
   Json by_status = Json::object();

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "pipeline/chunk_resume.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
 
@@ -31,12 +32,17 @@ namespace {
 // What the destination is asked to stage for a job of pass `pass`. Called
 // on the reader's I/O thread (the scans and the manifest are not changed
 // during a pass).
-StageRequest StageRequestFor(const IngestLedger& l, const ReadJob& job,
-                             int pass) {
+StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
+                             const ReadJob& job, int pass) {
   const size_t e = job.id;
   StageRequest r;
   r.name = l.DestRel(e);
   r.key = "e" + std::to_string(e) + "-p" + std::to_string(pass);
+  if (StagedResumable(l, dest, e)) {
+    r.key = ResumableKey(e);
+    r.resumable = true;
+    r.resume_from = job.start;
+  }
   r.size = l.m.file_size(e);
   r.mode = l.ModeOf(e, job.drive);
   r.mtime_ns = l.MtimeOf(e, job.drive);
@@ -85,7 +91,9 @@ bool MakeJobs(Destination* dest, const IngestLedger& l, int pass,
     j.size = scan.files[ref.file].info.size;
     j.id = e;
     j.write = true;
-    (*planned)[ref.drive] += j.size;
+    // Resume by chunk: the prefix checked in DEST is not read again.
+    if (pass == 0 && l.resume_from[e] < j.size) j.start = l.resume_from[e];
+    (*planned)[ref.drive] += j.size - j.start;
     (*jobs)[ref.drive].push_back(std::move(j));
     ++count;
   }
@@ -126,7 +134,7 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
   }
   rotational.push_back(false);
   names.push_back(dest->where() + " (check)");
-  Reader reader(l->fs, l->opt, l->digests, rotational);
+  Reader reader(l->fs, l->opt, l->ReadDigests(), rotational);
   reader.SetDriveNames(names);
   if (l->chunk_check) {
     reader.SetChunkObserver(l->chunk_check->Factory(
@@ -135,7 +143,7 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
   reader.SetSink(
       dest->writer(),
       [dest, l, pass](const ReadJob& job, std::unique_ptr<StagedFile>* out) {
-        return dest->Stage(StageRequestFor(*l, job, pass), out);
+        return dest->Stage(StageRequestFor(*l, *dest, job, pass), out);
       });
   CommitThread commits(committer, l->iopt.commit_batch, &reader);
   Status s, committed;

@@ -181,6 +181,11 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   // chunk by chunk as the files are read; the v1 text index is compared
   // once a copy is found corrupt.
   std::unique_ptr<ChunkCheck> chunk_check;
+  // With M's signature checked, the chunk digests decide alone: the reader
+  // computes no whole-file digest (`digests` still serve a pack's
+  // rebuild, which compares whole files).
+  const bool by_chunks = DecidesByChunks(opt);
+  if (by_chunks) report->checked_by = CheckedBy::kSignedChunks;
   if (UsesChunkIndex(opt)) {
     opt.chunk_size = opt.chunk_index->chunk_size();
     chunk_check = std::make_unique<ChunkCheck>(opt.chunk_index);
@@ -257,7 +262,8 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
       job.path = DrivePath(scans[c.drive].drive, f.rel);
       job.size = f.info.size;
       job.id = match.first[e] + k;
-      job.chunk_digests = n > 1 || chunk_entry.count(manifest.path(e)) > 0;
+      job.chunk_digests =
+          !by_chunks && (n > 1 || chunk_entry.count(manifest.path(e)) > 0);
       planned[c.drive] += job.size;
       jobs[c.drive].push_back(std::move(job));
     }
@@ -274,7 +280,7 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
     names.push_back(s.drive.source);
   }
   std::vector<CopyOutcome> outcomes(match.copies.size());
-  Reader reader(fs, opt, digests, rotational);
+  Reader reader(fs, opt, by_chunks ? DigestSet() : digests, rotational);
   reader.SetDriveNames(names);
   if (chunk_check) {
     // A job's id is its copy's place in match.copies: its entry is the one
@@ -327,7 +333,13 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
         r.detail = o.status.message();
         r.bad_ranges = o.bad_ranges;
       } else {
-        std::string diff = CompareDigests(manifest, e, digests, o.digests);
+        std::string diff;
+        ChunkFinding found = ChunkFinding::kIntact;
+        if (by_chunks) {
+          found = ChunkVerdict(o, *opt.chunk_index, e, &diff);
+        } else {
+          diff = CompareDigests(manifest, e, digests, o.digests);
+        }
         if (diff.empty()) {
           if (good_copy < 0) good_copy = static_cast<int>(k);
           ++copies_ok[c.drive];
@@ -340,7 +352,12 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
         }
         r.status = FileStatus::kCorrupt;
         r.detail = diff;
-        ChunkCheck::Describe(o, &r);
+        if (by_chunks) {
+          r.status = StatusOf(found);
+          ChunkCheck::DescribeByChunks(o, diff, &r);
+        } else {
+          ChunkCheck::Describe(o, &r);
+        }
         auto it = chunk_entry.find(manifest.path(e));
         if (it != chunk_entry.end()) {
           int64_t i = FirstDifferentChunk(o.chunks, chunks->chunks[it->second]);

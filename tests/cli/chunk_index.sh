@@ -12,6 +12,9 @@
 #    missing one is a warning.
 #  - a corrupt file is located to its exact chunks (JSON corrupt_ranges),
 #    by verify and by ingest, in the index's chunk size.
+#  - with --pubkey the signed chunk digests decide (checked_by
+#    signed-chunk-digests, summary "checked by: ..."), verify and ingest;
+#    unsigned or with --hash-only the whole-file digests do (file-digests).
 #  - a manifest with an unbound v1 text index is read as before.
 source "$(dirname "$0")/../e2e/lib.sh"
 
@@ -114,6 +117,8 @@ expect_exit 1 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP --json \
 R=$W/verify.json
 cp "$LAST_OUT" "$R"
 assert_eq "$MiB" "$(json "$R" get chunk_size)" "chunk size of the run"
+assert_eq signed-chunk-digests "$(json "$R" get checked_by)" \
+  "--pubkey: the signed chunk digests decide"
 assert_eq "big.bin"$'\t'"corrupt" "$(json "$R" rows files path status)" \
   "problem rows"
 assert_eq $((2 * MiB)) "$(json "$R" get files.0.first_bad_offset)" "first bad"
@@ -137,6 +142,21 @@ assert_eq $((2 * MiB)) "$(json "$R" get "files.$i.first_bad_offset")" \
   "ingest: first bad"
 [[ ! -e "$W/dest/big.bin" ]] || fail "a corrupt big.bin was staged"
 cmp "$D/exact.bin" "$W/dest/exact.bin" || fail "exact.bin not staged right"
+
+log "the signed chunk digests decide only when the signature was checked"
+expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP --json "$D"
+assert_eq signed-chunk-digests "$(json "$LAST_OUT" get checked_by)" "signed"
+expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP "$D"
+assert_contains "$LAST_OUT" "checked by: signed chunk digests"
+expect_exit 0 "$VALISE" verify -m "$M" $NP --json "$D"
+assert_eq file-digests "$(json "$LAST_OUT" get checked_by)" "unsigned"
+expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP --json \
+  --hash-only sha256 "$D"
+assert_eq file-digests "$(json "$LAST_OUT" get checked_by)" "--hash-only"
+expect_exit 0 "$VALISE" ingest -m "$M" --pubkey "$W/key.pub" $NP --json \
+  -d "$W/dest-signed" "$D"
+assert_eq signed-chunk-digests "$(json "$LAST_OUT" get checked_by)" "ingest"
+cmp "$D/big.bin" "$W/dest-signed/big.bin" || fail "big.bin not staged right"
 
 log "an unbound v1 text index is read as before"
 MV1=$W/v1.vm

@@ -346,5 +346,252 @@ TEST(ChunkCheckPipeline, IndexChangedAfterItsCheckIsTrouble) {
       << r.fatal_error;
 }
 
+// ---------------------------------------------------------------------
+// Deciding by the signed chunk digests alone (issue 15, item 2).
+
+// `m` with entry `path`'s whole-file digests altered (its bindings kept):
+// a manifest whose whole-file and chunk digests disagree, to tell which
+// of them a run compared.
+Manifest WithWrongFileDigests(const Manifest& m, std::string_view path) {
+  Manifest out(m.digests());
+  for (size_t e = 0; e < m.size(); ++e) {
+    std::vector<Digest> d;
+    for (DigestType t : m.digests().Types()) {
+      Digest x = m.digest(e, t);
+      if (m.path(e) == path) x.bytes[0] ^= 1;
+      d.push_back(x);
+    }
+    out.Add(m.path(e), m.file_size(e), m.mtime_ns(e), d);
+  }
+  EXPECT_VALISE_OK(out.Finish());
+  for (const auto& [name, b] : m.bindings()) out.Bind(name, b);
+  return out;
+}
+
+bool Contains(const std::string& text, std::string_view what) {
+  return text.find(what) != std::string::npos;
+}
+
+// Goal: with M's signature checked, the signed chunk digests decide alone:
+// a file whose every chunk matches is intact even though M's whole-file
+// digest of it is wrong (so that digest was not what decided), the
+// report says how files were checked (summary and JSON); unsigned, or
+// with --hash-only, the whole-file digests decide as before and the file
+// is corrupt. Ingest alike: the file is staged, and its journal record
+// carries the manifest's digests.
+TEST(ChunkVerifyBySigned, ChunkDigestsDecideAlone) {
+  auto disk = TwoDrives();
+  Manifest m = WithWrongFileDigests(MakeWithIndex(disk.get()), "b");
+  auto index = OpenIndex(disk.get(), m);
+  ASSERT_NE(index, nullptr);
+  enum Mode { kUnsigned, kSigned, kSignedHashOnly };
+  for (Mode mode : {kUnsigned, kSigned, kSignedHashOnly}) {
+    SCOPED_TRACE(mode);
+    PipelineOptions opt = SmallOptions();
+    opt.chunk_index = index.get();
+    opt.chunk_index_signed = mode != kUnsigned;
+    if (mode == kSignedHashOnly) opt.hash_only.Add(DigestType::kSha256);
+    const bool by_chunks = mode == kSigned;
+    EXPECT_EQ(DecidesByChunks(opt), by_chunks);
+    RunReport r;
+    ASSERT_VALISE_OK(
+        VerifyDrives(disk.get(), m, nullptr, {"d1", "d2"}, opt, &r));
+    const std::string summary = FormatSummary(r);
+    const std::string json = FormatJson(r);
+    if (by_chunks) {
+      EXPECT_EQ(r.ExitCode(), 0) << summary;
+      EXPECT_EQ(r.files_ok, 4u);
+      EXPECT_EQ(r.checked_by, CheckedBy::kSignedChunks);
+      EXPECT_TRUE(Contains(summary, "checked by: signed chunk digests"))
+          << summary;
+      EXPECT_TRUE(Contains(json, "\"checked_by\": \"signed-chunk-digests\""))
+          << json;
+    } else {
+      EXPECT_EQ(r.ExitCode(), 1) << summary;
+      const FileResult* b = Find(r, "b", FileStatus::kCorrupt);
+      ASSERT_NE(b, nullptr) << summary;
+      EXPECT_TRUE(Contains(b->detail, " mismatch")) << b->detail;
+      EXPECT_TRUE(Contains(b->detail, "every chunk matches")) << b->detail;
+      EXPECT_EQ(r.checked_by, CheckedBy::kFileDigests);
+      EXPECT_FALSE(Contains(summary, "checked by:"));
+      EXPECT_TRUE(Contains(json, "\"checked_by\": \"file-digests\""));
+    }
+    const std::string dest = "dest" + std::to_string(mode);
+    IngestOptions io;
+    io.depth = 4;
+    RunReport ri;
+    ASSERT_VALISE_OK(
+        IngestDrives(disk.get(), m, {"d1", "d2"}, dest, opt, io, &ri));
+    std::string got;
+    EXPECT_EQ(disk->GetFile(dest + "/b", &got), by_chunks) << FormatSummary(ri);
+    EXPECT_EQ(ri.ExitCode(), by_chunks ? 0 : 1) << FormatSummary(ri);
+    EXPECT_EQ(ri.checked_by,
+              by_chunks ? CheckedBy::kSignedChunks : CheckedBy::kFileDigests);
+    if (!by_chunks) continue;
+    // The journal (binary) records the manifest's digests of what it
+    // staged.
+    std::string journal;
+    ASSERT_TRUE(disk->GetFile(dest + "/.valise/journal", &journal));
+    const Digest want = m.digest(m.Find("b"), DigestType::kSha256);
+    EXPECT_TRUE(Contains(
+        journal, std::string(reinterpret_cast<const char*>(want.bytes.data()),
+                             want.size)));
+  }
+}
+
+// Goal: deciding by chunks, a corrupt copy is located to exactly its bad
+// chunks (the short last one by its own length), the file's other copy is
+// what makes it whole, and ingest stages only good bytes.
+TEST(ChunkVerifyBySigned, LocatesEveryBadChunk) {
+  auto disk = TwoDrives();
+  Manifest m = MakeWithIndex(disk.get());
+  auto index = OpenIndex(disk.get(), m);
+  ASSERT_NE(index, nullptr);
+  disk->FlipStoredBit("d1/a", 1 * kChunk + 9, 0);
+  disk->FlipStoredBit("d1/a", 3 * kChunk, 7);
+  disk->FlipStoredBit("d1/a", 5 * kChunk + 16, 1);  // the 17-byte tail
+  disk->FlipStoredBit("d1/shared/s", 4 * kChunk + 1, 4);
+  PipelineOptions opt = SmallOptions();
+  opt.chunk_index = index.get();
+  opt.chunk_index_signed = true;
+  RunReport r;
+  ASSERT_VALISE_OK(VerifyDrives(disk.get(), m, nullptr, {"d1", "d2"}, opt, &r));
+  EXPECT_EQ(r.ExitCode(), 1);
+  EXPECT_TRUE(r.fatal_error.empty()) << r.fatal_error;
+  const FileResult* a = Find(r, "a", FileStatus::kCorrupt);
+  ASSERT_NE(a, nullptr) << FormatSummary(r);
+  EXPECT_EQ(a->first_bad_offset, int64_t(kChunk));
+  ASSERT_EQ(a->corrupt_ranges.size(), 3u);
+  EXPECT_EQ(a->corrupt_ranges[0].offset, kChunk);
+  EXPECT_EQ(a->corrupt_ranges[0].length, kChunk);
+  EXPECT_EQ(a->corrupt_ranges[1].offset, 3 * kChunk);
+  EXPECT_EQ(a->corrupt_ranges[1].length, kChunk);
+  EXPECT_EQ(a->corrupt_ranges[2].offset, 5 * kChunk);
+  EXPECT_EQ(a->corrupt_ranges[2].length, 17u);
+  EXPECT_EQ(a->detail, "3 of 6 chunks differ from their signed digests");
+  const FileResult* s = Find(r, "shared/s", FileStatus::kCorrupt);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->drive, 0);
+  EXPECT_EQ(s->first_bad_offset, int64_t(4 * kChunk));
+  EXPECT_TRUE(Contains(s->detail, "a good copy is on d2")) << s->detail;
+  EXPECT_EQ(r.files_ok, 3u);
+
+  IngestOptions io;
+  io.depth = 4;
+  RunReport ri;
+  ASSERT_VALISE_OK(
+      IngestDrives(disk.get(), m, {"d1", "d2"}, "dest", opt, io, &ri));
+  EXPECT_EQ(ri.ExitCode(), 1);
+  a = Find(ri, "a", FileStatus::kCorrupt);
+  ASSERT_NE(a, nullptr) << FormatSummary(ri);
+  EXPECT_EQ(a->corrupt_ranges.size(), 3u);
+  std::string got, want;
+  EXPECT_FALSE(disk->GetFile("dest/a", &got));
+  ASSERT_TRUE(disk->GetFile("dest/shared/s", &got));
+  ASSERT_TRUE(disk->GetFile("d2/shared/s", &want));
+  EXPECT_TRUE(got == want);
+  // Its copy on d1, if it was read first, was repaired from d2.
+  s = Find(ri, "shared/s", FileStatus::kCorrupt);
+  if (s != nullptr) {
+    EXPECT_EQ(s->repaired_from, 1);
+  }
+}
+
+// A checker of entry `e` of `index` fed the chunks of `data` [first, last).
+std::unique_ptr<ChunkChecker> Fed(ChunkCheck* run, const ChunkIndexV2* index,
+                                  size_t e, const std::string& data,
+                                  uint64_t first, uint64_t last) {
+  auto c = std::make_unique<ChunkChecker>(run, index, e);
+  for (uint64_t i = first; i < last; ++i) {
+    const size_t at = i * kChunk;
+    c->Chunk(i, data.data() + at, std::min<size_t>(kChunk, data.size() - at));
+  }
+  return c;
+}
+
+// Goal: a copy is intact by chunks only if it was read whole and right,
+// exactly the manifest's size, and every one of its chunks was compared
+// and matched: a checker that saw fewer chunks, a short read, a failed
+// read or no checker at all is never intact.
+TEST(ChunkVerifyBySigned, IntactOnlyWhenEveryChunkAndTheSizeMatch) {
+  auto disk = TwoDrives();
+  Manifest m = MakeWithIndex(disk.get());
+  auto index = OpenIndex(disk.get(), m);
+  ASSERT_NE(index, nullptr);
+  ChunkCheck run(index.get());
+  const size_t a = static_cast<size_t>(m.Find("a"));
+  const size_t empty = static_cast<size_t>(m.Find("empty"));
+  std::string data;
+  ASSERT_TRUE(disk->GetFile("d1/a", &data));
+  auto outcome = [&](uint64_t last, uint64_t bytes) {
+    ReadOutcome o;
+    o.bytes_read = bytes;
+    o.observer = Fed(&run, index.get(), a, data, 0, last);
+    return o;
+  };
+  std::string why;
+  EXPECT_EQ(ChunkVerdict(outcome(6, data.size()), *index, a, &why),
+            ChunkFinding::kIntact);
+  EXPECT_EQ(ChunkVerdict(outcome(5, data.size()), *index, a, &why),
+            ChunkFinding::kUnchecked);
+  EXPECT_EQ(why,
+            "not checked against its signed chunk digests (5 of 6 "
+            "chunks compared)");
+  EXPECT_EQ(ChunkVerdict(outcome(6, data.size() - 1), *index, a, &why),
+            ChunkFinding::kDiffers);
+  ReadOutcome failed = outcome(6, data.size());
+  failed.status = Status::IOError("d1/a", "read");
+  EXPECT_EQ(ChunkVerdict(failed, *index, a, &why), ChunkFinding::kUnchecked);
+  ReadOutcome none;
+  none.bytes_read = data.size();
+  EXPECT_EQ(ChunkVerdict(none, *index, a, &why), ChunkFinding::kUnchecked);
+  // The last chunk one byte short: its length is not the manifest's.
+  ReadOutcome shorter;
+  shorter.bytes_read = data.size();
+  auto c = Fed(&run, index.get(), a, data, 0, 5);
+  c->Chunk(5, data.data() + 5 * kChunk, 16);
+  shorter.observer = std::move(c);
+  EXPECT_EQ(ChunkVerdict(shorter, *index, a, &why), ChunkFinding::kDiffers);
+  // An empty file has no chunk and no checker.
+  ReadOutcome zero;
+  EXPECT_EQ(ChunkVerdict(zero, *index, empty, &why), ChunkFinding::kIntact);
+  EXPECT_EQ(StatusOf(ChunkFinding::kUnchecked), FileStatus::kUnreadable);
+  EXPECT_TRUE(run.trouble().ok()) << run.trouble().ToString();
+}
+
+// Goal: deciding by chunks, an index that cannot be read during the run
+// (changed after its check against the signed manifest) is trouble, exit
+// 2, and no file it could not check is called ok or staged.
+TEST(ChunkVerifyBySigned, IndexChangedAfterItsCheckIsTroubleNotOk) {
+  auto disk = TwoDrives();
+  Manifest m = MakeWithIndex(disk.get());
+  std::string bytes;
+  ASSERT_TRUE(disk->GetFile("m/M.chunks", &bytes));
+  std::unique_ptr<ChunkIndexV2> index;
+  ASSERT_VALISE_OK(
+      ChunkIndexV2::Open(std::make_unique<ChangedSource>(bytes), m, &index));
+  PipelineOptions opt = SmallOptions();
+  opt.chunk_index = index.get();
+  opt.chunk_index_signed = true;
+  RunReport r;
+  ASSERT_VALISE_OK(VerifyDrives(disk.get(), m, nullptr, {"d1", "d2"}, opt, &r));
+  EXPECT_EQ(r.ExitCode(), 2) << FormatSummary(r);
+  EXPECT_TRUE(Contains(r.fatal_error, "changed since")) << r.fatal_error;
+  EXPECT_EQ(r.files_ok, 1u);  // the empty file alone: it has no chunk
+  const FileResult* a = Find(r, "a", FileStatus::kUnreadable);
+  ASSERT_NE(a, nullptr) << FormatSummary(r);
+  EXPECT_TRUE(Contains(a->detail, "not checked")) << a->detail;
+  IngestOptions io;
+  io.depth = 4;
+  RunReport ri;
+  ASSERT_VALISE_OK(
+      IngestDrives(disk.get(), m, {"d1", "d2"}, "dest", opt, io, &ri));
+  EXPECT_EQ(ri.ExitCode(), 2) << FormatSummary(ri);
+  std::string got;
+  for (const char* p : {"dest/a", "dest/b", "dest/shared/s"}) {
+    EXPECT_FALSE(disk->GetFile(p, &got)) << p;
+  }
+}
+
 }  // namespace
 }  // namespace valise

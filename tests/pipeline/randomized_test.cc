@@ -9,7 +9,12 @@
 // EAGAIN, bit flips in returned data, a drive that stops answering, single
 // requests that never complete) and faults on DEST (write and sync errors,
 // short writes, EAGAIN, a full disk), and perhaps a crash (power loss)
-// during or after the first ingest. Then:
+// during or after the first ingest. Half the seeds (drawn apart from the
+// rest, so the other draws are unchanged) check as with a signed manifest
+// binding its chunk index v2: the chunk SHA-256s decide alone (issue 15),
+// a corrupt copy must be located to its exact chunk, and an ingest that
+// stopped inside a large file (DEST full, a power cut) resumes from its
+// last chunk verified in DEST. Then:
 //
 //   verify   the report must match an oracle computed from what was
 //            injected: each copy's status (ok, corrupt, size-mismatch,
@@ -62,9 +67,11 @@
 
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
+#include "valise/chunk_index_v2.h"
 #include "valise/journal.h"
 #include "valise/manifest.h"
 #include "valise/pipeline.h"
+#include "valise/sidecar.h"
 #include "valise/sim_disk.h"
 
 namespace valise {
@@ -149,6 +156,12 @@ struct Scenario {
   bool syncfs = true;        // DEST trusts syncfs (one per commit batch)
   bool names_ahead = false;  // a crash keeps names, not unsynced data
   bool use_chunks = false;
+  // Issue 15: the manifest's signature checked, its signed chunk index
+  // (v2) decides alone (no whole-file digest computed) and an ingest
+  // stopped inside a large file resumes from its last verified chunk.
+  // Drawn from a stream of its own: the rest of a seed's scenario is what
+  // it was before this was drawn.
+  bool signed_chunks = false;
   std::vector<std::string> contents;
   std::vector<EntryPlan> entries;
   std::vector<DrivePlan> drives;
@@ -175,9 +188,10 @@ std::string Scenario::Describe() const {
     << opt.threads << ", depth " << opt.depth << ", retries "
     << opt.engine.retries << ", direct " << opt.direct << "/" << iopt.direct
     << ", dedup " << DedupPolicyName(iopt.dedup) << ", reflink " << reflink
-    << ", chunk index " << use_chunks << ", batch " << iopt.commit_batch
-    << ", syncfs " << syncfs << ", direct from " << iopt.direct_min_bytes
-    << ", names ahead of data " << names_ahead << "\n";
+    << ", chunk index " << use_chunks << ", signed chunks " << signed_chunks
+    << ", batch " << iopt.commit_batch << ", syncfs " << syncfs
+    << ", direct from " << iopt.direct_min_bytes << ", names ahead of data "
+    << names_ahead << "\n";
   for (size_t e = 0; e < entries.size(); ++e) {
     const EntryPlan& ep = entries[e];
     o << "  " << ep.path << " (" << data(e).size() << " B, content "
@@ -230,6 +244,8 @@ std::string Scenario::Describe() const {
 struct Outcomes {
   uint64_t clean = 0, problems = 0, full = 0, dest_error = 0, cut = 0;
   uint64_t verify_problems = 0;
+  // Clean reruns that went on from a file staged part way (issue 15).
+  uint64_t resumed_by_chunk = 0;
 };
 Outcomes g_outcomes;
 
@@ -272,6 +288,7 @@ Scenario MakeScenario(uint64_t seed) {
   sc.iopt.dedup = kPolicies[rng.Below(4)];
   sc.reflink = !rng.OneIn(3);
   sc.use_chunks = rng.OneIn(2);
+  sc.signed_chunks = Rng(seed * 0x2545f4914f6cdd1dULL + 15).OneIn(2);
 
   const int num_drives = static_cast<int>(rng.Range(2, 4));
   sc.drives.resize(num_drives);
@@ -647,7 +664,7 @@ void CheckVerify(const Scenario& sc, const ChunkIndex* chunks,
           sc.drives[c.drive].flips == Flips::kNone) {
         // Localised with the chunk index, or against a good copy.
         const int64_t want = int64_t(c.offset / chunk * chunk);
-        if (chunks != nullptr) {
+        if (chunks != nullptr || sc.signed_chunks) {
           EXPECT_EQ(row->first_bad_offset, want) << ep.path;
         } else if (row->first_bad_offset >= 0) {
           EXPECT_EQ(row->first_bad_offset, want) << ep.path;
@@ -1018,6 +1035,7 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
                        << FormatSummary(r2);
   CheckDest(disk, sc, m, s2, r2, "after the clean rerun");
   PrintReplay("rerun", *disk, r2, s2);
+  if (r2.files_resumed_by_chunk > 0) ++g_outcomes.resumed_by_chunk;
 
   const std::vector<bool> recoverable = Recoverable(sc);
   std::map<std::string, std::vector<const FileResult*>> rows;
@@ -1070,17 +1088,47 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
 
 using test::ShaXxh;
 
+// The manifest, made on the clean disk, with its chunk index v1 in
+// *chunks; with sc->signed_chunks also its chunk index v2 in *index (made
+// on a second, fault-free disk and held in memory: no fault, power cut or
+// full DEST reaches it), and sc->opt set to decide by it, as verify and
+// ingest --pubkey of a signed manifest do.
+Status MakeShipment(SimDisk* disk, Scenario* sc, Manifest* m,
+                    ChunkIndex* chunks, std::unique_ptr<ChunkIndexV2>* index) {
+  ManifestSummary summary;
+  if (!sc->signed_chunks) {
+    return MakeManifest(disk, Sources(*sc), ShaXxh(), sc->opt, m, chunks,
+                        &summary);
+  }
+  SimDisk side{SimDiskOptions()};
+  std::unique_ptr<Directory> dir;
+  VALISE_RETURN_IF_ERROR(side.OpenDirectory(".", false, &dir));
+  std::unique_ptr<File> file;
+  VALISE_RETURN_IF_ERROR(dir->CreateFile("M.chunks", WriteOptions(), &file));
+  VALISE_RETURN_IF_ERROR(MakeManifest(disk, Sources(*sc), ShaXxh(), sc->opt, m,
+                                      chunks, &summary, file.get()));
+  file.reset();
+  std::string bytes;
+  if (!side.GetFile("M.chunks", &bytes)) {
+    return Status::NotFound("M.chunks", "not written");
+  }
+  VALISE_RETURN_IF_ERROR(ChunkIndexV2::Open(
+      std::make_unique<MemorySource>("M.chunks", bytes), *m, index));
+  sc->opt.chunk_index = index->get();
+  sc->opt.chunk_index_signed = true;
+  return Status::OK();
+}
+
 void RunSeed(uint64_t seed) {
-  const Scenario sc = MakeScenario(seed);
+  Scenario sc = MakeScenario(seed);
   SCOPED_TRACE(sc.Describe());
   std::unique_ptr<SimDisk> disk = BuildDisk(sc);
 
   // The manifest, on the clean disk.
   Manifest m;
   ChunkIndex chunks;
-  ManifestSummary summary;
-  ASSERT_VALISE_OK(MakeManifest(disk.get(), Sources(sc), ShaXxh(), sc.opt, &m,
-                                &chunks, &summary));
+  std::unique_ptr<ChunkIndexV2> index;
+  ASSERT_VALISE_OK(MakeShipment(disk.get(), &sc, &m, &chunks, &index));
   ASSERT_EQ(m.size(), sc.entries.size());
 
   ApplyDamage(disk.get(), sc);
@@ -1153,13 +1201,15 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
   std::printf(
       "randomized: verify found problems in %llu; first ingests: %llu clean, "
       "%llu with problems, %llu DEST full, %llu other DEST errors, %llu "
-      "power cuts during the run\n",
+      "power cuts during the run; %llu clean reruns resumed a file by "
+      "chunk\n",
       static_cast<unsigned long long>(o.verify_problems),
       static_cast<unsigned long long>(o.clean),
       static_cast<unsigned long long>(o.problems),
       static_cast<unsigned long long>(o.full),
       static_cast<unsigned long long>(o.dest_error),
-      static_cast<unsigned long long>(o.cut));
+      static_cast<unsigned long long>(o.cut),
+      static_cast<unsigned long long>(o.resumed_by_chunk));
   std::fflush(stdout);
 }
 
@@ -1167,13 +1217,12 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
 // (ReportPrint); the ingest only where its outcome cannot depend on thread
 // timing (see the header: no stall, DEST healthy with room, no power cut).
 std::vector<uint64_t> ReplayPrints(uint64_t seed) {
-  const Scenario sc = MakeScenario(seed);
+  Scenario sc = MakeScenario(seed);
   std::unique_ptr<SimDisk> disk = BuildDisk(sc);
   Manifest m;
   ChunkIndex chunks;
-  ManifestSummary summary;
-  EXPECT_VALISE_OK(MakeManifest(disk.get(), Sources(sc), ShaXxh(), sc.opt, &m,
-                                &chunks, &summary));
+  std::unique_ptr<ChunkIndexV2> index;
+  EXPECT_VALISE_OK(MakeShipment(disk.get(), &sc, &m, &chunks, &index));
   ApplyDamage(disk.get(), sc);
   SetDriveFaults(disk.get(), sc);
   RunReport v;
