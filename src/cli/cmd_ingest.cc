@@ -90,33 +90,49 @@ void SaveRecord(FileSystem* fs, const Args& args, const RunReport& report,
   if (!s.ok()) PrintWarning("run record not written: " + s.message());
 }
 
-// --dry-run: the plan, nothing read but DEST's journal and the drives'
+// The plan of this run (--dry-run's): what each drive supplies, what is
+// written, DEST's room. Nothing read but DEST's journal and the drives'
 // trees, nothing written.
+Status PlanRun(FileSystem* fs, const Args& args, const Manifest& manifest,
+               const std::vector<std::string>& labels, IngestDryRun* plan) {
+  ShipmentDrives drives;
+  const bool have_drives =
+      manifest.binding(kDrivesSidecar) != nullptr &&
+      LoadShipmentDrives(fs, args.manifest, manifest, &drives).ok();
+  return PlanIngestDryRun(fs, manifest, have_drives ? &drives : nullptr,
+                          args.sources, labels, args.dest, plan);
+}
+
+// NoSpace when the run cannot fit in DEST's file system (a space not known
+// is no refusal), unless --no-space-check.
+Status RoomFor(const Args& args, const IngestDryRun::Space& sp) {
+  if (sp.Fits() || args.no_space_check) return Status::OK();
+  return Status::NoSpace(
+      args.dest,
+      fmt::format("no room for this run: it writes {} and {} files, {} has {} "
+                  "and {} files free; free space, give fewer drives, or "
+                  "--no-space-check",
+                  HumanBytes(sp.need_bytes), sp.need_inodes, sp.at,
+                  HumanBytes(sp.free_bytes), sp.free_inodes));
+}
+
+// --dry-run: the plan, and whether DEST has room for it.
 int DryRun(FileSystem* fs, const Args& args, const Manifest& manifest,
            const std::vector<std::string>& labels) {
   if (IsS3Url(args.dest)) {
     PrintError("--dry-run: not with an s3:// DEST yet");
     return kExitTrouble;
   }
-  ShipmentDrives drives;
-  const bool have_drives =
-      manifest.binding(kDrivesSidecar) != nullptr &&
-      LoadShipmentDrives(fs, args.manifest, manifest, &drives).ok();
   IngestDryRun plan;
-  Status s = PlanIngestDryRun(fs, manifest, have_drives ? &drives : nullptr,
-                              args.sources, labels, args.dest, &plan);
+  Status s = PlanRun(fs, args, manifest, labels, &plan);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
   }
   PrintOut(FormatIngestDryRun(plan, manifest, args.dest));
-  if (!plan.space.Fits() && !args.no_space_check) {
-    const IngestDryRun::Space& sp = plan.space;
-    PrintError(fmt::format(
-        "{}: no room for this run: it writes {} and {} files, {} has {} and "
-        "{} files free; free space, give fewer drives, or --no-space-check",
-        args.dest, HumanBytes(sp.need_bytes), sp.need_inodes, sp.at,
-        HumanBytes(sp.free_bytes), sp.free_inodes));
+  s = RoomFor(args, plan.space);
+  if (!s.ok()) {
+    PrintError(s.message());
     return kExitTrouble;
   }
   return plan.ExitCode() == 0 ? kExitOk : kExitProblems;
@@ -190,6 +206,17 @@ int RunIngest(const Args& args, RunReport* report_out) {
     return kExitTrouble;
   }
   if (args.dry_run) return DryRun(fs, args, manifest, labels);
+  // A DEST directory too small for what this run writes: refused up
+  // front, as --dry-run says, rather than full half-way through.
+  if (!IsS3Url(args.dest) && !args.no_space_check) {
+    IngestDryRun plan;
+    s = PlanRun(fs, args, manifest, labels, &plan);
+    if (s.ok()) s = RoomFor(args, plan.space);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+  }
   opt.drive_labels = labels;
   // DEST s3://BUCKET/PREFIX: objects through the S3 client; the file
   // system sees s3:// paths as objects (to read back a key found there).

@@ -253,11 +253,14 @@ const std::vector<FlagDef>& FlagTable() {
        "unless --no-space-check).",
        &Args::dry_run},
       {kIngest, "--no-space-check", nullptr, "output",
-       "--dry-run: do not refuse a DEST without room for the run",
-       "Without it, ingest --dry-run exits 2 when DEST's file system has "
-       "less free space (or fewer free inodes) than the run would write, "
-       "saying how much is missing; with it, the plan is shown and judged "
-       "on the files alone (a DEST that will grow, or be emptied first).",
+       "do not refuse a DEST without room for the run",
+       "Without it, ingest (and ingest --dry-run) exits 2 before reading "
+       "any drive when DEST's file system has less free space (or fewer "
+       "free inodes) than the run would write (its files' bytes, 4 KiB "
+       "and an inode more per file; duplicates not counted as saved), "
+       "saying how much is missing; with it, the run goes on (a DEST that "
+       "will grow, or be emptied first) and --dry-run judges the plan on "
+       "the files alone. Not checked for an s3:// DEST.",
        &Args::no_space_check},
       {kVerify, "--dry-run", nullptr, "output",
        "say what would be read from which drive; read nothing",

@@ -3,7 +3,8 @@
 # system (statvfs) against what the run would write and refuses up front,
 # exit 2, when it cannot fit, saying how much it needs and has; it reads no
 # file's contents and writes nothing into DEST. --no-space-check shows the
-# plan anyway (exit 0). A DEST that fits is accepted and the plan's
+# plan anyway (exit 0); the run itself is refused the same way before it
+# reads a drive. A DEST that fits is accepted and the plan's
 # prediction and space lines are printed; `verify --dry-run` says what
 # each SRC holds. DEST: an 8 MiB ext4 loop device; the dataset: 12 MB on
 # a plain directory. A few seconds.
@@ -29,6 +30,11 @@ assert_matches "$LAST_OUT" "^  free: [0-9.]+ MiB and [0-9]+ files in .*/mnt-SMAL
 assert_contains "$LAST_OUT" "would read: 2 files, 11.5 MiB"
 assert_contains "$LAST_OUT" "predicted time: 0:"
 assert_eq "$before" "$(ls -A "${MNT[SMALL]}")" "DEST's file system after --dry-run"
+
+log "the run itself is refused the same way, before reading a drive"
+expect_exit 2 "$VALISE" ingest --no-progress -m "$M" -d "$DEST" "${MNT[SRC]}"
+assert_contains "$LAST_ERR" "$DEST: no room for this run: it writes 11.5 MiB and 2 files"
+assert_eq "$before" "$(ls -A "${MNT[SMALL]}")" "DEST's file system after the refusal"
 
 log "--no-space-check: the plan, exit 0"
 expect_exit 0 "$VALISE" ingest --dry-run --no-space-check -m "$M" -d "$DEST" \
