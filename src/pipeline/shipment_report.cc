@@ -59,13 +59,16 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
                      "files arrived", "bytes", "last run"));
     for (size_t i = 0; i < s.drives.size(); ++i) {
       const ShipmentStatus::Drive& d = s.drives[i];
+      // The last run gets the room the columns leave (25): cut from its
+      // start, so the label, the host and the result stay.
+      const std::string run =
+          EscapeTerminalText(d.runs.empty() ? "never ingested" : d.runs.back());
       line(fmt::format(
           "{:<16} {:<8} {:>15} {:>11}  {}",
           FitTail(EscapeTerminalText(d.label), 16), DriveState(s, i),
           d.parity ? std::string("-")
                    : fmt::format("{}/{}", d.files_arrived, d.files),
-          HumanBytes(d.bytes),
-          d.runs.empty() ? "never ingested" : d.runs.back()));
+          HumanBytes(d.bytes), FitTail(run, 80 - 55)));
     }
     if (!s.needed.empty()) {
       std::string names;

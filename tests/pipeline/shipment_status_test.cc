@@ -103,6 +103,10 @@ TEST(ShipmentStatus, NamesTheDrivesStillNeeded) {
       FormatShipmentStatus(st, sh.m, "M", "dest", /*list_limit=*/20);
   EXPECT_NE(text.find("bring: ship-03, ship-04"), std::string::npos) << text;
   EXPECT_NE(text.find("arrived:  4 of 6 files"), std::string::npos) << text;
+  // A row too long for 80 columns keeps its drive's label and the run's
+  // result; the run's start is what gets cut (it lost the label).
+  EXPECT_NE(text.find("\nship-01 "), std::string::npos) << text;
+  EXPECT_NE(text.find("on dc-host-1: ok\n"), std::string::npos) << text;
   for (size_t start = 0, end; start < text.size(); start = end + 1) {
     end = text.find('\n', start);
     EXPECT_LE(end - start, 80u) << text.substr(start, end - start);
