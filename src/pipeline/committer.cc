@@ -337,6 +337,12 @@ bool Committer::Accept(Finished* f) {
   } else {
     r.detail = diff;
     ChunkCheck::Describe(o, &r);
+    // Not located by signed chunk digests: a good copy read later tells
+    // where this one first differs (IngestLedger::Committed).
+    if (r.first_bad_offset < 0 && !o.chunks.empty()) {
+      l_->corrupt_chunks[e].emplace_back(l_->report->files.size(),
+                                         std::move(o.chunks));
+    }
   }
   r.actual_size = o.bytes_read;
   l_->AddFailure(e, std::move(r));

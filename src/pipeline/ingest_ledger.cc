@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "pipeline/verify_internal.h"
+
 namespace valise {
 
 IngestLedger::IngestLedger(FileSystem* fs_in, const Manifest& m_in,
@@ -103,6 +105,7 @@ FileResult IngestLedger::Result(size_t e, int drive, FileStatus status) const {
 
 void IngestLedger::AddFailure(size_t e, FileResult r) {
   failures_of[e].push_back(report->files.size());
+  row_entry.push_back(RowKey(e));
   report->files.push_back(std::move(r));
 }
 
@@ -110,6 +113,7 @@ void IngestLedger::Conflict(size_t e, const std::string& why) {
   state[e] = EntryState::kRefused;
   FileResult r = Result(e, -1, FileStatus::kCorrupt);
   r.detail = why;
+  row_entry.push_back(RowKey(e));
   report->files.push_back(std::move(r));
 }
 
@@ -119,10 +123,20 @@ void IngestLedger::Committed(size_t e, int drive, const ReadOutcome& o) {
   FileResult r = Result(e, drive == dest_drive ? -1 : drive, FileStatus::kOk);
   r.actual_size = m.file_size(e);
   r.digests = o.digests;
+  ok_entry.push_back(e);
   ok_results.push_back(std::move(r));
   auto it = failures_of.find(e);
   if (it != failures_of.end() && drive != dest_drive) {
     for (size_t i : it->second) report->files[i].repaired_from = drive;
+  }
+  auto bad = corrupt_chunks.find(e);
+  if (bad != corrupt_chunks.end() && !o.chunks.empty()) {
+    for (const auto& [row, chunks] : bad->second) {
+      const int64_t c = FirstDifferentChunk(chunks, o.chunks);
+      if (c >= 0)
+        report->files[row].first_bad_offset = c * int64_t(opt.chunk_size);
+    }
+    corrupt_chunks.erase(bad);
   }
 }
 
@@ -134,6 +148,7 @@ void IngestLedger::DuplicateCommitted(size_t e, size_t p) {
   r.actual_size = m.file_size(e);
   r.detail = dedup_word + " of " + EscapePath(DestRel(p));
   for (DigestType t : digests.Types()) r.digests.push_back(m.digest(e, t));
+  ok_entry.push_back(e);
   ok_results.push_back(std::move(r));
   // Its own copies failed: its bytes came from p's drive.
   auto it = failures_of.find(e);

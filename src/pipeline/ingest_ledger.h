@@ -120,6 +120,21 @@ struct IngestLedger {
   // Each entry's failures: indexes in report->files.
   std::unordered_map<size_t, std::vector<size_t>> failures_of;
   std::vector<FileResult> ok_results;
+  // Where each row of report->files added through AddFailure or Conflict
+  // goes in the report, as verify lists them: the rows found before any
+  // reading (a file on no drive) by manifest entry, then those found by
+  // reading (RowKey), and each of ok_results' entry (FinishIngestReport
+  // sorts them).
+  std::vector<size_t> row_entry, ok_entry;
+  bool reading = false;  // a pass has started reading
+  size_t RowKey(size_t e) const { return reading ? e + (size_t{1} << 48) : e; }
+  // A corrupt copy the signed chunk digests did not locate: its row and
+  // its chunks' digests, until a good copy of the file is read; its first
+  // bad chunk is then the first that differs from the good copy's, as
+  // verify finds it.
+  std::unordered_map<size_t,
+                     std::vector<std::pair<size_t, std::vector<ChunkDigest>>>>
+      corrupt_chunks;
   std::vector<DriveReadStats> drive_stats;  // summed over the passes
   // Checks against the signed chunk digests (opt.chunk_index), if any.
   std::unique_ptr<ChunkCheck> chunk_check;

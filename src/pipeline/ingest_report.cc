@@ -67,6 +67,23 @@ void ReportParity(IngestLedger* ledger) {
   l.report->parity = l.parity->Report();
 }
 
+// Reorders the first entry.size() rows by their entry (stable: the copies
+// of one file keep their order). REQUIRES: rows->size() >= entry.size().
+void SortByEntry(const std::vector<size_t>& entry,
+                 std::vector<FileResult>* rows) {
+  std::vector<size_t> order(entry.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return entry[a] < entry[b]; });
+  std::vector<FileResult> sorted;
+  sorted.reserve(rows->size());
+  for (size_t i : order) sorted.push_back(std::move((*rows)[i]));
+  for (size_t i = entry.size(); i < rows->size(); ++i) {
+    sorted.push_back(std::move((*rows)[i]));
+  }
+  *rows = std::move(sorted);
+}
+
 }  // namespace
 
 void FinishIngestReport(const Status& s, IngestLedger* ledger) {
@@ -96,10 +113,16 @@ void FinishIngestReport(const Status& s, IngestLedger* ledger) {
   for (const FileResult& r : l.ok_results) {
     if (r.drive >= 0) ++report->drives[r.drive].files_ok;
   }
+  // Listed as verify lists them: the problem rows found before reading
+  // (files on no drive), then those found by reading, each in manifest
+  // order (a file's copies in the order they were tried); the extra
+  // files; the skipped entries; then, ingest's own, the files committed.
+  SortByEntry(l.row_entry, &report->files);
+  for (FileResult& r : l.match.extra) report->files.push_back(std::move(r));
   for (DriveScan& scan : l.scans) {
     for (FileResult& r : scan.skipped) report->files.push_back(std::move(r));
   }
-  for (FileResult& r : l.match.extra) report->files.push_back(std::move(r));
+  SortByEntry(l.ok_entry, &l.ok_results);
   for (FileResult& r : l.ok_results) report->files.push_back(std::move(r));
   report->interrupted = l.Cancelled();
   report->seconds = double(l.fs->NowMicros() - l.start_us) / 1e6;

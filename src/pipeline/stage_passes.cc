@@ -93,6 +93,10 @@ bool MakeJobs(Destination* dest, const IngestLedger& l, int pass,
     j.write = true;
     // Resume by chunk: the prefix checked in DEST is not read again.
     if (pass == 0 && l.resume_from[e] < j.size) j.start = l.resume_from[e];
+    // A file with another copy: its chunks' digests locate a corrupt
+    // copy's first bad chunk once a good one is read (as verify does),
+    // unless the signed chunk digests do (and only they resume by chunk).
+    j.chunk_digests = l.chunk_check == nullptr && l.candidates[e].size() > 1;
     (*planned)[ref.drive] += j.size - j.start;
     (*jobs)[ref.drive].push_back(std::move(j));
     ++count;
@@ -126,6 +130,7 @@ void AccumulateStats(const Reader& reader, IngestLedger* l) {
 Status RunPass(Destination* dest, Committer* committer, int pass,
                const std::vector<std::vector<ReadJob>>& jobs,
                const std::vector<uint64_t>& planned, IngestLedger* l) {
+  l->reading = true;  // rows from here on are found by reading
   std::vector<bool> rotational;
   std::vector<std::string> names;
   for (const DriveScan& s : l->scans) {

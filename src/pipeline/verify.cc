@@ -69,17 +69,6 @@ struct CopyOutcome {
   ReadOutcome outcome;
 };
 
-// Index of the first chunk whose digest differs, or -1.
-int64_t FirstDifferentChunk(const std::vector<ChunkDigest>& got,
-                            const std::vector<ChunkDigest>& want) {
-  size_t n = std::min(got.size(), want.size());
-  for (size_t i = 0; i < n; ++i) {
-    if (got[i] != want[i]) return static_cast<int64_t>(i);
-  }
-  if (got.size() != want.size()) return static_cast<int64_t>(n);
-  return -1;
-}
-
 // The digest of `type` among `digests`, or nullptr.
 const Digest* FindDigest(const std::vector<Digest>& digests, DigestType type) {
   for (const Digest& d : digests) {
@@ -89,6 +78,16 @@ const Digest* FindDigest(const std::vector<Digest>& digests, DigestType type) {
 }
 
 }  // namespace
+
+int64_t FirstDifferentChunk(const std::vector<ChunkDigest>& got,
+                            const std::vector<ChunkDigest>& want) {
+  size_t n = std::min(got.size(), want.size());
+  for (size_t i = 0; i < n; ++i) {
+    if (got[i] != want[i]) return static_cast<int64_t>(i);
+  }
+  if (got.size() != want.size()) return static_cast<int64_t>(n);
+  return -1;
+}
 
 // Compares one copy's digests with the manifest entry's. Empty when they
 // all match, else names the first that differs ("sha256 mismatch").

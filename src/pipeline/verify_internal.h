@@ -25,6 +25,11 @@ Status ChooseDigests(const Manifest& manifest, const PipelineOptions& opt,
 std::string CompareDigests(const Manifest& manifest, size_t entry,
                            DigestSet digests, const std::vector<Digest>& got);
 
+// Index of the first chunk whose digest differs between two copies
+// chunk digests (ReadJob::chunk_digests), or -1 if none does.
+int64_t FirstDifferentChunk(const std::vector<ChunkDigest>& got,
+                            const std::vector<ChunkDigest>& want);
+
 // Fills report->drives from the scans and the reader's statistics.
 void FillDriveReports(const std::vector<DriveScan>& scans,
                       const std::vector<DriveReadStats>& stats,

@@ -163,6 +163,74 @@ TEST(IngestPipeline, RepairsFromAnotherDrive) {
   EXPECT_EQ(c->repaired_from, 1);
 }
 
+// Goal (issue 14): ingest names the first bad chunk of a corrupt copy as
+// verify does: without signed chunk digests, by comparing it with the good
+// copy read from another drive.
+TEST(IngestPipeline, NamesTheFirstBadChunkAsVerifyDoes) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  disk.FlipStoredBit("d1/shared/s", 2 * kChunk + 1, 4);
+  RunReport v;
+  ASSERT_VALISE_OK(
+      VerifyDrives(&disk, m, nullptr, {"d1", "d2"}, SmallOptions(), &v));
+  const FileResult* vc = Find(v, "shared/s", FileStatus::kCorrupt);
+  ASSERT_NE(vc, nullptr) << FormatSummary(v);
+  EXPECT_EQ(vc->first_bad_offset, int64_t{2 * kChunk});
+  RunReport r;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1", "d2"}, "dest", SmallOptions(),
+                                SmallIngest(), &r));
+  const FileResult* c = Find(r, "shared/s", FileStatus::kCorrupt);
+  ASSERT_NE(c, nullptr) << FormatSummary(r);
+  EXPECT_EQ(c->repaired_from, 1);
+  EXPECT_EQ(c->first_bad_offset, vc->first_bad_offset) << FormatSummary(r);
+  EXPECT_NE(FormatSummary(r).find("corrupt at offset 131072 (chunk 2)"),
+            std::string::npos)
+      << FormatSummary(r);
+}
+
+// Goal (issue 14): verify and ingest list the files of one run in the same
+// order: the files on no drive, then those found wrong by reading, each in
+// manifest order, then extra, then skipped (ingest listed skipped before
+// extra, and its read failures in the order reads finished).
+TEST(IngestPipeline, ListsFilesAsVerifyDoes) {
+  SimDisk disk(SimDiskOptions{});
+  Dataset ds = MakeDataset();
+  Populate(&disk, ds);
+  Manifest m = MakeOrDie(&disk);
+  disk.FlipStoredBit("d1/a", 1000, 2);         // a's only copy
+  disk.FlipStoredBit("d1/dir/deep/c", 10, 2);  // read sooner: smaller
+  disk.AddFile("d1/zz-extra", "not in the manifest", 1000);
+  disk.AddSymlink("d1/a-link", "a");
+  auto problems = [](const RunReport& r) {
+    std::vector<std::string> out;
+    for (const FileResult& f : r.files) {
+      if (f.status == FileStatus::kOk) continue;
+      out.push_back(std::string(FileStatusName(f.status)) + " " + f.path);
+    }
+    return out;
+  };
+  RunReport v;  // only d1: b, dup1 and dup2 (on d2 alone) are missing
+  ASSERT_VALISE_OK(VerifyDrives(&disk, m, nullptr, {"d1"}, SmallOptions(), &v));
+  RunReport r;
+  ASSERT_VALISE_OK(IngestDrives(&disk, m, {"d1"}, "dest", SmallOptions(),
+                                SmallIngest(), &r));
+  const std::vector<std::string> want = problems(v);
+  ASSERT_GE(want.size(), 6u) << FormatSummary(v);
+  EXPECT_EQ(want.front(), "missing b");
+  EXPECT_EQ(want[3], "corrupt a");
+  EXPECT_EQ(want[4], "corrupt dir/deep/c");
+  EXPECT_EQ(problems(r), want) << FormatSummary(r);
+  // ingest's own rows, the files committed, come last, in manifest order.
+  std::vector<std::string> ok;
+  for (const FileResult& f : r.files) {
+    if (f.status == FileStatus::kOk) ok.push_back(f.path);
+  }
+  EXPECT_TRUE(std::is_sorted(ok.begin(), ok.end()));
+  EXPECT_EQ(r.files.back().status, FileStatus::kOk);
+}
+
 // Goal: a rerun after a complete ingest reads nothing and changes nothing.
 TEST(IngestPipeline, RerunSkipsCommitted) {
   SimDisk disk(SimDiskOptions{});
