@@ -84,8 +84,10 @@ struct DestInfo {
   // names and records made so far are durable once Sync() returns.
   // Default: false.
   bool seal_covers_names = false;
-  // Lines for the report: how files are made durable, what was found.
+  // Lines for the report: what was found (notes), and how files are made
+  // durable (verbose_notes: in the summary only with --verbose).
   std::vector<std::string> notes;
+  std::vector<std::string> verbose_notes;
 };
 
 // What the core asks to stage: one file, on its way to one final name.

@@ -95,6 +95,14 @@ struct FileResult {
 
 struct DriveReport {
   std::string source;  // as given on the command line
+  // `source` made absolute (against the working directory, lexically
+  // normalised; an s3:// URL as it is). Empty: not known.
+  std::string absolute;
+  // The drive's label and serial in the manifest's drive entries
+  // (M.drives, valise/drives.h), when the SRC was matched to one; empty
+  // otherwise. The summary names the drive by its label when it has one.
+  std::string label;
+  std::string serial;
   // What `source` resolved to when it is a symlink (/dev/disk/by-id/... ->
   // /dev/sdb): the drive that was read. Empty when it is not one.
   std::string resolved;
@@ -144,6 +152,16 @@ struct RunReport {
   std::string manifest;  // path of the manifest
   std::string dest;      // ingest
   std::string started;   // ISO 8601 UTC
+  // Where the run was: the host's name, and the manifest and DEST made
+  // absolute (as DriveReport::absolute). Empty: not known.
+  std::string host;
+  std::string manifest_absolute;
+  std::string dest_absolute;
+  // Whether the manifest's signature was checked (--pubkey) and passed,
+  // and the fingerprint of the key that checked it ("sha256:" and the hex
+  // SHA-256 of its DER form, valise::PublicKeyFingerprint).
+  bool signature_checked = false;
+  std::string key_fingerprint;
   double seconds = 0;
   // Bytes per chunk, so a corrupt file's first bad offset can also be told
   // as a chunk number. 0: unknown (the chunk number is left out).
@@ -184,7 +202,12 @@ struct RunReport {
   // Trouble that stopped the run after it began (DEST full, DEST failing):
   // the report is still written, and says so. Empty if none.
   std::string fatal_error;
-  std::vector<std::string> notes;  // run-level remarks ("io_uring: ...")
+  std::vector<std::string> notes;  // run-level remarks for the operator
+  // How the run went about it (the I/O queue: "io_uring: ...", DEST's
+  // durability, the dedup policy): in the summary only with --verbose
+  // (SummaryOptions::verbose), always in the JSON's "notes" (after
+  // `notes`) and the HTML page.
+  std::vector<std::string> verbose_notes;
   ParityReport parity;  // a pack's parity: what it rebuilt, what it spares
 
   // 130 if interrupted; 2 if fatal_error is set; 1 if a file result
@@ -222,15 +245,31 @@ struct RunReport {
 
 // How many files of one status the summary lists before "... and N more".
 inline constexpr size_t kSummaryListLimit = 50;
+// The summary's width: no line is longer, but for one holding a single
+// word (a path, a drive name) longer than the room, which is never broken.
+inline constexpr size_t kSummaryWidth = 80;
 
-// The human summary, for stdout: header, per-drive table, problem files by
-// status (at most `list_limit` lines each), dedup savings, notes, and a
-// final verdict line starting "valise: ". Every path is escaped as in
-// manifest v1 (%XX for control bytes, '%' and invalid UTF-8); free text
-// (details, errors, notes) has its control bytes and invalid UTF-8 escaped
-// so nothing written can move the terminal's cursor.
-std::string FormatSummary(const RunReport& r,
-                          size_t list_limit = kSummaryListLimit);
+struct SummaryOptions {
+  size_t list_limit = kSummaryListLimit;  // lines per status
+  bool verbose = false;                   // also RunReport::verbose_notes
+};
+
+// The human summary, for stdout (docs/report.md): header, per-drive table,
+// problem files by status (at most `list_limit` lines each; all the files
+// of a drive that failed whole in one line) each followed by a next step,
+// dedup savings, notes, and a final verdict line starting "valise: ".
+// Lines fit kSummaryWidth columns (a code point is a column). Every path
+// is escaped as in manifest v1 (%XX for control bytes, '%' and invalid
+// UTF-8); free text (details, errors, notes) has its control bytes and
+// invalid UTF-8 escaped so nothing written can move the terminal's cursor.
+// Sizes and rates are binary (KiB, MiB/s), as the header says.
+std::string FormatSummary(const RunReport& r, const SummaryOptions& opt);
+inline std::string FormatSummary(const RunReport& r,
+                                 size_t list_limit = kSummaryListLimit) {
+  SummaryOptions opt;
+  opt.list_limit = list_limit;
+  return FormatSummary(r, opt);
+}
 // The machine report: a JSON document, schema "valise-report/1"
 // (docs/report.md). Paths are given escaped as in manifest v1, so they
 // compare byte for byte with the manifest's path field.

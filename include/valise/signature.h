@@ -43,5 +43,11 @@ Status SignData(std::string_view private_pem, std::string_view data,
 // key cannot be read or is not Ed25519.
 Status VerifySignature(std::string_view public_pem, std::string_view data,
                        std::string_view signature);
+// The fingerprint reports give a public key: "sha256:" and the hex SHA-256
+// of its DER SubjectPublicKeyInfo, so that
+//   openssl pkey -pubin -in KEY.pub -outform DER | sha256sum
+// prints the same hex. InvalidArgument if the key cannot be read or is not
+// Ed25519.
+Status PublicKeyFingerprint(std::string_view public_pem, std::string* out);
 
 }  // namespace valise

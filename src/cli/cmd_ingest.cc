@@ -20,65 +20,6 @@ namespace valise::cli {
 
 namespace {
 
-// Names each drive of the shipment no SRC is, with the files only it
-// holds (those this run cannot stage), before the run starts.
-void WarnNotGiven(const ShipmentDrives& drives,
-                  const std::vector<std::string>& labels) {
-  std::vector<bool> given(drives.drives.size(), false);
-  for (size_t d = 0; d < drives.drives.size(); ++d) {
-    for (const std::string& l : labels)
-      given[d] = given[d] || l == drives.drives[d].label;
-  }
-  std::vector<uint64_t> only(drives.drives.size(), 0);
-  for (const std::vector<uint32_t>& h : HoldersByEntry(drives)) {
-    bool any_given = false;
-    for (uint32_t d : h) any_given = any_given || given[d];
-    if (!any_given && h.size() == 1) ++only[h[0]];
-  }
-  for (size_t d = 0; d < drives.drives.size(); ++d) {
-    if (given[d]) continue;
-    PrintWarning(fmt::format("drive {} not given: {} files only on it",
-                             DescribeDrive(drives.drives[d]), only[d]));
-  }
-}
-
-// Each SRC's label in M.drives ("" where M binds none or the SRC is not a
-// whole drive), after refusing SRCs that are no drive of the shipment.
-Status MatchDrives(FileSystem* fs, const Args& args, const Manifest& m,
-                   std::vector<std::string>* labels) {
-  labels->assign(args.sources.size(), "");
-  if (m.binding(kDrivesSidecar) == nullptr) return Status::OK();
-  ShipmentDrives drives;
-  Status s = LoadShipmentDrives(fs, args.manifest, m, &drives);
-  if (s.IsNotFound()) {
-    // As for the chunk index: the run can do without it.
-    PrintWarning(s.message() + " (M binds it): drives are not matched");
-    return Status::OK();
-  }
-  VALISE_RETURN_IF_ERROR(s);
-  std::unique_ptr<DriveProber> prober = NewSystemDriveProber(fs);
-  std::vector<DriveIdentity> ids;
-  VALISE_RETURN_IF_ERROR(IdentifySources(prober.get(), args.sources, &ids));
-  std::vector<int> drive_of;
-  VALISE_RETURN_IF_ERROR(
-      MatchShipmentDrives(drives, args.sources, ids, &drive_of));
-  for (size_t i = 0; i < drive_of.size(); ++i) {
-    if (drive_of[i] >= 0) {
-      (*labels)[i] = drives.drives[drive_of[i]].label;
-      continue;
-    }
-    // A directory inside a file system has no identity: named (for status,
-    // never refused) by the SRC it was at the source, if the same.
-    for (const ShipmentDrive& d : drives.drives) {
-      if (!ids[i].whole && !d.id.whole && d.source == args.sources[i]) {
-        (*labels)[i] = d.label;
-      }
-    }
-  }
-  WarnNotGiven(drives, *labels);
-  return Status::OK();
-}
-
 // The run's record for `valise status`; a failure to write it is a
 // warning (the journal still says what was committed).
 void SaveRecord(FileSystem* fs, const Args& args, const RunReport& report,
@@ -164,10 +105,10 @@ int RunIngest(const Args& args, RunReport* report_out) {
   for (const std::string& src : args.sources) {
     if (s.ok()) s = CheckSource(fs, src);
   }
-  // --report and --metrics, before DEST is opened or any drive read;
-  // --dry-run checks them too and drops them unwritten.
-  std::unique_ptr<Output> report_file;
-  if (s.ok()) s = CreateReportOutput(args, &report_file);
+  // --report, --html and --metrics, before DEST is opened or any drive
+  // read; --dry-run checks them too and drops them unwritten.
+  ReportFiles report_files;
+  if (s.ok()) s = CreateReportFiles(args, &report_files);
   if (s.ok()) s = CheckMetricsOutput(args);
   if (!s.ok()) {
     PrintError(s.message());
@@ -194,8 +135,11 @@ int RunIngest(const Args& args, RunReport* report_out) {
   std::unique_ptr<PackParity> pack;
   if (s.ok()) s = LoadPackParity(fs, args.manifest, manifest, &pack);
   opt.pack = pack.get();
-  std::vector<std::string> labels;
-  if (s.ok()) s = MatchDrives(fs, args, manifest, &labels);
+  std::vector<std::string> labels, serials;
+  if (s.ok()) {
+    s = MatchSourceDrives(fs, args, manifest, /*strict=*/true, &labels,
+                          &serials);
+  }
   // An empty mount point, or a drive's block device given for its file
   // system: refused before anything is read.
   for (const std::string& src : args.sources) {
@@ -237,6 +181,7 @@ int RunIngest(const Args& args, RunReport* report_out) {
   RunReport& report = report_out != nullptr ? *report_out : local_report;
   report.manifest = args.manifest;
   s = IngestDrives(fs, manifest, args.sources, args.dest, opt, iopt, &report);
+  StampReport(args, labels, serials, &report);
   if (s3.client) {
     const S3Stats st = s3.client->stats();
     report.notes.push_back(fmt::format(
@@ -249,7 +194,7 @@ int RunIngest(const Args& args, RunReport* report_out) {
   if (!s.ok()) {
     // Trouble after the run began (DEST full or failing): the report says
     // what was committed, and carries the same exit status.
-    if (!report.drives.empty()) EmitReport(args, report, report_file.get());
+    if (!report.drives.empty()) EmitReport(args, report, &report_files);
     PrintError(s.message());
     return report.interrupted ? kExitInterrupted : kExitTrouble;
   }
@@ -264,12 +209,12 @@ int RunIngest(const Args& args, RunReport* report_out) {
       // Not every file is staged (the report says why): rerun to finish.
       report.notes.push_back("not a bag yet: " + s.message());
     } else {
-      EmitReport(args, report, report_file.get());
+      EmitReport(args, report, &report_files);
       PrintError(s.message());
       return kExitTrouble;
     }
   }
-  return EmitReport(args, report, report_file.get());
+  return EmitReport(args, report, &report_files);
 }
 
 }  // namespace valise::cli

@@ -15,7 +15,7 @@ namespace {
 // own); with -m BAG (a directory), the bag's tag files are read from BAG
 // and its payload checked on the SRCs, laid out like the bag.
 int RunVerifyBags(const Args& args, FileSystem* fs, const PipelineOptions& opt,
-                  Output* report_file) {
+                  ReportFiles* report_files) {
   std::vector<BagSpec> bags;
   if (args.manifest.empty()) {
     for (const std::string& src : args.sources) {
@@ -42,7 +42,8 @@ int RunVerifyBags(const Args& args, FileSystem* fs, const PipelineOptions& opt,
     PrintError(s.message());
     return kExitTrouble;
   }
-  return EmitReport(args, report, report_file);
+  StampReport(args, {}, {}, &report);
+  return EmitReport(args, report, report_files);
 }
 
 // --dry-run: what each SRC holds of M, the time to read it; nothing read
@@ -64,9 +65,9 @@ int RunVerify(const Args& args) {
   FileSystem* fs = FileSystem::Default();
   PipelineOptions opt;
   Status s = PipelineFromArgs(args, &opt);
-  // --report, before any drive is read.
-  std::unique_ptr<Output> report_file;
-  if (s.ok()) s = CreateReportOutput(args, &report_file);
+  // --report, --html and --metrics, before any drive is read.
+  ReportFiles report_files;
+  if (s.ok()) s = CreateReportFiles(args, &report_files);
   if (s.ok()) s = CheckMetricsOutput(args);
   if (!s.ok()) {
     PrintError(s.message());
@@ -103,7 +104,7 @@ int RunVerify(const Args& args) {
       PrintError("--dry-run: not for bags yet (give -m M)");
       return kExitTrouble;
     }
-    return RunVerifyBags(args, fs, opt, report_file.get());
+    return RunVerifyBags(args, fs, opt, &report_files);
   }
   // A source that is not there, or cannot be a drive, is a usage error,
   // found before any reading, whether it is alone or among others.
@@ -127,6 +128,13 @@ int RunVerify(const Args& args) {
   std::unique_ptr<PackParity> pack;
   if (s.ok()) s = LoadPackParity(fs, args.manifest, manifest, &pack);
   opt.pack = pack.get();
+  // The drives' labels and serials, where M binds M.drives; verify
+  // refuses no drive for being of another shipment.
+  std::vector<std::string> labels, serials;
+  if (s.ok()) {
+    s = MatchSourceDrives(fs, args, manifest, /*strict=*/false, &labels,
+                          &serials);
+  }
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;
@@ -142,7 +150,8 @@ int RunVerify(const Args& args) {
     PrintError(s.message());
     return kExitTrouble;
   }
-  return EmitReport(args, report, report_file.get());
+  StampReport(args, labels, serials, &report);
+  return EmitReport(args, report, &report_files);
 }
 
 }  // namespace valise::cli

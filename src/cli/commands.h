@@ -147,9 +147,40 @@ Status OpenS3Session(const Args& args, unsigned gets, S3Session* session);
 // read; *out stays null without --report.
 Status CreateReportOutput(const Args& args, std::unique_ptr<Output>* out);
 
-// Prints the summary (or --json), writes the report into `report_file`
-// (null: none), returns the exit code: the report's, or 2 if the report
-// file could not be written.
-int EmitReport(const Args& args, const RunReport& report, Output* report_file);
+// The report files of verify and ingest: --report FILE (JSON, or HTML
+// when FILE ends in .html or .htm, in any case) and --html FILE.
+struct ReportFiles {
+  std::unique_ptr<Output> report;
+  bool report_html = false;
+  std::unique_ptr<Output> html;
+};
+// Both checked and created before any drive is read; the same path for
+// both is refused.
+Status CreateReportFiles(const Args& args, ReportFiles* out);
+// Whether --report FILE means the HTML page: FILE ends in .html or .htm,
+// in any case.
+bool IsHtmlName(const std::string& path);
+
+// Each SRC's label and serial in M.drives ("" where M binds none or the
+// SRC is not one of its drives). `strict` (ingest): a SRC that is a whole
+// drive of no drive entry, or one given twice, is refused, and the drives
+// not given are named on stderr; otherwise (verify) the SRCs are only
+// named where they match.
+Status MatchSourceDrives(FileSystem* fs, const Args& args, const Manifest& m,
+                         bool strict, std::vector<std::string>* labels,
+                         std::vector<std::string>* serials);
+
+// Where the run was, for the report: the host, the manifest, DEST and the
+// drives made absolute, whether the signature was checked and the key's
+// fingerprint, and each drive's label and serial (`labels`, `serials`:
+// per SRC, may be empty).
+void StampReport(const Args& args, const std::vector<std::string>& labels,
+                 const std::vector<std::string>& serials, RunReport* report);
+
+// Prints the summary (or --json), writes the report files (null: none),
+// returns the exit code: the report's, or 2 if a report file could not be
+// written.
+int EmitReport(const Args& args, const RunReport& report,
+               ReportFiles* report_files);
 
 }  // namespace valise::cli

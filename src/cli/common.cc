@@ -3,8 +3,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "valise/drives.h"
 #include "valise/s3_file_system.h"
 #include "valise/sidecar.h"
 #include "valise/signature.h"
@@ -311,41 +316,180 @@ Status CreateReportOutput(const Args& args, std::unique_ptr<Output>* out) {
                         GuardFromArgs(args), out);
 }
 
-int EmitReport(const Args& args, const RunReport& report, Output* report_file) {
+bool IsHtmlName(const std::string& path) {
+  std::string tail = path.substr(path.size() > 5 ? path.size() - 5 : 0);
+  std::transform(tail.begin(), tail.end(), tail.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return tail.ends_with(".html") || tail.ends_with(".htm");
+}
+
+Status CreateReportFiles(const Args& args, ReportFiles* out) {
+  *out = ReportFiles();
+  if (!args.report.empty() && args.report == args.html) {
+    return Status::InvalidArgument(
+        "--html", args.html + ": also given to --report (give one of them)");
+  }
+  VALISE_RETURN_IF_ERROR(CreateReportOutput(args, &out->report));
+  out->report_html = !args.report.empty() && IsHtmlName(args.report);
+  if (args.html.empty()) return Status::OK();
+  return Output::Create("--html", args.html, 0644, false, GuardFromArgs(args),
+                        &out->html);
+}
+
+namespace {
+
+// The drives M.drives names `strict`ly not given: warned of with the files
+// only they hold (those this run cannot stage), before the run starts.
+void WarnNotGiven(const ShipmentDrives& drives,
+                  const std::vector<std::string>& labels) {
+  std::vector<bool> given(drives.drives.size(), false);
+  for (size_t d = 0; d < drives.drives.size(); ++d) {
+    for (const std::string& l : labels)
+      given[d] = given[d] || l == drives.drives[d].label;
+  }
+  std::vector<uint64_t> only(drives.drives.size(), 0);
+  for (const std::vector<uint32_t>& h : HoldersByEntry(drives)) {
+    bool any_given = false;
+    for (uint32_t d : h) any_given = any_given || given[d];
+    if (!any_given && h.size() == 1) ++only[h[0]];
+  }
+  for (size_t d = 0; d < drives.drives.size(); ++d) {
+    if (given[d]) continue;
+    PrintWarning(fmt::format("drive {} not given: {} files only on it",
+                             DescribeDrive(drives.drives[d]), only[d]));
+  }
+}
+
+// An absolute, lexically normal form of `path` (an s3:// URL as it is).
+std::string Absolute(const std::string& path) {
+  if (path.empty() || IsS3Url(path)) return path;
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(path, ec);
+  if (ec) return path;
+  std::string s = p.lexically_normal().string();
+  // "dir/" normalises to "dir/": a directory is named without the slash.
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Status MatchSourceDrives(FileSystem* fs, const Args& args, const Manifest& m,
+                         bool strict, std::vector<std::string>* labels,
+                         std::vector<std::string>* serials) {
+  labels->assign(args.sources.size(), "");
+  serials->assign(args.sources.size(), "");
+  if (m.binding(kDrivesSidecar) == nullptr) return Status::OK();
+  ShipmentDrives drives;
+  Status s = LoadShipmentDrives(fs, args.manifest, m, &drives);
+  if (s.IsNotFound() || (!strict && !s.ok())) {
+    // As for the chunk index: the run can do without it.
+    if (strict) {
+      PrintWarning(s.message() + " (M binds it): drives are not matched");
+    }
+    return Status::OK();
+  }
+  VALISE_RETURN_IF_ERROR(s);
+  std::unique_ptr<DriveProber> prober = NewSystemDriveProber(fs);
+  std::vector<DriveIdentity> ids;
+  std::vector<int> drive_of;
+  s = IdentifySources(prober.get(), args.sources, &ids);
+  if (s.ok()) s = MatchShipmentDrives(drives, args.sources, ids, &drive_of);
+  if (!s.ok()) {
+    // verify names the drives it can, and refuses none.
+    return strict ? s : Status::OK();
+  }
+  auto tag = [&](size_t i, const ShipmentDrive& d) {
+    (*labels)[i] = d.label;
+    (*serials)[i] = d.id.serial.empty() ? d.id.wwn : d.id.serial;
+  };
+  for (size_t i = 0; i < drive_of.size(); ++i) {
+    if (drive_of[i] >= 0) {
+      tag(i, drives.drives[drive_of[i]]);
+      continue;
+    }
+    // A directory inside a file system has no identity: named (for status,
+    // never refused) by the SRC it was at the source, if the same.
+    for (const ShipmentDrive& d : drives.drives) {
+      if (!ids[i].whole && !d.id.whole && d.source == args.sources[i]) {
+        tag(i, d);
+      }
+    }
+  }
+  if (strict) WarnNotGiven(drives, *labels);
+  return Status::OK();
+}
+
+void StampReport(const Args& args, const std::vector<std::string>& labels,
+                 const std::vector<std::string>& serials, RunReport* report) {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) == 0) report->host = host;
+  report->manifest_absolute = Absolute(args.manifest);
+  report->dest_absolute = Absolute(args.dest);
+  // Reached only when the signature checked out (LoadManifest refuses a
+  // manifest whose signature does not).
+  report->signature_checked = !args.pubkey.empty();
+  if (report->signature_checked) {
+    std::string pem;
+    if (FileSystem::Default()
+            ->ReadSmallFile(args.pubkey, &pem, kMaxKeyBytes)
+            .ok()) {
+      PublicKeyFingerprint(pem, &report->key_fingerprint)
+          .PermitUncheckedError();
+    }
+  }
+  for (size_t i = 0; i < report->drives.size(); ++i) {
+    DriveReport& d = report->drives[i];
+    d.absolute = Absolute(d.source);
+    if (i < labels.size()) d.label = labels[i];
+    if (i < serials.size()) d.serial = serials[i];
+  }
+}
+
+int EmitReport(const Args& args, const RunReport& report,
+               ReportFiles* report_files) {
   const int code = report.ExitCode();
   if (args.json) {
     // Streamed: a report of millions of rows is never held whole.
     WriteJson(report, [](std::string_view piece) { PrintOut(piece); });
     PrintOut("\n");
   } else if (!args.quiet || code != kExitOk) {
-    PrintOut(FormatSummary(report));
+    SummaryOptions opt;
+    opt.verbose = args.verbose;
+    PrintOut(FormatSummary(report, opt));
   }
   // Flushed now, so the summary is out before a slow report file; a
   // failure of standard output (a closed pipe, a full disk) is reported
-  // as valise exits (FinishStdout) and the report file is written anyway.
+  // as valise exits (FinishStdout) and the report files are written anyway.
   FlushOut();
-  if (report_file != nullptr) {
-    // FILE.html: the page for people (inline chart); else the JSON,
-    // streamed into the file: never held whole.
-    const std::string& path = report_file->path();
-    const bool html =
-        path.size() >= 5 && path.compare(path.size() - 5, 5, ".html") == 0;
+  if (report_files == nullptr) return code;
+  // The page for people (inline chart); the JSON streamed into the file:
+  // never held whole.
+  auto write = [&](Output* file, bool html) {
     Status s;
     if (html) {
-      s = report_file->Append(FormatHtml(report));
+      s = file->Append(FormatHtml(report));
     } else {
       WriteJson(report, [&](std::string_view piece) {
-        if (s.ok()) s = report_file->Append(piece);
+        if (s.ok()) s = file->Append(piece);
       });
-      if (s.ok()) s = report_file->Append("\n");
+      if (s.ok()) s = file->Append("\n");
     }
-    if (s.ok()) s = report_file->Close();
+    if (s.ok()) s = file->Close();
+    return s;
+  };
+  int result = code;
+  for (auto [file, html] :
+       {std::pair{report_files->report.get(), report_files->report_html},
+        std::pair{report_files->html.get(), true}}) {
+    if (file == nullptr) continue;
+    Status s = write(file, html);
     if (!s.ok()) {
       PrintError(s.message());
-      return code == kExitInterrupted ? code : kExitTrouble;
+      result = code == kExitInterrupted ? code : kExitTrouble;
     }
   }
-  return code;
+  return result;
 }
 
 }  // namespace valise::cli

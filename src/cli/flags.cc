@@ -91,6 +91,8 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::json},
       {kVerify | kIngest | kBench, "--report", "FILE", "output",
        "also write the JSON report to FILE (FILE.html: a web page)",
+       "JSON, or the HTML page when FILE ends in .html or .htm (in any "
+       "case: R.HTML too). "
        "Written when the run ends, whatever its outcome, even if standard "
        "output failed (a closed pipe); checked and created before any drive "
        "is read, so a missing directory fails at once (exit 2). FILE must "
@@ -99,6 +101,12 @@ const std::vector<FlagDef>& FlagTable() {
        "path inside a SRC or DEST. For the report on standard output use "
        "--json.",
        &Args::report},
+      {kVerify | kIngest, "--html", "FILE", "output",
+       "also write the report as a web page to FILE",
+       "The HTML page (the verdict, a chart of each drive's read rate, the "
+       "drives, the files not ok; self-contained), whatever FILE's name. "
+       "The same rules as --report; both may be given.",
+       &Args::html},
       {kManifest | kVerify | kIngest | kBench | kSign, "--force", nullptr,
        "output", "an output may replace an existing regular file",
        "Without it an output (-o, --report, sign's M.sig) that already "
@@ -109,6 +117,12 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::force},
       {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "-q,--quiet",
        nullptr, "output", "print only problems", "", &Args::quiet},
+      {kVerify | kIngest | kWatch, "-v,--verbose", nullptr, "output",
+       "also say how the run went about it",
+       "The summary adds the notes on how the run read and wrote: the I/O "
+       "queue (io_uring or its fallback), how DEST makes files durable, "
+       "the dedup policy. The JSON report always has them.",
+       &Args::verbose},
       {kManifest | kPack | kVerify | kIngest | kWatch, "--no-progress", nullptr,
        "output", "no progress bars (they are drawn only on a terminal anyway)",
        "", &Args::no_progress},

@@ -41,6 +41,8 @@ struct Args {
   std::string dedup = "auto";
   bool json = false;
   bool quiet = false;
+  bool verbose = false;  // -v: the summary's notes on how the run went
+  std::string html;      // --html FILE: the HTML report
   bool no_progress = false;
   std::string stats;    // --stats DURATION; "": the default (see flags.cc)
   std::string metrics;  // --metrics FILE

@@ -136,7 +136,7 @@ class PosixDestination final : public Destination {
     if (!s.ok() && !s.IsNotSupported()) return s;
     syncfs_ = s.ok();
     info->seal_covers_names = syncfs_;
-    info->notes.push_back(
+    info->verbose_notes.push_back(
         syncfs_ ? "durability: one syncfs of DEST per commit batch"
                 : "durability: fdatasync per file (syncfs not trusted on "
                   "DEST's file system)");

@@ -276,7 +276,7 @@ class S3Destination final : public Destination {
     info->clone_word = "server-side copy";
     info->hardlink = false;
     info->seal_covers_names = false;
-    info->notes.push_back(
+    info->verbose_notes.push_back(
         "s3: files of up to " + std::to_string(opt_.put_max) +
         " bytes in one PUT (If-None-Match), larger ones in multipart uploads "
         "of " +

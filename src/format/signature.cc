@@ -16,6 +16,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include <climits>
 #include <memory>
@@ -220,6 +221,30 @@ Status VerifySignature(std::string_view public_pem, std::string_view data,
     ERR_clear_error();
     return Status::Corruption("signature does not match");
   }
+  return Status::OK();
+}
+
+Status PublicKeyFingerprint(std::string_view public_pem, std::string* out) {
+  PkeyPtr pkey;
+  VALISE_RETURN_IF_ERROR(LoadPublicKey(public_pem, &pkey));
+  // The DER SubjectPublicKeyInfo: what `openssl pkey -pubin -outform DER`
+  // writes, so `| sha256sum` gives the same hex.
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(pkey.get(), &der);
+  if (len <= 0) return Status::IOError("public key", OpenSslError());
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  const int ok = EVP_Digest(der, static_cast<size_t>(len), md, &md_len,
+                            EVP_sha256(), nullptr);
+  OPENSSL_free(der);
+  if (ok != 1) return Status::IOError("public key: sha256", OpenSslError());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex = "sha256:";
+  for (unsigned int i = 0; i < md_len; ++i) {
+    hex += kHex[md[i] >> 4];
+    hex += kHex[md[i] & 15];
+  }
+  *out = std::move(hex);
   return Status::OK();
 }
 

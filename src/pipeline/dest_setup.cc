@@ -99,9 +99,12 @@ Status OpenDest(const std::string& dest, IngestLedger* l,
   l->dedup = dedup;
   l->dedup_word = dedup == DedupPolicy::kReflink ? info->clone_word
                                                  : DedupPolicyName(dedup);
-  l->report->notes.push_back("dedup: " + l->dedup_word);
+  l->report->verbose_notes.push_back("dedup: " + l->dedup_word);
   l->report->notes.insert(l->report->notes.end(), info->notes.begin(),
                           info->notes.end());
+  l->report->verbose_notes.insert(l->report->verbose_notes.end(),
+                                  info->verbose_notes.begin(),
+                                  info->verbose_notes.end());
   return Status::OK();
 }
 

@@ -190,6 +190,14 @@ std::string EscapeReportText(std::string_view text) {
 
 // ---------------------------------------------------------------------------
 // The human summary.
+//
+// It fits kSummaryWidth columns: every line is built from words and
+// wrapped at spaces, a continuation indented under its first line. A path
+// or a drive name is one word, never broken (so it can be copied and
+// grepped whole): one longer than the room gets a line of its own and is
+// the only kind of line that may be wider. The verdict stays one line, the
+// last: a part of it that would not fit goes, in the same words, on the
+// line above it.
 
 namespace {
 
@@ -223,20 +231,60 @@ const char* SectionTitle(FileStatus s) {
   return "?";
 }
 
+// What the operator does next about files of a status (the line under
+// its section).
+const char* NextStep(FileStatus s, bool ingest) {
+  switch (s) {
+    case FileStatus::kCorrupt:
+      return ingest ? "bring another drive that holds these files (a rerun "
+                      "reads only what is left), or ask the source to send "
+                      "them again; a file repaired from another drive is "
+                      "already staged"
+                    : "the copy on that drive is bad: use another drive "
+                      "that holds the file, or ask the source to send it "
+                      "again";
+    case FileStatus::kSizeMismatch:
+      return "the file changed after the manifest was made, or was cut "
+             "short: ask the source to send it again";
+    case FileStatus::kUnreadable:
+      return "retry the drive on another port or reader (a rerun reads "
+             "only what is left), or image it with ddrescue and give the "
+             "image";
+    case FileStatus::kStalled:
+      return "check the drive's cable and power, then rerun the same "
+             "command";
+    case FileStatus::kMissing:
+      return ingest ? "`valise status -m M DEST` names the drives that "
+                      "hold them: bring those, or ask the source to send "
+                      "them"
+                    : "bring the drives that hold them (valise status names "
+                      "them), or ask the source to send them";
+    case FileStatus::kExtra:
+      return "nothing to do: files outside the manifest are neither "
+             "checked nor staged";
+    case FileStatus::kSkipped:
+      return "nothing to do: the manifest lists regular files only";
+    case FileStatus::kOk:
+      return "";
+  }
+  return "";
+}
+
 // The word used for a status in the verdict line: "2 corrupt".
 const char* VerdictWord(FileStatus s) {
   return s == FileStatus::kSizeMismatch ? "wrong size" : FileStatusName(s);
 }
 
-std::string DriveName(const RunReport& r, int drive) {
-  if (drive < 0 || static_cast<size_t>(drive) >= r.drives.size()) {
-    return fmt::format("drive #{}", drive);
-  }
-  return EscapeReportPath(r.drives[drive].source);
-}
-
 bool HasDrive(const RunReport& r, int drive) {
   return drive >= 0 && static_cast<size_t>(drive) < r.drives.size();
+}
+
+// A drive as the summary names it: its label where it has one, else its
+// source as given.
+std::string DriveName(const RunReport& r, int drive) {
+  if (!HasDrive(r, drive)) return fmt::format("drive #{}", drive);
+  const DriveReport& d = r.drives[drive];
+  return EscapeReportPath(d.label.empty() ? d.source : d.label);
 }
 
 std::string ErrnoText(int err) {
@@ -246,25 +294,102 @@ std::string ErrnoText(int err) {
   return text ? std::string(text) : fmt::format("errno {}", err);
 }
 
+// Columns `s` takes on a terminal: one per code point (the text is
+// escaped: no control characters).
+size_t Columns(std::string_view s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 // Keeps the tail of a long (escaped) string, where drive names differ
 // (/mnt/ingest/drive07), and never cuts a UTF-8 sequence in two.
 std::string KeepTail(const std::string& s, size_t max) {
-  if (s.size() <= max || max <= 3) return s;
-  size_t start = s.size() - (max - 3);
-  while (start < s.size() &&
-         (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) {
-    ++start;
+  if (Columns(s) <= max || max <= 3) return s;
+  size_t start = s.size();
+  for (size_t cols = 0; start > 0 && cols < max - 3;) {
+    --start;
+    cols += (static_cast<unsigned char>(s[start]) & 0xC0) != 0x80;
   }
   return "..." + s.substr(start);
 }
 
+// Words of a line: Whole() adds one that is never broken (a path), Text()
+// the words of free text.
+class Words {
+ public:
+  Words& Whole(std::string w) {
+    if (!w.empty()) words_.push_back(std::move(w));
+    return *this;
+  }
+  Words& Text(std::string_view text) {
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t sp = text.find(' ', pos);
+      if (sp == std::string_view::npos) sp = text.size();
+      if (sp > pos) words_.emplace_back(text.substr(pos, sp - pos));
+      pos = sp + 1;
+    }
+    return *this;
+  }
+  // Glues `s` to the last word ("path" + ":").
+  Words& Glue(std::string_view s) {
+    if (words_.empty()) return Text(s);
+    words_.back() += s;
+    return *this;
+  }
+  // Text that goes on from the last word: a first word that does not
+  // start with a space (": corrupt") is glued to it.
+  Words& Continue(std::string_view text) {
+    if (!text.empty() && text[0] != ' ') {
+      const size_t sp = text.find(' ');
+      Glue(text.substr(0, sp));
+      if (sp == std::string_view::npos) return *this;
+      text = text.substr(sp);
+    }
+    return Text(text);
+  }
+
+  // Appends the words as lines of at most kSummaryWidth columns, the
+  // first starting with `first`, the others with `cont`.
+  void AppendTo(std::string_view first, std::string_view cont,
+                std::string* out) const {
+    std::string line(first);
+    size_t cols = Columns(first);
+    bool empty = true;
+    for (const std::string& w : words_) {
+      const size_t wc = Columns(w);
+      if (!empty && cols + 1 + wc > kSummaryWidth) {
+        *out += line + "\n";
+        line = cont;
+        cols = Columns(cont);
+        empty = true;
+      }
+      if (!empty) {
+        line += ' ';
+        ++cols;
+      }
+      line += w;
+      cols += wc;
+      empty = false;
+    }
+    *out += line + "\n";
+  }
+
+ private:
+  std::vector<std::string> words_;
+};
+
 constexpr size_t kMaxRangesShown = 4;
 
-std::string DescribeFile(const RunReport& r, const FileResult& f) {
-  std::string line = EscapeReportPath(f.path);
+Words DescribeFile(const RunReport& r, const FileResult& f) {
+  Words w;
+  w.Whole(EscapeReportPath(f.path));
   if (HasDrive(r, f.drive)) {
-    fmt::format_to(std::back_inserter(line), " (on {})", DriveName(r, f.drive));
+    w.Whole("(on " + DriveName(r, f.drive) + ")");
   }
+  std::string line;  // what follows the path and drive
+  auto o = std::back_inserter(line);
   std::string detail = EscapeReportText(f.detail);
   auto append_detail = [&] {
     if (!detail.empty()) line += ": " + detail;
@@ -273,10 +398,9 @@ std::string DescribeFile(const RunReport& r, const FileResult& f) {
     case FileStatus::kCorrupt:
       if (f.first_bad_offset >= 0) {
         auto off = static_cast<uint64_t>(f.first_bad_offset);
-        fmt::format_to(std::back_inserter(line), ": corrupt at offset {}", off);
+        fmt::format_to(o, ": corrupt at offset {}", off);
         if (r.chunk_size > 0) {
-          fmt::format_to(std::back_inserter(line), " (chunk {})",
-                         off / r.chunk_size);
+          fmt::format_to(o, " (chunk {})", off / r.chunk_size);
         }
       } else {
         line += ": corrupt, offset unknown";
@@ -286,21 +410,20 @@ std::string DescribeFile(const RunReport& r, const FileResult& f) {
         line += "; chunks differ at";
         for (const BadRange& br : f.corrupt_ranges) {
           if (shown == kMaxRangesShown) break;
-          fmt::format_to(std::back_inserter(line), "{} {} ({} bytes)",
-                         shown == 0 ? "" : ",", br.offset, br.length);
+          fmt::format_to(o, "{} {} ({} bytes)", shown == 0 ? "" : ",",
+                         br.offset, br.length);
           ++shown;
         }
         if (f.corrupt_ranges.size() > shown) {
-          fmt::format_to(std::back_inserter(line), " and {} more ranges",
+          fmt::format_to(o, " and {} more ranges",
                          f.corrupt_ranges.size() - shown);
         }
       }
       append_detail();
       break;
     case FileStatus::kSizeMismatch:
-      fmt::format_to(std::back_inserter(line),
-                     ": {} bytes ({}), expected {} bytes ({})", f.actual_size,
-                     HumanBytes(f.actual_size), f.expected_size,
+      fmt::format_to(o, ": {} bytes ({}), expected {} bytes ({})",
+                     f.actual_size, HumanBytes(f.actual_size), f.expected_size,
                      HumanBytes(f.expected_size));
       append_detail();
       break;
@@ -311,14 +434,12 @@ std::string DescribeFile(const RunReport& r, const FileResult& f) {
       for (const BadRange& br : f.bad_ranges) {
         bad_bytes += br.length;
         if (shown == kMaxRangesShown) continue;
-        fmt::format_to(std::back_inserter(line), "{} at {} ({} bytes): {}",
-                       shown == 0 ? "" : ";", br.offset, br.length,
-                       ErrnoText(br.err));
+        fmt::format_to(o, "{} at {} ({} bytes): {}", shown == 0 ? "" : ";",
+                       br.offset, br.length, ErrnoText(br.err));
         ++shown;
       }
       if (f.bad_ranges.size() > shown) {
-        fmt::format_to(std::back_inserter(line),
-                       "; and {} more ranges ({} unreadable in all)",
+        fmt::format_to(o, "; and {} more ranges ({} unreadable in all)",
                        f.bad_ranges.size() - shown, HumanBytes(bad_bytes));
       }
       append_detail();
@@ -329,13 +450,11 @@ std::string DescribeFile(const RunReport& r, const FileResult& f) {
       append_detail();
       break;
     case FileStatus::kMissing:
-      fmt::format_to(std::back_inserter(line), " ({})",
-                     HumanBytes(f.expected_size));
+      fmt::format_to(o, " ({})", HumanBytes(f.expected_size));
       append_detail();
       break;
     case FileStatus::kExtra:
-      fmt::format_to(std::back_inserter(line), " ({})",
-                     HumanBytes(f.actual_size));
+      fmt::format_to(o, " ({})", HumanBytes(f.actual_size));
       append_detail();
       break;
     case FileStatus::kSkipped:
@@ -347,73 +466,122 @@ std::string DescribeFile(const RunReport& r, const FileResult& f) {
       line += ": ok";
       break;
   }
-  if (f.repaired_from >= 0) {
-    line += "; repaired from " + DriveName(r, f.repaired_from);
-  }
   if (f.parity == FileResult::Parity::kRebuilt) {
     line += "; rebuilt from parity";
   } else if (f.parity == FileResult::Parity::kUnrecoverable) {
     line += "; cannot be rebuilt from parity";
   }
-  return line;
+  // ": corrupt" goes on from the path or the drive.
+  w.Continue(line);
+  if (f.repaired_from >= 0) {
+    w.Glue(";").Text("repaired from").Whole(DriveName(r, f.repaired_from));
+  }
+  return w;
 }
 
-const char* DriveStatus(const DriveReport& d) {
+// A drive's state in the table: "stalled", "errors" (drive-level errors),
+// "bad" (it carried a file that is not ok: counted, or `bad_file`, a
+// problem row names it), else "ok".
+const char* DriveStatus(const DriveReport& d, bool bad_file) {
   if (d.stalled) return "stalled";
   if (!d.errors.empty()) return "errors";
+  if (d.files_bad > 0 || bad_file) return "bad";
   return "ok";
 }
 
-void AppendDriveTable(const RunReport& r, size_t list_limit, std::string* out) {
-  constexpr size_t kMaxSourceWidth = 40;
-  std::vector<std::string> sources;
-  size_t source_w = 5, kind_w = 4;
-  for (const DriveReport& d : r.drives) {
-    sources.push_back(KeepTail(EscapeReportPath(d.source), kMaxSourceWidth));
-    source_w = std::max(source_w, sources.back().size());
-    kind_w = std::max(kind_w, EscapeReportText(d.kind).size());
+// A drive that failed whole: errors or a stall, and no file read right.
+// Its unreadable and stalled files are told in one line, not one each.
+bool FailedWhole(const DriveReport& d) {
+  return (d.stalled || !d.errors.empty()) && d.files_ok == 0;
+}
+bool CollapsedStatus(FileStatus s) {
+  return s == FileStatus::kUnreadable || s == FileStatus::kStalled;
+}
+
+std::string Rate(double bytes_per_second) {
+  if (!std::isfinite(bytes_per_second) || bytes_per_second < 0) return "-";
+  return fmt::format("{:.1f}", bytes_per_second / (1 << 20));
+}
+
+void AppendDriveTable(const RunReport& r, size_t list_limit,
+                      const std::vector<bool>& bad_file, std::string* out) {
+  std::vector<std::string> names;
+  size_t name_w = 5, kind_w = 4;
+  for (size_t i = 0; i < r.drives.size(); ++i) {
+    names.push_back(DriveName(r, static_cast<int>(i)));
+    kind_w = std::max(kind_w, Columns(EscapeReportText(r.drives[i].kind)));
   }
+  // The columns after the name take 2 + kind + 49; the name gets the rest.
+  const size_t room =
+      kSummaryWidth > kind_w + 53 ? kSummaryWidth - kind_w - 53 : 8;
+  for (const std::string& n : names) name_w = std::max(name_w, Columns(n));
+  name_w = std::min(name_w, room);
   auto o = std::back_inserter(*out);
-  fmt::format_to(o, "  {:<{}}  {:<{}}  {:>9}  {:>7}  {:>10}  {:>8}  {}\n",
-                 "drive", source_w, "kind", kind_w, "files ok", "bad", "read",
-                 "MB/s", "status");
+  auto row = [&](const std::string& name, const std::string& kind,
+                 const std::string& ok, const std::string& bad,
+                 const std::string& read, const std::string& rate,
+                 const char* status) {
+    const std::string shown = KeepTail(name, name_w);
+    const size_t pad = name_w - std::min(name_w, Columns(shown));
+    const size_t kpad = kind_w - std::min(kind_w, Columns(kind));
+    fmt::format_to(o, "  {}{:{}}  {}{:{}}  {:>8}  {:>7}  {:>10}  {:>7}  {}\n",
+                   shown, "", pad, kind, "", kpad, ok, bad, read, rate, status);
+  };
+  row("drive", "kind", "files ok", "bad", "read", "MiB/s", "status");
   for (size_t i = 0; i < r.drives.size(); ++i) {
     const DriveReport& d = r.drives[i];
-    std::string rate =
-        d.seconds > 0 ? fmt::format("{:.1f}", d.bytes_read / d.seconds / 1e6)
-                      : "-";
-    fmt::format_to(o, "  {:<{}}  {:<{}}  {:>9}  {:>7}  {:>10}  {:>8}  {}\n",
-                   sources[i], source_w, EscapeReportText(d.kind), kind_w,
-                   d.files_ok, d.files_bad, HumanBytes(d.bytes_read), rate,
-                   DriveStatus(d));
+    row(names[i], EscapeReportText(d.kind), std::to_string(d.files_ok),
+        std::to_string(d.files_bad), HumanBytes(d.bytes_read),
+        d.seconds > 0 ? Rate(d.bytes_read / d.seconds) : "-",
+        DriveStatus(d, bad_file[i]));
   }
-  // A drive given as a symlink: what it named when the run opened it.
-  for (const DriveReport& d : r.drives) {
-    if (d.resolved.empty()) continue;
-    fmt::format_to(o, "  {} -> {}\n", EscapeReportPath(d.source),
-                   EscapeReportPath(d.resolved));
+  // Which drive each name is: its source when the table shows a label or
+  // a cut name, what a symlink named when the run opened it, its serial.
+  for (size_t i = 0; i < r.drives.size(); ++i) {
+    const DriveReport& d = r.drives[i];
+    const std::string source = EscapeReportPath(d.source);
+    const bool named = names[i] != source || Columns(names[i]) > name_w;
+    if (!named && d.resolved.empty() && d.serial.empty()) continue;
+    Words w;
+    if (names[i] != source) w.Whole(names[i] + ":");
+    w.Whole(source);
+    if (!d.resolved.empty()) w.Text("->").Whole(EscapeReportPath(d.resolved));
+    if (!d.serial.empty())
+      w.Glue(",").Text("serial").Whole(EscapeReportText(d.serial));
+    w.AppendTo("  ", "    ", out);
   }
   // Drive-level errors, under the table, capped like the file lists.
   // Messages name their subject already ("/dev/sdc: read at 0: ..."); the
   // drive is prefixed only to one that does not.
   size_t listed = 0, total = 0;
-  for (const DriveReport& d : r.drives) {
+  for (size_t i = 0; i < r.drives.size(); ++i) {
+    const DriveReport& d = r.drives[i];
     std::string source = EscapeReportPath(d.source);
     for (const std::string& e : d.errors) {
       ++total;
       if (listed == list_limit) continue;
       std::string text = EscapeReportText(e);
+      Words w;
       if (text.rfind(source, 0) == 0) {
-        fmt::format_to(o, "  {}\n", text);
+        w.Whole(source).Continue(std::string_view(text).substr(source.size()));
       } else {
-        fmt::format_to(o, "  {}: {}\n", source, text);
+        w.Whole(names[i] + ":").Text(text);
       }
+      w.AppendTo("  ", "    ", out);
       ++listed;
     }
   }
   if (total > listed) {
     fmt::format_to(o, "  ... and {} more drive errors (see --report)\n",
                    total - listed);
+  }
+  if (total > 0) {
+    Words()
+        .Text(
+            "next: check the failed drive's cable and power and rerun (a "
+            "rerun reads only what is left), or image it with ddrescue "
+            "and give the image")
+        .AppendTo("  ", "    ", out);
   }
 }
 
@@ -424,119 +592,189 @@ std::string Plural(uint64_t n, const char* one, const char* many) {
 // "parity: 4+2; drives not given: s5, s6; 12 files rebuilt from parity,
 // 0 cannot be; the shipment could still lose 0 more drives".
 void AppendParity(const ParityReport& p, std::string* out) {
-  auto o = std::back_inserter(*out);
-  fmt::format_to(o, "parity: {}+{}", p.data_drives, p.parity_drives);
+  Words w;
+  w.Text(fmt::format("parity: {}+{}", p.data_drives, p.parity_drives));
   if (!p.drives_lost.empty()) {
-    std::string lost;
-    for (const std::string& d : p.drives_lost) {
-      lost += lost.empty() ? "" : ", ";
-      lost += EscapeReportText(d);
+    w.Glue(";").Text("drives not given:");
+    for (size_t i = 0; i < p.drives_lost.size(); ++i) {
+      w.Whole(EscapeReportText(p.drives_lost[i]) +
+              (i + 1 < p.drives_lost.size() ? "," : ""));
     }
-    fmt::format_to(o, "; drives not given: {}", lost);
   }
-  fmt::format_to(o, "; {} rebuilt from parity ({} chunks), {} cannot be",
-                 Plural(p.files_rebuilt, "file", "files"), p.chunks_rebuilt,
-                 p.files_unrecoverable);
+  w.Glue(";").Text(
+      fmt::format("{} rebuilt from parity ({} chunks), {} "
+                  "cannot be",
+                  Plural(p.files_rebuilt, "file", "files"), p.chunks_rebuilt,
+                  p.files_unrecoverable));
   if (p.stripes_lost > 0) {
-    fmt::format_to(o, "; {} stripes lost more than {} members\n",
-                   p.stripes_lost, p.parity_drives);
+    w.Glue(";").Text(fmt::format("{} stripes lost more than {} members",
+                                 p.stripes_lost, p.parity_drives));
   } else {
-    fmt::format_to(o, "; the shipment could still lose {} more {}\n", p.spare,
-                   p.spare == 1 ? "drive" : "drives");
+    w.Glue(";").Text(fmt::format("the shipment could still lose {} more {}",
+                                 p.spare, p.spare == 1 ? "drive" : "drives"));
   }
+  w.AppendTo("", "    ", out);
 }
+
+// One section's worth of rows: the first `list_limit` (copies: a compact
+// row exists only during its call), the true count, and per failed drive
+// how many of its files (and bytes) are in it.
+struct Section {
+  std::vector<FileResult> listed;
+  uint64_t count = 0;
+  std::vector<uint64_t> drive_files, drive_bytes;  // collapsed, by drive
+};
 
 }  // namespace
 
-std::string FormatSummary(const RunReport& r, size_t list_limit) {
+std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   std::string out;
   auto o = std::back_inserter(out);
+  const bool ingest = r.command == "ingest";
 
-  // Header: what ran, on what, how long, how fast.
+  // Header: what ran, on what, how long, how fast, and the units.
   uint64_t bytes_read = 0;
   for (const DriveReport& d : r.drives) bytes_read += d.bytes_read;
-  fmt::format_to(
-      o, "valise {}: manifest {}, {}, {} ({}) expected\n",
-      r.command.empty() ? "run" : EscapeReportText(r.command),
-      EscapeReportPath(r.manifest), Plural(r.drives.size(), "drive", "drives"),
-      Plural(r.files_expected, "file", "files"), HumanBytes(r.bytes_expected));
-  fmt::format_to(o, "  elapsed {}, read {} at {}", HumanDuration(r.seconds),
-                 HumanBytes(bytes_read),
-                 r.seconds > 0 ? HumanRate(bytes_read / r.seconds)
-                               : std::string("- MB/s"));
+  Words head;
+  head.Text(fmt::format("valise {}:", r.command.empty()
+                                          ? "run"
+                                          : EscapeReportText(r.command)))
+      .Text("manifest")
+      .Whole(EscapeReportPath(r.manifest) + ",")
+      .Text(fmt::format("{}, {} ({}) expected",
+                        Plural(r.drives.size(), "drive", "drives"),
+                        Plural(r.files_expected, "file", "files"),
+                        HumanBytes(r.bytes_expected)));
+  head.AppendTo("", "    ", &out);
+  Words run;
+  run.Text(fmt::format("elapsed {}, read {} at {} MiB/s",
+                       HumanDuration(r.seconds), HumanBytes(bytes_read),
+                       r.seconds > 0 ? Rate(bytes_read / r.seconds) : "-"));
   if (!r.started.empty()) {
-    fmt::format_to(o, ", started {}", EscapeReportText(r.started));
+    run.Glue(",").Text("started").Text(EscapeReportText(r.started));
   }
-  if (!r.dest.empty()) fmt::format_to(o, ", dest {}", EscapeReportPath(r.dest));
-  out += "\n";
+  if (!r.host.empty()) run.Text("on").Text(EscapeReportText(r.host));
+  if (!r.dest.empty())
+    run.Glue(",").Text("dest").Whole(EscapeReportPath(r.dest));
+  run.AppendTo("  ", "    ", &out);
+  out += "  (sizes and rates in binary units: 1 KiB = 1024 bytes)\n";
 
   if (!r.drives.empty()) {
+    std::vector<bool> bad_file(r.drives.size(), false);
+    r.ForEachFile([&](const FileResult& f) {
+      if (IsProblem(f.status) && HasDrive(r, f.drive)) bad_file[f.drive] = true;
+    });
     out += "\n";
-    AppendDriveTable(r, list_limit, &out);
+    AppendDriveTable(r, opt.list_limit, bad_file, &out);
   }
 
   // Problem files, one section per status. Only the first `list_limit` of
-  // each are kept (copies: a compact row exists only during its call), so
-  // a report of every file costs no extra memory here.
+  // each are kept, so a report of every file costs no extra memory here.
   constexpr size_t kNumStatuses = 8;
-  std::vector<FileResult> listed[kNumStatuses];
-  uint64_t counts[kNumStatuses] = {};
+  std::vector<bool> failed(r.drives.size());
+  for (size_t d = 0; d < r.drives.size(); ++d) {
+    failed[d] = FailedWhole(r.drives[d]);
+  }
+  Section sections[kNumStatuses];
+  for (Section& s : sections) {
+    s.drive_files.assign(r.drives.size(), 0);
+    s.drive_bytes.assign(r.drives.size(), 0);
+  }
   r.ForEachFile([&](const FileResult& f) {
     auto s = static_cast<size_t>(f.status);
     if (s >= kNumStatuses) return;
-    ++counts[s];
-    if (listed[s].size() < list_limit) listed[s].push_back(f);
+    Section& sec = sections[s];
+    ++sec.count;
+    if (HasDrive(r, f.drive) && failed[f.drive] && CollapsedStatus(f.status)) {
+      ++sec.drive_files[f.drive];
+      sec.drive_bytes[f.drive] += f.expected_size;
+      return;
+    }
+    if (sec.listed.size() < opt.list_limit) sec.listed.push_back(f);
   });
+  uint64_t counts[kNumStatuses] = {};
+  for (size_t s = 0; s < kNumStatuses; ++s) counts[s] = sections[s].count;
   for (FileStatus status : kSectionOrder) {
-    auto s = static_cast<size_t>(status);
-    if (counts[s] == 0) continue;
-    fmt::format_to(o, "\n{} ({}):\n", SectionTitle(status), counts[s]);
-    for (const FileResult& f : listed[s]) {
-      fmt::format_to(o, "  {}\n", DescribeFile(r, f));
+    const Section& sec = sections[static_cast<size_t>(status)];
+    if (sec.count == 0) continue;
+    fmt::format_to(o, "\n{} ({}):\n", SectionTitle(status), sec.count);
+    uint64_t shown = sec.listed.size();
+    for (size_t d = 0; d < r.drives.size(); ++d) {
+      if (sec.drive_files[d] == 0) continue;
+      shown += sec.drive_files[d];
+      Words()
+          .Whole(DriveName(r, static_cast<int>(d)) + ":")
+          .Text(fmt::format("{} ({}): the whole drive failed, see its "
+                            "errors above",
+                            Plural(sec.drive_files[d], "file", "files"),
+                            HumanBytes(sec.drive_bytes[d])))
+          .AppendTo("  ", "    ", &out);
     }
-    if (counts[s] > listed[s].size()) {
+    for (const FileResult& f : sec.listed) {
+      DescribeFile(r, f).AppendTo("  ", "    ", &out);
+    }
+    if (sec.count > shown) {
       fmt::format_to(o, "  ... and {} more (see --report)\n",
-                     counts[s] - listed[s].size());
+                     sec.count - shown);
     }
+    Words()
+        .Text("next:")
+        .Text(NextStep(status, ingest))
+        .AppendTo("  ", "    ", &out);
   }
 
   // Run-level facts.
   const bool by_chunks = r.checked_by == CheckedBy::kSignedChunks;
+  const bool verbose = opt.verbose && !r.verbose_notes.empty();
   bool facts = r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 ||
                r.files_resumed_by_chunk > 0 || !r.notes.empty() ||
-               r.parity.present || by_chunks;
+               r.parity.present || by_chunks || verbose;
   if (facts) out += "\n";
   if (by_chunks) {
-    fmt::format_to(o,
-                   "checked by: signed chunk digests (the SHA-256 of every "
-                   "{} chunk, bound to the signed manifest; whole-file "
-                   "digests not computed)\n",
-                   HumanBytes(r.chunk_size));
+    Words()
+        .Text(fmt::format("checked by: signed chunk digests (the SHA-256 of "
+                          "every {} chunk, bound to the signed manifest; "
+                          "whole-file digests not computed)",
+                          HumanBytes(r.chunk_size)))
+        .AppendTo("", "    ", &out);
   }
   if (r.parity.present) AppendParity(r.parity, &out);
   if (r.dedup_bytes_saved > 0) {
-    fmt::format_to(o, "dedup: {} not written again (identical content)\n",
-                   HumanBytes(r.dedup_bytes_saved));
+    Words()
+        .Text(fmt::format("dedup: {} not written again (identical content)",
+                          HumanBytes(r.dedup_bytes_saved)))
+        .AppendTo("", "    ", &out);
   }
   if (r.files_skipped_resume > 0) {
-    fmt::format_to(o,
-                   "resume: {} already staged by an earlier run, unchanged "
-                   "since (size, mtime, inode, ctime as journaled): not read\n",
-                   Plural(r.files_skipped_resume, "file", "files"));
+    Words()
+        .Text(fmt::format("resume: {} already staged by an earlier run, "
+                          "unchanged since (size, mtime, inode, ctime as "
+                          "journaled): not read",
+                          Plural(r.files_skipped_resume, "file", "files")))
+        .AppendTo("", "    ", &out);
   }
   if (r.files_resumed_by_chunk > 0) {
-    fmt::format_to(o,
-                   "resume: {} went on from what an earlier run staged ({} "
-                   "checked in DEST against the signed chunk digests, not "
-                   "read again)\n",
-                   Plural(r.files_resumed_by_chunk, "file", "files"),
-                   HumanBytes(r.bytes_resumed_by_chunk));
+    Words()
+        .Text(fmt::format("resume: {} went on from what an earlier run staged "
+                          "({} checked in DEST against the signed chunk "
+                          "digests, not read again)",
+                          Plural(r.files_resumed_by_chunk, "file", "files"),
+                          HumanBytes(r.bytes_resumed_by_chunk)))
+        .AppendTo("", "    ", &out);
   }
   for (const std::string& note : r.notes) {
-    fmt::format_to(o, "note: {}\n", EscapeReportText(note));
+    Words().Text("note: " + EscapeReportText(note)).AppendTo("", "    ", &out);
+  }
+  if (verbose) {
+    for (const std::string& note : r.verbose_notes) {
+      Words()
+          .Text("note: " + EscapeReportText(note))
+          .AppendTo("", "    ", &out);
+    }
   }
 
-  // The verdict, always the last line.
+  // The verdict, always the last line, and one line: a part that does not
+  // fit goes on the line above it.
   std::vector<std::string> problems;
   uint64_t n_problems = 0;
   for (FileStatus status :
@@ -564,59 +802,81 @@ std::string FormatSummary(const RunReport& r, size_t list_limit) {
         Plural(drives_stalled, "drive stalled", "drives stalled"));
   }
   n_problems += drives_errors + drives_stalled;
-  std::string problem_list = fmt::format("{}", fmt::join(problems, ", "));
-  const char* verb = r.command == "ingest" ? "verified and staged" : "verified";
-  uint64_t done = r.files_ok + r.files_skipped_resume;
+  const std::string problem_list = fmt::format("{}", fmt::join(problems, ", "));
+  const std::string n_problems_text = Plural(n_problems, "problem", "problems");
+  const char* verb = ingest ? "verified and staged" : "verified";
+  const uint64_t done = r.files_ok + r.files_skipped_resume;
 
-  out += "\n";
+  std::string verdict;
+  std::vector<std::string> above;  // parts moved to the line above
+  // Appends `sep` + `part` to the verdict if it fits, else puts `part`
+  // (with `label` before it) on a line above and `short_part` in its place.
+  auto add = [&](const std::string& sep, const std::string& part,
+                 const std::string& label, const std::string& short_part) {
+    if (Columns(verdict) + sep.size() + Columns(part) <= kSummaryWidth) {
+      verdict += sep + part;
+      return;
+    }
+    above.push_back(label + part);
+    if (!short_part.empty() &&
+        Columns(verdict) + sep.size() + Columns(short_part) <= kSummaryWidth) {
+      verdict += sep + short_part;
+    }
+  };
   if (r.interrupted) {
-    fmt::format_to(o,
-                   "valise: interrupted after {}: {} of {} files {}; rerun "
-                   "to resume",
-                   HumanDuration(r.seconds), done, r.files_expected, verb);
+    verdict =
+        fmt::format("valise: interrupted after {}: {} of {} files {}",
+                    HumanDuration(r.seconds), done, r.files_expected, verb);
+    add("; ", "rerun to resume", "next: ", "");
     if (n_problems > 0) {
-      fmt::format_to(o, "; {} so far: {}",
-                     Plural(n_problems, "problem", "problems"), problem_list);
+      add("; ", n_problems_text + " so far: " + problem_list, "",
+          n_problems_text + " so far (listed above)");
     }
   } else if (!r.fatal_error.empty()) {
-    fmt::format_to(o, "valise: stopped: {}; {} of {} files {}",
-                   EscapeReportText(r.fatal_error), done, r.files_expected,
-                   verb);
+    verdict = "valise: stopped";
+    add(": ", EscapeReportText(r.fatal_error), "stopped: ", "see above");
+    verdict += fmt::format("; {} of {} files {}", done, r.files_expected, verb);
     if (n_problems > 0) {
-      fmt::format_to(o, "; {}: {}", Plural(n_problems, "problem", "problems"),
-                     problem_list);
+      add("; ", n_problems_text + ": " + problem_list, "",
+          n_problems_text + " (listed above)");
     }
   } else if (n_problems > 0) {
-    fmt::format_to(o, "valise: {}: {}",
-                   Plural(n_problems, "problem", "problems"), problem_list);
+    verdict = "valise: " + n_problems_text;
+    add(": ", problem_list, "problems: ", "see above");
   } else {
     if (done >= r.files_expected) {
-      fmt::format_to(o, "valise: all {} {} ({})",
-                     Plural(r.files_expected, "file", "files"), verb,
-                     HumanBytes(r.bytes_verified));
+      verdict = fmt::format("valise: all {} {} ({})",
+                            Plural(r.files_expected, "file", "files"), verb,
+                            HumanBytes(r.bytes_verified));
     } else {
       // Nothing reported wrong, yet not everything accounted for: say only
       // what is known rather than "all".
-      fmt::format_to(o, "valise: {} of {} files {} ({}), no problem found",
-                     done, r.files_expected, verb,
-                     HumanBytes(r.bytes_verified));
+      verdict =
+          fmt::format("valise: {} of {} files {} ({}), no problem found", done,
+                      r.files_expected, verb, HumanBytes(r.bytes_verified));
     }
     uint64_t extra = counts[static_cast<size_t>(FileStatus::kExtra)];
     uint64_t skipped = counts[static_cast<size_t>(FileStatus::kSkipped)];
     if (extra > 0 || skipped > 0) {
-      fmt::format_to(o, "; also {} extra, {} skipped (listed above)", extra,
-                     skipped);
+      add("; ",
+          fmt::format("also {} extra, {} skipped (listed above)", extra,
+                      skipped),
+          "", "");
     }
   }
   // A rerun: what this run checked, and what it took from the journal.
   if (!r.interrupted && (r.files_skipped_resume > 0 || r.files_rechecked > 0)) {
-    fmt::format_to(o, "; {} verified now, {} trusted from the journal",
-                   r.files_ok, r.files_skipped_resume);
+    std::string rerun =
+        fmt::format("{} verified now, {} trusted from the journal", r.files_ok,
+                    r.files_skipped_resume);
     if (r.files_rechecked > 0) {
-      fmt::format_to(o, ", {} read back from DEST", r.files_rechecked);
+      rerun += fmt::format(", {} read back from DEST", r.files_rechecked);
     }
+    add("; ", rerun, "rerun: ", "");
   }
   out += "\n";
+  for (const std::string& a : above) Words().Text(a).AppendTo("", "    ", &out);
+  out += verdict + "\n";
   return out;
 }
 
@@ -654,6 +914,9 @@ Json StringOrNull(const std::string& s, bool is_path) {
 Json DriveJson(const DriveReport& d) {
   Json j;
   j["source"] = JsonPath(d.source);
+  j["absolute"] = StringOrNull(d.absolute, true);
+  j["label"] = StringOrNull(d.label, false);
+  j["serial"] = StringOrNull(d.serial, false);
   j["resolved"] = StringOrNull(d.resolved, true);
   j["kind"] = d.kind;
   j["bytes_planned"] = d.bytes_planned;
@@ -818,6 +1081,13 @@ void WriteJson(const RunReport& r,
   w.Field("command", r.command);
   w.Field("manifest", JsonPath(r.manifest));
   w.Field("dest", StringOrNull(r.dest, true));
+  w.Field("host", StringOrNull(r.host, false));
+  w.Field("manifest_absolute", StringOrNull(r.manifest_absolute, true));
+  w.Field("dest_absolute", StringOrNull(r.dest_absolute, true));
+  Json signature;
+  signature["checked"] = r.signature_checked;
+  signature["key_fingerprint"] = StringOrNull(r.key_fingerprint, false);
+  w.Field("signature", signature);
   w.Field("started", StringOrNull(r.started, false));
   w.Field("seconds", r.seconds);
   w.Field("exit_code", r.ExitCode());
@@ -873,6 +1143,7 @@ void WriteJson(const RunReport& r,
   w.EndArray();
   w.BeginArray("notes");
   for (const std::string& note : r.notes) w.Item(note);
+  for (const std::string& note : r.verbose_notes) w.Item(note);
   w.EndArray();
   w.Close();
 }

@@ -7,7 +7,7 @@
 // well-formed XML (every element closed, void ones written "<x/>", only
 // the five XML entities), so a plain XML parser can check it.
 //
-// The chart: one step line per drive and one for the total, in MB/s
+// The chart: one step line per drive and one for the total, in MiB/s
 // (10^6 bytes per second, as the summary), over seconds since the start.
 // DriveReport::bytes_per_second holds bytes per whole second; a drive's
 // last second is usually partial (it ended mid-second), so its rate is
@@ -36,6 +36,10 @@
 namespace valise {
 
 namespace {
+
+std::string RateMiB(double bytes_per_second) {
+  return fmt::format("{:.1f} MiB/s", bytes_per_second / (1 << 20));
+}
 
 constexpr size_t kMaxPoints = 1200;    // steps per line at most
 constexpr size_t kMaxFileRows = 1000;  // problem files listed at most
@@ -122,7 +126,7 @@ std::string TickLabel(double v, double step) {
                            static_cast<int>(std::ceil(-std::log10(step))));
 }
 
-// One horizontal piece of a line: the rate in MB/s over [t0, t1) seconds.
+// One horizontal piece of a line: the rate in MiB/s over [t0, t1) seconds.
 struct Step {
   double t0 = 0, t1 = 0;
   double mbps = 0;
@@ -161,7 +165,7 @@ std::vector<Step> DriveSteps(const DriveReport& d, size_t width) {
   }
   for (size_t i = 0; i < steps.size(); ++i) {
     const double secs = steps[i].t1 - steps[i].t0;
-    steps[i].mbps = secs > 0 ? double(bytes[i]) / secs / 1e6 : 0;
+    steps[i].mbps = secs > 0 ? double(bytes[i]) / secs / (1 << 20) : 0;
   }
   return steps;
 }
@@ -241,7 +245,7 @@ void AppendChart(const RunReport& r, std::string* out) {
   *out += fmt::format(
       "<svg class=\"chart\" width=\"{0}\" height=\"{1}\" "
       "viewBox=\"0 0 {0} {1}\" role=\"img\">\n"
-      "<title>Read rate per drive and in total, MB/s, over time</title>\n",
+      "<title>Read rate per drive and in total, MiB/s, over time</title>\n",
       Num(kChartWidth), Num(height));
   // Grid and axes.
   *out += "<g class=\"grid\">\n";
@@ -269,7 +273,7 @@ void AppendChart(const RunReport& r, std::string* out) {
   *out += fmt::format(
       "<text class=\"label\" x=\"{}\" y=\"{}\">time (s)</text>\n"
       "<text class=\"label\" transform=\"translate({},{}) rotate(-90)\">"
-      "MB/s</text>\n",
+      "MiB/s</text>\n",
       Num(kPlotLeft + plot_width / 2), Num(bottom + 36), Num(16),
       Num(kPlotTop + kPlotHeight / 2));
 
@@ -307,20 +311,23 @@ void AppendChart(const RunReport& r, std::string* out) {
     total_mean += mean;
     legend_row(d, "drive", kPalette[d % std::size(kPalette)],
                Html(Tail(EscapeReportPath(dr.source), 30)) + " " +
-                   Html(HumanRate(mean)));
+                   Html(RateMiB(mean)));
   }
   uint64_t total_bytes = 0;
   for (const DriveReport& dr : r.drives) total_bytes += dr.bytes_read;
   legend_row(
       r.drives.size(), "total", "",
-      "total " + Html(HumanRate(r.seconds > 0 ? double(total_bytes) / r.seconds
-                                              : total_mean)));
+      "total " + Html(RateMiB(r.seconds > 0 ? double(total_bytes) / r.seconds
+                                            : total_mean)));
   *out += "</g>\n</svg>\n";
 }
 
-const char* DriveStatusWord(const DriveReport& d) {
+// As the summary's table: a drive that carried a file that is not ok
+// (`bad_file`: a problem row names it) is not ok.
+const char* DriveStatusWord(const DriveReport& d, bool bad_file) {
   if (d.stalled) return "stalled";
-  return d.errors.empty() ? "ok" : "errors";
+  if (!d.errors.empty()) return "errors";
+  return d.files_bad > 0 || bad_file ? "bad" : "ok";
 }
 
 // Problem sections in the summary's order: worst first.
@@ -446,13 +453,19 @@ std::string FormatHtml(const RunReport& r) {
     out +=
         std::string("<tr><th>") + name + "</th><td>" + value + "</td></tr>\n";
   };
-  fact("manifest", HtmlPath(r.manifest));
-  if (!r.dest.empty()) fact("dest", HtmlPath(r.dest));
+  fact("manifest", HtmlPath(r.manifest_absolute.empty() ? r.manifest
+                                                        : r.manifest_absolute));
+  if (!r.dest.empty()) {
+    fact("dest", HtmlPath(r.dest_absolute.empty() ? r.dest : r.dest_absolute));
+  }
+  if (!r.host.empty()) fact("host", HtmlText(r.host));
+  fact("signature", r.signature_checked
+                        ? "checked, key " + HtmlText(r.key_fingerprint)
+                        : std::string("not checked (no --pubkey)"));
   if (!r.started.empty()) fact("started", Html(r.started));
   fact("elapsed", Html(HumanDuration(r.seconds)));
-  fact("read",
-       Html(HumanBytes(read)) + " at " +
-           Html(HumanRate(r.seconds > 0 ? double(read) / r.seconds : 0)));
+  fact("read", Html(HumanBytes(read)) + " at " +
+                   Html(RateMiB(r.seconds > 0 ? double(read) / r.seconds : 0)));
   fact("files",
        fmt::format("{} of {} checked out ({} of {})", r.files_ok,
                    r.files_expected, Html(HumanBytes(r.bytes_verified)),
@@ -483,20 +496,32 @@ std::string FormatHtml(const RunReport& r) {
   out +=
       "<tr><th>drive</th><th>kind</th><th class=\"n\">files ok</th>"
       "<th class=\"n\">bad</th><th class=\"n\">read</th>"
-      "<th class=\"n\">MB/s</th><th>status</th></tr>\n";
-  for (const DriveReport& d : r.drives) {
-    const char* status = DriveStatusWord(d);
+      "<th class=\"n\">MiB/s</th><th>label</th><th>serial</th>"
+      "<th>status</th></tr>\n";
+  std::vector<bool> bad_file(r.drives.size(), false);
+  r.ForEachFile([&](const FileResult& f) {
+    if (IsProblem(f.status) && f.drive >= 0 &&
+        static_cast<size_t>(f.drive) < r.drives.size()) {
+      bad_file[f.drive] = true;
+    }
+  });
+  for (size_t i = 0; i < r.drives.size(); ++i) {
+    const DriveReport& d = r.drives[i];
+    const char* status = DriveStatusWord(d, bad_file[i]);
     out += fmt::format(
         "<tr><td class=\"path\">{}</td><td>{}</td><td class=\"n\">{}</td>"
         "<td class=\"n\">{}</td><td class=\"n\">{}</td>"
-        "<td class=\"n\">{}</td><td class=\"{}\">{}</td></tr>\n",
-        HtmlPath(d.source), Html(d.kind), d.files_ok, d.files_bad,
-        Html(HumanBytes(d.bytes_read)),
-        d.seconds > 0 ? fmt::format("{:.1f}", d.bytes_read / d.seconds / 1e6)
-                      : std::string("-"),
+        "<td class=\"n\">{}</td><td>{}</td><td>{}</td>"
+        "<td class=\"{}\">{}</td></tr>\n",
+        HtmlPath(d.absolute.empty() ? d.source : d.absolute), Html(d.kind),
+        d.files_ok, d.files_bad, Html(HumanBytes(d.bytes_read)),
+        d.seconds > 0
+            ? fmt::format("{:.1f}", d.bytes_read / d.seconds / (1 << 20))
+            : std::string("-"),
+        HtmlText(d.label), HtmlText(d.serial),
         std::string(status) == "ok" ? "s-ok" : "s-bad", status);
     for (const std::string& e : d.errors) {
-      out += "<tr><td></td><td colspan=\"6\" class=\"s-bad\">" + HtmlText(e) +
+      out += "<tr><td></td><td colspan=\"8\" class=\"s-bad\">" + HtmlText(e) +
              "</td></tr>\n";
     }
   }
@@ -531,7 +556,9 @@ std::string FormatHtml(const RunReport& r) {
       const bool problem = IsProblem(f.status);
       std::string drive =
           f.drive >= 0 && f.drive < static_cast<int>(r.drives.size())
-              ? HtmlPath(r.drives[f.drive].source)
+              ? HtmlPath(r.drives[f.drive].label.empty()
+                             ? r.drives[f.drive].source
+                             : r.drives[f.drive].label)
               : std::string("-");
       out += fmt::format(
           "<tr><td class=\"{}\">{}</td><td class=\"path\">{}</td>"
@@ -551,9 +578,12 @@ std::string FormatHtml(const RunReport& r) {
     }
   }
 
-  if (!r.notes.empty()) {
+  if (!r.notes.empty() || !r.verbose_notes.empty()) {
     out += "<h2>Notes</h2>\n<ul>\n";
     for (const std::string& n : r.notes) {
+      out += "<li>" + HtmlText(n) + "</li>\n";
+    }
+    for (const std::string& n : r.verbose_notes) {
       out += "<li>" + HtmlText(n) + "</li>\n";
     }
     out += "</ul>\n";
@@ -562,7 +592,9 @@ std::string FormatHtml(const RunReport& r) {
 #ifdef VALISE_VERSION
   out += " " + Html(VALISE_VERSION);
 #endif
-  out += " report; MB/s are 10<sup>6</sup> bytes per second.</footer>\n";
+  out +=
+      " report; sizes and rates in binary units: 1 KiB = 1024 bytes, 1 MiB/s "
+      "= 1048576 bytes per second.</footer>\n";
   out += "</body>\n</html>\n";
   return out;
 }

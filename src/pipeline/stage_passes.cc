@@ -176,7 +176,7 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
     progress.Finish();
   }
   AccumulateStats(reader, l);
-  if (pass == 0) l->report->notes.push_back(reader.queue_note());
+  if (pass == 0) l->report->verbose_notes.push_back(reader.queue_note());
   if (!s.ok()) return s;
   return WithRerunHint(!committed.ok() ? committed : reader.fatal());
 }

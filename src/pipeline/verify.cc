@@ -303,7 +303,7 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
         }));
     progress.Finish();
   }
-  report->notes.push_back(reader.queue_note());
+  report->verbose_notes.push_back(reader.queue_note());
 
   // Stage 5, compare: each copy's digests against the manifest.
   for (size_t e = 0; e < manifest.size(); ++e) {

@@ -24,6 +24,13 @@ source "$(dirname "$0")/../e2e/lib.sh"
 E2E_CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-60}
 W=$VALISE_WORK
 
+# The summary wraps at 80 columns, a continuation indented four spaces:
+# FILE's lines joined back, then assert_contains.
+assert_joined_contains() {
+  sed -e ':a' -e 'N' -e '$!ba' -e 's/\n    / /g' "$1" >"$W/joined.out"
+  assert_contains "$W/joined.out" "$2"
+}
+
 # ------------------------------------------------ item 11: a symlinked SRC
 D=$W/drive1
 mkdir -p "$D/sub" "$W/elsewhere" "$W/by-id"
@@ -40,7 +47,7 @@ assert_eq "$(grep -v '^#' "$W/direct.vm" | sort)" \
   "$(grep -v '^#' "$W/linked.vm" | sort)" "entries through the link"
 assert_not_contains "$W/linked.vm" "secret"
 expect_exit 0 "$VALISE" verify --no-progress -m "$W/direct.vm" "$L"
-assert_contains "$LAST_OUT" "usb-VALISE_DISK-0:0 -> $D"
+assert_joined_contains "$LAST_OUT" "usb-VALISE_DISK-0:0 -> $D"
 assert_not_contains "$LAST_OUT" "errors"
 expect_exit 0 "$VALISE" verify --json -m "$W/direct.vm" "$L"
 assert_eq "$L" "$(json "$LAST_OUT" get drives.0.source)" "JSON source"
@@ -94,7 +101,8 @@ if [[ $(id -u) -eq 0 ]] && unshare -m true 2>/dev/null; then
     exec "$2" verify --no-progress -m "$3" /dev/disk/by-id/usb-VALISE_TEST_0042-0:0'
   expect_exit 0 unshare -m --propagation private bash -c "$inner" inner \
     "$D" "$VALISE" "$W/direct.vm"
-  assert_contains "$LAST_OUT" "/dev/disk/by-id/usb-VALISE_TEST_0042-0:0 -> $D"
+  assert_joined_contains "$LAST_OUT" \
+    "/dev/disk/by-id/usb-VALISE_TEST_0042-0:0 -> $D"
   [[ ! -e /dev/disk/by-id/usb-VALISE_TEST_0042-0:0 ]] ||
     fail "the link leaked out of the private namespace"
 else

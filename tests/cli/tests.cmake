@@ -18,6 +18,9 @@
 #                      checked first, write errors, SIGPIPE (outputs.sh)
 #   cli_progress       --stats lines and the --metrics file parsed as
 #                      Prometheus text (progress.sh, ~2 s)
+#   cli_reports        the JSON and HTML reports: host, absolute paths,
+#                      labels, signature and key fingerprint; --html,
+#                      --report R.HTML; --verbose (reports.sh, seconds)
 #   cli_limits         numeric flags bounded, read buffers that cannot fit
 #                      refused before reading (limits.sh, a few seconds)
 #   cli_big_manifest   peak memory of verify on a 10-million-line manifest
@@ -46,5 +49,6 @@ valise_cli_test(state_dir state_dir.sh TIMEOUT 120)
 valise_cli_test(chunk_index chunk_index.sh TIMEOUT 120)
 valise_cli_test(resume_altered resume_altered.sh TIMEOUT 120)
 valise_cli_test(limits limits.sh TIMEOUT 120)
+valise_cli_test(reports reports.sh TIMEOUT 120)
 valise_cli_test(outputs outputs.sh TIMEOUT 300)
 valise_cli_test(progress progress.sh TIMEOUT 120)  # issue 14: --stats lines, the --metrics file (~2 s)

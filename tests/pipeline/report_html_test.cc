@@ -158,7 +158,7 @@ TEST(HtmlReport, WellFormedSelfContainedOneLinePerDrive) {
   EXPECT_NE(html.find(">valise: 3 problems: 1 corrupt, 1 missing, 1 drive with "
                       "errors</p>"),
             std::string::npos);
-  EXPECT_NE(html.find("MB/s"), std::string::npos);
+  EXPECT_NE(html.find("MiB/s"), std::string::npos);
   EXPECT_NE(html.find("time (s)"), std::string::npos);
 
   // A real XML parser must accept it too (libxml2-utils, in deps.sh).
@@ -286,6 +286,63 @@ TEST(HtmlReport, LongRunsAreAveraged) {
     EXPECT_NEAR(y, drives[0][0].second, 0.05);  // a constant rate stays flat
   }
   EXPECT_LT(html.size(), 200'000u);
+}
+
+// The row of the drive table that names `drive`.
+std::string DriveRow(const std::string& html, const std::string& drive) {
+  const size_t table = html.find("<table class=\"drives\">");
+  const size_t at = html.find(drive, table);
+  if (table == std::string::npos || at == std::string::npos) return "";
+  const size_t start = html.rfind("<tr>", at);
+  return html.substr(start, html.find("</tr>", at) - start);
+}
+
+// Goal (issue 14): the drive table shows a drive that carried a bad file
+// as not ok, even with no drive-level error; a clean drive stays ok.
+TEST(HtmlReport, DriveWithABadFileIsNotOk) {
+  RunReport r = ThreeDrives();  // data/x<1>.bin, corrupt, is on drive01
+  const std::string html = FormatHtml(r);
+  const std::string row = DriveRow(html, "/mnt/drive01");
+  ASSERT_FALSE(row.empty()) << html;
+  EXPECT_NE(row.find("class=\"s-bad\">bad<"), std::string::npos) << row;
+  EXPECT_EQ(row.find(">ok<"), std::string::npos) << row;
+  EXPECT_NE(DriveRow(html, "/dev/loop7").find("class=\"s-ok\">ok<"),
+            std::string::npos)
+      << DriveRow(html, "/dev/loop7");
+  // Counted by the run (files_bad) and no row: still not ok.
+  r.files.clear();
+  r.drives[1].files_bad = 1;
+  EXPECT_NE(DriveRow(FormatHtml(r), "/dev/loop7").find(">bad<"),
+            std::string::npos);
+}
+
+// Goal (issue 14): the page says where the run was and what was checked:
+// host, absolute paths, each drive's label and serial, the signature and
+// the key's fingerprint; rates in the one unit the summary uses.
+TEST(HtmlReport, CarriesHostPathsLabelsAndSignature) {
+  RunReport r = ThreeDrives();
+  r.host = "station-07";
+  r.manifest_absolute = "/srv/m/abs/set.vm";
+  r.drives[0].absolute = "/mnt/abs/drive01";
+  r.drives[0].label = "ship-01";
+  r.drives[0].serial = "WD-XYZ123";
+  std::string html = FormatHtml(r);
+  EXPECT_NE(html.find("<th>host</th><td>station-07</td>"), std::string::npos)
+      << html;
+  EXPECT_NE(html.find("/srv/m/abs/set.vm"), std::string::npos);
+  const std::string row = DriveRow(html, "/mnt/abs/drive01");
+  EXPECT_NE(row.find("<td>ship-01</td><td>WD-XYZ123</td>"), std::string::npos)
+      << row;
+  EXPECT_NE(html.find("not checked (no --pubkey)"), std::string::npos);
+  r.signature_checked = true;
+  r.key_fingerprint = "sha256:abcd";
+  html = FormatHtml(r);
+  EXPECT_NE(html.find("<th>signature</th><td>checked, key sha256:abcd</td>"),
+            std::string::npos)
+      << html;
+  EXPECT_EQ(html.find("MB/s"), std::string::npos);
+  EXPECT_NE(html.find("MiB/s"), std::string::npos);
+  EXPECT_EQ(CheckBalanced(html), "");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -33,6 +34,29 @@ size_t CountOccurrences(const std::string& text, const std::string& what) {
        pos = text.find(what, pos + 1)) {
     ++n;
   }
+  return n;
+}
+
+// The summary's lines joined back where they were wrapped (a continuation
+// is indented four spaces), so a test can look for a whole phrase.
+std::string Unwrap(const std::string& s) {
+  std::string out;
+  for (const std::string& line : Lines(s)) {
+    if (line.rfind("    ", 0) == 0 && !out.empty()) {
+      out.pop_back();  // the newline
+      out += " " + line.substr(4);
+    } else {
+      out += line;
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+// Columns on a terminal: one per code point.
+size_t Columns(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
   return n;
 }
 
@@ -109,7 +133,7 @@ RunReport ReportWithEveryProblem() {
   r.files.push_back(skipped);
 
   r.dedup_bytes_saved = 3 * kMiB / 2;
-  r.notes.push_back("io_uring: DEFER_TASKRUN unsupported, fell back");
+  r.verbose_notes.push_back("io_uring: DEFER_TASKRUN unsupported, fell back");
   return r;
 }
 
@@ -266,7 +290,9 @@ TEST(SummaryTest, ContainsTheKeyFacts) {
   // Goal: the summary tells the header, the drive table, each problem with
   // its details, dedup, notes, and ends with the verdict.
   RunReport r = ReportWithEveryProblem();
-  std::string s = FormatSummary(r);
+  SummaryOptions opt;
+  opt.verbose = true;
+  std::string s = Unwrap(FormatSummary(r, opt));
   std::vector<std::string> lines = Lines(s);
   ASSERT_FALSE(lines.empty());
 
@@ -275,25 +301,27 @@ TEST(SummaryTest, ContainsTheKeyFacts) {
   EXPECT_NE(lines[0].find("/srv/m/dataset.manifest"), std::string::npos);
   EXPECT_NE(lines[0].find("2 drives"), std::string::npos);
   EXPECT_NE(lines[0].find("1000 files"), std::string::npos);
-  // 10000 MiB in 125 s: 83.9 MB/s overall.
+  // 10000 MiB in 125 s: 80.0 MiB/s overall.
   EXPECT_NE(lines[1].find("elapsed 2m 05s"), std::string::npos) << lines[1];
-  EXPECT_NE(lines[1].find("83.9 MB/s"), std::string::npos) << lines[1];
+  EXPECT_NE(lines[1].find("80.0 MiB/s"), std::string::npos) << lines[1];
   EXPECT_NE(lines[1].find("2026-11-28T22:00:00Z"), std::string::npos);
 
-  // Drive table: 6000 MiB in 10 s = 629.1 MB/s; 4000 MiB in 20 s = 209.7.
+  // Drive table: 6000 MiB in 10 s = 600.0 MiB/s; 4000 MiB in 20 s = 200.0;
+  // each carried a bad file: "bad".
   bool row1 = false, row2 = false;
   for (const std::string& l : lines) {
     if (l.find("/mnt/drive01") != std::string::npos &&
         l.find("directory") != std::string::npos &&
         l.find("600") != std::string::npos &&
         l.find("5.9 GiB") != std::string::npos &&
-        l.find("629.1") != std::string::npos && l.rfind("ok") == l.size() - 2) {
+        l.find("600.0") != std::string::npos &&
+        l.rfind("bad") == l.size() - 3) {
       row1 = true;
     }
     if (l.find("/dev/sdc") != std::string::npos &&
         l.find("block device") != std::string::npos &&
         l.find("3.9 GiB") != std::string::npos &&
-        l.find("209.7") != std::string::npos) {
+        l.find("200.0") != std::string::npos) {
       row2 = true;
     }
   }
@@ -339,9 +367,16 @@ TEST(SummaryTest, VerdictWhenAllIsWell) {
   EXPECT_EQ(Lines(FormatSummary(r)).back(),
             "valise: all 1234 files verified (12.3 GiB)");
   r.files.push_back(MakeFile("x", FileStatus::kExtra, 0));
+  // A part too long for the verdict's 80 columns goes on the line above.
+  std::vector<std::string> lines = Lines(FormatSummary(r));
+  EXPECT_EQ(lines.back(), "valise: all 1234 files verified (12.3 GiB)");
+  EXPECT_EQ(lines[lines.size() - 2], "also 1 extra, 0 skipped (listed above)");
+  r.manifest = "m";
+  r.files_expected = r.files_ok = 3;
+  r.bytes_verified = 3;
   EXPECT_EQ(Lines(FormatSummary(r)).back(),
-            "valise: all 1234 files verified (12.3 GiB); also 1 extra, 0 "
-            "skipped (listed above)");
+            "valise: all 3 files verified (3 B); also 1 extra, 0 skipped "
+            "(listed above)");
   RunReport ingest = CleanReport();
   ingest.command = "ingest";
   ingest.dest = "/data/x";
@@ -349,17 +384,20 @@ TEST(SummaryTest, VerdictWhenAllIsWell) {
   ingest.files_skipped_resume = 234;
   std::string s = FormatSummary(ingest);
   // A rerun's verdict says what it verified and what it trusted (issue 12,
-  // item 3).
+  // item 3): on the line above when the verdict's 80 columns cannot hold it.
   EXPECT_EQ(Lines(s).back(),
-            "valise: all 1234 files verified and staged (12.3 GiB); 1000 "
-            "verified now, 234 trusted from the journal");
+            "valise: all 1234 files verified and staged (12.3 GiB)");
+  EXPECT_EQ(Lines(s)[Lines(s).size() - 2],
+            "rerun: 1000 verified now, 234 trusted from the journal");
   EXPECT_NE(s.find("dest /data/x"), std::string::npos);
   EXPECT_NE(s.find("resume: 234 files already staged"), std::string::npos);
   ingest.files_rechecked = 7;
-  EXPECT_EQ(Lines(FormatSummary(ingest)).back(),
-            "valise: all 1234 files verified and staged (12.3 GiB); 1000 "
-            "verified now, 234 trusted from the journal, 7 read back from "
-            "DEST");
+  EXPECT_NE(FormatSummary(ingest).find(
+                "\nrerun: 1000 verified now, 234 trusted from the journal, 7 "
+                "read back from DEST\nvalise: all 1234 files verified and "
+                "staged (12.3 GiB)\n"),
+            std::string::npos)
+      << FormatSummary(ingest);
   ingest.files_skipped_resume = 0;
   ingest.files_rechecked = 0;
   ingest.files_ok = 1234;
@@ -398,10 +436,13 @@ TEST(SummaryTest, DriveProblemsAndInterruption) {
 
   RunReport i = ReportWithEveryProblem();
   i.interrupted = true;
-  EXPECT_EQ(Lines(FormatSummary(i)).back(),
+  std::vector<std::string> lines = Lines(FormatSummary(i));
+  EXPECT_EQ(lines.back(),
             "valise: interrupted after 2m 05s: 995 of 1000 files verified; "
-            "rerun to resume; 5 problems so far: 2 corrupt, 1 wrong size, "
-            "1 missing, 1 unreadable");
+            "rerun to resume");
+  EXPECT_EQ(lines[lines.size() - 2],
+            "5 problems so far: 2 corrupt, 1 wrong size, 1 missing, 1 "
+            "unreadable");
 }
 
 TEST(SummaryTest, ListingIsCappedPerStatus) {
@@ -791,7 +832,7 @@ TEST(ReportParity, SummaryAndJsonSayWhatParityDid) {
   r.parity.spare = 0;
   r.files[0].parity = FileResult::Parity::kRebuilt;
   r.files[1].parity = FileResult::Parity::kUnrecoverable;
-  const std::string text = FormatSummary(r);
+  const std::string text = Unwrap(FormatSummary(r));
   EXPECT_NE(text.find("parity: 4+2; drives not given: ship-03, ship-04; 1 "
                       "file rebuilt from parity (12 chunks), 1 cannot be; "
                       "the shipment could still lose 0 more drives\n"),
@@ -801,8 +842,9 @@ TEST(ReportParity, SummaryAndJsonSayWhatParityDid) {
   EXPECT_NE(text.find("; cannot be rebuilt from parity"), std::string::npos)
       << text;
   r.parity.stripes_lost = 3;
-  EXPECT_NE(FormatSummary(r).find("; 3 stripes lost more than 2 members\n"),
-            std::string::npos);
+  EXPECT_NE(
+      Unwrap(FormatSummary(r)).find("; 3 stripes lost more than 2 members\n"),
+      std::string::npos);
   j = json::parse(FormatJson(r));
   const json& p = j["parity"];
   EXPECT_EQ(p["data_drives"], 4);
@@ -817,6 +859,241 @@ TEST(ReportParity, SummaryAndJsonSayWhatParityDid) {
   EXPECT_EQ(j["files"][0]["parity"], "rebuilt");
   EXPECT_EQ(j["files"][1]["parity"], "unrecoverable");
   EXPECT_TRUE(j["files"][2]["parity"].is_null());
+}
+
+// A run with everything an operator can meet at once: labelled drives
+// with long sources and serials, corrupt copies with long details and
+// many bad chunk runs, unreadable ranges, a path longer than a line, a
+// drive that failed whole (300 files unreadable), missing files, notes.
+RunReport RichReport() {
+  RunReport r = ReportWithEveryProblem();
+  r.command = "ingest";
+  r.dest = "/srv/ingest/shipment-0001/a/rather/long/destination/path";
+  r.host = "ingest-station-07.datacenter.example.org";
+  r.manifest = "/home/operator/shipments/2026-12/shipment-0001/shipment.vm";
+  r.drives[0].source = "/dev/disk/by-id/usb-WDC_WD80EFAX-68KNBN0_VAHX5B3L-0:0";
+  r.drives[0].label = "ship-01";
+  r.drives[0].serial = "VAHX5B3L";
+  r.drives[0].resolved = "/dev/sdb";
+  r.drives[1].source = "/mnt/valise-watch/mount-points/ship-02-second-batch";
+  r.drives[1].label = "ship-02";
+  DriveReport failed = MakeDrive("/mnt/ship-03", "block device", 0, 30);
+  failed.label = "ship-03";
+  failed.stalled = true;
+  failed.errors.push_back(
+      "/mnt/ship-03: no completion for 30 s on any of its 16 reads in "
+      "flight; the drive is reported stalled and the others finish");
+  failed.files_bad = 300;
+  r.drives.push_back(failed);
+  for (int i = 0; i < 300; ++i) {
+    FileResult f =
+        MakeFile("on-ship-03/" + std::to_string(i), FileStatus::kUnreadable, 2);
+    f.expected_size = 4 * kMiB;
+    f.bad_ranges.push_back({0, 4096, EIO});
+    r.files.push_back(f);
+  }
+  FileResult many = MakeFile(
+      "data/projects/2026/telescope-survey/raw/night-0142/frames/"
+      "frame-000001234567.fits",
+      FileStatus::kCorrupt, 1);
+  many.first_bad_offset = 7340032;
+  many.detail =
+      "sha256 mismatch; 37 of 800 chunks differ from their signed digests "
+      "(the manifest's digests and its chunk index agree)";
+  for (uint64_t k = 0; k < 9; ++k) {
+    many.corrupt_ranges.push_back({(7 + 10 * k) * kMiB, 2 * kMiB, 0});
+  }
+  many.repaired_from = 0;
+  r.files.push_back(many);
+  FileResult unreadable = MakeFile("data/e2.bin", FileStatus::kUnreadable, 1);
+  for (uint64_t k = 0; k < 7; ++k) {
+    unreadable.bad_ranges.push_back({k * 1048576 + 4096, 4096, EIO});
+  }
+  r.files.push_back(unreadable);
+  // A path no line can hold: never broken.
+  const std::string deep =
+      "data/" + std::string(50, 'd') + "/" + std::string(60, 'e') + ".bin";
+  FileResult longpath = MakeFile(deep, FileStatus::kMissing, -1);
+  longpath.expected_size = 3 * kMiB;
+  r.files.push_back(longpath);
+  r.notes.clear();
+  r.verbose_notes.clear();
+  r.notes.push_back(
+      "--recheck: 5 files staged by an earlier run were read back from DEST "
+      "and checked against the manifest");
+  r.verbose_notes.push_back(
+      "io_uring: SINGLE_ISSUER and DEFER_TASKRUN unsupported by this kernel, "
+      "fell back to the plain ring");
+  r.verbose_notes.push_back("durability: one syncfs of DEST per commit batch");
+  r.files_expected = 2000000;
+  r.files_skipped_resume = 1234567;
+  r.files_rechecked = 7;
+  r.parity.present = true;
+  r.parity.data_drives = 4;
+  r.parity.parity_drives = 2;
+  r.parity.drives_lost = {"ship-03", "ship-04"};
+  r.parity.files_rebuilt = 1;
+  r.parity.chunks_rebuilt = 12;
+  return r;
+}
+
+TEST(SummaryTest, FitsEightyColumns) {
+  // Goal (issue 14): every line of the summary of a rich case (corrupt
+  // copies, missing files, a failed drive, long paths, labels, notes,
+  // verbose or not, interrupted or stopped or not) fits 80 columns. The
+  // one rule that allows a wider line: a path (or a drive name) longer
+  // than the room is never broken, and then stands alone on its line.
+  // The words allowed to stand alone wider than 80 columns: the paths.
+  std::set<std::string> paths;
+  RunReport base = RichReport();
+  base.ForEachFile([&](const FileResult& f) { paths.insert(f.path); });
+  size_t too_long = 0;
+  for (const std::string& p : paths) too_long += Columns(p) > 76;
+  ASSERT_EQ(too_long, 2u);  // the two files' paths longer than a line
+  for (int variant = 0; variant < 4; ++variant) {
+    RunReport r = RichReport();
+    if (variant == 1) r.interrupted = true;
+    if (variant == 2) {
+      r.fatal_error =
+          "DEST failing: /srv/ingest/shipment-0001/.valise/journal: write: "
+          "No space left on device (28 files committed before it)";
+    }
+    SummaryOptions opt;
+    opt.verbose = variant == 3;
+    const std::string s = FormatSummary(r, opt);
+    size_t wide = 0;
+    for (const std::string& line : Lines(s)) {
+      if (Columns(line) <= kSummaryWidth) continue;
+      ++wide;
+      // Only an unbreakable path, alone after the indent.
+      EXPECT_EQ(paths.count(line.substr(line.find_first_not_of(' '))), 1u)
+          << "variant " << variant << ": a line of " << Columns(line)
+          << " columns:\n"
+          << line << "\n\n"
+          << s;
+    }
+    EXPECT_EQ(wide, too_long) << s;  // each long path's line, whole
+    EXPECT_EQ(Lines(s).back().rfind("valise: ", 0), 0u) << s;
+    EXPECT_LE(Columns(Lines(s).back()), kSummaryWidth);
+  }
+}
+
+TEST(SummaryTest, OneLinePerFailedDrive) {
+  // Goal (issue 14): the 300 files of a drive that failed whole are one
+  // line, not 300; a drive with errors that still delivered files keeps
+  // its files listed one by one.
+  RunReport r = RichReport();
+  std::string s = FormatSummary(r);
+  EXPECT_EQ(CountOccurrences(s, "on-ship-03/"), 0u) << s;
+  EXPECT_NE(Unwrap(s).find("  ship-03: 300 files (1.2 GiB): the whole drive "
+                           "failed, see its errors above"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("unreadable (302):"), std::string::npos) << s;
+  EXPECT_EQ(Lines(s).back().find("302 unreadable"), std::string::npos) << s;
+  EXPECT_NE(Unwrap(s).find("302 unreadable"), std::string::npos) << s;
+  // The same drive having delivered one file: listed file by file.
+  r.drives[2].files_ok = 1;
+  s = FormatSummary(r, 1000);
+  EXPECT_EQ(CountOccurrences(s, "on-ship-03/"), 300u);
+  EXPECT_EQ(s.find("the whole drive failed"), std::string::npos);
+}
+
+TEST(SummaryTest, NextStepForEachKindOfProblem) {
+  // Goal (issue 14): each section of problems, and the drive errors, end
+  // with what the operator does next.
+  RunReport r = RichReport();
+  r.files.push_back(MakeFile("st", FileStatus::kStalled, 1));
+  const std::string s = Unwrap(FormatSummary(r));
+  for (const char* title :
+       {"\ncorrupt (", "\nwrong size (", "\nunreadable (", "\nstalled, drive",
+        "\nmissing, on no drive (", "\nextra, on a drive", "\nskipped, not"}) {
+    const size_t at = s.find(title);
+    ASSERT_NE(at, std::string::npos) << title << "\n" << s;
+    const size_t end = s.find("\n\n", at + 1);
+    const size_t next = s.find("\n  next: ", at);
+    EXPECT_LT(next, end) << "no next step under " << title << "\n" << s;
+  }
+  EXPECT_NE(s.find("next: check the failed drive's cable and power"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("`valise status -m M DEST` names the drives"),
+            std::string::npos);
+}
+
+TEST(SummaryTest, IoUringAndDurabilityNotesOnlyWhenVerbose) {
+  // Goal (issue 14): how the run read and wrote is told with --verbose
+  // only; the operator's notes always; the JSON has both.
+  RunReport r = RichReport();
+  std::string quiet = FormatSummary(r);
+  EXPECT_EQ(quiet.find("io_uring"), std::string::npos) << quiet;
+  EXPECT_EQ(quiet.find("durability"), std::string::npos);
+  EXPECT_NE(quiet.find("note: --recheck: 5 files"), std::string::npos);
+  SummaryOptions opt;
+  opt.verbose = true;
+  std::string verbose = FormatSummary(r, opt);
+  EXPECT_NE(verbose.find("note: io_uring: SINGLE_ISSUER"), std::string::npos)
+      << verbose;
+  EXPECT_NE(verbose.find("note: durability: one syncfs"), std::string::npos);
+  json j = json::parse(FormatJson(r));
+  EXPECT_EQ(j["notes"].size(), 3u) << j["notes"];  // 1 note, 2 verbose
+}
+
+TEST(SummaryTest, OneUnitConventionSaidOnce) {
+  // Goal (issue 14): sizes and rates are both binary, and the summary says
+  // so once; no decimal unit appears.
+  const std::string s = FormatSummary(RichReport());
+  EXPECT_EQ(CountOccurrences(s, "binary units"), 1u) << s;
+  for (const char* decimal : {"MB/s", " MB", " GB", " kB", " TB"}) {
+    EXPECT_EQ(s.find(decimal), std::string::npos) << decimal << "\n" << s;
+  }
+  EXPECT_NE(s.find("MiB/s"), std::string::npos);
+  // 10000 MiB read in 125 s: 80.0 MiB/s.
+  EXPECT_NE(s.find("at 80.0 MiB/s"), std::string::npos) << s;
+}
+
+TEST(SummaryTest, DrivesNamedByLabelWithTheirSourceAndSerial) {
+  // Goal (issue 14): a drive matched to M.drives is named by its label in
+  // the table and the file lines; which drive that is (its source, what a
+  // link named, its serial) is said once under the table.
+  const std::string s = Unwrap(FormatSummary(RichReport()));
+  EXPECT_NE(s.find("\n  ship-01 "), std::string::npos) << s;
+  EXPECT_NE(s.find("  ship-01: /dev/disk/by-id/usb-WDC_WD80EFAX-68KNBN0_"
+                   "VAHX5B3L-0:0 -> /dev/sdb, serial VAHX5B3L\n"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("(on ship-02): corrupt at offset 7340032 (chunk 7)"),
+            std::string::npos)
+      << s;
+  EXPECT_NE(s.find("repaired from ship-01"), std::string::npos) << s;
+}
+
+TEST(JsonTest, CarriesHostPathsLabelsAndSignature) {
+  // Goal (issue 14): the JSON says where the run was (host, absolute
+  // paths), which drive each SRC was (label, serial) and whether the
+  // manifest's signature was checked, with which key.
+  RunReport r = RichReport();
+  r.manifest_absolute = "/home/operator/shipments/shipment.vm";
+  r.dest_absolute = "/srv/ingest/shipment-0001";
+  r.drives[1].absolute = "/mnt/ship-02";
+  r.signature_checked = true;
+  r.key_fingerprint = "sha256:00ff";
+  json j = json::parse(FormatJson(r));
+  EXPECT_EQ(j["host"], "ingest-station-07.datacenter.example.org");
+  EXPECT_EQ(j["manifest_absolute"], "/home/operator/shipments/shipment.vm");
+  EXPECT_EQ(j["dest_absolute"], "/srv/ingest/shipment-0001");
+  EXPECT_EQ(j["signature"]["checked"], true);
+  EXPECT_EQ(j["signature"]["key_fingerprint"], "sha256:00ff");
+  EXPECT_EQ(j["drives"][0]["label"], "ship-01");
+  EXPECT_EQ(j["drives"][0]["serial"], "VAHX5B3L");
+  EXPECT_TRUE(j["drives"][0]["absolute"].is_null());
+  EXPECT_EQ(j["drives"][1]["absolute"], "/mnt/ship-02");
+  EXPECT_TRUE(j["drives"][1]["serial"].is_null());
+  RunReport unsigned_run = CleanReport();
+  j = json::parse(FormatJson(unsigned_run));
+  EXPECT_EQ(j["signature"]["checked"], false);
+  EXPECT_TRUE(j["signature"]["key_fingerprint"].is_null());
+  EXPECT_TRUE(j["host"].is_null());
 }
 
 }  // namespace
