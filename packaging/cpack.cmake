@@ -1,19 +1,22 @@
 # Packaging: a Debian package of valise (cpack -G DEB, or the `package`
-# target), with the man page and the bash and zsh completions. Those three
+# target), with the man page and the bash, zsh and fish completions. Those
 # are build outputs, not committed files: the freshly built binary prints
 # them from its one flag table (`valise help-man`, `valise completions
-# bash|zsh`, src/cli/cmd_docs.cc), so --help, the page and the completions
-# cannot drift. Included by the top-level CMakeLists.txt, last.
+# bash|zsh|fish`, src/cli/cmd_docs.cc), so --help, the page and the
+# completions cannot drift. `cmake --install` installs the same files as
+# the package (share/man/man1/valise.1.gz, so `man valise` finds it under
+# the prefix). Included by the top-level CMakeLists.txt, last.
 
 set(VALISE_DOC_OUTPUTS
   ${CMAKE_BINARY_DIR}/valise.1
   ${CMAKE_BINARY_DIR}/valise.1.gz
   ${CMAKE_BINARY_DIR}/valise.bash-completion
-  ${CMAKE_BINARY_DIR}/_valise)
+  ${CMAKE_BINARY_DIR}/_valise
+  ${CMAKE_BINARY_DIR}/valise.fish)
 # gzip -n: no name or timestamp in the header, so the .gz (and the .deb)
 # is the same for the same binary.
 add_custom_command(OUTPUT ${VALISE_DOC_OUTPUTS}
-  COMMAND sh -c "\"$1\" help-man >valise.1 && gzip -9 -n -c valise.1 >valise.1.gz && \"$1\" completions bash >valise.bash-completion && \"$1\" completions zsh >_valise"
+  COMMAND sh -c "\"$1\" help-man >valise.1 && gzip -9 -n -c valise.1 >valise.1.gz && \"$1\" completions bash >valise.bash-completion && \"$1\" completions zsh >_valise && \"$1\" completions fish >valise.fish"
     sh $<TARGET_FILE:valise>
   DEPENDS valise
   WORKING_DIRECTORY ${CMAKE_BINARY_DIR}
@@ -26,6 +29,8 @@ install(FILES ${CMAKE_BINARY_DIR}/valise.bash-completion
   DESTINATION share/bash-completion/completions RENAME valise)
 install(FILES ${CMAKE_BINARY_DIR}/_valise
   DESTINATION share/zsh/vendor-completions)
+install(FILES ${CMAKE_BINARY_DIR}/valise.fish
+  DESTINATION share/fish/vendor_completions.d)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME valise)

@@ -25,6 +25,7 @@ VALISE_DEPS=(
   fio hashdeep xxhash rsync rclone openssl
   python3  # scripts/bench-peers: the harness in bench/peers (standard library)
   dpkg-dev man-db groff-base bsdextrautils  # pkg: cpack DEB, man -l, col
+  fish  # pkg: the fish completion is loaded and run (packaging_install)
   libxml2-utils  # xmllint: the HTML report test checks well-formedness
   strace time  # tests/cli: no drive read before a signature check; peak RSS
 )

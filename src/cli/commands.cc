@@ -282,9 +282,9 @@ int RunCommandLine(int argc, char** argv) {
   CLI::App* completions =
       app.add_subcommand("completions", "print a shell completion script");
   completions->group("");
-  completions->add_option("SHELL", shell, "bash or zsh")
+  completions->add_option("SHELL", shell, "bash, zsh or fish")
       ->required()
-      ->check(CLI::IsMember({"bash", "zsh"}));
+      ->check(CLI::IsMember({"bash", "zsh", "fish"}));
   if (int code = CheckCommandWord(argc, argv, {"help-man", "completions"});
       code >= 0) {
     return code;

@@ -74,7 +74,8 @@ ROOT=$SCRATCH/root
 dpkg -x "$DEB" "$ROOT"
 for f in usr/bin/valise usr/share/man/man1/valise.1.gz \
   usr/share/bash-completion/completions/valise \
-  usr/share/zsh/vendor-completions/_valise; do
+  usr/share/zsh/vendor-completions/_valise \
+  usr/share/fish/vendor_completions.d/valise.fish; do
   [[ -s "$ROOT/$f" ]] || fail "package lacks /$f"
 done
 

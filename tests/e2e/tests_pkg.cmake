@@ -11,6 +11,9 @@ function(valise_pkg_test name script)
 endfunction()
 valise_pkg_test(guide_commands guide_commands.sh)
 valise_pkg_test(packaging_help packaging_help.sh)
+# Builds valise_docs in the build tree: not alongside cpack.
+valise_pkg_test(packaging_install packaging_install.sh)
+set_tests_properties(e2e_packaging_install PROPERTIES RUN_SERIAL TRUE)
 # cpack writes into the build tree: not alongside another cpack run.
 valise_pkg_test(packaging_deb packaging_deb.sh)
 set_tests_properties(e2e_packaging_deb PROPERTIES RUN_SERIAL TRUE)
