@@ -914,10 +914,10 @@ Json StringOrNull(const std::string& s, bool is_path) {
 Json DriveJson(const DriveReport& d) {
   Json j;
   j["source"] = JsonPath(d.source);
+  j["resolved"] = StringOrNull(d.resolved, true);
   j["absolute"] = StringOrNull(d.absolute, true);
   j["label"] = StringOrNull(d.label, false);
   j["serial"] = StringOrNull(d.serial, false);
-  j["resolved"] = StringOrNull(d.resolved, true);
   j["kind"] = d.kind;
   j["bytes_planned"] = d.bytes_planned;
   j["bytes_read"] = d.bytes_read;

@@ -87,10 +87,18 @@ const FileResult* Find(const RunReport& r, std::string_view path) {
   return nullptr;
 }
 
+// The verdict line, with the rerun's counts put back after it when they
+// went on the line above it (the verdict keeps to 80 columns:
+// docs/report.md).
 std::string Verdict(const RunReport& r) {
   std::string s = FormatSummary(r);
   s.pop_back();
-  return s.substr(s.rfind('\n') + 1);
+  const size_t last = s.rfind('\n');
+  std::string verdict = s.substr(last + 1);
+  const size_t above = s.rfind('\n', last - 1);
+  const std::string prev = s.substr(above + 1, last - above - 1);
+  if (prev.starts_with("rerun: ")) verdict += "; " + prev.substr(7);
+  return verdict;
 }
 
 // Goal: an unchanged DEST is trusted from the journal: nothing read, and
