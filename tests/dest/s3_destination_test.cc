@@ -211,9 +211,10 @@ TEST(S3Destination, DuplicatesAreReportedAsServerSideCopies) {
   EXPECT_TRUE(tiny == "server-side copy of small" ||
               tiny == "server-side copy of tiny-dup")
       << tiny;
-  EXPECT_NE(
-      std::find(r.notes.begin(), r.notes.end(), "dedup: server-side copy"),
-      r.notes.end());
+  // The policy is one of the notes -v shows (and the JSON has).
+  EXPECT_NE(std::find(r.verbose_notes.begin(), r.verbose_notes.end(),
+                      "dedup: server-side copy"),
+            r.verbose_notes.end());
 }
 
 // Goal: the plan asks the store about every manifest path with one
