@@ -113,9 +113,15 @@ expect_exit() {
   log "exit $got as expected: $(printf '%q ' "${@##*/}" | head -c 300)"
 }
 
+# The summary wraps a long line at 80 columns, going on after a newline
+# and 4 spaces: _joined FILE is FILE with each such break one space again,
+# so a text is found whether or not the summary wrapped it.
+_joined() { LC_ALL=C sed -z 's/\n    / /g' "$1"; }
+
 assert_contains() {
   local file=$1 text=$2
-  if ! LC_ALL=C grep -aqF -- "$text" "$file"; then
+  if ! LC_ALL=C grep -aqF -- "$text" "$file" &&
+    ! _joined "$file" | LC_ALL=C grep -aqF -- "$text"; then
     echo "[$TEST_NAME] FAIL: '$text' not found in $file" >&2
     _show_file "$file" "$file" >&2
     exit 1
@@ -124,7 +130,8 @@ assert_contains() {
 
 assert_not_contains() {
   local file=$1 text=$2
-  if LC_ALL=C grep -aqF -- "$text" "$file"; then
+  if LC_ALL=C grep -aqF -- "$text" "$file" ||
+    _joined "$file" | LC_ALL=C grep -aqF -- "$text"; then
     echo "[$TEST_NAME] FAIL: '$text' unexpectedly found in $file" >&2
     _show_file "$file" "$file" >&2
     exit 1
