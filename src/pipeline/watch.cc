@@ -125,6 +125,21 @@ class Watch {
     if (Rank(code) > Rank(summary_->worst_exit)) summary_->worst_exit = code;
   }
 
+  // A custody record's common fields; the caller adds done and result.
+  CustodyRecord Record(const char* event, const std::string& device,
+                       const std::string& label, const DriveIdentity& id,
+                       const std::string& plugged) const {
+    CustodyRecord r;
+    r.event = event;
+    r.device = device;
+    r.label = label;
+    r.fs_uuid = id.fs_uuid;
+    r.serial = id.serial;
+    r.host = opt_.host;
+    r.plugged = plugged;
+    return r;
+  }
+
   void Log(const CustodyRecord& r) {
     Status s = hooks_.custody(CustodyLine(r));
     if (!s.ok()) hooks_.say("custody log not written: " + s.message());
@@ -133,14 +148,7 @@ class Watch {
   void LeaveAlone(const std::string& device, const DriveIdentity& id,
                   const std::string& label, const std::string& why) {
     hooks_.say(device + ": left alone: " + why);
-    CustodyRecord r;
-    r.event = "left alone";
-    r.device = device;
-    r.label = label;
-    r.fs_uuid = id.fs_uuid;
-    r.serial = id.serial;
-    r.host = opt_.host;
-    r.plugged = hooks_.now();
+    CustodyRecord r = Record("left alone", device, label, id, hooks_.now());
     r.result = why;
     Log(r);
     ++summary_->left_alone;
@@ -213,14 +221,7 @@ class Watch {
     if (!s.ok()) {
       hooks_.say(device + ": drive " + d.label +
                  " not mounted: " + s.message());
-      CustodyRecord r;
-      r.event = "failed";
-      r.device = device;
-      r.label = d.label;
-      r.fs_uuid = id.fs_uuid;
-      r.serial = id.serial;
-      r.host = opt_.host;
-      r.plugged = w.plugged;
+      CustodyRecord r = Record("failed", device, d.label, id, w.plugged);
       r.done = hooks_.now();
       r.result = "not mounted: " + s.message();
       Log(r);
@@ -282,14 +283,7 @@ class Watch {
     if (code == 130) summary_->interrupted = true;
     Status s = hooks_.mounter->Unmount(w.mount);
     if (!s.ok()) hooks_.say(w.device + ": not unmounted: " + s.message());
-    CustodyRecord r;
-    r.event = "ingested";
-    r.device = w.device;
-    r.label = w.label;
-    r.fs_uuid = w.id.fs_uuid;
-    r.serial = w.id.serial;
-    r.host = opt_.host;
-    r.plugged = w.plugged;
+    CustodyRecord r = Record("ingested", w.device, w.label, w.id, w.plugged);
     r.done = hooks_.now();
     r.result = ExitResultWord(code);
     r.exit_code = code;
