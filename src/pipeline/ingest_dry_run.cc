@@ -61,6 +61,22 @@ void PredictionLines(const IngestDryRun& p, std::string* out) {
       kAssumedSpinningRate / 1e6, kAssumedSolidRate / 1e6);
 }
 
+// The files on no SRC given, at most `list_limit` of them, one a line.
+void UnavailableLines(const IngestDryRun& p, const Manifest& m,
+                      size_t list_limit, std::string* out) {
+  for (size_t i = 0; i < p.unavailable.size() && i < list_limit; ++i) {
+    const uint64_t e = p.unavailable[i];
+    *out += FitTail(fmt::format("  {} ({})", EscapeTerminalPath(m.path(e)),
+                                HumanBytes(m.file_size(e))),
+                    80) +
+            "\n";
+  }
+  if (p.unavailable.size() > list_limit) {
+    *out +=
+        fmt::format("  ... and {} more\n", p.unavailable.size() - list_limit);
+  }
+}
+
 }  // namespace
 
 Status PlanIngestDryRun(FileSystem* fs, const Manifest& m,
@@ -217,20 +233,9 @@ std::string FormatIngestDryRun(const IngestDryRun& p, const Manifest& m,
   }
   line(fmt::format("still missing after it: {} files, {} (on no SRC given)",
                    p.unavailable.size(), HumanBytes(p.bytes_unavailable)));
-  for (size_t i = 0; i < p.unavailable.size() && i < list_limit; ++i) {
-    const uint64_t e = p.unavailable[i];
-    line(fmt::format("  {} ({})", EscapeTerminalPath(m.path(e)),
-                     HumanBytes(m.file_size(e))));
-  }
-  if (p.unavailable.size() > list_limit) {
-    line(fmt::format("  ... and {} more", p.unavailable.size() - list_limit));
-  }
+  UnavailableLines(p, m, list_limit, &out);
   return out;
 }
-
-}  // namespace valise
-
-namespace valise {
 
 std::string FormatVerifyDryRun(const IngestDryRun& p, const Manifest& m,
                                size_t list_limit) {
@@ -249,14 +254,7 @@ std::string FormatVerifyDryRun(const IngestDryRun& p, const Manifest& m,
       fmt::format("on no SRC given: {} files, {} (verify reports them "
                   "missing)",
                   p.unavailable.size(), HumanBytes(p.bytes_unavailable)));
-  for (size_t i = 0; i < p.unavailable.size() && i < list_limit; ++i) {
-    const uint64_t e = p.unavailable[i];
-    line(fmt::format("  {} ({})", EscapeTerminalPath(m.path(e)),
-                     HumanBytes(m.file_size(e))));
-  }
-  if (p.unavailable.size() > list_limit) {
-    line(fmt::format("  ... and {} more", p.unavailable.size() - list_limit));
-  }
+  UnavailableLines(p, m, list_limit, &out);
   return out;
 }
 
