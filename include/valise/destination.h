@@ -32,10 +32,12 @@
 //    became durable first, and CleanUp leaves no temporary behind
 //    (temporary files, or for an object store, multipart uploads).
 //
-// Several hosts may one day ingest into one destination at once: the
-// interface never assumes one journal (Resume returns every host's
-// records) or one writer of the final names (a name taken is EEXIST, never
-// an overwrite, whoever took it).
+// Several hosts may ingest into one destination at once (issue 17; an
+// object store does): the interface never assumes one journal (Resume
+// returns every host's records) or one writer of the final names (a name
+// taken is EEXIST, never an overwrite, whoever took it), and Stage may
+// find a file committed by another host since the plan
+// (CommittedElsewhere).
 //
 // Thread safety (each method says which thread calls it):
 //  - the ingest thread: Open, Resume, Stat, Adopt, CleanUp, Close, and
@@ -209,6 +211,21 @@ class StageWriter {
   // answers outside the loop's engine: the loop does not end before.
   virtual bool Busy() const = 0;
 };
+
+// What Destination::Stage returns for a file that another writer (another
+// host ingesting into the same DEST at once) has committed under its final
+// name since this run's plan, as that writer's journal says: the core does
+// not read it, and counts it committed (issue 17). `who` names the writer
+// ("host h2").
+inline Status CommittedElsewhere(const std::string& where,
+                                 const std::string& who) {
+  return Status::NotFound(where,
+                          "committed by " + who + " while this run went on")
+      .WithHttp(0, "valise-committed-elsewhere", "");
+}
+inline bool IsCommittedElsewhere(const Status& s) {
+  return !s.ok() && s.service_code() == "valise-committed-elsewhere";
+}
 
 // How a duplicate shares the committed file's bytes.
 enum class DuplicateKind : uint8_t {

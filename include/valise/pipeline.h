@@ -17,6 +17,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +34,8 @@
 #include "valise/status.h"
 
 namespace valise {
+
+class Destination;  // valise/destination.h
 
 struct PackParity;
 
@@ -203,6 +207,11 @@ struct IngestOptions {
   // (src/dest/s3_destination.h). Default: none.
   S3Client* s3 = nullptr;
   S3DestinationOptions s3_options;
+  // Tests: makes the destination for DEST instead of the built-in ones
+  // (a wrapper that breaks one step). Default: empty.
+  std::function<Status(const std::string& dest,
+                       std::unique_ptr<Destination>* out)>
+      dest_factory;
 };
 
 // OK, or InvalidArgument saying why ingest refuses a manifest path and

@@ -46,6 +46,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -76,6 +77,9 @@ bool IsS3Url(std::string_view s);
 // 1-255 of A-Z a-z 0-9 . - _, as RGW accepts them), an empty segment
 // ("s3://b//x") or a "." or ".." segment in the prefix.
 Status ParseS3Url(std::string_view s, S3Url* out);
+// An S3 time as listings give it ("2026-12-06T02:45:19.637Z") in
+// nanoseconds since the epoch; 0 if malformed.
+int64_t ParseS3Time(const std::string& s);
 
 // -------------------------------------------------------- configuration --
 
@@ -427,9 +431,27 @@ struct S3DestinationOptions {
   // it takes one of the `threads` request slots. Default: 0, one per core
   // (at most `threads`).
   unsigned digest_threads = 0;
-  // Names this host's journal objects (PREFIX/.valise/journal/HOST/...).
-  // Default: empty, the machine's host name.
+  // Names this host's journal objects (PREFIX/.valise/journal/HOST/...)
+  // and upload markers (PREFIX/.valise/uploads/HOST/...). Default: empty,
+  // the machine's host name.
   std::string host;
+  // A multipart upload under PREFIX/ initiated longer ago than this many
+  // seconds is taken for the leftover of a run that died and is aborted,
+  // whichever host started it (at Open and CleanUp). A younger one may be
+  // another host's, live, and is left alone, unless this host's markers
+  // say it is this host's own (an earlier run of this host, killed).
+  // Default: 24 hours, longer than an upload of S3's largest object (5 TiB)
+  // takes at 100 MB/s.
+  uint64_t stale_upload_age_s = 24 * 3600;
+  // Milliseconds between two reads of the other hosts' journal objects
+  // while the run goes on (new objects only: a listing per host): a file
+  // another host committed since is then not read by this one when its
+  // turn comes (Stage refuses it, CommittedElsewhere). 0: not read after
+  // Resume. Default: 2000.
+  unsigned journal_poll_ms = 2000;
+  // The clock that ages uploads, in seconds since the epoch. Default
+  // (empty): the system's. Tests set it to the fake store's clock.
+  std::function<int64_t()> now;
 };
 
 }  // namespace valise

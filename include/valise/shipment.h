@@ -115,6 +115,10 @@ struct ShipmentStatus {
     // Runs that read it (by label): "STARTED on HOST: RESULT".
     std::vector<std::string> runs;
     bool parity = false;  // a parity drive of a pack (holds no files)
+    // Where it was last seen: the host whose journal committed last a file
+    // only this drive holds, or else that of the last run record naming it
+    // (empty: neither). Several hosts ingest one shipment (issue 17).
+    std::string seen_at;
   };
   std::vector<Drive> drives;
   std::vector<uint32_t> needed;  // indices into drives, in the order chosen
@@ -134,6 +138,18 @@ struct ShipmentStatus {
   // Problems of runs whose file has not arrived since, and journal
   // records that do not match M (status "mismatch").
   std::vector<Problem> problems;
+  // The hosts whose journals DEST holds (an object store's
+  // .valise/journal/HOST/; none for a directory DEST's one journal file),
+  // by name: files and bytes of M each committed (a file committed by two
+  // counts for both), when its last run began, and whether that run
+  // wrote its end record (if not, it is running now, or it died).
+  struct Host {
+    std::string name;
+    uint64_t files = 0, bytes = 0;
+    std::string last_run;  // ISO 8601 UTC, to the second
+    bool ended = false;
+  };
+  std::vector<Host> hosts;
   std::vector<RunRecord> runs;     // oldest first
   std::vector<std::string> notes;  // torn journal tail, unreadable records
 

@@ -102,6 +102,11 @@ int RunIngest(const Args& args, RunReport* report_out) {
   if (args.bag) iopt.dest_prefix = "data/";
   iopt.direct = !args.no_direct;
   iopt.recheck = args.recheck;
+  if (s.ok() && !args.stale_upload_age.empty()) {
+    double age = 0;
+    s = ParseDuration("--stale-upload-age", args.stale_upload_age, &age);
+    iopt.s3_options.stale_upload_age_s = static_cast<uint64_t>(age);
+  }
   for (const std::string& src : args.sources) {
     if (s.ok()) s = CheckSource(fs, src);
   }

@@ -201,6 +201,16 @@ const std::vector<FlagDef>& FlagTable() {
        "private CA signed. Certificates and host names are always "
        "checked.",
        &Args::ca_bundle},
+      {kIngest, "--stale-upload-age", "DURATION", "s3",
+       "abort other hosts' uploads under the prefix older than this (24h)",
+       "Several hosts may ingest into one s3://BUCKET/PREFIX at once, so a "
+       "run aborts only the multipart uploads no live run can be sending: "
+       "this host's own left by an earlier run (killed), and any host's "
+       "initiated longer ago than DURATION (a host that died). Younger "
+       "uploads of other hosts are left alone. DURATION as for --stats (at "
+       "most 24h); it must be longer than any one file's upload takes on "
+       "any host (5 TiB at 100 MB/s is 15 h).",
+       &Args::stale_upload_age},
       // bench: -m is optional there, so it has its own entry.
       {kBench, "-m,--manifest", "M", "input",
        "predict the time to ingest this manifest's bytes",

@@ -65,6 +65,9 @@ struct Args {
   bool force = false;     // --force: an output may replace a regular file
   std::string endpoint;   // --endpoint: the S3 endpoint
   std::string ca_bundle;  // --ca-bundle: CA certificates for the S3 endpoint
+  // --stale-upload-age DURATION: uploads of other hosts older than this are
+  // aborted; "": the default (24h).
+  std::string stale_upload_age;
   unsigned checkpoint_mib = 4096;  // pack --checkpoint
   // bench --seconds: longest time of each measurement.
   double seconds = 5;

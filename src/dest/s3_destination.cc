@@ -7,6 +7,8 @@
 //   PREFIX/<name>                         the files, one object each
 //   PREFIX/.valise/journal/HOST/RUN-SEQ   the journal: one object per group
 //                                         of records, HOST's own
+//   PREFIX/.valise/uploads/HOST/<hash>    HOST's marker of its uploads to
+//                                         one key (hash: of the key)
 //
 // A file becomes an object in one of two ways, and only in Name, which the
 // core calls once every byte matched the manifest:
@@ -28,8 +30,24 @@
 // Never replacing: PUT If-None-Match is atomic on the store. Complete and
 // CopyObject ignore If-None-Match on RGW 16, so for them a HEAD comes
 // first: a key made by another writer between that HEAD and the Complete
-// would be replaced. One host ingesting at a time cannot race itself; hosts
-// sharing a prefix (a later issue) must not share file names.
+// would be replaced.
+//
+// Several hosts at once (issue 17), racing for one key because a file's
+// copies are on drives at two hosts: a key found taken (412, or the HEAD)
+// by an object whose size and valise digests are the file's (SameContent)
+// is the file committed by the other host, and counts as named by this
+// one (AlreadyThere): no conflict, no replacing. Two hosts whose HEADs both
+// found the key free both complete, and the second replaces the first:
+// the store offers no primitive to prevent it (RGW 16 ignores
+// If-None-Match on Complete), and the outcome is defined: both uploaded
+// the bytes of the same manifest entry, each verified against its digests
+// before completing, so the object is the file either way. The first
+// host's journal record then names an object whose ETag (and valise-mtime,
+// if the two copies' mtimes differ) may not be the one it recorded: a
+// rerun reads it back and checks it rather than trusting the record.
+// To make the race rare, each host reads the others' journal objects
+// while it runs (every journal_poll_ms) and Stage refuses a file one of
+// them committed since the plan (CommittedElsewhere): it is not read.
 //
 // Duplicates: a server-side CopyObject from the committed object (keeping
 // its metadata, so the copy's valise-mtime is the first file's), or for
@@ -42,14 +60,20 @@
 // object that is not complete. Resume reads every host's journal objects
 // (a torn object cannot exist: PUT is all or nothing).
 //
-// Leftovers: Open aborts every multipart upload in progress under PREFIX/
-// (an earlier run's, killed before Complete or Abort); Discard aborts a
-// file's upload; CleanUp aborts the uploads this run still has open.
+// Leftovers, with several hosts ingesting into one prefix at once: an
+// upload in progress may be another host's, live. So Open and CleanUp
+// abort only (AbortLeftovers) this host's own uploads that this run does
+// not hold open, known by the markers this host writes under
+// .valise/uploads/HOST/ before each Create (an earlier run of this host,
+// killed; a Create whose answer was lost), and any host's uploads
+// initiated longer ago than stale_upload_age_s (--stale-upload-age,
+// default 24 h: a host that died leaves its uploads to the next run on any
+// host once they are that old). Discard aborts a file's upload; CleanUp
+// first aborts the uploads this run still has open.
 //
-// CleanUp also aborts any other upload under PREFIX/ (a Create whose answer
-// was lost). Not done: a lock (two runs on one prefix are not kept apart),
-// resuming an earlier run's uploads part by part (they are aborted and read
-// again).
+// Not done: a lock (two runs of one host on one prefix are not kept
+// apart: the second aborts the first's uploads), resuming an earlier run's
+// uploads part by part (they are aborted and read again).
 #include "dest/s3_destination.h"
 
 #include <unistd.h>
@@ -57,6 +81,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -103,6 +128,7 @@ class S3Staged final : public StagedFile {
   // kMultipart, shared with the send threads: the upload and its parts' ETags.
   std::mutex mu;
   std::string upload_id;
+  bool create_retried = false;     // an earlier Create may have made one
   std::vector<std::string> etags;  // by part index
   Status error;                    // the first part or upload failure
 
@@ -270,8 +296,8 @@ class S3Destination final : public Destination {
       return Status::NotFound(where_, "no such bucket (make it first)");
     }
     VALISE_RETURN_IF_ERROR(s);
-    size_t aborted = 0;
-    VALISE_RETURN_IF_ERROR(AbortLeftovers(&aborted));
+    Leftovers left;
+    VALISE_RETURN_IF_ERROR(AbortLeftovers(&left));
     info->clone = true;
     info->clone_word = "server-side copy";
     info->hardlink = false;
@@ -284,11 +310,7 @@ class S3Destination final : public Destination {
         "-byte parts completed once verified; duplicates as server-side "
         "copies; " +
         std::to_string(opt_.threads) + " requests in flight");
-    if (aborted > 0) {
-      info->notes.push_back("s3: aborted " + std::to_string(aborted) +
-                            " multipart upload(s) an earlier run left under " +
-                            where_);
-    }
+    NoteLeftovers(left, &info->notes);
     return Status::OK();
   }
 
@@ -303,9 +325,13 @@ class S3Destination final : public Destination {
       VALISE_RETURN_IF_ERROR(client_->ListObjectsV2(url_.bucket, req, &page));
       for (const S3ObjectSummary& o : page.objects) {
         VALISE_RETURN_IF_ERROR(ReadJournal(o, records, notes));
+        SeenJournal(o.key);
       }
       req.continuation_token = page.next_continuation_token;
     } while (page.truncated);
+    if (opt_.journal_poll_ms > 0) {
+      poller_ = std::thread([this] { PollOthers(); });
+    }
     run_ =
         std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
@@ -390,6 +416,14 @@ class S3Destination final : public Destination {
   Status Stage(const StageRequest& req,
                std::unique_ptr<StagedFile>* out) override {
     const std::string key = url_.Key(req.name);
+    {
+      std::lock_guard<std::mutex> l(others_mu_);
+      auto it = others_.find(key);
+      if (it != others_.end() && SameFile(it->second.record, req)) {
+        return CommittedElsewhere(ObjectUrl(req.name),
+                                  "host " + it->second.host);
+      }
+    }
     uint64_t total = reserved_.load();
     if (req.size <= opt_.put_max) {
       while (total + req.size <= opt_.put_memory &&
@@ -489,7 +523,10 @@ class S3Destination final : public Destination {
     if (file) AbortUpload(Of(file.get()));
   }
 
+  ~S3Destination() override { StopPolling(); }
+
   void CleanUp() override {
+    StopPolling();
     std::set<std::pair<std::string, std::string>> open;
     {
       std::lock_guard<std::mutex> l(uploads_mu_);
@@ -497,14 +534,17 @@ class S3Destination final : public Destination {
     }
     for (const auto& [key, id] : open) {
       (void)client_->AbortMultipartUpload(url_.bucket, key, id);
+      (void)client_->DeleteObject(url_.bucket, MarkerKey(key));
     }
-    // And any other under PREFIX/: a Create whose answer was lost made an
-    // upload this run never heard of (best effort; the next Open retries).
-    size_t aborted = 0;
-    (void)AbortLeftovers(&aborted);
+    // And this host's others and the stale ones under PREFIX/ (best
+    // effort; the next Open retries). A Create whose answer was lost made
+    // an upload without a marker: it goes once it is stale.
+    Leftovers left;
+    (void)AbortLeftovers(&left);
   }
 
   Status Close(const std::string& end_note) override {
+    StopPolling();
     JournalRecord end;
     end.type = JournalRecord::Type::kEnd;
     end.note = end_note;
@@ -518,11 +558,22 @@ class S3Destination final : public Destination {
     std::lock_guard<std::mutex> l(f->mu);
     if (!f->error.ok()) return f->error;
     if (!f->upload_id.empty()) return Status::OK();
+    // The marker first: an upload of this host is never unmarked.
+    const std::string& key = f->key;
+    S3WriteResult w;
+    Status s = client_->PutObject(url_.bucket, MarkerKey(key),
+                                  PayloadOf({{key.data(), key.size()}}), {},
+                                  false, &w);
+    if (!s.ok()) {
+      f->error = s;
+      return s;
+    }
     // Not idempotent, so the client does not retry it when it may have
-    // been applied; a second upload is harmless (a leftover is aborted by
-    // CleanUp or the next Open), so it is asked again here.
-    Status s;
+    // been applied; a second upload is harmless (an attempt that may have
+    // been applied keeps the key's marker: CleanUp or the next Open
+    // aborts the upload it made), so it is asked again here.
     for (int attempt = 0; attempt < kCreateAttempts; ++attempt) {
+      if (attempt > 0) f->create_retried = true;
       s = client_->CreateMultipartUpload(url_.bucket, f->key,
                                          MetadataFor(f->req), &f->upload_id);
       if (s.ok() || !s.retryable()) break;
@@ -540,6 +591,104 @@ class S3Destination final : public Destination {
   }
 
  private:
+  // Whether commit record `r` is of the file `req` stages: its size, and
+  // every digest of req's that r holds equal (at least one). A record of
+  // another manifest's file under the name is not (Name finds the key
+  // taken).
+  static bool SameFile(const JournalRecord& r, const StageRequest& req) {
+    if (r.size != req.size) return false;
+    size_t compared = 0;
+    for (const Digest& d : req.digests) {
+      for (const Digest& rd : r.digests) {
+        if (rd.type != d.type) continue;
+        if (rd != d) return false;
+        ++compared;
+      }
+    }
+    return compared > 0;
+  }
+
+  // PREFIX/.valise/journal/: every host's journal objects.
+  std::string JournalDir() const { return url_.Key(".valise/journal/"); }
+
+  // Journal object `key` (JournalDir()HOST/RUN-SEQ) was read: the poll
+  // reads only HOST's objects after it (keys sort by run, then sequence).
+  void SeenJournal(const std::string& key) {
+    const std::string dir = JournalDir();
+    if (key.compare(0, dir.size(), dir) != 0) return;
+    const size_t slash = key.find('/', dir.size());
+    if (slash == std::string::npos) return;
+    const std::string host = key.substr(dir.size(), slash - dir.size());
+    std::lock_guard<std::mutex> l(others_mu_);
+    std::string& last = last_journal_[host];
+    if (key > last) last = key;
+  }
+
+  // The poller: every journal_poll_ms, the other hosts' journal objects
+  // written since, their commits remembered for Stage (others_). Best
+  // effort: a request that fails is tried at the next poll.
+  void PollOthers() {
+    std::unique_lock<std::mutex> l(poll_mu_);
+    while (!stop_poll_) {
+      poll_cv_.wait_for(l, std::chrono::milliseconds(opt_.journal_poll_ms));
+      if (stop_poll_) break;
+      l.unlock();
+      ReadOthers().PermitUncheckedError();
+      l.lock();
+    }
+  }
+
+  Status ReadOthers() {
+    std::vector<std::string> hosts;
+    S3ListObjectsRequest req;
+    req.prefix = JournalDir();
+    req.delimiter = "/";
+    S3ListObjectsResult page;
+    do {
+      VALISE_RETURN_IF_ERROR(client_->ListObjectsV2(url_.bucket, req, &page));
+      for (const std::string& p : page.common_prefixes) hosts.push_back(p);
+      req.continuation_token = page.next_continuation_token;
+    } while (page.truncated);
+    for (const std::string& dir : hosts) {  // JournalDir()HOST/
+      const std::string host =
+          dir.substr(JournalDir().size(), dir.size() - JournalDir().size() - 1);
+      if (host == host_) continue;
+      S3ListObjectsRequest r;
+      r.prefix = dir;
+      {
+        std::lock_guard<std::mutex> l(others_mu_);
+        r.start_after = last_journal_[host];
+      }
+      do {
+        VALISE_RETURN_IF_ERROR(client_->ListObjectsV2(url_.bucket, r, &page));
+        for (const S3ObjectSummary& o : page.objects) {
+          std::vector<JournalRecord> records;
+          std::vector<std::string> notes;
+          VALISE_RETURN_IF_ERROR(ReadJournal(o, &records, &notes));
+          std::lock_guard<std::mutex> l(others_mu_);
+          for (const JournalRecord& rec : records) {
+            if (rec.type == JournalRecord::Type::kCommit) {
+              others_[url_.Key(rec.path)] = Other{host, rec};
+            }
+          }
+          std::string& last = last_journal_[host];
+          if (o.key > last) last = o.key;
+        }
+        r.continuation_token = page.next_continuation_token;
+      } while (page.truncated);
+    }
+    return Status::OK();
+  }
+
+  void StopPolling() {
+    {
+      std::lock_guard<std::mutex> l(poll_mu_);
+      stop_poll_ = true;
+    }
+    poll_cv_.notify_all();
+    if (poller_.joinable()) poller_.join();
+  }
+
   Status ReadJournal(const S3ObjectSummary& o,
                      std::vector<JournalRecord>* records,
                      std::vector<std::string>* notes) {
@@ -563,7 +712,76 @@ class S3Destination final : public Destination {
     return Status::OK();
   }
 
-  Status AbortLeftovers(size_t* aborted) {
+  // PREFIX/.valise/uploads/HOST/: where HOST marks its uploads.
+  std::string MarkerDir(const std::string& host) const {
+    return url_.Key(".valise/uploads/" + host + "/");
+  }
+  // The marker of this host's uploads to `key`: written before the first
+  // CreateMultipartUpload for it (so that a run killed at any moment
+  // leaves no upload of its own unmarked), deleted once the file's upload
+  // is completed or aborted. Named after the key's SHA-256 (a key may be
+  // as long as a key can be); its bytes are the key, for people.
+  std::string MarkerKey(const std::string& key) const {
+    auto h = Hasher::New(DigestType::kSha256);
+    h->Update(key.data(), key.size());
+    return MarkerDir(host_) + h->Finish().Hex().substr(0, 32);
+  }
+
+  int64_t NowSeconds() const {
+    if (opt_.now) return opt_.now();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  // What AbortLeftovers did.
+  struct Leftovers {
+    size_t own = 0;    // this host's, from an earlier run (its markers)
+    size_t stale = 0;  // older than the grace period, any host's
+    size_t young = 0;  // left alone: another host's, maybe live
+  };
+
+  void NoteLeftovers(const Leftovers& left,
+                     std::vector<std::string>* notes) const {
+    const std::string age = std::to_string(opt_.stale_upload_age_s) + " s";
+    if (left.own + left.stale > 0) {
+      notes->push_back("s3: aborted " + std::to_string(left.own + left.stale) +
+                       " multipart upload(s) that runs which died left "
+                       "under " +
+                       where_ + " (" + std::to_string(left.own) +
+                       " of this host, " + host_ + "; " +
+                       std::to_string(left.stale) + " older than " + age +
+                       ", --stale-upload-age)");
+    }
+    if (left.young > 0) {
+      notes->push_back(
+          "s3: " + std::to_string(left.young) +
+          " multipart upload(s) of other hosts under " + where_ +
+          " left alone: live, or aborted by a later run once older than " +
+          age + " (--stale-upload-age)");
+    }
+  }
+
+  // Aborts the multipart uploads under PREFIX/ that no live run can be
+  // sending: this host's own that this run does not hold open (their keys
+  // marked under .valise/uploads/HOST/: an earlier run's, killed, or a
+  // Create of this run whose answer was lost), and any host's initiated
+  // more than stale_upload_age_s ago. Another host's younger uploads may
+  // be live and are left alone. This host's markers are then deleted but
+  // those of uploads still open; other hosts' markers are theirs (a stale
+  // upload's stays until its host runs again: a few bytes).
+  Status AbortLeftovers(Leftovers* left) {
+    std::set<std::string> own;  // this host's marker keys
+    {
+      S3ListObjectsRequest req;
+      req.prefix = MarkerDir(host_);
+      S3ListObjectsResult page;
+      do {
+        VALISE_RETURN_IF_ERROR(client_->ListObjectsV2(url_.bucket, req, &page));
+        for (const S3ObjectSummary& o : page.objects) own.insert(o.key);
+        req.continuation_token = page.next_continuation_token;
+      } while (page.truncated);
+    }
     std::string key_marker, id_marker;
     S3ListUploadsResult page;
     std::vector<S3UploadSummary> all;
@@ -575,10 +793,33 @@ class S3Destination final : public Destination {
       key_marker = page.next_key_marker;
       id_marker = page.next_upload_id_marker;
     } while (page.truncated);
+    const int64_t now = NowSeconds();
+    std::set<std::string> keep;  // markers of uploads open in this run
     for (const S3UploadSummary& u : all) {
+      {
+        std::lock_guard<std::mutex> l(uploads_mu_);
+        if (open_uploads_.count({u.key, u.upload_id}) > 0) {
+          keep.insert(MarkerKey(u.key));
+          continue;
+        }
+      }
+      const int64_t initiated = ParseS3Time(u.initiated) / 1000000000;
+      const bool mine = own.count(MarkerKey(u.key)) > 0;
+      const bool stale =
+          initiated > 0 &&
+          now - initiated >= static_cast<int64_t>(opt_.stale_upload_age_s);
+      if (!mine && !stale) {
+        ++left->young;
+        continue;
+      }
       Status s = client_->AbortMultipartUpload(url_.bucket, u.key, u.upload_id);
       if (!s.ok() && !s.IsNotFound()) return s;
-      ++*aborted;
+      ++(mine ? left->own : left->stale);
+    }
+    for (const std::string& m : own) {
+      if (keep.count(m) == 0) {
+        VALISE_RETURN_IF_ERROR(client_->DeleteObject(url_.bucket, m));
+      }
     }
     return Status::OK();
   }
@@ -591,12 +832,40 @@ class S3Destination final : public Destination {
                               EEXIST);
   }
 
-  // Whether f's key is free: OK if so, Taken if not, else the error.
-  Status CheckFree(const S3Staged* f) {
+  // Whether object `o` is f's file already: its size, and every digest of
+  // the manifest in its metadata (at least one). valise writes that
+  // metadata with the object, which it completes only once every byte
+  // matched those digests: another host ingesting the same manifest put
+  // it there.
+  static bool SameContent(const S3Staged* f, const S3ObjectInfo& o) {
+    if (o.size != f->req.size || f->req.digests.empty()) return false;
+    for (const Digest& d : f->req.digests) {
+      auto it = o.metadata.find("valise-" + std::string(DigestName(d.type)));
+      if (it == o.metadata.end() || it->second != d.Hex()) return false;
+    }
+    return true;
+  }
+
+  // f's key holds its file already, put there by another writer: named,
+  // as if by this run (the object's own identity is what Stat gives).
+  Status AlreadyThere(const S3Staged* f, const S3ObjectInfo& o) {
+    std::lock_guard<std::mutex> l(listing_mu_);
+    named_[f->key] = InfoOf(o.size, o.metadata, o.etag);
+    return Status::OK();
+  }
+
+  // Whether f's key is free: OK if so, Taken if not, else the error;
+  // *there (and OK) when the object there is f's file (SameContent).
+  Status CheckFree(const S3Staged* f, bool* there) {
+    *there = false;
     S3ObjectInfo o;
     Status s = client_->HeadObject(url_.bucket, f->key, &o);
     if (s.IsNotFound()) return Status::OK();
     if (!s.ok()) return s;
+    if (SameContent(f, o)) {
+      *there = true;
+      return AlreadyThere(f, o);
+    }
     return Taken(f, o);
   }
 
@@ -613,9 +882,11 @@ class S3Destination final : public Destination {
                                PayloadOf({{f->bytes.data(), f->bytes.size()}}),
                                MetadataFor(f->req), true, &w);
         if (s.http_status() == 412) {
+          std::string().swap(f->bytes);
           S3ObjectInfo o;
-          if (client_->HeadObject(url_.bucket, f->key, &o).ok())
-            return Taken(f, o);
+          if (client_->HeadObject(url_.bucket, f->key, &o).ok()) {
+            return SameContent(f, o) ? AlreadyThere(f, o) : Taken(f, o);
+          }
           return Status::PosixError(ObjectUrl(f->req.name), EEXIST);
         }
         std::string().swap(f->bytes);
@@ -623,8 +894,9 @@ class S3Destination final : public Destination {
         return s;
       }
       case Kind::kMultipart: {
-        Status s = CheckFree(f);
-        if (s.ok()) {
+        bool there = false;
+        Status s = CheckFree(f, &there);
+        if (s.ok() && !there) {
           std::vector<S3CompletedPart> parts;
           for (size_t i = 0; i < f->etags.size(); ++i) {
             parts.push_back({static_cast<int>(i + 1), f->etags[i]});
@@ -641,9 +913,11 @@ class S3Destination final : public Destination {
         AbortUpload(f);
         return s;
       }
-      case Kind::kCopy:
-        VALISE_RETURN_IF_ERROR(CheckFree(f));
-        return Copy(f);
+      case Kind::kCopy: {
+        bool there = false;
+        VALISE_RETURN_IF_ERROR(CheckFree(f, &there));
+        return there ? Status::OK() : Copy(f);
+      }
     }
     return Status::OK();
   }
@@ -673,7 +947,12 @@ class S3Destination final : public Destination {
     return s;
   }
 
+  // f's upload is completed: its marker goes, unless an earlier Create
+  // may have made another upload to its key (CleanUp aborts that one).
   void Forget(S3Staged* f) {
+    if (!f->create_retried) {
+      (void)client_->DeleteObject(url_.bucket, MarkerKey(f->key));
+    }
     std::lock_guard<std::mutex> l(uploads_mu_);
     open_uploads_.erase({f->key, f->upload_id});
   }
@@ -686,6 +965,9 @@ class S3Destination final : public Destination {
     }
     if (id.empty()) return;
     (void)client_->AbortMultipartUpload(url_.bucket, f->key, id);
+    if (!f->create_retried) {
+      (void)client_->DeleteObject(url_.bucket, MarkerKey(f->key));
+    }
     std::lock_guard<std::mutex> l(uploads_mu_);
     open_uploads_.erase({f->key, id});
   }
@@ -706,6 +988,19 @@ class S3Destination final : public Destination {
   bool listing_ok_ = false;
   std::set<std::string> listed_;
   std::map<std::string, FileInfo> named_;  // key -> what Name made there
+  // Other hosts' commits since Resume (PollOthers), by key; each host's
+  // last journal object read.
+  struct Other {
+    std::string host;
+    JournalRecord record;
+  };
+  std::mutex others_mu_;
+  std::map<std::string, Other> others_;
+  std::map<std::string, std::string> last_journal_;
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool stop_poll_ = false;
+  std::thread poller_;
   S3Writer writer_;    // before queue_: its threads stop first
   S3SendQueue queue_;  // parts' digests, then every request
 };

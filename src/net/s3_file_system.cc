@@ -34,19 +34,6 @@ struct Root {
   uint64_t device = 0;
 };
 
-// "2026-12-06T02:45:19.637Z" -> ns since the epoch; 0 if malformed.
-int64_t ParseIsoTime(const std::string& s) {
-  struct tm tm = {};
-  int ms = 0;
-  if (sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
-             &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
-    return 0;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  return int64_t{timegm(&tm)} * 1000000000 + int64_t{ms} * 1000000;
-}
-
 // A relative path a file system could hold: no empty, "." or ".."
 // segment.
 bool NameablePath(const std::string& rel) {
@@ -340,7 +327,7 @@ class S3FileSystem final : public FileSystem {
           r->dirs.insert(rel.substr(0, slash));
         }
         if (!NameablePath(rel)) continue;
-        r->files[rel] = Object{o.size, o.etag, ParseIsoTime(o.last_modified)};
+        r->files[rel] = Object{o.size, o.etag, ParseS3Time(o.last_modified)};
       }
       req.continuation_token = page.next_continuation_token;
     } while (page.truncated);

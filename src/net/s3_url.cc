@@ -1,6 +1,8 @@
 #include "net/s3_url.h"
 
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 
 namespace valise {
 namespace {
@@ -11,6 +13,18 @@ bool IsBucketChar(char c) {
 }
 
 }  // namespace
+
+int64_t ParseS3Time(const std::string& s) {
+  struct tm tm = {};
+  int ms = 0;
+  if (sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+             &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) < 6) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return int64_t{timegm(&tm)} * 1000000000 + int64_t{ms} * 1000000;
+}
 
 std::string S3Url::Key(std::string_view rel) const {
   if (prefix.empty()) return std::string(rel);

@@ -78,10 +78,20 @@ Committer::Committer(Destination* dest, const DestInfo& info,
 
 Status Committer::Commit(std::vector<Finished>* batch) {
   std::vector<Finished*> good;
+  std::vector<size_t> elsewhere;  // committed by another host: not read
   for (Finished& f : *batch) {
-    if (Accept(&f)) good.push_back(&f);
+    if (IsCommittedElsewhere(f.outcome.status)) {
+      if (f.outcome.staged) dest_->Discard(std::move(f.outcome.staged));
+      l_->CommittedElsewhere(f.entry);
+      elsewhere.push_back(f.entry);
+    } else if (Accept(&f)) {
+      good.push_back(&f);
+    }
   }
   Status s = pipelined_ ? CommitPipelined(good) : CommitInTurn(good);
+  for (size_t e : elsewhere) {
+    if (s.ok()) s = PlaceDuplicates(e);
+  }
   // DEST failed a staging write: the run stops (see Accept).
   return s.ok() ? dest_failure_ : s;
 }

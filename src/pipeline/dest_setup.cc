@@ -69,7 +69,9 @@ Status RefuseStatePaths(const IngestLedger& l) {
 
 Status OpenDest(const std::string& dest, IngestLedger* l,
                 std::unique_ptr<Destination>* out, DestInfo* info) {
-  if (IsS3Url(dest)) {
+  if (l->iopt.dest_factory) {
+    VALISE_RETURN_IF_ERROR(l->iopt.dest_factory(dest, out));
+  } else if (IsS3Url(dest)) {
     S3Url url;
     VALISE_RETURN_IF_ERROR(ParseS3Url(dest, &url));
     if (l->iopt.s3 == nullptr) {

@@ -171,6 +171,12 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   DuplicatePlacer placer(dest.get(), info.seal_covers_names, &ledger);
   Committer committer(dest.get(), info, &placer, &ledger);
   Status s = StagePasses(dest.get(), &committer, &placer, &ledger);
+  if (ledger.committed_elsewhere > 0) {
+    report->notes.push_back(
+        std::to_string(ledger.committed_elsewhere) +
+        " file(s) committed by another host while this run went on: not "
+        "read (counted as resumed)");
+  }
   // Report.
   FinishIngestReport(s, &ledger);
   if (skipped) report->notes.push_back(kChunkCheckSkipped);

@@ -157,6 +157,14 @@ void IngestLedger::DuplicateCommitted(size_t e, size_t p) {
   }
 }
 
+void IngestLedger::CommittedElsewhere(size_t e) {
+  state[e] = EntryState::kCommitted;
+  read_from[e] = -1;
+  resumed[e] = 1;
+  ++report->files_skipped_resume;
+  ++committed_elsewhere;
+}
+
 bool IngestLedger::Cancelled() const {
   return opt.cancel != nullptr && opt.cancel->load();
 }

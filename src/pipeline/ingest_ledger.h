@@ -166,6 +166,11 @@ struct IngestLedger {
   void Committed(size_t e, int drive, const ReadOutcome& o);
   // Entry e, a duplicate of committed entry p, is committed: reported ok.
   void DuplicateCommitted(size_t e, size_t p);
+  // Entry e was committed by another host while this run went on (the
+  // destination's Stage found it: CommittedElsewhere): not read, counted
+  // as resumed, like a file an earlier run committed.
+  void CommittedElsewhere(size_t e);
+  size_t committed_elsewhere = 0;  // entries so
 
   bool Cancelled() const;
 

@@ -61,14 +61,29 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
       const ShipmentStatus::Drive& d = s.drives[i];
       // The last run gets the room the columns leave (25): cut from its
       // start, so the label, the host and the result stay.
-      const std::string run =
-          EscapeTerminalText(d.runs.empty() ? "never ingested" : d.runs.back());
+      const std::string run = EscapeTerminalText(
+          !d.runs.empty()      ? d.runs.back()
+          : !d.seen_at.empty() ? "at " + d.seen_at + " (its journal)"
+                               : "never ingested");
       line(fmt::format(
           "{:<16} {:<8} {:>15} {:>11}  {}",
           FitTail(EscapeTerminalText(d.label), 16), DriveState(s, i),
           d.parity ? std::string("-")
                    : fmt::format("{}/{}", d.files_arrived, d.files),
           HumanBytes(d.bytes), FitTail(run, 80 - 55)));
+    }
+    if (!s.hosts.empty()) {
+      out += "\n";
+      line(fmt::format("{:<16} {:>15} {:>11}  {}", "host", "files committed",
+                       "bytes", "last run"));
+      for (const ShipmentStatus::Host& h : s.hosts) {
+        line(fmt::format("{:<16} {:>15} {:>11}  {}",
+                         FitTail(EscapeTerminalText(h.name), 16), h.files,
+                         HumanBytes(h.bytes),
+                         h.last_run + (h.ended ? ", ended"
+                                               : ", not ended (running, "
+                                                 "or died)")));
+      }
     }
     if (!s.needed.empty()) {
       std::string names;
@@ -95,8 +110,11 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
                 ? "all its files arrived; its stripes rebuild the rest"
                 : fmt::format("{} missing files, {} only on it",
                               sd.files_missing, sd.files_missing_only_here);
-        line(fmt::format("  {} ({}): {}", EscapeTerminalText(sd.label),
-                         EscapeTerminalText(ids), what));
+        const std::string seen =
+            sd.seen_at.empty() ? "" : "; last seen at " + sd.seen_at;
+        line(fmt::format("  {} ({}): {}{}", EscapeTerminalText(sd.label),
+                         EscapeTerminalText(ids), what,
+                         EscapeTerminalText(seen)));
       }
     }
     for (uint32_t d : s.covered) {
@@ -172,9 +190,19 @@ std::string FormatShipmentStatusJson(const ShipmentStatus& s, const Manifest& m,
                       {"bytes_arrived", d.bytes_arrived},
                       {"files_missing", d.files_missing},
                       {"files_missing_only_here", d.files_missing_only_here},
-                      {"runs", d.runs}});
+                      {"runs", d.runs},
+                      {"seen_at", EscapePath(d.seen_at)}});
   }
   j["drives"] = std::move(drives);
+  Json hosts = Json::array();
+  for (const ShipmentStatus::Host& h : s.hosts) {
+    hosts.push_back({{"host", EscapePath(h.name)},
+                     {"files", h.files},
+                     {"bytes", h.bytes},
+                     {"last_run", h.last_run},
+                     {"ended", h.ended}});
+  }
+  j["hosts"] = std::move(hosts);
   Json needed = Json::array();
   for (uint32_t d : s.needed) needed.push_back(EscapePath(s.drives[d].label));
   j["needed"] = std::move(needed);

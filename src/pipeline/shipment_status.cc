@@ -10,6 +10,8 @@
 // through the S3 view: its journal is one object per commit group.
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
@@ -58,11 +60,45 @@ bool RecordMatches(const JournalRecord& r, const Manifest& m, size_t e) {
   return compared > 0;
 }
 
+// Who committed a path: the host (empty for a directory DEST's one
+// journal) and when its run began (ISO 8601, to the second; the object's
+// RUN), and the order read (later: committed later, for one host).
+struct Committer {
+  std::string host, run;
+  uint64_t order = 0;
+};
+
+// What DEST's journal says.
+struct JournalState {
+  std::unordered_map<std::string, JournalRecord> commits;  // by path
+  std::unordered_map<std::string, Committer> by;           // by path
+  std::vector<ShipmentStatus::Host> hosts;
+  uint64_t read = 0;
+};
+
+// RUN of a journal object RUN-SEQ (nanoseconds since the epoch, 20
+// digits) as ISO 8601 UTC to the second; "" if it is not one.
+std::string RunTime(const std::string& group) {
+  const size_t dash = group.find('-');
+  if (dash == std::string::npos || dash < 10) return "";
+  const std::string digits = group.substr(0, dash);
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return "";
+  const time_t t = static_cast<time_t>(
+      std::strtoull(digits.c_str(), nullptr, 10) / 1000000000ull);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 // One journal file (or object) at `path`: its commit records by path
-// (the last one wins).
+// (the last one wins), and who made them (`host`'s `run`, the host's
+// entry in j->hosts if `host` is not empty).
 Status ReadJournalFile(FileSystem* fs, const std::string& path,
-                       std::unordered_map<std::string, JournalRecord>* commits,
-                       std::vector<std::string>* notes) {
+                       const std::string& host, const std::string& run,
+                       JournalState* j, std::vector<std::string>* notes) {
+  std::unordered_map<std::string, JournalRecord>* commits = &j->commits;
   std::unique_ptr<FileContents> data;
   Status s = fs->ReadLargeFile(path, kMaxJournalBytes, &data);
   if (s.IsNotFound()) return Status::OK();
@@ -76,8 +112,15 @@ Status ReadJournalFile(FileSystem* fs, const std::string& path,
                      " bytes after the last whole record left out (a torn "
                      "tail, or a commit being written now)");
   }
+  ShipmentStatus::Host* h = host.empty() ? nullptr : &j->hosts.back();
   for (JournalRecord& r : records) {
+    if (h != nullptr && r.type == JournalRecord::Type::kBegin) {
+      h->last_run = run;
+      h->ended = false;
+    }
+    if (h != nullptr && r.type == JournalRecord::Type::kEnd) h->ended = true;
     if (r.type == JournalRecord::Type::kCommit) {
+      j->by[r.path] = Committer{host, run, ++j->read};
       std::string key = r.path;
       (*commits)[std::move(key)] = std::move(r);
     }
@@ -102,8 +145,7 @@ Status ListSorted(FileSystem* fs, const std::string& dir, FileType type,
 // object store's objects .valise/journal/HOST/RUN-SEQ (s3_destination.cc),
 // read host by host in key order: each host's runs and commit groups in
 // the order they were written.
-Status ReadJournal(FileSystem* fs, const std::string& dest,
-                   std::unordered_map<std::string, JournalRecord>* commits,
+Status ReadJournal(FileSystem* fs, const std::string& dest, JournalState* j,
                    std::vector<std::string>* notes) {
   const std::string path = dest + "/" + kStateDirName + "/journal";
   FileInfo info;
@@ -111,16 +153,19 @@ Status ReadJournal(FileSystem* fs, const std::string& dest,
   if (s.IsNotFound()) return Status::OK();
   VALISE_RETURN_IF_ERROR(s);
   if (info.type != FileType::kDirectory) {
-    return ReadJournalFile(fs, path, commits, notes);
+    return ReadJournalFile(fs, path, "", "", j, notes);
   }
   std::vector<std::string> hosts, groups;
   VALISE_RETURN_IF_ERROR(ListSorted(fs, path, FileType::kDirectory, &hosts));
   for (const std::string& host : hosts) {
     const std::string dir = path + "/" + host;
     VALISE_RETURN_IF_ERROR(ListSorted(fs, dir, FileType::kRegular, &groups));
+    ShipmentStatus::Host h;
+    h.name = host;
+    j->hosts.push_back(std::move(h));
     for (const std::string& g : groups) {
       VALISE_RETURN_IF_ERROR(
-          ReadJournalFile(fs, dir + "/" + g, commits, notes));
+          ReadJournalFile(fs, dir + "/" + g, host, RunTime(g), j, notes));
     }
   }
   return Status::OK();
@@ -189,6 +234,29 @@ std::vector<uint32_t> NeededDrives(
     }
   }
   return chosen;
+}
+
+// Arrived entry `path` (of `size` bytes, on the drives `holders`, if
+// known) counts for the host that committed it, and a drive only it is on
+// was seen there (the latest such commit wins: runs by time, then order).
+void CountCommit(const JournalState& j, const std::string& path, uint64_t size,
+                 ShipmentStatus* out, const std::vector<uint32_t>* holders,
+                 std::vector<Committer>* seen) {
+  auto by = j.by.find(path);
+  if (by == j.by.end() || by->second.host.empty()) return;
+  const Committer& c = by->second;
+  for (ShipmentStatus::Host& h : out->hosts) {
+    if (h.name == c.host) {
+      ++h.files;
+      h.bytes += size;
+    }
+  }
+  if (holders == nullptr || holders->size() != 1) return;
+  Committer& s = (*seen)[(*holders)[0]];
+  if (s.host.empty() || c.run > s.run ||
+      (c.run == s.run && c.order > s.order)) {
+    s = c;
+  }
 }
 
 }  // namespace
@@ -356,8 +424,10 @@ Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
                              const std::string& dest, ShipmentStatus* out,
                              const PackLayout* layout) {
   *out = ShipmentStatus();
-  std::unordered_map<std::string, JournalRecord> commits;
-  VALISE_RETURN_IF_ERROR(ReadJournal(fs, dest, &commits, &out->notes));
+  JournalState journal;
+  VALISE_RETURN_IF_ERROR(ReadJournal(fs, dest, &journal, &out->notes));
+  const auto& commits = journal.commits;
+  out->hosts = journal.hosts;
   VALISE_RETURN_IF_ERROR(ReadRunRecords(fs, dest, &out->runs, &out->notes));
 
   std::vector<std::vector<uint32_t>> holders;
@@ -378,6 +448,7 @@ Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
 
   // Arrived, missing, and journal records of another manifest.
   std::vector<bool> arrived(m.size(), false);
+  std::vector<Committer> seen(out->drives.size());  // by drive
   out->files_total = m.size();
   out->bytes_total = m.total_bytes();
   for (size_t e = 0; e < m.size(); ++e) {
@@ -386,6 +457,8 @@ Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
       arrived[e] = true;
       ++out->files_arrived;
       out->bytes_arrived += m.file_size(e);
+      CountCommit(journal, std::string(m.path(e)), m.file_size(e), out,
+                  drives != nullptr ? &holders[e] : nullptr, &seen);
     } else {
       if (it != commits.end()) {
         ShipmentStatus::Problem p;
@@ -450,6 +523,21 @@ Status ComputeShipmentStatus(FileSystem* fs, const Manifest& m,
         out->problems.push_back(std::move(sp));
       } else {
         out->problems[it->second] = std::move(sp);
+      }
+    }
+  }
+  // Where each drive was last seen: the journal's last commit of a file
+  // only it holds, or a later run record naming it.
+  for (size_t d = 0; d < out->drives.size(); ++d) {
+    ShipmentStatus::Drive& sd = out->drives[d];
+    sd.seen_at = seen[d].host;
+    std::string when = seen[d].run;
+    for (const RunRecord& r : out->runs) {
+      for (const RunRecord::Drive& rd : r.drives) {
+        if (!rd.label.empty() && rd.label == sd.label && r.started >= when) {
+          sd.seen_at = r.host;
+          when = r.started;
+        }
       }
     }
   }

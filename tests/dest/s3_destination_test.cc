@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -22,6 +23,7 @@
 #include "net/s3_test_util.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
+#include "valise/drives.h"
 #include "valise/fake_s3.h"
 #include "valise/journal.h"
 #include "valise/manifest.h"
@@ -54,6 +56,10 @@ IngestOptions S3Ingest(S3Client* client) {
   io.s3_options.threads = 3;
   io.s3_options.digest_threads = 2;  // parts digested two at a time
   io.s3_options.host = "h1";
+  // The fake store's clock starts at 2024-01-01 and runs a second a write:
+  // its uploads are young, so only markers make them leftovers.
+  io.s3_options.now = [] { return int64_t{1704067200} + 3600; };
+  io.s3_options.journal_poll_ms = 0;  // one host: requests as counted
   return io;
 }
 
@@ -79,10 +85,13 @@ struct Dataset {
   // Through the S3 view of the disk, as the CLI does: a key found under
   // DEST that no record holds is read back through it.
   Status Ingest(const Manifest& m, S3Client* client, RunReport* r) {
-    auto fs = NewS3FileSystem(disk.get(), client, 3);
-    return IngestDrives(fs.get(), m, {"d1"}, "s3://b/ship",
-                        test::SmallPipelineOptions(kChunk, 2), S3Ingest(client),
-                        r);
+    return Ingest(m, S3Ingest(client), r);
+  }
+  Status Ingest(const Manifest& m, const IngestOptions& io, RunReport* r,
+                const std::vector<std::string>& drives = {"d1"}) {
+    auto fs = NewS3FileSystem(disk.get(), io.s3, 3);
+    return IngestDrives(fs.get(), m, drives, "s3://b/ship",
+                        test::SmallPipelineOptions(kChunk, 2), io, r);
   }
   // Journal records of every host, in key order.
   std::vector<JournalRecord> Journal() const {
@@ -104,6 +113,7 @@ struct Dataset {
   void CheckStore(const std::map<std::string, std::string>& others) const {
     for (const std::string& k : store.Keys("b")) {
       if (k.rfind("ship/.valise/journal/", 0) == 0) continue;
+      if (k.rfind("ship/.valise/uploads/", 0) == 0) continue;  // markers
       ASSERT_EQ(k.rfind("ship/", 0), 0u) << k;
       const std::string rel = k.substr(5);
       std::string data;
@@ -370,6 +380,314 @@ TEST(S3Destination, StatusReadsTheJournalObjects) {
   }
 }
 
+// Goal (issue 17): several hosts ingest into one prefix at once, so a
+// run's start aborts only the uploads no live run can be sending: its own
+// host's from an earlier run (marked under .valise/uploads/HOST/) and any
+// host's older than --stale-upload-age; another host's younger upload
+// survives the whole run (Open and CleanUp), and the notes say what was
+// aborted and what was left. Fails without the grace period and markers
+// (every upload under the prefix was aborted).
+TEST(S3DestinationHosts, OnlyStaleAndOwnUploadsAreAborted) {
+  Dataset d;
+  AddStandardFiles(&d);
+  Manifest m = d.MakeManifest();
+  auto client = d.store.NewClient();
+  std::string old_id, live_id, own_id;
+  ASSERT_VALISE_OK(client->CreateMultipartUpload("b", "ship/old", {}, &old_id));
+  S3WriteResult w;
+  d.store.CreateBucket("c");
+  for (int i = 0; i < 60; ++i) {  // a minute of the store's clock
+    ASSERT_VALISE_OK(
+        client->PutObject("c", "clock", PayloadOf("tick"), {}, false, &w));
+  }
+  ASSERT_VALISE_OK(
+      client->CreateMultipartUpload("b", "ship/live", {}, &live_id));
+  // Host h1's own, of an earlier run killed: marked as s3_destination.cc
+  // marks it (the key's SHA-256, 32 hex digits), before it was created.
+  const std::string own_key = "ship/own";
+  ASSERT_VALISE_OK(client->PutObject(
+      "b",
+      "ship/.valise/uploads/h1/" + test::Sha256Of(own_key).Hex().substr(0, 32),
+      PayloadOf(own_key), {}, false, &w));
+  ASSERT_VALISE_OK(client->CreateMultipartUpload("b", own_key, {}, &own_id));
+  S3ListUploadsResult page;
+  ASSERT_VALISE_OK(client->ListMultipartUploads("b", "ship/", "", "", &page));
+  int64_t live_at = 0;
+  for (const S3UploadSummary& u : page.uploads) {
+    if (u.upload_id == live_id) live_at = ParseS3Time(u.initiated) / 1000000000;
+  }
+  ASSERT_GT(live_at, 0);
+
+  IngestOptions io = S3Ingest(client.get());
+  io.s3_options.stale_upload_age_s = 30;
+  io.s3_options.now = [live_at] { return live_at + 2; };
+  RunReport r;
+  ASSERT_VALISE_OK(d.Ingest(m, io, &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  const auto left = d.store.Uploads("b");
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].second, live_id);
+  std::string notes;
+  for (const std::string& n : r.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("aborted 2 multipart upload(s)"), std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("1 of this host, h1; 1 older than 30 s"),
+            std::string::npos)
+      << notes;
+  EXPECT_NE(notes.find("1 multipart upload(s) of other hosts"),
+            std::string::npos)
+      << notes;
+  for (const std::string& k : d.store.Keys("b")) {
+    EXPECT_NE(k.rfind("ship/.valise/uploads/", 0), 0u)
+        << "a marker left: " << k;
+  }
+  d.CheckStore({});
+}
+
+// Goal (issue 17): host hb, running, learns from host ha's journal
+// objects (read again every journal_poll_ms) that ha committed a file
+// since hb's plan, and its Stage refuses the file as CommittedElsewhere
+// (naming ha), so the core does not read it; a file nobody committed is
+// staged. Fails without the poll (Stage stages it: read twice).
+TEST(S3DestinationHosts, StageRefusesAFileAnotherHostCommitted) {
+  Dataset d;
+  AddStandardFiles(&d);
+  Manifest m = d.MakeManifest();
+  auto client = d.store.NewClient();
+  IngestOptions io = S3Ingest(client.get());
+  S3DestinationOptions hb = io.s3_options;
+  hb.host = "hb";
+  hb.journal_poll_ms = 5;
+  S3Url url;
+  ASSERT_VALISE_OK(ParseS3Url("s3://b/ship", &url));
+  auto dest = NewS3Destination(client.get(), url, hb);
+  DestInfo info;
+  ASSERT_VALISE_OK(dest->Open(&info));
+  std::vector<JournalRecord> records;
+  std::vector<std::string> notes;
+  ASSERT_VALISE_OK(dest->Resume("hb's run", &records, &notes));
+
+  io.s3_options.host = "ha";  // commits every file meanwhile
+  RunReport r;
+  ASSERT_VALISE_OK(d.Ingest(m, io, &r));
+  ASSERT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+
+  StageRequest req;
+  req.name = "small";
+  req.key = "e0-p0";
+  req.size = d.files["small"].size();
+  req.digests = {test::Sha256Of(d.files["small"])};
+  std::unique_ptr<StagedFile> staged;
+  Status s;
+  for (int i = 0; i < 30000; ++i) {  // the poll's next round (5 ms)
+    s = dest->Stage(req, &staged);
+    if (!s.ok()) break;
+    dest->Discard(std::move(staged));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(IsCommittedElsewhere(s)) << s.ToString();
+  EXPECT_NE(s.message().find("host ha"), std::string::npos) << s.ToString();
+  req.name = "not in the manifest";
+  ASSERT_VALISE_OK(dest->Stage(req, &staged));
+  dest->Discard(std::move(staged));
+  // Another file under the name (other digests): staged, for Name to
+  // find the key taken.
+  req.name = "small";
+  req.digests = {test::Sha256Of("other bytes")};
+  ASSERT_VALISE_OK(dest->Stage(req, &staged));
+  dest->Discard(std::move(staged));
+  dest->CleanUp();
+}
+
+// A destination that is `inner` but for Stage, which finds `elsewhere`
+// committed by another host (as S3Destination does once it read that
+// host's journal), the other host's commit made then by `commit`.
+class ElsewhereDest final : public Destination {
+ public:
+  ElsewhereDest(std::unique_ptr<Destination> inner, std::string elsewhere,
+                std::function<void()> commit)
+      : inner_(std::move(inner)),
+        elsewhere_(std::move(elsewhere)),
+        commit_(std::move(commit)) {}
+  const std::string& where() const override { return inner_->where(); }
+  Status Open(DestInfo* info) override { return inner_->Open(info); }
+  Status Resume(const std::string& n, std::vector<JournalRecord>* r,
+                std::vector<std::string>* notes) override {
+    return inner_->Resume(n, r, notes);
+  }
+  Status Stat(const std::string& name, FileInfo* info) override {
+    return inner_->Stat(name, info);
+  }
+  std::string ReadPath(const std::string& name) const override {
+    return inner_->ReadPath(name);
+  }
+  StageWriter* writer() override { return inner_->writer(); }
+  Status Stage(const StageRequest& req,
+               std::unique_ptr<StagedFile>* out) override {
+    if (req.name == elsewhere_) {
+      if (refused++ == 0) commit_();
+      return CommittedElsewhere(req.name, "host hz");
+    }
+    return inner_->Stage(req, out);
+  }
+  Status Finish(StagedFile* f) override { return inner_->Finish(f); }
+  Status Seal(const std::vector<StagedFile*>& f,
+              std::vector<Status>* each) override {
+    return inner_->Seal(f, each);
+  }
+  void Name(const std::vector<StagedFile*>& f,
+            std::vector<Status>* each) override {
+    inner_->Name(f, each);
+  }
+  Status Record(const std::vector<JournalRecord>& r) override {
+    return inner_->Record(r);
+  }
+  Status Sync() override { return inner_->Sync(); }
+  Status Duplicate(const std::string& from, const StageRequest& req,
+                   DuplicateKind kind,
+                   std::unique_ptr<StagedFile>* out) override {
+    return inner_->Duplicate(from, req, kind, out);
+  }
+  void Adopt(const std::string& name,
+             std::unique_ptr<StagedFile>* out) override {
+    inner_->Adopt(name, out);
+  }
+  void Discard(std::unique_ptr<StagedFile> f) override {
+    inner_->Discard(std::move(f));
+  }
+  void CleanUp() override { inner_->CleanUp(); }
+  Status Close(const std::string& note) override { return inner_->Close(note); }
+  int refused = 0;
+
+ private:
+  std::unique_ptr<Destination> inner_;
+  const std::string elsewhere_;
+  const std::function<void()> commit_;  // the other host's commit
+};
+
+// Goal (issue 17): a file the destination finds committed by another host
+// when its turn comes is not read, not recorded by this run and counted
+// as resumed (with a note saying why), and the paths that share its
+// content are placed from it; the run exits 0. Fails without the core's
+// handling of CommittedElsewhere (the file counts as DEST failing: exit 2).
+TEST(S3DestinationHosts, AFileCommittedElsewhereIsNotRead) {
+  Dataset d;
+  AddStandardFiles(&d);
+  Manifest m = d.MakeManifest();
+  auto client = d.store.NewClient();
+  // "dup1" is committed by host hz once the plan is made: put there as hz
+  // would have, when its turn comes.
+  const S3Payload dup1 = PayloadOf(d.files["dup1"]);
+  auto commit = [&] {
+    S3WriteResult w;
+    S3Metadata meta;
+    meta["valise-sha256"] = test::Sha256Of(d.files["dup1"]).Hex();
+    EXPECT_VALISE_OK(
+        client->PutObject("b", "ship/dup1", dup1, meta, false, &w));
+  };
+  IngestOptions io = S3Ingest(client.get());
+  S3Url url;
+  ASSERT_VALISE_OK(ParseS3Url("s3://b/ship", &url));
+  ElsewhereDest* seen = nullptr;
+  io.dest_factory = [&](const std::string&, std::unique_ptr<Destination>* out) {
+    auto e = std::make_unique<ElsewhereDest>(
+        NewS3Destination(client.get(), url, io.s3_options), "dup1", commit);
+    seen = e.get();
+    *out = std::move(e);
+    return Status::OK();
+  };
+  RunReport r;
+  ASSERT_VALISE_OK(d.Ingest(m, io, &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  ASSERT_NE(seen, nullptr);
+  EXPECT_EQ(seen->refused, 1);
+  EXPECT_EQ(r.files_skipped_resume, 1u) << FormatSummary(r);
+  EXPECT_EQ(r.files_ok, d.files.size() - 1);
+  std::string notes;
+  for (const std::string& n : r.notes) notes += n + "\n";
+  EXPECT_NE(notes.find("1 file(s) committed by another host"),
+            std::string::npos)
+      << notes;
+  for (const JournalRecord& rec : d.Journal()) {
+    EXPECT_NE(rec.path, "dup1") << "recorded by this run";
+  }
+  d.CheckStore({});  // z/dup2 placed from it
+  std::string got;
+  EXPECT_TRUE(d.store.ObjectBytes("b", "ship/z/dup2", &got));
+}
+
+// Goal (issue 17): `valise status` of a prefix several hosts ingest into
+// merges their journals: per host the files and bytes it committed and
+// whether its last run ended (h2's second run died after its start), per
+// drive the host it was last seen at (the one whose journal committed its
+// files; a drive no host read: none), and the drive still to bring says
+// so in the text. Fails without the merge (no hosts, no seen_at).
+TEST(S3DestinationHosts, StatusMergesTheHostsJournals) {
+  Dataset d;
+  d.disk->AddFile("d1/a/one", test::RandomBytes(3 * kChunk, 21), 1000);
+  d.disk->AddFile("d1/a/two", test::RandomBytes(1000, 22), 1000);
+  d.disk->AddFile("d2/b/one", test::RandomBytes(50000, 23), 1000);
+  d.disk->AddFile("d3/c/one", test::RandomBytes(700, 24), 1000);
+  const std::vector<std::string> srcs = {"d1", "d2", "d3"};
+  Manifest m;
+  ManifestSummary summary;
+  ASSERT_VALISE_OK(MakeManifest(d.disk.get(), srcs, test::ShaXxh(),
+                                test::SmallPipelineOptions(kChunk, 1), &m,
+                                nullptr, &summary));
+  ShipmentDrives drives;
+  std::vector<DriveIdentity> ids(3);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ids[i].whole = true;
+    ids[i].fs_uuid = "u" + std::to_string(i + 1);
+  }
+  ASSERT_VALISE_OK(DescribeShipmentDrives(m, srcs, ids, summary.drive_runs,
+                                          {"ship-01", "ship-02", "ship-03"},
+                                          &drives));
+  auto client = d.store.NewClient();
+  IngestOptions io = S3Ingest(client.get());
+  RunReport r;
+  io.s3_options.host = "h1";
+  ASSERT_VALISE_OK(d.Ingest(m, io, &r, {"d1"}));
+  io.s3_options.host = "h2";
+  ASSERT_VALISE_OK(d.Ingest(m, io, &r, {"d2"}));
+  // h2 again, killed once its run began: a begin record, no end.
+  S3Url url;
+  ASSERT_VALISE_OK(ParseS3Url("s3://b/ship", &url));
+  {
+    auto dest = NewS3Destination(client.get(), url, io.s3_options);
+    DestInfo info;
+    ASSERT_VALISE_OK(dest->Open(&info));
+    std::vector<JournalRecord> records;
+    std::vector<std::string> notes;
+    ASSERT_VALISE_OK(dest->Resume("killed", &records, &notes));
+  }
+  auto fs = NewS3FileSystem(d.disk.get(), client.get(), 3);
+  ShipmentStatus st;
+  ASSERT_VALISE_OK(
+      ComputeShipmentStatus(fs.get(), m, &drives, "s3://b/ship", &st));
+  ASSERT_EQ(st.hosts.size(), 2u);
+  EXPECT_EQ(st.hosts[0].name, "h1");
+  EXPECT_EQ(st.hosts[0].files, 2u);
+  EXPECT_EQ(st.hosts[0].bytes, 3 * kChunk + 1000);
+  EXPECT_TRUE(st.hosts[0].ended);
+  EXPECT_EQ(st.hosts[1].name, "h2");
+  EXPECT_EQ(st.hosts[1].files, 1u);
+  EXPECT_FALSE(st.hosts[1].ended);
+  EXPECT_EQ(st.hosts[1].last_run.size(), 20u) << st.hosts[1].last_run;
+  ASSERT_EQ(st.drives.size(), 3u);
+  EXPECT_EQ(st.drives[0].seen_at, "h1");
+  EXPECT_EQ(st.drives[1].seen_at, "h2");
+  EXPECT_EQ(st.drives[2].seen_at, "");
+  ASSERT_EQ(st.needed.size(), 1u);
+  EXPECT_EQ(st.needed[0], 2u);
+  const std::string text = FormatShipmentStatus(st, m, "M", "s3://b/ship");
+  EXPECT_NE(text.find("not ended (running, or died)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("at h2 (its journal)"), std::string::npos) << text;
+  const std::string json = FormatShipmentStatusJson(st, m, "M", "s3://b/ship");
+  EXPECT_NE(json.find("\"seen_at\": \"h1\""), std::string::npos) << json;
+}
+
 // The seed's draws.
 struct Rng {
   explicit Rng(uint64_t seed) : gen(seed) {}
@@ -450,6 +768,10 @@ void RunSeed(uint64_t seed) {
       << FormatSummary(r);
   d.CheckStore(others);
   EXPECT_TRUE(d.store.Uploads("b").empty()) << "a multipart upload left";
+  for (const std::string& k : d.store.Keys("b")) {
+    EXPECT_NE(k.rfind("ship/.valise/uploads/", 0), 0u)
+        << "a marker left: " << k;
+  }
   for (const auto& [rel, data] : d.files) {
     if (others.count(rel)) continue;
     std::string got;
