@@ -74,15 +74,13 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
     }
     if (!s.hosts.empty()) {
       out += "\n";
-      line(fmt::format("{:<16} {:>15} {:>11}  {}", "host", "files committed",
-                       "bytes", "last run"));
+      line(fmt::format("{:<16} {:>7} {:>11}  {:<20}  {}", "host", "files",
+                       "bytes", "last run began", "and"));
       for (const ShipmentStatus::Host& h : s.hosts) {
-        line(fmt::format("{:<16} {:>15} {:>11}  {}",
+        line(fmt::format("{:<16} {:>7} {:>11}  {:<20}  {}",
                          FitTail(EscapeTerminalText(h.name), 16), h.files,
-                         HumanBytes(h.bytes),
-                         h.last_run + (h.ended ? ", ended"
-                                               : ", not ended (running, "
-                                                 "or died)")));
+                         HumanBytes(h.bytes), h.last_run,
+                         h.ended ? "ended" : "running or died"));
       }
     }
     if (!s.needed.empty()) {
@@ -110,11 +108,11 @@ std::string FormatShipmentStatus(const ShipmentStatus& s, const Manifest& m,
                 ? "all its files arrived; its stripes rebuild the rest"
                 : fmt::format("{} missing files, {} only on it",
                               sd.files_missing, sd.files_missing_only_here);
-        const std::string seen =
-            sd.seen_at.empty() ? "" : "; last seen at " + sd.seen_at;
-        line(fmt::format("  {} ({}): {}{}", EscapeTerminalText(sd.label),
-                         EscapeTerminalText(ids), what,
-                         EscapeTerminalText(seen)));
+        line(fmt::format("  {} ({}): {}", EscapeTerminalText(sd.label),
+                         EscapeTerminalText(ids), what));
+        if (!sd.seen_at.empty()) {
+          line("    last seen at " + EscapeTerminalText(sd.seen_at));
+        }
       }
     }
     for (uint32_t d : s.covered) {
