@@ -505,8 +505,9 @@ TEST(S3DestinationHosts, StageRefusesAFileAnotherHostCommitted) {
 class ElsewhereDest final : public Destination {
  public:
   ElsewhereDest(std::unique_ptr<Destination> inner, std::string elsewhere,
-                std::function<void()> commit)
-      : inner_(std::move(inner)),
+                std::function<void()> commit, int* refused)
+      : refused_(refused),
+        inner_(std::move(inner)),
         elsewhere_(std::move(elsewhere)),
         commit_(std::move(commit)) {}
   const std::string& where() const override { return inner_->where(); }
@@ -525,7 +526,7 @@ class ElsewhereDest final : public Destination {
   Status Stage(const StageRequest& req,
                std::unique_ptr<StagedFile>* out) override {
     if (req.name == elsewhere_) {
-      if (refused++ == 0) commit_();
+      if ((*refused_)++ == 0) commit_();
       return CommittedElsewhere(req.name, "host hz");
     }
     return inner_->Stage(req, out);
@@ -557,9 +558,9 @@ class ElsewhereDest final : public Destination {
   }
   void CleanUp() override { inner_->CleanUp(); }
   Status Close(const std::string& note) override { return inner_->Close(note); }
-  int refused = 0;
 
  private:
+  int* const refused_;  // Stage refused it: counted (outlives this)
   std::unique_ptr<Destination> inner_;
   const std::string elsewhere_;
   const std::function<void()> commit_;  // the other host's commit
@@ -588,19 +589,17 @@ TEST(S3DestinationHosts, AFileCommittedElsewhereIsNotRead) {
   IngestOptions io = S3Ingest(client.get());
   S3Url url;
   ASSERT_VALISE_OK(ParseS3Url("s3://b/ship", &url));
-  ElsewhereDest* seen = nullptr;
+  int refused = 0;  // the destination is gone when the ingest returns
   io.dest_factory = [&](const std::string&, std::unique_ptr<Destination>* out) {
-    auto e = std::make_unique<ElsewhereDest>(
-        NewS3Destination(client.get(), url, io.s3_options), "dup1", commit);
-    seen = e.get();
-    *out = std::move(e);
+    *out = std::make_unique<ElsewhereDest>(
+        NewS3Destination(client.get(), url, io.s3_options), "dup1", commit,
+        &refused);
     return Status::OK();
   };
   RunReport r;
   ASSERT_VALISE_OK(d.Ingest(m, io, &r));
   EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
-  ASSERT_NE(seen, nullptr);
-  EXPECT_EQ(seen->refused, 1);
+  EXPECT_EQ(refused, 1);
   EXPECT_EQ(r.files_skipped_resume, 1u) << FormatSummary(r);
   EXPECT_EQ(r.files_ok, d.files.size() - 1);
   std::string notes;
