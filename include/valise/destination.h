@@ -116,6 +116,11 @@ struct StageRequest {
   // only the chunks from there. Default: false, 0.
   bool resumable = false;
   uint64_t resume_from = 0;
+  // Repair by chunk (issue 15; with `resumable`): the file this run staged
+  // under the key in an earlier pass, and kept, is reopened as it is: the
+  // core checked some of its chunks and gives the writer only the others,
+  // at their offsets. Default: false.
+  bool repair = false;
 };
 
 // One file on its way to a final name: made by Stage, Duplicate or Adopt,

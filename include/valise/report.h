@@ -33,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "valise/digest.h"
@@ -64,6 +65,17 @@ struct BadRange {
   int err = 0;  // errno
 };
 
+// Runs of chunks of a file, by index, inclusive: {{0, 2}, {4, 4}} is
+// chunks 0-2 and 4.
+using ChunkRuns = std::vector<std::pair<uint64_t, uint64_t>>;
+
+// Ingest, repair by chunk: the chunks of a staged file that one drive's
+// copy gave.
+struct ChunkOrigin {
+  int drive = -1;  // index into RunReport::drives
+  ChunkRuns chunks;
+};
+
 // One file (or one copy of a file, for problem copies).
 struct FileResult {
   std::string path;  // raw manifest-relative path
@@ -82,6 +94,16 @@ struct FileResult {
   // Ingest: the drive whose copy was staged after this one failed, or -1.
   // A repaired copy is still a problem (its drive carried bad data).
   int repaired_from = -1;
+  // Ingest, repair by chunk (signed chunk digests): the file was staged
+  // from the good chunks of several copies; which chunks came from which
+  // drive, and the bytes read from the copies after the first (only the
+  // chunks still missing). Set on the rows of the copies that failed.
+  std::vector<ChunkOrigin> chunks_from;
+  uint64_t repair_bytes_read = 0;
+  // Ingest, repair by chunk: the file failed, and these chunks matched
+  // their signed digests on no copy read (the others did on some copy).
+  // Set on the row of the last copy tried.
+  ChunkRuns chunks_lost;
   // A pack's file that no drive delivered whole and right, and that went
   // through its stripes' parity (valise/rebuild.h): kRebuilt, every chunk
   // came back checked and the file's digests match (a rebuilt file is
@@ -198,6 +220,11 @@ struct RunReport {
   // from a drive again).
   uint64_t files_resumed_by_chunk = 0;
   uint64_t bytes_resumed_by_chunk = 0;
+  // ingest: files staged from the good chunks of several copies (repair
+  // by chunk), and the bytes read from the copies after the first for
+  // them (only the chunks still missing).
+  uint64_t files_repaired_by_chunk = 0;
+  uint64_t bytes_read_for_chunk_repair = 0;
   bool interrupted = false;
   // Trouble that stopped the run after it began (DEST full, DEST failing):
   // the report is still written, and says so. Empty if none.

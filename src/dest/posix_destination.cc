@@ -19,7 +19,8 @@
 //
 // Resume by chunk (issue 15): a file staged resumable is
 // .valise/staging/r<entry>, opened without O_EXCL (and without O_TRUNC
-// when the core resumes it: its checked prefix stays). Keep closes it and
+// when the core resumes it or repairs it by chunk: its checked chunks
+// stay). Keep closes it and
 // leaves it there when the run stops; CleanUp never removes an r<entry>:
 // the next run lists them (ListPartials), reads them back (PartialPath),
 // and drops those it does not go on from.
@@ -215,7 +216,7 @@ class PosixDestination final : public Destination {
                                        "internal: not a resumable key");
       }
       wo.exclusive = false;
-      wo.truncate = req.resume_from == 0;
+      wo.truncate = req.resume_from == 0 && !req.repair;
     }
     std::unique_ptr<File> file;
     const std::string temp = TempName(req.key);

@@ -40,15 +40,16 @@ ChunkFinding ChunkVerdict(const ReadOutcome& o, const ChunkIndexV2& index,
     *why = o.status.message();
     return ChunkFinding::kUnchecked;
   }
-  if (o.start + o.bytes_read != size) {
-    *why = "read " + std::to_string(o.start + o.bytes_read) + " bytes of " +
-           std::to_string(size);
+  if (o.bytes_known + o.bytes_read != size) {
+    *why = "read " + std::to_string(o.bytes_known + o.bytes_read) +
+           " bytes of " + std::to_string(size);
     return ChunkFinding::kDiffers;
   }
   const auto* c = dynamic_cast<const ChunkChecker*>(o.observer.get());
-  if (c != nullptr && c->first() * index.chunk_size() != o.start) {
-    *why = "internal: checked from chunk " + std::to_string(c->first()) +
-           ", read from " + std::to_string(o.start);
+  if (c != nullptr && c->bytes_known() != o.bytes_known) {
+    *why = "internal: " + std::to_string(c->bytes_known()) +
+           " bytes checked before, " + std::to_string(o.bytes_known) +
+           " not read";
     return ChunkFinding::kUnchecked;
   }
   // The reader makes no observer for an empty file (nothing to read).
@@ -132,8 +133,23 @@ Reader::ObserverFactory ChunkCheck::Factory(
              const ReadJob& job) -> std::unique_ptr<ChunkObserver> {
     const size_t e = entry_of(job);
     if (e == SIZE_MAX) return nullptr;
-    return std::make_unique<ChunkChecker>(this, index_, e,
-                                          job.start / index_->chunk_size());
+    const uint64_t cs = index_->chunk_size();
+    if (!job.keep_going) {
+      return std::make_unique<ChunkChecker>(this, index_, e, job.start / cs);
+    }
+    const uint64_t total = index_->NumChunks(e);
+    std::vector<bool> known(total, true);
+    if (job.only.empty()) {
+      for (uint64_t i = std::min(total, job.start / cs); i < total; ++i) {
+        known[i] = false;
+      }
+    }
+    for (const ChunkRun& r : job.only) {
+      for (uint64_t i = r.first; i < std::min(r.end, total); ++i) {
+        known[i] = false;
+      }
+    }
+    return std::make_unique<ChunkChecker>(this, index_, e, std::move(known));
   };
 }
 
@@ -199,13 +215,42 @@ ChunkChecker::ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index,
       total_(index->NumChunks(entry)),
       size_(index->FileSize(entry)),
       first_(std::min(first, total_)),
+      bytes_known_(std::min(size_, first_ * index->chunk_size())),
       checked_(first_),
-      bytes_checked_(std::min(size_, first_ * index->chunk_size())),
+      bytes_checked_(bytes_known_),
       sha_(Hasher::New(DigestType::kSha256)) {}
+
+ChunkChecker::ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index,
+                           size_t entry, std::vector<bool> known)
+    : run_(run),
+      index_(index),
+      entry_(entry),
+      total_(index->NumChunks(entry)),
+      size_(index->FileSize(entry)),
+      first_(0),
+      tracking_(true),
+      good_(std::move(known)),
+      sha_(Hasher::New(DigestType::kSha256)) {
+  good_.resize(total_, false);
+  const uint64_t cs = index->chunk_size();
+  for (uint64_t i = 0; i < total_; ++i) {
+    if (!good_[i]) continue;
+    ++checked_;
+    bytes_known_ += std::min<uint64_t>(cs, size_ - i * cs);
+  }
+  bytes_checked_ = bytes_known_;
+}
+
+void ChunkChecker::Missing(uint64_t index) {
+  if (tracking_ && index >= next_min_) next_min_ = index + 1;
+}
 
 void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
   if (failed_) return;
-  if (index != checked_ || index >= total_) {
+  const bool in_order = tracking_ ? index >= next_min_ && index < total_ &&
+                                        !good_[static_cast<size_t>(index)]
+                                  : index == checked_;
+  if (!in_order || index >= total_) {
     failed_ = true;
     run_->AddTrouble(Status::InvalidArgument(
         index_->name() + ": internal: chunk " + std::to_string(index) +
@@ -234,6 +279,8 @@ void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
       FinishSha(sha_.get()) == want_[index - want_first_] && len == want_len;
   ++checked_;
   bytes_checked_ += len;
+  next_min_ = index + 1;
+  if (good && tracking_) good_[static_cast<size_t>(index)] = true;
   if (good) return;
   ++bad_chunks_;
   const uint64_t offset = index * index_->chunk_size();

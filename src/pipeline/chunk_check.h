@@ -116,6 +116,8 @@ class ChunkCheck {
 
   // An observer factory for Reader::SetChunkObserver. `entry_of` gives a
   // job's manifest entry, or SIZE_MAX to leave the job unchecked.
+  // A job with keep_going gets a tracking checker (its `only` chunks, or
+  // those from `start`, are the ones it sees).
   Reader::ObserverFactory Factory(
       std::function<size_t(const ReadJob&)> entry_of);
 
@@ -147,7 +149,15 @@ class ChunkChecker final : public ChunkObserver {
   // they count as checked and this one sees the rest.
   ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index, size_t entry,
                uint64_t first = 0);
+  // Tracking (repair by chunk, ReadJob::keep_going): known[i] says chunk
+  // i was checked already (staged by an earlier pass); this one sees some
+  // of the others, in order, with holes (Missing) between them, and
+  // good() says which chunks are good after it. REQUIRES: known.size() is
+  // the entry's chunks.
+  ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index, size_t entry,
+               std::vector<bool> known);
   void Chunk(uint64_t index, const char* data, size_t len) override;
+  void Missing(uint64_t index) override;
 
   // Whether every chunk of the file was compared (it was read whole and
   // the index could be read).
@@ -157,6 +167,13 @@ class ChunkChecker final : public ChunkObserver {
   // bad).
   uint64_t bytes_checked() const { return bytes_checked_; }
   uint64_t first() const { return first_; }
+  // Bytes of the chunks known before this read (the prefix, or those
+  // given as known).
+  uint64_t bytes_known() const { return bytes_known_; }
+  // Tracking only: the chunks known good now (those known before, and
+  // those that matched their signed digests); else empty.
+  const std::vector<bool>& good() const { return good_; }
+  bool tracking() const { return tracking_; }
   uint64_t bad_chunks() const { return bad_chunks_; }
   // Runs of adjacent bad chunks, in file order (at most
   // kMaxCorruptRanges; BadRange::err is 0).
@@ -169,6 +186,10 @@ class ChunkChecker final : public ChunkObserver {
   uint64_t total_;
   uint64_t size_;  // the entry's, in the manifest
   uint64_t first_;
+  bool tracking_ = false;
+  std::vector<bool> good_;
+  uint64_t next_min_ = 0;  // tracking: the lowest index the next chunk may have
+  uint64_t bytes_known_ = 0;
   uint64_t checked_ = 0;
   uint64_t bytes_checked_ = 0;
   uint64_t bad_chunks_ = 0;

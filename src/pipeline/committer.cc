@@ -39,6 +39,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "pipeline/chunk_repair.h"
 #include "pipeline/verify_internal.h"
 
 namespace valise {
@@ -311,7 +312,14 @@ bool Committer::Accept(Finished* f) {
   if (o.staged && (o.cancelled || o.write_failed)) {
     dest_->Keep(std::move(o.staged));
   }
-  if (o.staged) dest_->Discard(std::move(o.staged));
+  // Repair by chunk (chunk_repair.cc): decided below, once the copy's
+  // row is reported.
+  std::unique_ptr<StagedFile> staged;
+  if (o.staged && !f->in_place) {
+    staged = std::move(o.staged);
+  } else if (o.staged) {
+    dest_->Discard(std::move(o.staged));
+  }
   if (f->in_place) {
     auto why = l_->recheck_why.find(e);
     if (!o.status.ok()) {
@@ -331,7 +339,10 @@ bool Committer::Accept(Finished* f) {
     // in trouble, and staging the file again would fail again.
     dest_failure_ = o.status.WithContext("DEST failing");
   }
-  if (o.cancelled || o.write_failed) return false;  // not the copy's fault
+  if (o.cancelled || o.write_failed) {  // not the copy's fault
+    if (staged) dest_->Discard(std::move(staged));
+    return false;
+  }
   FileResult r = l_->Result(e, f->drive, FileStatus::kCorrupt);
   if (o.stalled) {
     r.status = FileStatus::kStalled;
@@ -357,6 +368,12 @@ bool Committer::Accept(Finished* f) {
   r.actual_size = o.bytes_read;
   l_->AddFailure(e, std::move(r));
   ++l_->attempt[e];  // the next pass tries the next copy
+  // Its good chunks stay staged for the next copy to fill in.
+  if (staged && KeepGoodChunks(l_, *dest_, *f)) {
+    dest_->Keep(std::move(staged));
+  } else if (staged) {
+    dest_->Discard(std::move(staged));
+  }
   return false;
 }
 

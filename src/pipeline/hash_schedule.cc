@@ -8,7 +8,9 @@
 //
 // Each chunk is run through the file's digests (MultiHasher) and, if asked,
 // its own XXH3-128 (the chunk index). A hole (a chunk that failed or will
-// never be read) is skipped: the file has failed already.
+// never be read) is skipped: the file has failed already (with keep_going
+// its observer is told, and still sees the chunks after it). A job that
+// reads only some chunks (ReadJob::only) is hashed along those.
 //
 // When a file's last reference drops (every chunk hashed, every staged
 // write done), it is finished: digests computed, on_done called (one file
@@ -116,9 +118,11 @@ void FinishFile(RunState* rs, FileState* f) {
 // Hashes the ready chunks of `f` in order, while the next one is there.
 // Runs on a hashing thread that took `f` from the queue (scheduled is set).
 void HashReadyChunks(RunState* rs, FileState* f) {
+  const uint64_t cs = rs->opt->chunk_size;
   for (;;) {
     Chunk c;
     bool failed;
+    uint64_t next;  // the chunk after c
     {
       std::lock_guard<std::mutex> l(f->mu);
       auto it = f->ready.begin();
@@ -128,24 +132,27 @@ void HashReadyChunks(RunState* rs, FileState* f) {
       }
       c = it->second;
       f->ready.erase(it);
-      f->next_hash += rs->opt->chunk_size;
+      next = NextChunkToRead(*f->job, c.offset / cs, f->chunks_total);
+      f->next_hash = next * cs;
       failed = !f->outcome.status.ok();
     }
     if (c.buf >= 0) {
+      const char* data = rs->pool->data(c.buf);
       if (!failed) {
-        const char* data = rs->pool->data(c.buf);
         f->hasher->Update(data, c.len);
         if (f->job->chunk_digests) {
           f->outcome.chunks.push_back(HashChunk(data, c.len));
         }
-        if (f->observer) {
-          f->observer->Chunk(c.offset / rs->opt->chunk_size, data, c.len);
-        }
+      }
+      // keep_going: the observer sees every chunk read, failed or not.
+      if (f->observer && (!failed || f->job->keep_going)) {
+        f->observer->Chunk(c.offset / cs, data, c.len);
       }
       ReleaseBuffer(rs, c.buf);
+    } else if (f->observer && f->job->keep_going) {
+      f->observer->Missing(c.offset / cs);
     }
-    const bool last =
-        c.offset + rs->opt->chunk_size >= f->chunks_total * rs->opt->chunk_size;
+    const bool last = next == f->chunks_total;
     DropRef(rs, f);
     if (last) return;  // f may be gone; its last chunk is hashed
   }

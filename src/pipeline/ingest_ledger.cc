@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "pipeline/chunk_repair.h"
 #include "pipeline/verify_internal.h"
 
 namespace valise {
@@ -129,6 +130,7 @@ void IngestLedger::Committed(size_t e, int drive, const ReadOutcome& o) {
   if (it != failures_of.end() && drive != dest_drive) {
     for (size_t i : it->second) report->files[i].repaired_from = drive;
   }
+  if (drive != dest_drive) RepairCommitted(this, e, drive, o);
   auto bad = corrupt_chunks.find(e);
   if (bad != corrupt_chunks.end() && !o.chunks.empty()) {
     for (const auto& [row, chunks] : bad->second) {

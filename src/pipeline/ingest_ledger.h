@@ -60,6 +60,22 @@ struct Finished {
   bool identified = false;
 };
 
+// Repair by chunk (chunk_repair.h): what the copies of one entry read so
+// far gave.
+struct ChunkRepairState {
+  // Chunks staged in its kept file ("r<entry>") and checked against their
+  // signed digests, by the copies read so far.
+  std::vector<bool> good;
+  // Which copy gave which of them (in the order read).
+  std::vector<ChunkOrigin> from;
+  // Bytes read for the repair: the chunks read from the copies after the
+  // first.
+  uint64_t bytes_read = 0;
+  // Its staged file is kept, and the next copy reads only the chunks not
+  // good yet.
+  bool kept = false;
+};
+
 struct IngestLedger {
   // The run's inputs. `fs`, `m` and `report` must remain live while the
   // ledger is.
@@ -106,6 +122,9 @@ struct IngestLedger {
   // Resume by chunk (chunk_resume.h): the verified prefix of the file an
   // earlier run staged part way, read from there on in pass 0 (0: none).
   std::vector<uint64_t> resume_from;
+  // Repair by chunk (chunk_repair.h): the entries a copy of which failed
+  // with some good chunks.
+  std::unordered_map<size_t, ChunkRepairState> repair;
   std::vector<std::vector<CopyRef>> candidates;  // copies, best first
   // Paths sharing a content (not with --dedup=copy): each group's paths in
   // manifest order.

@@ -9,9 +9,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "valise/report.h"
 
 namespace valise {
 
@@ -29,6 +32,19 @@ std::string HumanDuration(double seconds);
 // A clock reading for ETAs: "0:06", "12:34", "1:02:03"; rounded up to the
 // whole second. Negative or non-finite values give "--:--".
 std::string ClockTime(double seconds);
+
+// Runs of chunks for people: "chunk 3", "chunks 0-2, 4" (at most
+// `max_runs` runs, then "and N more runs").
+std::string ChunkRunsText(const ChunkRuns& runs, size_t max_runs = 8);
+// A copy repaired by chunk (FileResult::chunks_from), for its row:
+// "repaired by chunk: chunks 0-2, 4-39 from ship-01, chunk 3 from ship-02
+// (64.0 KiB read for it)"; `name` names a drive. Empty if not repaired by
+// chunk.
+std::string ChunkRepairText(const FileResult& f,
+                            const std::function<std::string(int)>& name);
+// A file no copy of which had some chunks good (FileResult::chunks_lost):
+// "no copy had chunk 3 good"; empty if none.
+std::string ChunksLostText(const FileResult& f);
 
 // Manifest v1 path escaping: bytes 0x00-0x1F, 0x7F, '%', and bytes that
 // are not part of valid UTF-8 become %XX (uppercase hex); the rest is

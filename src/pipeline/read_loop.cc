@@ -83,6 +83,27 @@ void ReadLoop::Run() {
   DropPendingWrites();
 }
 
+// Whether a job's `only` runs are in order, within its file, and it is
+// read without whole-file digests (they need every byte).
+bool ReadLoop::OnlyChunksValid(const ReadJob& job) const {
+  if (!cfg_.digests.empty()) return false;
+  const uint64_t total = (job.size + chunk_ - 1) / chunk_;
+  uint64_t after = 0;
+  for (const ChunkRun& r : job.only) {
+    if (r.first < after || r.first >= r.end || r.end > total) return false;
+    after = r.end;
+  }
+  return true;
+}
+
+// The chunks `job` reads of a file of `total` chunks.
+uint64_t ReadLoop::ChunksToRead(const ReadJob& job, uint64_t total) const {
+  if (job.only.empty()) return total - FirstChunkToRead(job, chunk_, total);
+  uint64_t n = 0;
+  for (const ChunkRun& r : job.only) n += r.end - r.first;
+  return n;
+}
+
 // --- The rounds (EngineClient).
 
 void ReadLoop::Fill() {
@@ -159,6 +180,7 @@ FileState* ReadLoop::NextFile(int d) {
     std::unique_ptr<File> file;
     std::unique_ptr<StagedFile> staged;
     out.start = job.start;
+    out.bytes_known = BytesKnown(job, chunk_, job.size);
     out.status = cfg_.fs->OpenForRead(job.path, ro, &file);
     if (out.status.ok() && job.start > 0 &&
         (job.start % chunk_ != 0 || job.start >= job.size ||
@@ -168,6 +190,11 @@ FileState* ReadLoop::NextFile(int d) {
           job.path, "internal: cannot start reading at " +
                         std::to_string(job.start) + " of " +
                         std::to_string(job.size));
+    }
+    if (out.status.ok() && (!job.only.empty() || job.keep_going) &&
+        !OnlyChunksValid(job)) {
+      out.status = Status::InvalidArgument(
+          job.path, "internal: cannot read only some chunks of it");
     }
     if (out.status.ok() && job.write) {
       out.status = (*cfg_.open_staged)(job, &staged);
@@ -203,10 +230,11 @@ FileState* ReadLoop::NextFile(int d) {
     f->file = std::move(file);
     f->staged = std::move(staged);
     f->chunks_total = (job.size + chunk_ - 1) / chunk_;
-    f->next_issue = job.start / chunk_;
-    f->next_hash = job.start;
+    f->next_issue = FirstChunkToRead(job, chunk_, f->chunks_total);
+    f->next_hash = f->next_issue * chunk_;
     f->outcome.start = job.start;
-    f->refs = static_cast<int64_t>((f->chunks_total - f->next_issue) *
+    f->outcome.bytes_known = out.bytes_known;
+    f->refs = static_cast<int64_t>(ChunksToRead(job, f->chunks_total) *
                                    (f->staged ? 2 : 1));
     f->hasher = std::make_unique<MultiHasher>(cfg_.digests);
     if (cfg_.make_observer && *cfg_.make_observer) {
@@ -248,7 +276,8 @@ bool ReadLoop::QueueRead(int d) {
   t.buf_index = cfg_.fixed_buffers ? buf : -1;
   t.drive = d;
   t.tag = f;
-  if (++f->next_issue == f->chunks_total) cur.current = nullptr;
+  f->next_issue = NextChunkToRead(*f->job, index, f->chunks_total);
+  if (f->next_issue == f->chunks_total) cur.current = nullptr;
   Status s = rs_->engine->Submit(&t);
   if (!s.ok()) {
     rs_->pool->Put(buf);
@@ -338,7 +367,10 @@ void ReadLoop::AcceptChunk(FileState* f, uint64_t offset, uint32_t len,
     f->outcome.bytes_read += len;
   }
   Chunk c{offset, len, buf};
-  if (f->staged && !Failed(f)) {
+  // With keep_going, a chunk read whole is staged even once the file has
+  // failed (its good chunks stay for a repair by chunk), unless its
+  // writes failed or the run stopped (QueueWrite).
+  if (f->staged && (f->job->keep_going || !Failed(f))) {
     rs_->buf_refs[buf].store(2, std::memory_order_relaxed);
     pending_writes_.push_back(PendingWrite{f, buf, offset, len});
   } else {
@@ -488,7 +520,8 @@ void ReadLoop::AbandonDrive(int d, const Status& why, Why kind) {
       f->outcome.cancelled |= cancelled;
     }
     while (f->next_issue < f->chunks_total) {
-      uint64_t index = f->next_issue++;
+      uint64_t index = f->next_issue;
+      f->next_issue = NextChunkToRead(*f->job, index, f->chunks_total);
       bool last = f->next_issue == f->chunks_total;
       DeliverHole(f, index);
       if (last) break;  // f may be gone

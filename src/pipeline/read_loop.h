@@ -95,6 +95,8 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   };
   enum class Why { kStalled, kCancelled, kGone };
 
+  bool OnlyChunksValid(const ReadJob& job) const;
+  uint64_t ChunksToRead(const ReadJob& job, uint64_t total) const;
   FileState* NextFile(int d);
   bool QueueRead(int d);
   bool QueueWrite();

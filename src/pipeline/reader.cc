@@ -31,6 +31,32 @@ constexpr unsigned kMaxHashThreads = 16;
 
 }  // namespace
 
+uint64_t FirstChunkToRead(const ReadJob& job, uint64_t chunk_size,
+                          uint64_t total) {
+  if (job.only.empty()) return std::min(total, job.start / chunk_size);
+  return std::min(total, job.only.front().first);
+}
+
+uint64_t NextChunkToRead(const ReadJob& job, uint64_t index, uint64_t total) {
+  if (job.only.empty()) return std::min(total, index + 1);
+  // The first run that ends after index + 1.
+  auto it =
+      std::upper_bound(job.only.begin(), job.only.end(), index + 1,
+                       [](uint64_t i, const ChunkRun& r) { return i < r.end; });
+  if (it == job.only.end()) return total;
+  return std::min(total, std::max(index + 1, it->first));
+}
+
+uint64_t BytesKnown(const ReadJob& job, uint64_t chunk_size, uint64_t size) {
+  if (job.only.empty()) return std::min(size, job.start);
+  uint64_t read = 0;
+  for (const ChunkRun& r : job.only) {
+    const uint64_t from = std::min(size, r.first * chunk_size);
+    read += std::min(size, r.end * chunk_size) - from;
+  }
+  return size - std::min(size, read);
+}
+
 void AbortSignal::Raise(const Status& why) {
   {
     std::lock_guard<std::mutex> l(mu_);

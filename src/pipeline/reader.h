@@ -49,6 +49,15 @@ class ChunkObserver {
   // Not called for a chunk that could not be read, nor once the file has
   // failed.
   virtual void Chunk(uint64_t index, const char* data, size_t len) = 0;
+  // Chunk `index` was not read whole (a hole), for a job with keep_going:
+  // the chunks after it are still observed. Default: nothing.
+  virtual void Missing(uint64_t index) { (void)index; }
+};
+
+// A run of chunks of a file: indexes [first, end).
+struct ChunkRun {
+  uint64_t first = 0;
+  uint64_t end = 0;
 };
 
 struct ReadJob {
@@ -66,13 +75,37 @@ struct ReadJob {
   // no whole-file digest (they need every byte): else the file fails.
   // Default: 0.
   uint64_t start = 0;
+  // Repair by chunk (chunk_repair.h): read only these runs of chunks, in
+  // file order, not overlapping, each within the file; the others are
+  // known already (staged by an earlier pass and checked against the
+  // signed chunk digests). Same condition as `start`, which it overrides.
+  // Default: empty (every chunk from `start` on).
+  std::vector<ChunkRun> only;
+  // A chunk that cannot be read does not stop the file's other chunks:
+  // they are still observed (ChunkObserver::Missing for the holes) and
+  // staged; the outcome still fails with the first error. So a copy's good
+  // chunks can stay staged while its bad ones come from another copy.
+  // Only for a run that computes no whole-file digest. Default: false.
+  bool keep_going = false;
 };
+
+// The first chunk of `job` to read, and the next after `index`; `total`
+// (the file's chunks) when there is none.
+uint64_t FirstChunkToRead(const ReadJob& job, uint64_t chunk_size,
+                          uint64_t total);
+uint64_t NextChunkToRead(const ReadJob& job, uint64_t index, uint64_t total);
+// Bytes of `job`'s file (of `size` bytes) it does not read: before
+// `start`, or outside `only`.
+uint64_t BytesKnown(const ReadJob& job, uint64_t chunk_size, uint64_t size);
 
 struct ReadOutcome {
   // OK, or the first thing that went wrong (open, read, file changed,
   // stalled, cancelled).
   Status status;
   uint64_t start = 0;  // the job's: bytes before it were not read
+  // Bytes not read because they are known (BytesKnown: before start, or
+  // outside the job's `only` chunks).
+  uint64_t bytes_known = 0;
   uint64_t bytes_read = 0;
   std::vector<Digest> digests;       // when status is OK
   std::vector<ChunkDigest> chunks;   // when asked and status is OK

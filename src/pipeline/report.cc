@@ -134,6 +134,40 @@ void RunReport::ForEachFile(
 // ---------------------------------------------------------------------------
 // Small text helpers (declared in progress_render.h, shared with the bars).
 
+std::string ChunkRunsText(const ChunkRuns& runs, size_t max_runs) {
+  uint64_t chunks = 0;
+  for (const auto& [first, last] : runs) chunks += last - first + 1;
+  std::string out = chunks == 1 ? "chunk " : "chunks ";
+  for (size_t i = 0; i < runs.size() && i < max_runs; ++i) {
+    if (i > 0) out += ", ";
+    const auto& [first, last] = runs[i];
+    out += first == last ? std::to_string(first)
+                         : fmt::format("{}-{}", first, last);
+  }
+  if (runs.size() > max_runs) {
+    out += fmt::format(" and {} more runs", runs.size() - max_runs);
+  }
+  return out;
+}
+
+std::string ChunkRepairText(const FileResult& f,
+                            const std::function<std::string(int)>& name) {
+  if (f.chunks_from.empty()) return std::string();
+  std::string out = "repaired by chunk:";
+  for (size_t i = 0; i < f.chunks_from.size(); ++i) {
+    out += i == 0 ? " " : ", ";
+    out += ChunkRunsText(f.chunks_from[i].chunks) + " from " +
+           name(f.chunks_from[i].drive);
+  }
+  return out +
+         fmt::format(" ({} read for it)", HumanBytes(f.repair_bytes_read));
+}
+
+std::string ChunksLostText(const FileResult& f) {
+  if (f.chunks_lost.empty()) return std::string();
+  return "no copy had " + ChunkRunsText(f.chunks_lost) + " good";
+}
+
 std::string HumanBytes(uint64_t bytes) {
   if (bytes < 1024) return fmt::format("{} B", bytes);
   static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB",
@@ -473,9 +507,13 @@ Words DescribeFile(const RunReport& r, const FileResult& f) {
   }
   // ": corrupt" goes on from the path or the drive.
   w.Continue(line);
-  if (f.repaired_from >= 0) {
+  if (!f.chunks_from.empty()) {
+    w.Glue(";").Text(
+        ChunkRepairText(f, [&r](int d) { return DriveName(r, d); }));
+  } else if (f.repaired_from >= 0) {
     w.Glue(";").Text("repaired from").Whole(DriveName(r, f.repaired_from));
   }
+  if (!f.chunks_lost.empty()) w.Glue(";").Text(ChunksLostText(f));
   return w;
 }
 
@@ -727,8 +765,8 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   const bool by_chunks = r.checked_by == CheckedBy::kSignedChunks;
   const bool verbose = opt.verbose && !r.verbose_notes.empty();
   bool facts = r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 ||
-               r.files_resumed_by_chunk > 0 || !r.notes.empty() ||
-               r.parity.present || by_chunks || verbose;
+               r.files_resumed_by_chunk > 0 || r.files_repaired_by_chunk > 0 ||
+               !r.notes.empty() || r.parity.present || by_chunks || verbose;
   if (facts) out += "\n";
   if (by_chunks) {
     Words()
@@ -751,6 +789,15 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
                           "unchanged since (size, mtime, inode, ctime as "
                           "journaled): not read",
                           Plural(r.files_skipped_resume, "file", "files")))
+        .AppendTo("", "    ", &out);
+  }
+  if (r.files_repaired_by_chunk > 0) {
+    Words()
+        .Text(fmt::format("repair: {} made whole from the good chunks of "
+                          "several copies ({} read for it: only the chunks "
+                          "still missing)",
+                          Plural(r.files_repaired_by_chunk, "file", "files"),
+                          HumanBytes(r.bytes_read_for_chunk_repair)))
         .AppendTo("", "    ", &out);
   }
   if (r.files_resumed_by_chunk > 0) {
@@ -979,6 +1026,24 @@ Json FileJson(const RunReport& r, const FileResult& f) {
   j["detail"] = StringOrNull(f.detail, false);
   j["repaired_from"] =
       f.repaired_from >= 0 ? DriveOrNull(r, f.repaired_from) : Json(nullptr);
+  // Repair by chunk: present only on the rows it concerns.
+  auto runs = [](const ChunkRuns& c) {
+    Json a = Json::array();
+    for (const auto& [first, last] : c) a.push_back(Json::array({first, last}));
+    return a;
+  };
+  if (!f.chunks_from.empty()) {
+    Json from = Json::array();
+    for (const ChunkOrigin& c : f.chunks_from) {
+      Json jc;
+      jc["drive"] = DriveOrNull(r, c.drive);
+      jc["chunks"] = runs(c.chunks);
+      from.push_back(std::move(jc));
+    }
+    j["chunks_from"] = std::move(from);
+    j["repair_bytes_read"] = f.repair_bytes_read;
+  }
+  if (!f.chunks_lost.empty()) j["chunks_lost"] = runs(f.chunks_lost);
   switch (f.parity) {
     case FileResult::Parity::kNone:
       j["parity"] = nullptr;
@@ -1107,6 +1172,8 @@ void WriteJson(const RunReport& r,
   totals["files_rechecked"] = r.files_rechecked;
   totals["files_resumed_by_chunk"] = r.files_resumed_by_chunk;
   totals["bytes_resumed_by_chunk"] = r.bytes_resumed_by_chunk;
+  totals["files_repaired_by_chunk"] = r.files_repaired_by_chunk;
+  totals["bytes_read_for_chunk_repair"] = r.bytes_read_for_chunk_repair;
   totals["drives_with_errors"] = drives_errors;
   totals["drives_stalled"] = drives_stalled;
   Json by_status = Json::object();

@@ -382,11 +382,18 @@ std::string FileDetail(const RunReport& r, const FileResult& f) {
                                 b.length, ErrnoText(b.err)));
   }
   if (!f.detail.empty()) parts.push_back(f.detail);
-  if (f.repaired_from >= 0 &&
-      f.repaired_from < static_cast<int>(r.drives.size())) {
-    parts.push_back("repaired from " +
-                    EscapeReportPath(r.drives[f.repaired_from].source));
+  auto source = [&r](int d) {
+    return d >= 0 && d < static_cast<int>(r.drives.size())
+               ? EscapeReportPath(r.drives[d].source)
+               : std::string("(unknown drive)");
+  };
+  if (!f.chunks_from.empty()) {
+    parts.push_back(ChunkRepairText(f, source));
+  } else if (f.repaired_from >= 0 &&
+             f.repaired_from < static_cast<int>(r.drives.size())) {
+    parts.push_back("repaired from " + source(f.repaired_from));
   }
+  if (!f.chunks_lost.empty()) parts.push_back(ChunksLostText(f));
   std::string out;
   for (const std::string& p : parts) {
     if (!out.empty()) out += "; ";

@@ -3,9 +3,12 @@
 // the files whose digests match as they finish. A copy that fails
 // (corrupt, unreadable, its drive stalled) is reported and the next pass
 // reads the file's next copy, on another drive: the file is "repaired
-// from" that drive. Between passes, files out of copies are failed, and
-// the paths that share a content settle (duplicates.cc): placed from a
-// committed path, or given their next path to read.
+// from" that drive. With the signed chunk digests deciding, a large
+// file's good chunks stay staged and the next copy gives only the chunks
+// still missing (repair by chunk, chunk_repair.cc). Between passes, files out
+// of copies are failed, and the paths that share a content settle
+// (duplicates.cc): placed from a committed path, or given their next path to
+// read.
 //
 // Pass 0 also reads back the files found under their final name that no
 // journal holds (plan: kCheck), from DEST, as one more "drive".
@@ -21,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "pipeline/chunk_repair.h"
 #include "pipeline/chunk_resume.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
@@ -42,6 +46,8 @@ StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
     r.key = ResumableKey(e);
     r.resumable = true;
     r.resume_from = job.start;
+    // Repair by chunk: the kept file's good chunks stay.
+    r.repair = !job.only.empty();
   }
   r.size = l.m.file_size(e);
   r.mode = l.ModeOf(e, job.drive);
@@ -52,11 +58,12 @@ StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
 }
 
 // A file out of copies has failed.
-void FailExhausted(IngestLedger* l) {
+void FailExhausted(Destination* dest, IngestLedger* l) {
   for (size_t e = 0; e < l->m.size(); ++e) {
     if (l->state[e] == EntryState::kTodo &&
         l->attempt[e] >= l->candidates[e].size()) {
       l->state[e] = EntryState::kFailed;
+      RepairFailed(dest, l, e);
     }
   }
 }
@@ -97,7 +104,10 @@ bool MakeJobs(Destination* dest, const IngestLedger& l, int pass,
     // copy's first bad chunk once a good one is read (as verify does),
     // unless the signed chunk digests do (and only they resume by chunk).
     j.chunk_digests = l.chunk_check == nullptr && l.candidates[e].size() > 1;
-    (*planned)[ref.drive] += j.size - j.start;
+    // Repair by chunk: a copy's good chunks stay staged; after a copy
+    // failed, only the chunks still missing are read.
+    PlanRepairRead(l, *dest, e, &j);
+    (*planned)[ref.drive] += j.size - BytesKnown(j, l.opt.chunk_size, j.size);
     (*jobs)[ref.drive].push_back(std::move(j));
     ++count;
   }
@@ -190,7 +200,7 @@ Status StagePasses(Destination* dest, Committer* committer,
     // A file out of copies has failed; then the paths that share a content
     // settle, before the pass's jobs are counted (a failure in the last
     // pass still gives the next path its turn).
-    FailExhausted(ledger);
+    FailExhausted(dest, ledger);
     std::vector<Finished> staged;
     Status s = placer->Settle(&staged);
     committer->AddStaged(&staged);

@@ -2,6 +2,7 @@ set(VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/verify_test.cc ${
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_dedup_test.cc)  # dedup regressions (reliability bugs 2-4)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/chunk_check_test.cc)  # signed chunk digests (issue 15)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/chunk_resume_test.cc)  # resume by chunk (issue 15)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/chunk_repair_test.cc)  # repair by chunk (issue 15, item 3)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/committer_test.cc)  # the committer's order against a recording destination
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_resume_test.cc)  # what a rerun trusts (issue 12, item 3)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/source_test.cc)  # SRC given as a symlink, bad SRCs (issue 12, item 11)
