@@ -27,6 +27,7 @@
 #include "pipeline/chunk_check.h"
 #include "pipeline/parity_source.h"
 #include "pipeline/plan.h"
+#include "pipeline/progress_render.h"
 #include "pipeline/reader.h"
 #include "pipeline/scan.h"
 #include "pipeline/verify_internal.h"
@@ -101,6 +102,81 @@ std::string CompareDigests(const Manifest& manifest, size_t entry,
   }
   return std::string();
 }
+
+namespace {
+
+// The chunk indexes a row's corrupt ranges cover.
+std::vector<uint64_t> BadChunks(const FileResult& r, uint64_t cs) {
+  std::vector<uint64_t> out;
+  for (const BadRange& b : r.corrupt_ranges) {
+    for (uint64_t c = b.offset / cs; c * cs < b.offset + b.length; ++c) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Deciding by signed chunks, no copy of the entry intact: a corrupt copy
+// was compared chunk by chunk whole, so a chunk not in its corrupt_ranges
+// matched its signed digest there. Each such row says where its bad chunks
+// are good ("repairable by chunk: chunk 3 from ship-02", what an ingest
+// does: docs/ingest.md, Repair by chunk) and which no copy has good.
+void NoteRepairableByChunk(const std::vector<DriveScan>& scans, uint64_t cs,
+                           std::vector<FileResult>* rows) {
+  std::vector<FileResult*> copies;
+  std::vector<std::vector<uint64_t>> bad;
+  for (FileResult& r : *rows) {
+    if (r.status != FileStatus::kCorrupt || r.corrupt_ranges.empty() ||
+        r.corrupt_ranges.size() >= kMaxCorruptRanges) {
+      continue;
+    }
+    copies.push_back(&r);
+    bad.push_back(BadChunks(r, cs));
+  }
+  if (copies.size() < 2) return;
+  for (size_t i = 0; i < copies.size(); ++i) {
+    std::vector<std::pair<int, ChunkRuns>> from;
+    ChunkRuns lost;
+    auto add = [](ChunkRuns* runs, uint64_t c) {
+      if (!runs->empty() && runs->back().second + 1 == c) {
+        runs->back().second = c;
+      } else {
+        runs->emplace_back(c, c);
+      }
+    };
+    for (uint64_t c : bad[i]) {
+      size_t j = 0;
+      for (; j < copies.size(); ++j) {
+        if (j != i && !std::binary_search(bad[j].begin(), bad[j].end(), c)) {
+          break;
+        }
+      }
+      if (j == copies.size()) {
+        add(&lost, c);
+        continue;
+      }
+      auto it = std::find_if(from.begin(), from.end(), [&](const auto& f) {
+        return f.first == copies[j]->drive;
+      });
+      if (it == from.end())
+        it = from.insert(from.end(), {copies[j]->drive, {}});
+      add(&it->second, c);
+    }
+    std::string note;
+    for (const auto& [drive, runs] : from) {
+      note += note.empty() ? "repairable by chunk: " : ", ";
+      note += ChunkRunsText(runs) + " from " + scans[drive].drive.source;
+    }
+    if (!lost.empty()) {
+      note += std::string(note.empty() ? "" : "; ") + "no copy has " +
+              ChunkRunsText(lost) + " good";
+    }
+    FileResult& r = *copies[i];
+    r.detail += (r.detail.empty() ? "" : "; ") + note;
+  }
+}
+
+}  // namespace
 
 namespace {
 
@@ -388,6 +464,9 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
         r.detail += "a good copy is on " +
                     scans[match.copy(e, good_copy).drive].drive.source;
       }
+    }
+    if (good_copy < 0 && by_chunks) {
+      NoteRepairableByChunk(scans, opt.chunk_index->chunk_size(), &bad);
     }
     const bool cancelled =
         opt.cancel != nullptr && opt.cancel->load(std::memory_order_relaxed);

@@ -212,3 +212,37 @@ TEST(ChunkRepair, WithoutSignedDigestsTheNextCopyIsReadWhole) {
 
 }  // namespace
 }  // namespace valise
+
+namespace valise {
+namespace {
+
+// Goal: verify stages nothing, but a file no copy of which is intact,
+// whose copies' bad chunks differ, is reported repairable: each copy's row
+// names the drive whose copy has its bad chunks good; a chunk bad on both
+// is named as good on no copy.
+TEST(ChunkRepair, VerifySaysWhereEachCopysBadChunksAreGood) {
+  Shipment s = Make();
+  s.disk->FlipStoredBit("d1/big", 3 * kChunk + 5, 1);
+  s.disk->FlipStoredBit("d1/big", 9 * kChunk + 5, 1);
+  s.disk->FlipStoredBit("d2/big", 9 * kChunk + 6, 1);
+  s.disk->FlipStoredBit("d2/big", 30 * kChunk, 3);
+  RunReport v;
+  ASSERT_VALISE_OK(
+      VerifyDrives(s.disk.get(), s.m, nullptr, {"d1", "d2"}, Signed(s), &v));
+  const std::string summary = FormatSummary(v);
+  EXPECT_EQ(v.ExitCode(), 1) << summary;
+  std::vector<const FileResult*> rows = BadRows(v);
+  ASSERT_EQ(rows.size(), 2u) << summary;
+  for (const FileResult* r : rows) {
+    const bool on_d1 = v.drives[r->drive].source == "d1";
+    EXPECT_NE(r->detail.find(on_d1 ? "repairable by chunk: chunk 3 from d2"
+                                   : "repairable by chunk: chunk 30 from d1"),
+              std::string::npos)
+        << r->detail;
+    EXPECT_NE(r->detail.find("no copy has chunk 9 good"), std::string::npos)
+        << r->detail;
+  }
+}
+
+}  // namespace
+}  // namespace valise
