@@ -13,6 +13,13 @@
 // its chunks; its rows say whether it came back. The parity drives' files
 // are the pack's, not extra.
 //
+// The chunk index (v2). With M's signature checked, the chunk digests
+// decide alone and are checked as every file is read. Otherwise the
+// whole-file digests decide and the chunk digests only locate the damage
+// in a copy found corrupt: such a copy is read again, alone, its chunks
+// checked (LocateCorruptCopies), rather than every file's chunks hashed
+// with SHA-256 beside its whole-file SHA-256 (each byte twice).
+//
 // Memory. Rows go straight into the report (no second vector of rows to
 // copy from), and with RunReport::compact_missing a missing file is its
 // manifest entry index (4 bytes), not a FileResult (~200 bytes plus its
@@ -21,6 +28,7 @@
 // here (docs/reliability.md, bug 7).
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
@@ -69,6 +77,44 @@ struct CopyOutcome {
   bool read = false;
   ReadOutcome outcome;
 };
+
+// Reads again every copy among `jobs` read whole whose digests differ
+// from the manifest's, computing no whole-file digest, each chunk checked
+// against the chunk index: its outcome gets the checker, for
+// ChunkCheck::Describe. A corrupt copy is rare, and checking every chunk
+// of every file as it is first read would hash each byte twice with
+// SHA-256 (the file's and its chunk's).
+Status LocateCorruptCopies(
+    FileSystem* fs, const PipelineOptions& opt,
+    const std::vector<bool>& rotational, const std::vector<std::string>& names,
+    const Manifest& manifest, const DigestSet& digests,
+    const std::vector<std::vector<ReadJob>>& jobs,
+    const std::function<size_t(const ReadJob&)>& entry_of, ChunkCheck* check,
+    std::vector<CopyOutcome>* outcomes) {
+  std::vector<std::vector<ReadJob>> again(jobs.size());
+  bool any = false;
+  for (size_t d = 0; d < jobs.size(); ++d) {
+    for (const ReadJob& job : jobs[d]) {
+      const CopyOutcome& co = (*outcomes)[job.id];
+      const ReadOutcome& o = co.outcome;
+      if (!co.read || !o.status.ok() || o.stalled || o.cancelled) continue;
+      if (CompareDigests(manifest, entry_of(job), digests, o.digests).empty()) {
+        continue;
+      }
+      again[d].push_back(job);
+      again[d].back().chunk_digests = false;  // the first read's are kept
+      any = true;
+    }
+  }
+  if (!any) return Status::OK();
+  Reader reader(fs, opt, DigestSet(), rotational);
+  reader.SetDriveNames(names);
+  reader.SetChunkObserver(check->Factory(entry_of));
+  return reader.Run(again, nullptr, [&](const ReadJob& job, ReadOutcome&& out) {
+    if (out.status.ok())
+      (*outcomes)[job.id].outcome.observer = std::move(out.observer);
+  });
+}
 
 // The digest of `type` among `digests`, or nullptr.
 const Digest* FindDigest(const std::vector<Digest>& digests, DigestType type) {
@@ -357,14 +403,19 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   std::vector<CopyOutcome> outcomes(match.copies.size());
   Reader reader(fs, opt, by_chunks ? DigestSet() : digests, rotational);
   reader.SetDriveNames(names);
-  if (chunk_check) {
-    // A job's id is its copy's place in match.copies: its entry is the one
-    // whose copies hold it.
-    reader.SetChunkObserver(chunk_check->Factory([&](const ReadJob& job) {
-      auto it = std::upper_bound(match.first.begin(), match.first.end(),
-                                 static_cast<uint64_t>(job.id));
-      return static_cast<size_t>(it - match.first.begin()) - 1;
-    }));
+  // A job's id is its copy's place in match.copies: its entry is the one
+  // whose copies hold it.
+  auto entry_of = [&](const ReadJob& job) {
+    auto it = std::upper_bound(match.first.begin(), match.first.end(),
+                               static_cast<uint64_t>(job.id));
+    return static_cast<size_t>(it - match.first.begin()) - 1;
+  };
+  // The chunk digests are checked as the files are read only where they
+  // decide; where the whole-file digests decide, they only locate the
+  // damage in a corrupt copy, which is read again for it (stage 4b), so
+  // that each byte read is hashed with SHA-256 once.
+  if (chunk_check && by_chunks) {
+    reader.SetChunkObserver(chunk_check->Factory(entry_of));
   }
   {
     std::vector<std::string> shown = names;
@@ -380,6 +431,14 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
     progress.Finish();
   }
   report->verbose_notes.push_back(reader.queue_note());
+
+  // Stage 4b, locate: each copy whose digests differ from the manifest's
+  // read again, its chunks checked against the chunk index.
+  if (chunk_check && !by_chunks) {
+    VALISE_RETURN_IF_ERROR(
+        LocateCorruptCopies(fs, opt, rotational, names, manifest, digests, jobs,
+                            entry_of, chunk_check.get(), &outcomes));
+  }
 
   // Stage 5, compare: each copy's digests against the manifest.
   for (size_t e = 0; e < manifest.size(); ++e) {
