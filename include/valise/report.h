@@ -248,6 +248,14 @@ struct RunReport {
   // rows of `files`). REQUIRES: manifest->finished(); the same manifest
   // for every call; it must remain live while this report is read.
   void AddMissing(const Manifest* manifest, size_t entry);
+  // Like AddMissing, the row placed before files[before] (files.size():
+  // after every row). REQUIRES: before <= files.size(), and not below the
+  // place of the compact row added before it.
+  void AddMissingAt(const Manifest* manifest, size_t entry, size_t before);
+  // Takes every compact missing row out (their entries, in the order
+  // added), for a caller that reorders `files` and puts them back in
+  // place with AddMissingAt (ingest, FinishIngestReport).
+  std::vector<uint32_t> TakeMissing();
   // Rows held: files.size() plus the compact missing rows.
   size_t num_files() const { return files.size() + missing_entries_.size(); }
   // The compact missing rows (a part of num_files()).

@@ -185,6 +185,9 @@ int RunIngest(const Args& args, RunReport* report_out) {
   RunReport local_report;
   RunReport& report = report_out != nullptr ? *report_out : local_report;
   report.manifest = args.manifest;
+  // Files on no drive as manifest entries (4 B each), not FileResults: a
+  // large manifest against its first drive stays within the memory budget.
+  report.compact_missing = true;
   s = IngestDrives(fs, manifest, args.sources, args.dest, opt, iopt, &report);
   StampReport(args, labels, serials, &report);
   if (s3.client) {

@@ -110,6 +110,21 @@ void IngestLedger::AddFailure(size_t e, FileResult r) {
   report->files.push_back(std::move(r));
 }
 
+void IngestLedger::AddMissing(size_t e) {
+  if (!report->compact_missing) {
+    AddFailure(e, Result(e, -1, FileStatus::kMissing));
+    return;
+  }
+  report->AddMissing(&m, e);
+}
+
+void IngestLedger::Repaired(size_t e, int drive) {
+  auto it = failures_of.find(e);
+  if (it != failures_of.end()) {
+    for (size_t i : it->second) report->files[i].repaired_from = drive;
+  }
+}
+
 void IngestLedger::Conflict(size_t e, const std::string& why) {
   state[e] = EntryState::kRefused;
   FileResult r = Result(e, -1, FileStatus::kCorrupt);
@@ -126,11 +141,10 @@ void IngestLedger::Committed(size_t e, int drive, const ReadOutcome& o) {
   r.digests = o.digests;
   ok_entry.push_back(e);
   ok_results.push_back(std::move(r));
-  auto it = failures_of.find(e);
-  if (it != failures_of.end() && drive != dest_drive) {
-    for (size_t i : it->second) report->files[i].repaired_from = drive;
+  if (drive != dest_drive) {
+    Repaired(e, drive);
+    RepairCommitted(this, e, drive, o);
   }
-  if (drive != dest_drive) RepairCommitted(this, e, drive, o);
   auto bad = corrupt_chunks.find(e);
   if (bad != corrupt_chunks.end() && !o.chunks.empty()) {
     for (const auto& [row, chunks] : bad->second) {
@@ -153,10 +167,7 @@ void IngestLedger::DuplicateCommitted(size_t e, size_t p) {
   ok_entry.push_back(e);
   ok_results.push_back(std::move(r));
   // Its own copies failed: its bytes came from p's drive.
-  auto it = failures_of.find(e);
-  if (it != failures_of.end() && read_from[p] >= 0) {
-    for (size_t i : it->second) report->files[i].repaired_from = read_from[p];
-  }
+  if (read_from[p] >= 0) Repaired(e, read_from[p]);
 }
 
 void IngestLedger::CommittedElsewhere(size_t e) {

@@ -178,6 +178,15 @@ struct IngestLedger {
   // A copy of entry e failed: reported (repaired_from is filled if
   // another copy is committed).
   void AddFailure(size_t e, FileResult r);
+  // Entry e is on no drive: reported. With report->compact_missing, as a
+  // compact row of the report (its entry, 4 bytes: RunReport::AddMissing),
+  // not a FileResult with its failures_of and row_entry (about 300 bytes),
+  // so a large manifest against the first drive of a shipment stays within
+  // the memory budget. Such a row has no repaired_from: a path reported
+  // missing is never placed afterwards (its group's paths are all reported
+  // only when none has a copy to read, and a path whose placement failed
+  // is not placed again).
+  void AddMissing(size_t e);
   // Entry e is left as DEST has it: something else is under its name.
   void Conflict(size_t e, const std::string& why);
   // Entry e, read from `drive` (dest_drive: checked in place), is
@@ -195,6 +204,8 @@ struct IngestLedger {
 
  private:
   const ScannedFile* SourceFile(size_t e, int drive) const;
+  // Entry e's failures came right after all from `drive`.
+  void Repaired(size_t e, int drive);
 };
 
 // Sets f->named to what dest->Stat says of f's file under its final name,

@@ -29,7 +29,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
 
 namespace valise {
 
@@ -100,16 +99,62 @@ void NoteRechecks(const Rechecks& n, RunReport* report) {
   }
 }
 
-// What identifies a content: its size and every manifest digest.
-std::vector<uint8_t> ContentKey(const Manifest& m, size_t e) {
-  std::vector<uint8_t> key(8);
-  const uint64_t size = m.file_size(e);
-  memcpy(key.data(), &size, 8);
-  for (DigestType t : m.digests().Types()) {
-    Digest d = m.digest(e, t);
-    key.insert(key.end(), d.bytes.begin(), d.bytes.begin() + d.size);
+// What identifies a content: its size and every manifest digest. Orders
+// entries by it (-1, 0, 1), in place in the manifest.
+int CompareContent(const Manifest& m, const std::vector<DigestType>& types,
+                   size_t a, size_t b) {
+  if (m.file_size(a) != m.file_size(b)) {
+    return m.file_size(a) < m.file_size(b) ? -1 : 1;
   }
-  return key;
+  for (DigestType t : types) {
+    const int c =
+        memcmp(m.digest_data(a, t), m.digest_data(b, t), DigestSize(t));
+    if (c != 0) return c;
+  }
+  return 0;
+}
+
+// Makes the groups of paths sharing a content among `shared` (entries in
+// manifest order, each kDuplicate if it was to be read): a content held
+// by two paths or more is a group, numbered in the manifest order of its
+// first path, its paths in manifest order; a path alone with its content
+// is no group (it is read as any other: kTodo again). Sorts indices (4
+// bytes a path), compares in place: no copy of a key per path.
+void GroupByContent(const std::vector<uint32_t>& shared, IngestLedger* ledger) {
+  IngestLedger& l = *ledger;
+  const std::vector<DigestType> types = l.m.digests().Types();
+  std::vector<uint32_t> by_content = shared;
+  std::sort(by_content.begin(), by_content.end(), [&](uint32_t a, uint32_t b) {
+    const int c = CompareContent(l.m, types, a, b);
+    return c != 0 ? c < 0 : a < b;
+  });
+  // Runs of one content, as [first, last) in by_content, ordered by their
+  // first path.
+  std::vector<std::pair<uint32_t, uint32_t>> runs;
+  for (size_t i = 0; i < by_content.size();) {
+    size_t j = i + 1;
+    while (j < by_content.size() &&
+           CompareContent(l.m, types, by_content[i], by_content[j]) == 0) {
+      ++j;
+    }
+    if (j - i >= 2) runs.emplace_back(i, j);
+    i = j;
+  }
+  std::sort(runs.begin(), runs.end(), [&](const auto& a, const auto& b) {
+    return by_content[a.first] < by_content[b.first];
+  });
+  for (const auto& [first, last] : runs) {
+    l.groups.emplace_back(by_content.begin() + first,
+                          by_content.begin() + last);
+    for (size_t e : l.groups.back()) {
+      l.group[e] = static_cast<int64_t>(l.groups.size() - 1);
+    }
+  }
+  for (uint32_t e : shared) {
+    if (l.group[e] < 0 && l.state[e] == EntryState::kDuplicate) {
+      l.state[e] = EntryState::kTodo;
+    }
+  }
 }
 
 // True if a drive holds entry e with its manifest size.
@@ -134,7 +179,7 @@ void PlanIngest(Destination* dest, const JournaledFiles& journaled,
   const int num_drives = static_cast<int>(l.scans.size());
   l.dest_drive = num_drives;
   l.candidates.resize(n);
-  std::map<std::vector<uint8_t>, size_t> group_of_content;
+  std::vector<uint32_t> shared;  // candidates for a group, manifest order
   std::vector<size_t> order;
   Rechecks rechecks;
   for (size_t e = 0; e < n; ++e) {
@@ -186,18 +231,23 @@ void PlanIngest(Destination* dest, const JournaledFiles& journaled,
     // too: it is a source of its content). Its members wait for the one
     // chosen below to be read.
     if (l.dedup != DedupPolicy::kCopy && m.file_size(e) > 0) {
-      auto [it, fresh] =
-          group_of_content.emplace(ContentKey(m, e), l.groups.size());
-      if (fresh) l.groups.emplace_back();
-      l.groups[it->second].push_back(e);
-      l.group[e] = static_cast<int64_t>(it->second);
+      shared.push_back(static_cast<uint32_t>(e));
       if (l.state[e] == EntryState::kTodo) l.state[e] = EntryState::kDuplicate;
       continue;
     }
     if (l.state[e] == EntryState::kTodo) order.push_back(e);
   }
   NoteRechecks(rechecks, l.report);
-  for (const std::vector<size_t>& g : l.groups) NextReaders(l, g, &order);
+  GroupByContent(shared, ledger);
+  // In the manifest order of each group's first path, as the paths alone.
+  for (uint32_t e : shared) {
+    if (l.group[e] < 0) {
+      if (l.state[e] == EntryState::kTodo) order.push_back(e);
+    } else if (l.groups[l.group[e]][0] == e) {
+      NextReaders(l, l.groups[l.group[e]], &order);
+    }
+  }
+  std::vector<uint32_t>().swap(shared);
   // Largest first, each to the drive with the fewest bytes so far: the
   // drives finish together.
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -252,7 +302,7 @@ void ChooseCopies(size_t e, std::vector<uint64_t>* assigned,
   if (c.empty()) {
     if (l.match.num_copies(e) == 0) {
       l.state[e] = EntryState::kMissing;
-      l.AddFailure(e, l.Result(e, -1, FileStatus::kMissing));
+      l.AddMissing(e);
     } else {
       l.state[e] = EntryState::kFailed;
     }

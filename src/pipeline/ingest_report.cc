@@ -84,6 +84,24 @@ void SortByEntry(const std::vector<size_t>& entry,
   *rows = std::move(sorted);
 }
 
+// Sorts the problem rows (SortByEntry) and puts the compact missing rows
+// back among them, in their place by entry: a file on no drive is found
+// before any reading, so its key is its entry (RowKey).
+void PlaceRowsFoundBeforeReading(IngestLedger* ledger) {
+  IngestLedger& l = *ledger;
+  RunReport* report = l.report;
+  std::vector<uint32_t> missing = report->TakeMissing();
+  SortByEntry(l.row_entry, &report->files);
+  std::sort(l.row_entry.begin(), l.row_entry.end());
+  std::sort(missing.begin(), missing.end());
+  for (uint32_t e : missing) {
+    const size_t before =
+        std::upper_bound(l.row_entry.begin(), l.row_entry.end(), size_t{e}) -
+        l.row_entry.begin();
+    report->AddMissingAt(&l.m, e, before);
+  }
+}
+
 }  // namespace
 
 void FinishIngestReport(const Status& s, IngestLedger* ledger) {
@@ -117,7 +135,7 @@ void FinishIngestReport(const Status& s, IngestLedger* ledger) {
   // (files on no drive), then those found by reading, each in manifest
   // order (a file's copies in the order they were tried); the extra
   // files; the skipped entries; then, ingest's own, the files committed.
-  SortByEntry(l.row_entry, &report->files);
+  PlaceRowsFoundBeforeReading(ledger);
   for (FileResult& r : l.match.extra) report->files.push_back(std::move(r));
   for (DriveScan& scan : l.scans) {
     for (FileResult& r : scan.skipped) report->files.push_back(std::move(r));

@@ -103,13 +103,25 @@ int RunReport::ExitCode() const {
 }
 
 void RunReport::AddMissing(const Manifest* manifest, size_t entry) {
+  AddMissingAt(manifest, entry, files.size());
+}
+
+void RunReport::AddMissingAt(const Manifest* manifest, size_t entry,
+                             size_t before) {
   missing_manifest_ = manifest;
   // Entries are below UINT32_MAX: Manifest::Finish refuses more.
   missing_entries_.push_back(static_cast<uint32_t>(entry));
-  if (missing_runs_.empty() || missing_runs_.back().before != files.size()) {
-    missing_runs_.push_back(MissingRun{files.size(), 0});
+  if (missing_runs_.empty() || missing_runs_.back().before != before) {
+    missing_runs_.push_back(MissingRun{before, 0});
   }
   ++missing_runs_.back().count;
+}
+
+std::vector<uint32_t> RunReport::TakeMissing() {
+  std::vector<uint32_t> out = std::move(missing_entries_);
+  missing_entries_.clear();
+  missing_runs_.clear();
+  return out;
 }
 
 void RunReport::ForEachFile(
