@@ -9,8 +9,9 @@
 //   - x-amz-content-sha256 against the body received (400
 //     XAmzContentSHA256Mismatch) and Content-MD5 (400 BadDigest; a
 //     malformed one InvalidDigest). Stricter than RGW on purpose: a
-//     PutObject or UploadPart without Content-MD5 is refused (400
-//     InvalidRequest), since valise always sends one;
+//     PutObject or UploadPart with neither a signed payload SHA-256 nor
+//     a Content-MD5 is refused (400 InvalidRequest), since valise always
+//     sends a digest the store checks;
 //   - at completion: parts in ascending order (InvalidPartOrder), each
 //     uploaded with the ETag given (InvalidPart), every part but the last
 //     at least min_part_size (EntityTooSmall); the object's ETag is the
@@ -89,6 +90,13 @@ struct FakeS3Counters {
   uint64_t errors_in_200 = 0;
   uint64_t lost_answers = 0;
   uint64_t refused = 0;  // while unavailable, or from a killed client
+  // Bodies that passed the store's digest checks: single PUTs and parts,
+  // and of those, how many carried a Content-MD5 beside the signed
+  // SHA-256.
+  uint64_t puts = 0;
+  uint64_t puts_with_md5 = 0;
+  uint64_t parts = 0;
+  uint64_t parts_with_md5 = 0;
 };
 
 class FakeS3Store {

@@ -192,8 +192,14 @@ struct S3Buffer {
 // sends it returns (retries send it again).
 struct S3Payload {
   std::vector<S3Buffer> pieces;
-  Digest md5;     // DigestType::kMd5 of the bytes: Content-MD5
-  Digest sha256;  // DigestType::kSha256 of the bytes: x-amz-content-sha256
+  // DigestType::kSha256 of the bytes: the signed x-amz-content-sha256,
+  // which the store checks (XAmzContentSHA256Mismatch). Required.
+  Digest sha256;
+  // DigestType::kMd5 of the bytes, sent as Content-MD5 (BadDigest) when
+  // set. Optional: a second check of the same bytes, at the cost of an MD5
+  // pass over them; PutObject uses it to recognise its own object after a
+  // lost answer (a single PUT's ETag is its MD5).
+  Digest md5;
   uint64_t size() const;
 };
 

@@ -1,6 +1,6 @@
 // The S3 destination's requests and what must happen before each: a part
-// of a multipart upload needs its Content-MD5 and payload SHA-256 (from
-// the verified buffers) before it can be sent. Two stages, each on its own
+// of a multipart upload needs its payload SHA-256 (from the verified
+// buffers) before it can be sent. Two stages, each on its own
 // threads:
 //
 //   digest threads (one per core): compute a part's digests;

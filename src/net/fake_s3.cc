@@ -387,7 +387,7 @@ bool FakeS3Store::Impl::CheckBody(const HttpRequest& req, const Target& t,
   }
   std::string md5 = t.Header("content-md5");
   if (md5.empty()) {
-    if (!need_md5) return true;
+    if (!need_md5 || sha != "UNSIGNED-PAYLOAD") return true;
     Fail(resp, 400, "InvalidRequest",
          "Missing required header for this request: Content-MD5 (the fake "
          "store requires it)",
@@ -425,6 +425,16 @@ bool FakeS3Store::Impl::Apply(const HttpRequest& req, const Target& t,
   const bool plain_write =
       req.method == "PUT" && t.Header("x-amz-copy-source").empty();
   if (!CheckBody(req, t, plain_write, resp)) return false;
+  if (plain_write && !t.key.empty()) {
+    const bool md5 = !t.Header("content-md5").empty();
+    if (t.Has("partNumber")) {
+      ++counters_.parts;
+      counters_.parts_with_md5 += md5;
+    } else {
+      ++counters_.puts;
+      counters_.puts_with_md5 += md5;
+    }
+  }
   Bucket* b = FindBucket(req, t, resp);
   if (b == nullptr) return false;
   const std::string& m = req.method;

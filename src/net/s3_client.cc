@@ -390,10 +390,13 @@ Status S3ClientImpl::Execute(const Call& call, HttpResponse* resp,
 
 Status S3ClientImpl::CheckPayload(const Call& call,
                                   const S3Payload& payload) const {
-  if (payload.md5.type != DigestType::kMd5 || payload.md5.size != 16 ||
-      payload.sha256.type != DigestType::kSha256 || payload.sha256.size != 32) {
-    return Status::InvalidArgument(What(call),
-                                   "the payload lacks its MD5 or SHA-256");
+  const bool md5_ok =
+      payload.md5.size == 0 ||
+      (payload.md5.type == DigestType::kMd5 && payload.md5.size == 16);
+  if (!md5_ok || payload.sha256.type != DigestType::kSha256 ||
+      payload.sha256.size != 32) {
+    return Status::InvalidArgument(
+        What(call), "the payload lacks its SHA-256 (or has a malformed MD5)");
   }
   return Status::OK();
 }
@@ -419,8 +422,11 @@ void S3ClientImpl::AddMetadata(const S3Metadata& metadata, Call* call) {
 void S3ClientImpl::SetPayload(const S3Payload& payload, Call* call) {
   call->body = payload.pieces;
   call->payload_sha256 = payload.sha256.Hex();
-  call->headers.emplace_back(
-      "Content-MD5", Base64Encode(payload.md5.bytes.data(), payload.md5.size));
+  if (payload.md5.size != 0) {
+    call->headers.emplace_back(
+        "Content-MD5",
+        Base64Encode(payload.md5.bytes.data(), payload.md5.size));
+  }
 }
 
 Status S3ClientImpl::HeadBucket(const std::string& bucket) {
@@ -533,7 +539,8 @@ Status S3ClientImpl::PutObject(const std::string& bucket,
   if (s.http_status() == 412 && info.earlier_maybe_applied) {
     // Lost answer? The key exists now: it is ours if it holds our bytes.
     S3ObjectInfo head;
-    if (HeadObject(bucket, key, &head).ok() && head.etag == payload.md5.Hex()) {
+    if (payload.md5.size != 0 && HeadObject(bucket, key, &head).ok() &&
+        head.etag == payload.md5.Hex()) {
       result->etag = head.etag;
       result->request_id = head.request_id;
       return Status::OK();

@@ -200,6 +200,26 @@ TEST(S3Destination, IngestThenVerify) {
   EXPECT_LT(client->stats().bytes_uploaded - uploaded, 4096u);
 }
 
+// Goal: a part carries the signed payload SHA-256 only, which the store
+// checks, not a Content-MD5 too (an MD5 pass over every byte, as costly as
+// the SHA-256, for a second check of the same bytes); a single PUT keeps
+// its Content-MD5, by which it knows its own object after a lost answer.
+TEST(S3Destination, PartsCarryTheSignedSha256Only) {
+  Dataset d;
+  AddStandardFiles(&d);
+  Manifest m = d.MakeManifest();
+  auto client = d.store.NewClient();
+  RunReport r;
+  ASSERT_VALISE_OK(d.Ingest(m, client.get(), &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  d.CheckStore({});
+  FakeS3Counters c = d.store.counters();
+  EXPECT_GT(c.parts, 0u);
+  EXPECT_EQ(c.parts_with_md5, 0u);
+  EXPECT_GT(c.puts, 0u);
+  EXPECT_EQ(c.puts_with_md5, c.puts);
+}
+
 // Goal: the report calls a duplicate placed in the store what it is, a
 // "server-side copy of" the first path (not "reflink of", a file system's
 // word), and so does its dedup note.

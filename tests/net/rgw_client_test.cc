@@ -207,7 +207,8 @@ TEST_F(RgwS3Client, ListObjects) {
 
 // Goal: the store checks the digests the client sends: a wrong Content-MD5
 // is BadDigest, a wrong payload SHA-256 XAmzContentSHA256Mismatch (for a
-// PUT and for a part), and nothing is stored.
+// PUT and for a part, with or without a Content-MD5 beside it), and
+// nothing is stored.
 TEST_F(RgwS3Client, WrongDigestsRefused) {
   std::string data = test::RandomBytes(70000, 4);
   S3Payload bad_md5 = PayloadOf(data);
@@ -232,6 +233,11 @@ TEST_F(RgwS3Client, WrongDigestsRefused) {
   s = client_->UploadPart(bucket_, "bad/part", id, 1, bad_md5, &w);
   EXPECT_EQ(s.service_code(), "BadDigest") << s.ToString();
   s = client_->UploadPart(bucket_, "bad/part", id, 1, bad_sha, &w);
+  EXPECT_EQ(s.service_code(), "XAmzContentSHA256Mismatch") << s.ToString();
+  // A part with the SHA-256 alone (as ingest sends them) is checked too.
+  S3Payload sha_only = bad_sha;
+  sha_only.md5 = Digest();
+  s = client_->UploadPart(bucket_, "bad/part", id, 1, sha_only, &w);
   EXPECT_EQ(s.service_code(), "XAmzContentSHA256Mismatch") << s.ToString();
   S3ListPartsResult lp;
   ASSERT_VALISE_OK(client_->ListParts(bucket_, "bad/part", id, 0, &lp));
