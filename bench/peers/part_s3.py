@@ -47,6 +47,7 @@ MiB = 1 << 20
 CLUSTER = os.path.join(REPO, "tests", "support", "ceph_cluster.sh")
 DATA_POOL = "default.rgw.buckets.data"
 LIMIT_JOBS = 16
+ADMIN_TIMEOUT = 120
 
 
 def add_arguments(p):
@@ -101,7 +102,16 @@ class Cluster:
         return False
 
     def run(self, argv, **kw):
-        return subprocess.run(argv, env=self.env, **kw)
+        """Runs an admin or client command against the cluster. It is
+        given up after ADMIN_TIMEOUT s (radosgw-admin once hung for 17
+        minutes on a machine at load 40): a check that cannot answer
+        fails that run's result, it does not stop the whole part."""
+        kw.setdefault("timeout", ADMIN_TIMEOUT)
+        try:
+            return subprocess.run(argv, env=self.env, **kw)
+        except subprocess.TimeoutExpired:
+            log("gave up after %d s: %s" % (ADMIN_TIMEOUT, " ".join(argv)))
+            return subprocess.CompletedProcess(argv, 124, "", "timed out")
 
     def admin_json(self, *args):
         r = self.run(["radosgw-admin", "-c", self.conf] + list(args),
