@@ -104,7 +104,10 @@ struct BenchDrive {
   uint64_t files = 0;   // files available to read (largest first)
   bool direct = false;  // read with O_DIRECT
   BenchRate alone;      // this drive alone
-  BenchRate together;   // this drive's share while all are read at once
+  // This drive's share while all are read at once: its bytes over the
+  // whole of that measurement's time, so that the drives' rates add up to
+  // read_together's.
+  BenchRate together;
   std::vector<std::string> errors;  // open, read
 };
 
@@ -121,8 +124,12 @@ enum class BottleneckKind : uint8_t {
   kDrives,  // reading all drives at once (a shared bus, the I/O thread)
   kHash,    // hashing on every core
   kDest,    // writing to DEST
+  // the whole pipeline, measured, slower than every stage apart (the
+  // stages contend for the cores, the memory bus or the I/O thread)
+  kPipeline,
 };
-// "none", "drive", "drives", "hash", "dest": also the JSON values.
+// "none", "drive", "drives", "hash", "dest", "pipeline": also the JSON
+// values.
 const char* BottleneckKindName(BottleneckKind kind);
 
 struct BenchReport {
@@ -169,12 +176,22 @@ struct BenchReport {
   double limit_drives = 0;
   double limit_hash = 0;
   double limit_dest = 0;
-  double predicted_rate = 0;  // the smallest limit
+  // The smallest limit of the stages apart, or the whole pipeline's
+  // measured rate when that is lower (and measured on enough data).
+  double predicted_rate = 0;
+  double model_rate = 0;  // the smallest limit of the stages apart
   BottleneckKind bottleneck = BottleneckKind::kNone;
   std::string bottleneck_subject;  // the drive, "all drives", "sha256+...",
                                    // DEST
   double bottleneck_rate = 0;      // the subject's own rate
   std::string bottleneck_text;     // "bottleneck: drive ... limits ..."
+  // One concrete step against the bottleneck: "next: more drives per
+  // host ...".
+  std::string remedy;
+  // Measurements not to be trusted, each saying which and why: one that
+  // ran out of data within kBenchMinTrustedSeconds, a hash rate lower on
+  // every core than on one (other work is using the cores).
+  std::vector<std::string> untrusted;
 
   std::string manifest;
   uint64_t manifest_files = 0;
@@ -196,8 +213,12 @@ struct BenchReport {
 Status RunBench(FileSystem* fs, const BenchOptions& options,
                 BenchReport* report);
 
-// Fills the model fields (limits, predicted rate, bottleneck, predicted
-// time) from the measured ones. RunBench calls it; exposed for tests.
+// A measurement shorter than this (its data ran out) is not trusted.
+inline constexpr double kBenchMinTrustedSeconds = 1.0;
+
+// Fills the model fields (limits, predicted rate, bottleneck, remedy,
+// untrusted measurements, predicted time) from the measured ones. RunBench
+// calls it; exposed for tests.
 void ComputeBottleneck(BenchReport* report);
 
 // The table for people, ending with the bottleneck line.

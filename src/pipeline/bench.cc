@@ -97,6 +97,8 @@ const char* BottleneckKindName(BottleneckKind kind) {
       return "hash";
     case BottleneckKind::kDest:
       return "dest";
+    case BottleneckKind::kPipeline:
+      return "pipeline";
   }
   return "?";
 }
@@ -871,6 +873,49 @@ std::string Rate(double bytes_per_second) {
 // ---------------------------------------------------------------------------
 // The model.
 
+namespace {
+
+// The measurements a figure should not be read from, each with why.
+std::vector<std::string> Untrusted(const BenchReport& r) {
+  std::vector<std::string> out;
+  auto too_short = [&](const std::string& what, const BenchRate& m) {
+    if (m.bytes > 0 && m.seconds < kBenchMinTrustedSeconds) {
+      out.push_back(fmt::format(
+          "{}: {} in {}: too little data for a rate (it ran out within {:g} "
+          "s); measure it with larger files",
+          what, HumanBytes(m.bytes), HumanDuration(m.seconds),
+          kBenchMinTrustedSeconds));
+    }
+  };
+  for (const BenchDrive& d : r.drives) {
+    too_short("drive " + EscapeReportPath(d.source) + " alone", d.alone);
+  }
+  if (r.drives.size() > 1) too_short("all drives at once", r.read_together);
+  for (const BenchHash& h : r.hashes) {
+    if (h.threads > 1 && h.rate_all > 0 && h.rate_all < h.rate_one) {
+      out.push_back(fmt::format(
+          "{} hashed {} on {} threads, less than on one ({}): other work is "
+          "using the cores, so every rate measured here is below this "
+          "host's",
+          DigestName(h.type), Rate(h.rate_all), h.threads, Rate(h.rate_one)));
+    }
+  }
+  if (r.has_pipeline) too_short("the whole pipeline", r.pipeline);
+  return out;
+}
+
+// What one hashing core gives ingest: sha256 and xxh128 in turn.
+double HashPerCore(const BenchReport& r) {
+  double sha = 0, xxh = 0;
+  for (const BenchHash& h : r.hashes) {
+    if (h.type == DigestType::kSha256) sha = h.rate_one;
+    if (h.type == DigestType::kXxh128) xxh = h.rate_one;
+  }
+  return sha > 0 && xxh > 0 ? 1.0 / (1.0 / sha + 1.0 / xxh) : 0;
+}
+
+}  // namespace
+
 void ComputeBottleneck(BenchReport* r) {
   // Drives: balanced planning gives each about the same bytes, so the
   // slowest alone sets the pace of all; reading them at once may be less.
@@ -916,6 +961,16 @@ void ComputeBottleneck(BenchReport* r) {
   consider(r->limit_drives, drive_kind);
   consider(r->limit_hash, BottleneckKind::kHash);
   consider(r->limit_dest, BottleneckKind::kDest);
+  r->model_rate = r->predicted_rate;
+  // The stages measured apart can only overestimate: when the whole
+  // pipeline, measured on enough data, is slower, it is the prediction.
+  const double whole = r->pipeline.rate();
+  if (r->has_pipeline && whole > 0 &&
+      r->pipeline.seconds >= kBenchMinTrustedSeconds &&
+      (r->predicted_rate == 0 || whole < r->predicted_rate)) {
+    r->predicted_rate = whole;
+    r->bottleneck = BottleneckKind::kPipeline;
+  }
 
   const std::string limit = Rate(r->predicted_rate);
   switch (r->bottleneck) {
@@ -923,6 +978,7 @@ void ComputeBottleneck(BenchReport* r) {
       r->bottleneck_subject.clear();
       r->bottleneck_rate = 0;
       r->bottleneck_text = "bottleneck: unknown (nothing could be measured)";
+      r->remedy = "next: see the errors above";
       break;
     case BottleneckKind::kDrive:
       r->bottleneck_subject = slowest->source;
@@ -933,6 +989,11 @@ void ComputeBottleneck(BenchReport* r) {
       if (usable > 1) {
         r->bottleneck_text += fmt::format(" ({} drives)", usable);
       }
+      r->remedy = fmt::format(
+          "next: more drives at once on this host: each adds about {}, as "
+          "the host is not the limit yet (an SSD or an array may also read "
+          "faster with a higher --depth)",
+          Rate(r->bottleneck_rate));
       break;
     case BottleneckKind::kDrives:
       r->bottleneck_subject = "all drives";
@@ -943,6 +1004,9 @@ void ComputeBottleneck(BenchReport* r) {
           usable, Rate(r->bottleneck_rate), limit, usable,
           Rate(slowest->alone.rate()),
           Rate(double(usable) * slowest->alone.rate()));
+      r->remedy =
+          "next: spread the drives over more controllers or more hosts: "
+          "this host reads them at once slower than apart";
       break;
     case BottleneckKind::kHash:
       r->bottleneck_subject = "sha256+xxh128";
@@ -951,6 +1015,11 @@ void ComputeBottleneck(BenchReport* r) {
           "bottleneck: hashing sha256+xxh128 on {} cores at {} limits the "
           "ingest to {}",
           r->hash_threads, Rate(r->bottleneck_rate), limit);
+      r->remedy = fmt::format(
+          "next: more hashing cores (each adds about {}): a host with more "
+          "cores{}",
+          Rate(HashPerCore(*r)),
+          usable > 0 ? ", or fewer drives per host" : "");
       break;
     case BottleneckKind::kDest:
       r->bottleneck_subject = r->dest;
@@ -958,8 +1027,26 @@ void ComputeBottleneck(BenchReport* r) {
       r->bottleneck_text = fmt::format(
           "bottleneck: DEST {} writing at {} limits the ingest to {}",
           EscapeReportPath(r->dest), Rate(r->bottleneck_rate), limit);
+      r->remedy = fmt::format(
+          "next: a faster DEST ({} allow{} {}), or DESTs on more hosts",
+          usable > 0 ? "the drives and hashing" : "hashing",
+          usable > 0 ? "" : "s",
+          Rate(std::min(r->limit_drives > 0 ? r->limit_drives : 1e18,
+                        r->limit_hash > 0 ? r->limit_hash : 1e18)));
+      break;
+    case BottleneckKind::kPipeline:
+      r->bottleneck_subject = "pipeline";
+      r->bottleneck_rate = whole;
+      r->bottleneck_text = fmt::format(
+          "bottleneck: the whole pipeline measured {}, below its slowest "
+          "stage apart ({}): the stages slow each other down on this host",
+          Rate(whole), Rate(r->model_rate));
+      r->remedy =
+          "next: more cores for the stages to share (hashing, the I/O "
+          "thread, DEST's writes), or fewer drives per host";
       break;
   }
+  r->untrusted = Untrusted(*r);
   r->predicted_seconds = r->manifest_bytes > 0 && r->predicted_rate > 0
                              ? double(r->manifest_bytes) / r->predicted_rate
                              : 0;
@@ -1018,6 +1105,12 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
   } else if (!o.dest.empty()) {
     FileInfo info;
     Status s = fs->Stat(o.dest, &info);
+    if (s.IsNotFound()) {
+      s = Status::NotFound(o.dest,
+                           "DEST does not exist: create it, or give the "
+                           "directory where the file system to stage onto "
+                           "is mounted");
+    }
     if (s.ok() && info.type != FileType::kDirectory) {
       s = Status::InvalidArgument(o.dest, "DEST is not a directory");
     }
@@ -1098,7 +1191,9 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
     size_t k = 0;
     for (size_t d = 0; d < plans.size(); ++d) {
       if (!plans[d].status.ok()) continue;
-      r.drives[d].together = res.rates[k];
+      // Over the whole measurement's time, so the drives add up to the
+      // total: a drive whose files ran out early read nothing after.
+      r.drives[d].together = BenchRate{res.rates[k].bytes, res.total.seconds};
       for (std::string& e : res.errors[k]) r.drives[d].errors.push_back(e);
       ++k;
     }
@@ -1276,7 +1371,9 @@ std::string FormatBenchJson(const BenchReport& r) {
                      : Json(EscapePath(r.bottleneck_subject));
   b["rate_bytes_per_s"] = RateOrNull(r.bottleneck_rate);
   b["text"] = r.bottleneck_text;
+  b["remedy"] = r.remedy;
   j["bottleneck"] = std::move(b);
+  j["model_rate_bytes_per_s"] = RateOrNull(r.model_rate);
   if (r.manifest_bytes > 0 || !r.manifest.empty()) {
     Json mj;
     mj["path"] = EscapePath(r.manifest);
@@ -1289,6 +1386,7 @@ std::string FormatBenchJson(const BenchReport& r) {
     j["manifest"] = nullptr;
   }
   j["notes"] = r.notes;
+  j["untrusted"] = r.untrusted;
   // Free text may hold bytes that are not UTF-8: replaced, never thrown.
   return j.dump(2, ' ', false, Json::error_handler_t::replace);
 }
@@ -1398,7 +1496,10 @@ std::string FormatBenchTable(const BenchReport& r) {
   if (r.has_dest) limits += ", dest " + Rate(r.limit_dest);
   out += limits + "\n";
   out += "  predicted ingest rate: " + Rate(r.predicted_rate);
-  if (r.has_pipeline && r.pipeline.bytes > 0) {
+  if (r.bottleneck == BottleneckKind::kPipeline) {
+    out += " (the whole pipeline, measured; the stages apart allow " +
+           Rate(r.model_rate) + ")";
+  } else if (r.has_pipeline && r.pipeline.bytes > 0) {
     out += " (the whole pipeline measured " + Rate(r.pipeline.rate()) + ")";
   }
   out += "\n";
@@ -1414,7 +1515,11 @@ std::string FormatBenchTable(const BenchReport& r) {
   for (const std::string& n : r.notes) {
     out += "note: " + EscapeReportText(n) + "\n";
   }
+  for (const std::string& u : r.untrusted) {
+    out += "untrusted: " + EscapeReportText(u) + "\n";
+  }
   out += r.bottleneck_text + "\n";
+  out += r.remedy + "\n";
   return out;
 }
 

@@ -73,18 +73,23 @@ positive "$(json "$R" get limits.hash)" "hash limit"
 positive "$(json "$R" get limits.dest)" "dest limit"
 positive "$(json "$R" get predicted_rate_bytes_per_s)" "predicted rate"
 kind=$(json "$R" get bottleneck.kind)
-[[ "$kind" =~ ^(drive|drives|hash|dest)$ ]] || fail "bottleneck kind '$kind'"
+[[ "$kind" =~ ^(drive|drives|hash|dest|pipeline)$ ]] ||
+  fail "bottleneck kind '$kind'"
 json "$R" get bottleneck.text >"$VALISE_WORK/bottleneck.txt"
 assert_matches "$VALISE_WORK/bottleneck.txt" \
-  '^bottleneck: .* limits the ingest to [0-9]+\.[0-9] MB/s'
+  '^bottleneck: .*(limits the ingest to|the whole pipeline measured) [0-9]+\.[0-9] MB/s'
+json "$R" get bottleneck.remedy >"$VALISE_WORK/remedy.txt"
+assert_matches "$VALISE_WORK/remedy.txt" '^next: '
 assert_eq "$before_dest" "$(dest_state)" "DEST after bench --json"
 
-log "the table ends with the bottleneck line; a loop device is read raw"
+log "the table ends with the bottleneck line and the step against it; a loop device is read raw"
 expect_exit 0 "$VALISE" bench "${DEV[A]}" "$B" -d "$DEST" --seconds 1
 assert_matches "$LAST_OUT" "^  ${DEV[A]} +block device "
-tail -n1 "$LAST_OUT" >"$VALISE_WORK/last-line.txt"
+tail -n2 "$LAST_OUT" | head -n1 >"$VALISE_WORK/last-line.txt"
 assert_matches "$VALISE_WORK/last-line.txt" \
-  '^bottleneck: .* limits the ingest to [0-9]+\.[0-9] MB/s'
+  '^bottleneck: .*(limits the ingest to|the whole pipeline measured) [0-9]+\.[0-9] MB/s'
+tail -n1 "$LAST_OUT" >"$VALISE_WORK/last-line.txt"
+assert_matches "$VALISE_WORK/last-line.txt" '^next: '
 assert_eq "$before_dest" "$(dest_state)" "DEST after bench"
 
 log "-m predicts the time to ingest the manifest's bytes"

@@ -226,6 +226,9 @@ TEST(Bench, MissingDestOrNoDriveIsTrouble) {
   Status st = RunBench(FileSystem::Default(), o, &r);
   EXPECT_TRUE(st.IsNotFound()) << st.ToString();
   EXPECT_NE(st.message().find("nowhere"), std::string::npos);
+  EXPECT_NE(st.message().find("DEST does not exist: create it"),
+            std::string::npos)
+      << st.ToString();
   EXPECT_FALSE(fsys::exists(s.tmp.path() + "/nowhere"));
 
   BenchOptions o2 = QuickOptions(s);
@@ -373,19 +376,33 @@ TEST(Bench, JsonSchemaIsStable) {
   r.started = "2026-11-28T22:00:00Z";
   r.chunk_size = kMiB;
   r.has_pipeline = true;
-  r.pipeline = BenchRate{123, 1.0};
+  r.pipeline = BenchRate{250000000, 1.0};  // faster than the model
   r.manifest = "m.vm";
   r.manifest_bytes = 1000;
   r.manifest_files = 3;
   r.drives[0].errors.push_back("bad\xff");  // not UTF-8: replaced, not thrown
   ComputeBottleneck(&r);
   json j = json::parse(FormatBenchJson(r));
-  EXPECT_EQ(Keys(j), (std::vector<std::string>{
-                         "schema", "version", "started", "seconds",
-                         "seconds_per_test", "chunk_size", "depth", "queue",
-                         "drives", "read_together", "hashes", "dest",
-                         "pipeline", "limits", "predicted_rate_bytes_per_s",
-                         "bottleneck", "manifest", "notes"}));
+  EXPECT_EQ(Keys(j), (std::vector<std::string>{"schema",
+                                               "version",
+                                               "started",
+                                               "seconds",
+                                               "seconds_per_test",
+                                               "chunk_size",
+                                               "depth",
+                                               "queue",
+                                               "drives",
+                                               "read_together",
+                                               "hashes",
+                                               "dest",
+                                               "pipeline",
+                                               "limits",
+                                               "predicted_rate_bytes_per_s",
+                                               "bottleneck",
+                                               "model_rate_bytes_per_s",
+                                               "manifest",
+                                               "notes",
+                                               "untrusted"}));
   EXPECT_EQ(j["schema"], "valise-bench/1");
   EXPECT_TRUE(j["depth"].is_null());
   ASSERT_EQ(j["drives"].size(), 2u);
@@ -413,7 +430,7 @@ TEST(Bench, JsonSchemaIsStable) {
   EXPECT_EQ(j["predicted_rate_bytes_per_s"], 200000000);
   EXPECT_EQ(Keys(j["bottleneck"]),
             (std::vector<std::string>{"kind", "subject", "rate_bytes_per_s",
-                                      "text"}));
+                                      "text", "remedy"}));
   EXPECT_EQ(j["bottleneck"]["kind"], "drive");
   EXPECT_EQ(j["bottleneck"]["subject"], "/mnt/slow");
   EXPECT_EQ(j["bottleneck"]["text"], r.bottleneck_text);
@@ -448,8 +465,98 @@ TEST(Bench, TableEndsWithBottleneck) {
   EXPECT_NE(t.find("predicted ingest time 10.0s"), std::string::npos) << t;
   ASSERT_FALSE(t.empty());
   EXPECT_EQ(t.back(), '\n');
-  std::string last = t.substr(t.rfind('\n', t.size() - 2) + 1);
-  EXPECT_EQ(last, r.bottleneck_text + "\n");
+  // The bottleneck, then the step against it.
+  EXPECT_EQ(t.substr(t.size() - r.bottleneck_text.size() - r.remedy.size() - 2),
+            r.bottleneck_text + "\n" + r.remedy + "\n");
+  EXPECT_EQ(r.remedy.rfind("next: more drives at once on this host: each "
+                           "adds about 100.0 MB/s",
+                           0),
+            0u)
+      << r.remedy;
+}
+
+// Goal: the whole pipeline, measured for long enough and slower than
+// every stage apart, is the prediction and the bottleneck (the model
+// alone promised more than an ingest gets); measured on too little data,
+// it is listed as untrusted and the model stands.
+TEST(Bench, SlowerWholePipelineIsThePrediction) {
+  BenchReport r = ModelReport(300e6, 100e6, 290e6, 1000e6, 10000e6, 500e6);
+  r.has_pipeline = true;
+  r.pipeline = BenchRate{uint64_t(60e6), 2.0};  // 30 MB/s over 2 s
+  r.manifest_bytes = 300'000'000;
+  ComputeBottleneck(&r);
+  EXPECT_EQ(r.bottleneck, BottleneckKind::kPipeline);
+  EXPECT_DOUBLE_EQ(r.predicted_rate, 30e6);
+  EXPECT_DOUBLE_EQ(r.model_rate, 200e6);
+  EXPECT_DOUBLE_EQ(r.predicted_seconds, 10.0);
+  EXPECT_EQ(r.bottleneck_text,
+            "bottleneck: the whole pipeline measured 30.0 MB/s, below its "
+            "slowest stage apart (200.0 MB/s): the stages slow each other "
+            "down on this host");
+  EXPECT_EQ(r.remedy.rfind("next: more cores", 0), 0u) << r.remedy;
+  EXPECT_TRUE(r.untrusted.empty());
+  EXPECT_NE(FormatBenchTable(r).find("predicted ingest rate: 30.0 MB/s (the "
+                                     "whole pipeline, measured; the stages "
+                                     "apart allow 200.0 MB/s)"),
+            std::string::npos)
+      << FormatBenchTable(r);
+
+  r.pipeline = BenchRate{uint64_t(3e6), 0.1};  // ran out of data
+  ComputeBottleneck(&r);
+  EXPECT_EQ(r.bottleneck, BottleneckKind::kDrive);
+  EXPECT_DOUBLE_EQ(r.predicted_rate, 200e6);
+  ASSERT_EQ(r.untrusted.size(), 1u);
+  EXPECT_EQ(r.untrusted[0].rfind("the whole pipeline: ", 0), 0u)
+      << r.untrusted[0];
+}
+
+// Goal: every bottleneck comes with one concrete step against it.
+TEST(Bench, EveryBottleneckHasARemedy) {
+  struct Case {
+    BenchReport r;
+    BottleneckKind kind;
+    const char* starts;
+  };
+  std::vector<Case> cases = {
+      {ModelReport(300e6, 100e6, 290e6, 1000e6, 10000e6, 500e6),
+       BottleneckKind::kDrive, "next: more drives at once"},
+      {ModelReport(300e6, 100e6, 150e6, 1000e6, 10000e6, 500e6),
+       BottleneckKind::kDrives, "next: spread the drives over more"},
+      {ModelReport(300e6, 100e6, 290e6, 100e6, 100e6, 500e6),
+       BottleneckKind::kHash,
+       "next: more hashing cores (each adds about "
+       "25.0 MB/s)"},
+      {ModelReport(300e6, 100e6, 290e6, 1000e6, 10000e6, 50e6),
+       BottleneckKind::kDest,
+       "next: a faster DEST (the drives and hashing "
+       "allow 200.0 MB/s)"},
+      {BenchReport{}, BottleneckKind::kNone, "next: see the errors above"},
+  };
+  for (Case& c : cases) {
+    ComputeBottleneck(&c.r);
+    EXPECT_EQ(c.r.bottleneck, c.kind) << c.r.bottleneck_text;
+    EXPECT_EQ(c.r.remedy.rfind(c.starts, 0), 0u) << c.r.remedy;
+  }
+}
+
+// Goal: a digest slower on every core than on one, and a drive whose data
+// ran out within a second, are listed as measurements not to trust.
+TEST(Bench, UntrustworthyMeasurementsAreFlagged) {
+  BenchReport r = ModelReport(300e6, 100e6, 290e6, 1000e6, 10000e6, 500e6);
+  r.drives[1].alone = BenchRate{uint64_t(320 * 1024), 0.02};
+  r.hashes.push_back(BenchHash{DigestType::kMd5, 265e6, 193e6, 2});
+  ComputeBottleneck(&r);
+  ASSERT_EQ(r.untrusted.size(), 2u);
+  EXPECT_EQ(r.untrusted[0].rfind("drive /mnt/slow alone: 320.0 KiB in ", 0), 0u)
+      << r.untrusted[0];
+  EXPECT_NE(r.untrusted[0].find("too little data"), std::string::npos);
+  EXPECT_EQ(r.untrusted[1].rfind("md5 hashed 193.0 MB/s on 2 threads, less "
+                                 "than on one (265.0 MB/s)",
+                                 0),
+            0u)
+      << r.untrusted[1];
+  std::string t = FormatBenchTable(r);
+  EXPECT_NE(t.find("untrusted: md5 hashed"), std::string::npos) << t;
 }
 
 }  // namespace
