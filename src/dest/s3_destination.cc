@@ -571,9 +571,9 @@ class S3Destination final : public Destination {
     // The marker first: an upload of this host is never unmarked.
     const std::string& key = f->key;
     S3WriteResult w;
-    Status s = client_->PutObject(url_.bucket, MarkerKey(key),
-                                  PayloadOf({{key.data(), key.size()}}), {},
-                                  false, &w);
+    Status s = client_->PutObject(
+        url_.bucket, MarkerKey(key),
+        PayloadOf({{key.data(), key.size()}}, WithMd5::kYes), {}, false, &w);
     if (!s.ok()) {
       f->error = s;
       return s;
