@@ -418,7 +418,11 @@ Status PackState::Finish(FileSystem* fs, const std::string& manifest_path,
   chunks_.reset();
   parity_.reset();
   journal_.reset();
-  // 1. The sidecars into place (a rerun finds them moved already).
+  // 1. The sidecars into place (a rerun finds them moved already). Their
+  // names in the state directory are made durable first: a crash between
+  // a rename and the sync after it puts the sidecar back where it was,
+  // and that entry must have been durable for the rerun to find it there.
+  VALISE_RETURN_IF_ERROR(parent_->SyncDir(base));
   for (std::string_view name : {kChunkIndexSidecar, kParitySidecar}) {
     FileInfo info;
     const std::string from = base + "/" + std::string(name);
