@@ -65,8 +65,8 @@ done < <(
       ldd "$VALISE" | awk -v n="$soname" '$1 == n && $2 == "=>" { print $3 }'
     done
 )
-# (xxHash is compiled in, XXH_INLINE_ALL: no libxxhash0.)
-for pkg in liburing2 libssl3 libisal2 libfmt9; do
+# (libxxhash0: XXH3's run-time dispatch, src/util/digest.cc.)
+for pkg in liburing2 libssl3 libisal2 libfmt9 libxxhash0; do
   [[ "$depends" == *"$pkg"* ]] || fail "Depends lacks $pkg: $depends"
 done
 
