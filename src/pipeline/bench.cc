@@ -904,12 +904,15 @@ std::vector<std::string> Untrusted(const BenchReport& r) {
   return out;
 }
 
-// What one hashing core gives ingest: sha256 and xxh128 in turn.
-double HashPerCore(const BenchReport& r) {
+// What hashing gives ingest: it computes sha256 and xxh128 over every
+// byte, one after the other, so their times per byte add up. `rate` is
+// &BenchHash::rate_one (one core) or &BenchHash::rate_all (every core);
+// 0 when either digest was not measured.
+double DefaultDigestsRate(const BenchReport& r, double BenchHash::*rate) {
   double sha = 0, xxh = 0;
   for (const BenchHash& h : r.hashes) {
-    if (h.type == DigestType::kSha256) sha = h.rate_one;
-    if (h.type == DigestType::kXxh128) xxh = h.rate_one;
+    if (h.type == DigestType::kSha256) sha = h.*rate;
+    if (h.type == DigestType::kXxh128) xxh = h.*rate;
   }
   return sha > 0 && xxh > 0 ? 1.0 / (1.0 / sha + 1.0 / xxh) : 0;
 }
@@ -939,14 +942,7 @@ void ComputeBottleneck(BenchReport* r) {
       drive_kind = BottleneckKind::kDrives;
     }
   }
-  // Hash: ingest computes sha256 and xxh128 over every byte, one after the
-  // other, so their times per byte add up.
-  double sha = 0, xxh = 0;
-  for (const BenchHash& h : r->hashes) {
-    if (h.type == DigestType::kSha256) sha = h.rate_all;
-    if (h.type == DigestType::kXxh128) xxh = h.rate_all;
-  }
-  r->limit_hash = sha > 0 && xxh > 0 ? 1.0 / (1.0 / sha + 1.0 / xxh) : 0;
+  r->limit_hash = DefaultDigestsRate(*r, &BenchHash::rate_all);
   r->limit_dest = r->has_dest ? r->dest_write.rate() : 0;
 
   r->predicted_rate = 0;
@@ -1018,7 +1014,7 @@ void ComputeBottleneck(BenchReport* r) {
       r->remedy = fmt::format(
           "next: more hashing cores (each adds about {}): a host with more "
           "cores{}",
-          Rate(HashPerCore(*r)),
+          Rate(DefaultDigestsRate(*r, &BenchHash::rate_one)),
           usable > 0 ? ", or fewer drives per host" : "");
       break;
     case BottleneckKind::kDest:
