@@ -66,7 +66,9 @@
 namespace valise {
 
 class BufferPool;
+class ChunkIndexV2;
 class IoEngine;
+struct RunReport;
 struct Transfer;
 
 // What a destination can do, known once it is open.
@@ -121,6 +123,15 @@ struct StageRequest {
   // core checked some of its chunks and gives the writer only the others,
   // at their offsets. Default: false.
   bool repair = false;
+  // Signed chunk digests (issue 15): when the core decides by them (the
+  // manifest's signature checked, ChunkVerdict), the chunk index and the
+  // file's entry in it. Every chunk the writer is given is compared with
+  // its digest by the core as it is read, and the file is committed only
+  // if all matched; a store may sign a request that carries exactly one
+  // chunk with that chunk's digest (it then refuses any other bytes)
+  // instead of hashing the bytes again. Default: none.
+  const ChunkIndexV2* signed_chunks = nullptr;
+  size_t entry = 0;
 };
 
 // One file on its way to a final name: made by Stage, Duplicate or Adopt,
@@ -345,6 +356,11 @@ class Destination {
   // (an upload aborted). A file made by Adopt or a hard link is left where
   // it is.
   virtual void Discard(std::unique_ptr<StagedFile> file) = 0;
+
+  // Adds to the run's report what only the destination knows (an object
+  // store: how its parts were signed). Ingest thread, once the passes are
+  // done. Default: nothing.
+  virtual void Tally(RunReport* report) const { (void)report; }
 
   // Removes every temporary this destination made, or an earlier run left
   // (best effort: what remains is removed by the next Open), except the

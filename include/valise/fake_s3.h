@@ -97,6 +97,20 @@ struct FakeS3Counters {
   uint64_t puts_with_md5 = 0;
   uint64_t parts = 0;
   uint64_t parts_with_md5 = 0;
+  // Bodies refused because their signed x-amz-content-sha256 was not
+  // their SHA-256 (400 XAmzContentSHA256Mismatch).
+  uint64_t sha256_refused = 0;
+  // UploadPartCopy requests applied, and the bytes they copied.
+  uint64_t part_copies = 0;
+  uint64_t part_copy_bytes = 0;
+};
+
+// A part the store accepted (UploadPart with a body): its key, number and
+// the signed x-amz-content-sha256 it carried (hex).
+struct FakeS3PartSeen {
+  std::string key;
+  int number = 0;
+  std::string sha256;
 };
 
 class FakeS3Store {
@@ -129,6 +143,8 @@ class FakeS3Store {
   std::vector<std::pair<std::string, std::string>> Uploads(
       const std::string& bucket) const;
   FakeS3Counters counters() const;
+  // Every part accepted with a body, in order.
+  std::vector<FakeS3PartSeen> parts_seen() const;
   // One line per injected fault, in order: "17 PUT /b/k?partNumber=2...:
   // reset" (the request's number, its target, the fault).
   std::vector<std::string> fault_log() const;

@@ -44,6 +44,7 @@
 // real one keeps one connection per concurrent caller and reuses it).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -416,6 +417,18 @@ std::string MultipartETag(const std::vector<S3CompletedPart>& parts);
 
 // ------------------------------------------------------- destination --
 
+// What an S3 destination did with its parts' bytes, counted as it goes
+// (S3DestinationOptions::counters; the run's report gets the same figures
+// as a note).
+struct S3PartCounters {
+  // Parts of exactly one chunk signed with the chunk's signed SHA-256 from
+  // the manifest's chunk index, not hashed again.
+  std::atomic<uint64_t> parts_signed_by_chunk{0};
+  // Parts whose payload SHA-256 the destination computed, and their bytes.
+  std::atomic<uint64_t> parts_hashed{0};
+  std::atomic<uint64_t> bytes_hashed{0};
+};
+
 // How an s3://BUCKET/PREFIX DEST of ingest works (src/dest/s3_destination.cc).
 struct S3DestinationOptions {
   // Files of at most this many bytes become an object through one PUT
@@ -430,12 +443,19 @@ struct S3DestinationOptions {
   // and grown for a file that would need more than 10,000 parts. S3 wants
   // at least 5 MiB for every part but the last. Default: 8 MiB.
   uint64_t part_size = uint64_t{8} << 20;
+  // The store's smallest part (but the last). A read chunk size at least
+  // this large is the part size instead of part_size (grown for a file
+  // that would need more than 10,000 parts): with the signed chunk
+  // digests deciding, a part of one chunk is signed with the chunk's
+  // signed SHA-256 rather than hashed again. Default: 5 MiB, S3's and
+  // RGW's minimum.
+  uint64_t min_part_size = uint64_t{5} << 20;
   // Requests in flight at once (parts, PUTs, completions, copies).
   // Default: 16.
   unsigned threads = 16;
-  // Threads computing each part's Content-MD5 and payload SHA-256 before
-  // it takes one of the `threads` request slots. Default: 0, one per core
-  // (at most `threads`).
+  // Threads computing each part's payload SHA-256 (unless it is a chunk's
+  // signed digest) before it takes one of the `threads` request slots.
+  // Default: 0, one per core (at most `threads`).
   unsigned digest_threads = 0;
   // Names this host's journal objects (PREFIX/.valise/journal/HOST/...)
   // and upload markers (PREFIX/.valise/uploads/HOST/...). Default: empty,
@@ -458,6 +478,9 @@ struct S3DestinationOptions {
   // The clock that ages uploads, in seconds since the epoch. Default
   // (empty): the system's. Tests set it to the fake store's clock.
   std::function<int64_t()> now;
+  // Where the destination also counts what it did with its parts (tests).
+  // Must outlive the destination. Default: null.
+  S3PartCounters* counters = nullptr;
 };
 
 }  // namespace valise

@@ -179,7 +179,10 @@ const std::vector<FlagDef>& FlagTable() {
        "bytes per read and per chunk digest, in KiB (1024)",
        "A multiple of 4 from 4 to 65536. manifest: the chunk size of the "
        "chunk index FILE.chunks (recorded in it). verify and ingest read in "
-       "the chunk size of the manifest's chunk index when it has one.",
+       "the chunk size of the manifest's chunk index when it has one. For "
+       "S3-bound shipments choose e.g. 8 MiB or 16 MiB (8192, 16384): a "
+       "chunk of 5 MiB or more is one multipart part, signed with the "
+       "chunk's signed SHA-256 instead of being hashed again (docs/s3.md).",
        &Args::chunk_kib},
       {kManifest | kPack | kVerify | kIngest | kBench | kWatch, "--no-uring",
        nullptr, "performance", "use plain pread instead of io_uring", "",

@@ -22,7 +22,12 @@
 //    payload SHA-256 from those buffers (the bytes the hashing threads
 //    verify) and a send thread sends it, signed (s3_send_queue.cc); the
 //    store refuses a part whose bytes differ from it. (A small file's PUT
-//    carries a Content-MD5 as well: see PayloadOf.) An upload in
+//    carries a Content-MD5 as well: see PayloadOf.) With the signed chunk
+//    digests deciding and a chunk the store takes as a part (>=
+//    min_part_size), each part is one chunk, signed with the chunk's
+//    signed SHA-256 from the index instead of hashed again (PartPayload):
+//    the core hashes that chunk once to check it, the store refuses other
+//    bytes. An upload in
 //    flight is invisible under its key. Name checks that the key is free (HEAD)
 //    and completes it; a key taken aborts it.
 // Every object carries metadata: valise-mtime (ns), valise-mode (octal)
@@ -92,7 +97,9 @@
 
 #include "dest/s3_send_queue.h"
 #include "valise/buffer_pool.h"
+#include "valise/chunk_index_v2.h"
 #include "valise/journal.h"
+#include "valise/report.h"
 
 namespace valise {
 namespace {
@@ -132,6 +139,14 @@ class S3Staged final : public StagedFile {
   bool create_retried = false;     // an earlier Create may have made one
   std::vector<std::string> etags;  // by part index
   Status error;                    // the first part or upload failure
+  // req.signed_chunks: a window of the file's signed chunk digests,
+  // [signed_first, +signed_window.size()), read as parts need them
+  // (digest threads, under mu).
+  uint64_t signed_first = 0;
+  std::vector<ChunkSha256> signed_window;
+  // A part signed with its chunk's digest that the store refused: these
+  // bytes are not the signed chunk's (see S3Writer::Upload).
+  Status refused;
 
   uint64_t parts() const {
     return std::max<uint64_t>(1, (req.size + part_size - 1) / part_size);
@@ -235,6 +250,23 @@ S3Payload PayloadOf(std::vector<S3Buffer> pieces, WithMd5 with_md5) {
   return p;
 }
 
+// A part's payload signed with a digest known already: the signed SHA-256
+// of the one chunk it carries. The store recomputes the SHA-256 of the
+// body and refuses other bytes (XAmzContentSHA256Mismatch).
+S3Payload PayloadSignedBy(std::vector<S3Buffer> pieces, const ChunkSha256& d) {
+  S3Payload p;
+  p.pieces = std::move(pieces);
+  p.sha256.type = DigestType::kSha256;
+  p.sha256.size = static_cast<uint8_t>(d.size());
+  memcpy(p.sha256.bytes.data(), d.data(), d.size());
+  return p;
+}
+
+// The store's answer to a body whose bytes are not its signed SHA-256.
+bool DigestRefused(const Status& s) {
+  return s.service_code() == "XAmzContentSHA256Mismatch";
+}
+
 class S3Destination;
 
 // The writer: chunks into memory (small files) or into parts sent by the
@@ -269,7 +301,7 @@ class S3Writer final : public StageWriter {
   }
   void SendPart(S3Staged* f, uint64_t part, std::vector<StageChunk> chunks);
   void Upload(S3Staged* f, uint64_t part, const std::vector<StageChunk>& chunks,
-              S3Payload payload);
+              S3Payload payload, bool by_chunk);
 
   S3Destination* dest_;
   S3SendQueue* queue_;
@@ -447,10 +479,7 @@ class S3Destination final : public Destination {
       }
     }
     auto f = std::make_unique<S3Staged>(Kind::kMultipart, req, key, &reserved_);
-    const uint64_t chunk = chunk_size_ ? chunk_size_ : 1;
-    uint64_t p =
-        std::max(opt_.part_size, (req.size + kMaxParts - 1) / kMaxParts);
-    f->part_size = (p + chunk - 1) / chunk * chunk;
+    f->part_size = PartSize(req.size);
     f->etags.resize(f->parts());
     *out = std::move(f);
     return Status::OK();
@@ -462,6 +491,7 @@ class S3Destination final : public Destination {
     if (f->kind != Kind::kMultipart) return Status::OK();
     std::lock_guard<std::mutex> l(f->mu);
     if (!f->error.ok()) return f->error;
+    if (!f->refused.ok()) return f->refused;
     for (const std::string& e : f->etags) {
       if (e.empty()) {
         return Status::IOError(ObjectUrl(f->req.name), "a part was not sent");
@@ -563,6 +593,51 @@ class S3Destination final : public Destination {
 
   // The writer's side.
   void SetChunkSize(size_t chunk) { chunk_size_ = chunk; }
+
+  // The parts of a file of `size` bytes: whole read chunks, at least
+  // part_size (or, for a chunk the store takes as a part, one chunk), and
+  // more for a file that would need over 10,000 parts.
+  uint64_t PartSize(uint64_t size) const {
+    const uint64_t chunk = chunk_size_ ? chunk_size_ : 1;
+    const uint64_t base = chunk >= opt_.min_part_size ? chunk : opt_.part_size;
+    const uint64_t p = std::max(base, (size + kMaxParts - 1) / kMaxParts);
+    return (p + chunk - 1) / chunk * chunk;
+  }
+
+  // Part `part` of f, its bytes `pieces`, as the store is to check it
+  // (issue 15, item 6). A part that is exactly one chunk of the signed
+  // chunk index (req.signed_chunks: the part size is the index's chunk
+  // size) is signed with that chunk's SHA-256 from the index (*by_chunk):
+  // the core checks the same chunk against the same digest as it hashes
+  // it, and the store refuses any other bytes, so the part is not hashed a
+  // second time. Any other part is hashed here. Digest threads.
+  S3Payload PartPayload(S3Staged* f, uint64_t part,
+                        std::vector<S3Buffer> pieces, bool* by_chunk) {
+    ChunkSha256 d;
+    *by_chunk = f->req.signed_chunks != nullptr &&
+                f->part_size == f->req.signed_chunks->chunk_size() &&
+                SignedDigest(f, part, &d);
+    if (*by_chunk) {
+      Count(&S3PartCounters::parts_signed_by_chunk, 1);
+      return PayloadSignedBy(std::move(pieces), d);
+    }
+    S3Payload p = PayloadOf(std::move(pieces), WithMd5::kNo);
+    Count(&S3PartCounters::parts_hashed, 1);
+    Count(&S3PartCounters::bytes_hashed, p.size());
+    return p;
+  }
+
+  void Tally(RunReport* report) const override {
+    const uint64_t by_chunk = counters_.parts_signed_by_chunk.load();
+    const uint64_t hashed = counters_.parts_hashed.load();
+    if (by_chunk + hashed == 0) return;
+    report->verbose_notes.push_back(
+        "s3: " + std::to_string(by_chunk) +
+        " part(s) of one chunk signed with the chunk's signed SHA-256 (not "
+        "hashed again), " +
+        std::to_string(hashed) + " part(s) hashed (" +
+        std::to_string(counters_.bytes_hashed.load()) + " bytes)");
+  }
   // Starts f's upload if no part did yet. Send threads.
   Status EnsureUpload(S3Staged* f) {
     std::lock_guard<std::mutex> l(f->mu);
@@ -982,9 +1057,39 @@ class S3Destination final : public Destination {
     open_uploads_.erase({f->key, id});
   }
 
+  // Chunk `chunk`'s signed SHA-256 into *out, from f's window of them
+  // (read from the index 256 at a time); false if the index cannot be
+  // read (the core's check reports why; the part is hashed instead).
+  static bool SignedDigest(S3Staged* f, uint64_t chunk, ChunkSha256* out) {
+    constexpr uint64_t kBatch = 256;
+    const ChunkIndexV2* index = f->req.signed_chunks;
+    std::lock_guard<std::mutex> l(f->mu);
+    if (chunk < f->signed_first ||
+        chunk >= f->signed_first + f->signed_window.size()) {
+      const uint64_t total = index->NumChunks(f->req.entry);
+      if (chunk >= total) return false;
+      f->signed_window.resize(std::min(kBatch, total - chunk));
+      f->signed_first = chunk;
+      Status s = index->Read(f->req.entry, chunk, f->signed_window.size(),
+                             f->signed_window.data());
+      if (!s.ok()) {
+        f->signed_window.clear();
+        return false;
+      }
+    }
+    *out = f->signed_window[chunk - f->signed_first];
+    return true;
+  }
+
+  void Count(std::atomic<uint64_t> S3PartCounters::*field, uint64_t n) {
+    (counters_.*field) += n;
+    if (opt_.counters != nullptr) (opt_.counters->*field) += n;
+  }
+
   S3Client* const client_;
   const S3Url url_;
   const S3DestinationOptions opt_;
+  S3PartCounters counters_;
   const std::string where_;
   const std::string host_;
   std::string run_ = "0";
@@ -1060,19 +1165,34 @@ void S3Writer::SendPart(S3Staged* f, uint64_t part,
     for (const StageChunk& c : chunks) {
       pieces.push_back({pool->data(c.buf), c.len});
     }
-    auto payload =
-        std::make_shared<S3Payload>(PayloadOf(std::move(pieces), WithMd5::kNo));
-    return [this, f, part, chunks, payload] {
-      Upload(f, part, chunks, std::move(*payload));
+    bool by_chunk = false;
+    auto payload = std::make_shared<S3Payload>(
+        dest_->PartPayload(f, part, std::move(pieces), &by_chunk));
+    return [this, f, part, chunks, payload, by_chunk] {
+      Upload(f, part, chunks, std::move(*payload), by_chunk);
     };
   });
 }
 
+// Sends part `part` of f. A part signed with its chunk's signed digest
+// (by_chunk) that the store refuses as not matching it carries bytes that
+// are not the signed chunk's: the copy's fault, not the store's. The core,
+// which hashes the same buffer, finds the chunk bad and reads the next
+// copy; so its chunks are answered as staged (a write failure would stop
+// the run as DEST trouble), the file's later parts are not sent, and
+// Finish gives the refusal, which the core sees only if its own check
+// found every chunk good (the bytes changed on the way to the store: DEST
+// trouble, as any refused part).
 void S3Writer::Upload(S3Staged* f, uint64_t part,
-                      const std::vector<StageChunk>& chunks,
-                      S3Payload payload) {
-  Status s = dest_->EnsureUpload(f);
-  if (s.ok()) {
+                      const std::vector<StageChunk>& chunks, S3Payload payload,
+                      bool by_chunk) {
+  bool refused = false;
+  {
+    std::lock_guard<std::mutex> l(f->mu);
+    refused = !f->refused.ok();
+  }
+  Status s = refused ? Status::OK() : dest_->EnsureUpload(f);
+  if (s.ok() && !refused) {
     std::string id;
     {
       std::lock_guard<std::mutex> l(f->mu);
@@ -1085,6 +1205,15 @@ void S3Writer::Upload(S3Staged* f, uint64_t part,
     std::lock_guard<std::mutex> l(f->mu);
     if (s.ok()) {
       f->etags[part] = w.etag;
+    } else if (by_chunk && DigestRefused(s)) {
+      if (f->refused.ok()) {
+        f->refused = Status::IOError(
+            dest_->ObjectUrl(f->req.name),
+            "the store refused part " + std::to_string(part + 1) +
+                ": its bytes are not those of chunk " + std::to_string(part) +
+                "'s signed SHA-256 (" + s.message() + ")");
+      }
+      s = Status::OK();
     } else if (f->error.ok()) {
       f->error = s;
     }

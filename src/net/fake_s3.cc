@@ -157,6 +157,7 @@ class FakeS3Store::Impl {
   uint64_t generation_ = 0;
   bool unavailable_ = false;
   FakeS3Counters counters_;
+  std::vector<FakeS3PartSeen> parts_seen_;
   std::vector<std::string> fault_log_;
   uint64_t next_upload_ = 1;
   uint64_t clock_ = 0;
@@ -379,6 +380,7 @@ bool FakeS3Store::Impl::CheckBody(const HttpRequest& req, const Target& t,
   const bool head = req.method == "HEAD";
   std::string sha = t.Header("x-amz-content-sha256");
   if (sha != "UNSIGNED-PAYLOAD" && sha != net::Sha256Hex(t.body)) {
+    ++counters_.sha256_refused;
     Fail(resp, 400, "XAmzContentSHA256Mismatch",
          "The provided 'x-amz-content-sha256' header does not match what "
          "was computed.",
@@ -746,8 +748,11 @@ bool FakeS3Store::Impl::UploadPart(const HttpRequest& req, const Target& t,
   if (copy) {
     Object source;
     if (!CopySource(t, &p.bytes, &source, resp)) return false;
+    ++counters_.part_copies;
+    counters_.part_copy_bytes += p.bytes.size();
   } else {
     p.bytes = t.body;
+    parts_seen_.push_back({t.key, number, t.Header("x-amz-content-sha256")});
   }
   p.etag = HexMd5(p.bytes);
   std::string etag = p.etag;
@@ -948,6 +953,11 @@ std::vector<std::pair<std::string, std::string>> FakeS3Store::Uploads(
 FakeS3Counters FakeS3Store::counters() const {
   std::lock_guard<std::mutex> lock(impl_->mu_);
   return impl_->counters_;
+}
+
+std::vector<FakeS3PartSeen> FakeS3Store::parts_seen() const {
+  std::lock_guard<std::mutex> lock(impl_->mu_);
+  return impl_->parts_seen_;
 }
 
 std::vector<std::string> FakeS3Store::fault_log() const {

@@ -178,6 +178,7 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
         "read (counted as resumed)");
   }
   // Report.
+  dest->Tally(report);
   FinishIngestReport(s, &ledger);
   if (skipped) report->notes.push_back(kChunkCheckSkipped);
   // Close DEST: temporaries removed, the end record if all went well.

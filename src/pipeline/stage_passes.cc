@@ -54,6 +54,10 @@ StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
   r.mtime_ns = l.MtimeOf(e, job.drive);
   r.digests = l.ManifestDigests(e);
   r.direct = l.iopt.direct && job.size >= l.iopt.direct_min_bytes;
+  if (l.by_chunks) {
+    r.signed_chunks = l.opt.chunk_index;
+    r.entry = e;
+  }
   return r;
 }
 

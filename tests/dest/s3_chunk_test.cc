@@ -1,0 +1,233 @@
+// Signed chunk digests into object storage (issue 15, items 5 and 6),
+// through the whole ingest on the simulated disk and the fake S3 store,
+// with the signed chunk digests deciding: a part that is exactly one chunk
+// is signed with the chunk's signed SHA-256 (not hashed again), and the
+// store refuses a chunk that is not the signed one.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "dest/s3_destination.h"
+#include "net/s3_test_util.h"
+#include "support/pipeline_util.h"
+#include "support/test_util.h"
+#include "valise/chunk_index_v2.h"
+#include "valise/fake_s3.h"
+#include "valise/manifest.h"
+#include "valise/pipeline.h"
+#include "valise/s3_file_system.h"
+#include "valise/sidecar.h"
+#include "valise/sim_disk.h"
+
+namespace valise {
+namespace {
+
+constexpr size_t kChunk = 64 << 10;
+
+// A shipment on drives of a simulated disk, its signed chunk index
+// (m/M.chunks, bound to the manifest, made from d1 as it was then), and
+// a fake store whose parts may be one chunk long.
+struct Shipment {
+  Shipment() : store(StoreOptions()) {
+    disk = std::make_unique<SimDisk>(SimDiskOptions());
+    store.CreateBucket("b");
+    client = store.NewClient();
+  }
+  static FakeS3Options StoreOptions() {
+    FakeS3Options o;
+    o.min_part_size = kChunk;
+    return o;
+  }
+  void Add(const std::string& path, const std::string& data) {
+    disk->AddFile(path, data, 1000);
+  }
+  // The manifest of d1 and its chunk index, bound.
+  void MakeManifest() {
+    disk->AddDir("m");
+    std::unique_ptr<Directory> dir;
+    ASSERT_VALISE_OK(disk->OpenDirectory("m", false, &dir));
+    std::unique_ptr<File> file;
+    ASSERT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
+    ManifestSummary summary;
+    ASSERT_VALISE_OK(valise::MakeManifest(disk.get(), {"d1"}, test::ShaXxh(),
+                                          test::SmallPipelineOptions(kChunk, 1),
+                                          &m, nullptr, &summary, file.get()));
+    file.reset();
+    SidecarBinding b;
+    ASSERT_VALISE_OK(BindFile(disk.get(), "m/M.chunks", &b));
+    m.Bind(kChunkIndexSidecar, b);
+    std::unique_ptr<PositionalSource> src;
+    ASSERT_VALISE_OK(
+        OpenBoundSidecar(disk.get(), "m/M", m, kChunkIndexSidecar, &src));
+    ASSERT_VALISE_OK(ChunkIndexV2::Open(std::move(src), m, &index));
+  }
+  PipelineOptions Signed() const {
+    PipelineOptions opt = test::SmallPipelineOptions(kChunk, 2);
+    opt.chunk_index = index.get();
+    opt.chunk_index_signed = true;
+    return opt;
+  }
+  IngestOptions S3Ingest() {
+    IngestOptions io;
+    io.s3 = client.get();
+    io.s3_options.put_max = 100 << 10;
+    io.s3_options.part_size = 2 * kChunk;
+    io.s3_options.min_part_size = kChunk;  // a chunk is a valid part
+    io.s3_options.threads = 3;
+    io.s3_options.digest_threads = 2;
+    io.s3_options.host = "h1";
+    io.s3_options.now = [] { return int64_t{1704067200} + 3600; };
+    io.s3_options.journal_poll_ms = 0;
+    io.s3_options.counters = &counters;
+    return io;
+  }
+  Status Ingest(const std::vector<std::string>& drives, RunReport* r) {
+    auto fs = NewS3FileSystem(disk.get(), client.get(), 3);
+    return IngestDrives(fs.get(), m, drives, "s3://b/ship", Signed(),
+                        S3Ingest(), r);
+  }
+  std::string Object(const std::string& rel) const {
+    std::string data;
+    EXPECT_TRUE(store.ObjectBytes("b", "ship/" + rel, &data)) << rel;
+    return data;
+  }
+
+  std::unique_ptr<SimDisk> disk;
+  FakeS3Store store;
+  std::unique_ptr<S3Client> client;
+  Manifest m;
+  std::unique_ptr<ChunkIndexV2> index;
+  S3PartCounters counters;
+};
+
+// The hex SHA-256 of each chunk of `data`.
+std::vector<std::string> ChunkDigests(const std::string& data) {
+  std::vector<std::string> out;
+  for (size_t off = 0; off < data.size(); off += kChunk) {
+    out.push_back(test::Sha256Of(data.substr(off, kChunk)).Hex());
+  }
+  return out;
+}
+
+bool HasNote(const RunReport& r, const std::string& part) {
+  for (const std::string& n : r.verbose_notes) {
+    if (n.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Goal (item 6): with the signed chunk digests deciding and a chunk size
+// the store takes as a part, each part is one chunk, signed with that
+// chunk's SHA-256 from the manifest's index: the x-amz-content-sha256 the
+// store received for part N is chunk N-1's digest, and the destination
+// hashed no byte of any part (the core's check hashed each chunk once).
+// Without a signed index (whole-file digests deciding) the same parts are
+// hashed, as before.
+TEST(S3Chunks, OneChunkPartsAreSignedWithTheirChunkDigest) {
+  Shipment s;
+  const std::string big = test::RandomBytes(6 * kChunk + 100, 1);
+  s.Add("d1/big", big);
+  s.Add("d1/small", test::RandomBytes(1000, 2));
+  s.MakeManifest();
+  RunReport r;
+  ASSERT_VALISE_OK(s.Ingest({"d1"}, &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  EXPECT_TRUE(s.Object("big") == big);
+  const std::vector<std::string> want = ChunkDigests(big);
+  std::vector<FakeS3PartSeen> seen = s.store.parts_seen();
+  ASSERT_EQ(seen.size(), want.size());  // 7 parts of one chunk each
+  for (const FakeS3PartSeen& p : seen) {
+    EXPECT_EQ(p.key, "ship/big");
+    ASSERT_GE(p.number, 1);
+    ASSERT_LE(static_cast<size_t>(p.number), want.size());
+    EXPECT_EQ(p.sha256, want[p.number - 1]) << "part " << p.number;
+  }
+  EXPECT_EQ(s.counters.parts_signed_by_chunk.load(), want.size());
+  EXPECT_EQ(s.counters.parts_hashed.load(), 0u);
+  EXPECT_EQ(s.counters.bytes_hashed.load(), 0u);
+  EXPECT_TRUE(HasNote(r,
+                      "s3: 7 part(s) of one chunk signed with the chunk's "
+                      "signed SHA-256 (not hashed again), 0 part(s) hashed"))
+      << FormatSummary(r, SummaryOptions{.verbose = true});
+  EXPECT_TRUE(s.store.Uploads("b").empty());
+
+  // Unsigned: the chunk digests do not decide, and the parts are hashed.
+  Shipment u;
+  u.Add("d1/big", big);
+  u.MakeManifest();
+  auto fs = NewS3FileSystem(u.disk.get(), u.client.get(), 3);
+  PipelineOptions opt = u.Signed();
+  opt.chunk_index_signed = false;
+  RunReport ur;
+  ASSERT_VALISE_OK(IngestDrives(fs.get(), u.m, {"d1"}, "s3://b/ship", opt,
+                                u.S3Ingest(), &ur));
+  EXPECT_EQ(ur.ExitCode(), 0) << FormatSummary(ur);
+  EXPECT_TRUE(u.Object("big") == big);
+  EXPECT_EQ(u.counters.parts_signed_by_chunk.load(), 0u);
+  EXPECT_EQ(u.counters.parts_hashed.load(), want.size());
+  EXPECT_EQ(u.counters.bytes_hashed.load(), big.size());
+}
+
+// Goal: parts follow the chunk size only where the store takes a chunk as
+// a part (min_part_size, S3's 5 MiB): with chunks below it, parts stay
+// part_size (two chunks here) and are hashed.
+TEST(S3Chunks, ChunksBelowTheMinimumPartStayHashedParts) {
+  Shipment s;
+  const std::string big = test::RandomBytes(6 * kChunk + 100, 3);
+  s.Add("d1/big", big);
+  s.MakeManifest();
+  auto fs = NewS3FileSystem(s.disk.get(), s.client.get(), 3);
+  IngestOptions io = s.S3Ingest();
+  io.s3_options.min_part_size = kChunk + 4096;
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(fs.get(), s.m, {"d1"}, "s3://b/ship", s.Signed(), io, &r));
+  EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  EXPECT_TRUE(s.Object("big") == big);
+  EXPECT_EQ(s.store.parts_seen().size(), 4u);  // 2 + 2 + 2 + 1 chunks
+  EXPECT_EQ(s.counters.parts_signed_by_chunk.load(), 0u);
+  EXPECT_EQ(s.counters.bytes_hashed.load(), big.size());
+}
+
+// Goal: a chunk that is not its signed chunk's bytes (a flipped bit on the
+// drive) is refused by the store (XAmzContentSHA256Mismatch), since its
+// part is signed with the signed digest. That is the copy's fault, not
+// DEST's: the run goes on, the file is reported corrupt at that chunk and
+// made from its other copy, the other files land, and no upload is left.
+// With no other copy, the file is reported corrupt and not made.
+TEST(S3Chunks, AChunkNotTheSignedOneIsRefusedByTheStore) {
+  for (bool second_copy : {true, false}) {
+    SCOPED_TRACE(second_copy);
+    Shipment s;
+    const std::string big = test::RandomBytes(6 * kChunk + 100, 4);
+    const std::string other = test::RandomBytes(3 * kChunk, 5);
+    s.Add("d1/big", big);
+    s.Add("d1/other", other);
+    if (second_copy) s.Add("d2/big", big);
+    s.MakeManifest();
+    s.disk->FlipStoredBit("d1/big", 3 * kChunk + 5, 1);
+    RunReport r;
+    ASSERT_VALISE_OK(s.Ingest({"d1", "d2"}, &r));
+    const std::string summary = FormatSummary(r);
+    EXPECT_EQ(r.ExitCode(), 1) << summary;
+    EXPECT_TRUE(s.Object("other") == other);
+    const FileResult* bad = nullptr;
+    for (const FileResult& f : r.files) {
+      if (f.path == "big" && f.status == FileStatus::kCorrupt) bad = &f;
+    }
+    ASSERT_NE(bad, nullptr) << summary;
+    EXPECT_EQ(bad->first_bad_offset, static_cast<int64_t>(3 * kChunk));
+    // d1 is read first (its drive is listed first), its chunk 3 refused.
+    EXPECT_EQ(s.store.counters().sha256_refused, 1u) << summary;
+    std::string got;
+    EXPECT_EQ(s.store.ObjectBytes("b", "ship/big", &got), second_copy);
+    if (second_copy) {
+      EXPECT_TRUE(got == big);
+    }
+    EXPECT_TRUE(s.store.Uploads("b").empty());
+  }
+}
+
+}  // namespace
+}  // namespace valise
