@@ -358,9 +358,21 @@ class Destination {
   virtual void Discard(std::unique_ptr<StagedFile> file) = 0;
 
   // Adds to the run's report what only the destination knows (an object
-  // store: how its parts were signed). Ingest thread, once the passes are
-  // done. Default: nothing.
+  // store: how its parts were signed, bytes copied server-side by chunk).
+  // Ingest thread, once the passes are done. Default: nothing.
   virtual void Tally(RunReport* report) const { (void)report; }
+
+  // Dedup by chunk into an object store (issue 15): the file under final
+  // name `name`, committed by an earlier run and trusted from its journal
+  // with the manifest's SHA-256, is entry `entry` of the signed chunk index
+  // `index` (so its chunks are the signed ones): the destination may copy
+  // its chunks into other files server-side. Files this run commits it
+  // knows from their StageRequest. Ingest thread, before the passes.
+  // Default: nothing.
+  virtual void ChunkSource(const std::string& name, const ChunkIndexV2* index,
+                           size_t entry) {
+    (void)name, (void)index, (void)entry;
+  }
 
   // Removes every temporary this destination made, or an earlier run left
   // (best effort: what remains is removed by the next Open), except the

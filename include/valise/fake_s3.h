@@ -17,6 +17,7 @@
 //     at least min_part_size (EntityTooSmall); the object's ETag is the
 //     MD5 of the parts' MD5s and "-N", as on S3 and RGW;
 //   - If-None-Match: * on PUT (412 when the key exists), If-Match on GET,
+//     x-amz-copy-source-if-match on copies (412 unless the source's ETag),
 //     Range (206, 416 at or past the end).
 //
 // Faults, drawn from ONE seeded generator, in one order per request (so
@@ -66,6 +67,11 @@ struct FakeS3Faults {
   uint32_t slowdown_one_in = 0;
   uint32_t error_in_200_one_in = 0;
   uint32_t lost_answer_one_in = 0;
+  // Not drawn (no effect on the seeded sequence): every UploadPartCopy
+  // finds its source gone (404 NoSuchKey), or fails with 500
+  // InternalError (not applied), as long as this is set.
+  bool part_copy_source_gone = false;
+  bool part_copy_fails = false;
 };
 
 struct FakeS3Options {

@@ -207,6 +207,11 @@ struct RunReport {
   uint64_t bytes_expected = 0;
   uint64_t bytes_verified = 0;
   uint64_t dedup_bytes_saved = 0;
+  // ingest into an object store, dedup by chunk: bytes of the committed
+  // files' parts copied server-side (UploadPartCopy) from chunks with the
+  // same signed digests in objects committed and verified before, not
+  // sent.
+  uint64_t chunk_bytes_copied_server_side = 0;
   // ingest: committed by an earlier run and trusted from the journal (size,
   // mtime, inode and ctime unchanged since), not read.
   uint64_t files_skipped_resume = 0;

@@ -344,13 +344,18 @@ class S3Client {
 
   // Makes part `part_number` from `length` bytes at `offset` of another
   // object (server-side, no bytes through the client); length 0 copies the
-  // whole source. Idempotent.
+  // whole source. With `src_if_match` non-empty (an ETag), the copy fails
+  // (HTTP 412) unless the source's ETag is that one
+  // (x-amz-copy-source-if-match): the bytes copied are those of the object
+  // version the caller knows. Idempotent.
   virtual Status UploadPartCopy(const std::string& bucket,
                                 const std::string& key,
                                 const std::string& upload_id, int part_number,
                                 const std::string& src_bucket,
                                 const std::string& src_key, uint64_t offset,
-                                uint64_t length, S3WriteResult* result) = 0;
+                                uint64_t length,
+                                const std::string& src_if_match,
+                                S3WriteResult* result) = 0;
 
   // Makes the object from the parts, in ascending part order. An error may
   // arrive inside a 200 answer; it is an error here. A retry that finds
@@ -427,6 +432,8 @@ struct S3PartCounters {
   // Parts whose payload SHA-256 the destination computed, and their bytes.
   std::atomic<uint64_t> parts_hashed{0};
   std::atomic<uint64_t> bytes_hashed{0};
+  // Dedup by chunk: copies from a source that failed (the part was sent).
+  std::atomic<uint64_t> copies_failed{0};
 };
 
 // How an s3://BUCKET/PREFIX DEST of ingest works (src/dest/s3_destination.cc).

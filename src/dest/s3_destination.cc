@@ -58,7 +58,12 @@
 // Duplicates: a server-side CopyObject from the committed object (keeping
 // its metadata, so the copy's valise-mtime is the first file's), or for
 // objects over 5 GiB a multipart upload of UploadPartCopy ranges; made in
-// Name, after the HEAD, like any file.
+// Name, after the HEAD, like any file. Dedup by chunk (issue 15, item 5):
+// a part of a file being uploaded whose chunks' signed digests are those
+// of a run of chunks of an object committed before (by this run, or
+// trusted from the journal) is an UploadPartCopy of that range, pinned to
+// the source's ETag, instead of being sent (FindCopySource); its bytes are
+// still read and checked by the core, and a copy that fails sends them.
 //
 // Durability: an object is durable once its PUT or Complete answered, so
 // Seal and Sync do nothing. Record writes one journal object per group
@@ -94,6 +99,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "dest/s3_send_queue.h"
 #include "valise/buffer_pool.h"
@@ -147,6 +153,9 @@ class S3Staged final : public StagedFile {
   // A part signed with its chunk's digest that the store refused: these
   // bytes are not the signed chunk's (see S3Writer::Upload).
   Status refused;
+  // Bytes of its parts copied server-side from chunks of committed objects
+  // (under mu).
+  uint64_t copied_bytes = 0;
 
   uint64_t parts() const {
     return std::max<uint64_t>(1, (req.size + part_size - 1) / part_size);
@@ -262,6 +271,15 @@ S3Payload PayloadSignedBy(std::vector<S3Buffer> pieces, const ChunkSha256& d) {
   return p;
 }
 
+// Where a part is copied from (S3Destination::FindCopySource): bytes at
+// `offset` of the committed object `key`, as long as its ETag is `etag`.
+struct CopyFrom {
+  size_t source = 0;  // S3Destination::sources_
+  std::string key;
+  std::string etag;
+  uint64_t offset = 0;
+};
+
 // The store's answer to a body whose bytes are not its signed SHA-256.
 bool DigestRefused(const Status& s) {
   return s.service_code() == "XAmzContentSHA256Mismatch";
@@ -302,6 +320,11 @@ class S3Writer final : public StageWriter {
   void SendPart(S3Staged* f, uint64_t part, std::vector<StageChunk> chunks);
   void Upload(S3Staged* f, uint64_t part, const std::vector<StageChunk>& chunks,
               S3Payload payload, bool by_chunk);
+  void CopyOrUpload(S3Staged* f, uint64_t part,
+                    const std::vector<StageChunk>& chunks, BufferPool* pool,
+                    const CopyFrom& from);
+  bool CopyPart(S3Staged* f, uint64_t part, const CopyFrom& from);
+  void Answered(const std::vector<StageChunk>& chunks, const Status& s);
 
   S3Destination* dest_;
   S3SendQueue* queue_;
@@ -393,6 +416,8 @@ class S3Destination final : public Destination {
     if (s.IsNotFound()) return Status::PosixError(ObjectUrl(name), ENOENT);
     VALISE_RETURN_IF_ERROR(s);
     *info = InfoOf(o.size, o.metadata, o.etag);
+    std::lock_guard<std::mutex> l(listing_mu_);
+    etags_[key] = o.etag;  // ChunkSource's, if the core trusts it
     return Status::OK();
   }
 
@@ -627,7 +652,101 @@ class S3Destination final : public Destination {
     return p;
   }
 
+  void ChunkSource(const std::string& name, const ChunkIndexV2* index,
+                   size_t entry) override {
+    const std::string key = url_.Key(name);
+    std::string etag;
+    {
+      std::lock_guard<std::mutex> l(listing_mu_);
+      auto it = etags_.find(key);
+      if (it != etags_.end()) etag = it->second;
+    }
+    S3ObjectInfo o;
+    if (etag.empty() && client_->HeadObject(url_.bucket, key, &o).ok()) {
+      etag = o.etag;
+    }
+    AddChunkSource(key, etag, index, entry);
+  }
+
+  // Dedup by chunk into the store (issue 15, item 5). Sources are objects
+  // this destination knows hold signed chunks: those this run named
+  // (their every chunk matched its signed digest before Name) and those
+  // the core trusted from an earlier run's journal (ChunkSource). Their
+  // chunks are found by the first 8 bytes of their signed digests (one
+  // chunk per digest, the first registered; at most kMaxSourceChunks in
+  // all, about 64 MiB of memory), and a part is copied from a source
+  // only if every one of its chunks has the digest of the source's chunk
+  // at the same distance from the first, compared whole (32 bytes) from
+  // the index. The copy names the source's ETag (if-match): the bytes
+  // copied are those of the object version that was verified, never of
+  // one another writer put there since. A part is whole chunks at a fixed
+  // place, so a copied part is as large as a sent one and the store's part
+  // size rules hold.
+  static constexpr size_t kMaxSourceChunks = size_t{1} << 21;
+
+  void AddChunkSource(const std::string& key, const std::string& etag,
+                      const ChunkIndexV2* index, size_t entry) {
+    if (index == nullptr || etag.empty()) return;
+    std::lock_guard<std::mutex> l(sources_mu_);
+    const uint64_t total = index->NumChunks(entry);
+    if (total == 0 || source_chunks_.size() >= kMaxSourceChunks) return;
+    const auto source = static_cast<uint32_t>(sources_.size());
+    sources_.push_back({key, etag, index, entry, false});
+    std::vector<ChunkSha256> batch;
+    for (uint64_t first = 0; first < total; first += batch.size()) {
+      batch.resize(std::min<uint64_t>(1024, total - first));
+      if (!index->Read(entry, first, batch.size(), batch.data()).ok()) return;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (source_chunks_.size() >= kMaxSourceChunks) return;
+        source_chunks_.emplace(
+            Prefix(batch[i]),
+            SourceChunk{source, static_cast<uint32_t>(first + i)});
+      }
+    }
+  }
+
+  // Where part `part` of f can be copied from (above); false if nowhere.
+  // Digest threads.
+  bool FindCopySource(S3Staged* f, uint64_t part, CopyFrom* out) {
+    const ChunkIndexV2* index = f->req.signed_chunks;
+    if (index == nullptr) return false;
+    {
+      std::lock_guard<std::mutex> l(sources_mu_);
+      if (source_chunks_.empty()) return false;
+    }
+    const uint64_t cs = index->chunk_size();
+    const uint64_t first = part * f->part_size / cs;
+    const uint64_t n = (f->PartLen(part) + cs - 1) / cs;
+    std::vector<ChunkSha256> want(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (!SignedDigest(f, first + i, &want[i])) return false;
+    }
+    std::lock_guard<std::mutex> l(sources_mu_);
+    auto it = source_chunks_.find(Prefix(want[0]));
+    if (it == source_chunks_.end()) return false;
+    const Source& src = sources_[it->second.source];
+    const uint64_t at = it->second.chunk;
+    if (src.failed || src.index->chunk_size() != cs ||
+        at + n > src.index->NumChunks(src.entry)) {
+      return false;
+    }
+    std::vector<ChunkSha256> have(n);
+    if (!src.index->Read(src.entry, at, n, have.data()).ok() || have != want) {
+      return false;
+    }
+    *out = CopyFrom{it->second.source, src.key, src.etag, at * cs};
+    return true;
+  }
+
+  // A copy from source `source` failed: it is not used again.
+  void SourceFailed(size_t source) {
+    Count(&S3PartCounters::copies_failed, 1);
+    std::lock_guard<std::mutex> l(sources_mu_);
+    sources_[source].failed = true;
+  }
+
   void Tally(RunReport* report) const override {
+    report->chunk_bytes_copied_server_side += copied_bytes_.load();
     const uint64_t by_chunk = counters_.parts_signed_by_chunk.load();
     const uint64_t hashed = counters_.parts_hashed.load();
     if (by_chunk + hashed == 0) return;
@@ -975,7 +1094,10 @@ class S3Destination final : public Destination {
           return Status::PosixError(ObjectUrl(f->req.name), EEXIST);
         }
         std::string().swap(f->bytes);
-        if (s.ok()) RememberNamed(f, w.etag);
+        if (s.ok()) {
+          RememberNamed(f, w.etag);
+          AddChunkSource(f->key, w.etag, f->req.signed_chunks, f->req.entry);
+        }
         return s;
       }
       case Kind::kMultipart: {
@@ -992,6 +1114,11 @@ class S3Destination final : public Destination {
           if (s.ok()) {
             Forget(f);
             RememberNamed(f, w.etag);
+            {
+              std::lock_guard<std::mutex> l(f->mu);
+              copied_bytes_ += f->copied_bytes;
+            }
+            AddChunkSource(f->key, w.etag, f->req.signed_chunks, f->req.entry);
             return s;
           }
         }
@@ -1020,9 +1147,9 @@ class S3Destination final : public Destination {
     Status s;
     for (uint64_t off = 0; s.ok() && off < f->req.size; off += kMaxCopy) {
       const int n = static_cast<int>(parts.size() + 1);
-      s = client_->UploadPartCopy(url_.bucket, f->key, id, n, url_.bucket,
-                                  f->from_key, off,
-                                  std::min(kMaxCopy, f->req.size - off), &w);
+      s = client_->UploadPartCopy(
+          url_.bucket, f->key, id, n, url_.bucket, f->from_key, off,
+          std::min(kMaxCopy, f->req.size - off), "", &w);
       parts.push_back({n, w.etag});
     }
     if (s.ok()) {
@@ -1081,6 +1208,12 @@ class S3Destination final : public Destination {
     return true;
   }
 
+  static uint64_t Prefix(const ChunkSha256& d) {
+    uint64_t p;
+    memcpy(&p, d.data(), sizeof(p));
+    return p;
+  }
+
   void Count(std::atomic<uint64_t> S3PartCounters::*field, uint64_t n) {
     (counters_.*field) += n;
     if (opt_.counters != nullptr) (opt_.counters->*field) += n;
@@ -1090,6 +1223,22 @@ class S3Destination final : public Destination {
   const S3Url url_;
   const S3DestinationOptions opt_;
   S3PartCounters counters_;
+  std::atomic<uint64_t> copied_bytes_{0};  // of the files named
+  // Dedup by chunk: the sources (AddChunkSource) and their chunks.
+  struct Source {
+    std::string key;
+    std::string etag;
+    const ChunkIndexV2* index;
+    size_t entry;
+    bool failed;  // a copy from it failed
+  };
+  struct SourceChunk {
+    uint32_t source;
+    uint32_t chunk;
+  };
+  std::mutex sources_mu_;
+  std::vector<Source> sources_;
+  std::unordered_map<uint64_t, SourceChunk> source_chunks_;
   const std::string where_;
   const std::string host_;
   std::string run_ = "0";
@@ -1102,7 +1251,8 @@ class S3Destination final : public Destination {
   bool listing_tried_ = false;
   bool listing_ok_ = false;
   std::set<std::string> listed_;
-  std::map<std::string, FileInfo> named_;  // key -> what Name made there
+  std::map<std::string, FileInfo> named_;     // key -> what Name made there
+  std::map<std::string, std::string> etags_;  // key -> ETag Stat saw
   // Other hosts' commits since Resume (PollOthers), by key; each host's
   // last journal object read.
   struct Other {
@@ -1160,7 +1310,14 @@ void S3Writer::SendPart(S3Staged* f, uint64_t part,
               return a.offset < b.offset;
             });
   BufferPool* pool = io_.pool;
-  queue_->Submit([this, f, part, pool, chunks = std::move(chunks)] {
+  queue_->Submit([this, f, part, pool,
+                  chunks = std::move(chunks)]() -> std::function<void()> {
+    CopyFrom from;
+    if (dest_->FindCopySource(f, part, &from)) {
+      return [this, f, part, chunks, pool, from] {
+        CopyOrUpload(f, part, chunks, pool, from);
+      };
+    }
     std::vector<S3Buffer> pieces;
     for (const StageChunk& c : chunks) {
       pieces.push_back({pool->data(c.buf), c.len});
@@ -1218,11 +1375,57 @@ void S3Writer::Upload(S3Staged* f, uint64_t part,
       f->error = s;
     }
   }
+  Answered(chunks, AsTrouble(s));
+}
+
+// The chunks of a part are staged (or not: `s`), for Poll to answer.
+void S3Writer::Answered(const std::vector<StageChunk>& chunks,
+                        const Status& s) {
   // Woken under mu_: the loop (which may end once Poll saw this answer)
   // cannot take the answer before wake() returned.
   std::lock_guard<std::mutex> l(mu_);
-  done_.push_back(Done{chunks, AsTrouble(s)});
+  done_.push_back(Done{chunks, s});
   io_.wake();
+}
+
+// Dedup by chunk (issue 15, item 5): part `part` of f is copied
+// server-side from `from`, whose chunks have the part's signed digests;
+// its bytes, read and held, are not sent. A copy that fails for any
+// reason (the source gone or changed: 404, 412; the store failing) sends
+// the bytes instead, and the source is not used again.
+void S3Writer::CopyOrUpload(S3Staged* f, uint64_t part,
+                            const std::vector<StageChunk>& chunks,
+                            BufferPool* pool, const CopyFrom& from) {
+  if (CopyPart(f, part, from)) return Answered(chunks, Status::OK());
+  std::vector<S3Buffer> pieces;
+  for (const StageChunk& c : chunks) {
+    pieces.push_back({pool->data(c.buf), c.len});
+  }
+  bool by_chunk = false;
+  S3Payload payload = dest_->PartPayload(f, part, std::move(pieces), &by_chunk);
+  Upload(f, part, chunks, std::move(payload), by_chunk);
+}
+
+bool S3Writer::CopyPart(S3Staged* f, uint64_t part, const CopyFrom& from) {
+  if (!dest_->EnsureUpload(f).ok()) return false;  // Upload reports it
+  std::string id;
+  {
+    std::lock_guard<std::mutex> l(f->mu);
+    id = f->upload_id;
+  }
+  const uint64_t len = f->PartLen(part);
+  S3WriteResult w;
+  Status s = dest_->client()->UploadPartCopy(
+      dest_->bucket(), f->key, id, static_cast<int>(part + 1), dest_->bucket(),
+      from.key, from.offset, len, from.etag, &w);
+  if (!s.ok()) {
+    dest_->SourceFailed(from.source);
+    return false;
+  }
+  std::lock_guard<std::mutex> l(f->mu);
+  f->etags[part] = w.etag;
+  f->copied_bytes += len;
+  return true;
 }
 
 void S3Writer::Skip(StagedFile* file, uint64_t offset) {

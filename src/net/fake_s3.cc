@@ -673,6 +673,17 @@ bool FakeS3Store::Impl::CopySource(const Target& t, std::string* bytes,
     return false;
   }
   *source = oit->second;
+  std::string if_match = t.Header("x-amz-copy-source-if-match");
+  if (if_match.size() >= 2 && if_match.front() == '"' &&
+      if_match.back() == '"') {
+    if_match = if_match.substr(1, if_match.size() - 2);
+  }
+  if (!if_match.empty() && if_match != source->etag) {
+    Fail(resp, 412, "PreconditionFailed",
+         "At least one of the pre-conditions you specified did not hold",
+         false);
+    return false;
+  }
   std::string range = t.Header("x-amz-copy-source-range");
   if (range.empty()) {
     *bytes = source->bytes;
@@ -745,6 +756,15 @@ bool FakeS3Store::Impl::UploadPart(const HttpRequest& req, const Target& t,
   }
   Part p;
   const bool copy = !t.Header("x-amz-copy-source").empty();
+  if (copy && faults_.part_copy_source_gone) {
+    Fail(resp, 404, "NoSuchKey", "The specified key does not exist.", false);
+    return false;
+  }
+  if (copy && faults_.part_copy_fails) {
+    Fail(resp, 500, "InternalError", "We encountered an internal error.",
+         false);
+    return false;
+  }
   if (copy) {
     Object source;
     if (!CopySource(t, &p.bytes, &source, resp)) return false;

@@ -186,7 +186,8 @@ class S3ClientImpl final : public S3Client {
                         const std::string& upload_id, int part_number,
                         const std::string& src_bucket,
                         const std::string& src_key, uint64_t offset,
-                        uint64_t length, S3WriteResult* result) override;
+                        uint64_t length, const std::string& src_if_match,
+                        S3WriteResult* result) override;
   Status CompleteMultipartUpload(const std::string& bucket,
                                  const std::string& key,
                                  const std::string& upload_id,
@@ -592,13 +593,11 @@ Status S3ClientImpl::UploadPart(const std::string& bucket,
   return Status::OK();
 }
 
-Status S3ClientImpl::UploadPartCopy(const std::string& bucket,
-                                    const std::string& key,
-                                    const std::string& upload_id,
-                                    int part_number,
-                                    const std::string& src_bucket,
-                                    const std::string& src_key, uint64_t offset,
-                                    uint64_t length, S3WriteResult* result) {
+Status S3ClientImpl::UploadPartCopy(
+    const std::string& bucket, const std::string& key,
+    const std::string& upload_id, int part_number,
+    const std::string& src_bucket, const std::string& src_key, uint64_t offset,
+    uint64_t length, const std::string& src_if_match, S3WriteResult* result) {
   Call call;
   call.op = "UploadPartCopy";
   call.method = "PUT";
@@ -612,6 +611,10 @@ Status S3ClientImpl::UploadPartCopy(const std::string& bucket,
     call.headers.emplace_back("x-amz-copy-source-range",
                               "bytes=" + std::to_string(offset) + "-" +
                                   std::to_string(offset + length - 1));
+  }
+  if (!src_if_match.empty()) {
+    call.headers.emplace_back("x-amz-copy-source-if-match",
+                              "\"" + src_if_match + "\"");
   }
   call.error_in_200 = true;
   HttpResponse resp;

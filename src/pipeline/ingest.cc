@@ -86,6 +86,31 @@
 
 namespace valise {
 
+namespace {
+
+// Deciding by the signed chunk digests, the files an earlier run committed
+// and this one trusts from the journal with the manifest's SHA-256 hold
+// the signed chunks: the destination may copy chunks from them
+// (Destination::ChunkSource). A record without the SHA-256 (an earlier
+// run with --hash-only xxh128) proves nothing about the chunks.
+void OfferChunkSources(Destination* dest, const JournaledFiles& journaled,
+                       const IngestLedger& l) {
+  if (!l.by_chunks || !l.m.digests().Has(DigestType::kSha256)) return;
+  for (size_t e = 0; e < l.m.size(); ++e) {
+    if (!l.resumed[e]) continue;
+    auto it = journaled.find(std::string(l.m.path(e)));
+    if (it == journaled.end()) continue;
+    for (const Digest& d : it->second.digests) {
+      if (d.type == DigestType::kSha256 &&
+          d == l.m.digest(e, DigestType::kSha256)) {
+        dest->ChunkSource(l.DestRel(e), l.opt.chunk_index, e);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 bool ParseDedupPolicy(std::string_view name, DedupPolicy* policy) {
   static const std::pair<const char*, DedupPolicy> kNames[] = {
       {"auto", DedupPolicy::kAuto},
@@ -166,6 +191,8 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   // Files an earlier run staged part way: their prefix checked in DEST
   // against the signed chunk digests, read from there on.
   PlanChunkResume(dest.get(), &ledger);
+  // Objects an earlier run committed: sources of chunk copies.
+  OfferChunkSources(dest.get(), journaled, ledger);
   // Read, hash, stage and commit, pass after pass, until every file is
   // committed or has no copy left to try; duplicates placed from DEST.
   DuplicatePlacer placer(dest.get(), info.seal_covers_names, &ledger);

@@ -777,6 +777,7 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   const bool by_chunks = r.checked_by == CheckedBy::kSignedChunks;
   const bool verbose = opt.verbose && !r.verbose_notes.empty();
   bool facts = r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 ||
+               r.chunk_bytes_copied_server_side > 0 ||
                r.files_resumed_by_chunk > 0 || r.files_repaired_by_chunk > 0 ||
                !r.notes.empty() || r.parity.present || by_chunks || verbose;
   if (facts) out += "\n";
@@ -793,6 +794,14 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
     Words()
         .Text(fmt::format("dedup: {} not written again (identical content)",
                           HumanBytes(r.dedup_bytes_saved)))
+        .AppendTo("", "    ", &out);
+  }
+  if (r.chunk_bytes_copied_server_side > 0) {
+    Words()
+        .Text(fmt::format(
+            "dedup by chunk: {} copied server-side from chunks with the same "
+            "signed digests in objects already committed, not sent",
+            HumanBytes(r.chunk_bytes_copied_server_side)))
         .AppendTo("", "    ", &out);
   }
   if (r.files_skipped_resume > 0) {
@@ -1180,6 +1189,7 @@ void WriteJson(const RunReport& r,
   totals["bytes_expected"] = r.bytes_expected;
   totals["bytes_verified"] = r.bytes_verified;
   totals["dedup_bytes_saved"] = r.dedup_bytes_saved;
+  totals["chunk_bytes_copied_server_side"] = r.chunk_bytes_copied_server_side;
   totals["files_skipped_resume"] = r.files_skipped_resume;
   totals["files_rechecked"] = r.files_rechecked;
   totals["files_resumed_by_chunk"] = r.files_resumed_by_chunk;

@@ -2,10 +2,14 @@
 // through the whole ingest on the simulated disk and the fake S3 store,
 // with the signed chunk digests deciding: a part that is exactly one chunk
 // is signed with the chunk's signed SHA-256 (not hashed again), and the
-// store refuses a chunk that is not the signed one.
+// store refuses a chunk that is not the signed one; a part whose chunks
+// are a run of chunks of an object committed before (this run, or an
+// earlier one's journal) is copied server-side (UploadPartCopy), and a
+// copy that fails sends the part.
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "dest/s3_destination.h"
@@ -227,6 +231,134 @@ TEST(S3Chunks, AChunkNotTheSignedOneIsRefusedByTheStore) {
     }
     EXPECT_TRUE(s.store.Uploads("b").empty());
   }
+}
+
+// "a" (6 chunks) and "b" (a with 3 chunks and 100 bytes appended) in the
+// manifest, made from d1; da holds a alone, db holds b alone.
+constexpr uint64_t kA = 6 * kChunk;
+constexpr uint64_t kB = kA + 3 * kChunk + 100;
+
+struct Appended {
+  Appended() {
+    a = test::RandomBytes(kA, 11);
+    b = a + test::RandomBytes(kB - kA, 12);
+    s.Add("d1/a", a);
+    s.Add("d1/b", b);
+    s.MakeManifest();
+    s.Add("da/a", a);
+    s.Add("db/b", b);
+  }
+  Shipment s;
+  std::string a, b;
+};
+
+// Goal (item 5): an earlier run committed a; this run, reading b, copies
+// b's first 6 parts server-side from a's object (their chunks' signed
+// digests are a's chunks', at the same offsets), sends only the 4 others,
+// and says so (summary, JSON chunk_bytes_copied_server_side); b is right
+// and verify from the store finds both files intact. The copies name a's
+// ETag (x-amz-copy-source-if-match): the fake refuses another.
+TEST(S3Chunks, AppendedFileIsCopiedFromAnObjectAnEarlierRunCommitted) {
+  Appended t;
+  Shipment& s = t.s;
+  RunReport first;
+  ASSERT_VALISE_OK(s.Ingest({"da"}, &first));
+  EXPECT_EQ(first.ExitCode(), 1) << FormatSummary(first);  // b: missing
+  EXPECT_TRUE(s.Object("a") == t.a);
+  const size_t parts_before = s.store.parts_seen().size();
+
+  RunReport r;
+  ASSERT_VALISE_OK(s.Ingest({"db"}, &r));
+  const std::string summary = FormatSummary(r);
+  EXPECT_EQ(r.ExitCode(), 0) << summary;
+  EXPECT_EQ(r.files_skipped_resume, 1u);
+  EXPECT_TRUE(s.Object("b") == t.b);
+  EXPECT_EQ(s.store.counters().part_copies, 6u);
+  EXPECT_EQ(s.store.counters().part_copy_bytes, kA);
+  std::vector<FakeS3PartSeen> seen = s.store.parts_seen();
+  ASSERT_EQ(seen.size() - parts_before, 4u);
+  for (size_t i = parts_before; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].key, "ship/b");
+    EXPECT_GT(seen[i].number, 6);
+  }
+  EXPECT_EQ(r.chunk_bytes_copied_server_side, kA);
+  EXPECT_NE(summary.find("dedup by chunk: 384.0 KiB copied server-side"),
+            std::string::npos)
+      << summary;
+  auto j = nlohmann::json::parse(FormatJson(r));
+  EXPECT_EQ(j["totals"]["chunk_bytes_copied_server_side"], kA);
+  EXPECT_TRUE(s.store.Uploads("b").empty());
+
+  auto fs = NewS3FileSystem(s.disk.get(), s.client.get(), 3);
+  RunReport v;
+  ASSERT_VALISE_OK(
+      VerifyDrives(fs.get(), s.m, nullptr, {"s3://b/ship"}, s.Signed(), &v));
+  EXPECT_EQ(v.ExitCode(), 0) << FormatSummary(v);
+  EXPECT_EQ(v.files_ok, 2u);
+}
+
+// Goal: a source is any object committed in this run too. d1 has a and a
+// copy of b whose appended chunk 7 is flipped, d2 a good b: the first pass
+// commits a and finds d1's b corrupt; the second reads b from d2 and
+// copies its first 6 parts from a's object.
+TEST(S3Chunks, AFileCommittedInThisRunIsASource) {
+  Appended t;
+  Shipment& s = t.s;
+  s.Add("d2/b", t.b);
+  s.disk->FlipStoredBit("d1/b", 7 * kChunk + 3, 2);
+  RunReport r;
+  ASSERT_VALISE_OK(s.Ingest({"d1", "d2"}, &r));
+  const std::string summary = FormatSummary(r);
+  EXPECT_EQ(r.ExitCode(), 1) << summary;  // d1 carried a bad chunk
+  EXPECT_TRUE(s.Object("a") == t.a);
+  EXPECT_TRUE(s.Object("b") == t.b);
+  EXPECT_EQ(r.chunk_bytes_copied_server_side, kA) << summary;
+  EXPECT_TRUE(s.store.Uploads("b").empty());
+}
+
+// Goal: a copy that fails sends the part instead, and b lands whole and
+// right: the source gone (every UploadPartCopy finds no source, 404), or
+// the store failing every copy (500s, after the client's retries). The
+// source is given up after its first failure; nothing counts as copied.
+// And a source whose ETag is not the one verified is never copied from
+// (the fake's x-amz-copy-source-if-match).
+TEST(S3Chunks, ACopyThatFailsSendsThePart) {
+  for (int fault : {0, 1}) {
+    SCOPED_TRACE(fault);
+    Appended t;
+    Shipment& s = t.s;
+    RunReport first;
+    ASSERT_VALISE_OK(s.Ingest({"da"}, &first));
+    FakeS3Faults faults;
+    faults.part_copy_source_gone = fault == 0;
+    faults.part_copy_fails = fault == 1;
+    s.store.SetFaults(faults);
+    RunReport r;
+    ASSERT_VALISE_OK(s.Ingest({"db"}, &r));
+    EXPECT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+    EXPECT_TRUE(s.Object("b") == t.b);
+    EXPECT_EQ(s.store.counters().part_copies, 0u);
+    EXPECT_GE(s.counters.copies_failed.load(), 1u);
+    EXPECT_EQ(r.chunk_bytes_copied_server_side, 0u);
+    EXPECT_TRUE(s.store.Uploads("b").empty());
+  }
+}
+
+TEST(S3Chunks, ACopyNamesTheSourceVersion) {
+  Shipment s;
+  const std::string src = test::RandomBytes(2 * kChunk, 21);
+  S3WriteResult w;
+  ASSERT_VALISE_OK(
+      s.client->PutObject("b", "src", test::PayloadOf(src), {}, false, &w));
+  std::string id;
+  ASSERT_VALISE_OK(s.client->CreateMultipartUpload("b", "dst", {}, &id));
+  S3WriteResult p;
+  Status wrong = s.client->UploadPartCopy("b", "dst", id, 1, "b", "src", 0,
+                                          kChunk, "0123", &p);
+  EXPECT_EQ(wrong.http_status(), 412) << wrong.ToString();
+  ASSERT_VALISE_OK(s.client->UploadPartCopy("b", "dst", id, 1, "b", "src", 0,
+                                            kChunk, w.etag, &p));
+  ASSERT_VALISE_OK(s.client->AbortMultipartUpload("b", "dst", id));
 }
 
 }  // namespace

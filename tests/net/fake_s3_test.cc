@@ -101,7 +101,7 @@ TEST(FakeS3, EveryCall) {
   ASSERT_VALISE_OK(c->CreateMultipartUpload("b", "e/spliced", {}, &id));
   S3WriteResult p1, p2;
   ASSERT_VALISE_OK(c->UploadPartCopy("b", "e/spliced", id, 1, "b", "d/big one",
-                                     0, kMinPart, &p1));
+                                     0, kMinPart, "", &p1));
   ASSERT_VALISE_OK(
       c->UploadPart("b", "e/spliced", id, 2, PayloadOf(small), &p2));
   S3ListPartsResult lp;

@@ -124,7 +124,7 @@ TEST_F(RgwS3Client, MultipartUpload) {
       client_->UploadPart(bucket_, key, id, 1, PayloadOf(part1), &p1));
   EXPECT_EQ(p1.etag, Md5Of(part1).Hex());
   ASSERT_VALISE_OK(client_->UploadPartCopy(bucket_, key, id, 2, bucket_,
-                                           "mp/source", 500, kPart, &p2));
+                                           "mp/source", 500, kPart, "", &p2));
   ASSERT_VALISE_OK(
       client_->UploadPart(bucket_, key, id, 3, PayloadOf(part3), &p3));
 

@@ -497,10 +497,17 @@ TEST_F(S3ClientTest, ListAndCopyRequests) {
   transport_->replies.push_back(
       Answer(200, CopyResultXml("CopyPartResult", "e1")));
   ASSERT_VALISE_OK(
-      client_->UploadPartCopy("b", "d", "u", 2, "src", "s", 10, 5, &wr));
+      client_->UploadPartCopy("b", "d", "u", 2, "src", "s", 10, 5, "", &wr));
   EXPECT_EQ(wr.etag, "e1");
   EXPECT_EQ(transport_->sent[4].Header("x-amz-copy-source-range"),
             "bytes=10-14");
+  EXPECT_EQ(transport_->sent[4].Header("x-amz-copy-source-if-match"), "");
+  transport_->replies.push_back(
+      Answer(200, CopyResultXml("CopyPartResult", "e2")));
+  ASSERT_VALISE_OK(client_->UploadPartCopy("b", "d", "u", 3, "src", "s", 10, 5,
+                                           "0123abcd", &wr));
+  EXPECT_EQ(transport_->sent[5].Header("x-amz-copy-source-if-match"),
+            "\"0123abcd\"");
   EXPECT_EQ(transport_->sent[4].request.url,
             "http://127.0.0.1:7480/b/d?partNumber=2&uploadId=u");
 
