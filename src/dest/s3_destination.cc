@@ -112,7 +112,12 @@ namespace {
 
 constexpr uint64_t kMaxCopy = uint64_t{5} << 30;  // CopyObject's limit
 constexpr uint64_t kMaxParts = 10000;
-constexpr int kCreateAttempts = 5;  // CreateMultipartUpload, see EnsureUpload
+// CreateMultipartUpload, see EnsureUpload: as many as the client's
+// default for the requests it repeats itself (5 left a run with several
+// multipart files under the randomized test's fault rates, up to half of
+// all requests failing, stopped as DEST trouble about once in 10 runs of
+// 200 seeds).
+constexpr int kCreateAttempts = 10;
 
 enum class Kind : uint8_t { kPut, kMultipart, kCopy, kAdopted };
 

@@ -23,6 +23,7 @@
 #include "net/s3_test_util.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
+#include "valise/chunk_index_v2.h"
 #include "valise/drives.h"
 #include "valise/fake_s3.h"
 #include "valise/journal.h"
@@ -30,6 +31,7 @@
 #include "valise/pipeline.h"
 #include "valise/s3_file_system.h"
 #include "valise/shipment.h"
+#include "valise/sidecar.h"
 #include "valise/sim_disk.h"
 
 namespace valise {
@@ -39,10 +41,10 @@ using test::PayloadOf;
 
 constexpr size_t kChunk = 64 << 10;
 
-FakeS3Options StoreOptions(uint64_t seed) {
+FakeS3Options StoreOptions(uint64_t seed, uint64_t min_part) {
   FakeS3Options o;
   o.seed = seed;
-  o.min_part_size = 2 * kChunk;
+  o.min_part_size = min_part;
   return o;
 }
 
@@ -65,13 +67,37 @@ IngestOptions S3Ingest(S3Client* client) {
 
 // A dataset on drive d1 of a simulated disk and its manifest.
 struct Dataset {
-  explicit Dataset(uint64_t seed = 1) : store(StoreOptions(seed)) {
+  explicit Dataset(uint64_t seed = 1, uint64_t min_part = 2 * kChunk)
+      : store(StoreOptions(seed, min_part)) {
     disk = std::make_unique<SimDisk>(SimDiskOptions());
     store.CreateBucket("b");
   }
   void Add(const std::string& rel, const std::string& data) {
     disk->AddFile("d1/" + rel, data, 1000 + files.size());
     files[rel] = data;
+  }
+  // With the signed chunk index (d1/M.chunks, bound), which Ingest then
+  // decides by (issue 15).
+  Manifest MakeSignedManifest() {
+    Manifest m;
+    disk->AddDir("m");
+    std::unique_ptr<Directory> dir;
+    EXPECT_VALISE_OK(disk->OpenDirectory("m", false, &dir));
+    std::unique_ptr<File> file;
+    EXPECT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
+    ManifestSummary summary;
+    EXPECT_VALISE_OK(valise::MakeManifest(disk.get(), {"d1"}, test::ShaXxh(),
+                                          test::SmallPipelineOptions(kChunk, 1),
+                                          &m, nullptr, &summary, file.get()));
+    file.reset();
+    SidecarBinding b;
+    EXPECT_VALISE_OK(BindFile(disk.get(), "m/M.chunks", &b));
+    m.Bind(kChunkIndexSidecar, b);
+    std::unique_ptr<PositionalSource> src;
+    EXPECT_VALISE_OK(
+        OpenBoundSidecar(disk.get(), "m/M", m, kChunkIndexSidecar, &src));
+    EXPECT_VALISE_OK(ChunkIndexV2::Open(std::move(src), m, &index));
+    return m;
   }
   Manifest MakeManifest() {
     Manifest m;
@@ -90,8 +116,12 @@ struct Dataset {
   Status Ingest(const Manifest& m, const IngestOptions& io, RunReport* r,
                 const std::vector<std::string>& drives = {"d1"}) {
     auto fs = NewS3FileSystem(disk.get(), io.s3, 3);
-    return IngestDrives(fs.get(), m, drives, "s3://b/ship",
-                        test::SmallPipelineOptions(kChunk, 2), io, r);
+    PipelineOptions opt = test::SmallPipelineOptions(kChunk, 2);
+    opt.chunk_index = index.get();
+    opt.chunk_index_signed = index != nullptr;
+    IngestOptions with = io;
+    if (index) with.s3_options.min_part_size = kChunk;  // one-chunk parts
+    return IngestDrives(fs.get(), m, drives, "s3://b/ship", opt, with, r);
   }
   // Journal records of every host, in key order.
   std::vector<JournalRecord> Journal() const {
@@ -139,6 +169,7 @@ struct Dataset {
   std::unique_ptr<SimDisk> disk;
   FakeS3Store store;
   std::map<std::string, std::string> files;
+  std::unique_ptr<ChunkIndexV2> index;  // MakeSignedManifest's
 };
 
 void AddStandardFiles(Dataset* d) {
@@ -722,10 +753,23 @@ uint64_t EnvNumber(const char* name, uint64_t fallback) {
   return v ? strtoull(v, nullptr, 10) : fallback;
 }
 
-void RunSeed(uint64_t seed) {
+// What the seeds did, over all of them: parts copied server-side.
+struct SeedTally {
+  uint64_t part_copies = 0;
+  uint64_t signed_seeds = 0;
+};
+
+void RunSeed(uint64_t seed, SeedTally* tally) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   Rng rng(seed);
-  Dataset d(seed);
+  // A stream of its own (the draws above unchanged): half the seeds decide
+  // by a signed chunk index, with one-chunk parts signed by their chunk's
+  // digest, and a file that is another with data appended, whose parts
+  // may be copied server-side from it (issue 15).
+  Rng chunks(seed * 7919 + 1);
+  const bool signed_run = chunks.Uniform(2) == 0;
+  SCOPED_TRACE(signed_run ? "signed chunk digests" : "whole-file digests");
+  Dataset d(seed, signed_run ? kChunk : 2 * kChunk);
   const int n = 3 + static_cast<int>(rng.Uniform(8));
   for (int i = 0; i < n; ++i) {
     const uint64_t sizes[] = {0,          1,          kChunk,
@@ -738,7 +782,14 @@ void RunSeed(uint64_t seed) {
     d.Add((rng.Uniform(2) ? "dir/" : "") + std::string("f") + std::to_string(i),
           data);
   }
-  Manifest m = d.MakeManifest();
+  if (signed_run) {
+    const std::string prefix =
+        test::RandomBytes((1 + chunks.Uniform(4)) * kChunk, seed * 100 + 99);
+    d.Add("base", prefix);
+    d.Add("appended", prefix + test::RandomBytes(1 + chunks.Uniform(3 * kChunk),
+                                                 seed * 100 + 98));
+  }
+  Manifest m = signed_run ? d.MakeSignedManifest() : d.MakeManifest();
   std::map<std::string, std::string> others;
   if (rng.Uniform(4) == 0) {
     auto c = d.store.NewClient();
@@ -790,6 +841,8 @@ void RunSeed(uint64_t seed) {
       << FormatSummary(r);
   d.CheckStore(others);
   EXPECT_TRUE(d.store.Uploads("b").empty()) << "a multipart upload left";
+  tally->part_copies += d.store.counters().part_copies;
+  tally->signed_seeds += signed_run;
   for (const std::string& k : d.store.Keys("b")) {
     EXPECT_NE(k.rfind("ship/.valise/uploads/", 0), 0u)
         << "a marker left: " << k;
@@ -802,12 +855,22 @@ void RunSeed(uint64_t seed) {
 }
 
 TEST(S3DestinationRandomized, FaultsCrashAndRerun) {
+  SeedTally tally;
   const uint64_t one = EnvNumber("VALISE_SEED", 0);
-  if (one != 0) return RunSeed(one);
+  if (one != 0) return RunSeed(one, &tally);
   const uint64_t seeds = EnvNumber("VALISE_S3_SEEDS", 200);
   for (uint64_t seed = 1; seed <= seeds && !HasFailure(); ++seed) {
-    RunSeed(seed);
+    RunSeed(seed, &tally);
   }
+  // The chunk paths were reached (with 20 seeds or more, some signed).
+  if (seeds >= 20) {
+    EXPECT_GT(tally.signed_seeds, 0u);
+    EXPECT_GT(tally.part_copies, 0u);
+  }
+  printf("%llu of %llu seeds by signed chunk digests, %llu parts copied\n",
+         static_cast<unsigned long long>(tally.signed_seeds),
+         static_cast<unsigned long long>(seeds),
+         static_cast<unsigned long long>(tally.part_copies));
 }
 
 }  // namespace
