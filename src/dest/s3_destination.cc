@@ -679,7 +679,7 @@ class S3Destination final : public Destination {
   // the core trusted from an earlier run's journal (ChunkSource). Their
   // chunks are found by the first 8 bytes of their signed digests (one
   // chunk per digest, the first registered; at most kMaxSourceChunks in
-  // all, about 64 MiB of memory), and a part is copied from a source
+  // all, about 80 MiB of memory), and a part is copied from a source
   // only if every one of its chunks has the digest of the source's chunk
   // at the same distance from the first, compared whole (32 bytes) from
   // the index. The copy names the source's ETag (if-match): the bytes
