@@ -207,6 +207,12 @@ struct IngestOptions {
   // (src/dest/s3_destination.h). Default: none.
   S3Client* s3 = nullptr;
   S3DestinationOptions s3_options;
+  // The host this run ingests as (--host): names its journal objects in
+  // an s3:// DEST (S3DestinationOptions::host), and for a directory DEST
+  // turns on the layout of a DEST shared by several hosts
+  // (src/dest/posix_hosts.h). Default: empty (the machine's host name; a
+  // directory DEST stays one-host unless it is shared already).
+  std::string host;
   // Tests: makes the destination for DEST instead of the built-in ones
   // (a wrapper that breaks one step). Default: empty.
   std::function<Status(const std::string& dest,

@@ -155,6 +155,11 @@ struct SimDiskOptions {
   // Whether Directory::SyncFs works (false: NotSupported, a DEST where
   // syncfs is not trusted, so the caller syncs file by file). Default: true.
   bool syncfs = true;
+  // Whether Directory::Rename with noreplace works onto an absent name
+  // (false: it fails with EINVAL, as on ceph-fuse, which has no rename
+  // with flags; onto an existing name it still fails with EEXIST). Link is
+  // unaffected. Default: true.
+  bool rename_noreplace = true;
   // Crash() keeps every directory's entries as they are (each create,
   // rename, link and remove durable, as if the file system's log had been
   // forced just before the power cut, which a journaling file system may do

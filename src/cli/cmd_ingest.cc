@@ -25,7 +25,11 @@ namespace {
 void SaveRecord(FileSystem* fs, const Args& args, const RunReport& report,
                 const std::vector<std::string>& labels) {
   char host[256] = {};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  if (!args.host.empty()) {
+    snprintf(host, sizeof(host), "%s", args.host.c_str());
+  } else if (gethostname(host, sizeof(host) - 1) != 0) {
+    host[0] = '\0';
+  }
   Status s = SaveRunRecord(fs, args.dest,
                            RunRecordOf(report, host, NowIso8601(), labels));
   if (!s.ok()) PrintWarning("run record not written: " + s.message());
@@ -102,6 +106,7 @@ int RunIngest(const Args& args, RunReport* report_out) {
   if (args.bag) iopt.dest_prefix = "data/";
   iopt.direct = !args.no_direct;
   iopt.recheck = args.recheck;
+  iopt.host = args.host;
   if (s.ok() && !args.stale_upload_age.empty()) {
     double age = 0;
     s = ParseDuration("--stale-upload-age", args.stale_upload_age, &age);

@@ -205,15 +205,29 @@ const std::vector<FlagDef>& FlagTable() {
        "checked.",
        &Args::ca_bundle},
       {kIngest, "--stale-upload-age", "DURATION", "s3",
-       "abort other hosts' uploads under the prefix older than this (24h)",
+       "abort other hosts' uploads (or staged files) older than this (24h)",
        "Several hosts may ingest into one s3://BUCKET/PREFIX at once, so a "
        "run aborts only the multipart uploads no live run can be sending: "
        "this host's own left by an earlier run (killed), and any host's "
        "initiated longer ago than DURATION (a host that died). Younger "
        "uploads of other hosts are left alone. DURATION as for --stats (at "
        "most 24h); it must be longer than any one file's upload takes on "
-       "any host (5 TiB at 100 MB/s is 15 h).",
+       "any host (5 TiB at 100 MB/s is 15 h). A directory DEST shared by "
+       "several hosts (--host) likewise: another host's staged files "
+       "untouched for DURATION are removed.",
        &Args::stale_upload_age},
+      {kIngest, "--host", "NAME", "output",
+       "ingest as host NAME into a DEST several hosts share (host name)",
+       "Several hosts may ingest one shipment into one DEST at once: an "
+       "s3://BUCKET/PREFIX, or a directory on a file system each host mounts "
+       "(CephFS). Each host keeps its own journal (and lock, and staged "
+       "files) named by host, reads the others' as it goes, and does not "
+       "read a file another host committed. For s3:// the host is always "
+       "named (default: the machine's host name). A directory DEST is shared "
+       "once a run gives --host (its state then under "
+       "DEST/.valise/hosts/NAME/); later runs without --host go by the "
+       "machine's host name. One run per host at a time.",
+       &Args::host},
       // bench: -m is optional there, so it has its own entry.
       {kBench, "-m,--manifest", "M", "input",
        "predict the time to ingest this manifest's bytes",

@@ -68,6 +68,8 @@ struct Args {
   // --stale-upload-age DURATION: uploads of other hosts older than this are
   // aborted; "": the default (24h).
   std::string stale_upload_age;
+  // --host NAME: the host this run ingests as ("": the machine's name).
+  std::string host;
   unsigned checkpoint_mib = 4096;  // pack --checkpoint
   // bench --seconds: longest time of each measurement.
   double seconds = 5;

@@ -52,28 +52,63 @@
 // or a hard link made under the final name at once.
 //
 // A lock file (flock) keeps a second ingest out of the same DEST.
+//
+// Several hosts at once (issue 17), into a DEST on a file system each
+// host mounts (CephFS through ceph-fuse; posix_hosts.h has the layout):
+// with --host, or once DEST has DEST/.valise/hosts/, each host keeps its
+// journal, lock and staging under DEST/.valise/hosts/HOST/, so a second
+// run of the same host is refused (its lock) while other hosts run.
+//  - Resume returns the commits of every journal: this host's, every
+//    other host's (what each had committed so far), and the one-host
+//    layout's DEST/.valise/journal if an earlier run left one (read, never
+//    written again). Under that one-host lock, Open moves the one-host
+//    layout's kept partials into this host's staging and removes its
+//    temporaries; a one-host run that holds the lock keeps a shared run
+//    out (Busy), and a one-host run started after a host's first run
+//    becomes a shared run (it finds DEST/.valise/hosts/).
+//  - When a file's turn comes, Stage reads what the other hosts appended
+//    to their journals (every journal_poll_ms, or at once if the file's
+//    final name exists now) and refuses a file one of them committed since
+//    with the same size and digests (CommittedElsewhere): it is not read.
+//  - Name never replaces across mounts: renameat2(RENAME_NOREPLACE) where
+//    the file system honours it; where it fails with EINVAL (ceph-fuse has
+//    no rename with flags), link(2) of the staged file to the final name,
+//    which refuses a name that exists whichever mount made it, then
+//    unlink(2) of the staged name (a crash between leaves the staged name
+//    as a second link, removed by the next clean-up). A name taken
+//    (EEXIST) whose file holds the bytes this host verified is the file
+//    committed by another host that read its other copy first: counted
+//    named here (the staged file is dropped), as the object store does
+//    (s3_destination.cc); other bytes there stay a name taken.
+//  - A host that died leaves its staged files; Open on any host removes
+//    another host's staged files untouched (ctime) for stale_age_s
+//    (--stale-upload-age, 24 h), its own at once (its lock is held).
 #include "dest/posix_destination.h"
 
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
 #include <mutex>
 #include <set>
 #include <string_view>
 #include <thread>
 #include <unordered_set>
 
+#include "dest/posix_hosts.h"
 #include "dest/posix_staged_file.h"
 
 namespace valise {
 
 namespace {
 
+// The one-host layout; a host's own is under kHostsDir (posix_hosts.h).
 constexpr char kStateDir[] = ".valise";
-constexpr char kStagingDir[] = ".valise/staging";
-constexpr char kJournalPath[] = ".valise/journal";
-constexpr char kLockPath[] = ".valise/lock";
+constexpr char kOneHostLock[] = ".valise/lock";
+constexpr char kOneHostStaging[] = ".valise/staging";
 // Staged files sealed (fdatasync) at once by a commit.
 constexpr size_t kSealThreads = 16;
 
@@ -85,8 +120,8 @@ bool SkipDigits(std::string_view* s) {
   return n > 0;
 }
 
-// The names valise gives files in kStagingDir, and no other: the keys the
-// core stages under (StageRequest::key), "e<entry>-p<pass>" (a read) and
+// The names valise gives files in a staging directory, and no other: the keys
+// the core stages under (StageRequest::key), "e<entry>-p<pass>" (a read) and
 // "d<entry>" (a clone of a duplicate), and "probe-a" and "probe-b"
 // (ProbeReflink). Only these are removed by the clean-up: valise never
 // deletes a file it did not create.
@@ -119,15 +154,17 @@ class PosixDestination final : public Destination {
  public:
   PosixDestination(FileSystem* fs, const std::string& path,
                    const PosixDestinationOptions& opt)
-      : fs_(fs), where_(path), writer_(NewPosixStageWriter(opt.depth)) {}
+      : fs_(fs),
+        opt_(opt),
+        where_(path),
+        writer_(NewPosixStageWriter(opt.depth)) {}
 
   const std::string& where() const override { return where_; }
 
   Status Open(DestInfo* info) override {
     VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(where_, true, &dir_));
-    VALISE_RETURN_IF_ERROR(dir_->CreateDirs(kStagingDir));
-    // The directory's Lock already names DEST (or the lock file's path).
-    VALISE_RETURN_IF_ERROR(dir_->Lock(kLockPath));
+    VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(where_, false, &lock_dir_));
+    VALISE_RETURN_IF_ERROR(OpenLayout(info));
     CleanUp();
     info->clone = ProbeReflink();
     info->hardlink = true;
@@ -149,7 +186,7 @@ class PosixDestination final : public Destination {
                 std::vector<std::string>* notes) override {
     std::string data;
     std::unique_ptr<File> f;
-    Status s = dir_->OpenFile(kJournalPath, &f);
+    Status s = dir_->OpenFile(journal_path_, &f);
     if (s.ok()) {
       uint64_t size = 0;
       VALISE_RETURN_IF_ERROR(f->Size(&size));
@@ -170,12 +207,15 @@ class PosixDestination final : public Destination {
     uint64_t valid = 0;
     VALISE_RETURN_IF_ERROR(DecodeJournal(data, &all, &valid));
     records->clear();
+    // The other hosts' commits (and the one-host journal's) first: this
+    // host's own records, read last, win for a path both hold.
+    if (others_) VALISE_RETURN_IF_ERROR(others_->ReadAll(records, notes));
     for (JournalRecord& r : all) {
       if (r.type == JournalRecord::Type::kCommit) {
         records->push_back(std::move(r));
       }
     }
-    VALISE_RETURN_IF_ERROR(dir_->OpenAppend(kJournalPath, &journal_file_));
+    VALISE_RETURN_IF_ERROR(dir_->OpenAppend(journal_path_, &journal_file_));
     if (valid < data.size()) {
       // A torn tail from a crash: cut it so new records follow good ones.
       VALISE_RETURN_IF_ERROR(journal_file_->Truncate(valid));
@@ -186,9 +226,16 @@ class PosixDestination final : public Destination {
     JournalRecord begin;
     begin.type = JournalRecord::Type::kBegin;
     begin.note = begin_note;
+    // `valise status` tells when each host's last run began.
+    if (others_) begin.note += "; started " + NowIso8601Utc();
     journal_->Add(begin);
     VALISE_RETURN_IF_ERROR(journal_->Commit());
+    last_poll_ = std::chrono::steady_clock::now();
     // The names of the journal and of the staging directory, durable once.
+    if (others_) {
+      VALISE_RETURN_IF_ERROR(dir_->SyncDir(state_dir_));
+      VALISE_RETURN_IF_ERROR(dir_->SyncDir(kHostsDir));
+    }
     VALISE_RETURN_IF_ERROR(dir_->SyncDir(kStateDir));
     return dir_->SyncDir("");
   }
@@ -205,6 +252,16 @@ class PosixDestination final : public Destination {
 
   Status Stage(const StageRequest& req,
                std::unique_ptr<StagedFile>* out) override {
+    if (others_) {
+      std::string host;
+      Status s = CommittedByOther(req, &host);
+      if (!s.ok() || !host.empty()) {
+        out->reset();
+        return s.ok()
+                   ? CommittedElsewhere(where_ + "/" + req.name, "host " + host)
+                   : s;
+      }
+    }
     WriteOptions wo;
     wo.direct = req.direct;
     wo.mode = 0600;
@@ -260,7 +317,7 @@ class PosixDestination final : public Destination {
       PosixStagedFile* f = AsPosix(files[i]);
       if (!f->named()) {
         Status s = EnsureParent(f->name());
-        if (s.ok()) s = dir_->Rename(f->temp(), f->name(), true);
+        if (s.ok()) s = NameOne(f);
         f->Close();
         if (!s.ok()) {
           dir_->Remove(f->temp()).PermitUncheckedError();
@@ -271,7 +328,7 @@ class PosixDestination final : public Destination {
       AddUnsealedDir(ParentOf(f->name()));
       any = true;
     }
-    if (any) AddUnsealedDir(kStagingDir);
+    if (any) AddUnsealedDir(staging_dir_);
   }
 
   Status Record(const std::vector<JournalRecord>& records) override {
@@ -346,7 +403,7 @@ class PosixDestination final : public Destination {
   void ListPartials(std::vector<std::string>* keys) override {
     keys->clear();
     std::vector<DirEntry> entries;
-    if (!dir_ || !dir_->List(kStagingDir, &entries).ok()) return;
+    if (!dir_ || !dir_->List(staging_dir_, &entries).ok()) return;
     for (const DirEntry& e : entries) {
       if (IsPartialName(e.name) &&
           (e.type == FileType::kRegular || e.type == FileType::kUnknown)) {
@@ -373,10 +430,10 @@ class PosixDestination final : public Destination {
 
   void CleanUp() override {
     std::vector<DirEntry> entries;
-    if (!dir_ || !dir_->List(kStagingDir, &entries).ok()) return;
+    if (!dir_ || !dir_->List(staging_dir_, &entries).ok()) return;
     for (const DirEntry& e : entries) {
       if (!IsStagingName(e.name)) continue;  // not valise's: left alone
-      dir_->Remove(std::string(kStagingDir) + "/" + e.name)
+      dir_->Remove(staging_dir_ + "/" + e.name)
           .PermitUncheckedError();  // a leftover is removed next run
     }
   }
@@ -390,13 +447,212 @@ class PosixDestination final : public Destination {
   }
 
  private:
-  static std::string TempName(const std::string& key) {
-    return std::string(kStagingDir) + "/" + key;
+  // Chooses the layout and takes its lock. One-host unless --host was
+  // given or DEST is shared already (DEST/.valise/hosts/). The one-host
+  // run looks for DEST/.valise/hosts/ again once it holds its lock, and a
+  // shared run makes its directory there before it looks at the one-host
+  // lock (LeaveOneHostLayout): whichever comes second sees the other.
+  Status OpenLayout(DestInfo* info) {
+    host_ = opt_.host;
+    FileInfo fi;
+    if (host_.empty()) {
+      Status s = dir_->Stat(kHostsDir, &fi);
+      if (s.IsNotFound()) {
+        VALISE_RETURN_IF_ERROR(dir_->CreateDirs(kOneHostStaging));
+        // The directory's Lock already names DEST (or the lock file's path).
+        VALISE_RETURN_IF_ERROR(lock_dir_->Lock(kOneHostLock));
+        s = dir_->Stat(kHostsDir, &fi);
+        if (s.IsNotFound()) return Status::OK();
+        // A host's run made it meanwhile: let the one-host lock go.
+        VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(where_, false, &lock_dir_));
+      }
+      VALISE_RETURN_IF_ERROR(s);
+      host_ = MachineHostName();
+    }
+    if (!IsHostName(host_)) {
+      return Status::InvalidArgument(
+          "--host", "'" + host_ + "' cannot name a directory of " + where_ +
+                        "/" + kHostsDir);
+    }
+    state_dir_ = std::string(kHostsDir) + "/" + host_;
+    staging_dir_ = state_dir_ + "/staging";
+    journal_path_ = state_dir_ + "/journal";
+    VALISE_RETURN_IF_ERROR(dir_->CreateDirs(staging_dir_));
+    VALISE_RETURN_IF_ERROR(lock_dir_->Lock(state_dir_ + "/lock"));
+    VALISE_RETURN_IF_ERROR(LeaveOneHostLayout(info));
+    RemoveStale(info);
+    others_ = std::make_unique<OtherHostJournals>(dir_.get(), host_);
+    info->verbose_notes.push_back("shared DEST: host " + host_ +
+                                  "'s journal, lock and staging under " +
+                                  where_ + "/" + state_dir_);
+    return Status::OK();
+  }
+
+  // A shared run never goes beside a one-host run: if DEST has the
+  // one-host lock, it is taken for a moment (tried for a second: another
+  // host may hold it for the same moment), and under it the one-host
+  // layout's kept partials move to this host's staging (one already there
+  // is newer and wins) and its temporaries go.
+  Status LeaveOneHostLayout(DestInfo* info) {
+    FileInfo fi;
+    Status s = dir_->Stat(kOneHostLock, &fi);
+    if (s.IsNotFound()) return Status::OK();
+    VALISE_RETURN_IF_ERROR(s);
+    std::unique_ptr<Directory> d;
+    VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(where_, false, &d));
+    for (int i = 0; i < 20; ++i) {
+      s = d->Lock(kOneHostLock);
+      if (!s.IsBusy()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (s.IsBusy()) {
+      return Status::Busy(where_ + "/" + kOneHostLock,
+                          "held by a one-host run: hosts cannot ingest "
+                          "beside it (run again once it ended)");
+    }
+    VALISE_RETURN_IF_ERROR(s);
+    std::vector<DirEntry> entries;
+    if (!dir_->List(kOneHostStaging, &entries).ok()) return Status::OK();
+    size_t moved = 0;
+    for (const DirEntry& e : entries) {
+      const std::string from = std::string(kOneHostStaging) + "/" + e.name;
+      if (IsPartialName(e.name)) {
+        Status r = dir_->Rename(from, TempName(e.name), true);
+        if (r.err() == EINVAL && dir_->Link(from, TempName(e.name)).ok()) {
+          r = Status::OK();
+        }
+        if (r.ok()) ++moved;
+        if (r.ok() || r.err() == EEXIST) {
+          dir_->Remove(from).PermitUncheckedError();
+        }
+      } else if (IsStagingName(e.name)) {
+        dir_->Remove(from).PermitUncheckedError();
+      }
+    }
+    if (moved > 0) {
+      info->verbose_notes.push_back(
+          "shared DEST: " + std::to_string(moved) +
+          " kept partial(s) of the one-host layout moved to " + staging_dir_);
+    }
+    return Status::OK();
+  }
+
+  // Another host's staged files untouched (ctime) for stale_age_s or more
+  // are a dead host's: a live run writes, finishes and names each file it
+  // stages well within that. Best effort: one that cannot be removed now
+  // is tried by the next run.
+  void RemoveStale(DestInfo* info) {
+    std::vector<DirEntry> hosts;
+    if (!dir_->List(kHostsDir, &hosts).ok()) return;
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    size_t removed = 0, young = 0;
+    for (const DirEntry& h : hosts) {
+      if (h.name == host_ || !IsHostName(h.name)) continue;
+      const std::string dir =
+          std::string(kHostsDir) + "/" + h.name + "/staging";
+      std::vector<DirEntry> files;
+      if (!dir_->List(dir, &files).ok()) continue;
+      for (const DirEntry& f : files) {
+        if (!IsStagingName(f.name) && !IsPartialName(f.name)) continue;
+        FileInfo fi;
+        if (!dir_->Stat(dir + "/" + f.name, &fi).ok()) continue;
+        const int64_t age_s = (now - fi.ctime_ns) / 1'000'000'000;
+        if (age_s >= 0 && static_cast<uint64_t>(age_s) >= opt_.stale_age_s) {
+          if (dir_->Remove(dir + "/" + f.name).ok()) ++removed;
+        } else {
+          ++young;
+        }
+      }
+    }
+    const std::string age = std::to_string(opt_.stale_age_s) + " s";
+    if (removed > 0) {
+      info->notes.push_back("shared DEST: removed " + std::to_string(removed) +
+                            " staged file(s) of other hosts untouched for " +
+                            age +
+                            " or more (a host that died; "
+                            "--stale-upload-age)");
+    }
+    if (young > 0) {
+      info->notes.push_back(
+          "shared DEST: left " + std::to_string(young) +
+          " staged file(s) of other hosts alone (touched within " + age +
+          ", --stale-upload-age: maybe a live run)");
+    }
+  }
+
+  // Whether another host committed req's file since the plan (*host: who;
+  // "" if none): what the other journals say, read again once
+  // journal_poll_ms passed, or at once when the final name exists now.
+  // A failed read of them is not this file's failure: it is read.
+  Status CommittedByOther(const StageRequest& req, std::string* host) {
+    host->clear();
+    bool poll = false;
+    {
+      std::lock_guard<std::mutex> l(poll_mu_);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_poll_ >= std::chrono::milliseconds(opt_.journal_poll_ms)) {
+        poll = true;
+        last_poll_ = now;
+      }
+    }
+    if (!poll) {
+      if (others_->CommittedBy(req, host)) return Status::OK();
+      FileInfo fi;
+      if (dir_->Stat(req.name, &fi).IsNotFound()) return Status::OK();
+    }
+    others_->Poll().PermitUncheckedError();
+    others_->CommittedBy(req, host);
+    return Status::OK();
+  }
+
+  // Gives staged file `f` its final name, never replacing anything:
+  // renameat2(RENAME_NOREPLACE), or where that fails with EINVAL, link
+  // then unlink of the staged name.
+  Status NameOne(PosixStagedFile* f) {
+    if (!link_names_.load()) {
+      Status s = dir_->Rename(f->temp(), f->name(), true);
+      if (s.err() != EINVAL) return Settle(f, s);
+      link_names_.store(true);
+    }
+    Status s = dir_->Link(f->temp(), f->name());
+    if (s.ok()) {
+      // A staged name left (the unlink failed) goes with the clean-up.
+      dir_->Remove(f->temp()).PermitUncheckedError();
+    }
+    return Settle(f, s);
+  }
+
+  // Shared by hosts: a name taken (EEXIST) by a file of the very bytes
+  // this host verified is that file committed by another host (it read
+  // the other copy first): named, the staged file dropped. Else `s`.
+  Status Settle(PosixStagedFile* f, const Status& s) {
+    if (s.ok() || !others_ || s.err() != EEXIST) return s;
+    bool same = false;
+    if (!SameBytes(dir_.get(), f->name(), f->temp(), &same).ok() || !same) {
+      return s;
+    }
+    dir_->Remove(f->temp()).PermitUncheckedError();
+    return Status::OK();
+  }
+
+  static std::string NowIso8601Utc() {
+    const time_t t = time(nullptr);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[32];
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+  }
+
+  std::string TempName(const std::string& key) const {
+    return staging_dir_ + "/" + key;
   }
 
   bool ProbeReflink() {
-    const std::string a = std::string(kStagingDir) + "/probe-a";
-    const std::string b = std::string(kStagingDir) + "/probe-b";
+    const std::string a = staging_dir_ + "/probe-a";
+    const std::string b = staging_dir_ + "/probe-b";
     WriteOptions wo;
     wo.exclusive = false;
     std::unique_ptr<File> fa, fb;
@@ -512,9 +768,27 @@ class PosixDestination final : public Destination {
   }
 
   FileSystem* fs_;
+  const PosixDestinationOptions opt_;
   const std::string where_;
   std::unique_ptr<StageWriter> writer_;
   std::unique_ptr<Directory> dir_;
+  // Holds this run's lock (a handle of its own, so that a lock taken and
+  // let go while choosing the layout is released with it).
+  std::unique_ptr<Directory> lock_dir_;
+  // Shared by hosts: this host's name; "" in the one-host layout. Its
+  // state directory, staging directory and journal, relative to DEST.
+  std::string host_;
+  std::string state_dir_ = kStateDir;
+  std::string staging_dir_ = kOneHostStaging;
+  std::string journal_path_ = kOneHostJournal;
+  // Shared by hosts: the other hosts' journals, read as they grow, and
+  // when they were last read (Stage, on the I/O threads).
+  std::unique_ptr<OtherHostJournals> others_;
+  std::mutex poll_mu_;
+  std::chrono::steady_clock::time_point last_poll_;
+  // renameat2(RENAME_NOREPLACE) failed with EINVAL once: names are given
+  // by link then unlink from then on.
+  std::atomic<bool> link_names_{false};
   std::unique_ptr<File> journal_file_;
   std::unique_ptr<JournalWriter> journal_;
   bool syncfs_ = false;

@@ -18,6 +18,20 @@ namespace valise {
 struct PosixDestinationOptions {
   // Writes in flight on DEST. Default: 16.
   unsigned depth = 16;
+  // The host this run ingests as, into a DEST shared by several hosts at
+  // once (a shared file system mounted on each; posix_hosts.h): its own
+  // journal, lock and staging under DEST/.valise/hosts/HOST/ (--host).
+  // Empty: the machine's host name if DEST is shared already (it has
+  // DEST/.valise/hosts/), else the one-host layout. Default: empty.
+  std::string host;
+  // A DEST shared by hosts: another host's staged files untouched for this
+  // many seconds (their ctime) are a dead host's, removed by Open
+  // (--stale-upload-age). Default: 24 h.
+  uint64_t stale_age_s = 24 * 3600;
+  // A DEST shared by hosts: Stage reads the other hosts' journals again
+  // when this many milliseconds have passed since the last read (0: at
+  // every Stage). Default: 2000.
+  unsigned journal_poll_ms = 2000;
 };
 
 // A Destination over the directory `path` of `fs` (created if absent).

@@ -153,6 +153,7 @@ class SimDirectory final : public Directory {
     if (err == 0 && f.parent->device != t.parent->device) err = EXDEV;
     if (err == 0 && t.node == f.node) return Status::OK();  // POSIX: no-op
     if (err == 0 && t.node && noreplace) err = EEXIST;
+    if (err == 0 && noreplace && !impl_->opt.rename_noreplace) err = EINVAL;
     const bool is_dir = err == 0 && f.node->type == FileType::kDirectory;
     if (err == 0 && t.node) {
       const bool to_dir = t.node->type == FileType::kDirectory;

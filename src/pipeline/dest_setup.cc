@@ -77,10 +77,14 @@ Status OpenDest(const std::string& dest, IngestLedger* l,
     if (l->iopt.s3 == nullptr) {
       return Status::InvalidArgument(dest, "no S3 client for an s3:// DEST");
     }
-    *out = NewS3Destination(l->iopt.s3, url, l->iopt.s3_options);
+    S3DestinationOptions so = l->iopt.s3_options;
+    if (!l->iopt.host.empty()) so.host = l->iopt.host;
+    *out = NewS3Destination(l->iopt.s3, url, so);
   } else {
     PosixDestinationOptions po;
     po.depth = l->iopt.depth;
+    po.host = l->iopt.host;
+    po.stale_age_s = l->iopt.s3_options.stale_upload_age_s;
     *out = NewPosixDestination(l->fs, dest, po);
   }
   VALISE_RETURN_IF_ERROR((*out)->Open(info));

@@ -77,12 +77,14 @@ std::string Basename(const std::string& path) {
 }
 
 // True if `dir` (a drive's top-level ".valise") is valise's state directory,
-// the journal, lock or staging directory of an ingest into that tree.
+// the journal, lock or staging directory of an ingest into that tree, or
+// the hosts' directory of a DEST several hosts share.
 bool IsStateDirectory(FileSystem* fs, const std::string& dir) {
   std::vector<DirEntry> entries;
   if (!fs->ListDir(dir, &entries).ok()) return false;
   for (const DirEntry& e : entries) {
-    if (e.name == "journal" || e.name == "lock" || e.name == "staging") {
+    if (e.name == "journal" || e.name == "lock" || e.name == "staging" ||
+        e.name == "hosts") {
       return true;
     }
   }

@@ -92,6 +92,14 @@ std::string RunTime(const std::string& group) {
   return buf;
 }
 
+// When a run began, from its begin record's note in a host's journal of a
+// directory DEST ("N files; started 2026-12-06T18:00:00Z"); "" if absent.
+std::string StartedOf(const std::string& note) {
+  const std::string mark = "; started ";
+  const size_t at = note.rfind(mark);
+  return at == std::string::npos ? "" : note.substr(at + mark.size());
+}
+
 // One journal file (or object) at `path`: its commit records by path
 // (the last one wins), and who made them (`host`'s `run`, the host's
 // entry in j->hosts if `host` is not empty).
@@ -115,7 +123,7 @@ Status ReadJournalFile(FileSystem* fs, const std::string& path,
   ShipmentStatus::Host* h = host.empty() ? nullptr : &j->hosts.back();
   for (JournalRecord& r : records) {
     if (h != nullptr && r.type == JournalRecord::Type::kBegin) {
-      h->last_run = run;
+      h->last_run = run.empty() ? StartedOf(r.note) : run;
       h->ended = false;
     }
     if (h != nullptr && r.type == JournalRecord::Type::kEnd) h->ended = true;
@@ -141,19 +149,34 @@ Status ListSorted(FileSystem* fs, const std::string& dir, FileType type,
   return Status::OK();
 }
 
-// DEST's journal: a directory DEST's one file .valise/journal, or an
-// object store's objects .valise/journal/HOST/RUN-SEQ (s3_destination.cc),
-// read host by host in key order: each host's runs and commit groups in
-// the order they were written.
+// DEST's journal: a directory DEST's one-host file .valise/journal and
+// the journals of the hosts sharing it, .valise/hosts/HOST/journal
+// (src/dest/posix_hosts.h), host by host; or an object store's objects
+// .valise/journal/HOST/RUN-SEQ (s3_destination.cc), read host by host in
+// key order: each host's runs and commit groups in the order they were
+// written.
 Status ReadJournal(FileSystem* fs, const std::string& dest, JournalState* j,
                    std::vector<std::string>* notes) {
   const std::string path = dest + "/" + kStateDirName + "/journal";
   FileInfo info;
   Status s = fs->Stat(path, &info);
-  if (s.IsNotFound()) return Status::OK();
-  VALISE_RETURN_IF_ERROR(s);
-  if (info.type != FileType::kDirectory) {
-    return ReadJournalFile(fs, path, "", "", j, notes);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  if (s.IsNotFound() || info.type != FileType::kDirectory) {
+    if (s.ok())
+      VALISE_RETURN_IF_ERROR(ReadJournalFile(fs, path, "", "", j, notes));
+    const std::string shared = dest + "/" + kStateDirName + "/hosts";
+    std::vector<std::string> hosts;
+    s = ListSorted(fs, shared, FileType::kDirectory, &hosts);
+    if (s.IsNotFound()) return Status::OK();
+    VALISE_RETURN_IF_ERROR(s);
+    for (const std::string& host : hosts) {
+      ShipmentStatus::Host h;
+      h.name = host;
+      j->hosts.push_back(std::move(h));
+      VALISE_RETURN_IF_ERROR(ReadJournalFile(
+          fs, shared + "/" + host + "/journal", host, "", j, notes));
+    }
+    return Status::OK();
   }
   std::vector<std::string> hosts, groups;
   VALISE_RETURN_IF_ERROR(ListSorted(fs, path, FileType::kDirectory, &hosts));

@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "dest/posix_hosts.h"
 #include "support/test_util.h"
 #include "valise/buffer_pool.h"
+#include "valise/digest.h"
 #include "valise/io_engine.h"
 #include "valise/sim_disk.h"
 
@@ -294,6 +296,311 @@ TEST_P(PosixDestinationTest, DuplicatesCloneAndHardlink) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Durability, PosixDestinationTest, testing::Bool(),
+                         [](const testing::TestParamInfo<bool>& p) {
+                           return p.param ? "SyncFs" : "Fdatasync";
+                         });
+
+// --- Several hosts into one directory DEST (issue 17): a shared file
+// system each host mounts, here one simulated disk that every host's
+// destination opens.
+
+std::unique_ptr<Destination> OpenHost(SimDisk* disk, const std::string& host,
+                                      DestInfo* info,
+                                      unsigned poll_ms = 3'600'000,
+                                      uint64_t stale_age_s = 24 * 3600) {
+  PosixDestinationOptions o;
+  o.host = host;
+  o.journal_poll_ms = poll_ms;
+  o.stale_age_s = stale_age_s;
+  std::unique_ptr<Destination> d = NewPosixDestination(disk, "dest", o);
+  Status s = d->Open(info);
+  EXPECT_TRUE(s.ok()) << host << ": " << s.ToString();
+  return d;
+}
+
+// A request for `data` under `name` with its SHA-256 (what the core
+// stages with: the manifest's digests).
+StageRequest Signed(const std::string& name, const std::string& data,
+                    const std::string& key) {
+  StageRequest r = Request(name, data, key);
+  auto h = Hasher::New(DigestType::kSha256);
+  h->Update(data.data(), data.size());
+  r.digests = {h->Finish()};
+  return r;
+}
+
+JournalRecord RecordFor(const StageRequest& r) {
+  JournalRecord rec = RecordOf(r.name, r.size);
+  rec.digests = r.digests;
+  return rec;
+}
+
+std::vector<std::string> Paths(const std::vector<JournalRecord>& records) {
+  std::vector<std::string> out;
+  for (const JournalRecord& r : records) out.push_back(r.path);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Stages `data` for `req` on `dest` and commits it (record included).
+void StageAndCommit(SimDisk* disk, Destination* dest, const DestInfo& info,
+                    const StageRequest& req, const std::string& data) {
+  std::unique_ptr<StagedFile> f;
+  ASSERT_VALISE_OK(StageBytes(disk, dest, req, data, &f));
+  std::vector<Status> named;
+  ASSERT_VALISE_OK(Commit(dest, info, {f.get()}, {RecordFor(req)}, &named));
+  ASSERT_VALISE_OK(named[0]);
+}
+
+class SharedDestTest : public PosixDestinationTest {};
+
+// Goal: hosts h1 and h2 run at once, each with its own journal, lock and
+// staging under DEST/.valise/hosts/HOST/; a second run of h1 is refused
+// (Busy) while h1's runs; a later run (any host) resumes from every
+// host's journal; nothing of the one-host layout is made.
+TEST_P(SharedDestTest, EachHostItsJournalAndLock) {
+  SimDisk disk(Options());
+  DestInfo i1, i2;
+  std::unique_ptr<Destination> h1 = OpenHost(&disk, "h1", &i1);
+  std::unique_ptr<Destination> h2 = OpenHost(&disk, "h2", &i2);
+  std::vector<JournalRecord> records;
+  std::vector<std::string> notes;
+  ASSERT_VALISE_OK(h1->Resume("1 file", &records, &notes));
+  ASSERT_VALISE_OK(h2->Resume("1 file", &records, &notes));
+  PosixDestinationOptions again;
+  again.host = "h1";
+  std::unique_ptr<Destination> h1b = NewPosixDestination(&disk, "dest", again);
+  DestInfo ib;
+  Status s = h1b->Open(&ib);
+  EXPECT_TRUE(s.IsBusy()) << s.ToString();
+  EXPECT_NE(s.message().find("hosts/h1/lock"), std::string::npos)
+      << s.message();
+
+  const std::string a = test::RandomBytes(kChunk + 5, 1), b = "bee";
+  StageAndCommit(&disk, h1.get(), i1, Signed("x/a", a, "e0-p0"), a);
+  StageAndCommit(&disk, h2.get(), i2, Signed("y/b", b, "e0-p0"), b);
+  ASSERT_VALISE_OK(h1->Close("1 files committed"));
+  h1.reset();
+  h2.reset();
+  disk.Crash();
+  EXPECT_TRUE(disk.Exists("dest/.valise/hosts/h1/journal"));
+  EXPECT_TRUE(disk.Exists("dest/.valise/hosts/h2/journal"));
+  EXPECT_TRUE(disk.Exists("dest/.valise/hosts/h2/lock"));
+  EXPECT_FALSE(disk.Exists("dest/.valise/journal"));
+  EXPECT_FALSE(disk.Exists("dest/.valise/lock"));
+  EXPECT_FALSE(disk.Exists("dest/.valise/staging"));
+  std::unique_ptr<Destination> h3 = OpenHost(&disk, "h3", &ib);
+  ASSERT_VALISE_OK(h3->Resume("again", &records, &notes));
+  EXPECT_EQ(Paths(records), (std::vector<std::string>{"x/a", "y/b"}));
+}
+
+// Goal: when a file's turn comes, a file another host committed since
+// (its journal says so, same size and digests) is not staged
+// (CommittedElsewhere, naming the host): found by the periodic read of
+// the journals, and at once when the final name exists (the read every
+// hour here has not come). A file of other bytes under the name is staged.
+TEST_P(SharedDestTest, FileCommittedByAnotherHostIsNotStaged) {
+  SimDisk disk(Options());
+  DestInfo i1, i2;
+  std::unique_ptr<Destination> h1 = OpenHost(&disk, "h1", &i1);
+  std::unique_ptr<Destination> h2 = OpenHost(&disk, "h2", &i2);
+  std::vector<JournalRecord> records;
+  std::vector<std::string> notes;
+  ASSERT_VALISE_OK(h1->Resume("2 files", &records, &notes));
+  ASSERT_VALISE_OK(h2->Resume("2 files", &records, &notes));
+  const std::string data = test::RandomBytes(3000, 4);
+  StageAndCommit(&disk, h1.get(), i1, Signed("f", data, "e0-p0"), data);
+  std::unique_ptr<StagedFile> f;
+  Status s = h2->Stage(Signed("f", data, "e1-p0"), &f);
+  EXPECT_TRUE(IsCommittedElsewhere(s)) << s.ToString();
+  EXPECT_NE(s.message().find("host h1"), std::string::npos) << s.message();
+  EXPECT_FALSE(f);
+  // Another manifest's file under that name: staged (Name will refuse it).
+  ASSERT_VALISE_OK(h2->Stage(Signed("f", "other bytes", "e2-p0"), &f));
+  h2->Discard(std::move(f));
+
+  // Polled every time (0 ms): found before the name is even looked at.
+  DestInfo i3;
+  std::unique_ptr<Destination> h3 = OpenHost(&disk, "h3", &i3, 0);
+  ASSERT_VALISE_OK(h3->Resume("2 files", &records, &notes));
+  const std::string g = "gee";
+  StageAndCommit(&disk, h1.get(), i1, Signed("g", g, "e3-p0"), g);
+  s = h3->Stage(Signed("g", g, "e4-p0"), &f);
+  EXPECT_TRUE(IsCommittedElsewhere(s)) << s.ToString();
+}
+
+// Goal: where renameat2(RENAME_NOREPLACE) fails with EINVAL (ceph-fuse),
+// Name gives the name by link then unlink: the file is named, nothing is
+// left in staging, it survives a crash and is resumed; a name taken by
+// other bytes is still refused (EEXIST) and kept, shared or not.
+TEST_P(SharedDestTest, LinkThenUnlinkWhereNoReplaceRenameIsRefused) {
+  for (const std::string host : {"h1", ""}) {
+    SCOPED_TRACE("host '" + host + "'");
+    SimDiskOptions o = Options();
+    o.rename_noreplace = false;
+    SimDisk disk(o);
+    disk.AddFile("dest/taken", "theirs");
+    DestInfo info;
+    std::unique_ptr<Destination> dest = OpenHost(&disk, host, &info);
+    std::vector<JournalRecord> records;
+    std::vector<std::string> notes;
+    ASSERT_VALISE_OK(dest->Resume("2 files", &records, &notes));
+    const std::string data = test::RandomBytes(2 * kChunk + 1, 5);
+    StageAndCommit(&disk, dest.get(), info, Signed("d/f", data, "e0-p0"), data);
+    std::unique_ptr<StagedFile> f;
+    ASSERT_VALISE_OK(StageBytes(&disk, dest.get(),
+                                Request("taken", "ours", "e1-p0"), "ours", &f));
+    std::vector<Status> each;
+    ASSERT_VALISE_OK(dest->Seal({f.get()}, &each));
+    dest->Name({f.get()}, &each);
+    EXPECT_EQ(each[0].err(), EEXIST) << each[0].ToString();
+    std::vector<DirEntry> left;
+    ASSERT_VALISE_OK(
+        disk.ListDir(host.empty() ? "dest/.valise/staging"
+                                  : "dest/.valise/hosts/" + host + "/staging",
+                     &left));
+    EXPECT_TRUE(left.empty()) << left[0].name;
+    dest.reset();
+    disk.Crash();
+    std::string got;
+    ASSERT_TRUE(disk.GetFile("dest/d/f", &got));
+    EXPECT_TRUE(got == data);
+    ASSERT_TRUE(disk.GetFile("dest/taken", &got));
+    EXPECT_EQ(got, "theirs");
+    dest = OpenHost(&disk, host, &info);
+    ASSERT_VALISE_OK(dest->Resume("again", &records, &notes));
+    EXPECT_EQ(Paths(records), std::vector<std::string>{"d/f"});
+  }
+}
+
+// Goal: two hosts read the two copies of one file at once and race for
+// its name: the second to name finds it taken (EEXIST, from rename or from
+// link) by the very bytes it verified, and counts it named (no error, its
+// staged file dropped, the first's file kept); other bytes there stay a
+// name taken.
+TEST_P(SharedDestTest, RaceForOneNameSameBytesCountsNamed) {
+  for (bool noreplace : {true, false}) {
+    SCOPED_TRACE(noreplace ? "rename noreplace" : "link, unlink");
+    SimDiskOptions o = Options();
+    o.rename_noreplace = noreplace;
+    SimDisk disk(o);
+    DestInfo i1, i2;
+    std::unique_ptr<Destination> h1 = OpenHost(&disk, "h1", &i1);
+    std::unique_ptr<Destination> h2 = OpenHost(&disk, "h2", &i2);
+    std::vector<JournalRecord> records;
+    std::vector<std::string> notes;
+    ASSERT_VALISE_OK(h1->Resume("2 files", &records, &notes));
+    ASSERT_VALISE_OK(h2->Resume("2 files", &records, &notes));
+    const std::string data = test::RandomBytes(kChunk + 77, 6);
+    std::unique_ptr<StagedFile> f1, f2, g1, g2;
+    ASSERT_VALISE_OK(
+        StageBytes(&disk, h1.get(), Signed("s/f", data, "e0-p0"), data, &f1));
+    ASSERT_VALISE_OK(
+        StageBytes(&disk, h2.get(), Signed("s/f", data, "e0-p0"), data, &f2));
+    ASSERT_VALISE_OK(StageBytes(&disk, h1.get(), Request("s/g", "one", "e1-p0"),
+                                "one", &g1));
+    ASSERT_VALISE_OK(StageBytes(&disk, h2.get(), Request("s/g", "two", "e1-p0"),
+                                "two", &g2));
+    std::vector<Status> named;
+    ASSERT_VALISE_OK(Commit(
+        h1.get(), i1, {f1.get(), g1.get()},
+        {RecordFor(Signed("s/f", data, "")), RecordOf("s/g", 3)}, &named));
+    ASSERT_VALISE_OK(named[0]);
+    ASSERT_VALISE_OK(named[1]);
+    std::vector<Status> each;
+    ASSERT_VALISE_OK(h2->Seal({f2.get(), g2.get()}, &each));
+    h2->Name({f2.get(), g2.get()}, &each);
+    EXPECT_VALISE_OK(each[0]);
+    EXPECT_EQ(each[1].err(), EEXIST) << each[1].ToString();
+    std::vector<DirEntry> left;
+    ASSERT_VALISE_OK(disk.ListDir("dest/.valise/hosts/h2/staging", &left));
+    EXPECT_TRUE(left.empty()) << left[0].name;
+    std::string got;
+    ASSERT_TRUE(disk.GetFile("dest/s/f", &got));
+    EXPECT_TRUE(got == data);
+    ASSERT_TRUE(disk.GetFile("dest/s/g", &got));
+    EXPECT_EQ(got, "one");
+  }
+}
+
+// Goal: a DEST of the one-host layout (DEST/.valise/journal, lock,
+// staging) resumes as a shared one: a host's run returns the one-host
+// journal's commits, moves its kept partial into the host's staging and
+// removes its temporaries, never writes the one-host journal; a run
+// without --host then finds DEST shared and goes by the machine's host
+// name; while a one-host run holds its lock, a host's run is refused.
+TEST_P(SharedDestTest, OneHostLayoutResumes) {
+  SimDisk disk(Options());
+  DestInfo info;
+  std::unique_ptr<Destination> old = OpenDest(&disk, &info);
+  std::vector<JournalRecord> records;
+  std::vector<std::string> notes;
+  ASSERT_VALISE_OK(old->Resume("2 files", &records, &notes));
+  const std::string data = test::RandomBytes(5000, 8);
+  StageAndCommit(&disk, old.get(), info, Signed("old", data, "e0-p0"), data);
+  ASSERT_VALISE_OK(old->Close("1 files committed"));
+  PosixDestinationOptions po;
+  po.host = "h1";
+  std::unique_ptr<Destination> refused = NewPosixDestination(&disk, "dest", po);
+  Status s = refused->Open(&info);
+  EXPECT_TRUE(s.IsBusy()) << s.ToString();
+  EXPECT_NE(s.message().find("one-host run"), std::string::npos) << s.message();
+  refused.reset();
+  old.reset();
+  disk.AddFile("dest/.valise/staging/r7", "kept part way");
+  disk.AddFile("dest/.valise/staging/e9-p1", "left by a crash");
+  std::string journal;
+  ASSERT_TRUE(disk.GetFile("dest/.valise/journal", &journal));
+
+  std::unique_ptr<Destination> h1 = OpenHost(&disk, "h1", &info);
+  ASSERT_VALISE_OK(h1->Resume("2 files", &records, &notes));
+  EXPECT_EQ(Paths(records), std::vector<std::string>{"old"});
+  std::vector<std::string> partials;
+  h1->ListPartials(&partials);
+  EXPECT_EQ(partials, std::vector<std::string>{"r7"});
+  EXPECT_FALSE(disk.Exists("dest/.valise/staging/e9-p1"));
+  EXPECT_FALSE(disk.Exists("dest/.valise/staging/r7"));
+  const std::string b = "new";
+  StageAndCommit(&disk, h1.get(), info, Signed("new", b, "e1-p0"), b);
+  ASSERT_VALISE_OK(h1->Close("1 files committed"));
+  h1.reset();
+  std::string after;
+  ASSERT_TRUE(disk.GetFile("dest/.valise/journal", &after));
+  EXPECT_TRUE(after == journal) << "the one-host journal is only read";
+
+  std::unique_ptr<Destination> any = OpenDest(&disk, &info);
+  ASSERT_VALISE_OK(any->Resume("2 files", &records, &notes));
+  EXPECT_EQ(Paths(records), (std::vector<std::string>{"new", "old"}));
+  EXPECT_TRUE(disk.Exists("dest/.valise/hosts/" + MachineHostName() + "/lock"));
+}
+
+// Goal: a host that died leaves staged files: a run on another host
+// removes them once untouched for the grace period (stale_age_s; the
+// simulated ctime is a counter, so here "0 s" against "never"), and says
+// so; younger ones (maybe a live run's) are left and said left.
+TEST_P(SharedDestTest, DeadHostsStagedFilesRemovedAfterGrace) {
+  SimDisk disk(Options());
+  disk.AddFile("dest/.valise/hosts/h2/staging/e4-p0", "dead host's");
+  disk.AddFile("dest/.valise/hosts/h2/staging/notes", "not valise's");
+  DestInfo info;
+  std::unique_ptr<Destination> h1 =
+      OpenHost(&disk, "h1", &info, 2000, UINT64_MAX);
+  EXPECT_TRUE(disk.Exists("dest/.valise/hosts/h2/staging/e4-p0"));
+  ASSERT_EQ(info.notes.size(), 1u);
+  EXPECT_NE(info.notes[0].find("left 1 staged file(s)"), std::string::npos)
+      << info.notes[0];
+  h1.reset();
+  info = DestInfo();
+  h1 = OpenHost(&disk, "h1", &info, 2000, 0);
+  EXPECT_FALSE(disk.Exists("dest/.valise/hosts/h2/staging/e4-p0"));
+  EXPECT_TRUE(disk.Exists("dest/.valise/hosts/h2/staging/notes"));
+  ASSERT_EQ(info.notes.size(), 1u);
+  EXPECT_NE(info.notes[0].find("removed 1 staged file(s) of other hosts"),
+            std::string::npos)
+      << info.notes[0];
+}
+
+INSTANTIATE_TEST_SUITE_P(Durability, SharedDestTest, testing::Bool(),
                          [](const testing::TestParamInfo<bool>& p) {
                            return p.param ? "SyncFs" : "Fdatasync";
                          });

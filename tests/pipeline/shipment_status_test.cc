@@ -176,5 +176,43 @@ TEST(ShipmentStatus, JournalOfAnotherManifestIsNotAnArrival) {
   EXPECT_NE(st.notes[0].find("torn tail"), std::string::npos) << st.notes[0];
 }
 
+// Goal (issue 17): a directory DEST shared by hosts. A one-host run
+// ingests s1 (DEST/.valise/journal); host h1 then ingests s1 and s2 and
+// reads nothing of s1 again (trusted from the one-host journal); h2
+// ingests s3, whose "shared" h1 committed (not read again). Status merges
+// the one-host journal and each host's: what arrived, per host files
+// and whether its run ended, where each drive was last seen.
+TEST(ShipmentStatus, SharedDirectoryDestMergesEveryHostsJournal) {
+  Shipment sh;
+  sh.Ingest({"s1"}, {"ship-01"}, "2026-12-06T01:00:00Z");
+  IngestOptions h1;
+  h1.host = "h1";
+  RunReport r1, r2;
+  ASSERT_VALISE_OK(
+      IngestDrives(&sh.disk, sh.m, {"s1", "s2"}, "dest", Options(), h1, &r1));
+  EXPECT_EQ(r1.files_ok, 2u) << "c and shared read; a and b trusted";
+  EXPECT_EQ(r1.files_rechecked, 0u);
+  EXPECT_TRUE(sh.disk.Exists("dest/.valise/hosts/h1/journal"));
+  IngestOptions h2;
+  h2.host = "h2";
+  ASSERT_VALISE_OK(
+      IngestDrives(&sh.disk, sh.m, {"s3"}, "dest", Options(), h2, &r2));
+  EXPECT_EQ(r2.files_ok, 1u) << "d read; shared committed by h1";
+  EXPECT_EQ(r2.files_rechecked, 0u);
+  ShipmentStatus st = sh.Status();
+  EXPECT_EQ(st.files_arrived, 5u);
+  EXPECT_EQ(Labels(st, st.needed), std::vector<std::string>{"ship-04"});
+  ASSERT_EQ(st.hosts.size(), 2u);
+  EXPECT_EQ(st.hosts[0].name, "h1");
+  EXPECT_EQ(st.hosts[0].files, 2u);  // c, shared
+  EXPECT_TRUE(st.hosts[0].ended);
+  EXPECT_EQ(st.hosts[0].last_run.size(), 20u) << st.hosts[0].last_run;
+  EXPECT_EQ(st.hosts[1].name, "h2");
+  EXPECT_EQ(st.hosts[1].files, 1u);  // d
+  EXPECT_TRUE(st.hosts[1].ended);
+  EXPECT_EQ(st.drives[1].seen_at, "h1");
+  EXPECT_EQ(st.drives[2].seen_at, "h2");
+}
+
 }  // namespace
 }  // namespace valise
