@@ -170,11 +170,16 @@ Status ReadJournal(FileSystem* fs, const std::string& dest, JournalState* j,
     if (s.IsNotFound()) return Status::OK();
     VALISE_RETURN_IF_ERROR(s);
     for (const std::string& host : hosts) {
+      // A host whose run never began (refused at open) has no journal.
+      const std::string journal = shared + "/" + host + "/journal";
+      FileInfo ji;
+      s = fs->Stat(journal, &ji);
+      if (s.IsNotFound()) continue;
+      VALISE_RETURN_IF_ERROR(s);
       ShipmentStatus::Host h;
       h.name = host;
       j->hosts.push_back(std::move(h));
-      VALISE_RETURN_IF_ERROR(ReadJournalFile(
-          fs, shared + "/" + host + "/journal", host, "", j, notes));
+      VALISE_RETURN_IF_ERROR(ReadJournalFile(fs, journal, host, "", j, notes));
     }
     return Status::OK();
   }

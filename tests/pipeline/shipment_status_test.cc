@@ -181,7 +181,8 @@ TEST(ShipmentStatus, JournalOfAnotherManifestIsNotAnArrival) {
 // reads nothing of s1 again (trusted from the one-host journal); h2
 // ingests s3, whose "shared" h1 committed (not read again). Status merges
 // the one-host journal and each host's: what arrived, per host files
-// and whether its run ended, where each drive was last seen.
+// and whether its run ended, where each drive was last seen (a host
+// without a journal has no row).
 TEST(ShipmentStatus, SharedDirectoryDestMergesEveryHostsJournal) {
   Shipment sh;
   sh.Ingest({"s1"}, {"ship-01"}, "2026-12-06T01:00:00Z");
@@ -199,6 +200,8 @@ TEST(ShipmentStatus, SharedDirectoryDestMergesEveryHostsJournal) {
       IngestDrives(&sh.disk, sh.m, {"s3"}, "dest", Options(), h2, &r2));
   EXPECT_EQ(r2.files_ok, 1u) << "d read; shared committed by h1";
   EXPECT_EQ(r2.files_rechecked, 0u);
+  // A host whose run was refused at open: a directory, no journal, no row.
+  sh.disk.AddDir("dest/.valise/hosts/h0/staging");
   ShipmentStatus st = sh.Status();
   EXPECT_EQ(st.files_arrived, 5u);
   EXPECT_EQ(Labels(st, st.needed), std::vector<std::string>{"ship-04"});
