@@ -489,7 +489,7 @@ class PosixDestination final : public Destination {
   }
 
   // A shared run never goes beside a one-host run: if DEST has the
-  // one-host lock, it is taken for a moment (tried for a second: another
+  // one-host lock, it is taken for a moment (tried for half a second: another
   // host may hold it for the same moment), and under it the one-host
   // layout's kept partials move to this host's staging (one already there
   // is newer and wins) and its temporaries go.
@@ -500,7 +500,7 @@ class PosixDestination final : public Destination {
     VALISE_RETURN_IF_ERROR(s);
     std::unique_ptr<Directory> d;
     VALISE_RETURN_IF_ERROR(fs_->OpenDirectory(where_, false, &d));
-    for (int i = 0; i < 20; ++i) {
+    for (int i = 0; i < 10; ++i) {
       s = d->Lock(kOneHostLock);
       if (!s.IsBusy()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -162,6 +162,12 @@ struct Scenario {
   // Drawn from a stream of its own: the rest of a seed's scenario is what
   // it was before this was drawn.
   bool signed_chunks = false;
+  // Issue 17: DEST shared by hosts (this run is host "h1": its journal
+  // and staging under dest/.valise/hosts/h1/), and DEST refusing
+  // renameat2(RENAME_NOREPLACE) with EINVAL as ceph-fuse does (names by
+  // link then unlink). A stream of its own, as signed_chunks.
+  bool shared = false;
+  bool rename_noreplace = true;
   std::vector<std::string> contents;
   std::vector<EntryPlan> entries;
   std::vector<DrivePlan> drives;
@@ -191,7 +197,8 @@ std::string Scenario::Describe() const {
     << ", chunk index " << use_chunks << ", signed chunks " << signed_chunks
     << ", batch " << iopt.commit_batch << ", syncfs " << syncfs
     << ", direct from " << iopt.direct_min_bytes << ", names ahead of data "
-    << names_ahead << "\n";
+    << names_ahead << ", shared " << shared << ", rename noreplace "
+    << rename_noreplace << "\n";
   for (size_t e = 0; e < entries.size(); ++e) {
     const EntryPlan& ep = entries[e];
     o << "  " << ep.path << " (" << data(e).size() << " B, content "
@@ -291,6 +298,12 @@ Scenario MakeScenario(uint64_t seed) {
   sc.reflink = !rng.OneIn(3);
   sc.use_chunks = rng.OneIn(2);
   sc.signed_chunks = Rng(seed * 0x2545f4914f6cdd1dULL + 15).OneIn(2);
+  {
+    Rng hosts(seed * 0x9e3779b97f4a7c15ULL + 17);
+    sc.shared = hosts.OneIn(2);
+    sc.rename_noreplace = !hosts.OneIn(2);
+    if (sc.shared) sc.iopt.host = "h1";
+  }
 
   const int num_drives = static_cast<int>(rng.Range(2, 4));
   sc.drives.resize(num_drives);
@@ -471,12 +484,18 @@ std::string ParentOf(const std::string& rel) {
   return slash == std::string::npos ? std::string() : rel.substr(0, slash);
 }
 
+// DEST's state directory of this scenario's run: one-host, or host h1's.
+std::string StateDir(const Scenario& sc) {
+  return sc.shared ? "dest/.valise/hosts/h1" : "dest/.valise";
+}
+
 std::unique_ptr<SimDisk> BuildDisk(const Scenario& sc) {
   SimDiskOptions o;
   o.seed = sc.seed;
   o.reflink = sc.reflink;
   o.syncfs = sc.syncfs;
   o.names_ahead_of_data = sc.names_ahead;
+  o.rename_noreplace = sc.rename_noreplace;
   if (sc.dest_limited) {
     // Everything built is charged too (AddFile is never refused): the
     // capacity leaves DEST its room once the drives and the ballast are in.
@@ -862,7 +881,7 @@ void CheckDest(SimDisk* disk, const Scenario& sc, const Manifest& m,
   // Every journal record names a file present and right.
   std::set<std::string> journaled;
   std::string journal;
-  if (disk->GetFile("dest/.valise/journal", &journal)) {
+  if (disk->GetFile(StateDir(sc) + "/journal", &journal)) {
     std::vector<JournalRecord> records;
     uint64_t valid = 0;
     ASSERT_VALISE_OK(DecodeJournal(journal, &records, &valid));
@@ -1168,7 +1187,7 @@ void CheckIngest(SimDisk* disk, const Scenario& sc, const Manifest& m) {
     EXPECT_EQ(r2.ExitCode(), 1);
   }
   std::vector<DirEntry> staging;
-  ASSERT_VALISE_OK(disk->ListDir("dest/.valise/staging", &staging));
+  ASSERT_VALISE_OK(disk->ListDir(StateDir(sc) + "/staging", &staging));
   EXPECT_TRUE(staging.empty()) << staging.size() << " temporary files left";
 
   // DEST verifies: every staged file is right, nothing else is there (the
