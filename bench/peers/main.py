@@ -25,6 +25,7 @@ import time
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import part_chunkdedup  # noqa: E402
 import part_ingest  # noqa: E402
 import part_memory  # noqa: E402
 import part_pack  # noqa: E402
@@ -35,7 +36,7 @@ from harness import (REPO, TARGETS, Failure, load_targets, log,  # noqa: E402
                      memory_available, tree)
 
 PARTS = {"verify": part_verify, "ingest": part_ingest, "memory": part_memory,
-         "s3": part_s3, "pack": part_pack}
+         "s3": part_s3, "pack": part_pack, "chunkdedup": part_chunkdedup}
 
 
 class Context:

@@ -29,6 +29,7 @@ PART_TITLE = {
     "memory": "memory: peak RSS with a large manifest",
     "s3": "ingest into an object store (Ceph RGW)",
     "pack": "pack, with and without parity; rebuild of a lost drive",
+    "chunkdedup": "dedup by chunk: a set with 30% duplicate chunks",
 }
 OP_TEXT = {">=": ">= %s", "<=": "<= %s", "within": "within %s of 1"}
 

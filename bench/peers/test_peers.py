@@ -23,7 +23,7 @@ class Targets(unittest.TestCase):
                 self.assertIn(k, t, fid)
             self.assertIn(t["op"], (">=", "<=", "within"), fid)
             self.assertIn(t["part"], ("verify", "ingest", "memory", "s3", "pack",
-                                     None),
+                                     "chunkdedup", None),
                           fid)
 
     def test_meets(self):

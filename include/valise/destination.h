@@ -42,7 +42,8 @@
 // Thread safety (each method says which thread calls it):
 //  - the ingest thread: Open, Resume, Stat, Adopt, CleanUp, Close, and
 //    between passes Duplicate, Seal, Name, Record, Sync and Discard;
-//  - the read loop's I/O thread: Stage, and the StageWriter;
+//  - the read loop's I/O thread: Stage, CloneSource, CloneChunk, LeaveHole,
+//    and the StageWriter;
 //  - the thread that finishes a read (a hashing thread or the I/O thread):
 //    Finish, for one file at a time;
 //  - during a pass, the commit thread: Seal, Name, Record, Sync, Duplicate
@@ -81,6 +82,11 @@ struct DestInfo {
   std::string clone_word = "reflink";
   // Duplicate(kHardlink) works. Default: false.
   bool hardlink = false;
+  // Dedup by chunk (issue 15): CloneChunk works (FICLONERANGE), and a
+  // chunk left unwritten (LeaveHole) reads as zeros in the file Finish
+  // gives. Default: false, false.
+  bool clone_range = false;
+  bool holes = false;
   // A Seal also makes durable every name and record made before it
   // started (one syncfs does it all). The core then names and records one
   // group while the next is being sealed, and counts a name as durable
@@ -372,6 +378,32 @@ class Destination {
   virtual void ChunkSource(const std::string& name, const ChunkIndexV2* index,
                            size_t entry) {
     (void)name, (void)index, (void)entry;
+  }
+
+  // Dedup by chunk (issue 15), where DestInfo says so; called on the read
+  // loop's I/O thread, like Stage. The core decides (by the signed chunk
+  // digests) which chunk goes where; these only say how.
+  //
+  // A handle to staged `file` that CloneChunk may take chunks from for as
+  // long as it is held, whatever becomes of the staged file (named,
+  // discarded: its bytes stay). Null if none.
+  virtual std::shared_ptr<File> CloneSource(StagedFile* file) {
+    (void)file;
+    return nullptr;
+  }
+  // Bytes [offset, +len) of staged `file` become `from`'s bytes
+  // [from_offset, +len), shared (FICLONERANGE), instead of being written.
+  // Offsets and len are multiples of 4096. On failure nothing changed and
+  // the core writes the chunk.
+  virtual Status CloneChunk(StagedFile* file, uint64_t offset, const File& from,
+                            uint64_t from_offset, uint32_t len) {
+    (void)file, (void)offset, (void)from, (void)from_offset, (void)len;
+    return Status::NotSupported("clone chunk", "not supported");
+  }
+  // Bytes [offset, +len) of staged `file` are zeros and are not written:
+  // they read as zeros (a hole) once Finish gives the file its size.
+  virtual void LeaveHole(StagedFile* file, uint64_t offset, uint32_t len) {
+    (void)file, (void)offset, (void)len;
   }
 
   // Removes every temporary this destination made, or an earlier run left

@@ -206,12 +206,21 @@ struct RunReport {
   uint64_t files_ok = 0;
   uint64_t bytes_expected = 0;
   uint64_t bytes_verified = 0;
+  // ingest: bytes not written because a path's whole content was placed
+  // from another path's (a clone, a hard link: whole-file dedup).
   uint64_t dedup_bytes_saved = 0;
   // ingest into an object store, dedup by chunk: bytes of the committed
   // files' parts copied server-side (UploadPartCopy) from chunks with the
   // same signed digests in objects committed and verified before, not
   // sent.
   uint64_t chunk_bytes_copied_server_side = 0;
+  // ingest, dedup by chunk, over the files committed: bytes of chunks
+  // cloned from a chunk staged and verified with the same signed digest,
+  // and bytes of zeros left as holes, neither written; of those, bytes not
+  // read at all (the signed digest alone said what they are).
+  uint64_t chunk_bytes_cloned = 0;
+  uint64_t chunk_bytes_holes = 0;
+  uint64_t bytes_not_read = 0;
   // ingest: committed by an earlier run and trusted from the journal (size,
   // mtime, inode and ctime unchanged since), not read.
   uint64_t files_skipped_resume = 0;
@@ -293,6 +302,11 @@ struct SummaryOptions {
   size_t list_limit = kSummaryListLimit;  // lines per status
   bool verbose = false;                   // also RunReport::verbose_notes
 };
+
+// The report's sentence on dedup by chunk: "8.0 MiB cloned from chunks
+// already staged with the same signed digest, 4.0 MiB of zeros left as
+// holes: not written (6.0 MiB of them not read either)"; empty if none.
+std::string ChunkDedupText(const RunReport& r);
 
 // The human summary, for stdout (docs/report.md): header, per-drive table,
 // problem files by status (at most `list_limit` lines each; all the files

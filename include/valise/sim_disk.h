@@ -230,6 +230,8 @@ class SimDisk final : public FileSystem {
     uint64_t bit_flips = 0, stalls = 0;
     uint64_t bytes_read = 0, bytes_written = 0;
     uint64_t crashes = 0;  // by Crash() and CrashAfter()
+    // Range clones (FICLONERANGE) that succeeded, and their bytes.
+    uint64_t range_clones = 0, bytes_range_cloned = 0;
   };
   Stats stats() const;
 

@@ -51,6 +51,14 @@
 // with the entry's mode and mtime, then sealed and named like a read file;
 // or a hard link made under the final name at once.
 //
+// Dedup by chunk (the core decides which, src/pipeline/chunk_dedup.h): a
+// chunk is cloned into a staged file from another staged file's chunk with
+// FICLONERANGE (CloneChunk; where the probe at Open found reflinks), or
+// left unwritten, a hole (LeaveHole, any file system): Finish then sets
+// the file's size. A staged file resumed from a kept partial is cut to
+// its verified prefix at Stage, so what follows reads as zeros, never as
+// an earlier run's bytes.
+//
 // A lock file (flock) keeps a second ingest out of the same DEST.
 //
 // Several hosts at once (issue 17), into a DEST on a file system each
@@ -167,6 +175,8 @@ class PosixDestination final : public Destination {
     VALISE_RETURN_IF_ERROR(OpenLayout(info));
     CleanUp();
     info->clone = ProbeReflink();
+    info->clone_range = info->clone;
+    info->holes = true;
     info->hardlink = true;
     // One syncfs per commit group where DEST's file system is trusted
     // with it (see Directory::SyncFs); else one fdatasync per file.
@@ -282,6 +292,16 @@ class PosixDestination final : public Destination {
       out->reset();
       return s;
     }
+    if (req.resumable && req.resume_from > 0) {
+      // Holes after the verified prefix must read as zeros, not as what
+      // the earlier run left there.
+      s = file->Truncate(req.resume_from);
+      if (!s.ok()) {
+        file.reset();
+        out->reset();
+        return s;
+      }
+    }
     auto f = std::make_unique<PosixStagedFile>(req.name, temp, std::move(file));
     f->size = req.size;
     f->mode = req.mode;
@@ -295,7 +315,7 @@ class PosixDestination final : public Destination {
   Status Finish(StagedFile* staged) override {
     PosixStagedFile* f = AsPosix(staged);
     File* file = f->file();
-    if (file->is_direct() || f->resumable) {
+    if (file->is_direct() || f->resumable || f->sparse) {
       VALISE_RETURN_IF_ERROR(file->Truncate(f->size));
     }
     return file->SetModeAndTime(f->mode, f->mtime_ns);
@@ -383,6 +403,26 @@ class PosixDestination final : public Destination {
     }
     *out = std::make_unique<PosixStagedFile>(req.name, temp, std::move(to));
     return Status::OK();
+  }
+
+  std::shared_ptr<File> CloneSource(StagedFile* staged) override {
+    return AsPosix(staged)->shared_file();
+  }
+
+  Status CloneChunk(StagedFile* staged, uint64_t offset, const File& from,
+                    uint64_t from_offset, uint32_t len) override {
+    PosixStagedFile* f = AsPosix(staged);
+    if (f->file() == nullptr) {
+      return Status::InvalidArgument(f->temp(), "internal: not open");
+    }
+    VALISE_RETURN_IF_ERROR(
+        f->file()->CloneFrom(from, from_offset, offset, len));
+    f->sparse = true;
+    return Status::OK();
+  }
+
+  void LeaveHole(StagedFile* staged, uint64_t, uint32_t) override {
+    AsPosix(staged)->sparse = true;
   }
 
   void Adopt(const std::string& name,

@@ -30,6 +30,9 @@ class PosixStagedFile final : public StagedFile {
   // Open while it is written and until it is sealed (or named); null after.
   File* file() const { return file_.get(); }
   void Close() { file_.reset(); }
+  // The same handle, shared: a source of chunk clones may keep it open
+  // after Close (Destination::CloneSource).
+  const std::shared_ptr<File>& shared_file() const { return file_; }
 
   // What Finish gives it.
   uint64_t size = 0;
@@ -38,11 +41,14 @@ class PosixStagedFile final : public StagedFile {
   // Staged under a key kept across runs (StageRequest::resumable): kept by
   // Keep, and cut to its size by Finish (a kept file may be longer).
   bool resumable = false;
+  // Chunks were left unwritten (holes, LeaveHole) or cloned past the
+  // written end: Finish gives it its size.
+  bool sparse = false;
 
  private:
   std::string name_;
   std::string temp_;
-  std::unique_ptr<File> file_;
+  std::shared_ptr<File> file_;
 };
 
 inline PosixStagedFile* AsPosix(StagedFile* f) {

@@ -176,6 +176,8 @@ Status SimFile::CloneFrom(const File& src, uint64_t src_offset,
   if (new_size > dst_size) impl_->ResizeLocked(node_.get(), new_size);
   memcpy(node_->data.data() + dst_offset, copy.data(), n);
   impl_->ChangedLocked(node_.get());
+  ++impl_->stats.range_clones;
+  impl_->stats.bytes_range_cloned += n;
   return Status::OK();
 }
 

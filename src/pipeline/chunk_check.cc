@@ -245,6 +245,35 @@ void ChunkChecker::Missing(uint64_t index) {
   if (tracking_ && index >= next_min_) next_min_ = index + 1;
 }
 
+void ChunkChecker::KnownChunk(uint64_t index, size_t len) {
+  if (failed_) return;
+  const bool in_order = tracking_ ? index >= next_min_ && index < total_ &&
+                                        !good_[static_cast<size_t>(index)]
+                                  : index == checked_;
+  if (!in_order || index >= total_) {
+    failed_ = true;
+    run_->AddTrouble(Status::InvalidArgument(
+        index_->name() + ": internal: chunk " + std::to_string(index) +
+        " of entry " + std::to_string(entry_) + " out of order"));
+    return;
+  }
+  const uint64_t cs = index_->chunk_size();
+  const uint64_t want_len = std::min<uint64_t>(cs, size_ - index * cs);
+  ++checked_;
+  ++known_;
+  bytes_checked_ += len;
+  if (tracking_) next_min_ = index + 1;
+  if (len == want_len) {
+    if (tracking_) good_[static_cast<size_t>(index)] = true;
+    return;
+  }
+  // Never given so by the read loop; counted bad rather than trusted.
+  ++bad_chunks_;
+  if (ranges_.size() < kMaxCorruptRanges) {
+    ranges_.push_back(BadRange{index * cs, len, 0});
+  }
+}
+
 void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
   if (failed_) return;
   const bool in_order = tracking_ ? index >= next_min_ && index < total_ &&
@@ -275,13 +304,16 @@ void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
   const uint64_t cs = index_->chunk_size();
   const uint64_t want_len = std::min<uint64_t>(cs, size_ - index * cs);
   sha_->Update(data, len);
-  const bool good =
-      FinishSha(sha_.get()) == want_[index - want_first_] && len == want_len;
+  const ChunkSha256& want = want_[index - want_first_];
+  const bool good = FinishSha(sha_.get()) == want && len == want_len;
   ++checked_;
   bytes_checked_ += len;
   next_min_ = index + 1;
   if (good && tracking_) good_[static_cast<size_t>(index)] = true;
-  if (good) return;
+  if (good) {
+    if (on_good) on_good(index);
+    return;
+  }
   ++bad_chunks_;
   const uint64_t offset = index * index_->chunk_size();
   if (!ranges_.empty() &&

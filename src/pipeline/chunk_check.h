@@ -158,6 +158,10 @@ class ChunkChecker final : public ChunkObserver {
                std::vector<bool> known);
   void Chunk(uint64_t index, const char* data, size_t len) override;
   void Missing(uint64_t index) override;
+  // Dedup by chunk: a chunk not read, DEST given a chunk with its signed
+  // digest, counts as compared and matching (if `len` is its length).
+  bool TakesKnownChunks() const override { return true; }
+  void KnownChunk(uint64_t index, size_t len) override;
 
   // Whether every chunk of the file was compared (it was read whole and
   // the index could be read).
@@ -174,6 +178,8 @@ class ChunkChecker final : public ChunkObserver {
   // those that matched their signed digests); else empty.
   const std::vector<bool>& good() const { return good_; }
   bool tracking() const { return tracking_; }
+  // Chunks counted by KnownChunk.
+  uint64_t known() const { return known_; }
   uint64_t bad_chunks() const { return bad_chunks_; }
   // Runs of adjacent bad chunks, in file order (at most
   // kMaxCorruptRanges; BadRange::err is 0).
@@ -193,6 +199,7 @@ class ChunkChecker final : public ChunkObserver {
   uint64_t checked_ = 0;
   uint64_t bytes_checked_ = 0;
   uint64_t bad_chunks_ = 0;
+  uint64_t known_ = 0;
   bool failed_ = false;
   std::vector<BadRange> ranges_;
   // The signed digests of chunks [want_first_, +want_.size()).

@@ -67,6 +67,34 @@ Status RefuseStatePaths(const IngestLedger& l) {
       first.message() + more);
 }
 
+namespace {
+
+// Dedup by chunk (chunk_dedup.h), unless --dedup=copy: holes for zeros
+// where DEST has them (found by content: the bytes read, and checked, are
+// zeros); and where the signed chunk digests decide alone (by_chunks),
+// range clones of chunks verified where DEST clones ranges, and chunks
+// not read at all. A clone is keyed by a chunk digest, so only a digest
+// that decides whether the file is accepted may key one: with whole-file
+// digests deciding, a chunk could differ from its index digest and the
+// file still be accepted.
+void SetUpChunkDedup(Destination* dest, const DestInfo& info, IngestLedger* l) {
+  if (l->iopt.dedup == DedupPolicy::kCopy) return;
+  const ChunkIndexV2* index = l->by_chunks ? l->opt.chunk_index : nullptr;
+  const bool clone = info.clone_range && index != nullptr;
+  if (!clone && !info.holes) return;
+  l->chunk_dedup = std::make_unique<ChunkDedup>(dest, index, l->opt.chunk_size,
+                                                clone, info.holes);
+  std::string how = clone ? "chunks verified in this run cloned "
+                            "(FICLONERANGE) by signed digest"
+                          : std::string();
+  if (info.holes)
+    how += std::string(how.empty() ? "" : ", ") + "zeros as holes";
+  if (index != nullptr) how += "; such chunks not read";
+  l->report->verbose_notes.push_back("dedup by chunk: " + how);
+}
+
+}  // namespace
+
 Status OpenDest(const std::string& dest, IngestLedger* l,
                 std::unique_ptr<Destination>* out, DestInfo* info) {
   if (l->iopt.dest_factory) {
@@ -106,6 +134,7 @@ Status OpenDest(const std::string& dest, IngestLedger* l,
   l->dedup_word = dedup == DedupPolicy::kReflink ? info->clone_word
                                                  : DedupPolicyName(dedup);
   l->report->verbose_notes.push_back("dedup: " + l->dedup_word);
+  SetUpChunkDedup(out->get(), *info, l);
   l->report->notes.insert(l->report->notes.end(), info->notes.begin(),
                           info->notes.end());
   l->report->verbose_notes.insert(l->report->verbose_notes.end(),

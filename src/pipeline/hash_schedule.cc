@@ -98,6 +98,10 @@ void FinishFile(RunState* rs, FileState* f) {
   if (out.status.ok() && f->hasher) out.digests = f->hasher->Finish();
   if (!out.status.ok()) out.chunks.clear();
   out.observer = std::move(f->observer);
+  // Its chunks are all checked: what on_good holds (the file's dedup, a
+  // descriptor) is let go now, not when the outcome is.
+  if (out.observer) out.observer->on_good = nullptr;
+  if (f->dedup) f->dedup->Done();
   if (f->staged) {
     out.written = !f->write_failed && out.status.ok();
     out.write_failed = f->write_failed;
@@ -149,9 +153,14 @@ void HashReadyChunks(RunState* rs, FileState* f) {
         f->observer->Chunk(c.offset / cs, data, c.len);
       }
       ReleaseBuffer(rs, c.buf);
+    } else if (c.buf == kKnownChunk && !failed && f->observer) {
+      f->observer->KnownChunk(c.offset / cs, c.len);
     } else if (f->observer && f->job->keep_going) {
       f->observer->Missing(c.offset / cs);
     }
+    // Checked or not, its hash is done (dedup by chunk: it may now become
+    // a source, or is known not to).
+    if (f->dedup) f->dedup->HashDone(c.offset / cs);
     const bool last = next == f->chunks_total;
     DropRef(rs, f);
     if (last) return;  // f may be gone; its last chunk is hashed

@@ -29,6 +29,7 @@
 #include <mutex>
 #include <vector>
 
+#include "pipeline/chunk_dedup.h"
 #include "pipeline/reader.h"
 #include "valise/buffer_pool.h"
 #include "valise/destination.h"
@@ -38,10 +39,14 @@
 
 namespace valise {
 
+// Chunk::buf of a chunk not read: DEST got it by its signed digest
+// (dedup by chunk); the observer is told (ChunkObserver::KnownChunk).
+inline constexpr int kKnownChunk = -2;
+
 struct Chunk {
   uint64_t offset = 0;
   uint32_t len = 0;
-  int buf = -1;  // -1: a hole
+  int buf = -1;  // -1: a hole (failed, never read); kKnownChunk
 };
 
 struct FileState {
@@ -55,6 +60,10 @@ struct FileState {
   // I/O thread only.
   uint64_t next_issue = 0;  // next chunk index to read
   bool write_failed = false;
+  // Dedup by chunk, for a staged file (null: none). Shared with the
+  // observer's on_good, which may outlive the file.
+  std::shared_ptr<FileDedup> dedup;
+  bool skip_known = false;  // chunks may go unread (KnownChunk)
 
   // Shared, under mu.
   std::mutex mu;

@@ -139,6 +139,10 @@ void IngestLedger::Committed(size_t e, int drive, const ReadOutcome& o) {
   FileResult r = Result(e, drive == dest_drive ? -1 : drive, FileStatus::kOk);
   r.actual_size = m.file_size(e);
   r.digests = o.digests;
+  // Dedup by chunk, counted for the files that landed.
+  report->chunk_bytes_cloned += o.bytes_cloned;
+  report->chunk_bytes_holes += o.bytes_holes;
+  report->bytes_not_read += o.bytes_not_read;
   ok_entry.push_back(e);
   ok_results.push_back(std::move(r));
   if (drive != dest_drive) {

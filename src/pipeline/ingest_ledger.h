@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "pipeline/chunk_check.h"
+#include "pipeline/chunk_dedup.h"
 #include "pipeline/parity_source.h"
 #include "pipeline/plan.h"
 #include "pipeline/reader.h"
@@ -157,6 +158,8 @@ struct IngestLedger {
   std::vector<DriveReadStats> drive_stats;  // summed over the passes
   // Checks against the signed chunk digests (opt.chunk_index), if any.
   std::unique_ptr<ChunkCheck> chunk_check;
+  // Dedup by chunk (chunk_dedup.h), set when DEST is open; null: none.
+  std::unique_ptr<ChunkDedup> chunk_dedup;
 
   // Where entry e lands, relative to DEST.
   std::string DestRel(size_t e) const;

@@ -12,8 +12,17 @@
 // A chunk read whole (AcceptChunk) goes to its file's hasher and, for a
 // staged file, to the StageWriter (QueueWrite: in read-completion order,
 // when the writer has room); its buffer returns to the pool when both are
-// done with it. A chunk that fails becomes a hole (DeliverHole): the file
-// has failed, the rest of it and of its drive is still read.
+// done with it.
+//
+// Dedup by chunk (chunk_dedup.h), for a staged file: before a chunk is
+// read, its signed digest may say it need not be (SkipKnown: zeros, a
+// hole; or a chunk staged and verified already, cloned), or that a chunk
+// with that digest is being read elsewhere (the drive waits for it); once
+// read, a chunk of zeros, or one whose digest became a source meanwhile,
+// is hashed and checked but not written (NotWritten). Each chunk read
+// reports when its write is done (WriteDone) so it may become a source. A chunk
+// that fails becomes a hole (DeliverHole): the file has failed, the rest of it
+// and of its drive is still read.
 //
 // Failures, by what the device said:
 //   - end of file before the scanned size: the file shrank (Corruption);
@@ -60,6 +69,7 @@ ReadLoop::ReadLoop(const ReadLoopConfig& config,
       rescue_(this, rs, rs->engine, config.fixed_buffers,
               static_cast<int>(per_drive.size())),
       start_us_(config.fs->NowMicros()) {
+  if (cfg_.dedup != nullptr) cfg_.dedup->SetWake([rs] { rs->Wake(); });
   if (cfg_.writer == nullptr) return;
   stage_io_.engine = rs_->engine;
   stage_io_.drive = cfg_.dest_drive;
@@ -71,6 +81,10 @@ ReadLoop::ReadLoop(const ReadLoopConfig& config,
   stage_io_.release = [rs](int buf) { ReleaseBuffer(rs, buf); };
   stage_io_.wake = [rs] { rs->Wake(); };
   cfg_.writer->Attach(stage_io_);
+}
+
+ReadLoop::~ReadLoop() {
+  if (cfg_.dedup != nullptr) cfg_.dedup->SetWake(nullptr);
 }
 
 void ReadLoop::Run() {
@@ -122,6 +136,7 @@ void ReadLoop::Fill() {
     cfg_.writer->Issue();
   }
   for (int d = 0; d < num_drives_; ++d) rescue_.Issue(d);
+  waiting_ = false;
   if (!stopped_) {
     bool issued = true;
     while (issued) {
@@ -142,7 +157,9 @@ void ReadLoop::Idle() {
   if (!pending_writes_.empty() || rescue_.Queued()) return;
   // Every buffer is waiting to be hashed (or held by the writer): wait for
   // one to come back, or for the writer's answers.
-  rs_->WaitIdle(Reading());
+  // A drive waiting for a pending chunk (SkipKnown) waits for the wake
+  // its resolution gives, not for a buffer.
+  rs_->WaitIdle(Reading() && !waiting_);
 }
 
 void ReadLoop::Complete(Transfer* t, uint64_t now_us) {
@@ -240,6 +257,7 @@ FileState* ReadLoop::NextFile(int d) {
     if (cfg_.make_observer && *cfg_.make_observer) {
       f->observer = (*cfg_.make_observer)(job);
     }
+    if (cfg_.dedup != nullptr && f->staged) SetUpDedup(f);
     {
       std::lock_guard<std::mutex> l(rs_->files_mu);
       ++rs_->files_open;
@@ -256,9 +274,21 @@ bool ReadLoop::QueueRead(int d) {
   if (cur.current == nullptr) cur.current = NextFile(d);
   FileState* f = cur.current;
   if (f == nullptr) return false;
+  if (f->skip_known) {
+    switch (SkipKnown(d, f)) {
+      case Skip::kDone:
+        return true;
+      case Skip::kWait:
+        waiting_ = true;
+        return false;
+      case Skip::kRead:
+        break;
+    }
+  }
   int buf = rs_->pool->TryGet();
   if (buf < 0) return false;
   const uint64_t index = f->next_issue;
+  if (f->dedup) Issue(f, index);
   const uint64_t offset = index * chunk_;
   const uint64_t want = std::min<uint64_t>(chunk_, f->job->size - offset);
   Transfer& t = transfers_[buf];
@@ -370,13 +400,18 @@ void ReadLoop::AcceptChunk(FileState* f, uint64_t offset, uint32_t len,
   // With keep_going, a chunk read whole is staged even once the file has
   // failed (its good chunks stay for a repair by chunk), unless its
   // writes failed or the run stopped (QueueWrite).
-  if (f->staged && (f->job->keep_going || !Failed(f))) {
+  if (f->staged && !Failed(f) && f->dedup && NotWritten(f, offset, len, buf)) {
+    rs_->buf_refs[buf].store(1, std::memory_order_relaxed);
+    WriteDone(f, offset, false);
+    DropRef(rs_, f);  // its write
+  } else if (f->staged && (f->job->keep_going || !Failed(f))) {
     rs_->buf_refs[buf].store(2, std::memory_order_relaxed);
     pending_writes_.push_back(PendingWrite{f, buf, offset, len});
   } else {
     rs_->buf_refs[buf].store(1, std::memory_order_relaxed);
     if (f->staged) {  // no write for a failed file
       cfg_.writer->Skip(f->staged.get(), offset);
+      WriteDone(f, offset, false);
       DropRef(rs_, f);
     }
   }
@@ -390,6 +425,7 @@ void ReadLoop::DeliverHole(FileState* f, uint64_t index) {
   c.offset = index * chunk_;
   if (f->staged) {  // its write will never happen
     cfg_.writer->Skip(f->staged.get(), c.offset);
+    WriteDone(f, c.offset, false);
     DropRef(rs_, f);
   }
   Deliver(rs_, f, c);
@@ -433,6 +469,114 @@ bool ReadLoop::Reading() const {
   return false;
 }
 
+// --- Dedup by chunk (chunk_dedup.h).
+
+// A staged file's dedup: its signed digests, its chunks as sources once
+// written and verified (the checker's on_good), and whether its chunks may
+// go unread: only when nothing but the checker needs their bytes (no
+// whole-file digest, no XXH3 chunk digests) and it counts them.
+void ReadLoop::SetUpDedup(FileState* f) {
+  f->dedup =
+      std::make_shared<FileDedup>(cfg_.dedup, f->job->id, f->staged.get());
+  if (f->observer && f->dedup->clones()) {
+    f->observer->on_good = [d = f->dedup](uint64_t index) {
+      d->Verified(index);
+    };
+  }
+  // Not for a repair by chunk (its chunks are chosen already).
+  f->skip_known = cfg_.dedup->index() != nullptr && cfg_.digests.empty() &&
+                  !f->job->chunk_digests && f->job->only.empty() &&
+                  !f->job->keep_going && f->observer &&
+                  f->observer->TakesKnownChunks();
+}
+
+// Chunk f->next_issue of drive d's file is not read if its signed digest
+// says DEST can have it without: a whole chunk of zeros (a hole), or one
+// staged and verified earlier in the run (cloned): kDone, the chunk is
+// delivered as known and the next one is up. If a chunk with its digest is
+// being read and staged (pending), kWait: the drive waits until that one
+// is a source or is known not to become one. Else kRead.
+ReadLoop::Skip ReadLoop::SkipKnown(int d, FileState* f) {
+  const uint64_t index = f->next_issue;
+  const uint64_t offset = index * chunk_;
+  if (f->job->size - offset < chunk_ || f->write_failed || Failed(f)) {
+    return Skip::kRead;
+  }
+  ChunkSha256 digest;
+  if (!f->dedup->Digest(index, &digest)) return Skip::kRead;
+  const bool hole = cfg_.dedup->holes() && cfg_.dedup->IsZeroChunk(digest);
+  if (hole) {
+    cfg_.dedup->dest()->LeaveHole(f->staged.get(), offset, chunk_);
+  } else if (!Clone(f, index, digest)) {
+    return f->dedup->clones() && cfg_.dedup->Pending(digest) ? Skip::kWait
+                                                             : Skip::kRead;
+  }
+  {
+    std::lock_guard<std::mutex> l(f->mu);
+    f->outcome.bytes_known += chunk_;
+    f->outcome.bytes_not_read += chunk_;
+    (hole ? f->outcome.bytes_holes : f->outcome.bytes_cloned) += chunk_;
+  }
+  if (cfg_.progress) cfg_.progress->Add(d, chunk_);
+  f->next_issue = NextChunkToRead(*f->job, index, f->chunks_total);
+  if (f->next_issue == f->chunks_total) cursors_[d].current = nullptr;
+  DropRef(rs_, f);  // its write; its hash still holds f
+  Deliver(rs_, f, Chunk{offset, static_cast<uint32_t>(chunk_), kKnownChunk});
+  return Skip::kDone;
+}
+
+// Chunk `index` of f is about to be read: a whole chunk that may become a
+// source is pending until it is known whether it does (FileDedup::Issued).
+void ReadLoop::Issue(FileState* f, uint64_t index) {
+  ChunkSha256 digest;
+  if (!f->dedup->clones() || f->job->size - index * chunk_ < chunk_ ||
+      !f->dedup->Digest(index, &digest) || cfg_.dedup->IsZeroChunk(digest)) {
+    return;
+  }
+  f->dedup->Issued(index, digest);
+}
+
+// The write of f's chunk at `offset` is done (`ok`: written whole), or
+// will never happen.
+void ReadLoop::WriteDone(FileState* f, uint64_t offset, bool ok) {
+  if (f->dedup) f->dedup->WriteDone(offset / chunk_, ok);
+}
+
+// A chunk read (in `buf`) of a staged file is not written if its bytes are
+// all zeros (a hole) or its signed digest is a source's (cloned). It is
+// hashed and checked all the same. True if so.
+bool ReadLoop::NotWritten(FileState* f, uint64_t offset, uint32_t len,
+                          int buf) {
+  if (f->write_failed) return false;
+  const bool hole = cfg_.dedup->holes() && AllZero(rs_->pool->data(buf), len);
+  if (hole) {
+    cfg_.dedup->dest()->LeaveHole(f->staged.get(), offset, len);
+  } else {
+    ChunkSha256 digest;
+    if (len != chunk_ || !f->dedup->Digest(offset / chunk_, &digest) ||
+        !Clone(f, offset / chunk_, digest)) {
+      return false;
+    }
+  }
+  std::lock_guard<std::mutex> l(f->mu);
+  (hole ? f->outcome.bytes_holes : f->outcome.bytes_cloned) += len;
+  return true;
+}
+
+// Clones whole chunk `index` of f from the source with signed digest
+// `digest`, if there is one; false (nothing changed) otherwise or if the
+// clone fails: the chunk is then read or written as usual.
+bool ReadLoop::Clone(FileState* f, uint64_t index, const ChunkSha256& digest) {
+  if (!f->dedup->clones()) return false;
+  std::shared_ptr<File> from;
+  uint64_t at = 0;
+  if (!cfg_.dedup->Find(digest, &from, &at)) return false;
+  return cfg_.dedup->dest()
+      ->CloneChunk(f->staged.get(), index * chunk_, *from, at,
+                   static_cast<uint32_t>(chunk_))
+      .ok();
+}
+
 // --- Writes.
 
 // Gives the oldest pending write to the StageWriter if it has room.
@@ -447,6 +591,7 @@ bool ReadLoop::QueueWrite() {
     f->write_failed = true;
     Fail(f, Status::Aborted(f->job->path, "run stopped before its write"));
     cfg_.writer->Skip(f->staged.get(), w.offset);
+    WriteDone(f, w.offset, false);
     ReleaseBuffer(rs_, w.buf);
     DropRef(rs_, f);
     return true;
@@ -467,7 +612,9 @@ void ReadLoop::OnWritten(const StageChunk& c, const Status& s) {
   auto* f = static_cast<FileState*>(c.owner);
   if (s.ok()) {
     bytes_written_ += c.len;
+    WriteDone(f, c.offset, true);
   } else {
+    WriteDone(f, c.offset, false);
     f->write_failed = true;
     Fail(f, s);
     // A full or stalled destination stops every drive: nothing more can
@@ -487,6 +634,7 @@ void ReadLoop::DropPendingWrites() {
     Fail(w.file,
          Status::Aborted(w.file->job->path, "run stopped before its write"));
     cfg_.writer->Skip(w.file->staged.get(), w.offset);
+    WriteDone(w.file, w.offset, false);
     ReleaseBuffer(rs_, w.buf);
     DropRef(rs_, w.file);
   }

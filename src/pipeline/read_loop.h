@@ -36,6 +36,8 @@ struct ReadLoopConfig {
   const Reader::StageOpener* open_staged = nullptr;
   // Makes each file's chunk observer, if set (SetChunkObserver).
   const Reader::ObserverFactory* make_observer = nullptr;
+  // Dedup by chunk for staged files (Reader::SetChunkDedup); may be null.
+  ChunkDedup* dedup = nullptr;
   Progress* progress = nullptr;  // may be null
   // The drives' names, for messages (Reader::SetDriveNames); may be null
   // or shorter than the drives.
@@ -54,6 +56,7 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   ReadLoop(const ReadLoopConfig& config,
            const std::vector<std::vector<ReadJob>>& per_drive, RunState* rs,
            std::vector<DriveReadStats>* stats);
+  ~ReadLoop();
 
   // Reads every job (each is finished through rs->on_done, read or not),
   // then gives back the writes never issued. Returns when no transfer is
@@ -102,6 +105,13 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   bool QueueWrite();
   void OnReadDone(Transfer* t, int buf, uint64_t now_us);
   void OnWritten(const StageChunk& c, const Status& s);
+  void SetUpDedup(FileState* f);
+  enum class Skip { kDone, kWait, kRead };
+  Skip SkipKnown(int d, FileState* f);
+  void Issue(FileState* f, uint64_t index);
+  void WriteDone(FileState* f, uint64_t offset, bool ok);
+  bool NotWritten(FileState* f, uint64_t offset, uint32_t len, int buf);
+  bool Clone(FileState* f, uint64_t index, const ChunkSha256& digest);
   void AbandonDrive(int d, const Status& why, Why kind);
   void StopAll(const Status& why);
   void DropPendingWrites();
@@ -122,6 +132,8 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   StageIo stage_io_;  // lent to the StageWriter
   const uint64_t start_us_;
   bool stopped_ = false;  // cancelled, DEST full, or the queue failed
+  // A drive waits for a pending chunk (SkipKnown) this round.
+  bool waiting_ = false;
   Status fatal_;
   uint64_t bytes_written_ = 0;
 };

@@ -150,6 +150,7 @@ Status Reader::Run(
   config.writer = writer_;
   config.open_staged = &open_staged_;
   config.make_observer = &make_observer_;
+  config.dedup = dedup_;
   config.progress = progress;
   config.drive_names = &drive_names_;
   config.dest_drive = num_drives;

@@ -39,6 +39,8 @@
 
 namespace valise {
 
+class ChunkDedup;
+
 // Sees every chunk of one file, whole and in order, on a hashing thread:
 // how the chunk digests of a manifest are made and checked
 // (src/pipeline/chunk_check.h), without the reader knowing of them.
@@ -52,6 +54,18 @@ class ChunkObserver {
   // Chunk `index` was not read whole (a hole), for a job with keep_going:
   // the chunks after it are still observed. Default: nothing.
   virtual void Missing(uint64_t index) { (void)index; }
+  // Dedup by chunk (chunk_dedup.h): chunk `index` (`len` bytes) was not
+  // read, because DEST was given a chunk with its signed digest (cloned
+  // from one verified, or a hole for zeros). Only for an observer that
+  // TakesKnownChunks (a checker: it counts the chunk checked); else no
+  // chunk of its file is skipped.
+  virtual bool TakesKnownChunks() const { return false; }
+  virtual void KnownChunk(uint64_t index, size_t len) {
+    (void)index, (void)len;
+  }
+  // If set, a checker calls it for each chunk it finds matching its signed
+  // digest (on the hashing thread): the chunk may then become a source.
+  std::function<void(uint64_t index)> on_good;
 };
 
 // A run of chunks of a file: indexes [first, end).
@@ -107,6 +121,13 @@ struct ReadOutcome {
   // outside the job's `only` chunks).
   uint64_t bytes_known = 0;
   uint64_t bytes_read = 0;
+  // Dedup by chunk (staged files): bytes of chunks not read because DEST
+  // got them by their signed digest (ChunkObserver::KnownChunk; counted in
+  // bytes_known too); of the chunks staged (read or not), bytes cloned
+  // from a verified chunk, and bytes of zeros left as holes, not written.
+  uint64_t bytes_not_read = 0;
+  uint64_t bytes_cloned = 0;
+  uint64_t bytes_holes = 0;
   std::vector<Digest> digests;       // when status is OK
   std::vector<ChunkDigest> chunks;   // when asked and status is OK
   std::vector<BadRange> bad_ranges;  // unreadable ranges
@@ -169,6 +190,11 @@ class Reader {
       std::function<std::unique_ptr<ChunkObserver>(const ReadJob&)>;
   void SetChunkObserver(ObserverFactory make) { make_observer_ = make; }
 
+  // Dedup by chunk (chunk_dedup.h) for the staged files of jobs whose id
+  // is their manifest entry (ingest's); null: none. Must remain live while
+  // the Reader is.
+  void SetChunkDedup(ChunkDedup* dedup) { dedup_ = dedup; }
+
   // The drives' names (their SRC), for messages: the files a stalled
   // drive leaves unread say which drive stalled. Default: none ("its
   // drive").
@@ -205,6 +231,7 @@ class Reader {
   StageWriter* writer_ = nullptr;
   StageOpener open_staged_;
   ObserverFactory make_observer_;
+  ChunkDedup* dedup_ = nullptr;
   uint64_t bytes_written_ = 0;
   Status fatal_;
   AbortSignal abort_;

@@ -677,6 +677,27 @@ struct Section {
 
 }  // namespace
 
+std::string ChunkDedupText(const RunReport& r) {
+  if (r.chunk_bytes_cloned == 0 && r.chunk_bytes_holes == 0) return "";
+  std::string out;
+  if (r.chunk_bytes_cloned > 0) {
+    out = fmt::format(
+        "{} cloned from chunks already staged with the same "
+        "signed digest",
+        HumanBytes(r.chunk_bytes_cloned));
+  }
+  if (r.chunk_bytes_holes > 0) {
+    out += fmt::format("{}{} of zeros left as holes", out.empty() ? "" : ", ",
+                       HumanBytes(r.chunk_bytes_holes));
+  }
+  out += ": not written";
+  if (r.bytes_not_read > 0) {
+    out += fmt::format(" ({} of them not read either)",
+                       HumanBytes(r.bytes_not_read));
+  }
+  return out;
+}
+
 std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   std::string out;
   auto o = std::back_inserter(out);
@@ -776,10 +797,12 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   // Run-level facts.
   const bool by_chunks = r.checked_by == CheckedBy::kSignedChunks;
   const bool verbose = opt.verbose && !r.verbose_notes.empty();
-  bool facts = r.dedup_bytes_saved > 0 || r.files_skipped_resume > 0 ||
+  const std::string chunk_dedup = ChunkDedupText(r);
+  bool facts = r.dedup_bytes_saved > 0 || !chunk_dedup.empty() ||
                r.chunk_bytes_copied_server_side > 0 ||
-               r.files_resumed_by_chunk > 0 || r.files_repaired_by_chunk > 0 ||
-               !r.notes.empty() || r.parity.present || by_chunks || verbose;
+               r.files_skipped_resume > 0 || r.files_resumed_by_chunk > 0 ||
+               r.files_repaired_by_chunk > 0 || !r.notes.empty() ||
+               r.parity.present || by_chunks || verbose;
   if (facts) out += "\n";
   if (by_chunks) {
     Words()
@@ -795,6 +818,9 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
         .Text(fmt::format("dedup: {} not written again (identical content)",
                           HumanBytes(r.dedup_bytes_saved)))
         .AppendTo("", "    ", &out);
+  }
+  if (!chunk_dedup.empty()) {
+    Words().Text("dedup by chunk: " + chunk_dedup).AppendTo("", "    ", &out);
   }
   if (r.chunk_bytes_copied_server_side > 0) {
     Words()
@@ -1190,6 +1216,9 @@ void WriteJson(const RunReport& r,
   totals["bytes_verified"] = r.bytes_verified;
   totals["dedup_bytes_saved"] = r.dedup_bytes_saved;
   totals["chunk_bytes_copied_server_side"] = r.chunk_bytes_copied_server_side;
+  totals["chunk_bytes_cloned"] = r.chunk_bytes_cloned;
+  totals["chunk_bytes_holes"] = r.chunk_bytes_holes;
+  totals["bytes_not_read"] = r.bytes_not_read;
   totals["files_skipped_resume"] = r.files_skipped_resume;
   totals["files_rechecked"] = r.files_rechecked;
   totals["files_resumed_by_chunk"] = r.files_resumed_by_chunk;

@@ -481,6 +481,9 @@ std::string FormatHtml(const RunReport& r) {
     fact("dedup", Html(HumanBytes(r.dedup_bytes_saved)) +
                       " not written again (identical content)");
   }
+  if (const std::string c = ChunkDedupText(r); !c.empty()) {
+    fact("dedup by chunk", Html(c));
+  }
   if (r.files_skipped_resume > 0) {
     fact("resumed", fmt::format("{} files already staged by an earlier run, "
                                 "unchanged since: trusted from the journal",

@@ -2,6 +2,7 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/bench.cc
   src/pipeline/bench_s3.cc
   src/pipeline/chunk_check.cc
+  src/pipeline/chunk_dedup.cc
   src/pipeline/chunk_repair.cc
   src/pipeline/chunk_resume.cc
   src/pipeline/bag.cc

@@ -159,6 +159,7 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
     reader.SetChunkObserver(l->chunk_check->Factory(
         [](const ReadJob& job) -> size_t { return job.id; }));
   }
+  reader.SetChunkDedup(l->chunk_dedup.get());
   reader.SetSink(
       dest->writer(),
       [dest, l, pass](const ReadJob& job, std::unique_ptr<StagedFile>* out) {

@@ -15,6 +15,7 @@ valise_e2e_test(ingest_kill9 ingest_kill9.sh)
 valise_e2e_test(ingest_sigint ingest_sigint.sh)
 valise_e2e_test(ingest_lock ingest_lock.sh)
 valise_e2e_test(ingest_hostile_dest ingest_hostile_dest.sh)
+valise_e2e_test(ingest_chunk_dedup ingest_chunk_dedup.sh)  # issue 15: dedup by chunk on xfs, FIEMAP (~5 s)
 # Twenty-odd interrupted runs over ~600 MiB, then a full one and a verify.
 set_tests_properties(e2e_ingest_kill9 PROPERTIES TIMEOUT 1200)
 # Three interrupted runs and their reruns; slow on a loaded machine.

@@ -3,6 +3,7 @@ list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_de
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/chunk_check_test.cc)  # signed chunk digests (issue 15)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/chunk_resume_test.cc)  # resume by chunk (issue 15)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/chunk_repair_test.cc)  # repair by chunk (issue 15, item 3)
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/chunk_dedup_test.cc)  # dedup by chunk (issue 15)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/committer_test.cc)  # the committer's order against a recording destination
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_resume_test.cc)  # what a rerun trusts (issue 12, item 3)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/source_test.cc)  # SRC given as a symlink, bad SRCs (issue 12, item 11)

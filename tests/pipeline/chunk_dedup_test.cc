@@ -1,0 +1,246 @@
+// Dedup by chunk on the simulated disk (issue 15, item 5): a chunk whose
+// content was staged and verified earlier in the run is cloned
+// (FICLONERANGE) instead of written, and, with the signed chunk digests
+// deciding, not read either; zeros become holes; the report says how many
+// bytes each saved; what lands is byte for byte the shipment.
+#include "pipeline/chunk_dedup.h"
+
+#include "support/pipeline_util.h"
+#include "support/test_util.h"
+#include "valise/chunk_index_v2.h"
+#include "valise/manifest.h"
+#include "valise/pipeline.h"
+#include "valise/sidecar.h"
+#include "valise/sim_disk.h"
+
+namespace valise {
+namespace {
+
+constexpr uint64_t K = 64 << 10;  // the chunk size
+
+// One buffer and one read at a time: a chunk is hashed, checked and
+// written before the next is read, so what is a source when a chunk comes
+// up is the same in every run (the file before it may still be finishing
+// its last chunk; no file below shares a chunk with the one before it).
+PipelineOptions Options() {
+  PipelineOptions opt = test::SmallPipelineOptions(K, 2);
+  opt.depth = 1;
+  opt.buffers = 1;
+  return opt;
+}
+
+IngestOptions Iopt() {
+  IngestOptions io;
+  io.depth = 1;
+  return io;
+}
+
+std::string Chunks(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const std::string& p : parts) out += p;
+  return out;
+}
+
+struct Shipment {
+  std::unique_ptr<SimDisk> disk;
+  Manifest m;
+  std::unique_ptr<ChunkIndexV2> index;
+  std::map<std::string, std::string> files;  // as on d1
+};
+
+// d1 holds:
+//   a       8 chunks A0..A7, all distinct;
+//   b       A0..A3 B0 Z A4 and a 100-byte tail (a disk image sharing
+//           blocks with a; Z a chunk of zeros);
+//   c       a with C0 C1 appended;
+//   e/copy  a again (a whole-file duplicate: placed from a's file);
+//   z       Z Z0 Z Z and 100 zero bytes (a sparse file).
+Shipment Make() {
+  Shipment s;
+  std::vector<std::string> a;
+  for (int i = 0; i < 8; ++i) a.push_back(test::RandomBytes(K, 100 + i));
+  const std::string zero(K, '\0');
+  s.files["a"] = Chunks(a);
+  s.files["b"] = Chunks({a[0], a[1], a[2], a[3], test::RandomBytes(K, 200),
+                         zero, a[4], test::RandomBytes(100, 201)});
+  s.files["c"] = s.files["a"] + test::RandomBytes(2 * K, 300);
+  s.files["e/copy"] = s.files["a"];
+  s.files["z"] = Chunks(
+      {zero, test::RandomBytes(K, 400), zero, zero, std::string(100, '\0')});
+  s.disk = std::make_unique<SimDisk>(SimDiskOptions());
+  int64_t t = 1000;
+  for (const auto& [name, data] : s.files)
+    s.disk->AddFile("d1/" + name, data, t++);
+  s.disk->AddDir("m");
+  std::unique_ptr<Directory> dir;
+  EXPECT_VALISE_OK(s.disk->OpenDirectory("m", false, &dir));
+  std::unique_ptr<File> file;
+  EXPECT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
+  ManifestSummary summary;
+  EXPECT_VALISE_OK(MakeManifest(s.disk.get(), {"d1"}, test::ShaXxh(), Options(),
+                                &s.m, nullptr, &summary, file.get()));
+  file.reset();
+  SidecarBinding bind;
+  EXPECT_VALISE_OK(BindFile(s.disk.get(), "m/M.chunks", &bind));
+  s.m.Bind(kChunkIndexSidecar, bind);
+  std::unique_ptr<PositionalSource> src;
+  EXPECT_VALISE_OK(OpenBoundSidecar(s.disk.get(), "m/M", s.m, "chunks", &src));
+  EXPECT_VALISE_OK(ChunkIndexV2::Open(std::move(src), s.m, &s.index));
+  return s;
+}
+
+PipelineOptions Signed(const Shipment& s) {
+  PipelineOptions opt = Options();
+  opt.chunk_index = s.index.get();
+  opt.chunk_index_signed = true;
+  return opt;
+}
+
+// Bytes the run wrote into DEST's files: every write but the journal's
+// and the reflink probe's (4 KiB).
+uint64_t DataWritten(const Shipment& s, const SimDisk::Stats& before) {
+  std::string journal;
+  EXPECT_TRUE(s.disk->GetFile("dest/.valise/journal", &journal));
+  return s.disk->stats().bytes_written - before.bytes_written - 4096 -
+         journal.size();
+}
+
+void ExpectLanded(const Shipment& s) {
+  for (const auto& [name, data] : s.files) {
+    std::string got;
+    ASSERT_TRUE(s.disk->GetFile("dest/" + name, &got)) << name;
+    EXPECT_EQ(got.size(), data.size()) << name;
+    EXPECT_TRUE(got == data) << name;
+  }
+}
+
+// What b, c and z share or hold in zeros: cloned A0..A4 (b) and A0..A7
+// (c); holes Z (b), Z Z Z and the zero tail (z).
+constexpr uint64_t kCloned = 13 * K;
+constexpr uint64_t kHoles = 4 * K + 100;
+// Unique non-zero bytes: A0..A7, B0 and b's tail, C0 C1, Z0.
+constexpr uint64_t kUnique = 12 * K + 100;
+
+// Goal: with the signed chunk digests deciding, b's and c's chunks that a
+// holds are cloned from a's staged chunks and never read, zero chunks are
+// holes never read (z's zero tail is read: it is not a whole chunk), the
+// bytes written are the unique non-zero bytes, every file lands whole and
+// right, and the report gives each saving.
+TEST(ChunkDedup, SignedDigestsCloneAndHoleWithoutReading) {
+  Shipment s = Make();
+  const SimDisk::Stats before = s.disk->stats();
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(s.disk.get(), s.m, {"d1"}, "dest", Signed(s), Iopt(), &r));
+  ASSERT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  ExpectLanded(s);
+  EXPECT_EQ(r.dedup_bytes_saved, 8 * K);  // e/copy, from a
+  EXPECT_EQ(r.chunk_bytes_cloned, kCloned);
+  EXPECT_EQ(r.chunk_bytes_holes, kHoles);
+  EXPECT_EQ(r.bytes_not_read, kCloned + kHoles - 100);
+  const SimDisk::Stats after = s.disk->stats();
+  EXPECT_EQ(after.bytes_range_cloned - before.bytes_range_cloned, kCloned);
+  EXPECT_EQ(after.range_clones - before.range_clones, 13u);
+  EXPECT_EQ(DataWritten(s, before), kUnique);
+  uint64_t read = 0;
+  for (const DriveReport& d : r.drives) read += d.bytes_read;
+  uint64_t total = 0;
+  for (const auto& [name, data] : s.files) {
+    if (name != "e/copy") total += data.size();
+  }
+  EXPECT_EQ(read, total - r.bytes_not_read);
+  const std::string summary = FormatSummary(r);
+  EXPECT_NE(summary.find("dedup by chunk: 832.0 KiB cloned"), std::string::npos)
+      << summary;
+  EXPECT_NE(FormatJson(r).find("\"chunk_bytes_cloned\":851968"),
+            std::string::npos);
+  // What landed verifies by the whole-file digests too.
+  RunReport v;
+  ASSERT_VALISE_OK(
+      VerifyDrives(s.disk.get(), s.m, nullptr, {"dest"}, Options(), &v));
+  EXPECT_EQ(v.files_ok, s.files.size()) << FormatSummary(v);
+}
+
+// Goal: with whole-file digests deciding (--hash-only sha256), a chunk
+// digest decides nothing, so nothing is cloned by one: every byte is read,
+// every chunk written but the zeros (holes: the bytes read, and checked,
+// are zeros).
+TEST(ChunkDedup, WithoutSignedDigestsDecidingOnlyHoles) {
+  Shipment s = Make();
+  PipelineOptions opt = Signed(s);
+  opt.hash_only.Add(DigestType::kSha256);
+  const SimDisk::Stats before = s.disk->stats();
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(s.disk.get(), s.m, {"d1"}, "dest", opt, Iopt(), &r));
+  ASSERT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  ExpectLanded(s);
+  EXPECT_EQ(r.chunk_bytes_cloned, 0u);
+  EXPECT_EQ(r.chunk_bytes_holes, kHoles);
+  EXPECT_EQ(r.bytes_not_read, 0u);
+  EXPECT_EQ(DataWritten(s, before), kUnique + kCloned);
+}
+
+// Goal: a chunk is cloned only from a chunk that was checked: a's chunk
+// A2 is corrupt on the drive, so it is no source; b reads and writes its
+// own A2 (then the source of c's and e/copy's), and every file lands
+// right: a is repaired from e/copy, read in the next pass, whose chunks
+// are all clones by then.
+TEST(ChunkDedup, CorruptChunkIsNoSource) {
+  Shipment s = Make();
+  s.disk->FlipStoredBit("d1/a", 2 * K + 5, 3);
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(s.disk.get(), s.m, {"d1"}, "dest", Signed(s), Iopt(), &r));
+  EXPECT_EQ(r.ExitCode(), 1) << FormatSummary(r);
+  size_t corrupt = 0;
+  for (const FileResult& f : r.files) {
+    if (f.status != FileStatus::kCorrupt) continue;
+    ++corrupt;
+    EXPECT_EQ(f.path, "a");
+    EXPECT_EQ(f.first_bad_offset, int64_t(2 * K));
+  }
+  EXPECT_EQ(corrupt, 1u);
+  ExpectLanded(s);
+  // b: A0 A1 A3 A4; c: A0..A7; e/copy: A0..A7.
+  EXPECT_EQ(r.chunk_bytes_cloned, 20 * K) << FormatSummary(r);
+}
+
+// Goal: on a DEST without reflinks, zeros are still holes; chunks are
+// written, and the file sizes are right.
+TEST(ChunkDedup, HolesWithoutReflinks) {
+  Shipment s = Make();
+  SimDiskOptions so;
+  so.reflink = false;
+  auto disk = std::make_unique<SimDisk>(so);
+  for (const auto& [name, data] : s.files) disk->AddFile("d1/" + name, data);
+  std::string index;
+  ASSERT_TRUE(s.disk->GetFile("m/M.chunks", &index));
+  disk->AddFile("m/M.chunks", index);
+  s.disk = std::move(disk);
+  std::unique_ptr<PositionalSource> src;
+  ASSERT_VALISE_OK(OpenBoundSidecar(s.disk.get(), "m/M", s.m, "chunks", &src));
+  ASSERT_VALISE_OK(ChunkIndexV2::Open(std::move(src), s.m, &s.index));
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(s.disk.get(), s.m, {"d1"}, "dest", Signed(s), Iopt(), &r));
+  ASSERT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  ExpectLanded(s);
+  EXPECT_EQ(r.chunk_bytes_cloned, 0u);
+  EXPECT_EQ(r.chunk_bytes_holes, kHoles);
+  EXPECT_EQ(s.disk->stats().range_clones, 0u);
+}
+
+TEST(ChunkDedup, AllZero) {
+  std::string z(1000, '\0');
+  EXPECT_TRUE(AllZero(z.data(), z.size()));
+  EXPECT_TRUE(AllZero(z.data(), 0));
+  z[999] = 1;
+  EXPECT_FALSE(AllZero(z.data(), z.size()));
+  z[999] = 0;
+  z[0] = 1;
+  EXPECT_FALSE(AllZero(z.data(), z.size()));
+}
+
+}  // namespace
+}  // namespace valise
