@@ -262,6 +262,7 @@ void ChunkChecker::KnownChunk(uint64_t index, size_t len) {
   ++checked_;
   ++known_;
   bytes_checked_ += len;
+  bytes_known_ += len;
   if (tracking_) next_min_ = index + 1;
   if (len == want_len) {
     if (tracking_) good_[static_cast<size_t>(index)] = true;

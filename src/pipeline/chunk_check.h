@@ -171,8 +171,9 @@ class ChunkChecker final : public ChunkObserver {
   // bad).
   uint64_t bytes_checked() const { return bytes_checked_; }
   uint64_t first() const { return first_; }
-  // Bytes of the chunks known before this read (the prefix, or those
-  // given as known).
+  // Bytes of the chunks not read: known before this read (the prefix, or
+  // those given as known), and those given by KnownChunk (the reader's
+  // ReadOutcome::bytes_known counts the same).
   uint64_t bytes_known() const { return bytes_known_; }
   // Tracking only: the chunks known good now (those known before, and
   // those that matched their signed digests); else empty.

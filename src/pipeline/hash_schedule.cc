@@ -153,8 +153,13 @@ void HashReadyChunks(RunState* rs, FileState* f) {
         f->observer->Chunk(c.offset / cs, data, c.len);
       }
       ReleaseBuffer(rs, c.buf);
-    } else if (c.buf == kKnownChunk && !failed && f->observer) {
-      f->observer->KnownChunk(c.offset / cs, c.len);
+    } else if (c.buf == kKnownChunk) {
+      // Cloned or a hole: in the staged file as much as a chunk written,
+      // so with keep_going it is good for a repair even once the file
+      // has failed.
+      if (f->observer && (!failed || f->job->keep_going)) {
+        f->observer->KnownChunk(c.offset / cs, c.len);
+      }
     } else if (f->observer && f->job->keep_going) {
       f->observer->Missing(c.offset / cs);
     }

@@ -483,11 +483,13 @@ void ReadLoop::SetUpDedup(FileState* f) {
       d->Verified(index);
     };
   }
-  // Not for a repair by chunk (its chunks are chosen already).
+  // Not for a repair by chunk (its chunks are chosen already); the first
+  // copy of a file read with keep_going (its good chunks kept for a
+  // repair) may skip: a chunk cloned or left a hole is in the staged file
+  // as much as one written, and its checker counts it good.
   f->skip_known = cfg_.dedup->index() != nullptr && cfg_.digests.empty() &&
                   !f->job->chunk_digests && f->job->only.empty() &&
-                  !f->job->keep_going && f->observer &&
-                  f->observer->TakesKnownChunks();
+                  f->observer && f->observer->TakesKnownChunks();
 }
 
 // Chunk f->next_issue of drive d's file is not read if its signed digest
@@ -548,7 +550,11 @@ void ReadLoop::WriteDone(FileState* f, uint64_t offset, bool ok) {
 bool ReadLoop::NotWritten(FileState* f, uint64_t offset, uint32_t len,
                           int buf) {
   if (f->write_failed) return false;
-  const bool hole = cfg_.dedup->holes() && AllZero(rs_->pool->data(buf), len);
+  // A repair by chunk (`only` set) reopens the staged file as it is: its
+  // missing chunks hold the bad bytes an earlier copy wrote, so zeros are
+  // written there, never left as a hole.
+  const bool hole = cfg_.dedup->holes() && f->job->only.empty() &&
+                    AllZero(rs_->pool->data(buf), len);
   if (hole) {
     cfg_.dedup->dest()->LeaveHole(f->staged.get(), offset, len);
   } else {

@@ -231,6 +231,70 @@ TEST(ChunkDedup, HolesWithoutReflinks) {
   EXPECT_EQ(s.disk->stats().range_clones, 0u);
 }
 
+// Goal: a repair by chunk writes zeros over the bad bytes the first copy
+// left in the staged file; it never leaves them as a hole. w, x, y and z
+// end in a tail of zeros (a partial chunk: read, never skipped) and each
+// is on d1 and d2, bad in its tail on one drive and in chunk 1 on the
+// other (w and x the other way round from y and z): whichever copy of
+// each is read first, some file is repaired by reading its zero tail from
+// its second copy, over the first copy's bad tail. All land right.
+TEST(ChunkDedup, ARepairWritesZerosOverTheBadBytesOfTheFirstCopy) {
+  const std::string zero(K, '\0');
+  std::map<std::string, std::string> files;
+  files["y"] =
+      Chunks({zero, test::RandomBytes(K, 500), std::string(100, '\0')});
+  files["z"] =
+      Chunks({zero, test::RandomBytes(K, 501), std::string(100, '\0')});
+  files["w"] =
+      Chunks({zero, test::RandomBytes(K, 502), std::string(100, '\0')});
+  files["x"] =
+      Chunks({zero, test::RandomBytes(K, 503), std::string(100, '\0')});
+  auto disk = std::make_unique<SimDisk>(SimDiskOptions());
+  for (const char* d : {"d1", "d2"}) {
+    for (const auto& [name, data] : files) {
+      disk->AddFile(std::string(d) + "/" + name, data, 1000);
+    }
+  }
+  disk->AddDir("m");
+  std::unique_ptr<Directory> dir;
+  ASSERT_VALISE_OK(disk->OpenDirectory("m", false, &dir));
+  std::unique_ptr<File> file;
+  ASSERT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
+  Manifest m;
+  ManifestSummary summary;
+  ASSERT_VALISE_OK(MakeManifest(disk.get(), {"d1", "d2"}, test::ShaXxh(),
+                                Options(), &m, nullptr, &summary, file.get()));
+  file.reset();
+  SidecarBinding bind;
+  ASSERT_VALISE_OK(BindFile(disk.get(), "m/M.chunks", &bind));
+  m.Bind(kChunkIndexSidecar, bind);
+  std::unique_ptr<PositionalSource> src;
+  ASSERT_VALISE_OK(OpenBoundSidecar(disk.get(), "m/M", m, "chunks", &src));
+  std::unique_ptr<ChunkIndexV2> index;
+  ASSERT_VALISE_OK(ChunkIndexV2::Open(std::move(src), m, &index));
+  disk->FlipStoredBit("d1/z", 2 * K + 50, 1);
+  disk->FlipStoredBit("d2/z", K + 5, 1);
+  disk->FlipStoredBit("d2/y", 2 * K + 50, 1);
+  disk->FlipStoredBit("d1/y", K + 5, 1);
+  disk->FlipStoredBit("d1/w", 2 * K + 50, 1);
+  disk->FlipStoredBit("d2/w", K + 5, 1);
+  disk->FlipStoredBit("d2/x", 2 * K + 50, 1);
+  disk->FlipStoredBit("d1/x", K + 5, 1);
+  PipelineOptions opt = Options();
+  opt.chunk_index = index.get();
+  opt.chunk_index_signed = true;
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(disk.get(), m, {"d1", "d2"}, "dest", opt, Iopt(), &r));
+  EXPECT_EQ(r.ExitCode(), 1) << FormatSummary(r);  // the bad copies
+  for (const auto& [name, data] : files) {
+    std::string got;
+    ASSERT_TRUE(disk->GetFile("dest/" + name, &got)) << FormatSummary(r);
+    EXPECT_TRUE(got == data) << name << " landed wrong\n" << FormatSummary(r);
+  }
+  EXPECT_EQ(r.files_ok, files.size()) << FormatSummary(r);
+}
+
 TEST(ChunkDedup, AllZero) {
   std::string z(1000, '\0');
   EXPECT_TRUE(AllZero(z.data(), z.size()));

@@ -860,11 +860,12 @@ std::vector<bool> Recoverable(const Scenario& sc) {
 // contents share chunks with others, or hold zeros, and the signed chunk
 // digests decide, so a damaged chunk may never be read (cloned from
 // another file's, or a hole). Whether it is depends on which drive gets
-// to a shared chunk first: such an entry may land (right) or fail.
+// to a shared chunk first: such an entry may land (right) or fail. Not
+// only with chunk_dups: two entries of one content share every chunk, so
+// each may be made of the other's good chunks.
 std::vector<bool> ChunkRecoverable(const Scenario& sc) {
   std::vector<bool> out(sc.entries.size(), false);
-  if (!sc.chunk_dups || !sc.signed_chunks ||
-      sc.iopt.dedup == DedupPolicy::kCopy) {
+  if (!sc.signed_chunks || sc.iopt.dedup == DedupPolicy::kCopy) {
     return out;
   }
   for (size_t e = 0; e < sc.entries.size(); ++e) {
