@@ -43,11 +43,13 @@ class Context:
     def __init__(self, args, command):
         self.command = command
         self.targets = load_targets(args.targets)
-        self.valise = os.environ.get("VALISE") or os.path.join(
-            REPO, "build-release", "valise")
-        self.metadata_limit = os.environ.get("VALISE_METADATA_LIMIT") or \
+        # Absolute: the parts run tools from other directories.
+        self.valise = os.path.abspath(os.environ.get("VALISE") or os.path.join(
+            REPO, "build-release", "valise"))
+        self.metadata_limit = os.path.abspath(
+            os.environ.get("VALISE_METADATA_LIMIT") or
             os.path.join(os.path.dirname(self.valise), "bench",
-                         "metadata_limit")
+                         "metadata_limit"))
 
     def check_call(self, argv, **kw):
         r = subprocess.run(argv, **kw)
