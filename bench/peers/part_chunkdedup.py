@@ -17,12 +17,22 @@ ingest --pubkey` timed (DEST synced inside the time); the bytes written
 to DEST's device (sectors written, /proc/diskstats) are counted around
 it. Ratios: bytes written / the set's bytes (dup30), and the median
 time of dup30 / the median time of uniq.
+
+Beside them, on the set uniq, what the signed chunk digests cost:
+  - CPU of `valise ingest --pubkey` and of `valise verify --pubkey`
+    (each byte hashed once, SHA-256 per chunk) against bare SHA-256 of
+    the same bytes (openssl speed, one core) plus the read's own cost
+    (CPU of `valise verify --hash-only xxh128`): figure chunk_cpu (the
+    ingest's CPU also pays for its writes into DEST);
+  - at the source, `valise manifest` with the chunk index against
+    `valise manifest --no-chunks` (wall time and CPU; no target).
 """
 
 import os
 
 import data
-from harness import Record, Tool, log, run_tool
+from harness import Record, Tool, log, median, run_tool
+from part_verify import sha256_per_core
 from rig import Rig, empty_dest
 
 MiB = 1 << 20
@@ -136,6 +146,53 @@ def run(args, ctx):
                 run_tool(rec, tool, argv, os.path.join(W, tool.id + ".log"),
                          prepare=prepare, durable=out, check=check)
         empty_dest(dest, out)
+
+        # What the signed chunk digests cost, on the set without copies.
+        d, M = sets["uniq"]
+        cost = {}
+        for tid, label, argv in (
+                ("verify_signed", "valise verify --pubkey (signed chunk "
+                 "digests)", [V, "verify", "-m", M, "--pubkey", key + ".pub",
+                              "--no-progress", "-q", d]),
+                ("verify_xxh128", "valise verify --hash-only xxh128 (the "
+                 "read's own cost)", [V, "verify", "-m", M, "--hash-only",
+                                      "xxh128", "--no-progress", "-q", d]),
+                ("manifest_chunks", "valise manifest (with the chunk index)",
+                 [V, "manifest", "--no-progress", "-q", "--force", "-o",
+                  os.path.join(W, "m-chunks.valise"), d]),
+                ("manifest_nochunks", "valise manifest --no-chunks",
+                 [V, "manifest", "--no-progress", "-q", "--force",
+                  "--no-chunks", "-o", os.path.join(W, "m-nochunks.valise"),
+                  d])):
+            cost[tid] = (rec.add_tool(Tool(tid, label, "uniq")), argv)
+        bare = []
+        for r in range(args.runs):
+            for tid, (tool, argv) in cost.items():
+                run_tool(rec, tool, argv, os.path.join(W, tid + ".log"))
+            bare.append(sha256_per_core(os.path.join(W, "openssl-%d.log" % r)))
+        rec.extra["sha256_per_core_bytes_per_s"] = bare
+        per_core = median(bare)
+        nbytes = rec.sets["uniq"]["bytes"]
+        read_cpu = cost["verify_xxh128"][0].median("cpu_s")
+        for rid, tool in (("chunk_cpu_ingest", tools["uniq"][0]),
+                          ("chunk_cpu_verify", cost["verify_signed"][0])):
+            cpu = tool.median("cpu_s")
+            value = terms = None
+            if per_core and cpu is not None and read_cpu is not None:
+                bare_cpu = nbytes / per_core
+                value = cpu / (bare_cpu + read_cpu)
+                terms = {"cpu_s": cpu, "bare_sha256_cpu_s": bare_cpu,
+                         "read_cpu_s": read_cpu, "bytes": nbytes}
+            rec.ratio(rid, "CPU of %s / (bare SHA-256 + the read's own "
+                      "cost)" % tool.label, value, "chunk_cpu", terms=terms)
+        rec.rate_ratio("chunk_source_cost", "time of valise manifest with the "
+                       "chunk index / without (--no-chunks)",
+                       "manifest_nochunks", "manifest_chunks")
+        a = cost["manifest_chunks"][0].median("cpu_s")
+        b = cost["manifest_nochunks"][0].median("cpu_s")
+        rec.ratio("chunk_source_cpu", "CPU of valise manifest with the chunk "
+                  "index / without (--no-chunks)",
+                  a / b if a is not None and b else None)
 
         dup_tool = tools["dup30"][0]
         written = dup_tool.median("bytes_written")
