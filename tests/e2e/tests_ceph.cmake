@@ -89,10 +89,10 @@ set_tests_properties(e2e_s3_multihost PROPERTIES
   SKIP_RETURN_CODE 77
   TIMEOUT 600
   LABELS "e2e;ceph")
-# Issue 17 on a shared file system: two hosts (network namespaces, each
-# with its own ceph-fuse mount of one CephFS) ingest into one directory
-# DEST at once, a host killed and its drive finished by the other; its own
-# cluster without RGW (20 s at load 4-5).
+# Issue 17 on a shared file system: three hosts (network namespaces, each
+# with its own ceph-fuse mount of one CephFS) ingest six drives into one
+# directory DEST at once, a host killed and its drive finished by another;
+# its own cluster without RGW (13-20 s).
 add_test(NAME e2e_cephfs_multihost
   COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/e2e/cephfs_multihost.sh)
 set_tests_properties(e2e_cephfs_multihost PROPERTIES
