@@ -245,18 +245,25 @@ void ChunkChecker::Missing(uint64_t index) {
   if (tracking_ && index >= next_min_) next_min_ = index + 1;
 }
 
-void ChunkChecker::KnownChunk(uint64_t index, size_t len) {
-  if (failed_) return;
+// True if chunk `index` may come now: in order (tracking: after the last
+// one seen and not known good; else the next one), and the checker has
+// not failed. A chunk out of order is the core's fault: the checker fails
+// and the run has trouble.
+bool ChunkChecker::Expected(uint64_t index) {
+  if (failed_) return false;
   const bool in_order = tracking_ ? index >= next_min_ && index < total_ &&
                                         !good_[static_cast<size_t>(index)]
                                   : index == checked_;
-  if (!in_order || index >= total_) {
-    failed_ = true;
-    run_->AddTrouble(Status::InvalidArgument(
-        index_->name() + ": internal: chunk " + std::to_string(index) +
-        " of entry " + std::to_string(entry_) + " out of order"));
-    return;
-  }
+  if (in_order && index < total_) return true;
+  failed_ = true;
+  run_->AddTrouble(Status::InvalidArgument(
+      index_->name() + ": internal: chunk " + std::to_string(index) +
+      " of entry " + std::to_string(entry_) + " out of order"));
+  return false;
+}
+
+void ChunkChecker::KnownChunk(uint64_t index, size_t len) {
+  if (!Expected(index)) return;
   const uint64_t cs = index_->chunk_size();
   const uint64_t want_len = std::min<uint64_t>(cs, size_ - index * cs);
   ++checked_;
@@ -276,17 +283,7 @@ void ChunkChecker::KnownChunk(uint64_t index, size_t len) {
 }
 
 void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
-  if (failed_) return;
-  const bool in_order = tracking_ ? index >= next_min_ && index < total_ &&
-                                        !good_[static_cast<size_t>(index)]
-                                  : index == checked_;
-  if (!in_order || index >= total_) {
-    failed_ = true;
-    run_->AddTrouble(Status::InvalidArgument(
-        index_->name() + ": internal: chunk " + std::to_string(index) +
-        " of entry " + std::to_string(entry_) + " out of order"));
-    return;
-  }
+  if (!Expected(index)) return;
   if (index < want_first_ || index >= want_first_ + want_.size()) {
     const size_t n =
         static_cast<size_t>(std::min<uint64_t>(kCheckBatch, total_ - index));

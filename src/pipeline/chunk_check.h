@@ -187,6 +187,8 @@ class ChunkChecker final : public ChunkObserver {
   const std::vector<BadRange>& bad_ranges() const { return ranges_; }
 
  private:
+  bool Expected(uint64_t index);
+
   ChunkCheck* run_;
   const ChunkIndexV2* index_;
   size_t entry_;

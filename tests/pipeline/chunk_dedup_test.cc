@@ -5,6 +5,7 @@
 // bytes each saved; what lands is byte for byte the shipment.
 #include "pipeline/chunk_dedup.h"
 
+#include "support/chunked_manifest.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/chunk_index_v2.h"
@@ -71,21 +72,7 @@ Shipment Make() {
   int64_t t = 1000;
   for (const auto& [name, data] : s.files)
     s.disk->AddFile("d1/" + name, data, t++);
-  s.disk->AddDir("m");
-  std::unique_ptr<Directory> dir;
-  EXPECT_VALISE_OK(s.disk->OpenDirectory("m", false, &dir));
-  std::unique_ptr<File> file;
-  EXPECT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
-  ManifestSummary summary;
-  EXPECT_VALISE_OK(MakeManifest(s.disk.get(), {"d1"}, test::ShaXxh(), Options(),
-                                &s.m, nullptr, &summary, file.get()));
-  file.reset();
-  SidecarBinding bind;
-  EXPECT_VALISE_OK(BindFile(s.disk.get(), "m/M.chunks", &bind));
-  s.m.Bind(kChunkIndexSidecar, bind);
-  std::unique_ptr<PositionalSource> src;
-  EXPECT_VALISE_OK(OpenBoundSidecar(s.disk.get(), "m/M", s.m, "chunks", &src));
-  EXPECT_VALISE_OK(ChunkIndexV2::Open(std::move(src), s.m, &s.index));
+  test::MakeChunkedManifest(s.disk.get(), {"d1"}, Options(), &s.m, &s.index);
   return s;
 }
 
@@ -255,23 +242,10 @@ TEST(ChunkDedup, ARepairWritesZerosOverTheBadBytesOfTheFirstCopy) {
       disk->AddFile(std::string(d) + "/" + name, data, 1000);
     }
   }
-  disk->AddDir("m");
-  std::unique_ptr<Directory> dir;
-  ASSERT_VALISE_OK(disk->OpenDirectory("m", false, &dir));
-  std::unique_ptr<File> file;
-  ASSERT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
   Manifest m;
-  ManifestSummary summary;
-  ASSERT_VALISE_OK(MakeManifest(disk.get(), {"d1", "d2"}, test::ShaXxh(),
-                                Options(), &m, nullptr, &summary, file.get()));
-  file.reset();
-  SidecarBinding bind;
-  ASSERT_VALISE_OK(BindFile(disk.get(), "m/M.chunks", &bind));
-  m.Bind(kChunkIndexSidecar, bind);
-  std::unique_ptr<PositionalSource> src;
-  ASSERT_VALISE_OK(OpenBoundSidecar(disk.get(), "m/M", m, "chunks", &src));
   std::unique_ptr<ChunkIndexV2> index;
-  ASSERT_VALISE_OK(ChunkIndexV2::Open(std::move(src), m, &index));
+  test::MakeChunkedManifest(disk.get(), {"d1", "d2"}, Options(), &m, &index);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   disk->FlipStoredBit("d1/z", 2 * K + 50, 1);
   disk->FlipStoredBit("d2/z", K + 5, 1);
   disk->FlipStoredBit("d2/y", 2 * K + 50, 1);

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/chunked_manifest.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/chunk_index_v2.h"
@@ -45,21 +46,7 @@ Shipment Make() {
   s.disk->AddFile("d1/big", s.big, 1000);
   s.disk->AddFile("d1/small", test::RandomBytes(kSmall, 22), 1001);
   s.disk->AddFile("d2/big", s.big, 1000);
-  s.disk->AddDir("m");
-  std::unique_ptr<Directory> dir;
-  EXPECT_VALISE_OK(s.disk->OpenDirectory("m", false, &dir));
-  std::unique_ptr<File> file;
-  EXPECT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
-  ManifestSummary summary;
-  EXPECT_VALISE_OK(MakeManifest(s.disk.get(), {"d1"}, test::ShaXxh(), Options(),
-                                &s.m, nullptr, &summary, file.get()));
-  file.reset();
-  SidecarBinding b;
-  EXPECT_VALISE_OK(BindFile(s.disk.get(), "m/M.chunks", &b));
-  s.m.Bind(kChunkIndexSidecar, b);
-  std::unique_ptr<PositionalSource> src;
-  EXPECT_VALISE_OK(OpenBoundSidecar(s.disk.get(), "m/M", s.m, "chunks", &src));
-  EXPECT_VALISE_OK(ChunkIndexV2::Open(std::move(src), s.m, &s.index));
+  test::MakeChunkedManifest(s.disk.get(), {"d1"}, Options(), &s.m, &s.index);
   return s;
 }
 

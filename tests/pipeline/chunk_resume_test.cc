@@ -4,6 +4,7 @@
 // and reads the drive only from the last verified chunk on.
 #include "pipeline/chunk_resume.h"
 
+#include "support/chunked_manifest.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/chunk_index_v2.h"
@@ -55,22 +56,9 @@ Shipment Make() {
   s.disk->AddFile("d1/big", s.big, 1000);
   s.disk->AddFile("d1/small", test::RandomBytes(kSmall, 12), 1001);
   s.disk->AddFile("ballast", std::string(kBallast, 'b'));
-  s.disk->AddDir("m");
-  std::unique_ptr<Directory> dir;
-  EXPECT_VALISE_OK(s.disk->OpenDirectory("m", false, &dir));
-  std::unique_ptr<File> file;
-  EXPECT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
-  ManifestSummary summary;
-  EXPECT_VALISE_OK(MakeManifest(s.disk.get(), {"d1"}, test::ShaXxh(), Options(),
-                                &s.m, nullptr, &summary, file.get()));
-  file.reset();
-  SidecarBinding b;
-  EXPECT_VALISE_OK(BindFile(s.disk.get(), "m/M.chunks", &b));
-  EXPECT_EQ(b.bytes, index_bytes);
-  s.m.Bind(kChunkIndexSidecar, b);
-  std::unique_ptr<PositionalSource> src;
-  EXPECT_VALISE_OK(OpenBoundSidecar(s.disk.get(), "m/M", s.m, "chunks", &src));
-  EXPECT_VALISE_OK(ChunkIndexV2::Open(std::move(src), s.m, &s.index));
+  EXPECT_EQ(test::MakeChunkedManifest(s.disk.get(), {"d1"}, Options(), &s.m,
+                                      &s.index),
+            index_bytes);
   return s;
 }
 
