@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dest/commit_record.h"
+
 namespace valise {
 
 std::string MachineHostName() {
@@ -27,19 +29,8 @@ bool IsHostName(const std::string& host) {
 }
 
 bool RecordIsOf(const JournalRecord& r, const StageRequest& req) {
-  if (r.type != JournalRecord::Type::kCommit || r.path != req.name ||
-      r.size != req.size) {
-    return false;
-  }
-  size_t compared = 0;
-  for (const Digest& d : req.digests) {
-    for (const Digest& rd : r.digests) {
-      if (rd.type != d.type) continue;
-      if (rd != d) return false;
-      ++compared;
-    }
-  }
-  return compared > 0;
+  return r.type == JournalRecord::Type::kCommit && r.path == req.name &&
+         SameFileAs(r, req);
 }
 
 Status OtherHostJournals::ListHosts(std::vector<std::string>* hosts) const {

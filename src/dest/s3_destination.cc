@@ -101,6 +101,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "dest/commit_record.h"
 #include "dest/s3_send_queue.h"
 #include "valise/buffer_pool.h"
 #include "valise/chunk_index_v2.h"
@@ -490,7 +491,7 @@ class S3Destination final : public Destination {
     {
       std::lock_guard<std::mutex> l(others_mu_);
       auto it = others_.find(key);
-      if (it != others_.end() && SameFile(it->second.record, req)) {
+      if (it != others_.end() && SameFileAs(it->second.record, req)) {
         return CommittedElsewhere(ObjectUrl(req.name),
                                   "host " + it->second.host);
       }
@@ -800,23 +801,6 @@ class S3Destination final : public Destination {
   }
 
  private:
-  // Whether commit record `r` is of the file `req` stages: its size, and
-  // every digest of req's that r holds equal (at least one). A record of
-  // another manifest's file under the name is not (Name finds the key
-  // taken).
-  static bool SameFile(const JournalRecord& r, const StageRequest& req) {
-    if (r.size != req.size) return false;
-    size_t compared = 0;
-    for (const Digest& d : req.digests) {
-      for (const Digest& rd : r.digests) {
-        if (rd.type != d.type) continue;
-        if (rd != d) return false;
-        ++compared;
-      }
-    }
-    return compared > 0;
-  }
-
   // PREFIX/.valise/journal/: every host's journal objects.
   std::string JournalDir() const { return url_.Key(".valise/journal/"); }
 
