@@ -33,7 +33,7 @@ import os
 import data
 from harness import Record, Tool, log, median, run_tool
 from part_verify import sha256_per_core
-from rig import Rig, empty_dest
+from rig import Rig, diskstat, empty_dest
 
 MiB = 1 << 20
 
@@ -46,13 +46,9 @@ def add_arguments(p):
 
 
 def sectors_written(dev):
-    name = os.path.basename(dev)
-    with open("/proc/diskstats") as f:
-        for line in f:
-            p = line.split()
-            if len(p) > 9 and p[2] == name:
-                return int(p[9])
-    return 0
+    """Sectors written to `dev` (field 7 of /proc/diskstats), 0 if it is
+    not listed."""
+    return diskstat(dev, 9) or 0
 
 
 def gen_set(directory, total_mb, file_mb, dup, key):

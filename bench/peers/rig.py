@@ -92,16 +92,23 @@ class Rig:
         }
 
 
-def busy_ms(dev):
-    """Milliseconds the block device `dev` (/dev/loopN) has been busy
-    (io_ticks, field 13 of /proc/diskstats)."""
+def diskstat(dev, column):
+    """Column `column` (0-based, after the device's major, minor and name:
+    3 + the kernel's field number - 1) of /proc/diskstats for the block
+    device `dev` (/dev/loopN), or None if it is not listed."""
     name = os.path.basename(dev)
     with open("/proc/diskstats") as f:
         for line in f:
             p = line.split()
-            if len(p) > 12 and p[2] == name:
-                return int(p[12])
+            if len(p) > column and p[2] == name:
+                return int(p[column])
     return None
+
+
+def busy_ms(dev):
+    """Milliseconds the block device `dev` (/dev/loopN) has been busy
+    (io_ticks, field 13 of /proc/diskstats)."""
+    return diskstat(dev, 12)
 
 
 def empty_dest(dest, out):
