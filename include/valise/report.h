@@ -138,6 +138,10 @@ struct DriveReport {
   std::vector<std::string> errors;  // drive-level (open, scan, stall)
   // Throughput timeline: bytes read in each whole second since the start.
   std::vector<uint64_t> bytes_per_second;
+  // Dedup by chunk: chunks whose twin (same signed digest) was still being
+  // read when their turn came; the drive read on past them and took each
+  // up later (cloned, or read if the twin did not become a source).
+  uint64_t chunks_read_past = 0;
 };
 
 // What a pack's parity did in a run (verify, ingest of a manifest that

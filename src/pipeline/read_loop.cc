@@ -17,7 +17,9 @@
 // Dedup by chunk (chunk_dedup.h), for a staged file: before a chunk is
 // read, its signed digest may say it need not be (SkipKnown: zeros, a
 // hole; or a chunk staged and verified already, cloned), or that a chunk
-// with that digest is being read elsewhere (the drive waits for it); once
+// with that digest is being read elsewhere: the drive passes it over and
+// reads on (Deferred), and takes it up once that one is a source (cloned)
+// or known not to become one (read); once
 // read, a chunk of zeros, or one whose digest became a source meanwhile,
 // is hashed and checked but not written (NotWritten). Each chunk read
 // reports when its write is done (WriteDone) so it may become a source. A chunk
@@ -157,8 +159,9 @@ void ReadLoop::Idle() {
   if (!pending_writes_.empty() || rescue_.Queued()) return;
   // Every buffer is waiting to be hashed (or held by the writer): wait for
   // one to come back, or for the writer's answers.
-  // A drive waiting for a pending chunk (SkipKnown) waits for the wake
-  // its resolution gives, not for a buffer.
+  // A drive waiting for a pending chunk (SkipKnown), or kept from reading
+  // by the buffers saved for chunks passed over, waits for a wake: a
+  // chunk resolved, a buffer back.
   rs_->WaitIdle(Reading() && !waiting_);
 }
 
@@ -267,27 +270,104 @@ FileState* ReadLoop::NextFile(int d) {
   return nullptr;
 }
 
-// Issues one read on drive d if it has room, a file and a free buffer.
+// Issues one read on drive d if it has room, a file and a free buffer;
+// or takes up a chunk passed over earlier (TakeUpDeferred), or passes one
+// over (SkipKnown's kWait). True if it did something.
 bool ReadLoop::QueueRead(int d) {
   DriveCursor& cur = cursors_[d];
   if (cur.stalled || !rs_->engine->HasRoom(d)) return false;
-  if (cur.current == nullptr) cur.current = NextFile(d);
-  FileState* f = cur.current;
-  if (f == nullptr) return false;
-  if (f->skip_known) {
-    switch (SkipKnown(d, f)) {
+  if (!cur.deferred.empty()) {
+    switch (TakeUpDeferred(d)) {
       case Skip::kDone:
         return true;
+      case Skip::kRead:
+        return false;  // no buffer: every deferred chunk waits for one
       case Skip::kWait:
+        break;
+    }
+  }
+  if (cur.current == nullptr) cur.current = NextFile(d);
+  FileState* f = cur.current;
+  if (f == nullptr) {
+    if (!cur.deferred.empty()) waiting_ = true;
+    return false;
+  }
+  const uint64_t index = f->next_issue;
+  if (f->skip_known) {
+    ChunkSha256 digest;
+    switch (SkipKnown(f, index, &digest)) {
+      case Skip::kDone:
+        Advance(d, f, index);
+        DeliverKnown(d, f, index);
+        return true;
+      case Skip::kWait:
+        if (cur.deferred.size() < kMaxDeferred &&
+            rs_->pool->free_count() > deferred_ + 1) {
+          // Read past it: the chunks after it are read meanwhile, and it
+          // is taken up once its twin is a source or known not to become
+          // one.
+          Advance(d, f, index);
+          cur.deferred.push_back(Deferred{f, index, digest});
+          ++deferred_;
+          ++(*stats_)[d].chunks_read_past;
+          return true;
+        }
         waiting_ = true;
         return false;
       case Skip::kRead:
         break;
     }
   }
+  // Keep one free buffer for each chunk passed over, so it can always be
+  // read if its twin fails: the chunks read after it hold their buffers
+  // until it is hashed.
+  if (deferred_ > 0 && rs_->pool->free_count() <= deferred_) {
+    waiting_ = true;  // for a buffer back, or a twin resolved: both wake
+    return false;
+  }
+  return ReadChunk(d, f, index, true);
+}
+
+// Drive d's first deferred chunk whose twin is no longer pending, if any:
+// cloned (kDone), or read (kDone; kRead if no buffer is free). kWait if
+// every one is still pending.
+ReadLoop::Skip ReadLoop::TakeUpDeferred(int d) {
+  DriveCursor& cur = cursors_[d];
+  for (auto it = cur.deferred.begin(); it != cur.deferred.end(); ++it) {
+    const Deferred e = *it;
+    if (!Failed(e.file) && !e.file->write_failed &&
+        cfg_.dedup->Pending(e.digest)) {
+      continue;
+    }
+    const bool cloned = !Failed(e.file) && !e.file->write_failed &&
+                        Clone(e.file, e.index, e.digest);
+    if (!cloned && rs_->pool->free_count() == 0) return Skip::kRead;
+    cur.deferred.erase(it);
+    --deferred_;
+    if (cloned) {
+      CountKnown(e.file, false);
+      DeliverKnown(d, e.file, e.index);
+    } else {
+      ReadChunk(d, e.file, e.index, false);
+    }
+    return Skip::kDone;
+  }
+  return Skip::kWait;
+}
+
+// f's chunk `index` is the one issued from drive d's cursor: the cursor
+// moves on to f's next chunk, or off f after its last.
+void ReadLoop::Advance(int d, FileState* f, uint64_t index) {
+  f->next_issue = NextChunkToRead(*f->job, index, f->chunks_total);
+  if (f->next_issue == f->chunks_total) cursors_[d].current = nullptr;
+}
+
+// Reads chunk `index` of f into a free buffer (false, nothing done, if
+// none is free). `from_cursor`: it is drive d's next chunk (Advance).
+bool ReadLoop::ReadChunk(int d, FileState* f, uint64_t index,
+                         bool from_cursor) {
   int buf = rs_->pool->TryGet();
   if (buf < 0) return false;
-  const uint64_t index = f->next_issue;
   if (f->dedup) Issue(f, index);
   const uint64_t offset = index * chunk_;
   const uint64_t want = std::min<uint64_t>(chunk_, f->job->size - offset);
@@ -306,13 +386,12 @@ bool ReadLoop::QueueRead(int d) {
   t.buf_index = cfg_.fixed_buffers ? buf : -1;
   t.drive = d;
   t.tag = f;
-  f->next_issue = NextChunkToRead(*f->job, index, f->chunks_total);
-  if (f->next_issue == f->chunks_total) cur.current = nullptr;
+  if (from_cursor) Advance(d, f, index);
   Status s = rs_->engine->Submit(&t);
   if (!s.ok()) {
     rs_->pool->Put(buf);
     Fail(f, s.WithContext(f->job->path));
-    DeliverHole(f, index);
+    DeliverHole(f, index);  // f may be gone
   }
   return true;
 }
@@ -462,7 +541,8 @@ bool ReadLoop::Reading() const {
   if (stopped_) return false;
   for (int d = 0; d < num_drives_; ++d) {
     const DriveCursor& cur = cursors_[d];
-    if (!cur.stalled && (cur.current || cur.next_job < per_drive_[d].size())) {
+    if (!cur.stalled && (cur.current || cur.next_job < per_drive_[d].size() ||
+                         !cur.deferred.empty())) {
       return true;
     }
   }
@@ -492,39 +572,45 @@ void ReadLoop::SetUpDedup(FileState* f) {
                   f->observer && f->observer->TakesKnownChunks();
 }
 
-// Chunk f->next_issue of drive d's file is not read if its signed digest
-// says DEST can have it without: a whole chunk of zeros (a hole), or one
-// staged and verified earlier in the run (cloned): kDone, the chunk is
-// delivered as known and the next one is up. If a chunk with its digest is
-// being read and staged (pending), kWait: the drive waits until that one
-// is a source or is known not to become one. Else kRead.
-ReadLoop::Skip ReadLoop::SkipKnown(int d, FileState* f) {
-  const uint64_t index = f->next_issue;
+// Chunk `index` of staged file f is not read if its signed digest says
+// DEST can have it without: a whole chunk of zeros (a hole), or one staged
+// and verified earlier in the run (cloned): kDone, and the caller
+// delivers it (DeliverKnown). If a chunk with its digest (*digest) is
+// being read and staged (pending), kWait: it may become a source soon.
+// Else kRead.
+ReadLoop::Skip ReadLoop::SkipKnown(FileState* f, uint64_t index,
+                                   ChunkSha256* digest) {
   const uint64_t offset = index * chunk_;
   if (f->job->size - offset < chunk_ || f->write_failed || Failed(f)) {
     return Skip::kRead;
   }
-  ChunkSha256 digest;
-  if (!f->dedup->Digest(index, &digest)) return Skip::kRead;
-  const bool hole = cfg_.dedup->holes() && cfg_.dedup->IsZeroChunk(digest);
+  if (!f->dedup->Digest(index, digest)) return Skip::kRead;
+  const bool hole = cfg_.dedup->holes() && cfg_.dedup->IsZeroChunk(*digest);
   if (hole) {
     cfg_.dedup->dest()->LeaveHole(f->staged.get(), offset, chunk_);
-  } else if (!Clone(f, index, digest)) {
-    return f->dedup->clones() && cfg_.dedup->Pending(digest) ? Skip::kWait
-                                                             : Skip::kRead;
+  } else if (!Clone(f, index, *digest)) {
+    return f->dedup->clones() && cfg_.dedup->Pending(*digest) ? Skip::kWait
+                                                              : Skip::kRead;
   }
-  {
-    std::lock_guard<std::mutex> l(f->mu);
-    f->outcome.bytes_known += chunk_;
-    f->outcome.bytes_not_read += chunk_;
-    (hole ? f->outcome.bytes_holes : f->outcome.bytes_cloned) += chunk_;
-  }
-  if (cfg_.progress) cfg_.progress->Add(d, chunk_);
-  f->next_issue = NextChunkToRead(*f->job, index, f->chunks_total);
-  if (f->next_issue == f->chunks_total) cursors_[d].current = nullptr;
-  DropRef(rs_, f);  // its write; its hash still holds f
-  Deliver(rs_, f, Chunk{offset, static_cast<uint32_t>(chunk_), kKnownChunk});
+  CountKnown(f, hole);
   return Skip::kDone;
+}
+
+// A whole chunk of f left as a hole or cloned, not read.
+void ReadLoop::CountKnown(FileState* f, bool hole) {
+  std::lock_guard<std::mutex> l(f->mu);
+  f->outcome.bytes_known += chunk_;
+  f->outcome.bytes_not_read += chunk_;
+  (hole ? f->outcome.bytes_holes : f->outcome.bytes_cloned) += chunk_;
+}
+
+// Hands chunk `index` of f, not read (SkipKnown), to its hasher as known;
+// drive d's progress counts it. f may be gone after.
+void ReadLoop::DeliverKnown(int d, FileState* f, uint64_t index) {
+  if (cfg_.progress) cfg_.progress->Add(d, chunk_);
+  DropRef(rs_, f);  // its write; its hash still holds f
+  Deliver(rs_, f,
+          Chunk{index * chunk_, static_cast<uint32_t>(chunk_), kKnownChunk});
 }
 
 // Chunk `index` of f is about to be read: a whole chunk that may become a
@@ -680,6 +766,18 @@ void ReadLoop::AbandonDrive(int d, const Status& why, Why kind) {
       DeliverHole(f, index);
       if (last) break;  // f may be gone
     }
+  }
+  while (!cur.deferred.empty()) {
+    const Deferred e = cur.deferred.front();
+    cur.deferred.pop_front();
+    --deferred_;
+    Fail(e.file, status_of(*e.file->job));
+    {
+      std::lock_guard<std::mutex> l(e.file->mu);
+      e.file->outcome.stalled |= stalled;
+      e.file->outcome.cancelled |= cancelled;
+    }
+    DeliverHole(e.file, e.index);  // e.file may be gone
   }
   for (; cur.next_job < per_drive_[d].size(); ++cur.next_job) {
     ReadOutcome out;

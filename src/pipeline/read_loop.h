@@ -85,11 +85,22 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   void CountRead(int d, uint64_t bytes, uint64_t now_us) override;
 
  private:
+  // A chunk passed over because a chunk with the same signed digest was
+  // pending (SkipKnown's kWait): taken up, cloned or read, once that one
+  // is a source or known not to become one (TakeUpDeferred).
+  struct Deferred {
+    FileState* file;
+    uint64_t index;
+    ChunkSha256 digest;
+  };
   struct DriveCursor {
     size_t next_job = 0;
     FileState* current = nullptr;  // file being issued
     bool stalled = false;
+    std::deque<Deferred> deferred;  // in the order passed over
   };
+  // Chunks a drive may have passed over at once.
+  static constexpr size_t kMaxDeferred = 16;
   struct PendingWrite {
     FileState* file;
     int buf;
@@ -107,7 +118,12 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   void OnWritten(const StageChunk& c, const Status& s);
   void SetUpDedup(FileState* f);
   enum class Skip { kDone, kWait, kRead };
-  Skip SkipKnown(int d, FileState* f);
+  Skip SkipKnown(FileState* f, uint64_t index, ChunkSha256* digest);
+  Skip TakeUpDeferred(int d);
+  void Advance(int d, FileState* f, uint64_t index);
+  bool ReadChunk(int d, FileState* f, uint64_t index, bool from_cursor);
+  void CountKnown(FileState* f, bool hole);
+  void DeliverKnown(int d, FileState* f, uint64_t index);
   void Issue(FileState* f, uint64_t index);
   void WriteDone(FileState* f, uint64_t offset, bool ok);
   bool NotWritten(FileState* f, uint64_t offset, uint32_t len, int buf);
@@ -134,6 +150,7 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   bool stopped_ = false;  // cancelled, DEST full, or the queue failed
   // A drive waits for a pending chunk (SkipKnown) this round.
   bool waiting_ = false;
+  size_t deferred_ = 0;  // chunks passed over, on every drive
   Status fatal_;
   uint64_t bytes_written_ = 0;
 };

@@ -149,6 +149,9 @@ struct DriveReadStats {
   bool stalled = false;
   std::string gone;  // why the drive was given up as gone; else empty
   std::vector<uint64_t> bytes_per_second;
+  // Chunks read past while a chunk with the same signed digest was being
+  // read (dedup by chunk), taken up later.
+  uint64_t chunks_read_past = 0;
 };
 
 // A stop request raised from any thread (Reader::Abort), seen by the I/O

@@ -1027,6 +1027,7 @@ Json DriveJson(const DriveReport& d) {
   j["stalled"] = d.stalled;
   j["errors"] = d.errors;
   j["timeline"] = d.bytes_per_second;
+  j["chunks_read_past"] = d.chunks_read_past;
   return j;
 }
 

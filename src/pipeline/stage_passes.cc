@@ -132,6 +132,7 @@ void AccumulateStats(const Reader& reader, IngestLedger* l) {
     a.bytes_read += st[d].bytes_read;
     a.seconds += st[d].seconds;
     a.stalled |= st[d].stalled;
+    a.chunks_read_past += st[d].chunks_read_past;
     if (a.gone.empty()) a.gone = st[d].gone;
     a.bytes_per_second.insert(a.bytes_per_second.end(),
                               st[d].bytes_per_second.begin(),

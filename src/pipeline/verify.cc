@@ -276,6 +276,7 @@ void FillDriveReports(const std::vector<DriveScan>& scans,
     if (d < stats.size()) {
       dr.bytes_read = stats[d].bytes_read;
       dr.seconds = stats[d].seconds;
+      dr.chunks_read_past = stats[d].chunks_read_past;
       dr.stalled = stats[d].stalled;
       if (!stats[d].gone.empty()) dr.errors.push_back(stats[d].gone);
       dr.bytes_per_second = stats[d].bytes_per_second;

@@ -269,6 +269,87 @@ TEST(ChunkDedup, ARepairWritesZerosOverTheBadBytesOfTheFirstCopy) {
   EXPECT_EQ(r.files_ok, files.size()) << FormatSummary(r);
 }
 
+// A file whose odd chunks are each a copy of the chunk before it: with
+// reads in flight, a chunk's twin is being read when its turn comes.
+struct Twins {
+  std::unique_ptr<SimDisk> disk;
+  Manifest m;
+  std::unique_ptr<ChunkIndexV2> index;
+  std::string data;
+};
+Twins MakeTwins(int pairs) {
+  Twins t;
+  std::vector<std::string> chunks;
+  for (int i = 0; i < pairs; ++i) {
+    chunks.push_back(test::RandomBytes(K, 600 + i));
+    chunks.push_back(chunks.back());
+  }
+  t.data = Chunks(chunks);
+  t.disk = std::make_unique<SimDisk>(SimDiskOptions());
+  t.disk->AddFile("d1/t", t.data, 1000);
+  test::MakeChunkedManifest(t.disk.get(), {"d1"}, Options(), &t.m, &t.index);
+  return t;
+}
+
+PipelineOptions Deep(const Twins& t) {
+  PipelineOptions opt = test::SmallPipelineOptions(K, 2);
+  opt.depth = 4;
+  opt.buffers = 8;
+  opt.chunk_index = t.index.get();
+  opt.chunk_index_signed = true;
+  return opt;
+}
+
+// Goal: a chunk whose twin (same signed digest) is still being read does
+// not stop its drive: the drive reads on past it (chunks_read_past) and
+// takes it up once the twin is a source, so it is still cloned, never
+// read, and the file lands right.
+TEST(ChunkDedup, ReadsPastAChunkWhoseTwinIsBeingRead) {
+  Twins t = MakeTwins(8);
+  IngestOptions io;
+  io.depth = 4;
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(t.disk.get(), t.m, {"d1"}, "dest", Deep(t), io, &r));
+  ASSERT_EQ(r.ExitCode(), 0) << FormatSummary(r);
+  std::string got;
+  ASSERT_TRUE(t.disk->GetFile("dest/t", &got));
+  EXPECT_TRUE(got == t.data);
+  ASSERT_EQ(r.drives.size(), 1u);
+  EXPECT_GE(r.drives[0].chunks_read_past, 1u);
+  // Every twin is cloned, read past or not: the first of each pair is
+  // read, the second never.
+  EXPECT_EQ(r.chunk_bytes_cloned, 8 * K);
+  EXPECT_EQ(r.bytes_not_read, 8 * K);
+  EXPECT_EQ(r.drives[0].bytes_read, 8 * K);
+  EXPECT_NE(FormatJson(r).find("\"chunks_read_past\":"), std::string::npos);
+}
+
+// Goal: a chunk read past whose twin turns out bad (it matched no signed
+// digest, so it is no source) is read after all: nothing is cloned from
+// the bad chunk, and only the bad chunk is reported.
+TEST(ChunkDedup, AChunkReadPastIsReadWhenItsTwinIsBad) {
+  Twins t = MakeTwins(4);
+  t.disk->FlipStoredBit("d1/t", 2 * K + 7, 2);  // chunk 2, twin of chunk 3
+  IngestOptions io;
+  io.depth = 4;
+  RunReport r;
+  ASSERT_VALISE_OK(
+      IngestDrives(t.disk.get(), t.m, {"d1"}, "dest", Deep(t), io, &r));
+  EXPECT_EQ(r.ExitCode(), 1) << FormatSummary(r);
+  ASSERT_EQ(r.files.size(), 1u) << FormatSummary(r);
+  EXPECT_EQ(r.files[0].status, FileStatus::kCorrupt);
+  EXPECT_EQ(r.files[0].first_bad_offset, int64_t(2 * K));
+  EXPECT_FALSE(t.disk->Exists("dest/t"));
+  // Chunk 3 is read: its twin never became a source. 0, 2, 4 and 6 are
+  // read; 1, 5 and 7 are cloned unless chunk 2's failure was known by
+  // their turn (a failed file's chunks are read). A failed file's clones
+  // are not in the totals.
+  EXPECT_GE(r.drives[0].chunks_read_past, 1u);
+  EXPECT_GE(r.drives[0].bytes_read, 5 * K) << FormatSummary(r);
+  EXPECT_EQ(r.chunk_bytes_cloned, 0u);
+}
+
 TEST(ChunkDedup, AllZero) {
   std::string z(1000, '\0');
   EXPECT_TRUE(AllZero(z.data(), z.size()));
