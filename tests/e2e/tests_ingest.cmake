@@ -9,7 +9,7 @@
 valise_e2e_test(ingest_basic ingest_basic.sh)
 valise_e2e_test(ingest_repair ingest_repair.sh)
 valise_e2e_test(ingest_chunk_repair ingest_chunk_repair.sh)  # issue 15, item 3: two copies with disjoint bad chunks make one file (~5 s)
-valise_e2e_test(ingest_chunk_resume_kill ingest_chunk_resume_kill.sh)  # issue 15, item 4: kill -9 at ~90% of a large file, the rerun reads <= 10% of it (~10 s)
+valise_e2e_test(ingest_chunk_resume_kill ingest_chunk_resume_kill.sh)  # issue 15, item 4: kill -9 at ~92% of a 2 GiB file, the rerun reads <= 10% of it (~25 s)
 valise_e2e_test(ingest_xfs_reflink ingest_xfs_reflink.sh)
 valise_e2e_test(ingest_kill9 ingest_kill9.sh)
 valise_e2e_test(ingest_sigint ingest_sigint.sh)
