@@ -354,19 +354,28 @@ void StageAndCommit(SimDisk* disk, Destination* dest, const DestInfo& info,
 
 class SharedDestTest : public PosixDestinationTest {};
 
+// Hosts h1 and h2 with DEST open on one disk, each run begun (Resume).
+struct TwoHosts {
+  DestInfo i1, i2;
+  std::unique_ptr<Destination> h1, h2;
+  std::vector<JournalRecord> records;
+  std::vector<std::string> notes;
+  TwoHosts(SimDisk* disk, const std::string& begin_note) {
+    h1 = OpenHost(disk, "h1", &i1);
+    h2 = OpenHost(disk, "h2", &i2);
+    EXPECT_VALISE_OK(h1->Resume(begin_note, &records, &notes));
+    EXPECT_VALISE_OK(h2->Resume(begin_note, &records, &notes));
+  }
+};
+
 // Goal: hosts h1 and h2 run at once, each with its own journal, lock and
 // staging under DEST/.valise/hosts/HOST/; a second run of h1 is refused
 // (Busy) while h1's runs; a later run (any host) resumes from every
 // host's journal; nothing of the one-host layout is made.
 TEST_P(SharedDestTest, EachHostItsJournalAndLock) {
   SimDisk disk(Options());
-  DestInfo i1, i2;
-  std::unique_ptr<Destination> h1 = OpenHost(&disk, "h1", &i1);
-  std::unique_ptr<Destination> h2 = OpenHost(&disk, "h2", &i2);
-  std::vector<JournalRecord> records;
-  std::vector<std::string> notes;
-  ASSERT_VALISE_OK(h1->Resume("1 file", &records, &notes));
-  ASSERT_VALISE_OK(h2->Resume("1 file", &records, &notes));
+  TwoHosts t(&disk, "1 file");
+  ASSERT_FALSE(HasFailure());
   PosixDestinationOptions again;
   again.host = "h1";
   std::unique_ptr<Destination> h1b = NewPosixDestination(&disk, "dest", again);
@@ -377,11 +386,11 @@ TEST_P(SharedDestTest, EachHostItsJournalAndLock) {
       << s.message();
 
   const std::string a = test::RandomBytes(kChunk + 5, 1), b = "bee";
-  StageAndCommit(&disk, h1.get(), i1, Signed("x/a", a, "e0-p0"), a);
-  StageAndCommit(&disk, h2.get(), i2, Signed("y/b", b, "e0-p0"), b);
-  ASSERT_VALISE_OK(h1->Close("1 files committed"));
-  h1.reset();
-  h2.reset();
+  StageAndCommit(&disk, t.h1.get(), t.i1, Signed("x/a", a, "e0-p0"), a);
+  StageAndCommit(&disk, t.h2.get(), t.i2, Signed("y/b", b, "e0-p0"), b);
+  ASSERT_VALISE_OK(t.h1->Close("1 files committed"));
+  t.h1.reset();
+  t.h2.reset();
   disk.Crash();
   EXPECT_TRUE(disk.Exists("dest/.valise/hosts/h1/journal"));
   EXPECT_TRUE(disk.Exists("dest/.valise/hosts/h2/journal"));
@@ -390,8 +399,8 @@ TEST_P(SharedDestTest, EachHostItsJournalAndLock) {
   EXPECT_FALSE(disk.Exists("dest/.valise/lock"));
   EXPECT_FALSE(disk.Exists("dest/.valise/staging"));
   std::unique_ptr<Destination> h3 = OpenHost(&disk, "h3", &ib);
-  ASSERT_VALISE_OK(h3->Resume("again", &records, &notes));
-  EXPECT_EQ(Paths(records), (std::vector<std::string>{"x/a", "y/b"}));
+  ASSERT_VALISE_OK(h3->Resume("again", &t.records, &t.notes));
+  EXPECT_EQ(Paths(t.records), (std::vector<std::string>{"x/a", "y/b"}));
 }
 
 // Goal: when a file's turn comes, a file another host committed since
@@ -401,15 +410,12 @@ TEST_P(SharedDestTest, EachHostItsJournalAndLock) {
 // hour here has not come). A file of other bytes under the name is staged.
 TEST_P(SharedDestTest, FileCommittedByAnotherHostIsNotStaged) {
   SimDisk disk(Options());
-  DestInfo i1, i2;
-  std::unique_ptr<Destination> h1 = OpenHost(&disk, "h1", &i1);
-  std::unique_ptr<Destination> h2 = OpenHost(&disk, "h2", &i2);
-  std::vector<JournalRecord> records;
-  std::vector<std::string> notes;
-  ASSERT_VALISE_OK(h1->Resume("2 files", &records, &notes));
-  ASSERT_VALISE_OK(h2->Resume("2 files", &records, &notes));
+  TwoHosts t(&disk, "2 files");
+  ASSERT_FALSE(HasFailure());
+  Destination* h1 = t.h1.get();
+  Destination* h2 = t.h2.get();
   const std::string data = test::RandomBytes(3000, 4);
-  StageAndCommit(&disk, h1.get(), i1, Signed("f", data, "e0-p0"), data);
+  StageAndCommit(&disk, h1, t.i1, Signed("f", data, "e0-p0"), data);
   std::unique_ptr<StagedFile> f;
   Status s = h2->Stage(Signed("f", data, "e1-p0"), &f);
   EXPECT_TRUE(IsCommittedElsewhere(s)) << s.ToString();
@@ -422,9 +428,9 @@ TEST_P(SharedDestTest, FileCommittedByAnotherHostIsNotStaged) {
   // Polled every time (0 ms): found before the name is even looked at.
   DestInfo i3;
   std::unique_ptr<Destination> h3 = OpenHost(&disk, "h3", &i3, 0);
-  ASSERT_VALISE_OK(h3->Resume("2 files", &records, &notes));
+  ASSERT_VALISE_OK(h3->Resume("2 files", &t.records, &t.notes));
   const std::string g = "gee";
-  StageAndCommit(&disk, h1.get(), i1, Signed("g", g, "e3-p0"), g);
+  StageAndCommit(&disk, h1, t.i1, Signed("g", g, "e3-p0"), g);
   s = h3->Stage(Signed("g", g, "e4-p0"), &f);
   EXPECT_TRUE(IsCommittedElsewhere(s)) << s.ToString();
 }
@@ -484,26 +490,23 @@ TEST_P(SharedDestTest, RaceForOneNameSameBytesCountsNamed) {
     SimDiskOptions o = Options();
     o.rename_noreplace = noreplace;
     SimDisk disk(o);
-    DestInfo i1, i2;
-    std::unique_ptr<Destination> h1 = OpenHost(&disk, "h1", &i1);
-    std::unique_ptr<Destination> h2 = OpenHost(&disk, "h2", &i2);
-    std::vector<JournalRecord> records;
-    std::vector<std::string> notes;
-    ASSERT_VALISE_OK(h1->Resume("2 files", &records, &notes));
-    ASSERT_VALISE_OK(h2->Resume("2 files", &records, &notes));
+    TwoHosts t(&disk, "2 files");
+    ASSERT_FALSE(HasFailure());
+    Destination* h1 = t.h1.get();
+    Destination* h2 = t.h2.get();
     const std::string data = test::RandomBytes(kChunk + 77, 6);
     std::unique_ptr<StagedFile> f1, f2, g1, g2;
     ASSERT_VALISE_OK(
-        StageBytes(&disk, h1.get(), Signed("s/f", data, "e0-p0"), data, &f1));
+        StageBytes(&disk, h1, Signed("s/f", data, "e0-p0"), data, &f1));
     ASSERT_VALISE_OK(
-        StageBytes(&disk, h2.get(), Signed("s/f", data, "e0-p0"), data, &f2));
-    ASSERT_VALISE_OK(StageBytes(&disk, h1.get(), Request("s/g", "one", "e1-p0"),
-                                "one", &g1));
-    ASSERT_VALISE_OK(StageBytes(&disk, h2.get(), Request("s/g", "two", "e1-p0"),
-                                "two", &g2));
+        StageBytes(&disk, h2, Signed("s/f", data, "e0-p0"), data, &f2));
+    ASSERT_VALISE_OK(
+        StageBytes(&disk, h1, Request("s/g", "one", "e1-p0"), "one", &g1));
+    ASSERT_VALISE_OK(
+        StageBytes(&disk, h2, Request("s/g", "two", "e1-p0"), "two", &g2));
     std::vector<Status> named;
     ASSERT_VALISE_OK(Commit(
-        h1.get(), i1, {f1.get(), g1.get()},
+        h1, t.i1, {f1.get(), g1.get()},
         {RecordFor(Signed("s/f", data, "")), RecordOf("s/g", 3)}, &named));
     ASSERT_VALISE_OK(named[0]);
     ASSERT_VALISE_OK(named[1]);
