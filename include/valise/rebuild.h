@@ -35,6 +35,9 @@
 
 namespace valise {
 
+// Rebuild reads the members of a stripe at once, each from its own
+// thread: calls for different members may run concurrently; calls for one
+// member never do.
 class StripeReader {
  public:
   virtual ~StripeReader() = default;
@@ -112,6 +115,7 @@ class StripeRebuilder {
   // map->layout().m().
   StripeRebuilder(const StripeMap* map, const ParityCode* code,
                   StripeReader* reader, ChunkDigests* digests);
+  ~StripeRebuilder();
 
   // Rebuilds members `want` of `stripe` (0..k-1 data, k.. parity) into
   // out[i] (chunk_size bytes each; a data member's bytes past its chunk's
@@ -136,12 +140,21 @@ class StripeRebuilder {
  private:
   // Whether bufs_[i] (rebuilt) matches member i's digest.
   Status CheckMember(uint64_t stripe, uint32_t i);
+  // Reads member i of `stripe` into buf and hashes it into *got (*zero:
+  // a data member holding no chunk there, zeros, nothing to check). Any
+  // thread; one member per thread at a time.
+  Status ReadMember(uint64_t stripe, uint32_t i, uint8_t* buf, Sha256Bytes* got,
+                    bool* zero);
+  // Whether `got` is member i's signed digest (Corruption if not).
+  Status Judge(uint64_t stripe, uint32_t i, const Sha256Bytes& got);
 
+  class Workers;  // the threads that read a stripe's members at once
   const StripeMap* map_;
   StripeReader* reader_;
   ChunkDigests* digests_;
   ParityDecoder decoder_;
   std::vector<std::unique_ptr<uint8_t[]>> bufs_;  // k+m chunks
+  std::unique_ptr<Workers> workers_;
 };
 
 // How one data chunk came back.
