@@ -116,18 +116,19 @@ struct StageRequest {
   // Hint: write bypassing the page cache (O_DIRECT) where the destination
   // can. Default: false.
   bool direct = false;
-  // Resume by chunk (issue 15; only where KeepsPartials()). `resumable`:
+  // Resume by chunk (issue 15; only where KeepsPartials). `resumable`:
   // the key is "r<entry>", the same in every run, and a file cut short
   // (the run stopped) is kept by Keep for a later run. `resume_from` > 0:
-  // the kept file's bytes before this offset were checked by the core
-  // against the signed chunk digests and are kept; the writer is given
-  // only the chunks from there. Default: false, 0.
+  // the kept file's bytes before this offset were checked against the
+  // signed chunk digests (by the core reading them back, or as DEST took
+  // them: CheckedPrefix) and are kept; the writer is given only the chunks
+  // from there. Default: false, 0.
   bool resumable = false;
   uint64_t resume_from = 0;
-  // Repair by chunk (issue 15; with `resumable`): the file this run staged
-  // under the key in an earlier pass, and kept, is reopened as it is: the
-  // core checked some of its chunks and gives the writer only the others,
-  // at their offsets. Default: false.
+  // Repair by chunk (issue 15; with `resumable`, where RepairsByChunk):
+  // the file this run staged under the key in an earlier pass, and kept,
+  // is reopened as it is: the core checked some of its chunks and gives
+  // the writer only the others, at their offsets. Default: false.
   bool repair = false;
   // Signed chunk digests (issue 15): when the core decides by them (the
   // manifest's signature checked, ChunkVerdict), the chunk index and the
@@ -411,17 +412,46 @@ class Destination {
   // kept partials (below).
   virtual void CleanUp() = 0;
 
-  // Resume by chunk (issue 15). A destination that can keep a file staged
-  // part way (StageRequest::resumable) for a later run says so here; the
-  // others keep nothing and the rest of this group does nothing. Posix:
-  // yes; an object store: not yet (a multipart upload's parts would have
-  // to be listed and checked).
-  virtual bool KeepsPartials() const { return false; }
+  // Resume by chunk (issue 15). Whether a file of `size` bytes, read in
+  // chunks of `chunk_size` and staged resumable (StageRequest::resumable),
+  // can be kept part way for a later run; where not, the rest of this group
+  // does nothing for it. Posix: every file. An object store: a multipart
+  // upload whose parts are each exactly one chunk (chunk_size at least the
+  // store's smallest part), each sent signed with its chunk's signed
+  // SHA-256, so the store itself refused any part whose bytes were not the
+  // signed chunk's; not a file sent in one PUT, nor one whose parts hold
+  // several chunks (their bytes were never checked against a signed digest
+  // by the store). Any thread. Default: none.
+  virtual bool KeepsPartials(uint64_t size, uint64_t chunk_size) const {
+    (void)size, (void)chunk_size;
+    return false;
+  }
+  // Repair by chunk (issue 15, chunk_repair.cc): a file kept (Keep) after
+  // a copy failed is staged again (StageRequest::repair) with only the
+  // chunks still missing, at their offsets. Posix: yes; an object store:
+  // not yet (only a kept upload's leading parts are resumed). Default: no.
+  virtual bool RepairsByChunk() const { return false; }
   // The keys of the partials kept by earlier runs ("r<entry>"). Ingest
   // thread.
   virtual void ListPartials(std::vector<std::string>* keys) { keys->clear(); }
-  // A path the run's FileSystem opens to read kept partial `key` back (the
-  // core checks its prefix against the signed chunk digests).
+  // What the core may go on from in kept partial `key`, for a file it
+  // would stage as `req` (resume_from 0), one of two ways:
+  //  - CheckedPrefix: the bytes from its start that the destination holds
+  //    as whole chunks of req.signed_chunks' entry req.entry, each checked
+  //    against its signed SHA-256 as DEST took it (an object store's parts
+  //    signed with their chunk's digest, in an upload made for exactly this
+  //    request: same key, size, metadata and chunk digests), at most up to
+  //    the start of the last chunk. The core keeps them unread and stages
+  //    `req` with resume_from up to them. 0: none (the core then tries the
+  //    other way). Ingest thread. Default: 0.
+  //  - PartialPath: a path the run's FileSystem opens to read the partial
+  //    back; the core checks its chunks against the signed digests itself
+  //    (posix). Empty: it cannot be read back. Default: empty.
+  virtual uint64_t CheckedPrefix(const std::string& key,
+                                 const StageRequest& req) {
+    (void)key, (void)req;
+    return 0;
+  }
   virtual std::string PartialPath(const std::string& key) const {
     (void)key;
     return std::string();

@@ -438,7 +438,8 @@ class PosixDestination final : public Destination {
     dir_->Remove(f->temp()).PermitUncheckedError();
   }
 
-  bool KeepsPartials() const override { return true; }
+  bool KeepsPartials(uint64_t, uint64_t) const override { return true; }
+  bool RepairsByChunk() const override { return true; }
 
   void ListPartials(std::vector<std::string>* keys) override {
     keys->clear();

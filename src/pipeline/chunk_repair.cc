@@ -7,10 +7,11 @@
 // byte. With the signed chunk digests deciding (ledger.by_chunks) every
 // chunk is judged on its own, so a copy's good chunks are as good as any:
 //
-//   1. A file staged resumable (chunk_resume.h: posix DEST, more than one
-//      chunk) is read with ReadJob::keep_going: a chunk that cannot be
-//      read is a hole, and the chunks after it are still checked against
-//      their signed digests and staged at their offsets. Its checker
+//   1. A file staged resumable (chunk_resume.h: more than one chunk)
+//      into a DEST that repairs by chunk (Destination::RepairsByChunk:
+//      posix; not an object store) is read with ReadJob::keep_going: a chunk
+//      that cannot be read is a hole, and the chunks after it are still checked
+//      against their signed digests and staged at their offsets. Its checker
 //      tracks which chunks matched (ChunkChecker::good).
 //   2. When the copy fails, the committer asks KeepGoodChunks: if some
 //      chunk matched and the file has another copy, its staged file
@@ -85,7 +86,10 @@ void AddGood(ChunkRepairState* state, int drive, const std::vector<bool>& now) {
 
 void PlanRepairRead(const IngestLedger& l, const Destination& dest, size_t e,
                     ReadJob* job) {
-  if (!StagedResumable(l, dest, e) || l.chunk_check == nullptr) return;
+  if (!StagedResumable(l, dest, e) || !dest.RepairsByChunk() ||
+      l.chunk_check == nullptr) {
+    return;
+  }
   job->keep_going = true;
   auto it = l.repair.find(e);
   if (it == l.repair.end() || !it->second.kept) return;
@@ -103,7 +107,9 @@ bool KeepGoodChunks(IngestLedger* l, const Destination& dest,
   const size_t e = f.entry;
   const ReadOutcome& o = f.outcome;
   const ChunkChecker* c = TrackingChecker(o);
-  if (c == nullptr || !StagedResumable(*l, dest, e)) return false;
+  if (c == nullptr || !StagedResumable(*l, dest, e) || !dest.RepairsByChunk()) {
+    return false;
+  }
   ChunkRepairState& state = l->repair[e];
   // The chunks this copy was asked for are the repair's.
   if (!state.from.empty() || state.kept) state.bytes_read += o.bytes_read;

@@ -15,9 +15,19 @@
 // the rest's as read), and the drive is read only from the last verified
 // chunk.
 //
+// An object store cannot give a multipart upload's parts back to be read,
+// and need not: where each part is one chunk sent signed with its chunk's
+// signed SHA-256, the store took a part only if its bytes were that
+// chunk's. There the destination answers instead (CheckedPrefix): the
+// leading parts of the kept upload that are whole chunks, if the upload
+// was made for exactly the request this run would make (s3_destination.cc).
+// Either way the prefix is whole chunks, each checked against its signed
+// digest (read back here, or by the store as it took it), before the last.
+//
 // Only with the signed chunk digests deciding (whole-file digests would
-// need every byte again) and where DEST keeps partials (posix; not an
-// object store yet). A partial whose entry is done, gone from the
+// need every byte again) and where DEST keeps the file part way
+// (Destination::KeepsPartials: posix, any file; an object store, a file in
+// one-chunk parts). A partial whose entry is done, gone from the
 // manifest, or not resumable in this run is dropped.
 //
 // The entry a key names is a locator only: a partial left by a run with
@@ -29,6 +39,7 @@
 #include <cstring>
 #include <vector>
 
+#include "pipeline/stage_passes.h"
 #include "valise/chunk_index_v2.h"
 #include "valise/digest.h"
 
@@ -101,17 +112,33 @@ uint64_t VerifiedPrefix(IngestLedger* l, const std::string& path, size_t e) {
   return good * cs;
 }
 
+// The prefix of kept partial `key` (entry e's) that DEST checked against
+// the signed chunk digests as it took it (Destination::CheckedPrefix), for
+// the request the first pass will make: whole chunks, before the last.
+uint64_t CheckedByDest(Destination* dest, const IngestLedger& l,
+                       const std::string& key, size_t e) {
+  ReadJob job;
+  job.id = e;
+  job.drive = l.candidates[e][l.attempt[e]].drive;
+  job.size = l.m.file_size(e);
+  const uint64_t cs = l.opt.chunk_index->chunk_size();
+  const uint64_t total = l.opt.chunk_index->NumChunks(e);
+  if (total < 2) return 0;
+  const uint64_t from =
+      dest->CheckedPrefix(key, StageRequestFor(l, *dest, job, 0));
+  return std::min(from / cs, total - 1) * cs;
+}
+
 }  // namespace
 
 bool StagedResumable(const IngestLedger& l, const Destination& dest, size_t e) {
-  return l.by_chunks && dest.KeepsPartials() &&
-         l.m.file_size(e) > l.opt.chunk_size;
+  return l.by_chunks && l.m.file_size(e) > l.opt.chunk_size &&
+         dest.KeepsPartials(l.m.file_size(e), l.opt.chunk_size);
 }
 
 std::string ResumableKey(size_t e) { return "r" + std::to_string(e); }
 
 void PlanChunkResume(Destination* dest, IngestLedger* l) {
-  if (!dest->KeepsPartials()) return;
   std::vector<std::string> keys;
   dest->ListPartials(&keys);
   for (const std::string& key : keys) {
@@ -119,7 +146,9 @@ void PlanChunkResume(Destination* dest, IngestLedger* l) {
     uint64_t from = 0;
     if (e != SIZE_MAX && l->state[e] == EntryState::kTodo &&
         StagedResumable(*l, *dest, e) && ResumableKey(e) == key) {
-      from = VerifiedPrefix(l, dest->PartialPath(key), e);
+      from = CheckedByDest(dest, *l, key, e);
+      const std::string path = from == 0 ? dest->PartialPath(key) : "";
+      if (!path.empty()) from = VerifiedPrefix(l, path, e);
     }
     if (from == 0) {
       dest->DropPartial(key);

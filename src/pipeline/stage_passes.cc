@@ -31,11 +31,6 @@
 
 namespace valise {
 
-namespace {
-
-// What the destination is asked to stage for a job of pass `pass`. Called
-// on the reader's I/O thread (the scans and the manifest are not changed
-// during a pass).
 StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
                              const ReadJob& job, int pass) {
   const size_t e = job.id;
@@ -60,6 +55,8 @@ StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
   }
   return r;
 }
+
+namespace {
 
 // A file out of copies has failed.
 void FailExhausted(Destination* dest, IngestLedger* l) {
