@@ -74,17 +74,44 @@
 // Leftovers, with several hosts ingesting into one prefix at once: an
 // upload in progress may be another host's, live. So Open and CleanUp
 // abort only (AbortLeftovers) this host's own uploads that this run does
-// not hold open, known by the markers this host writes under
-// .valise/uploads/HOST/ before each Create (an earlier run of this host,
-// killed; a Create whose answer was lost), and any host's uploads
-// initiated longer ago than stale_upload_age_s (--stale-upload-age,
+// not hold open (nor keeps for resume by chunk, below), known by the markers
+// this host writes under .valise/uploads/HOST/ before each Create (an earlier
+// run of this host, killed; a Create whose answer was lost), and any host's
+// uploads initiated longer ago than stale_upload_age_s (--stale-upload-age,
 // default 24 h: a host that died leaves its uploads to the next run on any
 // host once they are that old). Discard aborts a file's upload; CleanUp
 // first aborts the uploads this run still has open.
 //
+// Resume by chunk (issue 15): a file staged resumable whose parts are each
+// one chunk (KeepsPartials: the read chunk size is a valid part, the file
+// is not sent in one PUT nor in parts of several chunks) has its upload
+// named in its marker once made: "KEY\nresume r<entry> UPLOAD-ID
+// IDENTITY\n", IDENTITY the SHA-256 of what the upload is for (its key,
+// size, part size, metadata and every signed chunk digest of the entry:
+// UploadIdentity). Every part of such an upload is sent signed with its
+// chunk's signed SHA-256 (never hashed here: a part whose digest cannot
+// be read is not sent), so the store took each part only if its bytes were
+// that signed chunk's; or copied server-side (dedup by chunk) from an
+// object's chunks of the same signed digests, pinned to the ETag of the
+// version that was verified, as good. A run that stops keeps it open (Keep);
+// one killed leaves it. The next run of this host keeps it at Open (KeepFound)
+// rather than aborting it, unless stale; the core then asks CheckedPrefix for
+// the request it would make: only if the identity is the request's (another
+// manifest's "r<entry>" has other digests, another drive's copy another
+// mtime) are the leading parts 1..n listed (ListParts) that are whole
+// chunks, n at most the chunks but the last; a missing part ends them. The
+// core reads the drive from chunk n on and Stage goes on in the same
+// upload, with those parts' ETags for the Complete. An upload the core does
+// not go on from is aborted (DropPartial). Another host's kept upload is
+// its own (left alone until stale); multi-chunk parts (a chunk size under
+// the store's smallest part, a file of over 10,000 chunks) are never kept:
+// the store checked their bytes only against a digest computed here, from
+// bytes the core may have found bad after they were sent.
+//
 // Not done: a lock (two runs of one host on one prefix are not kept
-// apart: the second aborts the first's uploads), resuming an earlier run's
-// uploads part by part (they are aborted and read again).
+// apart: the second aborts the first's uploads, or goes on in one it
+// kept), repair by chunk (a copy that fails is read again whole from the
+// next copy, into a new upload).
 #include "dest/s3_destination.h"
 
 #include <unistd.h>
@@ -162,6 +189,13 @@ class S3Staged final : public StagedFile {
   // Bytes of its parts copied server-side from chunks of committed objects
   // (under mu).
   uint64_t copied_bytes = 0;
+  // Resume by chunk: staged resumable with parts of one chunk each, signed
+  // by the chunk's digest (set by Stage); and, under mu, whether its marker
+  // names its upload for a later run to go on from (EnsureUpload, or an
+  // upload Stage resumed). A part of a marked upload is only ever sent
+  // signed with its chunk's signed SHA-256 (S3Writer::Upload).
+  bool resumable = false;
+  bool resume_marked = false;
 
   uint64_t parts() const {
     return std::max<uint64_t>(1, (req.size + part_size - 1) / part_size);
@@ -512,7 +546,51 @@ class S3Destination final : public Destination {
     auto f = std::make_unique<S3Staged>(Kind::kMultipart, req, key, &reserved_);
     f->part_size = PartSize(req.size);
     f->etags.resize(f->parts());
+    f->resumable = req.resumable && req.signed_chunks != nullptr &&
+                   f->part_size == req.signed_chunks->chunk_size();
+    if (req.resumable) {
+      Status s = TakeKept(f.get());
+      if (!s.ok()) {
+        out->reset();
+        return s;
+      }
+    }
     *out = std::move(f);
+    return Status::OK();
+  }
+
+  // Resume by chunk: f, staged resumable, goes on in the upload kept under
+  // its key (CheckedPrefix listed its parts) when the core resumes it;
+  // else a kept upload of its key is not needed and is aborted with this
+  // run's open uploads (CleanUp). I/O thread: no request.
+  Status TakeKept(S3Staged* f) {
+    const StageRequest& req = f->req;
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    auto it = kept_.find(req.key);
+    if (req.resume_from == 0) {
+      if (it != kept_.end()) {
+        open_uploads_.insert({it->second.key, it->second.upload_id});
+        kept_.erase(it);
+      }
+      return Status::OK();
+    }
+    if (it == kept_.end() || it->second.key != f->key || !f->resumable ||
+        req.resume_from > it->second.prefix ||
+        req.resume_from % f->part_size != 0) {
+      return Status::InvalidArgument(
+          ObjectUrl(req.name),
+          "internal: no kept upload to resume from offset " +
+              std::to_string(req.resume_from));
+    }
+    const uint64_t parts = req.resume_from / f->part_size;
+    for (uint64_t i = 0; i < parts; ++i) f->etags[i] = it->second.etags[i];
+    {
+      std::lock_guard<std::mutex> fl(f->mu);
+      f->upload_id = it->second.upload_id;
+      f->resume_marked = true;
+    }
+    open_uploads_.insert({f->key, it->second.upload_id});
+    kept_.erase(it);
     return Status::OK();
   }
 
@@ -594,18 +672,124 @@ class S3Destination final : public Destination {
     if (file) AbortUpload(Of(file.get()));
   }
 
+  // Resume by chunk (see the top of this file).
+  bool KeepsPartials(uint64_t size, uint64_t chunk_size) const override {
+    return size > opt_.put_max && chunk_size >= opt_.min_part_size &&
+           PartSizeFor(size, chunk_size) == chunk_size;
+  }
+
+  void ListPartials(std::vector<std::string>* keys) override {
+    keys->clear();
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    for (const auto& [partial, k] : kept_) keys->push_back(partial);
+  }
+
+  // The leading parts 1..n of kept upload `partial` that are whole chunks,
+  // n at most the chunks but the last, if the upload was made for exactly
+  // `req` (UploadIdentity): each was sent signed with its chunk's signed
+  // SHA-256 and the store took it only because its bytes had that digest.
+  // A part missing, or not a whole chunk, ends the prefix. Their ETags are
+  // kept for the Complete. Ingest thread.
+  uint64_t CheckedPrefix(const std::string& partial,
+                         const StageRequest& req) override {
+    KeptUpload k;
+    {
+      std::lock_guard<std::mutex> l(uploads_mu_);
+      auto it = kept_.find(partial);
+      if (it == kept_.end()) return 0;
+      k = it->second;
+    }
+    const std::string key = url_.Key(req.name);
+    if (k.key != key || req.signed_chunks == nullptr || k.identity.empty()) {
+      return 0;
+    }
+    const uint64_t cs = req.signed_chunks->chunk_size();
+    if (!KeepsPartials(req.size, cs) ||
+        UploadIdentity(req, key, cs) != k.identity) {
+      return 0;
+    }
+    const uint64_t total = req.signed_chunks->NumChunks(req.entry);
+    std::vector<std::string> etags;
+    S3ListPartsResult page;
+    int marker = 0;
+    bool ended = false;
+    do {
+      if (!client_->ListParts(url_.bucket, k.key, k.upload_id, marker, &page)
+               .ok()) {
+        return 0;
+      }
+      for (const S3PartSummary& p : page.parts) {
+        if (static_cast<uint64_t>(p.part_number) != etags.size() + 1 ||
+            p.size != cs || p.etag.empty() || etags.size() + 1 >= total) {
+          ended = true;
+          break;
+        }
+        etags.push_back(p.etag);
+      }
+      marker = page.next_part_number_marker;
+    } while (page.truncated && !ended);
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    auto it = kept_.find(partial);
+    if (it == kept_.end()) return 0;
+    it->second.prefix = etags.size() * cs;
+    it->second.etags = std::move(etags);
+    return it->second.prefix;
+  }
+
+  void DropPartial(const std::string& partial) override {
+    KeptUpload k;
+    {
+      std::lock_guard<std::mutex> l(uploads_mu_);
+      auto it = kept_.find(partial);
+      if (it == kept_.end()) return;
+      k = std::move(it->second);
+      kept_.erase(it);
+    }
+    Status s = client_->AbortMultipartUpload(url_.bucket, k.key, k.upload_id);
+    // Its marker stays while the upload may: the next Open aborts it.
+    if (s.ok() || s.IsNotFound()) {
+      (void)client_->DeleteObject(url_.bucket, MarkerKey(k.key));
+    }
+  }
+
+  // A file staged resumable whose upload is marked for it is left open,
+  // with its marker, for a later run; any other is discarded.
+  void Keep(std::unique_ptr<StagedFile> file) override {
+    if (!file) return;
+    S3Staged* f = Of(file.get());
+    KeptUpload k;
+    {
+      std::lock_guard<std::mutex> l(f->mu);
+      if (f->kind == Kind::kMultipart && f->resume_marked) {
+        k.key = f->key;
+        k.upload_id = f->upload_id;
+      }
+    }
+    if (k.upload_id.empty()) return Discard(std::move(file));
+    std::lock_guard<std::mutex> u(uploads_mu_);
+    open_uploads_.erase({k.key, k.upload_id});
+    auto [it, added] = kept_.emplace(f->req.key, k);
+    if (!added) {  // cannot be: one upload per key in a run
+      open_uploads_.insert({k.key, k.upload_id});
+    }
+  }
+
   ~S3Destination() override { StopPolling(); }
 
   void CleanUp() override {
     StopPolling();
     std::set<std::pair<std::string, std::string>> open;
+    std::set<std::string> kept;  // keys whose markers name kept uploads
     {
       std::lock_guard<std::mutex> l(uploads_mu_);
       open.swap(open_uploads_);
+      for (const auto& [partial, k] : kept_) kept.insert(k.key);
     }
     for (const auto& [key, id] : open) {
       (void)client_->AbortMultipartUpload(url_.bucket, key, id);
-      (void)client_->DeleteObject(url_.bucket, MarkerKey(key));
+      if (kept.count(key) == 0) {
+        (void)client_->DeleteObject(url_.bucket, MarkerKey(key));
+      }
     }
     // And this host's others and the stale ones under PREFIX/ (best
     // effort; the next Open retries). A Create whose answer was lost made
@@ -629,7 +813,10 @@ class S3Destination final : public Destination {
   // part_size (or, for a chunk the store takes as a part, one chunk), and
   // more for a file that would need over 10,000 parts.
   uint64_t PartSize(uint64_t size) const {
-    const uint64_t chunk = chunk_size_ ? chunk_size_ : 1;
+    return PartSizeFor(size, chunk_size_);
+  }
+  uint64_t PartSizeFor(uint64_t size, uint64_t chunk_size) const {
+    const uint64_t chunk = chunk_size ? chunk_size : 1;
     const uint64_t base = chunk >= opt_.min_part_size ? chunk : opt_.part_size;
     const uint64_t p = std::max(base, (size + kMaxParts - 1) / kMaxParts);
     return (p + chunk - 1) / chunk * chunk;
@@ -792,9 +979,62 @@ class S3Destination final : public Destination {
       f->error = s;
       return s;
     }
-    std::lock_guard<std::mutex> u(uploads_mu_);
-    open_uploads_.insert({f->key, f->upload_id});
+    {
+      std::lock_guard<std::mutex> u(uploads_mu_);
+      open_uploads_.insert({f->key, f->upload_id});
+    }
+    // Resume by chunk: the marker now names the upload, and what it is
+    // for, so that a later run may go on in it (CheckedPrefix). Killed
+    // before this, the marker names none and the upload is aborted.
+    if (f->resumable) {
+      const std::string identity = UploadIdentity(f->req, key, f->part_size);
+      if (!identity.empty()) {
+        const std::string text = key + "\nresume " + f->req.key + " " +
+                                 f->upload_id + " " + identity + "\n";
+        s = client_->PutObject(
+            url_.bucket, MarkerKey(key),
+            PayloadOf({{text.data(), text.size()}}, WithMd5::kYes), {}, false,
+            &w);
+        if (!s.ok()) {
+          f->error = s;
+          return s;
+        }
+        f->resume_marked = true;
+      }
+    }
     return Status::OK();
+  }
+
+  // What an upload kept for resume by chunk was made for, to be resumed by
+  // a request: the SHA-256 of its key, size, part size, the metadata its
+  // Create gave it (mtime, mode, the manifest's digests) and every signed
+  // chunk digest of the entry, in order. Each of its parts was sent signed
+  // with its chunk's digest from that list, so an upload whose identity is
+  // req's holds req's chunks, as checked by the store; the entry number in
+  // its partial key is only a locator (another manifest's entry of that
+  // number has other digests). Empty if the index cannot be read, or the
+  // parts are not one chunk each.
+  static std::string UploadIdentity(const StageRequest& req,
+                                    const std::string& key,
+                                    uint64_t part_size) {
+    const ChunkIndexV2* index = req.signed_chunks;
+    if (index == nullptr || part_size != index->chunk_size()) return "";
+    std::string head = "valise resumable upload 1\n" + key + "\n" +
+                       std::to_string(req.size) + "\n" +
+                       std::to_string(part_size) + "\n";
+    for (const auto& [k, v] : MetadataFor(req)) head += k + "=" + v + "\n";
+    auto h = Hasher::New(DigestType::kSha256);
+    h->Update(head.data(), head.size());
+    const uint64_t total = index->NumChunks(req.entry);
+    std::vector<ChunkSha256> batch;
+    for (uint64_t first = 0; first < total; first += batch.size()) {
+      batch.resize(std::min<uint64_t>(1024, total - first));
+      if (!index->Read(req.entry, first, batch.size(), batch.data()).ok()) {
+        return "";
+      }
+      for (const ChunkSha256& d : batch) h->Update(d.data(), d.size());
+    }
+    return h->Finish().Hex();
   }
   std::string ObjectUrl(const std::string& name) const {
     return "s3://" + url_.bucket + "/" + url_.Key(name);
@@ -932,6 +1172,7 @@ class S3Destination final : public Destination {
     size_t own = 0;    // this host's, from an earlier run (its markers)
     size_t stale = 0;  // older than the grace period, any host's
     size_t young = 0;  // left alone: another host's, maybe live
+    size_t kept = 0;   // this host's, kept for resume by chunk (KeepFound)
   };
 
   void NoteLeftovers(const Leftovers& left,
@@ -945,6 +1186,12 @@ class S3Destination final : public Destination {
                        " of this host, " + host_ + "; " +
                        std::to_string(left.stale) + " older than " + age +
                        ", --stale-upload-age)");
+    }
+    if (left.kept > 0) {
+      notes->push_back("s3: " + std::to_string(left.kept) +
+                       " multipart upload(s) of this host kept to resume by "
+                       "chunk (parts the store checked against the signed "
+                       "chunk digests)");
     }
     if (left.young > 0) {
       notes->push_back(
@@ -960,18 +1207,21 @@ class S3Destination final : public Destination {
   // marked under .valise/uploads/HOST/: an earlier run's, killed, or a
   // Create of this run whose answer was lost), and any host's initiated
   // more than stale_upload_age_s ago. Another host's younger uploads may
-  // be live and are left alone. This host's markers are then deleted but
-  // those of uploads still open; other hosts' markers are theirs (a stale
-  // upload's stays until its host runs again: a few bytes).
+  // be live and are left alone. But an upload of this host kept for
+  // resume by chunk (its marker names it, KeepFound; or kept_) is left
+  // open unless stale, like any upload. This host's markers are then
+  // deleted but those of uploads still open or kept; other hosts' markers
+  // are theirs (a stale upload's stays until its host runs again: a few
+  // bytes).
   Status AbortLeftovers(Leftovers* left) {
-    std::set<std::string> own;  // this host's marker keys
+    std::map<std::string, S3ObjectSummary> own;  // this host's markers
     {
       S3ListObjectsRequest req;
       req.prefix = MarkerDir(host_);
       S3ListObjectsResult page;
       do {
         VALISE_RETURN_IF_ERROR(client_->ListObjectsV2(url_.bucket, req, &page));
-        for (const S3ObjectSummary& o : page.objects) own.insert(o.key);
+        for (const S3ObjectSummary& o : page.objects) own[o.key] = o;
         req.continuation_token = page.next_continuation_token;
       } while (page.truncated);
     }
@@ -989,15 +1239,13 @@ class S3Destination final : public Destination {
     const int64_t now = NowSeconds();
     std::set<std::string> keep;  // markers of uploads open in this run
     for (const S3UploadSummary& u : all) {
-      {
-        std::lock_guard<std::mutex> l(uploads_mu_);
-        if (open_uploads_.count({u.key, u.upload_id}) > 0) {
-          keep.insert(MarkerKey(u.key));
-          continue;
-        }
+      if (OpenOrKept(u)) {
+        keep.insert(MarkerKey(u.key));
+        continue;
       }
       const int64_t initiated = ParseS3Time(u.initiated) / 1000000000;
-      const bool mine = own.count(MarkerKey(u.key)) > 0;
+      auto marker = own.find(MarkerKey(u.key));
+      const bool mine = marker != own.end();
       const bool stale =
           initiated > 0 &&
           now - initiated >= static_cast<int64_t>(opt_.stale_upload_age_s);
@@ -1005,16 +1253,69 @@ class S3Destination final : public Destination {
         ++left->young;
         continue;
       }
+      if (mine && !stale && KeepFound(u, marker->second)) {
+        keep.insert(marker->first);
+        ++left->kept;
+        continue;
+      }
       Status s = client_->AbortMultipartUpload(url_.bucket, u.key, u.upload_id);
       if (!s.ok() && !s.IsNotFound()) return s;
       ++(mine ? left->own : left->stale);
     }
-    for (const std::string& m : own) {
+    for (const auto& [m, o] : own) {
       if (keep.count(m) == 0) {
         VALISE_RETURN_IF_ERROR(client_->DeleteObject(url_.bucket, m));
       }
     }
     return Status::OK();
+  }
+
+  // Whether upload u is open in this run, or kept for a later one.
+  bool OpenOrKept(const S3UploadSummary& u) {
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    if (open_uploads_.count({u.key, u.upload_id}) > 0) return true;
+    for (const auto& [partial, k] : kept_) {
+      if (k.key == u.key && k.upload_id == u.upload_id) return true;
+    }
+    return false;
+  }
+
+  // Whether this host's upload u is the one its marker (object `marker`)
+  // names for resume by chunk (EnsureUpload wrote "KEY\nresume PARTIAL
+  // UPLOAD-ID IDENTITY\n" once the upload was made): then it is kept
+  // (kept_), for the core to ask what it holds (ListPartials,
+  // CheckedPrefix) or drop it. Any other upload of this host's is aborted,
+  // as is one whose marker cannot be read.
+  bool KeepFound(const S3UploadSummary& u, const S3ObjectSummary& marker) {
+    if (marker.size == 0 || marker.size > 4096) return false;
+    std::string text(marker.size, '\0');
+    S3GetResult r;
+    if (!client_
+             ->GetObject(url_.bucket, marker.key, 0, marker.size, text.data(),
+                         marker.etag, &r)
+             .ok()) {
+      return false;
+    }
+    text.resize(r.bytes);
+    const std::string head = u.key + "\nresume ";
+    if (text.compare(0, head.size(), head) != 0 || text.back() != '\n') {
+      return false;
+    }
+    std::vector<std::string> words;
+    for (size_t a = head.size(), b; a < text.size(); a = b + 1) {
+      b = text.find_first_of(" \n", a);
+      words.push_back(text.substr(a, b - a));
+    }
+    if (words.size() != 3 || words[1] != u.upload_id || words[0].empty() ||
+        words[2].empty()) {
+      return false;
+    }
+    std::lock_guard<std::mutex> l(uploads_mu_);
+    KeptUpload k;
+    k.key = u.key;
+    k.upload_id = u.upload_id;
+    k.identity = words[2];
+    return kept_.emplace(words[0], std::move(k)).second;
   }
 
   // A name taken: EEXIST, which the core reports as a conflict.
@@ -1236,7 +1537,17 @@ class S3Destination final : public Destination {
   size_t chunk_size_ = 0;
   std::mutex uploads_mu_;
   std::set<std::pair<std::string, std::string>> open_uploads_;  // key, id
-  std::mutex listing_mu_;  // MayExist's listing
+  // Uploads kept for resume by chunk, by partial key ("r<entry>"): this
+  // host's, found at Open (their markers name them), or kept by Keep.
+  struct KeptUpload {
+    std::string key;        // the object key it is an upload to
+    std::string upload_id;  // its id
+    std::string identity;   // UploadIdentity of what it was made for
+    uint64_t prefix = 0;    // CheckedPrefix's answer, and its parts' ETags
+    std::vector<std::string> etags;
+  };
+  std::map<std::string, KeptUpload> kept_;  // under uploads_mu_
+  std::mutex listing_mu_;                   // MayExist's listing
   bool listing_tried_ = false;
   bool listing_ok_ = false;
   std::set<std::string> listed_;
@@ -1338,6 +1649,22 @@ void S3Writer::Upload(S3Staged* f, uint64_t part,
     refused = !f->refused.ok();
   }
   Status s = refused ? Status::OK() : dest_->EnsureUpload(f);
+  if (s.ok() && !refused && !by_chunk) {
+    // A marked upload (resume by chunk) holds only parts the store checked
+    // against their chunks' signed digests: a part whose digest could not
+    // be read from the index is not sent (the core, which reads the same
+    // index to check the chunk, fails the file too).
+    std::lock_guard<std::mutex> l(f->mu);
+    if (f->resume_marked) {
+      refused = true;
+      if (f->refused.ok()) {
+        f->refused = Status::IOError(
+            dest_->ObjectUrl(f->req.name),
+            "part " + std::to_string(part + 1) + " not sent: chunk " +
+                std::to_string(part) + "'s signed SHA-256 could not be read");
+      }
+    }
+  }
   if (s.ok() && !refused) {
     std::string id;
     {
