@@ -114,3 +114,9 @@ valise_ceph_test(guide_s3 guide_s3.sh)
 # the custody record as an object (issue 14; ~10 s).
 valise_ceph_test(watch_s3 watch_s3.sh)
 set_property(TEST e2e_watch_s3 APPEND PROPERTY RESOURCE_LOCK loop_drives)
+# Resume by chunk into s3:// (issue 15): kill -9 once 18 of a 160 MiB
+# file's 20 one-chunk parts (8 MiB chunks) are stored; the rerun goes on in
+# the same upload and reads <= 10% of the file (~10 s).
+valise_ceph_test(s3_chunk_resume_kill s3_chunk_resume_kill.sh)
+set_property(TEST e2e_s3_chunk_resume_kill APPEND PROPERTY
+  RESOURCE_LOCK loop_drives)
