@@ -428,8 +428,9 @@ class Destination {
   }
   // Repair by chunk (issue 15, chunk_repair.cc): a file kept (Keep) after
   // a copy failed is staged again (StageRequest::repair) with only the
-  // chunks still missing, at their offsets. Posix: yes; an object store:
-  // not yet (only a kept upload's leading parts are resumed). Default: no.
+  // chunks still missing, at their offsets (only files KeepsPartials
+  // keeps). Posix: yes; an object store: yes, its one-chunk parts (a
+  // copy's good chunks are the parts the store took). Default: no.
   virtual bool RepairsByChunk() const { return false; }
   // The keys of the partials kept by earlier runs ("r<entry>"). Ingest
   // thread.

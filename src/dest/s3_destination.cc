@@ -108,10 +108,18 @@
 // the store checked their bytes only against a digest computed here, from
 // bytes the core may have found bad after they were sent.
 //
+// Repair by chunk (issue 15), for the same files: a part whose chunk is
+// not the signed one is refused by the store, a chunk that could not be
+// read is not sent (Skip), and the file's other parts are still sent (its
+// read keeps going); when the core finds the copy bad but some chunks good
+// and another copy left, Keep keeps the upload with its parts' ETags, and
+// the next pass's Stage (StageRequest::repair) goes on in it, given only
+// the chunks still missing, at their part numbers. The parts kept are
+// those the store took, so each is a chunk that matched its signed digest.
+//
 // Not done: a lock (two runs of one host on one prefix are not kept
 // apart: the second aborts the first's uploads, or goes on in one it
-// kept), repair by chunk (a copy that fails is read again whole from the
-// next copy, into a new upload).
+// kept).
 #include "dest/s3_destination.h"
 
 #include <unistd.h>
@@ -567,6 +575,27 @@ class S3Destination final : public Destination {
     const StageRequest& req = f->req;
     std::lock_guard<std::mutex> l(uploads_mu_);
     auto it = kept_.find(req.key);
+    if (req.repair) {
+      // Repair by chunk: the upload this run kept (Keep) for the file once
+      // its copy failed, with the parts of the chunks that matched; the
+      // core gives only the others. A part the core counts good but that
+      // is not there (cannot be: its upload succeeded, or the run
+      // stopped) leaves Finish failing the file.
+      if (it == kept_.end() || it->second.key != f->key || !f->resumable ||
+          it->second.etags.size() != f->etags.size()) {
+        return Status::InvalidArgument(ObjectUrl(req.name),
+                                       "internal: no kept upload to repair");
+      }
+      f->etags = it->second.etags;
+      {
+        std::lock_guard<std::mutex> fl(f->mu);
+        f->upload_id = it->second.upload_id;
+        f->resume_marked = true;
+      }
+      open_uploads_.insert({f->key, it->second.upload_id});
+      kept_.erase(it);
+      return Status::OK();
+    }
     if (req.resume_from == 0) {
       if (it != kept_.end()) {
         open_uploads_.insert({it->second.key, it->second.upload_id});
@@ -678,6 +707,11 @@ class S3Destination final : public Destination {
            PartSizeFor(size, chunk_size) == chunk_size;
   }
 
+  // Repair by chunk, for the files KeepsPartials keeps: a copy's chunks
+  // that matched are parts of its upload, kept (Keep) for the next copy to
+  // fill in the others (TakeKept).
+  bool RepairsByChunk() const override { return true; }
+
   void ListPartials(std::vector<std::string>* keys) override {
     keys->clear();
     std::lock_guard<std::mutex> l(uploads_mu_);
@@ -763,6 +797,7 @@ class S3Destination final : public Destination {
       if (f->kind == Kind::kMultipart && f->resume_marked) {
         k.key = f->key;
         k.upload_id = f->upload_id;
+        k.etags = f->etags;  // for a repair by chunk in this run
       }
     }
     if (k.upload_id.empty()) return Discard(std::move(file));
@@ -1643,10 +1678,13 @@ void S3Writer::SendPart(S3Staged* f, uint64_t part,
 void S3Writer::Upload(S3Staged* f, uint64_t part,
                       const std::vector<StageChunk>& chunks, S3Payload payload,
                       bool by_chunk) {
+  // After a refusal the file's later parts are not sent, but for a file in
+  // one-chunk parts (resumable): its good chunks' parts stay for a repair
+  // by chunk.
   bool refused = false;
   {
     std::lock_guard<std::mutex> l(f->mu);
-    refused = !f->refused.ok();
+    refused = !f->refused.ok() && !f->resumable;
   }
   Status s = refused ? Status::OK() : dest_->EnsureUpload(f);
   if (s.ok() && !refused && !by_chunk) {
@@ -1746,6 +1784,10 @@ bool S3Writer::CopyPart(S3Staged* f, uint64_t part, const CopyFrom& from) {
 
 void S3Writer::Skip(StagedFile* file, uint64_t offset) {
   S3Staged* f = Of(file);
+  // One-chunk parts (resumable): the chunk's part is not sent, the others
+  // are (a read that keeps going, for a repair by chunk); Finish finds the
+  // part missing.
+  if (f->resumable) return;
   if (f->io_error.ok()) {
     f->io_error = Status::IOError(
         dest_->ObjectUrl(f->req.name),

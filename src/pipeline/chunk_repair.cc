@@ -7,11 +7,12 @@
 // byte. With the signed chunk digests deciding (ledger.by_chunks) every
 // chunk is judged on its own, so a copy's good chunks are as good as any:
 //
-//   1. A file staged resumable (chunk_resume.h: more than one chunk)
-//      into a DEST that repairs by chunk (Destination::RepairsByChunk:
-//      posix; not an object store) is read with ReadJob::keep_going: a chunk
-//      that cannot be read is a hole, and the chunks after it are still checked
-//      against their signed digests and staged at their offsets. Its checker
+//   1. A file staged resumable (chunk_resume.h: more than one chunk,
+//      kept where DEST can) into a DEST that repairs by chunk
+//      (Destination::RepairsByChunk: posix; an object store, in one-chunk
+//      parts) is read with ReadJob::keep_going: a chunk that cannot be
+//      read is a hole, and the chunks after it are still checked against
+//      their signed digests and staged at their offsets. Its checker
 //      tracks which chunks matched (ChunkChecker::good).
 //   2. When the copy fails, the committer asks KeepGoodChunks: if some
 //      chunk matched and the file has another copy, its staged file

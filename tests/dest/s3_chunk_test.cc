@@ -298,22 +298,74 @@ TEST(S3Chunks, AppendedFileIsCopiedFromAnObjectAnEarlierRunCommitted) {
 }
 
 // Goal: a source is any object committed in this run too. d1 has a and a
-// copy of b whose appended chunk 7 is flipped, d2 a good b: the first pass
-// commits a and finds d1's b corrupt; the second reads b from d2 and
-// copies its first 6 parts from a's object.
+// copy of b whose chunk 0 is flipped, d2 a good b: the first pass commits
+// a and finds d1's b corrupt at chunk 0 (its other chunks' parts kept:
+// repair by chunk); the second reads only chunk 0 of b from d2 and copies
+// its part from a's object (a's chunk 0 has its signed digest).
 TEST(S3Chunks, AFileCommittedInThisRunIsASource) {
   Appended t;
   Shipment& s = t.s;
   s.Add("d2/b", t.b);
-  s.disk->FlipStoredBit("d1/b", 7 * kChunk + 3, 2);
+  s.disk->FlipStoredBit("d1/b", 3, 2);
   RunReport r;
   ASSERT_VALISE_OK(s.Ingest({"d1", "d2"}, &r));
   const std::string summary = FormatSummary(r);
   EXPECT_EQ(r.ExitCode(), 1) << summary;  // d1 carried a bad chunk
   EXPECT_TRUE(s.Object("a") == t.a);
   EXPECT_TRUE(s.Object("b") == t.b);
-  EXPECT_EQ(r.chunk_bytes_copied_server_side, kA) << summary;
+  EXPECT_EQ(r.files_repaired_by_chunk, 1u) << summary;
+  EXPECT_EQ(r.chunk_bytes_copied_server_side, kChunk) << summary;
   EXPECT_TRUE(s.store.Uploads("b").empty());
+}
+
+uint64_t BytesRead(const RunReport& r) {
+  uint64_t n = 0;
+  for (const DriveReport& d : r.drives) n += d.bytes_read;
+  return n;
+}
+
+// Goal: repair by chunk into the store. Two copies of big with different
+// bad chunks (d1: chunk 2 flipped, a sector of chunk 6 unreadable; d2:
+// chunk 5 flipped): the store refuses d1's part 3 (not the signed chunk),
+// part 7 is not sent, and d1's other parts stay in the upload; the second
+// pass reads only chunks 2 and 6 from d2, sends them as parts 3 and 7 into
+// the same upload and completes it: big is right, d2's bad chunk never
+// read, nothing left open. With chunk 2 bad on both copies the file
+// fails, naming it, and its upload is aborted. Fails without the repair
+// (d2 read whole, and its chunk 5 is bad too).
+TEST(S3Chunks, TwoCopiesWithDifferentBadChunksMakeOneObject) {
+  for (bool both_bad : {false, true}) {
+    SCOPED_TRACE(both_bad);
+    Shipment s;
+    const std::string big = test::RandomBytes(8 * kChunk + 100, 31);
+    s.Add("d1/big", big);
+    s.MakeManifest();
+    s.Add("d2/big", big);
+    s.disk->FlipStoredBit("d1/big", 2 * kChunk + 7, 1);
+    s.disk->AddBadRange("d1/big", 6 * kChunk + 4096, 512);
+    s.disk->FlipStoredBit("d2/big", (both_bad ? 2 : 5) * kChunk + 9, 3);
+    RunReport r;
+    ASSERT_VALISE_OK(s.Ingest({"d1", "d2"}, &r));
+    const std::string summary = FormatSummary(r);
+    EXPECT_EQ(r.ExitCode(), 1) << summary;
+    std::string got;
+    EXPECT_EQ(s.store.ObjectBytes("b", "ship/big", &got), !both_bad);
+    if (!both_bad) {
+      EXPECT_TRUE(got == big);
+      EXPECT_EQ(r.files_repaired_by_chunk, 1u) << summary;
+      EXPECT_EQ(r.bytes_read_for_chunk_repair, 2 * kChunk) << summary;
+      EXPECT_LE(BytesRead(r), big.size() + 2 * kChunk) << summary;
+      EXPECT_EQ(s.store.counters().sha256_refused, 1u);
+    } else {
+      EXPECT_EQ(r.files_repaired_by_chunk, 0u) << summary;
+      EXPECT_NE(summary.find("chunk 2"), std::string::npos) << summary;
+      EXPECT_EQ(s.store.counters().sha256_refused, 2u);
+    }
+    EXPECT_TRUE(s.store.Uploads("b").empty());
+    for (const std::string& k : s.store.Keys("b")) {
+      EXPECT_NE(k.rfind("ship/.valise/uploads/", 0), 0u) << "marker: " << k;
+    }
+  }
 }
 
 // Goal: a copy that fails sends the part instead, and b lands whole and
