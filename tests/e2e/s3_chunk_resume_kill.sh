@@ -7,7 +7,7 @@
 # rerun keeps the upload (its marker names it), lists its parts, reads at
 # most 10% of the file from the drive (drives[].bytes_read: bytes, not
 # time), sends the rest into the same upload, exits 0; the object is the
-# file, and no upload nor marker is left. (~10 s on the fixture's cluster)
+# file, and no upload nor marker is left. (~12 s on the fixture's cluster)
 source "$(dirname "$0")/ingest_lib.sh"
 source "$(dirname "$0")/s3_lib.sh"
 need_ceph

@@ -116,7 +116,7 @@ valise_ceph_test(watch_s3 watch_s3.sh)
 set_property(TEST e2e_watch_s3 APPEND PROPERTY RESOURCE_LOCK loop_drives)
 # Resume by chunk into s3:// (issue 15): kill -9 once 18 of a 160 MiB
 # file's 20 one-chunk parts (8 MiB chunks) are stored; the rerun goes on in
-# the same upload and reads <= 10% of the file (~10 s).
+# the same upload and reads <= 10% of the file (11-13 s at load 4).
 valise_ceph_test(s3_chunk_resume_kill s3_chunk_resume_kill.sh)
 set_property(TEST e2e_s3_chunk_resume_kill APPEND PROPERTY
   RESOURCE_LOCK loop_drives)
