@@ -30,6 +30,7 @@
 // file is among the last kMaxChunkSourceFiles staged (a descriptor each).
 #include "pipeline/chunk_dedup.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "valise/digest.h"
@@ -93,21 +94,37 @@ void ChunkDedup::Add(const ChunkSha256& d, const std::shared_ptr<File>& file,
   files_.pop_front();
 }
 
-void ChunkDedup::Pend(const ChunkSha256& d) {
+uint64_t ChunkDedup::Pend(const ChunkSha256& d) {
   std::lock_guard<std::mutex> l(mu_);
-  ++pending_[d];
+  pending_[d].push_back(next_seq_);
+  return next_seq_++;
 }
 
-void ChunkDedup::Unpend(const ChunkSha256& d) {
+void ChunkDedup::Unpend(const ChunkSha256& d, uint64_t seq) {
   std::lock_guard<std::mutex> l(mu_);
   auto it = pending_.find(d);
-  if (it != pending_.end() && --it->second == 0) pending_.erase(it);
+  if (it != pending_.end()) {
+    std::vector<uint64_t>& seqs = it->second;
+    auto s = std::find(seqs.begin(), seqs.end(), seq);
+    if (s != seqs.end()) seqs.erase(s);
+    if (seqs.empty()) pending_.erase(it);
+  }
   if (wake_) wake_();
 }
 
-bool ChunkDedup::Pending(const ChunkSha256& d) {
+bool ChunkDedup::Pending(const ChunkSha256& d, uint64_t before) {
   std::lock_guard<std::mutex> l(mu_);
-  return pending_.count(d) > 0;
+  auto it = pending_.find(d);
+  if (it == pending_.end()) return false;
+  for (uint64_t seq : it->second) {
+    if (seq < before) return true;
+  }
+  return false;
+}
+
+uint64_t ChunkDedup::Next() {
+  std::lock_guard<std::mutex> l(mu_);
+  return next_seq_;
 }
 
 void ChunkDedup::SetWake(std::function<void()> wake) {
@@ -141,11 +158,9 @@ bool FileDedup::Digest(uint64_t index, ChunkSha256* d) {
 
 void FileDedup::Issued(uint64_t index, const ChunkSha256& d) {
   if (source_ == nullptr) return;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (!issued_.emplace(index, Pending{d}).second) return;
-  }
-  run_->Pend(d);
+  std::lock_guard<std::mutex> l(mu_);  // then run_'s: as MaybeResolve
+  auto [it, added] = issued_.emplace(index, Pending{d});
+  if (added) it->second.seq = run_->Pend(d);
 }
 
 void FileDedup::Verified(uint64_t index) {
@@ -178,13 +193,13 @@ void FileDedup::MaybeResolve(std::map<uint64_t, Pending>::iterator it) {
   if (p.verified && p.written) {
     run_->Add(p.digest, source_, it->first * run_->chunk_size());
   }
-  run_->Unpend(p.digest);
+  run_->Unpend(p.digest, p.seq);
   issued_.erase(it);
 }
 
 void FileDedup::Done() {
   std::lock_guard<std::mutex> l(mu_);
-  for (const auto& [index, p] : issued_) run_->Unpend(p.digest);
+  for (const auto& [index, p] : issued_) run_->Unpend(p.digest, p.seq);
   issued_.clear();
 }
 

@@ -68,12 +68,18 @@ class ChunkDedup {
   void Add(const ChunkSha256& d, const std::shared_ptr<File>& file,
            uint64_t offset);
 
-  // A chunk with signed digest `d` is being read and staged (Pend): until
-  // it is known whether it becomes a source (Unpend), another chunk with
-  // the same digest waits for it rather than being read (Pending).
-  void Pend(const ChunkSha256& d);
-  void Unpend(const ChunkSha256& d);
-  bool Pending(const ChunkSha256& d);
+  // A chunk with signed digest `d` is being read and staged (Pend, which
+  // numbers it): until it is known whether it becomes a source (Unpend),
+  // another chunk with the same digest waits for it rather than being read
+  // (Pending). A chunk read past (the read loop's Deferred) waits only for
+  // chunks numbered before it was passed over (`before`, from Next()):
+  // never for one issued later, which may itself wait, through its file's
+  // hashing order, for the chunk read past: a cycle.
+  uint64_t Pend(const ChunkSha256& d);
+  void Unpend(const ChunkSha256& d, uint64_t seq);
+  bool Pending(const ChunkSha256& d, uint64_t before = UINT64_MAX);
+  // The number the next Pend will give.
+  uint64_t Next();
   // Called (on any thread) by each Unpend: wakes the read loop that may
   // wait. Null: none.
   void SetWake(std::function<void()> wake);
@@ -100,7 +106,9 @@ class ChunkDedup {
   };
   std::mutex mu_;
   std::unordered_map<ChunkSha256, Source, DigestHash> sources_;
-  std::unordered_map<ChunkSha256, uint32_t, DigestHash> pending_;
+  // The numbers of the pending chunks of each digest.
+  std::unordered_map<ChunkSha256, std::vector<uint64_t>, DigestHash> pending_;
+  uint64_t next_seq_ = 1;
   std::function<void()> wake_;
   // The source files in the order they came, with their digests, so the
   // oldest can be forgotten (kMaxChunkSourceFiles).
@@ -151,6 +159,7 @@ class FileDedup {
 
   struct Pending {
     ChunkSha256 digest;
+    uint64_t seq = 0;  // ChunkDedup::Pend's
     bool verified = false, hashed = false, write_done = false;
     bool written = false;
   };

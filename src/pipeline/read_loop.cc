@@ -307,7 +307,8 @@ bool ReadLoop::QueueRead(int d) {
           // is taken up once its twin is a source or known not to become
           // one.
           Advance(d, f, index);
-          cur.deferred.push_back(Deferred{f, index, digest});
+          cur.deferred.push_back(
+              Deferred{f, index, digest, cfg_.dedup->Next()});
           ++deferred_;
           ++(*stats_)[d].chunks_read_past;
           return true;
@@ -336,7 +337,7 @@ ReadLoop::Skip ReadLoop::TakeUpDeferred(int d) {
   for (auto it = cur.deferred.begin(); it != cur.deferred.end(); ++it) {
     const Deferred e = *it;
     if (!Failed(e.file) && !e.file->write_failed &&
-        cfg_.dedup->Pending(e.digest)) {
+        cfg_.dedup->Pending(e.digest, e.before)) {
       continue;
     }
     const bool cloned = !Failed(e.file) && !e.file->write_failed &&

@@ -86,12 +86,15 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
 
  private:
   // A chunk passed over because a chunk with the same signed digest was
-  // pending (SkipKnown's kWait): taken up, cloned or read, once that one
-  // is a source or known not to become one (TakeUpDeferred).
+  // pending (SkipKnown's kWait): taken up, cloned or read, once every
+  // chunk with its digest pending then (numbered before `before`) is a
+  // source or known not to become one (TakeUpDeferred). Not those issued
+  // since: one of them may be waiting for it (ChunkDedup::Pending).
   struct Deferred {
     FileState* file;
     uint64_t index;
     ChunkSha256 digest;
+    uint64_t before;  // ChunkDedup::Next() when passed over
   };
   struct DriveCursor {
     size_t next_job = 0;

@@ -5,6 +5,7 @@
 // bytes each saved; what lands is byte for byte the shipment.
 #include "pipeline/chunk_dedup.h"
 
+#include "dest/posix_destination.h"
 #include "support/chunked_manifest.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
@@ -348,6 +349,29 @@ TEST(ChunkDedup, AChunkReadPastIsReadWhenItsTwinIsBad) {
   EXPECT_GE(r.drives[0].chunks_read_past, 1u);
   EXPECT_GE(r.drives[0].bytes_read, 5 * K) << FormatSummary(r);
   EXPECT_EQ(r.chunk_bytes_cloned, 0u);
+}
+
+// Goal: a chunk read past waits only for the chunks with its digest that
+// were pending when it was passed over (numbered before Next() then), not
+// for one issued since, which may itself wait for it through its file's
+// hashing order; plain Pending still sees every one.
+TEST(ChunkDedup, PendingBeforeCountsOnlyEarlierChunks) {
+  SimDisk disk{SimDiskOptions()};
+  std::unique_ptr<Destination> dest = NewPosixDestination(&disk, "dest", {});
+  ChunkDedup run(dest.get(), nullptr, K, true, true);
+  ChunkSha256 d{};
+  d[0] = 7;
+  const uint64_t first = run.Pend(d);
+  const uint64_t before = run.Next();
+  EXPECT_GT(before, first);
+  EXPECT_TRUE(run.Pending(d, before));
+  const uint64_t later = run.Pend(d);
+  EXPECT_GE(later, before);
+  run.Unpend(d, first);
+  EXPECT_FALSE(run.Pending(d, before));  // only `later` is left
+  EXPECT_TRUE(run.Pending(d));
+  run.Unpend(d, later);
+  EXPECT_FALSE(run.Pending(d));
 }
 
 TEST(ChunkDedup, AllZero) {
