@@ -1340,13 +1340,47 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
   g_print_replay = seeds.size() == 1;
   const auto start = std::chrono::steady_clock::now();
   uint64_t run = 0;
+  // A seed that never ends (a deadlock) would only meet ctest's timeout,
+  // which names no seed: a watchdog says which one hangs, then aborts.
+  std::mutex watch_mu;
+  std::condition_variable watch_cv;
+  uint64_t watched = 0;   // the seed running; 0 when done
+  uint64_t finished = 0;  // seeds run so far
+  std::thread watchdog([&] {
+    const auto limit =
+        std::chrono::seconds(EnvNumber("VALISE_SEED_LIMIT_S", 120));
+    std::unique_lock<std::mutex> l(watch_mu);
+    while (watched != 0 || finished == 0) {
+      const uint64_t seen = finished;
+      if (!watch_cv.wait_for(l, limit, [&] { return finished != seen; }) &&
+          watched != 0) {
+        std::fprintf(stderr,
+                     "randomized: seed %llu has run for %llu s: a hang? "
+                     "replay it alone with VALISE_SEED=%llu\n",
+                     static_cast<unsigned long long>(watched),
+                     static_cast<unsigned long long>(limit.count()),
+                     static_cast<unsigned long long>(watched));
+        std::fflush(stderr);
+        std::abort();
+      }
+    }
+  });
   for (uint64_t seed : seeds) {
     if (seeds.size() == 1) {
       std::printf("%s", MakeScenario(seed).Describe().c_str());
       std::fflush(stdout);
     }
+    {
+      std::lock_guard<std::mutex> l(watch_mu);
+      watched = seed;
+    }
     RunSeed(seed);
     ++run;
+    {
+      std::lock_guard<std::mutex> l(watch_mu);
+      ++finished;
+    }
+    watch_cv.notify_all();
     if (::testing::Test::HasFailure()) {
       std::printf(
           "randomized: seed %llu FAILED; replay it alone with:\n"
@@ -1357,6 +1391,13 @@ TEST(RandomizedPipeline, VerifyAndIngest) {
       break;
     }
   }
+  {
+    std::lock_guard<std::mutex> l(watch_mu);
+    watched = 0;
+    ++finished;
+  }
+  watch_cv.notify_all();
+  watchdog.join();
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
