@@ -43,7 +43,7 @@ import subprocess
 import data
 from harness import Record, Tool, log, run_tool
 from part_verify import fio_job, fio_totals
-from rig import Rig, empty_dest
+from rig import ReadThrottle, Rig, empty_dest
 
 MiB = 1 << 20
 # par2's block: its work is (recovery blocks) x (data), so its default of
@@ -60,6 +60,11 @@ def add_arguments(p):
                    help="parity drives (default 2)")
     p.add_argument("--no-par2", action="store_true",
                    help="leave par2 create out")
+    p.add_argument("--drive-mbps", type=float, default=0,
+                   help="for the rebuild and the survivors' fio read, each "
+                   "shipment drive reads at most this many MB/s (cgroup "
+                   "blkio throttle): drives at a disk's pace instead of "
+                   "memory's (default 0: unthrottled)")
 
 
 def drive_bytes(mnt):
@@ -101,7 +106,9 @@ def run(args, ctx):
     data_mb = max(1, int(args.size_gb * 1024 + 0.5))
     drive_mb = max(data_mb + data_mb // 8 + 128,
                    data_mb // k + data_mb // 16 + 256)
-    dest_mb = data_mb // k * 2 + 512
+    # DEST holds the whole dataset: the rebuild's starting point is every
+    # surviving drive's files ingested (--size-gb 1 did not fit before).
+    dest_mb = data_mb + data_mb // 4 + 512
     with Rig("valise-bench-pack", 1 + n, "shm", drive_mb,
              dests=[("dest-shm", "shm", "xfs", dest_mb)]) as rig:
         rec.rig = rig.describe()
@@ -278,14 +285,20 @@ def rebuild(rec, args, ctx, rig, drives, pack_argv, prepare):
         return None if got >= surv_bytes else "fio read %d of %d bytes" % (
             got, surv_bytes)
 
-    for r in range(args.runs):
-        run_tool(rec, tool, [V, "ingest", "--no-progress", "-m", M, "-d",
-                             out] + survivors,
-                 os.path.join(W, "rebuild.log"), prepare=remove_lost,
-                 durable=dest.mnt, check=rebuild_check, ok_codes=(0, 1))
-        run_tool(rec, fio, ["fio", "--output-format=json", "--output=" +
-                            os.path.join(W, "fio-survivors.json"), job],
-                 os.path.join(W, "fio_survivors.log"), check=fio_check)
+    bps = int(args.drive_mbps * 1e6)
+    if bps:
+        rec.notes.append("rebuild and fio_survivors: each shipment drive "
+                         "throttled to %.0f MB/s of reads (--drive-mbps)" %
+                         args.drive_mbps)
+    with ReadThrottle([d.dev for d in drives], bps):
+        for r in range(args.runs):
+            run_tool(rec, tool, [V, "ingest", "--no-progress", "-m", M,
+                                 "-d", out] + survivors,
+                     os.path.join(W, "rebuild.log"), prepare=remove_lost,
+                     durable=dest.mnt, check=rebuild_check, ok_codes=(0, 1))
+            run_tool(rec, fio, ["fio", "--output-format=json", "--output=" +
+                                os.path.join(W, "fio-survivors.json"), job],
+                     os.path.join(W, "fio_survivors.log"), check=fio_check)
 
 
 def ratios(rec, k, m, n, with_par2):

@@ -105,6 +105,37 @@ def diskstat(dev, column):
     return None
 
 
+THROTTLE = "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"
+
+
+class ReadThrottle:
+    """With `bps` > 0, each of `devs` (our loop devices) reads at most bps
+    bytes per second while in the block (cgroup v1 blkio throttle, as the
+    e2e tests slow a drive): a memory-backed drive made to read at a disk's
+    pace. The limits are lifted on leaving, whatever happened."""
+
+    def __init__(self, devs, bps):
+        self.devs = list(devs) if bps > 0 else []
+        self.bps = bps
+
+    def _set(self, bps):
+        for dev in self.devs:
+            st = os.stat(dev)
+            with open(THROTTLE, "w") as f:
+                f.write("%d:%d %d\n" % (os.major(st.st_rdev),
+                                        os.minor(st.st_rdev), bps))
+
+    def __enter__(self):
+        if self.devs and not os.access(THROTTLE, os.W_OK):
+            raise RuntimeError("cannot throttle reads: no cgroup v1 blkio "
+                               "throttle (%s)" % THROTTLE)
+        self._set(self.bps)
+        return self
+
+    def __exit__(self, *exc):
+        self._set(0)
+
+
 def busy_ms(dev):
     """Milliseconds the block device `dev` (/dev/loopN) has been busy
     (io_ticks, field 13 of /proc/diskstats)."""
