@@ -587,13 +587,7 @@ class S3Destination final : public Destination {
                                        "internal: no kept upload to repair");
       }
       f->etags = it->second.etags;
-      {
-        std::lock_guard<std::mutex> fl(f->mu);
-        f->upload_id = it->second.upload_id;
-        f->resume_marked = true;
-      }
-      open_uploads_.insert({f->key, it->second.upload_id});
-      kept_.erase(it);
+      GoOnIn(f, req.key);
       return Status::OK();
     }
     if (req.resume_from == 0) {
@@ -613,6 +607,15 @@ class S3Destination final : public Destination {
     }
     const uint64_t parts = req.resume_from / f->part_size;
     for (uint64_t i = 0; i < parts; ++i) f->etags[i] = it->second.etags[i];
+    GoOnIn(f, req.key);
+    return Status::OK();
+  }
+
+  // f goes on in the upload kept under `partial` (its parts' ETags already
+  // in f->etags): the upload is this run's open one from now on, and no
+  // longer kept. REQUIRES: uploads_mu_ held; kept_ holds `partial`.
+  void GoOnIn(S3Staged* f, const std::string& partial) {
+    auto it = kept_.find(partial);
     {
       std::lock_guard<std::mutex> fl(f->mu);
       f->upload_id = it->second.upload_id;
@@ -620,7 +623,6 @@ class S3Destination final : public Destination {
     }
     open_uploads_.insert({f->key, it->second.upload_id});
     kept_.erase(it);
-    return Status::OK();
   }
 
   Status Finish(StagedFile* file) override {
