@@ -17,26 +17,9 @@ need_ceph_tools
 
 CLUSTER="$E2E_REPO/tests/support/ceph_cluster.sh"
 tag=vc$$
-BR=${tag}br
 NS=${tag}ns
-HOSTSIDE=${tag}h
-# A /24 nobody here uses yet (several test runs may do this at once).
-for ((i = 0; i < 50; i++)); do
-  net=10.$((200 + (RANDOM % 50))).$((RANDOM % 250))
-  ip -4 addr | grep -q " $net\." || break
-done
-valise_on_cleanup "ip link del $BR"
-valise_on_cleanup "ip link del $HOSTSIDE"
-valise_on_cleanup "ip netns del $NS"
-ip link add "$BR" type bridge
-ip addr add "$net.1/24" dev "$BR"
-ip link set "$BR" up
-ip netns add "$NS"
-ip link add "$HOSTSIDE" type veth peer name eth0 netns "$NS"
-ip link set "$HOSTSIDE" master "$BR" up
-ip -n "$NS" addr add "$net.2/24" dev eth0
-ip -n "$NS" link set eth0 up
-ip -n "$NS" link set lo up
+make_bridge "${tag}br"
+add_host "$NS" "${tag}h" 2
 log "bridge $BR at $net.1, namespace $NS at $net.2"
 
 C="$VALISE_WORK/cluster"

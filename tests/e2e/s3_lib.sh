@@ -207,3 +207,34 @@ cephfs_mount() {
   CEPHFS[$name]=$mnt
   log "CephFS mounted on $mnt"
 }
+
+# make_bridge NAME: a bridge NAME at .1 of a /24 that nobody here uses yet
+# (several test runs may do this at once); sets BR and net (the /24's
+# first three octets). Deleted at exit.
+make_bridge() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    net=10.$((200 + (RANDOM % 50))).$((RANDOM % 250))
+    ip -4 addr | grep -q " $net\." || break
+  done
+  BR=$1
+  valise_on_cleanup "ip link del $BR"
+  ip link add "$BR" type bridge
+  ip addr add "$net.1/24" dev "$BR"
+  ip link set "$BR" up
+}
+
+# add_host NS SIDE N: a network namespace NS (a host) whose eth0 is
+# $net.N on bridge $BR, through a veth whose other end, SIDE, is on the
+# bridge (make_bridge first). Both deleted at exit.
+add_host() {
+  local ns=$1 side=$2 n=$3
+  valise_on_cleanup "ip netns del $ns"
+  valise_on_cleanup "ip link del $side"
+  ip netns add "$ns"
+  ip link add "$side" type veth peer name eth0 netns "$ns"
+  ip link set "$side" master "$BR" up
+  ip -n "$ns" addr add "$net.$n/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" link set lo up
+}

@@ -30,16 +30,7 @@ need_ceph_tools
 W=$VALISE_WORK
 CLUSTER="$E2E_REPO/tests/support/ceph_cluster.sh"
 tag=vm$$
-BR=${tag}br
-# A /24 nobody here uses yet (several test runs may do this at once).
-for ((i = 0; i < 50; i++)); do
-  net=10.$((200 + (RANDOM % 50))).$((RANDOM % 250))
-  ip -4 addr | grep -q " $net\." || break
-done
-valise_on_cleanup "ip link del $BR"
-ip link add "$BR" type bridge
-ip addr add "$net.1/24" dev "$BR"
-ip link set "$BR" up
+make_bridge "${tag}br"
 
 # The cluster starts (on the bridge's address) while the drives are made.
 C="$W/cluster"
@@ -48,15 +39,7 @@ start_bg CEPH "$CLUSTER" start "$C" --addr "$net.1"
 
 n=2
 for h in hA hB hC; do
-  ns=$tag$h
-  valise_on_cleanup "ip netns del $ns"
-  valise_on_cleanup "ip link del $tag${h}v"
-  ip netns add "$ns"
-  ip link add "$tag${h}v" type veth peer name eth0 netns "$ns"
-  ip link set "$tag${h}v" master "$BR" up
-  ip -n "$ns" addr add "$net.$n/24" dev eth0
-  ip -n "$ns" link set eth0 up
-  ip -n "$ns" link set lo up
+  add_host "$tag$h" "$tag${h}v" "$n"
   n=$((n + 1))
 done
 log "bridge $BR at $net.1; hosts hA, hB, hC at $net.2-4"
