@@ -123,7 +123,9 @@ class StripeRebuilder {
   // are not read (a drive known lost); wanted members are never read. A
   // wanted data member that holds no chunk at this stripe is zeros at
   // once. Reads the fewest members it can: data members first, then
-  // parity, stopping at k good ones. InvalidArgument for a bad argument;
+  // parity, stopping at k good ones. Hashes only what it rebuilds, unless
+  // that fails its check: then every source it read is judged too, and
+  // *outcome names the bad ones. InvalidArgument for a bad argument;
   // otherwise OK, with *outcome saying what was rebuilt and what not.
   Status Rebuild(uint64_t stripe, const std::vector<uint32_t>& want,
                  const std::vector<bool>& avoid, uint8_t* const* out,
@@ -140,9 +142,9 @@ class StripeRebuilder {
  private:
   // Whether bufs_[i] (rebuilt) matches member i's digest.
   Status CheckMember(uint64_t stripe, uint32_t i);
-  // Reads member i of `stripe` into buf and hashes it into *got (*zero:
-  // a data member holding no chunk there, zeros, nothing to check). Any
-  // thread; one member per thread at a time.
+  // Reads member i of `stripe` into buf and, if `got` is not null, hashes
+  // it into *got (*zero: a data member holding no chunk there, zeros,
+  // nothing to check). Any thread; one member per thread at a time.
   Status ReadMember(uint64_t stripe, uint32_t i, uint8_t* buf, Sha256Bytes* got,
                     bool* zero);
   // Whether `got` is member i's signed digest (Corruption if not).

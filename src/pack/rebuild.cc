@@ -14,21 +14,26 @@
 //      fullest one) are zeros, known without reading and needing no check.
 //   2. The other members not wanted and not known lost are read, data
 //      members first (at the datacenter they are read anyway), then
-//      parity, and each is checked against its signed digest: data chunks
-//      against the chunk index, parity chunks against M.parity. A read
-//      error or a mismatch makes that member one more erasure. Reading
-//      stops at k good members: a stripe with one lost member of 8+2 costs
-//      8 reads, not 10. The members still needed are read at once, each
-//      on its own thread (Workers): they lie on different drives, so a
-//      rebuild reads at the pace of one drive, not of k drives in turn,
-//      and hashes on every core.
-//   3. Fewer than k good members: every wanted member is unrecoverable. Its
-//      file is named in the report; nothing is guessed.
-//   4. Otherwise the decoder rebuilds the wanted members from the k good
-//      ones, and each rebuilt member is checked against its own digest
-//      before it leaves this file. Given checked sources the check cannot
-//      fail unless the digests disagree with one another (a layout or
-//      index made for other data): then the member is unrecoverable too.
+//      parity; a read error makes that member one more erasure. Reading
+//      stops at k members: a stripe with one lost member of 8+2 costs 8
+//      reads, not 10. The members still needed are read at once, each on
+//      its own thread (Workers): they lie on different drives, so a
+//      rebuild reads at the pace of one drive, not of k drives in turn.
+//      They are not hashed yet: a rebuilt chunk that matches its own
+//      signed digest (4) is right whatever its sources held, and hashing
+//      k sources for each chunk made is what bounded a rebuild (nine
+//      SHA-256 a chunk for 8+2, on two cores: half a disk's pace). Only if
+//      a rebuilt chunk fails its check are the sources hashed and judged
+//      (data chunks against the chunk index, parity chunks against
+//      M.parity), a bad one made one more erasure and replaced by the next
+//      member, and the stripe decoded again from judged members only.
+//   3. Fewer than k usable members: every wanted member is unrecoverable.
+//      Its file is named in the report; nothing is guessed.
+//   4. Otherwise the decoder rebuilds the wanted members from k of them,
+//      and each rebuilt member is checked against its own digest before
+//      it leaves this file. From judged sources the check cannot fail
+//      unless the digests disagree with one another (a layout or index
+//      made for other data): then the member is unrecoverable too.
 //
 // AssessLoss answers the planning question before anything is read: given
 // the drives that are gone and the single chunks known bad, which files
@@ -169,7 +174,7 @@ Status StripeRebuilder::ReadMember(uint64_t stripe, uint32_t i, uint8_t* buf,
   } else {
     s = reader_->ReadParity(i - l.k(), stripe, buf);
   }
-  if (s.ok()) *got = Sha256Of(buf, len);
+  if (s.ok() && got != nullptr) *got = Sha256Of(buf, len);
   return s;
 }
 
@@ -265,60 +270,109 @@ Status StripeRebuilder::Rebuild(uint64_t stripe,
     }
   }
   if (decode_want.empty()) return Status::OK();
-  // 2. Read until k good members (data members come first in to_read):
-  // the members still needed at once, then more for those found bad.
+  // 2. Read k members (data members come first in to_read), the ones
+  // still needed at once. First unchecked: decoding and checking what it
+  // makes proves the result (4), whatever the sources held. Only if that
+  // check fails are the sources hashed and judged, the bad ones replaced
+  // by more members, and the stripe decoded again from checked ones.
   size_t next = 0;
-  while (good.size() < k && next < to_read.size()) {
-    const size_t batch =
-        std::min<size_t>(k - good.size(), to_read.size() - next);
-    std::vector<Status> read(batch);
-    std::vector<Sha256Bytes> got(batch);
-    std::vector<std::function<void()>> jobs;
-    for (size_t b = 0; b < batch; ++b) {
-      jobs.push_back([this, stripe, &read, &got, b, i = to_read[next + b]] {
-        bool zero = false;  // never: zero members are not in to_read
-        read[b] = ReadMember(stripe, i, bufs_[i].get(), &got[b], &zero);
-      });
-    }
-    workers_->Run(&jobs);
-    for (size_t b = 0; b < batch; ++b) {
-      const uint32_t i = to_read[next + b];
-      ++outcome->members_read;
-      Status why = read[b].ok() ? Judge(stripe, i, got[b]) : read[b];
-      if (why.ok()) {
-        good.push_back(static_cast<int>(i));
-      } else {
-        outcome->bad_sources.push_back({i, why});
+  std::vector<int> unchecked;  // read, bytes not judged
+  bool judge = false;          // hash and judge each member as it is read
+  for (;;) {
+    while (good.size() + unchecked.size() < k && next < to_read.size()) {
+      const size_t batch = std::min<size_t>(k - good.size() - unchecked.size(),
+                                            to_read.size() - next);
+      std::vector<Status> read(batch);
+      std::vector<Sha256Bytes> got(batch);
+      std::vector<std::function<void()>> jobs;
+      for (size_t b = 0; b < batch; ++b) {
+        jobs.push_back(
+            [this, stripe, judge, &read, &got, b, i = to_read[next + b]] {
+              bool zero = false;  // never: zero members are not in to_read
+              read[b] = ReadMember(stripe, i, bufs_[i].get(),
+                                   judge ? &got[b] : nullptr, &zero);
+            });
       }
+      workers_->Run(&jobs);
+      for (size_t b = 0; b < batch; ++b) {
+        const uint32_t i = to_read[next + b];
+        ++outcome->members_read;
+        Status why = read[b];
+        if (why.ok() && !judge) {
+          unchecked.push_back(static_cast<int>(i));
+          continue;
+        }
+        if (why.ok()) why = Judge(stripe, i, got[b]);
+        if (why.ok()) {
+          good.push_back(static_cast<int>(i));
+        } else {
+          outcome->bad_sources.push_back({i, why});
+        }
+      }
+      next += batch;
     }
-    next += batch;
-  }
-  // 3. Not enough: nothing is guessed.
-  if (good.size() < k) {
+    // 3. Not enough: nothing is guessed.
+    if (good.size() + unchecked.size() < k) {
+      for (int w : decode_want) {
+        outcome->unrecoverable.push_back(static_cast<uint32_t>(w));
+      }
+      return Status::OK();
+    }
+    // 4. Decode from k members, then check every rebuilt one.
+    std::vector<int> sources = good;
+    sources.insert(sources.end(), unchecked.begin(), unchecked.end());
+    std::sort(sources.begin(), sources.end());
+    sources.resize(k);
+    std::vector<uint8_t*> members(n);
+    for (uint32_t i = 0; i < n; ++i) members[i] = bufs_[i].get();
+    VALISE_RETURN_IF_ERROR(
+        decoder_.Rebuild(l.chunk_size, sources, decode_want, members.data()));
+    std::vector<Status> checks;
+    bool all_ok = true;
     for (int w : decode_want) {
-      outcome->unrecoverable.push_back(static_cast<uint32_t>(w));
+      checks.push_back(CheckMember(stripe, static_cast<uint32_t>(w)));
+      all_ok = all_ok && checks.back().ok();
+    }
+    if (!all_ok && !unchecked.empty()) {
+      // A source was bad: judge them (their bytes are still in bufs_),
+      // keep the good, and read on with every member judged.
+      std::vector<Sha256Bytes> got(unchecked.size());
+      std::vector<std::function<void()>> jobs;
+      for (size_t u = 0; u < unchecked.size(); ++u) {
+        jobs.push_back([this, stripe, &got, &unchecked, u, &l] {
+          const uint32_t i = static_cast<uint32_t>(unchecked[u]);
+          size_t len = l.chunk_size;
+          ChunkRef ref;
+          if (i < l.k() && map_->Locate(i, stripe, &ref)) len = ref.length;
+          got[u] = Sha256Of(bufs_[i].get(), len);
+        });
+      }
+      workers_->Run(&jobs);
+      for (size_t u = 0; u < unchecked.size(); ++u) {
+        const uint32_t i = static_cast<uint32_t>(unchecked[u]);
+        Status why = Judge(stripe, i, got[u]);
+        if (why.ok()) {
+          good.push_back(unchecked[u]);
+        } else {
+          outcome->bad_sources.push_back({i, why});
+        }
+      }
+      unchecked.clear();
+      judge = true;
+      continue;
+    }
+    for (size_t w = 0; w < decode_want.size(); ++w) {
+      const uint32_t i = static_cast<uint32_t>(decode_want[w]);
+      if (!checks[w].ok()) {
+        outcome->unrecoverable.push_back(i);
+        outcome->bad_sources.push_back({i, checks[w]});
+        continue;
+      }
+      std::memcpy(out[slot[i]], bufs_[i].get(), l.chunk_size);
+      outcome->rebuilt.push_back(i);
     }
     return Status::OK();
   }
-  // 4. Decode from k good members, then check every rebuilt one.
-  std::sort(good.begin(), good.end());
-  good.resize(k);
-  std::vector<uint8_t*> members(n);
-  for (uint32_t i = 0; i < n; ++i) members[i] = bufs_[i].get();
-  VALISE_RETURN_IF_ERROR(
-      decoder_.Rebuild(l.chunk_size, good, decode_want, members.data()));
-  for (int w : decode_want) {
-    const uint32_t i = static_cast<uint32_t>(w);
-    Status s = CheckMember(stripe, i);
-    if (!s.ok()) {
-      outcome->unrecoverable.push_back(i);
-      outcome->bad_sources.push_back({i, s});
-      continue;
-    }
-    std::memcpy(out[slot[i]], bufs_[i].get(), l.chunk_size);
-    outcome->rebuilt.push_back(i);
-  }
-  return Status::OK();
 }
 
 Status RecoverDataChunk(StripeRebuilder* rebuilder, uint32_t d, uint32_t file,

@@ -302,6 +302,66 @@ TEST(PackRebuild, ReadsTheMembersOfAStripeAtOnce) {
             p.Member(0, 0));
 }
 
+// A ChunkDigests that counts its lookups: one per chunk judged.
+class CountingDigests final : public ChunkDigests {
+ public:
+  explicit CountingDigests(ChunkDigests* inner) : inner_(inner) {}
+  Status Data(uint32_t d, const ChunkRef& ref, Sha256Bytes* out) override {
+    ++lookups;
+    return inner_->Data(d, ref, out);
+  }
+  Status Parity(uint32_t j, uint64_t stripe, Sha256Bytes* out) override {
+    ++lookups;
+    return inner_->Parity(j, stripe, out);
+  }
+  int lookups = 0;
+
+ private:
+  ChunkDigests* inner_;
+};
+
+// Goal: a stripe whose sources are good is rebuilt checking only what it
+// makes (one digest looked up: the rebuilt chunk's, not one per source
+// too); with a corrupt source, that check fails, every source read is
+// judged, the bad one is named and replaced by a parity member, and the
+// chunk still comes back right.
+TEST(PackRebuild, JudgesTheSourcesOnlyWhenWhatItMakesFailsItsCheck) {
+  PackedShipment p(RaggedSizes(), 6, 2, kChunk, 9);
+  const PackLayout& l = p.layout;
+  std::vector<bool> lost(8, false);
+  lost[0] = true;
+  FsStripeReader reader(&p.disk, &p.layout, p.DataRoots(lost),
+                        p.ParityRoots(lost));
+  CountingDigests digests(&p.digests);
+  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &digests);
+  std::vector<uint8_t> out(kChunk);
+  uint8_t* outs[] = {out.data()};
+  StripeOutcome o;
+  ASSERT_VALISE_OK(rb.Rebuild(0, {0}, lost, outs, &o));
+  ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0});
+  EXPECT_EQ(o.members_read, 6u);
+  EXPECT_EQ(digests.lookups, 1);
+  EXPECT_TRUE(o.bad_sources.empty());
+
+  // Data drive 2's chunk of stripe 0 flipped.
+  ChunkRef ref;
+  ASSERT_TRUE(p.map->Locate(2, 0, &ref));
+  p.disk.FlipStoredBit(
+      PackedShipment::DataRoot(2) + "/" + l.data[2].files[ref.file].path,
+      ref.offset + 5, 1);
+  digests.lookups = 0;
+  o = StripeOutcome();
+  ASSERT_VALISE_OK(rb.Rebuild(0, {0}, lost, outs, &o));
+  ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0});
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data()), kChunk),
+            p.Member(0, 0));
+  ASSERT_EQ(o.bad_sources.size(), 1u);
+  EXPECT_EQ(o.bad_sources[0].member, 2u);
+  EXPECT_EQ(o.members_read, 7u);  // the six, then a parity member
+  // The rebuilt chunk twice, the five good sources, the bad one, the parity.
+  EXPECT_EQ(digests.lookups, 1 + 6 + 1 + 1);
+}
+
 // Goal: a rebuilt chunk that does not match its signed digest is never
 // handed out (here the digest of a lost chunk is wrong, as if the index
 // belonged to other data): the chunk is reported lost.
