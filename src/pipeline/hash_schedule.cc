@@ -17,6 +17,8 @@
 // at a time), and the FileState deleted.
 #include "pipeline/hash_schedule.h"
 
+#include <chrono>
+
 namespace valise {
 
 void HashQueue::Push(FileState* f) {
@@ -63,10 +65,14 @@ void RunState::Wake() {
   idle_cv.notify_one();
 }
 
+// A waiting I/O thread looks again at least this often.
+constexpr std::chrono::milliseconds kIdleRecheck{100};
+
 void RunState::WaitIdle(bool for_buffer) {
   std::unique_lock<std::mutex> l(idle_mu);
-  idle_cv.wait(l,
-               [&] { return woken || (for_buffer && pool->free_count() > 0); });
+  idle_cv.wait_for(l, kIdleRecheck, [&] {
+    return woken || (for_buffer && pool->free_count() > 0);
+  });
   woken = false;
 }
 

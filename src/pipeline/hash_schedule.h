@@ -122,7 +122,9 @@ struct RunState {
 
   // Wakes the I/O thread wherever it waits (the engine, or idle).
   void Wake();
-  // Returns once Wake was called or, if `for_buffer`, a buffer is free.
+  // Returns once Wake was called or, if `for_buffer`, a buffer is free;
+  // or after kIdleRecheck at most, so a cancellation (SIGINT) or an abort
+  // that comes without a wake is still seen by the next round.
   void WaitIdle(bool for_buffer);
   // Calls on_done for a job never opened or with nothing to read.
   void FinishWithoutReading(const ReadJob& job, ReadOutcome out);

@@ -8,6 +8,7 @@
 // to skip the chunks of a file that failed.
 #include "pipeline/reader.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "pipeline/hash_schedule.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/buffer_pool.h"
@@ -58,6 +60,23 @@ ReadJob Job(int drive, const std::string& path, uint64_t size, size_t id,
 // Goal: files of many chunks, read several chunks at a time on two drives
 // (completions in a seeded, shuffled order), get the digests of their
 // bytes in order.
+// Goal: the I/O thread waiting idle looks again within a bounded time
+// even if no wake comes (no buffer back, no chunk resolved), so a
+// cancellation (SIGINT sets a flag, it wakes nothing) is always seen;
+// a wake still ends the wait at once.
+TEST(ReadLoop, IdleWaitEndsWithoutAWake) {
+  BufferPool pool(1, 4096);
+  ASSERT_EQ(pool.TryGet(), 0);  // no buffer free
+  PipelineOptions opt;
+  RunState rs(&opt, &pool, nullptr, nullptr, nullptr);
+  const auto start = std::chrono::steady_clock::now();
+  rs.WaitIdle(true);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  rs.woken = true;
+  rs.WaitIdle(false);
+  EXPECT_FALSE(rs.woken);
+}
+
 TEST(ReadLoop, ChunksHashedInOrder) {
   SimDiskOptions so;
   so.seed = 11;
