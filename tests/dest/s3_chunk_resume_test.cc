@@ -14,6 +14,7 @@
 
 #include "dest/s3_destination.h"
 #include "net/s3_test_util.h"
+#include "support/chunked_manifest.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/chunk_index_v2.h"
@@ -153,26 +154,12 @@ struct Shipment {
     o.min_part_size = kChunk;  // a chunk is a valid part
     return o;
   }
+  // The manifest of `drive` alone, its index at m/DRIVE.chunks.
   SignedManifest Make(const std::string& drive) {
     SignedManifest out;
-    const std::string chunks = "m/" + drive + ".chunks";
-    std::unique_ptr<Directory> dir;
-    EXPECT_VALISE_OK(disk->OpenDirectory("m", false, &dir));
-    std::unique_ptr<File> file;
-    EXPECT_VALISE_OK(dir->CreateFile(drive + ".chunks", WriteOptions(), &file));
-    ManifestSummary summary;
-    EXPECT_VALISE_OK(valise::MakeManifest(disk.get(), {drive}, test::ShaXxh(),
-                                          test::SmallPipelineOptions(kChunk, 1),
-                                          &out.m, nullptr, &summary,
-                                          file.get()));
-    file.reset();
-    SidecarBinding b;
-    EXPECT_VALISE_OK(BindFile(disk.get(), chunks, &b));
-    out.m.Bind(kChunkIndexSidecar, b);
-    std::unique_ptr<PositionalSource> src;
-    EXPECT_VALISE_OK(OpenBoundSidecar(disk.get(), "m/" + drive, out.m,
-                                      kChunkIndexSidecar, &src));
-    EXPECT_VALISE_OK(ChunkIndexV2::Open(std::move(src), out.m, &out.index));
+    test::MakeChunkedManifest(disk.get(), {drive},
+                              test::SmallPipelineOptions(kChunk, 1), &out.m,
+                              &out.index, drive);
     return out;
   }
   IngestOptions S3Ingest(S3Client* client, const std::string& host = "h1") {

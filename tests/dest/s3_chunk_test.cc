@@ -14,6 +14,7 @@
 
 #include "dest/s3_destination.h"
 #include "net/s3_test_util.h"
+#include "support/chunked_manifest.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/chunk_index_v2.h"
@@ -48,23 +49,9 @@ struct Shipment {
   }
   // The manifest of d1 and its chunk index, bound.
   void MakeManifest() {
-    disk->AddDir("m");
-    std::unique_ptr<Directory> dir;
-    ASSERT_VALISE_OK(disk->OpenDirectory("m", false, &dir));
-    std::unique_ptr<File> file;
-    ASSERT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
-    ManifestSummary summary;
-    ASSERT_VALISE_OK(valise::MakeManifest(disk.get(), {"d1"}, test::ShaXxh(),
-                                          test::SmallPipelineOptions(kChunk, 1),
-                                          &m, nullptr, &summary, file.get()));
-    file.reset();
-    SidecarBinding b;
-    ASSERT_VALISE_OK(BindFile(disk.get(), "m/M.chunks", &b));
-    m.Bind(kChunkIndexSidecar, b);
-    std::unique_ptr<PositionalSource> src;
-    ASSERT_VALISE_OK(
-        OpenBoundSidecar(disk.get(), "m/M", m, kChunkIndexSidecar, &src));
-    ASSERT_VALISE_OK(ChunkIndexV2::Open(std::move(src), m, &index));
+    test::MakeChunkedManifest(
+        disk.get(), {"d1"}, test::SmallPipelineOptions(kChunk, 1), &m, &index);
+    ASSERT_FALSE(::testing::Test::HasFailure());
   }
   PipelineOptions Signed() const {
     PipelineOptions opt = test::SmallPipelineOptions(kChunk, 2);

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "net/s3_test_util.h"
+#include "support/chunked_manifest.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/chunk_index_v2.h"
@@ -83,23 +84,8 @@ struct Dataset {
   // decides by (issue 15).
   Manifest MakeSignedManifest() {
     Manifest m;
-    disk->AddDir("m");
-    std::unique_ptr<Directory> dir;
-    EXPECT_VALISE_OK(disk->OpenDirectory("m", false, &dir));
-    std::unique_ptr<File> file;
-    EXPECT_VALISE_OK(dir->CreateFile("M.chunks", WriteOptions(), &file));
-    ManifestSummary summary;
-    EXPECT_VALISE_OK(valise::MakeManifest(disk.get(), {"d1"}, test::ShaXxh(),
-                                          test::SmallPipelineOptions(kChunk, 1),
-                                          &m, nullptr, &summary, file.get()));
-    file.reset();
-    SidecarBinding b;
-    EXPECT_VALISE_OK(BindFile(disk.get(), "m/M.chunks", &b));
-    m.Bind(kChunkIndexSidecar, b);
-    std::unique_ptr<PositionalSource> src;
-    EXPECT_VALISE_OK(
-        OpenBoundSidecar(disk.get(), "m/M", m, kChunkIndexSidecar, &src));
-    EXPECT_VALISE_OK(ChunkIndexV2::Open(std::move(src), m, &index));
+    test::MakeChunkedManifest(
+        disk.get(), {"d1"}, test::SmallPipelineOptions(kChunk, 1), &m, &index);
     return m;
   }
   Manifest MakeManifest() {
