@@ -72,7 +72,7 @@ ceph_cluster_umount "$VALISE_CEPH_DIR" "${CEPHFS[two]}"
 if findmnt -n --mountpoint "${CEPHFS[two]}" >/dev/null; then
   fail "${CEPHFS[two]} still mounted"
 fi
-if kill -0 "$fuse_two" 2>/dev/null; then fail "ceph-fuse $fuse_two alive"; fi
+if running "$fuse_two"; then fail "ceph-fuse $fuse_two alive"; fi
 cmp "$W/big.bin" "$A/big.bin" || fail "mount one broken by the umount"
 rm -r "$A"
 log "umount: mount and ceph-fuse gone, the other mount unharmed"
@@ -109,7 +109,7 @@ valise_on_cleanup "kill $theirs $reused"
 printf 'other %s\nreused %s\n' "$theirs" "$reused" >>"$F/pids"
 ceph_cluster_stop "$F" || fail "stop of $F failed"
 [[ ! -e "$F" ]] || fail "$F left behind"
-if kill -0 "$ours" 2>/dev/null; then fail "stop left pid $ours alive"; fi
+if running "$ours"; then fail "stop left pid $ours alive"; fi
 kill -0 "$theirs" || fail "stop killed another cluster's process"
 kill -0 "$reused" || fail "stop killed a process that was not its own"
 ceph_cluster_stop "$F" || fail "a second stop failed"

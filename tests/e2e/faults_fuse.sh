@@ -159,10 +159,10 @@ for mode in enodev abort; do
     # by itself, leaving a dead mount point, as a yanked drive does.
     assert_matches "$LAST_OUT" '"errno":(103|107)'
     for _ in $(seq 1 50); do
-      kill -0 "${FPID[F]}" 2>/dev/null || break
+      running "${FPID[F]}" || break
       sleep 0.1
     done
-    kill -0 "${FPID[F]}" 2>/dev/null && fail "faultfs still runs after abort"
+    running "${FPID[F]}" && fail "faultfs still runs after abort"
     wait "${FPID[F]}" || true
     FPID[F]=""
     umount "$F" || fail "cannot unmount the aborted FUSE drive"

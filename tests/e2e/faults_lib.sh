@@ -66,7 +66,7 @@ _faultfs_teardown() {
   if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
     kill "$pid" 2>/dev/null
     for _ in $(seq 1 50); do
-      kill -0 "$pid" 2>/dev/null || break
+      running "$pid" || break
       sleep 0.1
     done
     kill -KILL "$pid" 2>/dev/null
@@ -147,10 +147,10 @@ stop_faultfs() {
   done
   if ((tries > 0)); then log "$mnt was busy for $((tries * 100)) ms"; fi
   for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
+    running "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if running "$pid"; then
     fail "faultfs $name (pid $pid) still running after unmount"
   fi
   wait "$pid" || rc=$?

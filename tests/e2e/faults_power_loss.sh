@@ -109,10 +109,10 @@ xfs_io -x -c shutdown "${MNT[D2]}" || fail "xfs_io shutdown failed"
 kill -CONT "$vpid"
 rc=0
 for _ in $(seq 1 600); do
-  kill -0 "$vpid" 2>/dev/null || break
+  running "$vpid" || break
   sleep 0.1
 done
-kill -0 "$vpid" 2>/dev/null && fail "valise still runs 60 s after the power cut"
+running "$vpid" && fail "valise still runs 60 s after the power cut"
 wait "$vpid" || rc=$?
 vpid=""
 ((rc != 0)) || fail "valise exited 0 although DEST died under it"

@@ -49,6 +49,15 @@ fail() {
   exit 1
 }
 
+# running PID: true if PID is a live process. kill -0 also finds a zombie
+# (dead, not yet reaped by its parent, which may be this shell).
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ "${stat%% *}" != Z ]]
+}
+
 need_root() {
   if [[ $(id -u) -ne 0 ]]; then
     echo "[$TEST_NAME] SKIP: needs root (loop devices, mount, drop_caches)"

@@ -588,11 +588,24 @@ _ceph_kill() {
   done
   deadline=$((SECONDS + 30))
   for pid in "$@"; do
-    while _ceph_is_ours "$dir" "$pid" && ((SECONDS < deadline)); do
+    while { _ceph_is_ours "$dir" "$pid" || _ceph_exiting "$pid"; } &&
+      ((SECONDS < deadline)); do
       sleep 0.05
     done
   done
   return 0
+}
+
+# _ceph_exiting PID: true while PID is dying but not yet a zombie. Its
+# command line empties as it lets go of its memory, before it is a zombie
+# its parent is told of: in between, kill -0 still finds it, and a caller
+# that checks right after stop must not.
+_ceph_exiting() {
+  local stat
+  [[ "$1" =~ ^[0-9]+$ ]] || return 1
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ "${stat%% *}" != Z && ! -s "/proc/$1/cmdline" ]]
 }
 
 ceph_cluster_stop() {
