@@ -135,6 +135,15 @@ class File {
   virtual Status CloneFrom(const File& src, uint64_t src_offset,
                            uint64_t dst_offset, uint64_t n) = 0;
 
+  // A hint that bytes [offset, +n) will be read soon: the kernel may start
+  // reading them into its cache now (POSIX_FADV_WILLNEED), so that the
+  // device works while the caller computes. Nothing is promised and
+  // nothing fails: a file without a cache ignores it.
+  virtual void WillNeed(uint64_t offset, uint64_t n) const {
+    (void)offset;
+    (void)n;
+  }
+
   // The kernel descriptor, for io_uring; -1 if this file has none (the
   // simulated disk), in which case queues call ReadAt/WriteAt.
   virtual int native_handle() const { return -1; }

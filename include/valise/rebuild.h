@@ -47,6 +47,17 @@ class StripeReader {
   virtual Status ReadData(uint32_t d, const ChunkRef& ref, uint8_t* buf) = 0;
   // Reads parity drive j's chunk of `stripe` (chunk_size bytes).
   virtual Status ReadParity(uint32_t j, uint64_t stripe, uint8_t* buf) = 0;
+  // Hints that ReadData(d, ref) / ReadParity(j, stripe) will come soon
+  // (the drive may start on them while the caller decodes). Called from
+  // the rebuilder's own thread, never at once with a read of any member.
+  virtual void PrefetchData(uint32_t d, const ChunkRef& ref) {
+    (void)d;
+    (void)ref;
+  }
+  virtual void PrefetchParity(uint32_t j, uint64_t stripe) {
+    (void)j;
+    (void)stripe;
+  }
 };
 
 class ChunkDigests {
@@ -149,6 +160,12 @@ class StripeRebuilder {
                     bool* zero);
   // Whether `got` is member i's signed digest (Corruption if not).
   Status Judge(uint64_t stripe, uint32_t i, const Sha256Bytes& got);
+  // After `stripe`'s members were read: if the stripe before it was the
+  // last one rebuilt (a file's chunks, one after another), hints the
+  // reader at the same members' chunks of the next kReadAheadStripes
+  // stripes, so their drives read on while this one is decoded and checked
+  // and the caller takes it. A lone stripe (one bad chunk) hints nothing.
+  void ReadAhead(uint64_t stripe, const std::vector<uint32_t>& members);
 
   class Workers;  // the threads that read a stripe's members at once
   const StripeMap* map_;
@@ -157,7 +174,14 @@ class StripeRebuilder {
   ParityDecoder decoder_;
   std::vector<std::unique_ptr<uint8_t[]>> bufs_;  // k+m chunks
   std::unique_ptr<Workers> workers_;
+  uint64_t last_stripe_ = UINT64_MAX;   // the last one Rebuild read for
+  std::vector<uint64_t> hinted_until_;  // k+m: stripes below were hinted
 };
+
+// How far ahead a rebuild of consecutive stripes has its members read:
+// 4 chunks a member (4 MiB at the default chunk size) covers a decode and
+// a check of the stripe in hand many times over, on any drive.
+inline constexpr uint64_t kReadAheadStripes = 4;
 
 // How one data chunk came back.
 enum class ChunkSource : uint8_t {
@@ -226,6 +250,10 @@ class FsStripeReader final : public StripeReader {
   ~FsStripeReader() override;
   Status ReadData(uint32_t d, const ChunkRef& ref, uint8_t* buf) override;
   Status ReadParity(uint32_t j, uint64_t stripe, uint8_t* buf) override;
+  // File::WillNeed on the chunk's bytes, through a file opened apart from
+  // the one being read (the chunk ahead may lie in the drive's next file).
+  void PrefetchData(uint32_t d, const ChunkRef& ref) override;
+  void PrefetchParity(uint32_t j, uint64_t stripe) override;
 
  private:
   struct Open {
@@ -235,12 +263,15 @@ class FsStripeReader final : public StripeReader {
   Status ReadFrom(Open* slot, const std::string& root, const std::string& rel,
                   const std::string& label, uint64_t offset, uint64_t n,
                   uint8_t* buf);
+  // *slot holding root/rel open, or false.
+  bool OpenIn(Open* slot, const std::string& root, const std::string& rel);
 
   FileSystem* fs_;
   const PackLayout* layout_;
   std::vector<std::string> data_roots_;
   std::vector<std::string> parity_roots_;
-  std::vector<Open> open_;  // k+m slots
+  std::vector<Open> open_;   // k+m slots
+  std::vector<Open> ahead_;  // k+m slots, for the hints
 };
 
 }  // namespace valise

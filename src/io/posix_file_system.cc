@@ -836,6 +836,11 @@ class PosixFile final : public File {
     return Status::OK();
   }
 
+  void WillNeed(uint64_t offset, uint64_t n) const override {
+    posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n),
+                  POSIX_FADV_WILLNEED);
+  }
+
   Status PhysicalOffset(uint64_t* offset) const override {
     if (is_block_) {
       *offset = 0;  // the device is its own single extent

@@ -1,7 +1,8 @@
 // FsStripeReader: stripe members read from the drives' mount points
 // through FileSystem (so the simulated disk can lose, break and corrupt
 // them), one synchronous positional read per member. Files are opened
-// buffered: a chunk's tail is rarely aligned as O_DIRECT needs.
+// buffered: a chunk's tail is rarely aligned as O_DIRECT needs, and the
+// rebuilder's read-ahead hints (File::WillNeed) work through the cache.
 #include <cstring>
 
 #include "valise/rebuild.h"
@@ -15,12 +16,26 @@ FsStripeReader::FsStripeReader(FileSystem* fs, const PackLayout* layout,
       layout_(layout),
       data_roots_(std::move(data_roots)),
       parity_roots_(std::move(parity_roots)),
-      open_(layout->k() + layout->m()) {
+      open_(layout->k() + layout->m()),
+      ahead_(layout->k() + layout->m()) {
   data_roots_.resize(layout->k());
   parity_roots_.resize(layout->m());
 }
 
 FsStripeReader::~FsStripeReader() = default;
+
+bool FsStripeReader::OpenIn(Open* slot, const std::string& root,
+                            const std::string& rel) {
+  if (root.empty()) return false;
+  const std::string path = root + "/" + rel;
+  if (slot->file != nullptr && slot->path == path) return true;
+  slot->file.reset();
+  ReadOptions opt;
+  opt.direct = false;
+  if (!fs_->OpenForRead(path, opt, &slot->file).ok()) return false;
+  slot->path = path;
+  return true;
+}
 
 Status FsStripeReader::ReadFrom(Open* slot, const std::string& root,
                                 const std::string& rel,
@@ -71,6 +86,24 @@ Status FsStripeReader::ReadParity(uint32_t j, uint64_t stripe, uint8_t* buf) {
   return ReadFrom(&open_[layout_->k() + j], parity_roots_[j],
                   drive.segments[segment].path, "parity drive " + drive.label,
                   offset, layout_->chunk_size, buf);
+}
+
+void FsStripeReader::PrefetchData(uint32_t d, const ChunkRef& ref) {
+  Open* slot = &ahead_[d];
+  if (OpenIn(slot, data_roots_[d], layout_->data[d].files[ref.file].path)) {
+    slot->file->WillNeed(ref.offset, ref.length);
+  }
+}
+
+void FsStripeReader::PrefetchParity(uint32_t j, uint64_t stripe) {
+  size_t segment = 0;
+  uint64_t offset = 0;
+  LocateParity(*layout_, stripe, &segment, &offset);
+  Open* slot = &ahead_[layout_->k() + j];
+  if (OpenIn(slot, parity_roots_[j],
+             layout_->parity[j].segments[segment].path)) {
+    slot->file->WillNeed(offset, layout_->chunk_size);
+  }
 }
 
 }  // namespace valise

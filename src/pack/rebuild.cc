@@ -27,6 +27,11 @@
 //      (data chunks against the chunk index, parity chunks against
 //      M.parity), a bad one made one more erasure and replaced by the next
 //      member, and the stripe decoded again from judged members only.
+//      When stripes come one after another (a lost file's chunks), the
+//      same members' chunks of the next few stripes are hinted to the
+//      reader (ReadAhead), so each drive reads on while a stripe is
+//      decoded, checked and taken away: without it the drives idled for
+//      that time, and a rebuild ran at 0.7 of a drive's pace.
 //   3. Fewer than k usable members: every wanted member is unrecoverable.
 //      Its file is named in the report; nothing is guessed.
 //   4. Otherwise the decoder rebuilds the wanted members from k of them,
@@ -141,6 +146,7 @@ StripeRebuilder::StripeRebuilder(const StripeMap* map, const ParityCode* code,
   const size_t chunk = map->layout().chunk_size;
   bufs_.resize(n);
   for (size_t i = 0; i < n; ++i) bufs_[i].reset(new uint8_t[chunk]);
+  hinted_until_.assign(n, 0);
 }
 
 StripeRebuilder::~StripeRebuilder() = default;
@@ -196,6 +202,28 @@ Status StripeRebuilder::Judge(uint64_t stripe, uint32_t i,
                                   Sha256BytesHex(want));
   }
   return Status::OK();
+}
+
+void StripeRebuilder::ReadAhead(uint64_t stripe,
+                                const std::vector<uint32_t>& members) {
+  const bool sequential =
+      last_stripe_ != UINT64_MAX && stripe == last_stripe_ + 1;
+  last_stripe_ = stripe;
+  if (!sequential) return;
+  const PackLayout& l = map_->layout();
+  const uint64_t end =
+      std::min<uint64_t>(l.stripes, stripe + 1 + kReadAheadStripes);
+  for (uint32_t i : members) {
+    for (uint64_t s = std::max(hinted_until_[i], stripe + 1); s < end; ++s) {
+      ChunkRef ref;
+      if (i >= l.k()) {
+        reader_->PrefetchParity(i - l.k(), s);
+      } else if (map_->Locate(i, s, &ref)) {
+        reader_->PrefetchData(i, ref);
+      }
+    }
+    hinted_until_[i] = std::max(hinted_until_[i], end);
+  }
 }
 
 Status StripeRebuilder::CheckMember(uint64_t stripe, uint32_t i) {
@@ -276,8 +304,10 @@ Status StripeRebuilder::Rebuild(uint64_t stripe,
   // check fails are the sources hashed and judged, the bad ones replaced
   // by more members, and the stripe decoded again from checked ones.
   size_t next = 0;
-  std::vector<int> unchecked;  // read, bytes not judged
-  bool judge = false;          // hash and judge each member as it is read
+  std::vector<int> unchecked;     // read, bytes not judged
+  bool judge = false;             // hash and judge each member as it is read
+  std::vector<uint32_t> read_ok;  // members read without an error
+  bool hinted = false;
   for (;;) {
     while (good.size() + unchecked.size() < k && next < to_read.size()) {
       const size_t batch = std::min<size_t>(k - good.size() - unchecked.size(),
@@ -297,6 +327,7 @@ Status StripeRebuilder::Rebuild(uint64_t stripe,
       for (size_t b = 0; b < batch; ++b) {
         const uint32_t i = to_read[next + b];
         ++outcome->members_read;
+        if (read[b].ok()) read_ok.push_back(i);
         Status why = read[b];
         if (why.ok() && !judge) {
           unchecked.push_back(static_cast<int>(i));
@@ -310,6 +341,10 @@ Status StripeRebuilder::Rebuild(uint64_t stripe,
         }
       }
       next += batch;
+    }
+    if (!hinted) {  // once, as soon as the first members are in hand
+      ReadAhead(stripe, read_ok);
+      hinted = true;
     }
     // 3. Not enough: nothing is guessed.
     if (good.size() + unchecked.size() < k) {

@@ -302,6 +302,105 @@ TEST(PackRebuild, ReadsTheMembersOfAStripeAtOnce) {
             p.Member(0, 0));
 }
 
+// A StripeReader that records, in order, each read and each read-ahead
+// hint as (member, stripe).
+class HintRecordingReader final : public StripeReader {
+ public:
+  HintRecordingReader(StripeReader* inner, const StripeMap* map)
+      : inner_(inner), map_(map) {}
+  Status ReadData(uint32_t d, const ChunkRef& ref, uint8_t* buf) override {
+    Note(&reads, d, StripeOfData(d, ref));
+    return inner_->ReadData(d, ref, buf);
+  }
+  Status ReadParity(uint32_t j, uint64_t stripe, uint8_t* buf) override {
+    Note(&reads, map_->layout().k() + j, stripe);
+    return inner_->ReadParity(j, stripe, buf);
+  }
+  void PrefetchData(uint32_t d, const ChunkRef& ref) override {
+    Note(&hints, d, StripeOfData(d, ref));
+    inner_->PrefetchData(d, ref);
+  }
+  void PrefetchParity(uint32_t j, uint64_t stripe) override {
+    Note(&hints, map_->layout().k() + j, stripe);
+    inner_->PrefetchParity(j, stripe);
+  }
+  using Seen = std::vector<std::pair<uint32_t, uint64_t>>;
+  Seen reads, hints;  // guarded by mu_ while a rebuild reads
+
+ private:
+  uint64_t StripeOfData(uint32_t d, const ChunkRef& ref) const {
+    return map_->StripeOf(d, ref.file, ref.offset / map_->layout().chunk_size);
+  }
+  void Note(Seen* seen, uint32_t i, uint64_t s) {
+    std::lock_guard<std::mutex> l(mu_);
+    seen->emplace_back(i, s);
+  }
+  StripeReader* inner_;
+  const StripeMap* map_;
+  std::mutex mu_;
+};
+
+// Goal: a lost drive's chunks, rebuilt one stripe after another, have
+// their sources' next chunks asked for ahead (so the drives read on while
+// a stripe is decoded): from the second stripe on, each stripe's members
+// were hinted before they are read, at most kReadAheadStripes ahead, each
+// once, never the lost drive's, never a member holding no chunk, never
+// past the last stripe. A lone stripe (one bad chunk) hints nothing.
+TEST(PackRebuild, ConsecutiveStripesReadTheirSourcesAhead) {
+  PackedShipment p(RaggedSizes(), 6, 2, kChunk, 9);
+  const PackLayout& l = p.layout;
+  std::vector<bool> lost(8, false);
+  lost[0] = true;
+  FsStripeReader fs_reader(&p.disk, &l, p.DataRoots(lost), p.ParityRoots(lost));
+  HintRecordingReader reader(&fs_reader, p.map.get());
+  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
+  std::vector<uint8_t> out(kChunk);
+  uint8_t* outs[] = {out.data()};
+  const uint64_t n = l.data[0].chunks;
+  ASSERT_GE(n, 8u);
+  for (uint64_t s = 0; s < n; ++s) {
+    const size_t hinted_before = reader.hints.size();
+    StripeOutcome o;
+    ASSERT_VALISE_OK(rb.Rebuild(s, {0}, lost, outs, &o));
+    ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0});
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data()), kChunk),
+              p.Member(0, s));
+    for (size_t h = hinted_before; h < reader.hints.size(); ++h) {
+      const auto [i, t] = reader.hints[h];
+      EXPECT_GT(t, s);
+      EXPECT_LE(t, s + kReadAheadStripes);
+    }
+  }
+  std::set<std::pair<uint32_t, uint64_t>> hinted;
+  for (const auto& [i, t] : reader.hints) {
+    EXPECT_NE(i, 0u) << "the lost drive was hinted at stripe " << t;
+    EXPECT_LT(t, l.stripes);
+    ChunkRef ref;
+    EXPECT_TRUE(i >= l.k() || p.map->Locate(i, t, &ref))
+        << "member " << i << " holds no chunk at stripe " << t;
+    EXPECT_TRUE(hinted.insert({i, t}).second)
+        << "member " << i << " stripe " << t << " hinted twice";
+  }
+  // Every read of stripes 2.. followed its hint.
+  size_t checked = 0;
+  for (const auto& [i, t] : reader.reads) {
+    if (t < 2 || t >= n) continue;
+    EXPECT_TRUE(hinted.count({i, t})) << "member " << i << " stripe " << t;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0u);
+
+  // Lone stripes: nothing hinted.
+  StripeRebuilder lone(p.map.get(), p.code.get(), &reader, &p.digests);
+  reader.hints.clear();
+  for (uint64_t s : {5u, 2u, 7u}) {
+    StripeOutcome o;
+    ASSERT_VALISE_OK(lone.Rebuild(s, {0}, lost, outs, &o));
+    ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0});
+  }
+  EXPECT_TRUE(reader.hints.empty());
+}
+
 // A ChunkDigests that counts its lookups: one per chunk judged.
 class CountingDigests final : public ChunkDigests {
  public:
