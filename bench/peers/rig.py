@@ -105,30 +105,35 @@ def diskstat(dev, column):
     return None
 
 
-THROTTLE = "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"
+THROTTLE_DIR = "/sys/fs/cgroup/blkio"
 
 
-class ReadThrottle:
-    """With `bps` > 0, each of `devs` (our loop devices) reads at most bps
-    bytes per second while in the block (cgroup v1 blkio throttle, as the
-    e2e tests slow a drive): a memory-backed drive made to read at a disk's
-    pace. The limits are lifted on leaving, whatever happened."""
+class Throttle:
+    """With `bps` > 0, each of `devs` (our loop devices) reads (or, with
+    what="write", writes) at most bps bytes per second while in the block
+    (cgroup v1 blkio throttle of the root group, as the e2e tests slow a
+    drive; writes written back from the page cache are throttled too, the
+    flusher being in that group): a memory-backed drive made to move data
+    at a disk's pace. The limits are lifted on leaving, whatever
+    happened."""
 
-    def __init__(self, devs, bps):
+    def __init__(self, devs, bps, what="read"):
         self.devs = list(devs) if bps > 0 else []
         self.bps = bps
+        self.path = os.path.join(THROTTLE_DIR,
+                                 "blkio.throttle.%s_bps_device" % what)
 
     def _set(self, bps):
         for dev in self.devs:
             st = os.stat(dev)
-            with open(THROTTLE, "w") as f:
+            with open(self.path, "w") as f:
                 f.write("%d:%d %d\n" % (os.major(st.st_rdev),
                                         os.minor(st.st_rdev), bps))
 
     def __enter__(self):
-        if self.devs and not os.access(THROTTLE, os.W_OK):
-            raise RuntimeError("cannot throttle reads: no cgroup v1 blkio "
-                               "throttle (%s)" % THROTTLE)
+        if self.devs and not os.access(self.path, os.W_OK):
+            raise RuntimeError("cannot throttle: no cgroup v1 blkio "
+                               "throttle (%s)" % self.path)
         self._set(self.bps)
         return self
 
