@@ -331,6 +331,7 @@ def ratios(rec, k, m, n, with_par2):
               "bytes per second) / one surviving drive's read rate (fio over "
               "the %d survivors, per drive)" % (n - 1),
               rebuild / per_drive if rebuild and per_drive else None,
+              "pack_rebuild" if (k, m) == (8, 2) else None,
               terms={"rebuild_bytes_per_s": rebuild,
                      "drive_read_bytes_per_s": per_drive})
     if with_par2:
