@@ -49,8 +49,8 @@ import shutil
 import subprocess
 
 import data
-from harness import Record, Tool, log, run_tool
-from part_verify import fio_job, fio_totals
+from harness import Record, Tool, log, median, run_tool
+from part_verify import fio_job, fio_totals, sha256_per_core
 from rig import Rig, Throttle, empty_dest
 
 MiB = 1 << 20
@@ -192,6 +192,7 @@ def run(args, ctx):
             rec.notes.append("pack, fio write and par2: each shipment drive "
                              "throttled to %.0f MB/s of writes (--drive-mbps)"
                              % args.drive_mbps)
+        bare = []  # openssl's SHA-256 rate on one core, once a run
         with Throttle([d.dev for d in drives], bps, "write"):
             for r in range(args.runs):
                 for tool, parity, out, key in ((pack0, 0, "p0.vm", "p0"),
@@ -222,6 +223,9 @@ def run(args, ctx):
                                          os.path.join(out, "data.par2")]
                              + files, os.path.join(W, "par2.log"),
                              prepare=par2_prepare, durable=mnts[0])
+                bare.append(sha256_per_core(
+                    os.path.join(W, "openssl-%d.log" % r)))
+        rec.extra["sha256_per_core_bytes_per_s"] = bare
         for key, what in (("p0", "no parity"), ("pp", "%d+%d" % (k, m))):
             if key in written:
                 rec.extra["bytes_written_%s" % key] = written[key]
@@ -229,6 +233,7 @@ def run(args, ctx):
                     what, sum(written[key]), n))
         rebuild(rec, args, ctx, rig, drives, pack_argv, prepare)
         ratios(rec, k, m, n, par2 is not None)
+        cpu_terms(rec, k, m, median([b for b in bare if b]))
         return rec
 
 
@@ -315,6 +320,36 @@ def rebuild(rec, args, ctx, rig, drives, pack_argv, prepare):
             run_tool(rec, fio, ["fio", "--output-format=json", "--output=" +
                                 os.path.join(W, "fio-survivors.json"), job],
                      os.path.join(W, "fio_survivors.log"), check=fio_check)
+
+
+def cpu_terms(rec, k, m, per_core):
+    """What pack's CPU goes to, beside its wall-time ratios: its CPU
+    against the hashing it cannot skip (a SHA-256 of each file and one of
+    each chunk: two of every byte written, data and parity), and the cores
+    it would take to write at fio's pace (its CPU over fio's wall time)."""
+    written = rec.extra.get
+    for key, tid, fio in (("p0", "pack_p0", "fio_p0"),
+                          ("pp", "pack_pp", "fio_pp")):
+        tool, ftool = rec.tools.get(tid), rec.tools.get(fio)
+        nbytes = sum(written("bytes_written_%s" % key) or [])
+        if tool is None or tool.failed() or not nbytes or not per_core:
+            continue
+        cpu = tool.median("cpu_s")
+        floor = 2 * nbytes / per_core
+        what = "no parity" if key == "p0" else "%d+%d" % (k, m)
+        rec.ratio("pack_cpu_vs_hashing_%s" % key, "CPU of valise pack %s / "
+                  "two SHA-256 of every byte it wrote (openssl, one core)"
+                  % what, cpu / floor if floor else None,
+                  terms={"cpu_s": cpu, "sha256_floor_cpu_s": floor,
+                         "bytes_written": nbytes,
+                         "sha256_per_core_bytes_per_s": per_core})
+        if ftool is not None and not ftool.failed():
+            fwall = ftool.median("wall_s")
+            rec.ratio("pack_cores_for_fio_pace_%s" % key, "cores valise pack "
+                      "%s needs to write at fio's pace (its CPU seconds / "
+                      "fio's wall seconds)" % what,
+                      cpu / fwall if fwall else None,
+                      terms={"cpu_s": cpu, "fio_wall_s": fwall})
 
 
 def ratios(rec, k, m, n, with_par2):
