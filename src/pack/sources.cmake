@@ -4,6 +4,8 @@ set(VALISE_PACK_SOURCES
   src/pack/layout.cc
   src/pack/layout_format.cc
   src/pack/pack_drives.cc
+  src/pack/pack_mkfs.cc
+  src/pack/pack_mkfs_system.cc
   src/pack/pack_plan.cc
   src/pack/pack_run.cc
   src/pack/pack_state.cc
