@@ -78,6 +78,10 @@ struct PackOptions {
   // with no identity, as directories (never matched by identity at the
   // datacenter). `valise pack` gives the system prober. Default: null.
   DriveProber* prober = nullptr;
+  // What M.drives records as each drive's source, in the drives' order
+  // (`valise pack --mkfs`: the block devices given, not the private mount
+  // points they were filled on). Empty: the drives. Default: empty.
+  std::vector<std::string> drive_sources;
 
   static DigestSet DefaultDigests() {
     DigestSet s;

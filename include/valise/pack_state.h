@@ -140,9 +140,12 @@ struct PackJobResult {
 // parity drive none) and its place in the layout (pack_role, pack_index).
 // Labels as `valise manifest` gives them: the file system's label, else
 // the mount point's last component. REQUIRES: m is the pack's manifest.
+// `sources`, when given, are what each drive is recorded as (else its
+// mount point).
 Status DescribePackDrives(const PackPlan& plan, const Manifest& m,
                           const std::vector<DriveIdentity>& ids,
-                          ShipmentDrives* out);
+                          ShipmentDrives* out,
+                          const std::vector<std::string>& sources = {});
 
 // `valise pack` past its dry run (src/pack/pack_run.cc): with no state
 // M.pack, a new pack (PlanPack of empty drives, PackState::Create); with

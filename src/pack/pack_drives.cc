@@ -11,10 +11,19 @@ namespace valise {
 
 Status DescribePackDrives(const PackPlan& plan, const Manifest& m,
                           const std::vector<DriveIdentity>& ids,
-                          ShipmentDrives* out) {
+                          ShipmentDrives* out,
+                          const std::vector<std::string>& sources) {
   const PackLayout& l = plan.layout;
   std::vector<std::string> roots = plan.data_roots;
   roots.insert(roots.end(), plan.parity_roots.begin(), plan.parity_roots.end());
+  if (!sources.empty()) {
+    if (sources.size() != roots.size()) {
+      return Status::InvalidArgument(
+          "pack", std::to_string(sources.size()) + " drive sources for " +
+                      std::to_string(roots.size()) + " drives");
+    }
+    roots = sources;
+  }
   if (ids.size() != roots.size()) {
     return Status::InvalidArgument(
         "pack", std::to_string(ids.size()) + " drive identities for " +

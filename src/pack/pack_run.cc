@@ -82,8 +82,8 @@ Status RunPackJob(FileSystem* fs, const std::vector<std::string>& datasets,
                   &out->summary));
     VALISE_RETURN_IF_ERROR(state->MarkComplete());
   }
-  VALISE_RETURN_IF_ERROR(
-      DescribePackDrives(out->plan, out->manifest, ids, &out->drives));
+  VALISE_RETURN_IF_ERROR(DescribePackDrives(out->plan, out->manifest, ids,
+                                            &out->drives, opt.drive_sources));
   return state->Finish(fs, manifest_path, out->plan, out->drives, created,
                        &out->manifest);
 }
