@@ -21,6 +21,7 @@
 #include "pipeline/progress_render.h"
 #include "pipeline/verify_internal.h"
 #include "valise/pack_job.h"
+#include "valise/pack_mkfs.h"
 #include "valise/pack_state.h"
 #include "valise/sidecar.h"
 
@@ -56,7 +57,60 @@ Status PackFromArgs(const Args& args, PackOptions* opt) {
   if (args.output.empty() && !args.dry_run) {
     return Status::InvalidArgument("-o", "required (or --dry-run)");
   }
+  if (!args.mkfs.empty() && !IsMkfsType(args.mkfs)) {
+    return Status::InvalidArgument(
+        "--mkfs", "'" + args.mkfs + "': makes ext4 or xfs file systems");
+  }
+  if (args.mkfs_force && args.mkfs.empty()) {
+    return Status::InvalidArgument("--mkfs-force", "only with --mkfs");
+  }
   return Status::OK();
+}
+
+MkfsOptions MkfsFromArgs(const Args& args) {
+  MkfsOptions m;
+  m.fs_type = args.mkfs;
+  m.force = args.mkfs_force;
+  m.dry_run = args.dry_run;
+  m.manifest = args.output;
+  return m;
+}
+
+std::string Describe(const MkfsDrive& d) {
+  return fmt::format(
+      "{} ({} '{}', uuid {})", d.device,
+      d.decision.action == MkfsAction::kRefuse ? "would be" : "as", d.label,
+      d.uuid);
+}
+
+// --mkfs --dry-run: what each device holds and what would be done with it.
+// Exit 0 when every device would be formatted or resumed, 2 otherwise.
+int MkfsDryRun(const Args& args) {
+  std::unique_ptr<MkfsSystem> sys = NewSystemMkfs();
+  std::vector<MkfsDrive> drives;
+  std::unique_ptr<MkfsDrives> none;
+  Status s = MkfsDrives::Prepare(FileSystem::Default(), sys.get(), args.drives,
+                                 MkfsFromArgs(args), &drives, &none);
+  for (const MkfsDrive& d : drives) {
+    const char* what = d.decision.action == MkfsAction::kFormat   ? "format"
+                       : d.decision.action == MkfsAction::kResume ? "resume"
+                                                                  : "refuse";
+    Print("  {:<7} {:<20} {} '{}': {}\n", what, d.device, args.mkfs, d.label,
+          d.decision.why);
+  }
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  Print(
+      "would format {} and mount {} device(s) as {}, then pack onto them "
+      "(the plan needs the file systems: run without --dry-run)\n",
+      std::count_if(drives.begin(), drives.end(),
+                    [](const MkfsDrive& d) {
+                      return d.decision.action == MkfsAction::kFormat;
+                    }),
+      drives.size(), args.mkfs);
+  return kExitOk;
 }
 
 std::string Percent(uint64_t part, uint64_t whole) {
@@ -160,6 +214,60 @@ int DryRun(const Args& args, PackOptions opt) {
   return kExitOk;
 }
 
+// The pack itself onto `drives` (mount points), past the checks of -o.
+int PackOnto(const Args& args, PackOptions opt,
+             const std::vector<std::string>& drives);
+
+// --mkfs: the devices checked, formatted (or, after an interruption,
+// recognised) and mounted in a mount namespace of this process's own (the
+// mounts die with it, however it ends); the pack onto the mount points;
+// the drives unmounted on every way out, M.mkfs removed once sealed.
+int PackMkfs(const Args& args, const PackOptions& opt) {
+  // A finished shipment's manifest: its drives are not formatted again
+  // (RunPackJob would refuse it only after the formatting).
+  FileSystem* fs = FileSystem::Default();
+  FileInfo info;
+  if (fs->Stat(args.output, &info).ok() &&
+      !fs->Stat(PackState::DirFor(args.output), &info).ok()) {
+    PrintError(args.output +
+               ": exists; valise pack does not overwrite a manifest (nor "
+               "format its drives)");
+    return kExitTrouble;
+  }
+  Status s = PrivateMountNamespace();
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  std::unique_ptr<MkfsSystem> sys = NewSystemMkfs();
+  std::vector<MkfsDrive> drives;
+  std::unique_ptr<MkfsDrives> mounted;
+  s = MkfsDrives::Prepare(fs, sys.get(), args.drives, MkfsFromArgs(args),
+                          &drives, &mounted);
+  for (const MkfsDrive& d : drives) {
+    if (d.decision.action == MkfsAction::kRefuse) continue;
+    if (!s.ok()) break;
+    PrintNote(args, fmt::format("{} {}",
+                                d.decision.action == MkfsAction::kFormat
+                                    ? "formatted"
+                                    : "resuming on",
+                                Describe(d)));
+  }
+  if (!s.ok()) {
+    PrintError(s.message());
+    return kExitTrouble;
+  }
+  PackOptions o = opt;
+  o.drive_sources = args.drives;
+  int code = PackOnto(args, o, mounted->mount_points());
+  s = mounted->Finish(code == kExitOk);
+  if (!s.ok()) {
+    PrintError("unmounting the drives: " + s.message());
+    if (code == kExitOk) code = kExitTrouble;
+  }
+  return code;
+}
+
 }  // namespace
 
 int RunPack(const Args& args) {
@@ -169,7 +277,9 @@ int RunPack(const Args& args) {
     PrintError(s.message());
     return kExitTrouble;
   }
-  if (args.dry_run) return DryRun(args, opt);
+  if (args.dry_run) {
+    return args.mkfs.empty() ? DryRun(args, opt) : MkfsDryRun(args);
+  }
   FileSystem* fs = FileSystem::Default();
   // M and its sidecars checked before any drive is read or written
   // (cli/output.h): never a link, an input, or a path inside a dataset
@@ -178,7 +288,7 @@ int RunPack(const Args& args) {
   const OutputGuard guard = GuardFromArgs(args);
   for (std::string_view name :
        {std::string_view(), kChunkIndexSidecar, kParitySidecar, kLayoutSidecar,
-        kDrivesSidecar}) {
+        kDrivesSidecar, kMkfsSidecar}) {
     const std::string path =
         name.empty() ? args.output : SidecarPath(args.output, name);
     FileInfo info;
@@ -189,13 +299,22 @@ int RunPack(const Args& args) {
       return kExitTrouble;
     }
   }
+  if (!args.mkfs.empty()) return PackMkfs(args, opt);
+  return PackOnto(args, opt, args.drives);
+}
+
+namespace {
+
+int PackOnto(const Args& args, PackOptions opt,
+             const std::vector<std::string>& drives) {
+  FileSystem* fs = FileSystem::Default();
   // Plan (or take up the interrupted pack of the same -o), write, seal;
   // M.drives records each drive's identity, read before anything is written.
   std::unique_ptr<DriveProber> prober = NewSystemDriveProber(fs);
   opt.prober = prober.get();
   PackJobResult r;
-  s = RunPackJob(fs, args.sources, args.drives, args.output, opt, NowIso8601(),
-                 &r);
+  Status s =
+      RunPackJob(fs, args.sources, drives, args.output, opt, NowIso8601(), &r);
   for (const FileResult& f : r.plan.skipped) {
     PrintWarning(fmt::format("skipped {} ({}: never followed or read)",
                              EscapePath(f.path), f.detail));
@@ -230,5 +349,7 @@ int RunPack(const Args& args) {
                       summary.queue_note));
   return kExitOk;
 }
+
+}  // namespace
 
 }  // namespace valise::cli

@@ -72,6 +72,7 @@ void AddFlags(CLI::App* app, Command cmd, Args* args) {
         f.field);
     if (f.value) opt->type_name(f.value);
     if (f.required) opt->required();
+    if (f.implicit) opt->expected(0, 1)->default_str(f.implicit);
     opt->group(f.category);
   }
 }

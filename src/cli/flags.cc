@@ -252,11 +252,32 @@ const std::vector<FlagDef>& FlagTable() {
       {kPack, "--drives", "DRIVE...", "output",
        "the drives to fill: mount points of empty file systems",
        "The data drives, then the --parity drives, each the mount point of "
-       "an empty file system of its own (an empty lost+found is allowed). "
+       "an empty file system of its own (an empty lost+found is allowed); "
+       "with --mkfs, block devices to format. "
        "Files are spread over the data drives whole, largest first, "
        "balanced; each data drive stays a plain file system. Give the "
        "datasets before --drives.",
        &Args::drives, true},
+      {kPack, "--mkfs", "[TYPE]", "output",
+       "format the drives (block devices): ext4 (default) or xfs",
+       "Each DRIVE is then a block device (a whole disk or a partition), "
+       "which pack formats (mkfs.ext4 -m 0, or mkfs.xfs), labels FILE's "
+       "stem and its place (ship.vm: ship-01, ship-02...), mounts on a "
+       "private directory, fills and unmounts. Every device is checked "
+       "before any is formatted, and one refused formats none: a device "
+       "mounted anywhere or in use is never formatted; one holding a "
+       "partition table or a signature (file system, LVM, RAID, swap) only "
+       "with --mkfs-force. FILE.mkfs records the file systems made, so that "
+       "the same command run again after an interruption mounts them and "
+       "resumes, never formatting them again. With --dry-run: says what "
+       "would be formatted, formats nothing.",
+       &Args::mkfs, false, "ext4"},
+      {kPack, "--mkfs-force", nullptr, "output",
+       "with --mkfs: overwrite a partition table or signature",
+       "Formats a device even when it holds a partition table or a "
+       "signature (its data is lost). Never a mounted or busy device, and "
+       "never a file system this pack made (that one is resumed).",
+       &Args::mkfs_force},
       {kPack, "--parity", "M", "output",
        "the last M drives hold Reed-Solomon parity (0)",
        "M parity drives let any M of the shipment's drives be lost or "
@@ -378,7 +399,8 @@ const std::vector<CommandDef>& CommandTable() {
        "fill a shipment's drives with a dataset, with parity drives",
        "valise pack /data --drives /mnt/s1 /mnt/s2 /mnt/s3 --parity 1 -o "
        "ship.vm\n"
-       "valise pack /data --drives /mnt/s* --parity 2 -o ship.vm --dry-run",
+       "valise pack /data --drives /mnt/s* --parity 2 -o ship.vm --dry-run\n"
+       "valise pack /data --drives /dev/sd[b-e] --parity 1 --mkfs -o ship.vm",
        "the datasets: directories (their files are packed)"},
       {kStatus, "status", "status -m M [options] DEST",
        "what of a shipment has arrived in DEST, what and which drives are "

@@ -71,6 +71,10 @@ struct Args {
   // --host NAME: the host this run ingests as ("": the machine's name).
   std::string host;
   unsigned checkpoint_mib = 4096;  // pack --checkpoint
+  // pack --mkfs [TYPE]: the drives are block devices to format ("": not
+  // given); --mkfs-force: ones holding a signature may be overwritten.
+  std::string mkfs;
+  bool mkfs_force = false;
   // bench --seconds: longest time of each measurement.
   double seconds = 5;
   // watch: where drives are mounted ("": /run/valise/watch), the custody
@@ -95,6 +99,9 @@ struct FlagDef {
   const char* doc;       // longer text, for the man page
   Field field;
   bool required = false;
+  // The value of a flag given without one ("--mkfs" alone means ext4);
+  // nullptr: a flag with a value must be given one.
+  const char* implicit = nullptr;
 };
 
 const std::vector<FlagDef>& FlagTable();
