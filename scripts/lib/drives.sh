@@ -13,6 +13,11 @@
 #       (backing image). FSTYPE "dir" makes a plain directory (no root).
 #   valise_attach_image NAME FILE  attaches an existing image read-only
 #       as a loop device (no file system): sets DEV[NAME], IMG[NAME]
+#   valise_blank_device NAME SIZE_MB  a blank (zero) image attached
+#       read-write as a loop device, with no file system: DEV[NAME],
+#       IMG[NAME] (for valise pack --mkfs)
+#   valise_mount NAME             mounts DEV[NAME] on MNT[NAME] (made),
+#       unmounted by the cleanup
 #   valise_is_our_loop DEV        true if this shell attached DEV
 #   valise_drop_caches            sync and drop the page cache (root)
 #   VALISE_WORK                   scratch directory on /tmp (removed at exit)
@@ -165,6 +170,29 @@ valise_attach_image() {
   _valise_loops+=("$dev")
   DEV[$name]=$dev
   IMG[$name]=$file
+}
+
+valise_blank_device() {
+  local name=$1 size_mb=$2 dev
+  if [[ "$BASHPID" != "$_valise_main_pid" ]]; then
+    echo "valise_blank_device: called in a subshell; its device would leak" >&2
+    return 2
+  fi
+  local img="$VALISE_SHM/$name.img"
+  _valise_images+=("$img")
+  truncate -s "${size_mb}M" "$img"
+  dev=$(losetup --find --show "$img")
+  _valise_loops+=("$dev")
+  DEV[$name]=$dev
+  IMG[$name]=$img
+}
+
+valise_mount() {
+  local name=$1
+  MNT[$name]="$VALISE_WORK/mnt-$name"
+  mkdir -p "${MNT[$name]}"
+  mount "${DEV[$name]}" "${MNT[$name]}"
+  _valise_mounts+=("${MNT[$name]}")
 }
 
 valise_is_our_loop() {

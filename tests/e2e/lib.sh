@@ -5,6 +5,8 @@
 #
 #   need_root                 exit 77 (ctest: skipped) with a reason unless root
 #   attach_image NAME FILE    FILE as a read-only loop device: DEV[NAME]
+#   blank_device NAME SIZE_MB a blank read-write loop device: DEV[NAME]
+#   mount_drive NAME          DEV[NAME] mounted on MNT[NAME]
 #   make_drive NAME SIZE_MB FSTYPE   ext4 | xfs | btrfs | dir; then MNT[NAME],
 #                             DEV[NAME], IMG[NAME] (scripts/lib/drives.sh)
 #   expect_exit CODE CMD...   runs CMD (stdout in $LAST_OUT, stderr in
@@ -82,6 +84,8 @@ LAST_ALL="$VALISE_WORK/last.all"
 
 make_drive() { valise_make_drive "$@"; }
 attach_image() { valise_attach_image "$@"; }
+blank_device() { valise_blank_device "$@"; }
+mount_drive() { valise_mount "$@"; }
 drop_caches() { valise_drop_caches; }
 # unmount DIR: unmount one of our drives mid-test. A mount can stay busy
 # for a moment after the last process left it (btrfs's workers, udev

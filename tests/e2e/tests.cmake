@@ -34,4 +34,5 @@ valise_e2e_test(verify_interop verify_interop.sh)
 valise_e2e_test(verify_bad_input verify_bad_input.sh)
 valise_e2e_test(pack_parity pack_parity.sh)
 valise_e2e_test(pack_rebuild pack_rebuild.sh)  # issue 18: verify, ingest rebuild from parity
+valise_e2e_test(pack_mkfs pack_mkfs.sh)  # pack --mkfs: format, refusals, resume
 valise_e2e_test(umount_after_exit umount_after_exit.sh)  # issue 12, item 7
