@@ -171,6 +171,37 @@ expect_exit 0 "$VALISE" verify $NP -m "$W/k.vm" "${MNT[k1]}" "${MNT[k2]}" \
 assert_contains "$LAST_ALL" "all $files files verified"
 for i in 1 2 3; do unmount "${MNT[k$i]}"; done
 
+log "a pack stopped by SIGINT unmounts its drives itself; the rerun resumes"
+for i in 1 2 3 4; do blank_device "i$i" 160; done
+I=("${DEV[i1]}" "${DEV[i2]}" "${DEV[i3]}" "${DEV[i4]}")
+runs_now=$(ls -d /run/valise-pack-mkfs.* 2>/dev/null | sort || true)
+"$VALISE" pack $NP "$DS" --drives "${I[@]}" --parity 1 --mkfs \
+  --checkpoint 4 -o "$W/i.vm" >"$W/int.out" 2>&1 &
+pid=$!
+valise_on_cleanup "kill -9 $pid"
+for ((t = 0; t < 600; t++)); do
+  grep -qs '^checkpoint [1-9]' "$W/i.vm.pack/journal" && break
+  running "$pid" || break
+  sleep 0.05
+done
+running "$pid" || fail "the pack ended before SIGINT: $(cat "$W/int.out")"
+kill -INT "$pid"
+rc=0
+wait "$pid" || rc=$?
+assert_eq 130 "$rc" "exit status after SIGINT"
+assert_not_contains "$W/int.out" "unmounting the drives"
+# Unmounted before it exited: its directory in /run is gone, and the
+# devices are free at once.
+[[ -z $(comm -13 <(echo "$runs_now") \
+  <(ls -d /run/valise-pack-mkfs.* 2>/dev/null | sort)) ]] ||
+  fail "SIGINT left the private mount directory in /run"
+expect_exit 0 "$VALISE" pack "$DS" --drives "${I[@]}" --parity 1 --mkfs \
+  -o "$W/i.vm" --dry-run
+assert_contains "$LAST_OUT" "resume  ${DEV[i4]}"
+expect_exit 0 "$VALISE" pack $NP "$DS" --drives "${I[@]}" --parity 1 --mkfs \
+  --checkpoint 4 -o "$W/i.vm"
+assert_matches "$LAST_ERR" "resumed the interrupted pack \([1-9][0-9]* of"
+
 log "--mkfs xfs"
 mkdir -p "$W/small"
 cp -a "$DS/large/l1.bin" "$W/small/"
