@@ -331,7 +331,12 @@ Status MkfsDrives::Prepare(FileSystem* fs, MkfsSystem* sys,
             record_path, "the interrupted pack has " +
                              std::to_string(want.drives.size()) + " drives, " +
                              std::to_string(devices.size()) +
-                             " given: give the same drives in the same order");
+                             " given: give the same drives in the same order "
+                             "(to start over instead, remove it and the "
+                             "pack's state " +
+                             opt.manifest +
+                             ".pack: the file systems it made are then "
+                             "refused as any other, unless --mkfs-force)");
       }
     } else if (!s.IsNotFound()) {
       return Status::IOError(record_path, "reading: " + s.message());

@@ -125,6 +125,12 @@ class SystemMkfs final : public MkfsSystem {
       }
     }
     out->holders = ListNames(sys + "/holders");
+    // A partition held by device-mapper or md holds the disk too.
+    for (const std::string& part : out->partitions) {
+      for (const std::string& h : ListNames(sys + "/" + part + "/holders")) {
+        out->holders.push_back(h + " (on " + part + ")");
+      }
+    }
     // Mounted: by number (whatever name it was mounted under), or by name.
     std::set<std::string> paths = {device};
     char resolved[PATH_MAX];

@@ -10,7 +10,9 @@
 #  - a pack killed (SIGKILL) mid-way resumes when run again: the same file
 #    systems (UUIDs unchanged) mounted, not formatted again; its drives
 #    verify;
-#  - --mkfs xfs makes xfs drives.
+#  - a pack stopped by SIGINT unmounts its drives before it exits;
+#  - --mkfs xfs makes xfs drives; a device with a partition table is
+#    refused, and formatted with --mkfs-force.
 # About 20 s.
 source "$(dirname "$0")/lib.sh"
 need_root
@@ -207,8 +209,20 @@ mkdir -p "$W/small"
 cp -a "$DS/large/l1.bin" "$W/small/"
 blank_device x1 320
 blank_device x2 320
-expect_exit 0 "$VALISE" pack $NP "$W/small" --drives "${DEV[x1]}" \
+log "a device holding a partition table is refused; with --mkfs-force it is formatted"
+# An MBR with one Linux partition (2048 sectors in, 32768 long).
+printf '\x83\0\0\0\0\x08\0\0\0\x80\0\0' |
+  dd of="${DEV[x1]}" bs=1 seek=450 conv=notrunc status=none
+printf '\x55\xaa' | dd of="${DEV[x1]}" bs=1 seek=510 conv=notrunc status=none
+sync
+assert_eq dos "$(blkid -p -s PTTYPE -o value "${DEV[x1]}")" "x1's partition table"
+expect_exit 2 "$VALISE" pack $NP "$W/small" --drives "${DEV[x1]}" \
   "${DEV[x2]}" --parity 1 --mkfs xfs -o "$W/x.vm"
+assert_contains "$LAST_ERR" "${DEV[x1]} holds a dos partition table"
+blank "${DEV[x2]}" || fail "a refused pack formatted x2"
+expect_exit 0 "$VALISE" pack $NP "$W/small" --drives "${DEV[x1]}" \
+  "${DEV[x2]}" --parity 1 --mkfs xfs --mkfs-force -o "$W/x.vm"
+assert_contains "$LAST_ERR" "formatted ${DEV[x1]} (as 'x-01'"
 assert_eq "xfs x-01" "$(blkid -p -s TYPE -o value "${DEV[x1]}") $(
   blkid -p -s LABEL -o value "${DEV[x1]}")" "x1: type and label"
 mount_drive x1
