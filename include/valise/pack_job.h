@@ -127,6 +127,17 @@ Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
                 const std::vector<std::string>& drives, const PackOptions& opt,
                 bool require_empty, PackPlan* plan);
 
+// Before the drives have file systems (pack --mkfs, before formatting):
+// whether the datasets could be laid out over drives of `drive_bytes`
+// (data, then the last opt.parity parity drives), counting every byte of
+// each device, which no file system on it can beat. NoSpace (naming what
+// does not fit) when not even that is enough: formatting them would be
+// for nothing. The datasets are scanned as PlanPack scans them.
+Status CheckFitsRawDrives(FileSystem* fs,
+                          const std::vector<std::string>& datasets,
+                          const std::vector<uint64_t>& drive_bytes,
+                          const PackOptions& opt);
+
 // A checkpoint: stripes [0, stripes) are on every drive and durable, and so
 // are their digests in the chunk index and M.parity. Lists what finished
 // since the checkpoint before (files in layout order per drive, parity

@@ -38,6 +38,7 @@
 // Thread safety: one thread at a time.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,6 +56,7 @@ inline constexpr std::string_view kMkfsSidecar = "mkfs";
 struct MkfsDeviceFacts {
   std::string path;  // as given
   bool exists = false;
+  uint64_t bytes = 0;  // a block device's size
   bool block_device = false;
   uint32_t major = 0, minor = 0;
   // Where /proc/self/mountinfo shows it, or a partition of it, mounted
@@ -162,6 +164,11 @@ struct MkfsOptions {
   bool force = false;    // --mkfs-force
   bool dry_run = false;  // decide only
   std::string manifest;  // -o: M.mkfs beside it, and the labels' stem
+  // Called with every device's facts once none is refused and one is to be
+  // formatted, before anything is written (also in a dry run): pack's
+  // check that the dataset could fit. An error stops Prepare, nothing
+  // formatted. Default: none.
+  std::function<Status(const std::vector<MkfsDeviceFacts>&)> check;
 };
 
 // One device as Prepare left it.

@@ -67,12 +67,19 @@ Status PackFromArgs(const Args& args, PackOptions* opt) {
   return Status::OK();
 }
 
-MkfsOptions MkfsFromArgs(const Args& args) {
+// `opt`: the pack's, for the check that the dataset could fit on the
+// devices before any is formatted.
+MkfsOptions MkfsFromArgs(const Args& args, const PackOptions& opt) {
   MkfsOptions m;
   m.fs_type = args.mkfs;
   m.force = args.mkfs_force;
   m.dry_run = args.dry_run;
   m.manifest = args.output;
+  m.check = [&args, opt](const std::vector<MkfsDeviceFacts>& facts) {
+    std::vector<uint64_t> bytes;
+    for (const MkfsDeviceFacts& f : facts) bytes.push_back(f.bytes);
+    return CheckFitsRawDrives(FileSystem::Default(), args.sources, bytes, opt);
+  };
   return m;
 }
 
@@ -84,13 +91,14 @@ std::string Describe(const MkfsDrive& d) {
 }
 
 // --mkfs --dry-run: what each device holds and what would be done with it.
-// Exit 0 when every device would be formatted or resumed, 2 otherwise.
-int MkfsDryRun(const Args& args) {
+// Exit 0 when every device would be formatted or resumed, 1 when the
+// dataset would not fit even on the devices' raw sizes, 2 otherwise.
+int MkfsDryRun(const Args& args, const PackOptions& opt) {
   std::unique_ptr<MkfsSystem> sys = NewSystemMkfs();
   std::vector<MkfsDrive> drives;
   std::unique_ptr<MkfsDrives> none;
   Status s = MkfsDrives::Prepare(FileSystem::Default(), sys.get(), args.drives,
-                                 MkfsFromArgs(args), &drives, &none);
+                                 MkfsFromArgs(args, opt), &drives, &none);
   for (const MkfsDrive& d : drives) {
     const char* what = d.decision.action == MkfsAction::kFormat   ? "format"
                        : d.decision.action == MkfsAction::kResume ? "resume"
@@ -100,7 +108,7 @@ int MkfsDryRun(const Args& args) {
   }
   if (!s.ok()) {
     PrintError(s.message());
-    return kExitTrouble;
+    return s.IsNoSpace() ? kExitProblems : kExitTrouble;
   }
   Print(
       "would format {} and mount {} device(s) as {}, then pack onto them "
@@ -242,7 +250,7 @@ int PackMkfs(const Args& args, const PackOptions& opt) {
   std::unique_ptr<MkfsSystem> sys = NewSystemMkfs();
   std::vector<MkfsDrive> drives;
   std::unique_ptr<MkfsDrives> mounted;
-  s = MkfsDrives::Prepare(fs, sys.get(), args.drives, MkfsFromArgs(args),
+  s = MkfsDrives::Prepare(fs, sys.get(), args.drives, MkfsFromArgs(args, opt),
                           &drives, &mounted);
   for (const MkfsDrive& d : drives) {
     if (d.decision.action == MkfsAction::kRefuse) continue;
@@ -278,7 +286,7 @@ int RunPack(const Args& args) {
     return kExitTrouble;
   }
   if (args.dry_run) {
-    return args.mkfs.empty() ? DryRun(args, opt) : MkfsDryRun(args);
+    return args.mkfs.empty() ? DryRun(args, opt) : MkfsDryRun(args, opt);
   }
   FileSystem* fs = FileSystem::Default();
   // M and its sidecars checked before any drive is read or written

@@ -3,6 +3,7 @@
 // (probe all, decide, then record, format, mount) over a MkfsSystem.
 #include "valise/pack_mkfs.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -362,6 +363,12 @@ Status MkfsDrives::Prepare(FileSystem* fs, MkfsSystem* sys,
                        decisions[i], ""});
   }
   VALISE_RETURN_IF_ERROR(decided);
+  const bool formats = std::any_of(
+      decisions.begin(), decisions.end(),
+      [](const auto& d) { return d.action == MkfsAction::kFormat; });
+  if (formats && opt.check) {
+    VALISE_RETURN_IF_ERROR(opt.check(facts));
+  }
   if (opt.dry_run) return Status::OK();
   // 3. The record, durable before the first mkfs: a rerun knows the file
   // systems this run makes by the UUIDs it gives them.

@@ -5,8 +5,10 @@
 #include <blkid/blkid.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <sched.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -147,6 +149,8 @@ class SystemMkfs final : public MkfsSystem {
       }
       return;
     }
+    uint64_t bytes = 0;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) == 0) out->bytes = bytes;
     // Signatures: file systems and other superblocks (LVM, RAID, swap,
     // LUKS), partition tables; read only, no cache.
     blkid_probe pr = blkid_new_probe();

@@ -213,6 +213,47 @@ Status PlanPack(FileSystem* fs, const std::vector<std::string>& datasets,
   return Status::OK();
 }
 
+Status CheckFitsRawDrives(FileSystem* fs,
+                          const std::vector<std::string>& datasets,
+                          const std::vector<uint64_t>& drive_bytes,
+                          const PackOptions& opt) {
+  if (datasets.empty()) {
+    return Status::InvalidArgument("pack", "no dataset given");
+  }
+  if (drive_bytes.size() <= opt.parity) {
+    return Status::InvalidArgument(
+        "--drives", std::to_string(drive_bytes.size()) + " drives for " +
+                        std::to_string(opt.parity) +
+                        " parity drives: at least one data drive is needed");
+  }
+  PackPlan plan;
+  std::vector<DriveScan> scans;
+  std::vector<std::pair<size_t, size_t>> files;
+  VALISE_RETURN_IF_ERROR(ScanDatasets(fs, datasets, &scans, &files, &plan));
+  std::vector<PackFile> pack_files;
+  for (const auto& [d, i] : files) {
+    const ScannedFile& f = scans[d].files[i];
+    pack_files.push_back({f.rel, f.info.size});
+  }
+  const size_t k = drive_bytes.size() - opt.parity;
+  LayoutPlanOptions lo;
+  lo.data_drives = static_cast<uint32_t>(k);
+  lo.parity_drives = opt.parity;
+  lo.chunk_size = opt.chunk_size;
+  lo.segment_bytes = opt.segment_bytes;
+  lo.data_capacity.assign(drive_bytes.begin(), drive_bytes.begin() + k);
+  lo.parity_capacity.assign(drive_bytes.begin() + k, drive_bytes.end());
+  PackLayout layout;
+  Status s = PlanLayout(pack_files, lo, &layout);
+  if (s.IsNoSpace()) {
+    return Status::NoSpace("--drives",
+                           "the dataset would not fit even on every byte of "
+                           "the devices, so none was formatted: " +
+                               s.message());
+  }
+  return s;
+}
+
 Status PlanResume(FileSystem* fs, const std::vector<std::string>& datasets,
                   const std::vector<std::string>& drives,
                   const PackLayout& layout, const PackOptions& opt,

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Goal: valise pack --mkfs on blank loop devices (images in /dev/shm):
 #  - --dry-run says what it would format and formats nothing;
+#  - a dataset that would not fit even on the devices' raw sizes formats
+#    nothing;
 #  - refusals, each before anything is formatted (the other devices stay
 #    blank, exit 2): a device holding an ext4 file system (its files
 #    intact), a mounted device (even with --mkfs-force), a directory;
@@ -59,6 +61,17 @@ assert_contains "$LAST_OUT" "format  ${DEV[b1]}"
 assert_contains "$LAST_OUT" "ext4 'ship-04': blank"
 for d in "${B[@]}"; do blank "$d" || fail "--dry-run formatted $d"; done
 [[ ! -e $W/ship.vm.mkfs ]] || fail "--dry-run wrote ship.vm.mkfs"
+
+log "a dataset that would not fit even on the raw devices: nothing is formatted"
+for i in 1 2; do blank_device "t$i" 16; done
+expect_exit 1 "$VALISE" pack "$DS" --drives "${DEV[t1]}" "${DEV[t2]}" \
+  --parity 1 --mkfs -o "$W/t.vm" --dry-run
+assert_contains "$LAST_ERR" "would not fit even on every byte of the devices"
+expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${DEV[t1]}" "${DEV[t2]}" \
+  --parity 1 --mkfs -o "$W/t.vm"
+assert_contains "$LAST_ERR" "would not fit even on every byte of the devices"
+for i in 1 2; do blank "${DEV[t$i]}" || fail "t$i formatted for nothing"; done
+[[ ! -e $W/t.vm.mkfs ]] || fail "t.vm.mkfs written for a pack that cannot fit"
 
 log "refused: a device holding an ext4 file system; nothing is formatted"
 make_drive old 64 ext4

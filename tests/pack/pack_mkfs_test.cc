@@ -353,6 +353,36 @@ TEST_F(PrepareMkfs, OneRefusedDeviceFormatsNothing) {
   ASSERT_TRUE(mounted_->Finish(true).ok());
 }
 
+TEST_F(PrepareMkfs, AFailedCheckFormatsNothing) {
+  std::vector<uint64_t> seen;
+  opt_.check = [&](const std::vector<MkfsDeviceFacts>& facts) {
+    for (const MkfsDeviceFacts& f : facts) seen.push_back(f.minor);
+    return Status::NoSpace("--drives", "does not fit");
+  };
+  Status s =
+      MkfsDrives::Prepare(&disk_, &sys_, devices_, opt_, &drives_, &mounted_);
+  EXPECT_TRUE(s.IsNoSpace()) << s.message();
+  EXPECT_EQ(seen, (std::vector<uint64_t>{0, 1, 2}));
+  EXPECT_TRUE(sys_.log.empty());
+  EXPECT_FALSE(RecordExists());
+  // Not called when nothing is to be formatted (every drive resumed).
+  opt_.check = nullptr;
+  ASSERT_TRUE(
+      MkfsDrives::Prepare(&disk_, &sys_, devices_, opt_, &drives_, &mounted_)
+          .ok());
+  ASSERT_TRUE(mounted_->Finish(false).ok());
+  bool called = false;
+  opt_.check = [&](const std::vector<MkfsDeviceFacts>&) {
+    called = true;
+    return Status::OK();
+  };
+  ASSERT_TRUE(
+      MkfsDrives::Prepare(&disk_, &sys_, devices_, opt_, &drives_, &mounted_)
+          .ok());
+  EXPECT_FALSE(called);
+  ASSERT_TRUE(mounted_->Finish(true).ok());
+}
+
 TEST_F(PrepareMkfs, ADryRunDecidesAndWritesNothing) {
   sys_.devices["/dev/loop1"].mounted_at = "/mnt/x";
   opt_.dry_run = true;
