@@ -13,6 +13,11 @@
 //           state removed
 // Run again after a crash, a signal or an error, the same command finds
 // M.pack and resumes from the last checkpoint.
+//
+// --mkfs (valise/pack_mkfs.h): the drives are block devices, checked all
+// before any is formatted, formatted (or recognised, from M.mkfs, as this
+// pack's), mounted in a mount namespace of the process's own, packed onto
+// as above, and unmounted on every way out.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -83,11 +88,9 @@ MkfsOptions MkfsFromArgs(const Args& args, const PackOptions& opt) {
   return m;
 }
 
+// "/dev/sdb (as 'ship-01', uuid 0b5c...)".
 std::string Describe(const MkfsDrive& d) {
-  return fmt::format(
-      "{} ({} '{}', uuid {})", d.device,
-      d.decision.action == MkfsAction::kRefuse ? "would be" : "as", d.label,
-      d.uuid);
+  return fmt::format("{} (as '{}', uuid {})", d.device, d.label, d.uuid);
 }
 
 // --mkfs --dry-run: what each device holds and what would be done with it.
