@@ -168,6 +168,7 @@ for ((t = 0; t < 100; t++)); do
     --dry-run >"$W/dry.out" 2>&1 && break
   sleep 0.2
 done
+log "the killed pack's devices were free after $t retries of 0.2 s"
 for i in 1 2 3 4; do
   assert_contains "$W/dry.out" "resume  ${DEV[k$i]}"
 done
