@@ -837,8 +837,16 @@ class PosixFile final : public File {
   }
 
   void WillNeed(uint64_t offset, uint64_t n) const override {
-    posix_fadvise(fd_, static_cast<off_t>(offset), static_cast<off_t>(n),
-                  POSIX_FADV_WILLNEED);
+    // The kernel reads at most max(read_ahead_kb, max_sectors_kb) of one
+    // WILLNEED (force_page_cache_ra): 128 KiB on a disk left at the
+    // default read-ahead behind a USB bridge. Pieces that small are read
+    // whole on any device.
+    constexpr uint64_t kPiece = 128 << 10;
+    for (uint64_t at = offset; at < offset + n; at += kPiece) {
+      const uint64_t len = std::min(kPiece, offset + n - at);
+      posix_fadvise(fd_, static_cast<off_t>(at), static_cast<off_t>(len),
+                    POSIX_FADV_WILLNEED);
+    }
   }
 
   Status PhysicalOffset(uint64_t* offset) const override {
