@@ -263,8 +263,10 @@ class FsStripeReader final : public StripeReader {
   Status ReadFrom(Open* slot, const std::string& root, const std::string& rel,
                   const std::string& label, uint64_t offset, uint64_t n,
                   uint8_t* buf);
-  // *slot holding root/rel open, or false.
-  bool OpenIn(Open* slot, const std::string& root, const std::string& rel);
+  // *slot holding root/rel open (reopened only for another file), or why
+  // not: NotFound naming `label` for a drive not given.
+  Status OpenIn(Open* slot, const std::string& root, const std::string& rel,
+                const std::string& label);
 
   FileSystem* fs_;
   const PackLayout* layout_;

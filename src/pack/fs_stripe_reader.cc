@@ -24,34 +24,28 @@ FsStripeReader::FsStripeReader(FileSystem* fs, const PackLayout* layout,
 
 FsStripeReader::~FsStripeReader() = default;
 
-bool FsStripeReader::OpenIn(Open* slot, const std::string& root,
-                            const std::string& rel) {
-  if (root.empty()) return false;
+Status FsStripeReader::OpenIn(Open* slot, const std::string& root,
+                              const std::string& rel,
+                              const std::string& label) {
+  if (root.empty()) {
+    return Status::NotFound(label, "drive not given");
+  }
   const std::string path = root + "/" + rel;
-  if (slot->file != nullptr && slot->path == path) return true;
+  if (slot->file != nullptr && slot->path == path) return Status::OK();
   slot->file.reset();
   ReadOptions opt;
   opt.direct = false;
-  if (!fs_->OpenForRead(path, opt, &slot->file).ok()) return false;
+  VALISE_RETURN_IF_ERROR(fs_->OpenForRead(path, opt, &slot->file));
   slot->path = path;
-  return true;
+  return Status::OK();
 }
 
 Status FsStripeReader::ReadFrom(Open* slot, const std::string& root,
                                 const std::string& rel,
                                 const std::string& label, uint64_t offset,
                                 uint64_t n, uint8_t* buf) {
-  if (root.empty()) {
-    return Status::NotFound(label, "drive not given");
-  }
-  const std::string path = root + "/" + rel;
-  if (slot->file == nullptr || slot->path != path) {
-    slot->file.reset();
-    ReadOptions opt;
-    opt.direct = false;
-    VALISE_RETURN_IF_ERROR(fs_->OpenForRead(path, opt, &slot->file));
-    slot->path = path;
-  }
+  VALISE_RETURN_IF_ERROR(OpenIn(slot, root, rel, label));
+  const std::string& path = slot->path;
   uint64_t done = 0;
   while (done < n) {
     size_t got = 0;
@@ -90,7 +84,9 @@ Status FsStripeReader::ReadParity(uint32_t j, uint64_t stripe, uint8_t* buf) {
 
 void FsStripeReader::PrefetchData(uint32_t d, const ChunkRef& ref) {
   Open* slot = &ahead_[d];
-  if (OpenIn(slot, data_roots_[d], layout_->data[d].files[ref.file].path)) {
+  if (OpenIn(slot, data_roots_[d], layout_->data[d].files[ref.file].path,
+             "data drive " + layout_->data[d].label)
+          .ok()) {
     slot->file->WillNeed(ref.offset, ref.length);
   }
 }
@@ -100,8 +96,9 @@ void FsStripeReader::PrefetchParity(uint32_t j, uint64_t stripe) {
   uint64_t offset = 0;
   LocateParity(*layout_, stripe, &segment, &offset);
   Open* slot = &ahead_[layout_->k() + j];
-  if (OpenIn(slot, parity_roots_[j],
-             layout_->parity[j].segments[segment].path)) {
+  if (OpenIn(slot, parity_roots_[j], layout_->parity[j].segments[segment].path,
+             "parity drive " + layout_->parity[j].label)
+          .ok()) {
     slot->file->WillNeed(offset, layout_->chunk_size);
   }
 }
