@@ -139,19 +139,28 @@ diff -r "$DS" "$W/dest" -x .valise >/dev/null ||
   fail "ingest: DEST differs from the dataset"
 for i in 1 2 3 4; do unmount "${MNT[b$i]}"; done
 
+# pack_past_a_checkpoint M OUT DEVICE...: starts `pack --mkfs` of the
+# dataset onto DEVICEs (3+1) in the background, its output in OUT, and
+# returns once its journal records a checkpoint, with $pid running it.
+pack_past_a_checkpoint() {
+  local m=$1 out=$2 t
+  shift 2
+  "$VALISE" pack $NP "$DS" --drives "$@" --parity 1 --mkfs \
+    --checkpoint 4 -o "$m" >"$out" 2>&1 &
+  pid=$!
+  valise_on_cleanup "kill -9 $pid"
+  for ((t = 0; t < 600; t++)); do
+    grep -qs '^checkpoint [1-9]' "$m.pack/journal" && break
+    running "$pid" || break
+    sleep 0.05
+  done
+  running "$pid" || fail "the pack ended before its checkpoint: $(cat "$out")"
+}
+
 log "a pack killed mid-way resumes on the same file systems"
 for i in 1 2 3 4; do blank_device "k$i" 160; done
 K=("${DEV[k1]}" "${DEV[k2]}" "${DEV[k3]}" "${DEV[k4]}")
-"$VALISE" pack $NP "$DS" --drives "${K[@]}" --parity 1 --mkfs \
-  --checkpoint 4 -o "$W/k.vm" >"$W/kill.out" 2>&1 &
-pid=$!
-valise_on_cleanup "kill -9 $pid"
-for ((t = 0; t < 600; t++)); do
-  grep -qs '^checkpoint [1-9]' "$W/k.vm.pack/journal" && break
-  running "$pid" || break
-  sleep 0.05
-done
-running "$pid" || fail "the pack ended before it could be killed: $(cat "$W/kill.out")"
+pack_past_a_checkpoint "$W/k.vm" "$W/kill.out" "${K[@]}"
 kill -9 "$pid"
 wait "$pid" || true
 [[ -f $W/k.vm.mkfs && ! -e $W/k.vm ]] || fail "no M.mkfs, or a manifest"
@@ -191,16 +200,7 @@ log "a pack stopped by SIGINT unmounts its drives itself; the rerun resumes"
 for i in 1 2 3 4; do blank_device "i$i" 160; done
 I=("${DEV[i1]}" "${DEV[i2]}" "${DEV[i3]}" "${DEV[i4]}")
 runs_now=$(ls -d /run/valise-pack-mkfs.* 2>/dev/null | sort || true)
-"$VALISE" pack $NP "$DS" --drives "${I[@]}" --parity 1 --mkfs \
-  --checkpoint 4 -o "$W/i.vm" >"$W/int.out" 2>&1 &
-pid=$!
-valise_on_cleanup "kill -9 $pid"
-for ((t = 0; t < 600; t++)); do
-  grep -qs '^checkpoint [1-9]' "$W/i.vm.pack/journal" && break
-  running "$pid" || break
-  sleep 0.05
-done
-running "$pid" || fail "the pack ended before SIGINT: $(cat "$W/int.out")"
+pack_past_a_checkpoint "$W/i.vm" "$W/int.out" "${I[@]}"
 kill -INT "$pid"
 rc=0
 wait "$pid" || rc=$?
