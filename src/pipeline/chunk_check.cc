@@ -14,12 +14,13 @@ constexpr size_t kRecordBatch = 1024;
 // Signed digests fetched from the index at once by a checker (64 KiB).
 constexpr size_t kCheckBatch = 2048;
 
-ChunkSha256 FinishSha(Hasher* h) {
-  Digest d = h->Finish();
+ChunkSha256 ToChunkSha(const Digest& d) {
   ChunkSha256 out;
   memcpy(out.data(), d.bytes.data(), out.size());
   return out;
 }
+
+ChunkSha256 FinishSha(Hasher* h) { return ToChunkSha(h->Finish()); }
 
 }  // namespace
 
@@ -85,15 +86,25 @@ FileStatus StatusOf(ChunkFinding f) {
 
 ChunkDigestRecorder::ChunkDigestRecorder(ChunkIndexV2Writer* writer,
                                          size_t entry)
-    : writer_(writer),
-      entry_(entry),
-      total_(writer->NumChunks(entry)),
-      sha_(Hasher::New(DigestType::kSha256)) {
+    : writer_(writer), entry_(entry), total_(writer->NumChunks(entry)) {
   buf_.reserve(static_cast<size_t>(std::min<uint64_t>(total_, kRecordBatch)));
 }
 
 void ChunkDigestRecorder::Chunk(uint64_t index, const char* data, size_t len) {
   if (!status_.ok()) return;
+  if (!sha_) sha_ = Hasher::New(DigestType::kSha256);  // not for small files
+  sha_->Update(data, len);
+  Record(index, FinishSha(sha_.get()));
+}
+
+void ChunkDigestRecorder::WholeFileChunk(uint64_t index, const char* data,
+                                         size_t len, const Digest& sha256) {
+  if (sha256.type != DigestType::kSha256) return Chunk(index, data, len);
+  if (!status_.ok()) return;
+  Record(index, ToChunkSha(sha256));
+}
+
+void ChunkDigestRecorder::Record(uint64_t index, const ChunkSha256& sha) {
   if (index != next_ + buf_.size() || index >= total_) {
     status_ = Status::InvalidArgument(
         "internal: chunk " + std::to_string(index) + " of entry " +
@@ -102,8 +113,7 @@ void ChunkDigestRecorder::Chunk(uint64_t index, const char* data, size_t len) {
         ")");
     return;
   }
-  sha_->Update(data, len);
-  buf_.push_back(FinishSha(sha_.get()));
+  buf_.push_back(sha);
   if (buf_.size() == kRecordBatch || index + 1 == total_) Flush();
 }
 
@@ -217,8 +227,7 @@ ChunkChecker::ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index,
       first_(std::min(first, total_)),
       bytes_known_(std::min(size_, first_ * index->chunk_size())),
       checked_(first_),
-      bytes_checked_(bytes_known_),
-      sha_(Hasher::New(DigestType::kSha256)) {}
+      bytes_checked_(bytes_known_) {}
 
 ChunkChecker::ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index,
                            size_t entry, std::vector<bool> known)
@@ -229,8 +238,7 @@ ChunkChecker::ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index,
       size_(index->FileSize(entry)),
       first_(0),
       tracking_(true),
-      good_(std::move(known)),
-      sha_(Hasher::New(DigestType::kSha256)) {
+      good_(std::move(known)) {
   good_.resize(total_, false);
   const uint64_t cs = index->chunk_size();
   for (uint64_t i = 0; i < total_; ++i) {
@@ -284,6 +292,19 @@ void ChunkChecker::KnownChunk(uint64_t index, size_t len) {
 
 void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
   if (!Expected(index)) return;
+  if (!sha_) sha_ = Hasher::New(DigestType::kSha256);  // not for small files
+  sha_->Update(data, len);
+  Compare(index, len, FinishSha(sha_.get()));
+}
+
+void ChunkChecker::WholeFileChunk(uint64_t index, const char* data, size_t len,
+                                  const Digest& sha256) {
+  if (sha256.type != DigestType::kSha256) return Chunk(index, data, len);
+  if (!Expected(index)) return;
+  Compare(index, len, ToChunkSha(sha256));
+}
+
+void ChunkChecker::Compare(uint64_t index, size_t len, const ChunkSha256& sha) {
   if (index < want_first_ || index >= want_first_ + want_.size()) {
     const size_t n =
         static_cast<size_t>(std::min<uint64_t>(kCheckBatch, total_ - index));
@@ -301,9 +322,8 @@ void ChunkChecker::Chunk(uint64_t index, const char* data, size_t len) {
   // changed size under the run fails).
   const uint64_t cs = index_->chunk_size();
   const uint64_t want_len = std::min<uint64_t>(cs, size_ - index * cs);
-  sha_->Update(data, len);
   const ChunkSha256& want = want_[index - want_first_];
-  const bool good = FinishSha(sha_.get()) == want && len == want_len;
+  const bool good = sha == want && len == want_len;
   ++checked_;
   bytes_checked_ += len;
   next_min_ = index + 1;

@@ -93,10 +93,13 @@ class ChunkDigestRecorder final : public ChunkObserver {
   // manifest.
   ChunkDigestRecorder(ChunkIndexV2Writer* writer, size_t entry);
   void Chunk(uint64_t index, const char* data, size_t len) override;
+  void WholeFileChunk(uint64_t index, const char* data, size_t len,
+                      const Digest& sha256) override;
   // OK once every chunk of the file was written into the index.
   Status Done() const;
 
  private:
+  void Record(uint64_t index, const ChunkSha256& sha);
   void Flush();
 
   ChunkIndexV2Writer* writer_;
@@ -157,6 +160,8 @@ class ChunkChecker final : public ChunkObserver {
   ChunkChecker(ChunkCheck* run, const ChunkIndexV2* index, size_t entry,
                std::vector<bool> known);
   void Chunk(uint64_t index, const char* data, size_t len) override;
+  void WholeFileChunk(uint64_t index, const char* data, size_t len,
+                      const Digest& sha256) override;
   void Missing(uint64_t index) override;
   // Dedup by chunk: a chunk not read, DEST given a chunk with its signed
   // digest, counts as compared and matching (if `len` is its length).
@@ -188,6 +193,9 @@ class ChunkChecker final : public ChunkObserver {
 
  private:
   bool Expected(uint64_t index);
+  // Compares chunk `index` (`len` bytes, of SHA-256 `sha`) with its signed
+  // digest. REQUIRES: Expected(index).
+  void Compare(uint64_t index, size_t len, const ChunkSha256& sha);
 
   ChunkCheck* run_;
   const ChunkIndexV2* index_;

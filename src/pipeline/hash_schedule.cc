@@ -101,7 +101,9 @@ void FinishFile(RunState* rs, FileState* f) {
     std::lock_guard<std::mutex> l(rs->done_mu);
     rs->graveyard->push_back(std::move(f->file));
   }
-  if (out.status.ok() && f->hasher) out.digests = f->hasher->Finish();
+  if (out.status.ok() && f->hasher) {
+    out.digests = f->hashed ? std::move(f->digests) : f->hasher->Finish();
+  }
   if (!out.status.ok()) out.chunks.clear();
   out.observer = std::move(f->observer);
   // Its chunks are all checked: what on_good holds (the file's dedup, a
@@ -148,15 +150,29 @@ void HashReadyChunks(RunState* rs, FileState* f) {
     }
     if (c.buf >= 0) {
       const char* data = rs->pool->data(c.buf);
+      // A file of one chunk: its SHA-256, if the manifest has one, is the
+      // chunk's too, for the observer (each byte hashed once).
+      const Digest* sha256 = nullptr;
       if (!failed) {
         f->hasher->Update(data, c.len);
         if (f->job->chunk_digests) {
           f->outcome.chunks.push_back(HashChunk(data, c.len));
         }
+        if (f->observer && f->chunks_total == 1 && c.offset == 0) {
+          f->digests = f->hasher->Finish();
+          f->hashed = true;
+          for (const Digest& d : f->digests) {
+            if (d.type == DigestType::kSha256) sha256 = &d;
+          }
+        }
       }
       // keep_going: the observer sees every chunk read, failed or not.
       if (f->observer && (!failed || f->job->keep_going)) {
-        f->observer->Chunk(c.offset / cs, data, c.len);
+        if (sha256 != nullptr) {
+          f->observer->WholeFileChunk(0, data, c.len, *sha256);
+        } else {
+          f->observer->Chunk(c.offset / cs, data, c.len);
+        }
       }
       ReleaseBuffer(rs, c.buf);
     } else if (c.buf == kKnownChunk) {

@@ -75,6 +75,10 @@ struct FileState {
   // The hashing thread that holds `scheduled` only.
   std::unique_ptr<MultiHasher> hasher;
   std::unique_ptr<ChunkObserver> observer;
+  // The file's digests, when its one chunk was hashed (the hasher finished
+  // early, to give the observer the chunk's SHA-256: WholeFileChunk).
+  std::vector<Digest> digests;
+  bool hashed = false;
 };
 
 // A FIFO of files with a chunk ready to hash, served by the pool.

@@ -51,6 +51,16 @@ class ChunkObserver {
   // Not called for a chunk that could not be read, nor once the file has
   // failed.
   virtual void Chunk(uint64_t index, const char* data, size_t len) = 0;
+  // The same, for a chunk that is the whole file, with `sha256` the
+  // SHA-256 of its bytes: the file's own digest, computed from the same
+  // buffer, so that an observer that wants the chunk's SHA-256 need not
+  // hash it a second time (small files are one chunk each). Default:
+  // Chunk().
+  virtual void WholeFileChunk(uint64_t index, const char* data, size_t len,
+                              const Digest& sha256) {
+    (void)sha256;
+    Chunk(index, data, len);
+  }
   // Chunk `index` was not read whole (a hole), for a job with keep_going:
   // the chunks after it are still observed. Default: nothing.
   virtual void Missing(uint64_t index) { (void)index; }

@@ -238,13 +238,15 @@ TEST(ChunkCheckPipeline, VerifyLocatesEveryBadChunk) {
 }
 
 // Goal: ingest locates a corrupt copy's bad chunk the same way, and the
-// file still lands from the good copy.
+// file still lands from the good copy; a file of one chunk (its chunk
+// checked with its whole-file SHA-256, hashed once) too.
 TEST(ChunkCheckPipeline, IngestLocatesBadChunk) {
   auto disk = TwoDrives();
   Manifest m = MakeWithIndex(disk.get());
   auto index = OpenIndex(disk.get(), m);
   ASSERT_NE(index, nullptr);
   disk->FlipStoredBit("d1/a", 2 * kChunk + 3, 5);
+  disk->FlipStoredBit("d2/b", kChunk - 1, 0);
   PipelineOptions opt = SmallOptions();
   opt.chunk_index = index.get();
   IngestOptions io;
@@ -258,9 +260,15 @@ TEST(ChunkCheckPipeline, IngestLocatesBadChunk) {
   EXPECT_EQ(a->first_bad_offset, int64_t(2 * kChunk));
   ASSERT_EQ(a->corrupt_ranges.size(), 1u);
   EXPECT_EQ(a->corrupt_ranges[0].length, kChunk);
+  const FileResult* b = Find(r, "b", FileStatus::kCorrupt);
+  ASSERT_NE(b, nullptr) << FormatSummary(r);
+  EXPECT_EQ(b->first_bad_offset, 0);
+  ASSERT_EQ(b->corrupt_ranges.size(), 1u);
+  EXPECT_EQ(b->corrupt_ranges[0].length, kChunk);
   std::string got;
   EXPECT_TRUE(disk->GetFile("dest/shared/s", &got));
   EXPECT_FALSE(disk->GetFile("dest/a", &got));
+  EXPECT_FALSE(disk->GetFile("dest/b", &got));
 }
 
 // Goal: --hash-only without sha256 (drive speed) computes no chunk SHA-256:

@@ -103,6 +103,73 @@ TEST(ReadLoop, ChunksHashedInOrder) {
   }
 }
 
+// An observer that notes how each chunk came: hashed by the caller
+// (WholeFileChunk, with that SHA-256) or to be hashed (Chunk).
+struct Noted {
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> calls;  // by path
+};
+class NotingObserver final : public ChunkObserver {
+ public:
+  NotingObserver(Noted* noted, std::string path)
+      : noted_(noted), path_(std::move(path)) {}
+  void Chunk(uint64_t index, const char*, size_t len) override {
+    Note("chunk " + std::to_string(index) + " " + std::to_string(len));
+  }
+  void WholeFileChunk(uint64_t index, const char* data, size_t len,
+                      const Digest& sha256) override {
+    auto h = Hasher::New(DigestType::kSha256);
+    h->Update(data, len);
+    Note("whole " + std::to_string(index) + " " + std::to_string(len) +
+         (h->Finish() == sha256 ? " sha256 right" : " sha256 WRONG"));
+  }
+
+ private:
+  void Note(std::string what) {
+    std::lock_guard<std::mutex> l(noted_->mu);
+    noted_->calls[path_].push_back(std::move(what));
+  }
+  Noted* noted_;
+  std::string path_;
+};
+
+// Goal: a file of one chunk is hashed with SHA-256 once: the observer (the
+// chunk check, the chunk index's recorder) is handed the file's own
+// SHA-256 of that chunk rather than hashing it again; a file of several
+// chunks gets each chunk to hash; the digests are those of the bytes.
+TEST(ReadLoop, OneChunkFileGivesItsSha256ToTheObserver) {
+  SimDisk disk(SimDiskOptions{});
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"d0/small", test::RandomBytes(5000, 1)},
+      {"d0/exact", test::RandomBytes(kChunk, 2)},
+      {"d0/three", test::RandomBytes(2 * kChunk + 1, 3)},
+      {"d0/empty", ""}};
+  std::vector<std::vector<ReadJob>> jobs(1);
+  for (size_t i = 0; i < files.size(); ++i) {
+    disk.AddFile(files[i].first, files[i].second);
+    jobs[0].push_back(Job(0, files[i].first, files[i].second.size(), i));
+  }
+  Reader reader(&disk, test::SmallPipelineOptions(kChunk, 2), test::ShaXxh(),
+                {false});
+  Noted noted;
+  reader.SetChunkObserver([&](const ReadJob& j) {
+    return std::make_unique<NotingObserver>(&noted, j.path);
+  });
+  Done done;
+  ASSERT_VALISE_OK(ReadAll(jobs, &done, &reader));
+  for (const auto& [path, data] : files) {
+    ASSERT_TRUE(done.by_path[path].status.ok()) << path;
+    EXPECT_EQ(done.by_path[path].digests, DigestsOf(data)) << path;
+  }
+  using V = std::vector<std::string>;
+  EXPECT_EQ(noted.calls["d0/small"], V{"whole 0 5000 sha256 right"});
+  EXPECT_EQ(noted.calls["d0/exact"],
+            V{"whole 0 " + std::to_string(kChunk) + " sha256 right"});
+  EXPECT_EQ(noted.calls["d0/three"],
+            (V{"chunk 0 16384", "chunk 1 16384", "chunk 2 1"}));
+  EXPECT_EQ(noted.calls.count("d0/empty"), 0u);
+}
+
 // Goal: a persistent media error in one sector of a chunk is recorded as
 // that sector alone (the chunk re-read sector by sector), and the file is
 // unreadable while the rest of the drive is read.
