@@ -721,8 +721,10 @@ Status BeneathError(const std::string& full, const char* op, int err) {
 
 // After an open with O_NONBLOCK (so a FIFO could not block it): refuse all
 // but regular files and block devices, then clear O_NONBLOCK so reads wait
-// for data as usual.
-Status CheckReadableAndBlock(int fd, const std::string& path, bool* is_block) {
+// for data as usual. `open_flags` are those the file was opened with
+// (F_SETFL then needs no F_GETFL first: it takes only the status flags).
+Status CheckReadableAndBlock(int fd, int open_flags, const std::string& path,
+                             bool* is_block) {
   struct stat st;
   if (fstat(fd, &st) != 0) {
     return Status::PosixError(Context(path, "fstat"), errno);
@@ -734,8 +736,7 @@ Status CheckReadableAndBlock(int fd, const std::string& path, bool* is_block) {
                   FileTypeName(type) + ")");
   }
   *is_block = type == FileType::kBlockDevice;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+  if (fcntl(fd, F_SETFL, open_flags & ~O_NONBLOCK) != 0) {
     return Status::PosixError(Context(path, "fcntl F_SETFL"), errno);
   }
   return Status::OK();
@@ -1058,28 +1059,33 @@ class PosixDirectory final : public Directory {
     // retry with O_EXCL would then hit our own file. It is set afterwards
     // with F_SETFL, which refuses it cleanly. O_NONBLOCK: without O_EXCL an
     // existing name is opened, and a planted FIFO or device must neither
-    // block the open nor be written to (refused below).
-    uint64_t flags = O_RDWR | O_CREAT | O_CLOEXEC | O_NONBLOCK |
-                     (opt.exclusive  ? O_EXCL
-                      : opt.truncate ? O_TRUNC
-                                     : 0);
+    // block the open nor be written to (refused below). With O_EXCL the
+    // file is a new regular file (O_CREAT|O_EXCL opens nothing that
+    // exists, a symbolic link included): no check, no flag to clear; the
+    // staging of every small file is one call.
+    const bool fresh = opt.exclusive;
+    uint64_t flags = O_RDWR | O_CREAT | O_CLOEXEC |
+                     (fresh          ? O_EXCL
+                      : opt.truncate ? O_TRUNC | O_NONBLOCK
+                                     : O_NONBLOCK);
     int fd = OpenBeneath(fd_, rel.c_str(), flags, opt.mode & 07777);
     if (fd < 0) return BeneathError(full, "create", errno);
     ScopedFd guard(fd);
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-      return Status::PosixError(Context(full, "fstat"), errno);
+    if (!fresh) {
+      struct stat st;
+      if (fstat(fd, &st) != 0) {
+        return Status::PosixError(Context(full, "fstat"), errno);
+      }
+      if (!S_ISREG(st.st_mode)) {
+        return Status::InvalidArgument(
+            full, std::string("not a regular file (") +
+                      FileTypeName(TypeFromMode(st.st_mode)) + ")");
+      }
     }
-    if (!S_ISREG(st.st_mode)) {
-      return Status::InvalidArgument(
-          full, std::string("not a regular file (") +
-                    FileTypeName(TypeFromMode(st.st_mode)) + ")");
-    }
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0) return Status::PosixError(Context(full, "fcntl"), errno);
-    fl &= ~O_NONBLOCK;
-    bool direct = opt.direct && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
-    if (!direct && fcntl(fd, F_SETFL, fl) != 0) {
+    // F_SETFL takes only the status flags: O_DIRECT, or none (O_NONBLOCK
+    // cleared).
+    bool direct = opt.direct && fcntl(fd, F_SETFL, O_DIRECT) == 0;
+    if (!direct && !fresh && fcntl(fd, F_SETFL, 0) != 0) {
       return Status::PosixError(Context(full, "fcntl F_SETFL"), errno);
     }
     *result = std::make_unique<PosixFile>(std::move(full), guard.Release(),
@@ -1092,12 +1098,12 @@ class PosixDirectory final : public Directory {
     result->reset();
     VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
     std::string full = Full(rel);
-    int fd =
-        OpenBeneath(fd_, rel.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0);
+    constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NONBLOCK;
+    int fd = OpenBeneath(fd_, rel.c_str(), kFlags, 0);
     if (fd < 0) return BeneathError(full, "open", errno);
     ScopedFd guard(fd);
     bool is_block = false;
-    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, full, &is_block));
+    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, kFlags, full, &is_block));
     *result = std::make_unique<PosixFile>(std::move(full), guard.Release(),
                                           false, is_block);
     return Status::OK();
@@ -1111,13 +1117,12 @@ class PosixDirectory final : public Directory {
     // O_RDWR so a journal can be read back and its torn tail truncated;
     // O_APPEND so every write lands at the end whatever offset is given;
     // O_NONBLOCK only so that a planted FIFO cannot block the open.
-    int fd =
-        OpenBeneath(fd_, rel.c_str(),
-                    O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
+    constexpr int kFlags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK;
+    int fd = OpenBeneath(fd_, rel.c_str(), kFlags, 0644);
     if (fd < 0) return BeneathError(full, "open for append", errno);
     ScopedFd guard(fd);
     bool is_block = false;
-    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, full, &is_block));
+    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, kFlags, full, &is_block));
     *result = std::make_unique<PosixFile>(std::move(full), guard.Release(),
                                           false, is_block);
     return Status::OK();
@@ -1412,7 +1417,8 @@ class PosixFileSystem final : public FileSystem {
     }
     ScopedFd guard(fd);
     bool is_block = false;
-    VALISE_RETURN_IF_ERROR(CheckReadableAndBlock(fd, path, &is_block));
+    VALISE_RETURN_IF_ERROR(
+        CheckReadableAndBlock(fd, base | extra, path, &is_block));
     bool direct = (extra & O_DIRECT) != 0;
     if (!direct && !is_block) {
       // Buffered reads are sequential: ask for the larger readahead.

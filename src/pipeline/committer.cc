@@ -70,6 +70,46 @@ std::vector<Digest> ChosenManifestDigests(const IngestLedger& l, size_t e) {
 
 }  // namespace
 
+TaskThread::~TaskThread() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void TaskThread::Start(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    task_ = std::move(task);
+    busy_ = true;
+  }
+  if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+  cv_.notify_all();
+}
+
+void TaskThread::Wait() {
+  std::unique_lock<std::mutex> l(mu_);
+  cv_.wait(l, [&] { return !busy_; });
+}
+
+void TaskThread::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  for (;;) {
+    cv_.wait(l, [&] { return quit_ || task_; });
+    if (!task_) return;  // quit_, nothing left to run
+    std::function<void()> task = std::move(task_);
+    task_ = nullptr;
+    l.unlock();
+    task();
+    l.lock();
+    busy_ = false;
+    cv_.notify_all();
+  }
+}
+
 Committer::Committer(Destination* dest, const DestInfo& info,
                      DuplicatePlacer* placer, IngestLedger* ledger)
     : dest_(dest),
@@ -163,9 +203,9 @@ Status Committer::CommitPipelined(const std::vector<Finished*>& good) {
   const uint64_t number = ++seals_started_;
   Status synced;
   std::vector<Status> each;
-  std::thread sealer([&] { synced = dest_->Seal(files, &each); });
+  sealer_.Start([&] { synced = dest_->Seal(files, &each); });
   Status fatal = NameSealed();
-  sealer.join();
+  sealer_.Wait();
   if (!synced.ok()) {
     pending_.clear();
     for (Finished* f : good) dest_->Discard(std::move(f->outcome.staged));

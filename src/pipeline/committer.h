@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -21,6 +22,32 @@
 #include "valise/destination.h"
 
 namespace valise {
+
+// A thread that runs one task at a time for its owner, kept for the run
+// (the pipelined seal): a thread made per seal cost a clone, a stack and
+// their teardown for every batch, thousands in a run of small files.
+class TaskThread {
+ public:
+  TaskThread() = default;
+  TaskThread(const TaskThread&) = delete;
+  TaskThread& operator=(const TaskThread&) = delete;
+  ~TaskThread();
+  // Runs `task` on the thread (made on the first call). REQUIRES: the
+  // task before has been waited for.
+  void Start(std::function<void()> task);
+  // Returns once the task started last has returned.
+  void Wait();
+
+ private:
+  void Loop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> task_;  // to run; empty once taken
+  bool busy_ = false;           // a task started and not yet returned
+  bool quit_ = false;
+  std::thread thread_;
+};
 
 class Committer {
  public:
@@ -85,6 +112,7 @@ class Committer {
   std::vector<Finished> sealed_;
   std::deque<Pending> pending_;
   uint64_t seals_started_ = 0;
+  TaskThread sealer_;  // pipelined: runs each batch's seal
 };
 
 // The commit thread of one stage pass: finished files queue up (at most
