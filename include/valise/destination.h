@@ -153,6 +153,13 @@ class StagedFile {
 
   // The final name it is staged for.
   virtual const std::string& name() const = 0;
+  // What the destination saw of the file as it named it (the lstat of its
+  // final name right after the rename), if it looked: the caller need not
+  // Stat it again. Default: false, nothing seen.
+  virtual bool named_info(FileInfo* info) const {
+    (void)info;
+    return false;
+  }
 };
 
 // One chunk of a staged file, as the read loop hands it to a StageWriter.
@@ -290,6 +297,18 @@ class Destination {
   // trusts a record only while they are unchanged. Ingest thread, and the
   // commit thread (after Name).
   virtual Status Stat(const std::string& name, FileInfo* info) = 0;
+  // Stat of each of `names`, as Stat would give them; a destination may
+  // answer a batch at a lower cost (a directory opened once for all its
+  // names). Default: Stat, name by name.
+  virtual void StatMany(const std::vector<std::string>& names,
+                        std::vector<Status>* status,
+                        std::vector<FileInfo>* info) {
+    status->assign(names.size(), Status::OK());
+    info->assign(names.size(), FileInfo());
+    for (size_t i = 0; i < names.size(); ++i) {
+      (*status)[i] = Stat(names[i], &(*info)[i]);
+    }
+  }
 
   // A path the run's FileSystem opens to read the file under final name
   // `name` back (to check a file found there that no record holds).

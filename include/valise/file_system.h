@@ -163,6 +163,15 @@ class File {
 // every logical block size valise meets.
 inline constexpr size_t kDirectAlignment = 4096;
 
+// One rename of Directory::RenameMany, and what came of it.
+struct RenameOp {
+  std::string from;
+  std::string to;
+  Status status;         // out: as Rename would return it
+  bool stat_ok = false;  // out: `after` holds the lstat of `to`, renamed
+  FileInfo after;
+};
+
 // A directory on DEST. Relative paths ("a/b/c") are resolved beneath it,
 // never through a symlink, never by "..": openat2(RESOLVE_BENEATH |
 // RESOLVE_NO_SYMLINKS). A path that would escape is InvalidArgument.
@@ -189,9 +198,35 @@ class Directory {
                             std::unique_ptr<File>* result) = 0;
   // lstat beneath this directory.
   virtual Status Stat(const std::string& rel, FileInfo* info) = 0;
+  // Stat of each of `rels`: (*status)[i] and (*info)[i] as Stat(rels[i])
+  // would give them, except that a name in a directory that cannot be
+  // opened (absent, or not a directory) is NotFound without a call of its
+  // own: an implementation may open each parent directory once for the
+  // batch (what ingest asks of a DEST at its start, one name per file).
+  // Default: Stat, name by name.
+  virtual void StatMany(const std::vector<std::string>& rels,
+                        std::vector<Status>* status,
+                        std::vector<FileInfo>* info) {
+    status->assign(rels.size(), Status::OK());
+    info->assign(rels.size(), FileInfo());
+    for (size_t i = 0; i < rels.size(); ++i) {
+      (*status)[i] = Stat(rels[i], &(*info)[i]);
+    }
+  }
   // renameat2; with noreplace, an existing `to` is an error with EEXIST.
   virtual Status Rename(const std::string& from, const std::string& to,
                         bool noreplace) = 0;
+  // Renames each op's `from` to its `to`, in order, as Rename(from, to,
+  // noreplace) would, and lstats each `to` so renamed (one commit group's
+  // names, and what the journal records of each): an implementation may
+  // open each parent directory once for the batch rather than once per
+  // call. Default: Rename, then Stat, op by op.
+  virtual void RenameMany(std::vector<RenameOp>* ops, bool noreplace) {
+    for (RenameOp& op : *ops) {
+      op.status = Rename(op.from, op.to, noreplace);
+      op.stat_ok = op.status.ok() && Stat(op.to, &op.after).ok();
+    }
+  }
   // Hard link `to` to the existing `from`.
   virtual Status Link(const std::string& from, const std::string& to) = 0;
   virtual Status Remove(const std::string& rel) = 0;

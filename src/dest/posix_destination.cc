@@ -253,6 +253,11 @@ class PosixDestination final : public Destination {
   Status Stat(const std::string& name, FileInfo* info) override {
     return dir_->Stat(name, info);
   }
+  void StatMany(const std::vector<std::string>& names,
+                std::vector<Status>* status,
+                std::vector<FileInfo>* info) override {
+    dir_->StatMany(names, status, info);
+  }
 
   std::string ReadPath(const std::string& name) const override {
     return where_ + "/" + name;
@@ -329,23 +334,46 @@ class PosixDestination final : public Destination {
     return Status::OK();
   }
 
+  // The group's names in one batch (Directory::RenameMany: each parent
+  // opened once, each name lstat'ed as it is made, for the journal).
   void Name(const std::vector<StagedFile*>& files,
             std::vector<Status>* each) override {
     each->assign(files.size(), Status::OK());
-    bool any = false;
+    std::vector<RenameOp> ops;
+    std::vector<size_t> op_of;  // files[op_of[k]] is renamed by ops[k]
     for (size_t i = 0; i < files.size(); ++i) {
       PosixStagedFile* f = AsPosix(files[i]);
-      if (!f->named()) {
-        Status s = EnsureParent(f->name());
-        if (s.ok()) s = NameOne(f);
+      if (f->named()) continue;
+      Status s = EnsureParent(f->name());
+      if (!s.ok()) {
         f->Close();
-        if (!s.ok()) {
-          dir_->Remove(f->temp()).PermitUncheckedError();
-          (*each)[i] = s;
-          continue;
-        }
+        dir_->Remove(f->temp()).PermitUncheckedError();
+        (*each)[i] = s;
+        continue;
       }
-      AddUnsealedDir(ParentOf(f->name()));
+      RenameOp& op = ops.emplace_back();
+      op.from = f->temp();
+      op.to = f->name();
+      op_of.push_back(i);
+    }
+    const bool by_link = link_names_.load();
+    if (!by_link) dir_->RenameMany(&ops, true);
+    for (size_t k = 0; k < ops.size(); ++k) {
+      PosixStagedFile* f = AsPosix(files[op_of[k]]);
+      Status s = by_link ? LinkName(f) : Renamed(f, ops[k].status);
+      if (s.ok() && !by_link && ops[k].stat_ok) {
+        f->set_named_info(ops[k].after);
+      }
+      f->Close();
+      if (!s.ok()) {
+        dir_->Remove(f->temp()).PermitUncheckedError();
+        (*each)[op_of[k]] = s;
+      }
+    }
+    bool any = false;
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (!(*each)[i].ok()) continue;
+      AddUnsealedDir(ParentOf(files[i]->name()));
       any = true;
     }
     if (any) AddUnsealedDir(staging_dir_);
@@ -648,15 +676,17 @@ class PosixDestination final : public Destination {
     return Status::OK();
   }
 
-  // Gives staged file `f` its final name, never replacing anything:
-  // renameat2(RENAME_NOREPLACE), or where that fails with EINVAL, link
-  // then unlink of the staged name.
-  Status NameOne(PosixStagedFile* f) {
-    if (!link_names_.load()) {
-      Status s = dir_->Rename(f->temp(), f->name(), true);
-      if (s.err() != EINVAL) return Settle(f, s);
-      link_names_.store(true);
-    }
+  // Staged file `f` gets its final name, never replacing anything:
+  // renameat2(RENAME_NOREPLACE) (Name, in a batch), or where that fails
+  // with EINVAL, from then on link then unlink of the staged name
+  // (LinkName). Renamed takes what the rename of `f` gave.
+  Status Renamed(PosixStagedFile* f, const Status& s) {
+    if (s.err() != EINVAL) return Settle(f, s);
+    link_names_.store(true);
+    return LinkName(f);
+  }
+
+  Status LinkName(PosixStagedFile* f) {
     Status s = dir_->Link(f->temp(), f->name());
     if (s.ok()) {
       // A staged name left (the unlink failed) goes with the clean-up.

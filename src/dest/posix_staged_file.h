@@ -22,6 +22,15 @@ class PosixStagedFile final : public StagedFile {
         file_(std::move(file)) {}
 
   const std::string& name() const override { return name_; }
+  bool named_info(FileInfo* info) const override {
+    if (!seen_) return false;
+    *info = seen_info_;
+    return true;
+  }
+  void set_named_info(const FileInfo& info) {
+    seen_info_ = info;
+    seen_ = true;
+  }
 
   // Its temporary name relative to DEST; empty when the file is under its
   // final name already.
@@ -49,6 +58,8 @@ class PosixStagedFile final : public StagedFile {
   std::string name_;
   std::string temp_;
   std::shared_ptr<File> file_;
+  bool seen_ = false;
+  FileInfo seen_info_;
 };
 
 inline PosixStagedFile* AsPosix(StagedFile* f) {

@@ -44,6 +44,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -1150,6 +1151,57 @@ class PosixDirectory final : public Directory {
     return Status::OK();
   }
 
+  // Each parent opened once for the batch (O_PATH, beneath); a parent that
+  // cannot be opened makes its names NotFound (or the open's error: a
+  // symbolic link, a path leading outside).
+  void StatMany(const std::vector<std::string>& rels,
+                std::vector<Status>* status,
+                std::vector<FileInfo>* info) override {
+    status->assign(rels.size(), Status::OK());
+    info->assign(rels.size(), FileInfo());
+    struct Parent {
+      ScopedFd fd;
+      Status status;
+    };
+    std::map<std::string, Parent> parents;
+    for (size_t i = 0; i < rels.size(); ++i) {
+      const std::string& rel = rels[i];
+      Status& s = (*status)[i];
+      s = CheckRelative(path_, rel);
+      if (!s.ok()) continue;
+      const size_t slash = rel.rfind('/');
+      int pfd = fd_;
+      std::string base = rel;
+      if (slash != std::string::npos) {
+        std::string dir = rel.substr(0, slash);
+        base = rel.substr(slash + 1);
+        auto it = parents.find(dir);
+        if (it == parents.end()) {
+          it = parents.try_emplace(dir).first;
+          int f = OpenBeneath(fd_, dir.c_str(),
+                              O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
+          if (f < 0) {
+            it->second.status =
+                BeneathError(Full(dir), "open directory", errno);
+          } else {
+            it->second.fd.Reset(f);
+          }
+        }
+        if (!it->second.status.ok()) {
+          s = it->second.status;
+          continue;
+        }
+        pfd = it->second.fd.get();
+      }
+      struct stat st;
+      if (fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        s = Status::PosixError(Context(Full(rel), "stat"), errno);
+        continue;
+      }
+      FillInfo(st, &(*info)[i]);
+    }
+  }
+
   Status Rename(const std::string& from, const std::string& to,
                 bool noreplace) override {
     VALISE_RETURN_IF_ERROR(CheckRelative(path_, from));
@@ -1160,26 +1212,54 @@ class PosixDirectory final : public Directory {
     VALISE_RETURN_IF_ERROR(OpenParent(to, &to_parent, &to_base));
     int ffd = from_parent.get() >= 0 ? from_parent.get() : fd_;
     int tfd = to_parent.get() >= 0 ? to_parent.get() : fd_;
-    std::string ctx = Context(Full(from), "rename to ") + Full(to);
-    // renameat2 acts on names in the two parent directories and never
-    // follows either final component. RENAME_NOREPLACE makes "exists" an
-    // atomic EEXIST instead of a silent overwrite.
-    unsigned flags = noreplace ? RENAME_NOREPLACE : 0;
-    if (renameat2(ffd, from_base.c_str(), tfd, to_base.c_str(), flags) == 0) {
+    return RenameAt(ffd, from_base, tfd, to_base, from, to, noreplace);
+  }
+
+  // One commit group's names: each parent directory is opened (beneath,
+  // as by Rename) once for the batch, not once per name, and each name is
+  // lstat'ed through the parent it was renamed into. A batch lasts a
+  // moment, as the time between one Rename's opening of the parent and
+  // its renameat2 does.
+  void RenameMany(std::vector<RenameOp>* ops, bool noreplace) override {
+    std::map<std::string, ScopedFd> parents;  // by directory, "" for fd_
+    auto parent_of = [&](const std::string& rel, std::string* base,
+                         int* fd) -> Status {
+      const size_t slash = rel.rfind('/');
+      if (slash == std::string::npos) {
+        *base = rel;
+        *fd = fd_;
+        return Status::OK();
+      }
+      std::string dir = rel.substr(0, slash);
+      *base = rel.substr(slash + 1);
+      auto it = parents.find(dir);
+      if (it == parents.end()) {
+        int f =
+            OpenBeneath(fd_, dir.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
+        if (f < 0) return BeneathError(Full(dir), "open directory", errno);
+        it = parents.try_emplace(std::move(dir), f).first;
+      }
+      *fd = it->second.get();
       return Status::OK();
+    };
+    for (RenameOp& op : *ops) {
+      op.stat_ok = false;
+      op.status = CheckRelative(path_, op.from);
+      if (op.status.ok()) op.status = CheckRelative(path_, op.to);
+      std::string from_base, to_base;
+      int ffd = -1, tfd = -1;
+      if (op.status.ok()) op.status = parent_of(op.from, &from_base, &ffd);
+      if (op.status.ok()) op.status = parent_of(op.to, &to_base, &tfd);
+      if (!op.status.ok()) continue;
+      op.status =
+          RenameAt(ffd, from_base, tfd, to_base, op.from, op.to, noreplace);
+      struct stat st;
+      if (op.status.ok() &&
+          fstatat(tfd, to_base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        FillInfo(st, &op.after);
+        op.stat_ok = true;
+      }
     }
-    int err = errno;
-    if (!(noreplace && err == EINVAL)) return Status::PosixError(ctx, err);
-    // The file system does not know RENAME_NOREPLACE (some network and FUSE
-    // file systems): link + unlink is no-replace too (linkat fails with
-    // EEXIST), at the price of a moment with both names.
-    if (linkat(ffd, from_base.c_str(), tfd, to_base.c_str(), 0) != 0) {
-      return Status::PosixError(ctx, errno);
-    }
-    if (unlinkat(ffd, from_base.c_str(), 0) != 0) {
-      return Status::PosixError(Context(Full(from), "unlink"), errno);
-    }
-    return Status::OK();
   }
 
   Status Link(const std::string& from, const std::string& to) override {
@@ -1295,6 +1375,33 @@ class PosixDirectory final : public Directory {
  private:
   std::string Full(const std::string& rel) const {
     return path_.back() == '/' ? path_ + rel : path_ + "/" + rel;
+  }
+
+  // renameat2 of `from_base` in directory `ffd` to `to_base` in `tfd`
+  // (`from` and `to`, relative to this directory, for messages). It acts
+  // on names in the two parent directories and never follows either final
+  // component. RENAME_NOREPLACE makes "exists" an atomic EEXIST instead of
+  // a silent overwrite.
+  Status RenameAt(int ffd, const std::string& from_base, int tfd,
+                  const std::string& to_base, const std::string& from,
+                  const std::string& to, bool noreplace) const {
+    unsigned flags = noreplace ? RENAME_NOREPLACE : 0;
+    if (renameat2(ffd, from_base.c_str(), tfd, to_base.c_str(), flags) == 0) {
+      return Status::OK();
+    }
+    const std::string ctx = Context(Full(from), "rename to ") + Full(to);
+    int err = errno;
+    if (!(noreplace && err == EINVAL)) return Status::PosixError(ctx, err);
+    // The file system does not know RENAME_NOREPLACE (some network and FUSE
+    // file systems): link + unlink is no-replace too (linkat fails with
+    // EEXIST), at the price of a moment with both names.
+    if (linkat(ffd, from_base.c_str(), tfd, to_base.c_str(), 0) != 0) {
+      return Status::PosixError(ctx, errno);
+    }
+    if (unlinkat(ffd, from_base.c_str(), 0) != 0) {
+      return Status::PosixError(Context(Full(from), "unlink"), errno);
+    }
+    return Status::OK();
   }
 
   // For "a/b/c": *parent = descriptor of "a/b" opened beneath (O_PATH) and

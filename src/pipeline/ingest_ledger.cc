@@ -78,10 +78,11 @@ JournalRecord IngestLedger::CommitRecord(size_t e, int drive,
 
 void IdentifyNamed(Destination* dest, const IngestLedger& l, Finished* f) {
   FileInfo info;
-  if (!dest->Stat(l.DestRel(f->entry), &info).ok() ||
-      info.type != FileType::kRegular) {
-    return;
-  }
+  // Seen by DEST as it named it, or looked up now.
+  const bool seen =
+      f->outcome.staged != nullptr && f->outcome.staged->named_info(&info);
+  if (!seen && !dest->Stat(l.DestRel(f->entry), &info).ok()) return;
+  if (info.type != FileType::kRegular) return;
   if (f->in_place && f->dup_of < 0) {
     auto it = l.in_place_info.find(f->entry);
     if (it == l.in_place_info.end()) return;

@@ -212,11 +212,12 @@ struct IngestLedger {
 };
 
 // Sets f->named to what dest->Stat says of f's file under its final name,
-// right after it was named: what a rerun compares before trusting its
-// journal record (ingest_plan.cc). Taken after naming, which changes a
-// file's ctime. A file checked in place is identified only if it did not
-// change while it was read (its Stat when planned); else, or if Stat
-// fails, its record has no identity and a rerun reads it again.
+// right after it was named (or what DEST saw of it as it named it,
+// StagedFile::named_info, the same lstat without another lookup): what a rerun
+// compares before trusting its journal record (ingest_plan.cc). Taken after
+// naming, which changes a file's ctime. A file checked in place is identified
+// only if it did not change while it was read (its Stat when planned); else, or
+// if Stat fails, its record has no identity and a rerun reads it again.
 void IdentifyNamed(Destination* dest, const IngestLedger& ledger, Finished* f);
 
 // Errors that mean DEST itself is in trouble (full, failing, gone), as

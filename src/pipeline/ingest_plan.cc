@@ -182,10 +182,23 @@ void PlanIngest(Destination* dest, const JournaledFiles& journaled,
   std::vector<uint32_t> shared;  // candidates for a group, manifest order
   std::vector<size_t> order;
   Rechecks rechecks;
+  // What DEST has under each final name, asked a batch at a time (a
+  // directory DEST opens each parent once per batch; into a fresh DEST
+  // that is one failed open per directory, not per file).
+  constexpr size_t kStatBatch = 4096;
+  std::vector<std::string> names;
+  std::vector<Status> found;
+  std::vector<FileInfo> infos;
   for (size_t e = 0; e < n; ++e) {
-    const std::string rel = l.DestRel(e);
-    FileInfo info;
-    const bool exists = dest->Stat(rel, &info).ok();
+    if (e % kStatBatch == 0) {
+      names.clear();
+      for (size_t k = e; k < std::min(n, e + kStatBatch); ++k) {
+        names.push_back(l.DestRel(k));
+      }
+      dest->StatMany(names, &found, &infos);
+    }
+    const FileInfo& info = infos[e % kStatBatch];
+    const bool exists = found[e % kStatBatch].ok();
     const bool sized = exists && info.type == FileType::kRegular &&
                        (!m.has_sizes() || info.size == m.file_size(e));
     const JournalRecord* rec = sized ? Journaled(l, journaled, e) : nullptr;

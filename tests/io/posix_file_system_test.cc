@@ -752,6 +752,81 @@ TEST(PosixDirectory, RenameNoReplaceFailsWithEexist) {
   EXPECT_EQ(Slurp(t.dest + "/sub/to"), "new");
 }
 
+TEST(PosixDirectory, RenameManyAsRenameWouldEachParentOpenedOnce) {
+  // Goal: a batch of renames gives each name what Rename would (done,
+  // EEXIST without replacing, a symbolic link or an absent directory
+  // refused, a bad path refused) and, for each name made, the lstat of the
+  // new name, whatever the others did.
+  DestFixture t;
+  ASSERT_EQ(symlink(t.outside.c_str(), (t.dest + "/out").c_str()), 0);
+  for (const char* n : {"a", "b", "c", "d", "e", "f"}) {
+    t.root.Write(std::string("dest/s/") + n, n);
+  }
+  t.root.Write("dest/x/taken", "old");
+  ASSERT_VALISE_OK(Fs()->OpenDirectory(t.dest, false, &t.dir));
+  std::vector<RenameOp> ops(7);
+  const char* moves[][2] = {{"s/a", "x/a"},   {"s/b", "x/taken"},
+                            {"s/c", "out/c"}, {"s/d", "missing/d"},
+                            {"s/e", "e"},     {"s/f", "x/f"},
+                            {"s/a", "../esc"}};
+  for (size_t i = 0; i < ops.size(); ++i) {
+    ops[i].from = moves[i][0];
+    ops[i].to = moves[i][1];
+  }
+  t.dir->RenameMany(&ops, true);
+  for (size_t i : {0, 4, 5}) {
+    ASSERT_VALISE_OK(ops[i].status);
+    ASSERT_TRUE(ops[i].stat_ok) << i;
+    struct stat st;
+    ASSERT_EQ(lstat((t.dest + "/" + ops[i].to).c_str(), &st), 0);
+    EXPECT_EQ(ops[i].after.inode, st.st_ino) << i;
+    EXPECT_EQ(ops[i].after.type, FileType::kRegular);
+    EXPECT_EQ(ops[i].after.size, 1u);
+  }
+  EXPECT_EQ(Slurp(t.dest + "/x/a"), "a");
+  EXPECT_EQ(Slurp(t.dest + "/x/f"), "f");
+  EXPECT_EQ(ops[1].status.err(), EEXIST) << ops[1].status.ToString();
+  EXPECT_EQ(Slurp(t.dest + "/x/taken"), "old");
+  EXPECT_EQ(Slurp(t.dest + "/s/b"), "b");
+  EXPECT_TRUE(ops[2].status.IsInvalidArgument()) << ops[2].status.ToString();
+  EXPECT_TRUE(ops[3].status.IsNotFound()) << ops[3].status.ToString();
+  EXPECT_TRUE(ops[6].status.IsInvalidArgument()) << ops[6].status.ToString();
+  for (size_t i : {1, 2, 3, 6}) EXPECT_FALSE(ops[i].stat_ok) << i;
+  EXPECT_TRUE(fs::is_empty(t.outside));
+}
+
+TEST(PosixDirectory, StatManyAsStatWould) {
+  // Goal: a batch of lstats gives each name what Stat would: found, absent
+  // (in a present directory or an absent one), refused through a symbolic
+  // link or for a bad path.
+  DestFixture t;
+  ASSERT_EQ(symlink(t.outside.c_str(), (t.dest + "/out").c_str()), 0);
+  t.root.Write("outside/o", "o");
+  t.root.Write("dest/d/one", "1");
+  t.root.Write("dest/d/two", "22");
+  t.root.Write("dest/top", "333");
+  ASSERT_VALISE_OK(Fs()->OpenDirectory(t.dest, false, &t.dir));
+  const std::vector<std::string> names = {"d/one", "d/none", "gone/a", "gone/b",
+                                          "top",   "out/o",  "d/two",  "a//b"};
+  std::vector<Status> status;
+  std::vector<FileInfo> info;
+  t.dir->StatMany(names, &status, &info);
+  ASSERT_EQ(status.size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    FileInfo want;
+    Status s = t.dir->Stat(names[i], &want);
+    EXPECT_EQ(status[i].ok(), s.ok()) << names[i] << ": " << s.ToString();
+    EXPECT_EQ(status[i].code(), s.code()) << names[i];
+    if (s.ok()) {
+      EXPECT_EQ(info[i].inode, want.inode) << names[i];
+      EXPECT_EQ(info[i].size, want.size) << names[i];
+    }
+  }
+  EXPECT_TRUE(status[0].ok() && status[4].ok() && status[6].ok());
+  EXPECT_TRUE(status[2].IsNotFound()) << status[2].ToString();
+  EXPECT_TRUE(status[5].IsInvalidArgument()) << status[5].ToString();
+}
+
 TEST(PosixDirectory, LockIsExclusiveUntilDestruction) {
   // Goal: a second Lock on the same file, through another Directory in this
   // process, is Busy naming the holder's pid; once the first Directory is

@@ -8,10 +8,12 @@
 #include "pipeline/committer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pipeline/duplicates.h"
@@ -231,6 +233,34 @@ INSTANTIATE_TEST_SUITE_P(Order, CommitterTest, testing::Bool(),
                          [](const testing::TestParamInfo<bool>& p) {
                            return p.param ? "Pipelined" : "InTurn";
                          });
+
+}  // namespace
+}  // namespace valise
+
+namespace valise {
+namespace {
+
+// Goal: the seal thread runs each task on one thread kept for its life
+// (not a thread per task), Wait returns only once the task has returned,
+// and a TaskThread never started makes no thread.
+TEST(TaskThread, RunsEachTaskOnOneThreadAndWaitsForIt) {
+  TaskThread never;  // destroyed without a task: nothing to join
+  TaskThread t;
+  std::vector<std::thread::id> ran;
+  int done = 0;
+  for (int i = 0; i < 50; ++i) {
+    t.Start([&] {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      ran.push_back(std::this_thread::get_id());
+      ++done;
+    });
+    t.Wait();
+    ASSERT_EQ(done, i + 1);
+  }
+  ASSERT_EQ(ran.size(), 50u);
+  EXPECT_NE(ran[0], std::this_thread::get_id());
+  for (const std::thread::id& id : ran) EXPECT_EQ(id, ran[0]);
+}
 
 }  // namespace
 }  // namespace valise
