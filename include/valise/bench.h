@@ -80,6 +80,11 @@ struct BenchOptions {
   uint64_t manifest_files = 0;
   // Name of the manifest, for the report only. Default: "".
   std::string manifest;
+  // Ingest hashes every chunk with SHA-256 too (a manifest binding a chunk
+  // index, checked without a signature: each copy's chunks are compared
+  // as it is read, beside the whole-file sha256 and xxh128), so the model
+  // and the pipeline hash each byte with SHA-256 twice. Default: false.
+  bool chunk_sha256 = false;
   // chunk_size, depth, threads, direct, engine and queue as for ingest;
   // `cancel` stops the run (RunBench then returns Aborted after cleaning
   // up). Default: PipelineOptions defaults.
@@ -140,6 +145,7 @@ struct BenchReport {
   unsigned depth = 0;  // reads in flight per drive as asked; 0: by kind
   std::string queue;   // "io_uring: ..." or "sync: ..."
   unsigned hash_threads = 0;
+  bool chunk_sha256 = false;  // BenchOptions::chunk_sha256
 
   std::vector<BenchDrive> drives;
   BenchRate read_together;  // all drives at once, summed

@@ -61,6 +61,9 @@ int RunBench(const Args& args) {
     bo.manifest = args.manifest;
     bo.manifest_bytes = manifest.total_bytes();
     bo.manifest_files = manifest.size();
+    // Bound to a chunk index, ingest checks each chunk's SHA-256 as well
+    // as the whole-file digests (bench models ingest without --pubkey).
+    bo.chunk_sha256 = manifest.binding(kChunkIndexSidecar) != nullptr;
   }
   bo.on_phase = [&args](const std::string& what) {
     PrintNote(args, "bench: " + what);

@@ -353,6 +353,16 @@ TEST(Bench, BottleneckModel) {
   EXPECT_EQ(r.bottleneck_text,
             "bottleneck: hashing sha256+xxh128 on 2 cores at 50.0 MB/s "
             "limits the ingest to 50.0 MB/s");
+  // A manifest binding a chunk index: ingest also hashes each chunk with
+  // SHA-256, so SHA-256 counts twice: 100 + 100 + 100 MB/s in turn.
+  r = ModelReport(300e6, 100e6, 290e6, 100e6, 100e6, 500e6);
+  r.chunk_sha256 = true;
+  ComputeBottleneck(&r);
+  EXPECT_EQ(r.bottleneck, BottleneckKind::kHash);
+  EXPECT_NEAR(r.predicted_rate, 100e6 / 3, 1);
+  EXPECT_EQ(r.bottleneck_text,
+            "bottleneck: hashing sha256+xxh128, and sha256 of each chunk on 2 "
+            "cores at 33.3 MB/s limits the ingest to 33.3 MB/s");
 
   // Nothing read: no bottleneck can be named, and no time predicted.
   BenchReport empty;
