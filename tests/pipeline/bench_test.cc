@@ -404,6 +404,7 @@ TEST(Bench, JsonSchemaIsStable) {
                                                "drives",
                                                "read_together",
                                                "hashes",
+                                               "chunk_sha256",
                                                "dest",
                                                "pipeline",
                                                "limits",
