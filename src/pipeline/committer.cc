@@ -37,6 +37,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "pipeline/chunk_repair.h"
@@ -490,16 +491,30 @@ Status CommitThread::Finish() {
 
 void CommitThread::Loop() {
   std::vector<Finished> batch;
+  // A group gathers for a moment: each commit seals with one syncfs, which
+  // flushes the whole file system, and committing whatever had finished
+  // the instant the last commit returned made groups of ~5 small files
+  // (9,000 syncfs for 50,000 files). Up to kGatherFiles files, or
+  // kGatherTime; never more than the backlog allows.
+  constexpr size_t kGatherFiles = 64;
+  constexpr auto kGatherTime = std::chrono::milliseconds(5);
+  const size_t gather =
+      std::min({kGatherFiles, batch_, std::max<size_t>(max_backlog_ / 2, 1)});
   for (;;) {
     {
       std::unique_lock<std::mutex> l(mu_);
       work_.wait(l, [&] {
-        // Commit as soon as anything is finished: a batch forms by itself
-        // while the previous commit runs. Files sealed or pending
-        // (pipelined) do not wait for more to finish: an empty batch names
-        // and commits them.
+        // Commit once anything is finished: a batch forms by itself while
+        // the previous commit runs. Files sealed or pending (pipelined) do
+        // not wait for more to finish: an empty batch names and commits
+        // them.
         return reading_done_ || !queue_.empty() || committer_->Owed();
       });
+      if (!reading_done_ && queue_.size() < gather) {
+        work_.wait_for(l, kGatherTime, [&] {
+          return reading_done_ || queue_.size() >= gather;
+        });
+      }
       while (!queue_.empty() && batch.size() < batch_) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
