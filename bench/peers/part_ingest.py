@@ -439,6 +439,9 @@ def bench_predictions(rec, ctx, sets, rig, dest_kinds, args):
             "limits": doc.get("limits"),
             "pipeline_rate_bytes_per_s": (doc.get("pipeline") or {}).get(
                 "rate_bytes_per_s"),
+            "pipeline_seconds": (doc.get("pipeline") or {}).get("seconds"),
+            "model_rate_bytes_per_s": doc.get("model_rate_bytes_per_s"),
+            "untrusted": doc.get("untrusted"),
         }
 
 

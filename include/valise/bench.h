@@ -99,6 +99,12 @@ struct BenchOptions {
 struct BenchRate {
   uint64_t bytes = 0;
   double seconds = 0;
+  // CPU time the whole machine spent meanwhile (/proc/stat: user, nice,
+  // system, irq, softirq), kernel threads included (a loop device's
+  // copies, DEST's writeback); 0: not known. Set for reading the drives
+  // together and for writing DEST: what those cost the cores hashing
+  // shares them with.
+  double cpu_seconds = 0;
   // bytes / seconds; 0 when nothing was measured.
   double rate() const { return seconds > 0 ? double(bytes) / seconds : 0; }
 };

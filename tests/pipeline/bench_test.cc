@@ -364,6 +364,20 @@ TEST(Bench, BottleneckModel) {
             "bottleneck: hashing sha256+xxh128, and sha256 of each chunk on 2 "
             "cores at 33.3 MB/s limits the ingest to 33.3 MB/s");
 
+  // The cores hash and also copy what is read and written: 100 MB/s of
+  // hashing (sha256 + xxh128 on 2 cores), reading costs 0.5 s of CPU per
+  // 100 MB and writing 1.5 s, over 2 cores: 1 / (1/100 + (0.5 + 1.5)/100/2)
+  // = 50 MB/s.
+  r = ModelReport(300e6, 100e6, 290e6, 200e6, 200e6, 500e6);
+  r.read_together.cpu_seconds = 0.5 * 290e6 / 100e6;
+  r.dest_write.cpu_seconds = 1.5 * 500e6 / 100e6;
+  ComputeBottleneck(&r);
+  EXPECT_EQ(r.bottleneck, BottleneckKind::kHash);
+  EXPECT_NEAR(r.limit_hash, 50e6, 1);
+  EXPECT_EQ(r.bottleneck_text,
+            "bottleneck: hashing sha256+xxh128 (beside reading and writing) "
+            "on 2 cores at 50.0 MB/s limits the ingest to 50.0 MB/s");
+
   // Nothing read: no bottleneck can be named, and no time predicted.
   BenchReport empty;
   empty.manifest_bytes = 10;
@@ -421,7 +435,8 @@ TEST(Bench, JsonSchemaIsStable) {
             (std::vector<std::string>{"source", "kind", "files", "direct",
                                       "alone", "together", "errors"}));
   EXPECT_EQ(Keys(j["drives"][0]["alone"]),
-            (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s"}));
+            (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s",
+                                      "cpu_seconds"}));
   EXPECT_EQ(j["drives"][1]["alone"]["rate_bytes_per_s"], 100000000);
   EXPECT_EQ(Keys(j["hashes"][0]),
             (std::vector<std::string>{"digest", "threads", "rate_one_core",
@@ -429,12 +444,13 @@ TEST(Bench, JsonSchemaIsStable) {
   EXPECT_EQ(j["hashes"][0]["digest"], "sha256");
   EXPECT_EQ(Keys(j["dest"]),
             (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s",
-                                      "path", "direct", "errors", "s3"}));
+                                      "cpu_seconds", "path", "direct", "errors",
+                                      "s3"}));
   EXPECT_TRUE(j["dest"]["s3"].is_null());  // a directory DEST
-  EXPECT_EQ(
-      Keys(j["pipeline"]),
-      (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s",
-                                "bytes_read", "files", "digests", "errors"}));
+  EXPECT_EQ(Keys(j["pipeline"]),
+            (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s",
+                                      "cpu_seconds", "bytes_read", "files",
+                                      "digests", "errors"}));
   EXPECT_EQ(Keys(j["limits"]),
             (std::vector<std::string>{"drives", "hash", "dest"}));
   EXPECT_EQ(j["limits"]["drives"], 200000000);
