@@ -11,6 +11,34 @@ std::string HexOf(DigestType t, std::string_view data) {
   return h->Finish().Hex();
 }
 
+// Goal: several digests fed together (in cache-sized slices) give each
+// digest of the whole input, for inputs around the slice size and pieces
+// of any length.
+TEST(Digest, MultiHasherSlicesGiveEachDigest) {
+  DigestSet set;
+  set.Add(DigestType::kSha256);
+  set.Add(DigestType::kXxh128);
+  set.Add(DigestType::kMd5);
+  const std::string data = test::RandomBytes((1 << 20) + 12345, 3);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{32767}, size_t{32768},
+                   size_t{32769}, size_t{100000}, data.size()}) {
+    for (size_t piece : {size_t{1000}, size_t{1} << 20}) {
+      MultiHasher m(set);
+      for (size_t at = 0; at < n; at += piece) {
+        m.Update(data.data() + at, std::min(piece, n - at));
+      }
+      std::vector<Digest> got = m.Finish();
+      std::vector<DigestType> types = set.Types();
+      ASSERT_EQ(got.size(), types.size());
+      for (size_t k = 0; k < types.size(); ++k) {
+        EXPECT_EQ(got[k].Hex(),
+                  HexOf(types[k], std::string_view(data).substr(0, n)))
+            << n << " " << piece << " " << DigestName(types[k]);
+      }
+    }
+  }
+}
+
 // Goal: each algorithm matches the reference tools' output for "abc".
 TEST(Digest, KnownVectors) {
   EXPECT_EQ(HexOf(DigestType::kSha256, "abc"),
