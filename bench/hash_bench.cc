@@ -45,16 +45,40 @@ void BM_DefaultDigests(benchmark::State& state) {
   std::string ring(kBuf * kRing, 'x');
   for (size_t i = 0; i < ring.size(); i += 4096) ring[i] = char(i >> 12);
   MultiHasher m(set);
+  // Arg 2: the pair one after the other over the whole buffer (no slices).
+  auto sha = Hasher::New(DigestType::kSha256);
+  auto xxh = Hasher::New(DigestType::kXxh128);
   size_t next = 0;
   for (auto _ : state) {
-    m.Update(ring.data() + next * kBuf, kBuf);
+    const char* buf = ring.data() + next * kBuf;
+    if (state.range(0) == 2) {
+      sha->Update(buf, kBuf);
+      xxh->Update(buf, kBuf);
+    } else if (state.range(0) >= 4096) {  // slices of that many bytes
+      const size_t slice = size_t(state.range(0));
+      for (size_t at = 0; at < kBuf; at += slice) {
+        sha->Update(buf + at, slice);
+        xxh->Update(buf + at, slice);
+      }
+    } else {
+      m.Update(buf, kBuf);
+    }
     next = (next + 1) % kRing;
   }
   benchmark::DoNotOptimize(m.Finish());
   state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(kBuf));
-  state.SetLabel(state.range(0) == 1 ? "sha256+xxh128" : "sha256");
+  state.SetLabel(state.range(0) == 0   ? "sha256"
+                 : state.range(0) == 1 ? "sha256+xxh128"
+                                       : "sha256, then xxh128");
 }
-BENCHMARK(BM_DefaultDigests)->Arg(0)->Arg(1);
+BENCHMARK(BM_DefaultDigests)
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(8192)
+    ->Arg(32768)
+    ->Arg(131072)
+    ->Arg(262144);
 
 }  // namespace
 }  // namespace valise

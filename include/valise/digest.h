@@ -84,7 +84,8 @@ class MultiHasher {
   void Reset();
 
  private:
-  std::vector<std::unique_ptr<Hasher>> hashers_;
+  std::vector<std::unique_ptr<Hasher>> hashers_;  // in DigestSet order
+  std::vector<size_t> order_;                     // of Update: xxh128 last
 };
 
 // XXH3-128 of one chunk, as two 64-bit halves (the dedup index key).
