@@ -1159,40 +1159,15 @@ class PosixDirectory final : public Directory {
                 std::vector<FileInfo>* info) override {
     status->assign(rels.size(), Status::OK());
     info->assign(rels.size(), FileInfo());
-    struct Parent {
-      ScopedFd fd;
-      Status status;
-    };
-    std::map<std::string, Parent> parents;
+    ParentCache parents(this);
     for (size_t i = 0; i < rels.size(); ++i) {
       const std::string& rel = rels[i];
       Status& s = (*status)[i];
+      int pfd = -1;
+      std::string base;
       s = CheckRelative(path_, rel);
+      if (s.ok()) s = parents.Get(rel, &pfd, &base);
       if (!s.ok()) continue;
-      const size_t slash = rel.rfind('/');
-      int pfd = fd_;
-      std::string base = rel;
-      if (slash != std::string::npos) {
-        std::string dir = rel.substr(0, slash);
-        base = rel.substr(slash + 1);
-        auto it = parents.find(dir);
-        if (it == parents.end()) {
-          it = parents.try_emplace(dir).first;
-          int f = OpenBeneath(fd_, dir.c_str(),
-                              O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
-          if (f < 0) {
-            it->second.status =
-                BeneathError(Full(dir), "open directory", errno);
-          } else {
-            it->second.fd.Reset(f);
-          }
-        }
-        if (!it->second.status.ok()) {
-          s = it->second.status;
-          continue;
-        }
-        pfd = it->second.fd.get();
-      }
       struct stat st;
       if (fstatat(pfd, base.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         s = Status::PosixError(Context(Full(rel), "stat"), errno);
@@ -1221,35 +1196,15 @@ class PosixDirectory final : public Directory {
   // moment, as the time between one Rename's opening of the parent and
   // its renameat2 does.
   void RenameMany(std::vector<RenameOp>* ops, bool noreplace) override {
-    std::map<std::string, ScopedFd> parents;  // by directory, "" for fd_
-    auto parent_of = [&](const std::string& rel, std::string* base,
-                         int* fd) -> Status {
-      const size_t slash = rel.rfind('/');
-      if (slash == std::string::npos) {
-        *base = rel;
-        *fd = fd_;
-        return Status::OK();
-      }
-      std::string dir = rel.substr(0, slash);
-      *base = rel.substr(slash + 1);
-      auto it = parents.find(dir);
-      if (it == parents.end()) {
-        int f =
-            OpenBeneath(fd_, dir.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
-        if (f < 0) return BeneathError(Full(dir), "open directory", errno);
-        it = parents.try_emplace(std::move(dir), f).first;
-      }
-      *fd = it->second.get();
-      return Status::OK();
-    };
+    ParentCache parents(this);
     for (RenameOp& op : *ops) {
       op.stat_ok = false;
       op.status = CheckRelative(path_, op.from);
       if (op.status.ok()) op.status = CheckRelative(path_, op.to);
       std::string from_base, to_base;
       int ffd = -1, tfd = -1;
-      if (op.status.ok()) op.status = parent_of(op.from, &from_base, &ffd);
-      if (op.status.ok()) op.status = parent_of(op.to, &to_base, &tfd);
+      if (op.status.ok()) op.status = parents.Get(op.from, &ffd, &from_base);
+      if (op.status.ok()) op.status = parents.Get(op.to, &tfd, &to_base);
       if (!op.status.ok()) continue;
       op.status =
           RenameAt(ffd, from_base, tfd, to_base, op.from, op.to, noreplace);
@@ -1376,6 +1331,48 @@ class PosixDirectory final : public Directory {
   std::string Full(const std::string& rel) const {
     return path_.back() == '/' ? path_ + rel : path_ + "/" + rel;
   }
+
+  // The parent directories of one batch's names (StatMany, RenameMany),
+  // each opened beneath (O_PATH) once for the batch, or its failure to
+  // open kept as the answer for every name in it.
+  class ParentCache {
+   public:
+    explicit ParentCache(const PosixDirectory* dir) : dir_(dir) {}
+    // For "a/b/c": *fd = "a/b" opened and *base = "c"; for "c": the
+    // directory itself. REQUIRES: CheckRelative(rel) passed.
+    Status Get(const std::string& rel, int* fd, std::string* base) {
+      const size_t slash = rel.rfind('/');
+      if (slash == std::string::npos) {
+        *fd = dir_->fd_;
+        *base = rel;
+        return Status::OK();
+      }
+      *base = rel.substr(slash + 1);
+      std::string parent = rel.substr(0, slash);
+      auto it = parents_.find(parent);
+      if (it == parents_.end()) {
+        it = parents_.try_emplace(parent).first;
+        int f = OpenBeneath(dir_->fd_, parent.c_str(),
+                            O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
+        if (f < 0) {
+          it->second.status =
+              BeneathError(dir_->Full(parent), "open directory", errno);
+        } else {
+          it->second.fd.Reset(f);
+        }
+      }
+      *fd = it->second.fd.get();
+      return it->second.status;
+    }
+
+   private:
+    struct Parent {
+      ScopedFd fd;
+      Status status;
+    };
+    const PosixDirectory* dir_;
+    std::map<std::string, Parent> parents_;
+  };
 
   // renameat2 of `from_base` in directory `ffd` to `to_base` in `tfd`
   // (`from` and `to`, relative to this directory, for messages). It acts
