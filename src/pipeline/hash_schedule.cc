@@ -102,7 +102,7 @@ void FinishFile(RunState* rs, FileState* f) {
     rs->graveyard->push_back(std::move(f->file));
   }
   if (out.status.ok() && f->hasher) {
-    out.digests = f->hashed ? std::move(f->digests) : f->hasher->Finish();
+    out.digests = f->digests ? std::move(*f->digests) : f->hasher->Finish();
   }
   if (!out.status.ok()) out.chunks.clear();
   out.observer = std::move(f->observer);
@@ -160,8 +160,7 @@ void HashReadyChunks(RunState* rs, FileState* f) {
         }
         if (f->observer && f->chunks_total == 1 && c.offset == 0) {
           f->digests = f->hasher->Finish();
-          f->hashed = true;
-          for (const Digest& d : f->digests) {
+          for (const Digest& d : *f->digests) {
             if (d.type == DigestType::kSha256) sha256 = &d;
           }
         }

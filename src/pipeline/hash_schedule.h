@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "pipeline/chunk_dedup.h"
@@ -77,8 +78,7 @@ struct FileState {
   std::unique_ptr<ChunkObserver> observer;
   // The file's digests, when its one chunk was hashed (the hasher finished
   // early, to give the observer the chunk's SHA-256: WholeFileChunk).
-  std::vector<Digest> digests;
-  bool hashed = false;
+  std::optional<std::vector<Digest>> digests;
 };
 
 // A FIFO of files with a chunk ready to hash, served by the pool.
