@@ -202,6 +202,8 @@ def run(args, ctx):
                                  prepare=prepare, check=pack_check)
                     if t.ok and key not in written:
                         written[key] = [drive_bytes(mt) for mt in mnts]
+                        rec.extra["sha256_passes_%s" % key] = sha256_passes(
+                            os.path.join(W, out))
                     fio = fio0 if key == "p0" else fiop
                     if key not in written:
                         continue
@@ -322,10 +324,24 @@ def rebuild(rec, args, ctx, rig, drives, pack_argv, prepare):
                      os.path.join(W, "fio_survivors.log"), check=fio_check)
 
 
+def sha256_passes(manifest):
+    """How many times pack hashed each byte with SHA-256: once for its
+    chunk's signed digest, and once more when the manifest's files carry
+    their own SHA-256 (`--hash sha256,...`). None without the manifest."""
+    try:
+        with open(manifest) as f:
+            for line in f:
+                if line.startswith("# columns "):
+                    return 2 if "sha256" in line.split()[2:] else 1
+    except OSError:
+        pass
+    return None
+
+
 def cpu_terms(rec, k, m, per_core):
     """What pack's CPU goes to, beside its wall-time ratios: its CPU
-    against the hashing it cannot skip (a SHA-256 of each file and one of
-    each chunk: two of every byte written, data and parity), and the cores
+    against the hashing it cannot skip (each chunk's SHA-256, data and
+    parity, and each file's when its manifest holds one), and the cores
     it would take to write at fio's pace (its CPU over fio's wall time)."""
     written = rec.extra.get
     for key, tid, fio in (("p0", "pack_p0", "fio_p0"),
@@ -334,14 +350,18 @@ def cpu_terms(rec, k, m, per_core):
         nbytes = sum(written("bytes_written_%s" % key) or [])
         if tool is None or tool.failed() or not nbytes or not per_core:
             continue
+        passes = written("sha256_passes_%s" % key)
+        if not passes:
+            continue
         cpu = tool.median("cpu_s")
-        floor = 2 * nbytes / per_core
+        floor = passes * nbytes / per_core
         what = "no parity" if key == "p0" else "%d+%d" % (k, m)
         rec.ratio("pack_cpu_vs_hashing_%s" % key, "CPU of valise pack %s / "
-                  "two SHA-256 of every byte it wrote (openssl, one core)"
-                  % what, cpu / floor if floor else None,
+                  "%s SHA-256 of every byte it wrote (openssl, one core)"
+                  % (what, "one" if passes == 1 else "two"),
+                  cpu / floor if floor else None,
                   terms={"cpu_s": cpu, "sha256_floor_cpu_s": floor,
-                         "bytes_written": nbytes,
+                         "sha256_passes": passes, "bytes_written": nbytes,
                          "sha256_per_core_bytes_per_s": per_core})
         if ftool is not None and not ftool.failed():
             fwall = ftool.median("wall_s")

@@ -74,7 +74,10 @@ int RunManifest(const Args& args) {
   PipelineOptions opt;
   Status s = PipelineFromArgs(args, &opt);
   DigestSet digests;
-  if (s.ok()) s = ParseDigestList(args.hash, &digests);
+  if (s.ok()) {
+    s = ParseDigestList(args.hash.empty() ? "sha256,xxh128" : args.hash,
+                        &digests);
+  }
   DigestType sum_type = DigestType::kSha256;
   bool sum_file = SumFileDigest(args.format, &sum_type);
   // --format bagit: a BagIt payload manifest (manifest-<alg>.txt) of the

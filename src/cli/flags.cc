@@ -64,10 +64,19 @@ const std::vector<FlagDef>& FlagTable() {
        "the matching tool's -c accepts, or bagit: a BagIt payload manifest "
        "(manifest-sha256.txt; paths data/...).",
        &Args::format},
-      {kManifest | kPack, "--hash", "LIST", "input",
+      {kManifest, "--hash", "LIST", "input",
        "digests to compute (default sha256,xxh128)",
        "Comma-separated digests for the manifest: any of sha256, xxh128, "
        "sha512, sha1, md5.",
+       &Args::hash},
+      {kPack, "--hash", "LIST", "input",
+       "whole-file digests to compute (default xxh128)",
+       "Comma-separated digests for the manifest's files: any of sha256, "
+       "xxh128, sha512, sha1, md5. Every chunk gets its SHA-256 in M.chunks "
+       "whatever this says: signed, those are what ingest and verify check "
+       "by. sha256 here hashes each byte with SHA-256 a second time (twice "
+       "pack's CPU); ask for it where the files' own SHA-256 is wanted "
+       "(sha256sum -c, a BagIt manifest).",
        &Args::hash},
       {kVerify | kIngest | kWatch, "--hash-only", "LIST", "performance",
        "check only these digests (e.g. xxh128)",

@@ -34,7 +34,7 @@ struct Args {
   std::string dest;                  // -d
   std::string key;                   // -k
   std::string pubkey;                // --pubkey
-  std::string hash = "sha256,xxh128";
+  std::string hash;                  // --hash; empty: the command's default
   std::string hash_only;
   std::string format = "auto";
   std::string report;

@@ -11,6 +11,10 @@
 #    drive's file system UUID and place in the layout) bound, each parity file's
 #    SHA-256 as the layout says (sha256sum agrees), and verify of the data
 #    drives exit 0;
+#  - the manifest's files carry XXH3-128 alone (every byte's SHA-256 is
+#    its chunk's, in M.chunks): signed, verify checks by those, and a byte
+#    changed on a data drive is found and located to its chunk; --hash
+#    sha256,xxh128 adds the files' own SHA-256 (sha256sum agrees);
 #  - an existing manifest is never overwritten.
 # About 1.3 GiB of images in /dev/shm; 20-60 s.
 source "$(dirname "$0")/lib.sh"
@@ -121,6 +125,43 @@ done
 log "verify of the data drives"
 expect_exit 0 "$VALISE" verify $NP -m "$W/M" "${drives[@]:0:6}"
 assert_contains "$LAST_ALL" "all $files files verified"
+
+log "the files' digests: XXH3-128 alone; signed, the chunks' SHA-256 decide"
+assert_contains "$W/M" "# columns size mtime xxh128 path"
+expect_exit 0 "$VALISE" keygen -o "$W/key"
+expect_exit 0 "$VALISE" sign -k "$W/key" "$W/M"
+expect_exit 0 "$VALISE" verify $NP -m "$W/M" --pubkey "$W/key.pub" \
+  "${drives[@]:0:6}"
+assert_contains "$LAST_ALL" "all $files files verified"
+assert_contains "$LAST_ALL" "checked by: signed chunk digests"
+victim=$(cd "${MNT[s1]}" && find . -path ./lost+found -prune -o -type f \
+  -size +3M -print | head -1)
+victim=${victim#./}
+[[ -n $victim ]] || fail "no file of more than 3 MiB on s1"
+cp "${MNT[s1]}/$victim" "$W/victim.orig"
+printf 'X' | dd of="${MNT[s1]}/$victim" bs=1 seek=$((2 * 1048576 + 5)) \
+  conv=notrunc status=none
+sync
+echo 3 >/proc/sys/vm/drop_caches
+J=$W/corrupt.json
+expect_exit 1 "$VALISE" verify $NP -m "$W/M" --pubkey "$W/key.pub" \
+  --report "$J" "${drives[@]:0:6}"
+grep -Eq '"first_bad_offset": ?2097152' "$J" ||
+  fail "$J: no copy of $victim with its first bad byte in chunk 2"
+cp "$W/victim.orig" "${MNT[s1]}/$victim"
+
+log "--hash sha256,xxh128: the files' own SHA-256 as well"
+for i in 1 2 3 4 5 6 7 8; do
+  find "${MNT[s$i]}" -mindepth 1 -path "${MNT[s$i]}/lost+found" -prune -o \
+    -print0 | xargs -0 rm -rf
+done
+expect_exit 0 "$VALISE" pack $NP "$DS/large" --drives "${drives[@]}" \
+  --parity 2 --hash sha256,xxh128 -o "$W/M2"
+grep -E "^# columns .*sha256" "$W/M2" | grep -q xxh128 ||
+  fail "M2: no sha256 and xxh128 columns"
+want=$(sha256sum "$DS/large/l3.bin" | cut -c1-64)
+grep -F "l3.bin" "$W/M2" | grep -qF "$want" ||
+  fail "M2: l3.bin without its sha256 $want"
 
 log "an existing manifest is not overwritten"
 expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
