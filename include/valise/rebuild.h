@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
@@ -241,6 +242,17 @@ Status LoadPackParity(FileSystem* fs, const std::string& manifest_path,
 // empty root is a drive not given (every read of it fails with NotFound).
 // A file shorter than the layout says is Corruption (truncated). Keeps the
 // last file it opened on each drive open.
+//
+// Members are read with O_DIRECT where the file system allows it (each
+// chunk starts at a multiple of the chunk size, itself a multiple of
+// 4 KiB), into buffers of its own, then copied out: the page cache is
+// neither filled nor searched, so the rebuild costs no more CPU than a
+// copy and its pace does not depend on what the cache held. The hints
+// (Prefetch*) are then real reads, made ahead by a thread per member into
+// at most kReadAheadStripes buffers of it (fewer when the members' chunks
+// are large: within kDirectAheadBytes in all); a read asked for is taken
+// from them, else made there and then. Where O_DIRECT is refused, files
+// are read through the cache and the hints are File::WillNeed.
 class FsStripeReader final : public StripeReader {
  public:
   // `fs` and `layout` are borrowed and must remain live while it is used.
@@ -250,19 +262,27 @@ class FsStripeReader final : public StripeReader {
   ~FsStripeReader() override;
   Status ReadData(uint32_t d, const ChunkRef& ref, uint8_t* buf) override;
   Status ReadParity(uint32_t j, uint64_t stripe, uint8_t* buf) override;
-  // File::WillNeed on the chunk's bytes, through a file opened apart from
-  // the one being read (the chunk ahead may lie in the drive's next file).
   void PrefetchData(uint32_t d, const ChunkRef& ref) override;
   void PrefetchParity(uint32_t j, uint64_t stripe) override;
+
+  // Reads taken from the read-ahead so far (for tests).
+  uint64_t reads_taken_ahead() const;
 
  private:
   struct Open {
     std::string path;
     std::unique_ptr<File> file;
+    // O_DIRECT reads land here (aligned, a chunk), made on first use.
+    std::unique_ptr<uint8_t, void (*)(void*)> bounce{nullptr, std::free};
   };
-  Status ReadFrom(Open* slot, const std::string& root, const std::string& rel,
-                  const std::string& label, uint64_t offset, uint64_t n,
-                  uint8_t* buf);
+  class Ahead;  // one member's direct read-ahead
+  Status ReadFrom(uint32_t member, const std::string& root,
+                  const std::string& rel, const std::string& label,
+                  uint64_t offset, uint64_t n, uint8_t* buf);
+  // Hints `rel`'s bytes [offset, +n) of `member`.
+  void Prefetch(uint32_t member, const std::string& root,
+                const std::string& rel, const std::string& label,
+                uint64_t offset, uint64_t n);
   // *slot holding root/rel open (reopened only for another file), or why
   // not: NotFound naming `label` for a drive not given.
   Status OpenIn(Open* slot, const std::string& root, const std::string& rel,
@@ -272,8 +292,14 @@ class FsStripeReader final : public StripeReader {
   const PackLayout* layout_;
   std::vector<std::string> data_roots_;
   std::vector<std::string> parity_roots_;
-  std::vector<Open> open_;   // k+m slots
-  std::vector<Open> ahead_;  // k+m slots, for the hints
+  std::vector<Open> open_;                      // k+m slots
+  std::vector<Open> ahead_;                     // k+m slots, for WillNeed
+  std::vector<std::unique_ptr<Ahead>> direct_;  // k+m, made on first use
+  unsigned depth_;                              // direct read-ahead, per member
 };
+
+// The direct read-ahead's buffers, all members together, at most (but at
+// least one chunk a member).
+inline constexpr uint64_t kDirectAheadBytes = uint64_t{256} << 20;
 
 }  // namespace valise

@@ -192,6 +192,9 @@ class SimDisk final : public FileSystem {
   bool SetPhysicalOffset(const std::string& path, uint64_t offset);
   // Stat reports `rotational` for paths under `prefix` (a spinning drive).
   void SetRotational(const std::string& prefix, bool rotational);
+  // Files opened from now on may be O_DIRECT (SimDiskOptions::allow_direct)
+  // or not (a file system that refuses it, as tmpfs does).
+  void SetAllowDirect(bool allow);
 
   // --- Faults.
   void SetFaults(const std::string& prefix, const SimFaults& faults);

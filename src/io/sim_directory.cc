@@ -77,7 +77,7 @@ class SimDirectory final : public Directory {
       node = impl_->NewNodeLocked(l.parent, FileType::kRegular, opt.mode);
       impl_->LinkLocked(l.parent, l.leaf, node);
     }
-    const bool direct = opt.direct && impl_->opt.allow_direct;
+    const bool direct = opt.direct && impl_->allow_direct;
     *result = impl_->NewFileLocked(impl_, node, Full(rel), /*writable=*/true,
                                    /*append=*/false, direct);
     return Status::OK();

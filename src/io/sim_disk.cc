@@ -59,7 +59,8 @@ uint64_t Mix(uint64_t z) {
 
 // ---------------------------------------------------------------- Impl
 
-SimDisk::Impl::Impl(const SimDiskOptions& o) : opt(o) {
+SimDisk::Impl::Impl(const SimDiskOptions& o)
+    : opt(o), allow_direct(o.allow_direct) {
   root = std::make_shared<Node>();
   root->ino = 1;
   root->type = FileType::kDirectory;
@@ -726,6 +727,11 @@ void SimDisk::SetRotational(const std::string& prefix, bool rotational) {
   impl_->rotational[Impl::NormalizeKey(prefix)] = rotational;
 }
 
+void SimDisk::SetAllowDirect(bool allow) {
+  std::lock_guard lock(impl_->mu);
+  impl_->allow_direct = allow;
+}
+
 void SimDisk::SetFaults(const std::string& prefix, const SimFaults& faults) {
   std::lock_guard lock(impl_->mu);
   impl_->faults[Impl::NormalizeKey(prefix)] = faults;
@@ -873,7 +879,7 @@ Status SimDisk::OpenForRead(const std::string& path, const ReadOptions& opt,
         context, std::string(FileTypeName(l.node->type)) +
                      " is not a regular file or block device");
   }
-  const bool direct = opt.direct && impl_->opt.allow_direct;
+  const bool direct = opt.direct && impl_->allow_direct;
   *result = impl_->NewFileLocked(impl_, l.node, path, /*writable=*/false,
                                  /*append=*/false, direct);
   return Status::OK();

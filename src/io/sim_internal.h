@@ -241,6 +241,7 @@ struct SimDisk::Impl {
 
   const SimDiskOptions opt;
   mutable std::mutex mu;
+  bool allow_direct;  // opt.allow_direct until SetAllowDirect; guarded by mu
   std::condition_variable cv;
   std::atomic<uint64_t> clock_us{1'000'000};
 
