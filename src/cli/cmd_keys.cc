@@ -92,24 +92,39 @@ Status CheckSidecars(FileSystem* fs, const std::string& manifest,
 
 }  // namespace
 
+Status ReadSigningKey(FileSystem* fs, const std::string& path,
+                      std::string* key) {
+  VALISE_RETURN_IF_ERROR(fs->ReadSmallFile(path, key, 64 << 10));
+  VALISE_RETURN_IF_ERROR(CheckPrivateKeyMode(fs, path));
+  std::string sig;
+  return SignData(*key, "", &sig).WithContext(path);
+}
+
+Status SignManifest(FileSystem* fs, const OutputGuard& guard,
+                    const std::string& manifest, const std::string& key,
+                    std::string* sig_path) {
+  *sig_path = manifest + ".sig";
+  OutputGuard g = guard;
+  std::erase(g.inputs, *sig_path);
+  std::unique_ptr<Output> sig_out;
+  std::string data, sig;
+  VALISE_RETURN_IF_ERROR(
+      Output::Create("signature", *sig_path, 0644, false, g, &sig_out));
+  VALISE_RETURN_IF_ERROR(fs->ReadSmallFile(manifest, &data, size_t{16} << 30));
+  VALISE_RETURN_IF_ERROR(CheckSidecars(fs, manifest, data));
+  VALISE_RETURN_IF_ERROR(SignData(key, data, &sig));
+  VALISE_RETURN_IF_ERROR(sig_out->Append(sig));
+  return sig_out->Close();
+}
+
 int RunSign(const Args& args) {
   FileSystem* fs = FileSystem::Default();
   // M.sig is this command's output (--force replaces an old one); M and
   // the key are its inputs.
-  OutputGuard guard = GuardFromArgs(args);
-  const std::string sig_path = args.manifest + ".sig";
-  std::erase(guard.inputs, sig_path);
-  std::unique_ptr<Output> sig_out;
-  Status s =
-      Output::Create("signature", sig_path, 0644, false, guard, &sig_out);
-  std::string key, data, sig;
-  if (s.ok()) s = fs->ReadSmallFile(args.key, &key, 64 << 10);
-  if (s.ok()) s = CheckPrivateKeyMode(fs, args.key);
-  if (s.ok()) s = fs->ReadSmallFile(args.manifest, &data, size_t{16} << 30);
-  if (s.ok()) s = CheckSidecars(fs, args.manifest, data);
-  if (s.ok()) s = SignData(key, data, &sig);
-  if (s.ok()) s = sig_out->Append(sig);
-  if (s.ok()) s = sig_out->Close();
+  std::string key, sig_path;
+  Status s = ReadSigningKey(fs, args.key, &key);
+  if (s.ok())
+    s = SignManifest(fs, GuardFromArgs(args), args.manifest, key, &sig_path);
   if (!s.ok()) {
     PrintError(s.message());
     return kExitTrouble;

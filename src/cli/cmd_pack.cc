@@ -291,10 +291,29 @@ int RunPack(const Args& args) {
     PrintError(s.message());
     return kExitTrouble;
   }
+  FileSystem* fs = FileSystem::Default();
+  // -k: the key checked before anything is planned or written (a pack
+  // refused its signature at the end would have cost the whole write).
+  if (!args.key.empty()) {
+    std::string key;
+    s = ReadSigningKey(fs, args.key, &key);
+    if (s.ok() && !args.dry_run) {
+      FileInfo info;
+      const std::string sig = args.output + ".sig";
+      if (fs->Stat(sig, &info).ok() && !fs->Stat(args.output, &info).ok()) {
+        s = Status::InvalidArgument(
+            sig, "exists without " + args.output +
+                     " (another pack's signature?): move it away");
+      }
+    }
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+  }
   if (args.dry_run) {
     return args.mkfs.empty() ? DryRun(args, opt) : MkfsDryRun(args, opt);
   }
-  FileSystem* fs = FileSystem::Default();
   // M and its sidecars checked before any drive is read or written
   // (cli/output.h): never a link, an input, or a path inside a dataset
   // directory or a drive being filled. (One there already is RunPackJob's
@@ -308,6 +327,15 @@ int RunPack(const Args& args) {
     FileInfo info;
     if (fs->Stat(path, &info).ok()) continue;
     s = Output::Check("-o", path, guard);
+    if (!s.ok()) {
+      PrintError(s.message());
+      return kExitTrouble;
+    }
+  }
+  if (!args.key.empty()) {
+    FileInfo info;
+    const std::string sig = args.output + ".sig";
+    if (!fs->Stat(sig, &info).ok()) s = Output::Check("-k", sig, guard);
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;
@@ -342,6 +370,19 @@ int PackOnto(const Args& args, PackOptions opt,
     // Once the state exists, what was written is kept for a rerun.
     FileInfo info;
     return Trouble(s, fs->Stat(PackState::DirFor(args.output), &info).ok());
+  }
+  if (!args.key.empty()) {
+    std::string key, sig_path;
+    s = ReadSigningKey(fs, args.key, &key);
+    if (s.ok()) {
+      s = SignManifest(fs, GuardFromArgs(args), args.output, key, &sig_path);
+    }
+    if (!s.ok()) {
+      PrintError(s.message() + " (the pack is written: sign " + args.output +
+                 " with valise sign -k KEY)");
+      return kExitTrouble;
+    }
+    PrintNote(args, "wrote " + sig_path);
   }
   const PackSummary& summary = r.summary;
   if (summary.seconds == 0) {  // a resumed pack that had only to be sealed

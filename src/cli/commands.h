@@ -43,6 +43,16 @@ int RunIngest(const Args& args, RunReport* report_out = nullptr);
 int RunBench(const Args& args);
 int RunKeygen(const Args& args);
 int RunSign(const Args& args);
+// The Ed25519 private key at `path` into *key: readable by its owner only
+// and parsed (checked before any work that it would sign at the end).
+Status ReadSigningKey(FileSystem* fs, const std::string& path,
+                      std::string* key);
+// Signs `manifest` with `key` into manifest.sig (*sig_path), an output
+// under `guard` (never replaced without --force), after checking the
+// sidecars it binds against their bindings.
+Status SignManifest(FileSystem* fs, const OutputGuard& guard,
+                    const std::string& manifest, const std::string& key,
+                    std::string* sig_path);
 int RunPack(const Args& args);
 int RunStatus(const Args& args);
 int RunWatch(const Args& args);

@@ -48,6 +48,12 @@ const std::vector<FlagDef>& FlagTable() {
        &Args::recheck},
       {kSign, "-k,--key", "KEY", "input", "the private key to sign with",
        "A PEM Ed25519 private key made by valise keygen.", &Args::key, true},
+      {kPack, "-k,--key", "KEY", "output",
+       "sign the manifest with this private key (M.sig)",
+       "A PEM Ed25519 private key made by valise keygen. It is read and "
+       "checked before any drive is written; once the manifest is written, "
+       "M.sig is written beside it, as valise sign would.",
+       &Args::key},
       {kVerify | kIngest | kBench | kStatus | kWatch, "--pubkey", "KEY.pub",
        "input", "require a valid signature M.sig by this key",
        "The manifest's detached signature M.sig is checked against this "

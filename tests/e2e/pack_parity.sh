@@ -15,7 +15,9 @@
 #    its chunk's, in M.chunks): signed, verify checks by those, and a byte
 #    changed on a data drive is found and located to its chunk; --hash
 #    sha256,xxh128 adds the files' own SHA-256 (sha256sum agrees);
-#  - an existing manifest is never overwritten.
+#  - an existing manifest is never overwritten;
+#  - -k signs the manifest (M.sig) once it is written, and a key others
+#    may read is refused before any drive is written.
 # About 1.3 GiB of images in /dev/shm; 20-60 s.
 source "$(dirname "$0")/lib.sh"
 need_root
@@ -70,10 +72,29 @@ assert_contains "$LAST_ERR" "same file system"
 rmdir "${MNT[s8]}/a" "${MNT[s8]}/b"
 [[ ! -e "$W/M" ]] || fail "a refused pack wrote a manifest"
 
-log "pack 6 + 2"
+log "-k: a key others may read is refused before anything is written"
+expect_exit 0 "$VALISE" keygen -o "$W/key"
+cp "$W/key" "$W/open.key"
+chmod 644 "$W/open.key"
+expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
+  -o "$W/M" -k "$W/open.key"
+assert_contains "$LAST_ERR" "too open"
+[[ ! -e "$W/M" && ! -e "$W/M.pack" ]] || fail "a refused key left M or M.pack"
+for d in "${drives[@]}"; do
+  [[ -z $(ls -A "$d" | grep -v '^lost+found$') ]] || fail "$d written to"
+done
+
+echo stale >"$W/M.sig"
+expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
+  -o "$W/M" -k "$W/key"
+assert_contains "$LAST_ERR" "exists without $W/M"
+rm "$W/M.sig"
+
+log "pack 6 + 2, signed (-k)"
 expect_exit 0 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
-  -o "$W/M"
+  -o "$W/M" -k "$W/key"
 assert_contains "$LAST_ERR" "on 6 data drives"
+assert_contains "$LAST_ERR" "wrote $W/M.sig"
 log "$(cat "$LAST_ERR")"
 for s in chunks layout parity drives; do
   [[ -f "$W/M.$s" ]] || fail "M.$s missing"
@@ -128,8 +149,6 @@ assert_contains "$LAST_ALL" "all $files files verified"
 
 log "the files' digests: XXH3-128 alone; signed, the chunks' SHA-256 decide"
 assert_contains "$W/M" "# columns size mtime xxh128 path"
-expect_exit 0 "$VALISE" keygen -o "$W/key"
-expect_exit 0 "$VALISE" sign -k "$W/key" "$W/M"
 expect_exit 0 "$VALISE" verify $NP -m "$W/M" --pubkey "$W/key.pub" \
   "${drives[@]:0:6}"
 assert_contains "$LAST_ALL" "all $files files verified"
