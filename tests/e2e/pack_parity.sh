@@ -17,8 +17,14 @@
 #    sha256,xxh128 adds the files' own SHA-256 (sha256sum agrees);
 #  - an existing manifest is never overwritten;
 #  - -k signs the manifest (M.sig) once it is written, and a key others
-#    may read is refused before any drive is written.
-# About 1.3 GiB of images in /dev/shm; 20-60 s.
+#    may read is refused before any drive is written;
+#  - two data drives lost (unmounted, loop devices detached) and a chunk
+#    corrupt on a third, in a stripe the two left whole: ingest stages
+#    every file, byte for byte, the report naming exactly those drives'
+#    files and the corrupt one rebuilt from parity; parity drive 2 lost
+#    too: exactly the files with a chunk in a stripe that lost three
+#    members are named unrecoverable, every other file staged whole.
+# About 3 GiB of images in /dev/shm; 30-90 s.
 source "$(dirname "$0")/lib.sh"
 need_root
 
@@ -169,21 +175,121 @@ grep -Eq '"first_bad_offset": ?2097152' "$J" ||
   fail "$J: no copy of $victim with its first bad byte in chunk 2"
 cp "$W/victim.orig" "${MNT[s1]}/$victim"
 
-log "--hash sha256,xxh128: the files' own SHA-256 as well"
-for i in 1 2 3 4 5 6 7 8; do
-  find "${MNT[s$i]}" -mindepth 1 -path "${MNT[s$i]}/lost+found" -prune -o \
-    -print0 | xargs -0 rm -rf
-done
-expect_exit 0 "$VALISE" pack $NP "$DS/large" --drives "${drives[@]}" \
-  --parity 2 --hash sha256,xxh128 -o "$W/M2"
+log "--hash sha256,xxh128: the files' own SHA-256 as well (two more drives)"
+make_drive u1 128 ext4
+make_drive u2 128 ext4
+expect_exit 0 "$VALISE" pack $NP "$DS/medium" --drives "${MNT[u1]}" \
+  "${MNT[u2]}" --hash sha256,xxh128 -o "$W/M2"
 grep -E "^# columns .*sha256" "$W/M2" | grep -q xxh128 ||
   fail "M2: no sha256 and xxh128 columns"
-want=$(sha256sum "$DS/large/l3.bin" | cut -c1-64)
-grep -F "l3.bin" "$W/M2" | grep -qF "$want" ||
-  fail "M2: l3.bin without its sha256 $want"
+want=$(sha256sum "$DS/medium/m7.bin" | cut -c1-64)
+grep -F "m7.bin" "$W/M2" | grep -qF "$want" ||
+  fail "M2: m7.bin without its sha256 $want"
 
 log "an existing manifest is not overwritten"
 expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
   -o "$W/M"
 assert_contains "$LAST_ERR" "exists; valise pack does not overwrite"
+
+# The files of data drive $1 (empty ones included), or with $2 those with
+# a chunk in a stripe below $2, from M.layout: each drive's files in
+# order, each taking ceil(size / chunk) stripes.
+drive_files() {
+  awk -v d="$1" -v below="${2:-}" '
+    /^# chunk-size / { chunk = $3; next }
+    /^drive data / { on = ($3 == d); s = 0; next }
+    /^drive |^#/ { on = 0; next }
+    on {
+      n = split($0, f, "\t"); size = f[1]; path = f[2]
+      c = int((size + chunk - 1) / chunk)
+      if (below == "" || (c > 0 && s < below)) print path
+      s += c
+    }' "$W/M.layout" | sort
+}
+chunks_of() {
+  awk -v d="$1" '$1 == "drive" && $2 == "data" && $3 == d {
+    for (i = 4; i <= NF; i++) if ($i ~ /^chunks=/) print substr($i, 8) }' \
+    "$W/M.layout"
+}
+# Lost for good: unmounted, the loop device detached.
+lose() {
+  unmount "${MNT[$1]}"
+  losetup -d "${DEV[$1]}"
+}
+
+# The two data drives with the fewest chunks are lost, and the one with
+# the most gets a corrupt chunk in a stripe that lost at most one member
+# to them: every file can come back (no stripe loses more than two).
+order=$(for i in 1 2 3 4 5 6; do echo "$(chunks_of "$i") $i"; done | sort -n)
+A=$(sed -n 1p <<<"$order" | cut -d' ' -f2)
+B=$(sed -n 2p <<<"$order" | cut -d' ' -f2)
+X=$(sed -n 6p <<<"$order" | cut -d' ' -f2)
+cA=$(chunks_of "$A")
+cB=$(chunks_of "$B")
+cX=$(chunks_of "$X")
+below=$((cA < cB ? cA : cB))
+((cX - 1 >= below)) || fail "drive $X's last stripe $((cX - 1)) lost two members"
+# A file of drive X with a chunk in a stripe from `below` on, and that
+# chunk's first byte.
+log "chunks per data drive (chunks drive): $(tr '\n' ' ' <<<"$order")"
+victim="" voff=""
+IFS=$'\t' read -r victim voff < <(awk -v d="$X" -v below="$below" '
+  /^# chunk-size / { chunk = $3; next }
+  /^drive data / { on = ($3 == d); s = 0; next }
+  /^drive |^#/ { on = 0; next }
+  on {
+    split($0, f, "\t"); c = int((f[1] + chunk - 1) / chunk)
+    for (x = (s > below ? s : below); x < s + c; x++) {
+      print f[2] "\t" (x - s) * chunk
+      exit
+    }
+    s += c
+  }' "$W/M.layout") || true
+[[ -n $victim ]] || fail "drive $X holds no chunk from stripe $below on"
+
+log "data drives $A and $B lost (detached); $victim corrupt on drive $X"
+lose "s$A"
+lose "s$B"
+flip_byte "${MNT[s$X]}/$victim" "$voff"
+given=()
+for i in 1 2 3 4 5 6 7 8; do
+  [[ $i == "$A" || $i == "$B" ]] || given+=("${MNT[s$i]}")
+done
+make_drive dest 1400 xfs
+expect_exit 1 "$VALISE" ingest $NP -m "$W/M" --pubkey "$W/key.pub" \
+  -d "${MNT[dest]}/a" --json "${given[@]}"
+j=$W/lose2.json
+cp "$LAST_OUT" "$j"
+rebuilt=$(json "$j" rows files path parity |
+  awk -F'\t' '$2 == "rebuilt" { print $1 }' | sort -u)
+assert_eq "$( (drive_files "$A"; drive_files "$B"; echo "$victim") | sort -u)" \
+  "$rebuilt" "files rebuilt from parity"
+assert_eq "$files" "$(json "$j" get totals.files_ok)" "files staged"
+diff -r "$DS" "${MNT[dest]}/a" -x .valise >/dev/null ||
+  fail "DEST differs from the dataset"
+
+log "parity drive 2 lost too: exactly the files of stripes that lost three"
+cp "$DS/$victim" "${MNT[s$X]}/$victim"
+rm -rf "${MNT[dest]:?}/a"
+lose s8
+want=$( (drive_files "$A" "$below"; drive_files "$B" "$below") | sort -u)
+[[ -n $want ]] || fail "no file in the stripes below $below"
+expect_exit 1 "$VALISE" ingest $NP -m "$W/M" --pubkey "$W/key.pub" \
+  -d "${MNT[dest]}/b" --json "${given[@]:0:5}"
+j=$W/lose3.json
+cp "$LAST_OUT" "$j"
+gone=$(json "$j" rows files path parity |
+  awk -F'\t' '$2 == "unrecoverable" { print $1 }' | sort -u)
+assert_eq "$want" "$gone" "the unrecoverable files"
+n_gone=$(wc -l <<<"$want")
+assert_eq "$((files - n_gone))" "$(json "$j" get totals.files_ok)" \
+  "files staged"
+while IFS= read -r -d '' f; do
+  rel=${f#"$DS"/}
+  if grep -qxF "$rel" <<<"$want"; then
+    [[ ! -e "${MNT[dest]}/b/$rel" ]] || fail "unrecoverable $rel staged"
+  else
+    cmp -s "$f" "${MNT[dest]}/b/$rel" || fail "$rel not staged whole"
+  fi
+done < <(find "$DS" -type f -print0)
 log "ok"
