@@ -211,6 +211,11 @@ chunks_of() {
     for (i = 4; i <= NF; i++) if ($i ~ /^chunks=/) print substr($i, 8) }' \
     "$W/M.layout"
 }
+# The files of report $1 whose parity column is $2, sorted.
+parity_files() {
+  json "$1" rows files path parity |
+    awk -F'\t' -v what="$2" '$2 == what { print $1 }' | sort -u
+}
 # Lost for good: unmounted, the loop device detached.
 lose() {
   unmount "${MNT[$1]}"
@@ -231,7 +236,6 @@ below=$((cA < cB ? cA : cB))
 ((cX - 1 >= below)) || fail "drive $X's last stripe $((cX - 1)) lost two members"
 # A file of drive X with a chunk in a stripe from `below` on, and that
 # chunk's first byte.
-log "chunks per data drive (chunks drive): $(tr '\n' ' ' <<<"$order")"
 victim="" voff=""
 IFS=$'\t' read -r victim voff < <(awk -v d="$X" -v below="$below" '
   /^# chunk-size / { chunk = $3; next }
@@ -260,10 +264,8 @@ expect_exit 1 "$VALISE" ingest $NP -m "$W/M" --pubkey "$W/key.pub" \
   -d "${MNT[dest]}/a" --json "${given[@]}"
 j=$W/lose2.json
 cp "$LAST_OUT" "$j"
-rebuilt=$(json "$j" rows files path parity |
-  awk -F'\t' '$2 == "rebuilt" { print $1 }' | sort -u)
 assert_eq "$( (drive_files "$A"; drive_files "$B"; echo "$victim") | sort -u)" \
-  "$rebuilt" "files rebuilt from parity"
+  "$(parity_files "$j" rebuilt)" "files rebuilt from parity"
 assert_eq "$files" "$(json "$j" get totals.files_ok)" "files staged"
 diff -r "$DS" "${MNT[dest]}/a" -x .valise >/dev/null ||
   fail "DEST differs from the dataset"
@@ -278,9 +280,8 @@ expect_exit 1 "$VALISE" ingest $NP -m "$W/M" --pubkey "$W/key.pub" \
   -d "${MNT[dest]}/b" --json "${given[@]:0:5}"
 j=$W/lose3.json
 cp "$LAST_OUT" "$j"
-gone=$(json "$j" rows files path parity |
-  awk -F'\t' '$2 == "unrecoverable" { print $1 }' | sort -u)
-assert_eq "$want" "$gone" "the unrecoverable files"
+assert_eq "$want" "$(parity_files "$j" unrecoverable)" \
+  "the unrecoverable files"
 n_gone=$(wc -l <<<"$want")
 assert_eq "$((files - n_gone))" "$(json "$j" get totals.files_ok)" \
   "files staged"

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -340,6 +341,29 @@ class HintRecordingReader final : public StripeReader {
   std::mutex mu_;
 };
 
+// Rebuilds every chunk of data drive 0 of `p` (lost) stripe after stripe
+// through `reader`, expecting each byte-exact; `after(s)` runs after
+// stripe s.
+void RebuildDriveZeroInOrder(PackedShipment& p, StripeReader* reader,
+                             const std::function<void(uint64_t)>& after) {
+  std::vector<bool> lost(p.layout.k() + p.layout.m(), false);
+  lost[0] = true;
+  StripeRebuilder rb(p.map.get(), p.code.get(), reader, &p.digests);
+  std::vector<uint8_t> out(p.layout.chunk_size);
+  uint8_t* outs[] = {out.data()};
+  const uint64_t n = p.layout.data[0].chunks;
+  ASSERT_GE(n, 8u);
+  for (uint64_t s = 0; s < n; ++s) {
+    StripeOutcome o;
+    ASSERT_VALISE_OK(rb.Rebuild(s, {0}, lost, outs, &o));
+    ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0}) << "stripe " << s;
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data()), out.size()),
+              p.Member(0, s))
+        << "stripe " << s;
+    after(s);
+  }
+}
+
 // Goal: a lost drive's chunks, rebuilt one stripe after another, have
 // their sources' next chunks asked for ahead (so the drives read on while
 // a stripe is decoded): from the second stripe on, each stripe's members
@@ -353,24 +377,16 @@ TEST(PackRebuild, ConsecutiveStripesReadTheirSourcesAhead) {
   lost[0] = true;
   FsStripeReader fs_reader(&p.disk, &l, p.DataRoots(lost), p.ParityRoots(lost));
   HintRecordingReader reader(&fs_reader, p.map.get());
-  StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
-  std::vector<uint8_t> out(kChunk);
-  uint8_t* outs[] = {out.data()};
   const uint64_t n = l.data[0].chunks;
-  ASSERT_GE(n, 8u);
-  for (uint64_t s = 0; s < n; ++s) {
-    const size_t hinted_before = reader.hints.size();
-    StripeOutcome o;
-    ASSERT_VALISE_OK(rb.Rebuild(s, {0}, lost, outs, &o));
-    ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0});
-    EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data()), kChunk),
-              p.Member(0, s));
+  size_t hinted_before = 0;
+  RebuildDriveZeroInOrder(p, &reader, [&](uint64_t s) {
     for (size_t h = hinted_before; h < reader.hints.size(); ++h) {
       const auto [i, t] = reader.hints[h];
       EXPECT_GT(t, s);
       EXPECT_LE(t, s + kReadAheadStripes);
     }
-  }
+    hinted_before = reader.hints.size();
+  });
   std::set<std::pair<uint32_t, uint64_t>> hinted;
   for (const auto& [i, t] : reader.hints) {
     EXPECT_NE(i, 0u) << "the lost drive was hinted at stripe " << t;
@@ -392,6 +408,8 @@ TEST(PackRebuild, ConsecutiveStripesReadTheirSourcesAhead) {
 
   // Lone stripes: nothing hinted.
   StripeRebuilder lone(p.map.get(), p.code.get(), &reader, &p.digests);
+  std::vector<uint8_t> out(kChunk);
+  uint8_t* outs[] = {out.data()};
   reader.hints.clear();
   for (uint64_t s : {5u, 2u, 7u}) {
     StripeOutcome o;
@@ -423,19 +441,7 @@ TEST(PackRebuild, DirectReadAheadIsTakenAndFailsLikeARead) {
     FsStripeReader fs_reader(&p.disk, &l, p.DataRoots(lost),
                              p.ParityRoots(lost));
     HintRecordingReader reader(&fs_reader, p.map.get());
-    StripeRebuilder rb(p.map.get(), p.code.get(), &reader, &p.digests);
-    std::vector<uint8_t> out(kChunk);
-    uint8_t* outs[] = {out.data()};
-    const uint64_t n = l.data[0].chunks;
-    ASSERT_GE(n, 8u);
-    for (uint64_t s = 0; s < n; ++s) {
-      StripeOutcome o;
-      ASSERT_VALISE_OK(rb.Rebuild(s, {0}, lost, outs, &o));
-      ASSERT_EQ(o.rebuilt, std::vector<uint32_t>{0}) << "stripe " << s;
-      EXPECT_EQ(std::string(reinterpret_cast<char*>(out.data()), kChunk),
-                p.Member(0, s))
-          << "stripe " << s;
-    }
+    RebuildDriveZeroInOrder(p, &reader, [](uint64_t) {});
     // Every read that had been hinted was taken from the read-ahead, but
     // the one on the bad range: it failed there, was made again, and
     // failed as a read (the stripe still came back, from parity).
