@@ -297,15 +297,6 @@ int RunPack(const Args& args) {
   if (!args.key.empty()) {
     std::string key;
     s = ReadSigningKey(fs, args.key, &key);
-    if (s.ok() && !args.dry_run) {
-      FileInfo info;
-      const std::string sig = args.output + ".sig";
-      if (fs->Stat(sig, &info).ok() && !fs->Stat(args.output, &info).ok()) {
-        s = Status::InvalidArgument(
-            sig, "exists without " + args.output +
-                     " (another pack's signature?): move it away");
-      }
-    }
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;
@@ -332,10 +323,18 @@ int RunPack(const Args& args) {
       return kExitTrouble;
     }
   }
+  // M.sig, the -k output: checked as M is, and one already there without
+  // M is another pack's.
   if (!args.key.empty()) {
     FileInfo info;
     const std::string sig = args.output + ".sig";
-    if (!fs->Stat(sig, &info).ok()) s = Output::Check("-k", sig, guard);
+    if (!fs->Stat(sig, &info).ok()) {
+      s = Output::Check("-k", sig, guard);
+    } else if (!fs->Stat(args.output, &info).ok()) {
+      s = Status::InvalidArgument(sig, "exists without " + args.output +
+                                           " (another pack's signature?): move "
+                                           "it away");
+    }
     if (!s.ok()) {
       PrintError(s.message());
       return kExitTrouble;
