@@ -22,12 +22,12 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "valise/buffer_pool.h"
 #include "valise/file_system.h"
 #include "valise/pack.h"
 #include "valise/parity.h"
@@ -272,8 +272,8 @@ class FsStripeReader final : public StripeReader {
   struct Open {
     std::string path;
     std::unique_ptr<File> file;
-    // O_DIRECT reads land here (aligned, a chunk), made on first use.
-    std::unique_ptr<uint8_t, void (*)(void*)> bounce{nullptr, std::free};
+    // O_DIRECT reads land here (one aligned chunk), made on first use.
+    std::unique_ptr<BufferPool> bounce;
   };
   class Ahead;  // one member's direct read-ahead
   Status ReadFrom(uint32_t member, const std::string& root,

@@ -19,12 +19,12 @@
 // through the page cache and the hints are File::WillNeed, as before.
 #include <algorithm>
 #include <condition_variable>
-#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
 
+#include "valise/buffer_pool.h"
 #include "valise/rebuild.h"
 
 namespace valise {
@@ -33,16 +33,6 @@ namespace {
 
 uint64_t RoundUp(uint64_t n) {
   return (n + kDirectAlignment - 1) / kDirectAlignment * kDirectAlignment;
-}
-
-struct FreeDeleter {
-  void operator()(uint8_t* p) const { std::free(p); }
-};
-using AlignedBuf = std::unique_ptr<uint8_t, FreeDeleter>;
-
-AlignedBuf NewAligned(size_t n) {
-  return AlignedBuf(
-      static_cast<uint8_t*>(std::aligned_alloc(kDirectAlignment, RoundUp(n))));
 }
 
 // Reads [offset, +n) of `file` (opened O_DIRECT) into `buf` (aligned,
@@ -70,11 +60,11 @@ Status ReadDirect(const File& file, uint64_t offset, uint64_t n, uint8_t* buf) {
 }  // namespace
 
 // One member's read-ahead: a thread reading the hinted chunks in the order
-// hinted, each into a buffer of its own, at most `depth` held at once.
+// hinted, each into a buffer of its pool, at most `depth` held at once.
 class FsStripeReader::Ahead {
  public:
   Ahead(FileSystem* fs, size_t chunk, unsigned depth)
-      : fs_(fs), chunk_(chunk), depth_(depth) {}
+      : fs_(fs), pool_(depth, chunk) {}
 
   ~Ahead() {
     {
@@ -93,17 +83,12 @@ class FsStripeReader::Ahead {
       for (const Req& r : reqs_) {
         if (r.path == path && r.offset == offset && r.n == n) return;
       }
-      if (reqs_.size() >= depth_) return;
       Req r;
+      r.buf = pool_.TryGet();
+      if (r.buf < 0) return;  // `depth` held
       r.path = path;
       r.offset = offset;
       r.n = n;
-      if (!free_.empty()) {
-        r.buf = std::move(free_.back());
-        free_.pop_back();
-      } else {
-        r.buf = NewAligned(chunk_);
-      }
       reqs_.push_back(std::move(r));
       if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
     }
@@ -133,7 +118,7 @@ class FsStripeReader::Ahead {
     Req& r = reqs_.front();
     const bool ok = r.status.ok();
     if (ok) {
-      std::memcpy(buf, r.buf.get(), n);
+      std::memcpy(buf, pool_.data(r.buf), n);
       ++taken_;
     }
     Recycle(&r, false);
@@ -150,7 +135,7 @@ class FsStripeReader::Ahead {
     std::string path;
     uint64_t offset = 0;
     uint64_t n = 0;
-    AlignedBuf buf;
+    int buf = -1;  // in pool_
     bool started = false;
     bool done = false;
     Status status;
@@ -159,7 +144,7 @@ class FsStripeReader::Ahead {
   // Gives r's buffer back and removes it (the front, or the back when
   // `back`). REQUIRES: mu_ held; r done or not started.
   void Recycle(Req* r, bool back) {
-    free_.push_back(std::move(r->buf));
+    pool_.Put(r->buf);
     if (back) {
       reqs_.pop_back();
     } else {
@@ -176,7 +161,7 @@ class FsStripeReader::Ahead {
       r->started = true;
       const std::string path = r->path;
       const uint64_t offset = r->offset, n = r->n;
-      uint8_t* buf = r->buf.get();
+      uint8_t* buf = reinterpret_cast<uint8_t*>(pool_.data(r->buf));
       l.unlock();
       // The request stays in reqs_ (and its buffer with it) while it is
       // read: Take waits for it rather than dropping it.
@@ -220,14 +205,12 @@ class FsStripeReader::Ahead {
   }
 
   FileSystem* fs_;
-  const size_t chunk_;
-  const unsigned depth_;
+  BufferPool pool_;
   std::unique_ptr<File> file_;  // the thread's
 
   mutable std::mutex mu_;
   std::condition_variable cv_, done_cv_;
   std::deque<Req> reqs_;  // in the order hinted
-  std::vector<AlignedBuf> free_;
   uint64_t taken_ = 0;
   bool stop_ = false;
   std::thread thread_;
@@ -291,14 +274,15 @@ Status FsStripeReader::ReadFrom(uint32_t member, const std::string& root,
       return Status::OK();
     }
     if (slot->bounce == nullptr) {
-      slot->bounce.reset(NewAligned(layout_->chunk_size).release());
+      slot->bounce = std::make_unique<BufferPool>(1, layout_->chunk_size);
     }
-    Status s = ReadDirect(*slot->file, offset, n, slot->bounce.get());
+    uint8_t* bounce = reinterpret_cast<uint8_t*>(slot->bounce->data(0));
+    Status s = ReadDirect(*slot->file, offset, n, bounce);
     if (!s.ok()) {
       slot->file.reset();  // a later read reopens (the drive may be back)
       return s;
     }
-    std::memcpy(buf, slot->bounce.get(), n);
+    std::memcpy(buf, bounce, n);
     return Status::OK();
   }
   uint64_t done = 0;
