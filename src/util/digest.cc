@@ -191,13 +191,14 @@ std::vector<DigestType> DigestSet::Types() const {
 }
 
 MultiHasher::MultiHasher(DigestSet set) {
-  for (DigestType t : set.Types()) hashers_.push_back(Hasher::New(t));
+  const std::vector<DigestType> types = set.Types();
+  for (DigestType t : types) hashers_.push_back(Hasher::New(t));
   // XXH3 last: see Update.
-  for (size_t i = 0; i < hashers_.size(); ++i) {
-    if (set.Types()[i] != DigestType::kXxh128) order_.push_back(i);
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i] != DigestType::kXxh128) order_.push_back(i);
   }
-  for (size_t i = 0; i < hashers_.size(); ++i) {
-    if (set.Types()[i] == DigestType::kXxh128) order_.push_back(i);
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i] == DigestType::kXxh128) order_.push_back(i);
   }
 }
 
