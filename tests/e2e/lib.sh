@@ -299,3 +299,20 @@ manifest_field() {
 list_files() {
   (cd "$1" && find . -type f -printf '%P\n' | LC_ALL=C sort)
 }
+
+# The files of data drive D in a pack's layout file (M.layout), empty ones
+# included, sorted; with BELOW, only those with a chunk in a stripe below
+# BELOW (each drive's files in order, each taking ceil(size / chunk)
+# stripes).
+layout_files() {
+  awk -v d="$2" -v below="${3:-}" '
+    /^# chunk-size / { chunk = $3; next }
+    /^drive data / { on = ($3 == d); s = 0; next }
+    /^drive |^#/ { on = 0; next }
+    on {
+      split($0, f, "\t"); size = f[1]; path = f[2]
+      c = int((size + chunk - 1) / chunk)
+      if (below == "" || (c > 0 && s < below)) print path
+      s += c
+    }' "$1" | sort
+}

@@ -191,21 +191,6 @@ expect_exit 2 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
   -o "$W/M"
 assert_contains "$LAST_ERR" "exists; valise pack does not overwrite"
 
-# The files of data drive $1 (empty ones included), or with $2 those with
-# a chunk in a stripe below $2, from M.layout: each drive's files in
-# order, each taking ceil(size / chunk) stripes.
-drive_files() {
-  awk -v d="$1" -v below="${2:-}" '
-    /^# chunk-size / { chunk = $3; next }
-    /^drive data / { on = ($3 == d); s = 0; next }
-    /^drive |^#/ { on = 0; next }
-    on {
-      n = split($0, f, "\t"); size = f[1]; path = f[2]
-      c = int((size + chunk - 1) / chunk)
-      if (below == "" || (c > 0 && s < below)) print path
-      s += c
-    }' "$W/M.layout" | sort
-}
 chunks_of() {
   awk -v d="$1" '$1 == "drive" && $2 == "data" && $3 == d {
     for (i = 4; i <= NF; i++) if ($i ~ /^chunks=/) print substr($i, 8) }' \
@@ -264,7 +249,9 @@ expect_exit 1 "$VALISE" ingest $NP -m "$W/M" --pubkey "$W/key.pub" \
   -d "${MNT[dest]}/a" --json "${given[@]}"
 j=$W/lose2.json
 cp "$LAST_OUT" "$j"
-assert_eq "$( (drive_files "$A"; drive_files "$B"; echo "$victim") | sort -u)" \
+L=$W/M.layout
+assert_eq "$( (layout_files "$L" "$A"; layout_files "$L" "$B"; echo "$victim") |
+  sort -u)" \
   "$(parity_files "$j" rebuilt)" "files rebuilt from parity"
 assert_eq "$files" "$(json "$j" get totals.files_ok)" "files staged"
 diff -r "$DS" "${MNT[dest]}/a" -x .valise >/dev/null ||
@@ -274,7 +261,8 @@ log "parity drive 2 lost too: exactly the files of stripes that lost three"
 cp "$DS/$victim" "${MNT[s$X]}/$victim"
 rm -rf "${MNT[dest]:?}/a"
 lose s8
-want=$( (drive_files "$A" "$below"; drive_files "$B" "$below") | sort -u)
+want=$( (layout_files "$L" "$A" "$below"; layout_files "$L" "$B" "$below") |
+  sort -u)
 [[ -n $want ]] || fail "no file in the stripes below $below"
 expect_exit 1 "$VALISE" ingest $NP -m "$W/M" --pubkey "$W/key.pub" \
   -d "${MNT[dest]}/b" --json "${given[@]:0:5}"

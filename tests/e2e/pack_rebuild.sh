@@ -44,14 +44,8 @@ log "pack 4 + 2"
 expect_exit 0 "$VALISE" pack $NP "$DS" --drives "${drives[@]}" --parity 2 \
   -o "$W/M"
 assert_contains "$W/M.layout" "drive data 1 files=1 bytes=25165824 chunks=24"
-# The files of each data drive, as the layout lists them.
-drive_files() {
-  awk -v d="$1" '
-    /^drive data / { on = ($3 == d); next }
-    /^drive |^#/ { on = 0; next }
-    on { sub(/^[0-9]+\t/, ""); print }' "$W/M.layout" | sort
-}
-lost_files=$( (drive_files 3; drive_files 4) | sort)
+lost_files=$( (layout_files "$W/M.layout" 3; layout_files "$W/M.layout" 4) |
+  sort)
 [[ $(wc -l <<<"$lost_files") == 8 ]] || fail "drives 3, 4: $lost_files"
 
 log "corrupt chunk 20 of big.bin on drive 1"
@@ -98,7 +92,7 @@ cp "$LAST_OUT" "$j"
 gone=$(json "$j" rows files path parity | awk -F'\t' '$2 == "unrecoverable" { print $1 }' | sort -u)
 assert_eq "$lost_files" "$gone" "ingest: the unrecoverable files"
 assert_eq "5" "$(json "$j" get totals.files_ok)" "ingest of 3 lost: staged"
-for f in big.bin $(drive_files 2); do
+for f in big.bin $(layout_files "$W/M.layout" 2); do
   cmp -s "$DS/$f" "$W/dest3/$f" || fail "ingest of 3 lost: $f not staged whole"
 done
 for f in $lost_files; do
