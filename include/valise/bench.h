@@ -80,10 +80,10 @@ struct BenchOptions {
   uint64_t manifest_files = 0;
   // Name of the manifest, for the report only. Default: "".
   std::string manifest;
-  // Ingest hashes every chunk with SHA-256 too (a manifest binding a chunk
-  // index, checked without a signature: each copy's chunks are compared
-  // as it is read, beside the whole-file sha256 and xxh128), so the model
-  // and the pipeline hash each byte with SHA-256 twice. Default: false.
+  // Ingest decides by the chunk digests (a manifest binding a chunk index):
+  // it hashes every chunk with SHA-256 and computes no whole-file digest,
+  // so the model and the pipeline hash each byte with SHA-256 once, and
+  // not with xxh128. Default: false.
   bool chunk_sha256 = false;
   // chunk_size, depth, threads, direct, engine and queue as for ingest;
   // `cancel` stops the run (RunBench then returns Aborted after cleaning

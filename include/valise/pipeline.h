@@ -84,10 +84,12 @@ struct PipelineOptions {
   // for the call. Default: none.
   const ChunkIndexV2* chunk_index = nullptr;
   // verify, ingest: chunk_index is bound to a manifest whose signature was
-  // checked (--pubkey). The signed chunk digests then decide alone: each
-  // byte is hashed once, with SHA-256 per chunk, and the whole-file
-  // digests are not computed (unless --hash-only asks for them; see
-  // DecidesByChunks in src/pipeline/chunk_check.h). Default: false.
+  // checked (--pubkey): the report says the chunk digests that decided
+  // were signed (CheckedBy::kSignedChunks). Signed or not, with a chunk
+  // index the chunk digests decide alone: each byte is hashed once, with
+  // SHA-256 per chunk, and the whole-file digests are not computed (unless
+  // --hash-only asks for them; see DecidesByChunks in
+  // src/pipeline/chunk_check.h). Default: false.
   bool chunk_index_signed = false;
   // verify, ingest: a pack's layout and parity digests (the manifest binds
   // M.layout: LoadPackParity, valise/rebuild.h). A file no drive given

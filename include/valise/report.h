@@ -167,10 +167,10 @@ struct ParityReport {
 };
 
 // How a run found files intact: by the manifest's whole-file digests, or
-// by the signed chunk digests alone (a signed manifest binding a chunk
-// index: every chunk's SHA-256 matched, issue 15). JSON "checked_by":
-// "file-digests", "signed-chunk-digests".
-enum class CheckedBy : uint8_t { kFileDigests, kSignedChunks };
+// by the chunk digests alone (a manifest binding a chunk index: every
+// chunk's SHA-256 matched), the manifest's signature checked or not. JSON
+// "checked_by": "file-digests", "chunk-digests", "signed-chunk-digests".
+enum class CheckedBy : uint8_t { kFileDigests, kChunks, kSignedChunks };
 const char* CheckedByName(CheckedBy c);
 
 struct RunReport {

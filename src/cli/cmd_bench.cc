@@ -61,8 +61,8 @@ int RunBench(const Args& args) {
     bo.manifest = args.manifest;
     bo.manifest_bytes = manifest.total_bytes();
     bo.manifest_files = manifest.size();
-    // Bound to a chunk index, ingest checks each chunk's SHA-256 as well
-    // as the whole-file digests (bench models ingest without --pubkey).
+    // Bound to a chunk index, ingest decides by each chunk's SHA-256 and
+    // computes no whole-file digest.
     bo.chunk_sha256 = manifest.binding(kChunkIndexSidecar) != nullptr;
   }
   bo.on_phase = [&args](const std::string& what) {

@@ -137,15 +137,14 @@ DigestSet IngestDigests() {
 }
 
 // The chunk check's cost without its verdict: the SHA-256 of each chunk
-// (BenchOptions::chunk_sha256).
+// (BenchOptions::chunk_sha256; the reader computes no whole-file digest
+// then, so a file of one chunk comes through Chunk too).
 class ChunkSha256Cost final : public ChunkObserver {
  public:
   void Chunk(uint64_t, const char* data, size_t len) override {
     sha_->Update(data, len);
     sink_ ^= sha_->Finish().bytes[0];
   }
-  // A file of one chunk: its whole-file SHA-256 serves (as in ingest).
-  void WholeFileChunk(uint64_t, const char*, size_t, const Digest&) override {}
 
  private:
   std::unique_ptr<Hasher> sha_ = Hasher::New(DigestType::kSha256);
@@ -842,7 +841,10 @@ void MeasurePipeline(FileSystem* fs, Directory* dir,
   PipelineOptions popt = o.pipeline;
   popt.cancel = &stop;
   popt.progress = false;
-  Reader reader(fs, popt, IngestDigests(), rotational);
+  // With a chunk index the chunk digests decide: ingest computes no
+  // whole-file digest, only each chunk's SHA-256.
+  Reader reader(fs, popt, o.chunk_sha256 ? DigestSet() : IngestDigests(),
+                rotational);
   if (o.chunk_sha256) {
     reader.SetChunkObserver(
         [](const ReadJob&) -> std::unique_ptr<ChunkObserver> {
@@ -951,7 +953,8 @@ std::vector<std::string> Untrusted(const BenchReport& r) {
 }
 
 // What hashing gives ingest: it computes sha256 and xxh128 over every
-// byte, one after the other, so their times per byte add up. `rate` is
+// byte, one after the other, so their times per byte add up; or, with a
+// chunk index (chunk_sha256), each chunk's SHA-256 alone. `rate` is
 // &BenchHash::rate_one (one core) or &BenchHash::rate_all (every core);
 // 0 when either digest was not measured.
 double DefaultDigestsRate(const BenchReport& r, double BenchHash::*rate) {
@@ -960,9 +963,8 @@ double DefaultDigestsRate(const BenchReport& r, double BenchHash::*rate) {
     if (h.type == DigestType::kSha256) sha = h.*rate;
     if (h.type == DigestType::kXxh128) xxh = h.*rate;
   }
-  // With the chunk check (chunk_sha256), SHA-256 twice per byte.
-  const double sha_passes = r.chunk_sha256 ? 2 : 1;
-  return sha > 0 && xxh > 0 ? 1.0 / (sha_passes / sha + 1.0 / xxh) : 0;
+  if (r.chunk_sha256) return sha;
+  return sha > 0 && xxh > 0 ? 1.0 / (1.0 / sha + 1.0 / xxh) : 0;
 }
 
 // The cores' limit. Every byte is hashed (DefaultDigestsRate, on every
@@ -1077,9 +1079,8 @@ void ComputeBottleneck(BenchReport* r) {
           "this host reads them at once slower than apart";
       break;
     case BottleneckKind::kHash:
-      r->bottleneck_subject = r->chunk_sha256
-                                  ? "sha256+xxh128, and sha256 of each chunk"
-                                  : "sha256+xxh128";
+      r->bottleneck_subject =
+          r->chunk_sha256 ? "sha256 of each chunk" : "sha256+xxh128";
       if (IoCpuPerByte(*r) > 0) {
         r->bottleneck_subject += " (beside reading and writing)";
       }

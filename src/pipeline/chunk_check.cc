@@ -30,7 +30,11 @@ bool UsesChunkIndex(const PipelineOptions& opt) {
 }
 
 bool DecidesByChunks(const PipelineOptions& opt) {
-  return UsesChunkIndex(opt) && opt.chunk_index_signed && opt.hash_only.empty();
+  return UsesChunkIndex(opt) && opt.hash_only.empty();
+}
+
+CheckedBy CheckedByChunks(const PipelineOptions& opt) {
+  return opt.chunk_index_signed ? CheckedBy::kSignedChunks : CheckedBy::kChunks;
 }
 
 ChunkFinding ChunkVerdict(const ReadOutcome& o, const ChunkIndexV2& index,
@@ -56,14 +60,14 @@ ChunkFinding ChunkVerdict(const ReadOutcome& o, const ChunkIndexV2& index,
   // The reader makes no observer for an empty file (nothing to read).
   if (c == nullptr && total == 0) return ChunkFinding::kIntact;
   if (c == nullptr || !c->complete() || c->checked() != total) {
-    *why = "not checked against its signed chunk digests (" +
+    *why = "not checked against its chunk digests (" +
            std::to_string(c ? c->checked() : 0) + " of " +
            std::to_string(total) + " chunks compared)";
     return ChunkFinding::kUnchecked;
   }
   if (c->bad_chunks() > 0 || c->bytes_checked() != size) {
     *why = std::to_string(c->bad_chunks()) + " of " + std::to_string(total) +
-           " chunks differ from their signed digests";
+           " chunks differ from their chunk digests";
     return ChunkFinding::kDiffers;
   }
   return ChunkFinding::kIntact;
@@ -188,13 +192,13 @@ void ChunkCheck::Describe(const ReadOutcome& o, FileResult* r) {
   r->detail += r->detail.empty() ? "" : "; ";
   if (!SetRanges(c, r)) {
     r->detail +=
-        "yet every chunk matches its signed digest (the manifest's digests "
+        "yet every chunk matches its chunk digest (the manifest's digests "
         "and its chunk index disagree)";
     return;
   }
   r->detail += std::to_string(c->bad_chunks()) + " of " +
                std::to_string(c->checked()) +
-               " chunks differ from their signed digests" + RangesListed(c);
+               " chunks differ from their chunk digests" + RangesListed(c);
 }
 
 void ChunkCheck::DescribeByChunks(const ReadOutcome& o,

@@ -1,4 +1,4 @@
-// Signed chunk digests in the read path: the reader's ChunkObservers that
+// Chunk digests in the read path: the reader's ChunkObservers that
 // make the chunk index v2 at the source and check files against it at the
 // datacenter (valise/chunk_index_v2.h; issue 15).
 //
@@ -9,19 +9,19 @@
 //                        file's place, 1,024 digests (32 KiB) at a time.
 //   ChunkCheck           verify and ingest: one per run; its Factory gives
 //                        each file a checker that hashes each chunk with
-//                        SHA-256 and compares it with the signed digest,
+//                        SHA-256 and compares it with its digest in the index,
 //                        fetched from the index 2,048 at a time (64 KiB per
 //                        file in flight), so a corrupt copy is located to
 //                        the exact chunks that differ (Describe).
-//   DecidesByChunks,     verify and ingest with a signed manifest: the
-//   ChunkVerdict         chunk digests decide alone whether a copy is
-//                        intact (issue 15, item 2). A copy is intact only
+//   DecidesByChunks,     verify and ingest with a chunk index, the
+//   ChunkVerdict         manifest signed or not: the chunk digests decide
+//                        alone whether a copy is intact. A copy is intact only
 //                        if it was read whole without error, exactly the
 //                        manifest's size, and its checker compared every
 //                        one of the entry's chunks, each of its expected
 //                        length, with none differing. SHA-256 being
 //                        collision resistant, such a copy is the file the
-//                        signer hashed: the whole-file digests need not be
+//                        source hashed: the whole-file digests need not be
 //                        computed again, so each byte is hashed once.
 //
 // Memory: a file in flight holds at most one batch of digests; nothing is
@@ -60,13 +60,21 @@ inline constexpr char kChunkCheckSkipped[] =
     "--hash-only without sha256: the signed chunk digests (M.chunks) are not "
     "checked; corrupt files are found, not located";
 
-// Whether a verify or ingest run with these options decides by the signed
-// chunk digests alone: it checks them (UsesChunkIndex), the manifest
-// binding them had its signature checked (opt.chunk_index_signed), and
-// --hash-only was not given (asked for, whole-file digests are computed
-// and decide as before). Then the run computes no whole-file digest and
-// the report says kCheckedBySignedChunks.
+// Whether a verify or ingest run with these options decides by the chunk
+// digests alone: it checks them (UsesChunkIndex) and --hash-only was not
+// given (asked for, whole-file digests are computed and decide as
+// before). Then the run computes no whole-file digest and the report says
+// CheckedByChunks(opt).
+//
+// Signed or not: the chunk index is exactly as trustworthy as the
+// manifest that binds it (M's bind line holds the index's SHA-256, checked
+// as it is opened), so its digests prove a copy as well as M's own
+// whole-file digests would, and hashing each byte once instead of twice
+// costs nothing in what is proved. Whether M's signature was checked
+// (opt.chunk_index_signed) is what the report tells.
 bool DecidesByChunks(const PipelineOptions& opt);
+// kSignedChunks when the manifest's signature was checked, else kChunks.
+CheckedBy CheckedByChunks(const PipelineOptions& opt);
 
 // Deciding by chunks, what copy `o` of manifest entry `entry` is:
 //   kIntact     read whole without error, exactly the manifest's size, and

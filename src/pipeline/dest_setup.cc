@@ -85,7 +85,7 @@ void SetUpChunkDedup(Destination* dest, const DestInfo& info, IngestLedger* l) {
   l->chunk_dedup = std::make_unique<ChunkDedup>(dest, index, l->opt.chunk_size,
                                                 clone, info.holes);
   std::string how = clone ? "chunks verified in this run cloned "
-                            "(FICLONERANGE) by signed digest"
+                            "(FICLONERANGE) by chunk digest"
                           : std::string();
   if (info.holes)
     how += std::string(how.empty() ? "" : ", ") + "zeros as holes";

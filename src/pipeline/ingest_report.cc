@@ -20,7 +20,7 @@ void StartIngestReport(const std::string& dest, IngestLedger* l) {
   r->files_expected = l->m.size();
   r->bytes_expected = l->m.total_bytes();
   r->chunk_size = l->opt.chunk_size;
-  if (l->by_chunks) r->checked_by = CheckedBy::kSignedChunks;
+  if (l->by_chunks) r->checked_by = CheckedByChunks(l->opt);
 }
 
 namespace {

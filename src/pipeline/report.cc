@@ -56,8 +56,15 @@ const char* FileStatusName(FileStatus s) {
 }
 
 const char* CheckedByName(CheckedBy c) {
-  return c == CheckedBy::kSignedChunks ? "signed-chunk-digests"
-                                       : "file-digests";
+  switch (c) {
+    case CheckedBy::kFileDigests:
+      return "file-digests";
+    case CheckedBy::kChunks:
+      return "chunk-digests";
+    case CheckedBy::kSignedChunks:
+      return "signed-chunk-digests";
+  }
+  return "unknown";
 }
 
 bool IsProblem(FileStatus s) {
@@ -683,7 +690,7 @@ std::string ChunkDedupText(const RunReport& r) {
   if (r.chunk_bytes_cloned > 0) {
     out = fmt::format(
         "{} cloned from chunks already staged with the same "
-        "signed digest",
+        "chunk digest",
         HumanBytes(r.chunk_bytes_cloned));
   }
   if (r.chunk_bytes_holes > 0) {
@@ -795,7 +802,7 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   }
 
   // Run-level facts.
-  const bool by_chunks = r.checked_by == CheckedBy::kSignedChunks;
+  const bool by_chunks = r.checked_by != CheckedBy::kFileDigests;
   const bool verbose = opt.verbose && !r.verbose_notes.empty();
   const std::string chunk_dedup = ChunkDedupText(r);
   bool facts = r.dedup_bytes_saved > 0 || !chunk_dedup.empty() ||
@@ -806,10 +813,17 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   if (facts) out += "\n";
   if (by_chunks) {
     Words()
-        .Text(fmt::format("checked by: signed chunk digests (the SHA-256 of "
-                          "every {} chunk, bound to the signed manifest; "
-                          "whole-file digests not computed)",
-                          HumanBytes(r.chunk_size)))
+        .Text(r.checked_by == CheckedBy::kSignedChunks
+                  ? fmt::format("checked by: signed chunk digests (the "
+                                "SHA-256 of every {} chunk, bound to the "
+                                "signed manifest; whole-file digests not "
+                                "computed)",
+                                HumanBytes(r.chunk_size))
+                  : fmt::format("checked by: chunk digests (the SHA-256 of "
+                                "every {} chunk, bound to the manifest, whose "
+                                "signature was not checked; whole-file "
+                                "digests not computed)",
+                                HumanBytes(r.chunk_size)))
         .AppendTo("", "    ", &out);
   }
   if (r.parity.present) AppendParity(r.parity, &out);
@@ -826,7 +840,7 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
     Words()
         .Text(fmt::format(
             "dedup by chunk: {} copied server-side from chunks with the same "
-            "signed digests in objects already committed, not sent",
+            "chunk digests in objects already committed, not sent",
             HumanBytes(r.chunk_bytes_copied_server_side)))
         .AppendTo("", "    ", &out);
   }
@@ -850,7 +864,7 @@ std::string FormatSummary(const RunReport& r, const SummaryOptions& opt) {
   if (r.files_resumed_by_chunk > 0) {
     Words()
         .Text(fmt::format("resume: {} went on from what an earlier run staged "
-                          "({} checked in DEST against the signed chunk "
+                          "({} checked in DEST against the chunk "
                           "digests, not read again)",
                           Plural(r.files_resumed_by_chunk, "file", "files"),
                           HumanBytes(r.bytes_resumed_by_chunk)))

@@ -307,7 +307,7 @@ Status VerifyDrives(FileSystem* fs, const Manifest& manifest,
   // computes no whole-file digest (`digests` still serve a pack's
   // rebuild, which compares whole files).
   const bool by_chunks = DecidesByChunks(opt);
-  if (by_chunks) report->checked_by = CheckedBy::kSignedChunks;
+  if (by_chunks) report->checked_by = CheckedByChunks(opt);
   if (UsesChunkIndex(opt)) {
     opt.chunk_size = opt.chunk_index->chunk_size();
     chunk_check = std::make_unique<ChunkCheck>(opt.chunk_index);

@@ -12,9 +12,11 @@
 #    missing one is a warning.
 #  - a corrupt file is located to its exact chunks (JSON corrupt_ranges),
 #    by verify and by ingest, in the index's chunk size.
-#  - with --pubkey the signed chunk digests decide (checked_by
-#    signed-chunk-digests, summary "checked by: ..."), verify and ingest;
-#    unsigned or with --hash-only the whole-file digests do (file-digests).
+#  - the chunk digests decide, verify and ingest: with --pubkey
+#    checked_by signed-chunk-digests (summary "checked by: signed chunk
+#    digests"), without it chunk-digests (the summary says the signature
+#    was not checked); with --hash-only the whole-file digests do
+#    (file-digests).
 #  - a manifest with an unbound v1 text index is read as before.
 source "$(dirname "$0")/../e2e/lib.sh"
 
@@ -143,13 +145,15 @@ assert_eq $((2 * MiB)) "$(json "$R" get "files.$i.first_bad_offset")" \
 [[ ! -e "$W/dest/big.bin" ]] || fail "a corrupt big.bin was staged"
 cmp "$D/exact.bin" "$W/dest/exact.bin" || fail "exact.bin not staged right"
 
-log "the signed chunk digests decide only when the signature was checked"
+log "the chunk digests decide; the report says whether they were signed"
 expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP --json "$D"
 assert_eq signed-chunk-digests "$(json "$LAST_OUT" get checked_by)" "signed"
 expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP "$D"
 assert_contains "$LAST_OUT" "checked by: signed chunk digests"
 expect_exit 0 "$VALISE" verify -m "$M" $NP --json "$D"
-assert_eq file-digests "$(json "$LAST_OUT" get checked_by)" "unsigned"
+assert_eq chunk-digests "$(json "$LAST_OUT" get checked_by)" "unsigned"
+expect_exit 0 "$VALISE" verify -m "$M" $NP "$D"
+assert_contains "$LAST_OUT" "whose signature was not checked"
 expect_exit 0 "$VALISE" verify -m "$M" --pubkey "$W/key.pub" $NP --json \
   --hash-only sha256 "$D"
 assert_eq file-digests "$(json "$LAST_OUT" get checked_by)" "--hash-only"
@@ -157,6 +161,14 @@ expect_exit 0 "$VALISE" ingest -m "$M" --pubkey "$W/key.pub" $NP --json \
   -d "$W/dest-signed" "$D"
 assert_eq signed-chunk-digests "$(json "$LAST_OUT" get checked_by)" "ingest"
 cmp "$D/big.bin" "$W/dest-signed/big.bin" || fail "big.bin not staged right"
+expect_exit 0 "$VALISE" ingest -m "$M" $NP --json -d "$W/dest-unsigned" "$D"
+assert_eq chunk-digests "$(json "$LAST_OUT" get checked_by)" "unsigned ingest"
+cmp "$D/big.bin" "$W/dest-unsigned/big.bin" || fail "big.bin not staged right"
+log "unsigned, a corrupt copy is located and not staged"
+expect_exit 1 "$VALISE" ingest -m "$M" $NP --json -d "$W/dest-unsigned-bad" \
+  "$W/bad"
+[[ ! -e "$W/dest-unsigned-bad/big.bin" ]] || fail "a corrupt big.bin was staged"
+assert_contains "$LAST_OUT" "differ from their chunk digests"
 
 log "an unbound v1 text index is read as before"
 MV1=$W/v1.vm

@@ -143,13 +143,14 @@ TEST(S3Chunks, OneChunkPartsAreSignedWithTheirChunkDigest) {
       << FormatSummary(r, SummaryOptions{.verbose = true});
   EXPECT_TRUE(s.store.Uploads("b").empty());
 
-  // Unsigned: the chunk digests do not decide, and the parts are hashed.
+  // --hash-only sha256: the whole-file digests decide, not the chunk
+  // digests, and the parts are hashed.
   Shipment u;
   u.Add("d1/big", big);
   u.MakeManifest();
   auto fs = NewS3FileSystem(u.disk.get(), u.client.get(), 3);
   PipelineOptions opt = u.Signed();
-  opt.chunk_index_signed = false;
+  opt.hash_only.Add(DigestType::kSha256);
   RunReport ur;
   ASSERT_VALISE_OK(IngestDrives(fs.get(), u.m, {"d1"}, "s3://b/ship", opt,
                                 u.S3Ingest(), &ur));

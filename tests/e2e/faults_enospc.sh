@@ -4,7 +4,9 @@
 #  - DEST a tiny ext4 (8 MiB) and a dataset of ~20 MiB: exit 2, a message
 #    that DEST is full and to rerun; every file under its final name in
 #    DEST is whole (cmp with its source), nothing left in
-#    DEST/.valise/staging; e2fsck finds the file system clean; then it is
+#    DEST/.valise/staging but kept partials (resume by chunk: the files
+#    are 2 MiB, the manifest binds a chunk index of 1 MiB chunks); e2fsck
+#    finds the file system clean; then it is
 #    grown in place (image extended, `losetup -c`, resize2fs) and the same
 #    command
 #    completes (exit 0), DEST verifies, and the files committed by the
@@ -44,14 +46,16 @@ bytes_big=$(tail -n1 "$M_BIG" | sed -n 's/.* bytes=\([0-9]*\)$/\1/p')
 
 # Checks after a run that stopped on a full DEST ($1, read from $2), whose
 # output is in $LAST_*: exit 2 (expect_exit did that); every name in DEST
-# whole and staging empty (the data is safe: fatal at once); the message
+# whole and staging empty but for kept partials (the data is safe: fatal
+# at once); the message
 # says DEST is full and to rerun, the report does not claim success and
 # blames no source file for DEST's trouble (deferred: they do not make
 # data unsafe). Sets COMMITTED to the files under their final name.
 check_full_stop() {
   local dest=$1 src=$2 blamed
   COMMITTED=$(check_dest_files "$dest" "$src")
-  assert_eq 0 "$(staging_leftovers "$dest")" "files left in staging"
+  assert_eq 0 "$(staging_strays "$dest")" \
+    "entries left in staging (not kept partials)"
   if ! grep -qiE 'full|No space' "$LAST_ERR"; then
     defer_fail "$dest: no 'full'/'No space' in: $(tail -n1 "$LAST_ERR")"
   fi

@@ -6,8 +6,10 @@
 # read first, exit 0) or lists the corrupt copy on its drive with
 # repaired_from = the other drive (exit 1). Both orders run (the corrupt
 # copy on A, then on B), and at least one of them must exercise the
-# repair. Finally, with both copies corrupt, the file is never given its
-# final name, both copies are reported, and every other file is staged.
+# repair. Finally, with both copies corrupt in the same chunk (corrupt in
+# different chunks, ingest makes the file whole from the good chunks of
+# both: e2e_ingest_chunk_repair), the file is never given its final name,
+# both copies are reported, and every other file is staged.
 source "$(dirname "$0")/ingest_lib.sh"
 need_root
 
@@ -90,9 +92,9 @@ ingest_with_bad_copy b-bad "$B" "$A"
   "repair path was not exercised"
 log "$repairs of 2 runs repaired $F from the other drive"
 
-log "both copies corrupt: the file is not staged"
+log "both copies corrupt in the same chunk: the file is not staged"
 flip_byte "$A/$F" "$OFF"
-flip_byte "$B/$F" $((OFF + MiB))
+flip_byte "$B/$F" $((OFF + 1))
 drop_caches
 DEST=${MNT[D]}/both-bad
 J="$VALISE_WORK/both-bad.json"

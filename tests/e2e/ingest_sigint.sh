@@ -6,9 +6,11 @@
 # --report with interrupted = true;
 # every file under a final name is complete and correct (some finished
 # files are committed before the exit), the report's
-# files_ok are exactly the files in place, and no temporary file is left.
-# The rerun exits 0, skips exactly those files (files_skipped_resume),
-# reads only the rest from the drives, and DEST verifies. A second SIGINT
+# files_ok are exactly the files in place, and no temporary file is left
+# but the kept partials of files cut short (resume by chunk: the manifest
+# binds a chunk index). The rerun exits 0, skips exactly those files
+# (files_skipped_resume), goes on from the kept partials, reads only the
+# rest from the drives, leaves staging empty, and DEST verifies. A second SIGINT
 # (the operator insists) exits 130 at once, and is just as safe.
 source "$(dirname "$0")/ingest_lib.sh"
 need_root
@@ -37,7 +39,7 @@ in_place() {
 
 # interrupt NAME SIGNAL... : each SIGNAL 0.5 s into a run (then 20 ms apart).
 interrupt() {
-  local name=$1 sig pid files bytes skipped read
+  local name=$1 sig pid files bytes skipped resumed read
   shift
   local dest=${MNT[D]}/$name r="$VALISE_WORK/$name.json"
   log "$name: $* after 0.5 s"
@@ -81,7 +83,8 @@ interrupt() {
     assert_eq 130 "$(json "$r" get exit_code)" "$name: exit_code"
     assert_eq "$files" "$(json "$r" get totals.files_ok)" \
       "$name: files_ok in the report vs files in place"
-    assert_eq 0 "$(staging_left "$dest")" "$name: entries left in staging"
+    assert_eq 0 "$(staging_strays "$dest")" \
+      "$name: entries left in staging (not kept partials)"
   fi
 
   log "$name: the rerun finishes"
@@ -90,14 +93,16 @@ interrupt() {
   expect_exit 0 "$VALISE" ingest -m "$M" -d "$dest" --no-progress \
     --report "$r" "$A" "$B"
   skipped=$(json "$r" get totals.files_skipped_resume)
+  resumed=$(json "$r" get totals.bytes_resumed_by_chunk)
+  log "$name: the rerun went on from $(json "$r" get totals.files_resumed_by_chunk) kept partials ($resumed bytes)"
   read=$(json "$r" rows drives bytes_read | awk '{s += $1} END {print s + 0}')
   if (($# == 1)); then
     # Everything in place was journaled by the clean stop.
     assert_eq "$files" "$skipped" "$name: files_skipped_resume of the rerun"
   fi
   ((skipped <= files)) || fail "$name: skipped $skipped of $files in place"
-  assert_eq $((N_BYTES - bytes)) "$read" \
-    "$name: bytes the rerun read from the drives ($bytes in place)"
+  assert_eq $((N_BYTES - bytes - resumed)) "$read" \
+    "$name: bytes the rerun read from the drives ($bytes in place, $resumed resumed)"
   check_complete "$dest" "$A" "$B"
   assert_eq 0 "$(staging_left "$dest")" "$name: entries left in staging"
   drop_caches

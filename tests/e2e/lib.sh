@@ -21,6 +21,10 @@
 #                             system when it can (as bit rot would), keeping
 #                             the file's mtime
 #   json FILE get|rows|len... queries a --json report (valise_e2e_json)
+#   staging_strays DEST       entries in DEST/.valise/staging other than the
+#                             kept partials of resume by chunk (r<entry>: a
+#                             file of more than one chunk, cut short, which
+#                             the next run goes on from)
 #   drive_of_row INDEX_OR_SOURCE REPORT   the drive's source string
 #
 # Everything a test creates (mounts, loop devices, images, temp files)
@@ -315,4 +319,9 @@ layout_files() {
       if (below == "" || (c > 0 && s < below)) print path
       s += c
     }' "$1" | sort
+}
+
+staging_strays() {
+  find "$1/.valise/staging" -mindepth 1 ! \( -type f -regex '.*/r[0-9]+' \) \
+    2>/dev/null | wc -l
 }

@@ -337,7 +337,7 @@ class ChangedSource final : public PositionalSource {
 
 // Goal: an index that cannot be read during the run (changed after it was
 // checked) is trouble, exit 2, not a silent pass or a wrong chunk. Where
-// the whole-file digests decide (unsigned), the index is read only to
+// the whole-file digests decide (--hash-only sha256), the index is read only to
 // locate the damage in a copy found corrupt: with every copy intact it is
 // not read at all (no chunk SHA-256 computed: each byte is hashed with
 // SHA-256 once), and the run is clean.
@@ -351,6 +351,7 @@ TEST(ChunkCheckPipeline, IndexChangedAfterItsCheckIsTrouble) {
       ChunkIndexV2::Open(std::make_unique<ChangedSource>(bytes), m, &index));
   PipelineOptions opt = SmallOptions();
   opt.chunk_index = index.get();
+  opt.hash_only.Add(DigestType::kSha256);
   RunReport clean;
   ASSERT_VALISE_OK(
       VerifyDrives(disk.get(), m, nullptr, {"d1", "d2"}, opt, &clean));
@@ -390,13 +391,13 @@ bool Contains(const std::string& text, std::string_view what) {
   return text.find(what) != std::string::npos;
 }
 
-// Goal: with M's signature checked, the signed chunk digests decide alone:
+// Goal: with a chunk index, signed or not, the chunk digests decide alone:
 // a file whose every chunk matches is intact even though M's whole-file
-// digest of it is wrong (so that digest was not what decided), the
-// report says how files were checked (summary and JSON); unsigned, or
-// with --hash-only, the whole-file digests decide as before and the file
-// is corrupt. Ingest alike: the file is staged, and its journal record
-// carries the manifest's digests.
+// digest of it is wrong (so that digest was not what decided), and the
+// report says how files were checked and whether M's signature was
+// (summary and JSON); with --hash-only the whole-file digests decide as
+// before and the file is corrupt. Ingest alike: the file is staged, and
+// its journal record carries the manifest's digests.
 TEST(ChunkVerifyBySigned, ChunkDigestsDecideAlone) {
   auto disk = TwoDrives();
   Manifest m = WithWrongFileDigests(MakeWithIndex(disk.get()), "b");
@@ -409,7 +410,10 @@ TEST(ChunkVerifyBySigned, ChunkDigestsDecideAlone) {
     opt.chunk_index = index.get();
     opt.chunk_index_signed = mode != kUnsigned;
     if (mode == kSignedHashOnly) opt.hash_only.Add(DigestType::kSha256);
-    const bool by_chunks = mode == kSigned;
+    const bool by_chunks = mode != kSignedHashOnly;
+    const CheckedBy want_by = mode == kSigned     ? CheckedBy::kSignedChunks
+                              : mode == kUnsigned ? CheckedBy::kChunks
+                                                  : CheckedBy::kFileDigests;
     EXPECT_EQ(DecidesByChunks(opt), by_chunks);
     RunReport r;
     ASSERT_VALISE_OK(
@@ -419,11 +423,23 @@ TEST(ChunkVerifyBySigned, ChunkDigestsDecideAlone) {
     if (by_chunks) {
       EXPECT_EQ(r.ExitCode(), 0) << summary;
       EXPECT_EQ(r.files_ok, 4u);
-      EXPECT_EQ(r.checked_by, CheckedBy::kSignedChunks);
-      EXPECT_TRUE(Contains(summary, "checked by: signed chunk digests"))
-          << summary;
-      EXPECT_TRUE(Contains(json, "\"checked_by\": \"signed-chunk-digests\""))
-          << json;
+      EXPECT_EQ(r.checked_by, want_by);
+      if (mode == kSigned) {
+        EXPECT_TRUE(Contains(summary, "checked by: signed chunk digests"))
+            << summary;
+        EXPECT_TRUE(Contains(json, "\"checked_by\": \"signed-chunk-digests\""))
+            << json;
+      } else {
+        // (The summary wraps at 79 columns.)
+        EXPECT_TRUE(Contains(summary,
+                             "checked by: chunk digests (the SHA-256 of every "
+                             "64.0 KiB chunk"))
+            << summary;
+        EXPECT_TRUE(Contains(summary, "whose signature was not checked"))
+            << summary;
+        EXPECT_TRUE(Contains(json, "\"checked_by\": \"chunk-digests\""))
+            << json;
+      }
     } else {
       EXPECT_EQ(r.ExitCode(), 1) << summary;
       const FileResult* b = Find(r, "b", FileStatus::kCorrupt);
@@ -443,8 +459,7 @@ TEST(ChunkVerifyBySigned, ChunkDigestsDecideAlone) {
     std::string got;
     EXPECT_EQ(disk->GetFile(dest + "/b", &got), by_chunks) << FormatSummary(ri);
     EXPECT_EQ(ri.ExitCode(), by_chunks ? 0 : 1) << FormatSummary(ri);
-    EXPECT_EQ(ri.checked_by,
-              by_chunks ? CheckedBy::kSignedChunks : CheckedBy::kFileDigests);
+    EXPECT_EQ(ri.checked_by, want_by);
     if (!by_chunks) continue;
     // The journal (binary) records the manifest's digests of what it
     // staged.
@@ -486,7 +501,7 @@ TEST(ChunkVerifyBySigned, LocatesEveryBadChunk) {
   EXPECT_EQ(a->corrupt_ranges[1].length, kChunk);
   EXPECT_EQ(a->corrupt_ranges[2].offset, 5 * kChunk);
   EXPECT_EQ(a->corrupt_ranges[2].length, 17u);
-  EXPECT_EQ(a->detail, "3 of 6 chunks differ from their signed digests");
+  EXPECT_EQ(a->detail, "3 of 6 chunks differ from their chunk digests");
   const FileResult* s = Find(r, "shared/s", FileStatus::kCorrupt);
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->drive, 0);
@@ -553,7 +568,7 @@ TEST(ChunkVerifyBySigned, IntactOnlyWhenEveryChunkAndTheSizeMatch) {
   EXPECT_EQ(ChunkVerdict(outcome(5, data.size()), *index, a, &why),
             ChunkFinding::kUnchecked);
   EXPECT_EQ(why,
-            "not checked against its signed chunk digests (5 of 6 "
+            "not checked against its chunk digests (5 of 6 "
             "chunks compared)");
   EXPECT_EQ(ChunkVerdict(outcome(6, data.size() - 1), *index, a, &why),
             ChunkFinding::kDiffers);

@@ -176,13 +176,14 @@ TEST(ChunkRepair, AChunkBadOnEveryCopyFailsTheFileAndIsNamed) {
   EXPECT_TRUE(found);
 }
 
-// Goal: without the signed chunk digests deciding (no signature checked),
-// nothing is repaired by chunk: the second copy is read whole, as before.
-TEST(ChunkRepair, WithoutSignedDigestsTheNextCopyIsReadWhole) {
+// Goal: with the whole-file digests deciding (--hash-only sha256, signed
+// or not), nothing is repaired by chunk: the second copy is read whole,
+// as before.
+TEST(ChunkRepair, WithFileDigestsDecidingTheNextCopyIsReadWhole) {
   Shipment s = Make();
   s.disk->FlipStoredBit("d1/big", 3 * kChunk + 5, 1);
   PipelineOptions opt = Signed(s);
-  opt.chunk_index_signed = false;
+  opt.hash_only.Add(DigestType::kSha256);
   RunReport r;
   ASSERT_VALISE_OK(IngestDrives(s.disk.get(), s.m, {"d1", "d2"}, "dest", opt,
                                 IngestOptions(), &r));

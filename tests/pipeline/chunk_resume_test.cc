@@ -148,19 +148,19 @@ TEST(ChunkResume, PrefixCheckedInDestStopsAtTheFirstBadChunk) {
   EXPECT_TRUE(got == s.big);
 }
 
-// Goal: without the signed digests deciding (no signature checked), a
-// kept partial is not used: it is dropped and the file read whole; a
-// partial whose first chunk is wrong is dropped too.
+// Goal: with the whole-file digests deciding (--hash-only sha256), a kept
+// partial is not used: it is dropped and the file read whole; deciding by
+// chunks, a partial whose first chunk is wrong is dropped too.
 TEST(ChunkResume, UnusedPartialsAreDroppedAndTheFileReadWhole) {
-  for (bool signed_run : {false, true}) {
-    SCOPED_TRACE(signed_run);
+  for (bool by_chunks : {false, true}) {
+    SCOPED_TRACE(by_chunks);
     Shipment s = Make();
     std::string kept;
     FirstRunFillsDest(&s, &kept);
     FreeRoom(s.disk.get());
-    if (signed_run) s.disk->FlipStoredBit("dest/.valise/staging/r0", 3, 0);
+    if (by_chunks) s.disk->FlipStoredBit("dest/.valise/staging/r0", 3, 0);
     PipelineOptions opt = Signed(s);
-    opt.chunk_index_signed = signed_run;
+    if (!by_chunks) opt.hash_only.Add(DigestType::kSha256);
     RunReport r;
     ASSERT_VALISE_OK(
         IngestDrives(s.disk.get(), s.m, {"d1"}, "dest", opt, Iopt(), &r));

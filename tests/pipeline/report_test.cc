@@ -898,7 +898,7 @@ RunReport RichReport() {
       FileStatus::kCorrupt, 1);
   many.first_bad_offset = 7340032;
   many.detail =
-      "sha256 mismatch; 37 of 800 chunks differ from their signed digests "
+      "sha256 mismatch; 37 of 800 chunks differ from their chunk digests "
       "(the manifest's digests and its chunk index agree)";
   for (uint64_t k = 0; k < 9; ++k) {
     many.corrupt_ranges.push_back({(7 + 10 * k) * kMiB, 2 * kMiB, 0});
