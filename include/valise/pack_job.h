@@ -44,7 +44,10 @@ struct PackOptions {
   uint64_t chunk_size = kDefaultPackChunkSize;
   // Bytes per parity file (pack.h). Default: 1 TiB.
   uint64_t segment_bytes = kDefaultParitySegmentBytes;
-  // Whole-file digests of the manifest. Default: sha256 and xxh128.
+  // Whole-file digests of the manifest. Default: xxh128 alone: every byte
+  // has its SHA-256 in the chunk index, which decides at the datacenter,
+  // so a whole-file SHA-256 would hash each byte twice to prove nothing
+  // more (docs/pack.md).
   DigestSet digests = DefaultDigests();
   // Stripes in flight; 0 picks 2..16 within 256 MiB of buffers
   // ((data + parity drives) * chunk size each). Default: 0.
@@ -85,7 +88,6 @@ struct PackOptions {
 
   static DigestSet DefaultDigests() {
     DigestSet s;
-    s.Add(DigestType::kSha256);
     s.Add(DigestType::kXxh128);
     return s;
   }

@@ -44,14 +44,14 @@ void Print(fmt::format_string<T...> format, T&&... args) {
 Status PackFromArgs(const Args& args, PackOptions* opt) {
   PipelineOptions p;
   VALISE_RETURN_IF_ERROR(PipelineFromArgs(args, &p));
-  DigestSet digests;
-  // The signed chunk SHA-256s prove every byte: a whole-file SHA-256
-  // beside them would hash each byte twice (docs/pack.md).
-  VALISE_RETURN_IF_ERROR(
-      ParseDigestList(args.hash.empty() ? "xxh128" : args.hash, &digests));
+  // --hash, or PackOptions' default (xxh128).
+  if (!args.hash.empty()) {
+    DigestSet digests;
+    VALISE_RETURN_IF_ERROR(ParseDigestList(args.hash, &digests));
+    opt->digests = digests;
+  }
   opt->parity = args.parity;
   opt->chunk_size = p.chunk_size;
-  opt->digests = digests;
   opt->threads = p.threads;
   opt->direct = p.direct;
   opt->engine = p.engine;
@@ -228,15 +228,17 @@ int DryRun(const Args& args, PackOptions opt) {
   return kExitOk;
 }
 
-// The pack itself onto `drives` (mount points), past the checks of -o.
+// The pack itself onto `drives` (mount points), past the checks of -o;
+// M signed with `key` (-k, read by RunPack) unless it is empty.
 int PackOnto(const Args& args, PackOptions opt,
-             const std::vector<std::string>& drives);
+             const std::vector<std::string>& drives, const std::string& key);
 
 // --mkfs: the devices checked, formatted (or, after an interruption,
 // recognised) and mounted in a mount namespace of this process's own (the
 // mounts die with it, however it ends); the pack onto the mount points;
 // the drives unmounted on every way out, M.mkfs removed once sealed.
-int PackMkfs(const Args& args, const PackOptions& opt) {
+int PackMkfs(const Args& args, const PackOptions& opt,
+             const std::string& key) {
   // A finished shipment's manifest: its drives are not formatted again
   // (RunPackJob would refuse it only after the formatting).
   FileSystem* fs = FileSystem::Default();
@@ -273,7 +275,7 @@ int PackMkfs(const Args& args, const PackOptions& opt) {
   }
   PackOptions o = opt;
   o.drive_sources = args.drives;
-  int code = PackOnto(args, o, mounted->mount_points());
+  int code = PackOnto(args, o, mounted->mount_points(), key);
   s = mounted->Finish(code == kExitOk);
   if (!s.ok()) {
     PrintError("unmounting the drives: " + s.message());
@@ -292,10 +294,11 @@ int RunPack(const Args& args) {
     return kExitTrouble;
   }
   FileSystem* fs = FileSystem::Default();
-  // -k: the key checked before anything is planned or written (a pack
-  // refused its signature at the end would have cost the whole write).
+  // -k: the key read and checked before anything is planned or written (a
+  // pack refused its signature at the end would have cost the whole
+  // write), and kept to sign M once it is sealed.
+  std::string key;
   if (!args.key.empty()) {
-    std::string key;
     s = ReadSigningKey(fs, args.key, &key);
     if (!s.ok()) {
       PrintError(s.message());
@@ -340,14 +343,14 @@ int RunPack(const Args& args) {
       return kExitTrouble;
     }
   }
-  if (!args.mkfs.empty()) return PackMkfs(args, opt);
-  return PackOnto(args, opt, args.drives);
+  if (!args.mkfs.empty()) return PackMkfs(args, opt, key);
+  return PackOnto(args, opt, args.drives, key);
 }
 
 namespace {
 
 int PackOnto(const Args& args, PackOptions opt,
-             const std::vector<std::string>& drives) {
+             const std::vector<std::string>& drives, const std::string& key) {
   FileSystem* fs = FileSystem::Default();
   // Plan (or take up the interrupted pack of the same -o), write, seal;
   // M.drives records each drive's identity, read before anything is written.
@@ -370,12 +373,9 @@ int PackOnto(const Args& args, PackOptions opt,
     FileInfo info;
     return Trouble(s, fs->Stat(PackState::DirFor(args.output), &info).ok());
   }
-  if (!args.key.empty()) {
-    std::string key, sig_path;
-    s = ReadSigningKey(fs, args.key, &key);
-    if (s.ok()) {
-      s = SignManifest(fs, GuardFromArgs(args), args.output, key, &sig_path);
-    }
+  if (!key.empty()) {
+    std::string sig_path;
+    s = SignManifest(fs, GuardFromArgs(args), args.output, key, &sig_path);
     if (!s.ok()) {
       PrintError(s.message() + " (the pack is written: sign " + args.output +
                  " with valise sign -k KEY)");
