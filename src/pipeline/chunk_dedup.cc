@@ -13,7 +13,7 @@
 // removed when the file fails), and nothing writes that range again.
 //
 // The read loop (read_loop.cc) asks, for each chunk of a file it stages:
-//   - before reading it, with the signed digests deciding alone (no
+//   - before reading it, with the chunk digests deciding alone (no
 //     whole-file digest needs its bytes): is its signed digest that of a
 //     whole chunk of zeros, or the digest of a source? Then it is not read
 //     at all: a hole, or a range clone of the source (FICLONERANGE); the

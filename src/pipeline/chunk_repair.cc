@@ -4,7 +4,7 @@
 // Without it, a copy that fails (a chunk differs from its signed digest,
 // sectors cannot be read, its drive stalls) is thrown away whole and the
 // next pass reads the file's next copy, on another drive, from the first
-// byte. With the signed chunk digests deciding (ledger.by_chunks) every
+// byte. With the chunk digests deciding (ledger.by_chunks) every
 // chunk is judged on its own, so a copy's good chunks are as good as any:
 //
 //   1. A file staged resumable (chunk_resume.h: more than one chunk,

@@ -24,7 +24,7 @@
 // Either way the prefix is whole chunks, each checked against its signed
 // digest (read back here, or by the store as it took it), before the last.
 //
-// Only with the signed chunk digests deciding (whole-file digests would
+// Only with the chunk digests deciding (whole-file digests would
 // need every byte again) and where DEST keeps the file part way
 // (Destination::KeepsPartials: posix, any file; an object store, a file in
 // one-chunk parts). A partial whose entry is done, gone from the

@@ -71,7 +71,7 @@ namespace {
 
 // Dedup by chunk (chunk_dedup.h), unless --dedup=copy: holes for zeros
 // where DEST has them (found by content: the bytes read, and checked, are
-// zeros); and where the signed chunk digests decide alone (by_chunks),
+// zeros); and where the chunk digests decide alone (by_chunks),
 // range clones of chunks verified where DEST clones ranges, and chunks
 // not read at all. A clone is keyed by a chunk digest, so only a digest
 // that decides whether the file is accepted may key one: with whole-file

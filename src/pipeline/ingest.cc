@@ -60,7 +60,7 @@
 //     (parity_drive.h), the last copy of each: read only for a file whose
 //     copies failed or whose drive was not given, staged and committed
 //     like any copy (ingest_report.cc marks its rows rebuilt).
-//  8. With the signed chunk digests deciding, a large file staged part way
+//  8. With the chunk digests deciding, a large file staged part way
 //     by a run that stopped is kept, and the next run goes on from its
 //     last chunk verified in DEST (chunk_resume.cc).
 //
@@ -88,7 +88,7 @@ namespace valise {
 
 namespace {
 
-// Deciding by the signed chunk digests, the files an earlier run committed
+// Deciding by the chunk digests, the files an earlier run committed
 // and this one trusts from the journal with the manifest's SHA-256 hold
 // the signed chunks: the destination may copy chunks from them
 // (Destination::ChunkSource). A record without the SHA-256 (an earlier

@@ -90,7 +90,7 @@ struct IngestLedger {
   RunReport* const report;
   uint64_t start_us = 0;
   DigestSet digests;  // compared for every file (ChooseDigests)
-  // The signed chunk digests decide alone (DecidesByChunks): `digests` are
+  // The chunk digests decide alone (DecidesByChunks): `digests` are
   // not computed; a file accepted is recorded and reported with the
   // manifest's.
   const bool by_chunks;

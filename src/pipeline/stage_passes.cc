@@ -3,7 +3,7 @@
 // the files whose digests match as they finish. A copy that fails
 // (corrupt, unreadable, its drive stalled) is reported and the next pass
 // reads the file's next copy, on another drive: the file is "repaired
-// from" that drive. With the signed chunk digests deciding, a large
+// from" that drive. With the chunk digests deciding, a large
 // file's good chunks stay staged and the next copy gives only the chunks
 // still missing (repair by chunk, chunk_repair.cc). Between passes, files out
 // of copies are failed, and the paths that share a content settle
