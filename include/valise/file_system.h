@@ -75,6 +75,13 @@ struct DirEntry {
   FileType type = FileType::kUnknown;
 };
 
+// A directory entry with what lstat says of it (FileSystem::ListDirInfo).
+struct DirEntryInfo {
+  std::string name;  // raw bytes, never "." or ".."
+  Status status;     // why it could not be stat'ed (naming its whole path)
+  FileInfo info;     // when status is OK
+};
+
 // How a file is opened for reading.
 struct ReadOptions {
   // Try O_DIRECT (page cache bypassed; needs aligned offsets, lengths and
@@ -339,6 +346,13 @@ class FileSystem {
   // d_type, or lstat where d_type is DT_UNKNOWN.
   virtual Status ListDir(const std::string& path,
                          std::vector<DirEntry>* entries) = 0;
+  // Entries of a directory, unsorted, without "." and "..", each with its
+  // Stat (a symlink reported, never followed): what a scan of a drive needs
+  // of every entry. The default lists with ListDir and Stats `path`/name;
+  // the POSIX file system stats each name relative to the directory it
+  // opened (one lookup instead of the whole path's again).
+  virtual Status ListDirInfo(const std::string& path,
+                             std::vector<DirEntryInfo>* entries);
   // Opens a regular file or block device for reading. Never follows a
   // symlink in the last component (O_NOFOLLOW) and never opens a FIFO,
   // socket or character device (InvalidArgument), so nothing can block.

@@ -32,6 +32,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@
 #include "valise/status.h"
 
 namespace valise {
+
+struct DriveScan;  // src/pipeline/scan.h
 
 // Bytes per second assumed for a drive that is not measured.
 inline constexpr double kAssumedSpinningRate = 180e6;
@@ -76,6 +79,9 @@ struct IngestDryRun {
     }
   };
   Space space;
+  // The SRCs as scanned for this plan, for the run that follows it
+  // (IngestOptions::scans).
+  std::shared_ptr<const std::vector<DriveScan>> scans;
   uint64_t files() const;
   uint64_t bytes() const;
   // 0: every file would be in place after the run; 1: some would not.

@@ -36,6 +36,7 @@
 namespace valise {
 
 class Destination;  // valise/destination.h
+struct DriveScan;   // src/pipeline/scan.h: one SRC's files as scanned
 
 struct PackParity;
 
@@ -215,6 +216,13 @@ struct IngestOptions {
   // (src/dest/posix_hosts.h). Default: empty (the machine's host name; a
   // directory DEST stays one-host unless it is shared already).
   std::string host;
+  // The SRCs as the caller scanned them just before, one per source in
+  // order (IngestDryRun::scans: valise ingest's space check plans the run
+  // first): used instead of scanning every drive a second time. Whatever
+  // changed since is found as each file is opened (its identity checked
+  // against the scan, as for any run). Ignored unless there is one per
+  // source. Default: none (IngestDrives scans).
+  std::shared_ptr<const std::vector<DriveScan>> scans;
   // Tests: makes the destination for DEST instead of the built-in ones
   // (a wrapper that breaks one step). Default: empty.
   std::function<Status(const std::string& dest,

@@ -170,6 +170,8 @@ int RunIngest(const Args& args, RunReport* report_out) {
       PrintError(s.message());
       return kExitTrouble;
     }
+    // The drives were scanned for the plan: the run takes that scan.
+    iopt.scans = plan.scans;
   }
   opt.drive_labels = labels;
   // DEST s3://BUCKET/PREFIX: objects through the S3 client; the file

@@ -239,6 +239,24 @@ Status FileSystem::CreateOutput(const std::string& path, uint32_t mode,
   return Status::OK();
 }
 
+Status FileSystem::ListDirInfo(const std::string& path,
+                               std::vector<DirEntryInfo>* entries) {
+  std::vector<DirEntry> names;
+  VALISE_RETURN_IF_ERROR(ListDir(path, &names));
+  const std::string prefix =
+      path.empty() || path.back() == '/' ? path : path + "/";
+  std::vector<DirEntryInfo> out;
+  out.reserve(names.size());
+  for (DirEntry& e : names) {
+    DirEntryInfo d;
+    d.status = Stat(prefix + e.name, &d.info);
+    d.name = std::move(e.name);
+    out.push_back(std::move(d));
+  }
+  *entries = std::move(out);
+  return Status::OK();
+}
+
 Status FileSystem::ResolvePath(const std::string& path, std::string*) {
   return Status::NotSupported(path, "resolving symlinks");
 }
@@ -946,7 +964,10 @@ class PosixFile final : public File {
   const uint64_t serial_;
 };
 
-Status ListFd(int fd, const std::string& path, std::vector<DirEntry>* out) {
+// Reads the directory open at `fd` (taken: closed before this returns),
+// calling each(dir_fd, name, d_type) for every entry but "." and "..".
+template <typename Each>
+Status ReadDirFd(int fd, const std::string& path, const Each& each) {
   // fdopendir takes ownership of fd; readdir batches getdents64 calls.
   DIR* dir = fdopendir(fd);
   if (dir == nullptr) {
@@ -954,7 +975,6 @@ Status ListFd(int fd, const std::string& path, std::vector<DirEntry>* out) {
     close(fd);
     return Status::PosixError(Context(path, "opendir"), err);
   }
-  std::vector<DirEntry> entries;
   Status s;
   for (;;) {
     errno = 0;
@@ -968,20 +988,28 @@ Status ListFd(int fd, const std::string& path, std::vector<DirEntry>* out) {
         (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
       continue;
     }
-    DirEntry e;
-    e.name = name;
-    e.type = TypeFromDirent(de->d_type);
-    if (de->d_type == DT_UNKNOWN) {
-      // Some file systems (older XFS, some FUSE) leave d_type unset.
-      struct stat st;
-      if (fstatat(dirfd(dir), name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        e.type = TypeFromMode(st.st_mode);
-      }
-    }
-    entries.push_back(std::move(e));
+    each(dirfd(dir), name, de->d_type);
   }
   closedir(dir);
-  if (!s.ok()) return s;
+  return s;
+}
+
+Status ListFd(int fd, const std::string& path, std::vector<DirEntry>* out) {
+  std::vector<DirEntry> entries;
+  VALISE_RETURN_IF_ERROR(ReadDirFd(
+      fd, path, [&](int dir_fd, const char* name, unsigned char d_type) {
+        DirEntry e;
+        e.name = name;
+        e.type = TypeFromDirent(d_type);
+        if (d_type == DT_UNKNOWN) {
+          // Some file systems (older XFS, some FUSE) leave d_type unset.
+          struct stat st;
+          if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            e.type = TypeFromMode(st.st_mode);
+          }
+        }
+        entries.push_back(std::move(e));
+      }));
   *out = std::move(entries);
   return Status::OK();
 }
@@ -1485,6 +1513,36 @@ class PosixFileSystem final : public FileSystem {
     int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return Status::PosixError(Context(path, "opendir"), errno);
     return ListFd(fd, path, entries);
+  }
+
+  // Each name lstat'ed relative to the directory (fstatat): a drive's scan
+  // looked up every entry's whole path from the root, a dentry walk per
+  // component, for each of its files.
+  Status ListDirInfo(const std::string& path,
+                     std::vector<DirEntryInfo>* entries) override {
+    int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return Status::PosixError(Context(path, "opendir"), errno);
+    const std::string prefix =
+        path.empty() || path.back() == '/' ? path : path + "/";
+    std::vector<DirEntryInfo> out;
+    VALISE_RETURN_IF_ERROR(
+        ReadDirFd(fd, path, [&](int dir_fd, const char* name, unsigned char) {
+          DirEntryInfo e;
+          e.name = name;
+          struct stat st;
+          if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            e.status =
+                Status::PosixError(Context(prefix + e.name, "stat"), errno);
+          } else {
+            FillInfo(st, &e.info);
+            if (e.info.type == FileType::kBlockDevice) {
+              FillBlockSize(prefix + e.name, st, &e.info);
+            }
+          }
+          out.push_back(std::move(e));
+        }));
+    *entries = std::move(out);
+    return Status::OK();
   }
 
   Status OpenForRead(const std::string& path, const ReadOptions& opt,

@@ -170,8 +170,12 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   // Read the journal: what it holds is done.
   JournaledFiles journaled;
   VALISE_RETURN_IF_ERROR(ResumeDest(dest.get(), &ledger, &journaled));
-  // Scan the drives.
-  ledger.scans = ScanDrives(fs, sources);
+  // Scan the drives (unless the caller just did).
+  if (iopt.scans != nullptr && iopt.scans->size() == sources.size()) {
+    ledger.scans = *iopt.scans;
+  } else {
+    ledger.scans = ScanDrives(fs, sources);
+  }
   // A pack: which drive is which member, and its parity drive.
   std::unique_ptr<ParitySource> parity;
   if (o.pack != nullptr) {

@@ -87,7 +87,10 @@ Status PlanIngestDryRun(FileSystem* fs, const Manifest& m,
   *out = IngestDryRun();
   VALISE_RETURN_IF_ERROR(
       ComputeShipmentStatus(fs, m, drives, dest, &out->dest));
-  const std::vector<DriveScan> scans = ScanDrives(fs, sources);
+  auto scanned =
+      std::make_shared<const std::vector<DriveScan>>(ScanDrives(fs, sources));
+  out->scans = scanned;
+  const std::vector<DriveScan>& scans = *scanned;
   Match match;
   MatchDrives(m, scans, &match);
   NameDrives(scans, sources, labels, out);

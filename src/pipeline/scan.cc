@@ -94,22 +94,21 @@ bool IsStateDirectory(FileSystem* fs, const std::string& dir) {
 void Walk(FileSystem* fs, const Drive& drive, int drive_index,
           const std::string& rel_dir, DriveScan* out) {
   std::string dir = rel_dir.empty() ? drive.path : DrivePath(drive, rel_dir);
-  std::vector<DirEntry> entries;
-  Status s = fs->ListDir(dir, &entries);
+  // lstat each entry: the size and mtime are needed anyway, and d_type
+  // can lie on some file systems.
+  std::vector<DirEntryInfo> entries;
+  Status s = fs->ListDirInfo(dir, &entries);
   if (!s.ok()) {
     out->errors.push_back(s.message());
     return;
   }
-  for (const DirEntry& e : entries) {
+  for (const DirEntryInfo& e : entries) {
     std::string rel = rel_dir.empty() ? e.name : rel_dir + "/" + e.name;
-    FileInfo info;
-    // lstat each entry: the size and mtime are needed anyway, and d_type
-    // can lie on some file systems.
-    s = fs->Stat(DrivePath(drive, rel), &info);
-    if (!s.ok()) {
-      out->errors.push_back(s.message());
+    if (!e.status.ok()) {
+      out->errors.push_back(e.status.message());
       continue;
     }
+    const FileInfo& info = e.info;
     if (info.type == FileType::kDirectory && rel == kStateDirName &&
         IsStateDirectory(fs, DrivePath(drive, rel))) {
       // A DEST (or a copy of one) scanned as a drive: its state is no part

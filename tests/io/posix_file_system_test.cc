@@ -20,6 +20,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -291,6 +292,41 @@ TEST(PosixFileSystem, ListDirGivesTypesWithoutDots) {
   EXPECT_EQ(got["fifo"], FileType::kFifo);
 
   Status s = Fs()->ListDir(dir.path() + "/missing", &entries);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+}
+
+TEST(PosixFileSystem, ListDirInfoStatsEachEntryAsStatDoes) {
+  // Goal: ListDirInfo gives every entry once, never "." or "..", each with
+  // what Stat of its whole path says (a symlink reported, not followed),
+  // through a path given with or without a trailing slash; a missing
+  // directory is NotFound.
+  TempDir dir;
+  dir.Write("file", "hello");
+  fs::create_directory(dir.path() + "/sub");
+  ASSERT_EQ(symlink("file", (dir.path() + "/link").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir.path() + "/fifo").c_str(), 0600), 0);
+  for (const std::string& path : {dir.path(), dir.path() + "/"}) {
+    SCOPED_TRACE(path);
+    std::vector<DirEntryInfo> entries;
+    ASSERT_VALISE_OK(Fs()->ListDirInfo(path, &entries));
+    ASSERT_EQ(entries.size(), 4u);
+    std::set<std::string> names;
+    for (const DirEntryInfo& e : entries) {
+      names.insert(e.name);
+      ASSERT_VALISE_OK(e.status);
+      FileInfo want;
+      ASSERT_VALISE_OK(Fs()->Stat(dir.path() + "/" + e.name, &want));
+      EXPECT_EQ(e.info.type, want.type) << e.name;
+      EXPECT_EQ(e.info.size, want.size) << e.name;
+      EXPECT_EQ(e.info.mtime_ns, want.mtime_ns) << e.name;
+      EXPECT_EQ(e.info.mode, want.mode) << e.name;
+      EXPECT_EQ(e.info.inode, want.inode) << e.name;
+      EXPECT_EQ(e.info.ctime_ns, want.ctime_ns) << e.name;
+    }
+    EXPECT_EQ(names, (std::set<std::string>{"file", "sub", "link", "fifo"}));
+  }
+  std::vector<DirEntryInfo> entries;
+  Status s = Fs()->ListDirInfo(dir.path() + "/missing", &entries);
   EXPECT_TRUE(s.IsNotFound()) << s.ToString();
 }
 

@@ -3,6 +3,7 @@
 // simulated disk.
 #include "valise/ingest_dry_run.h"
 
+#include "pipeline/scan.h"
 #include "support/pipeline_util.h"
 #include "support/test_util.h"
 #include "valise/pipeline.h"
@@ -174,6 +175,41 @@ TEST(IngestDryRun, DestSpaceOfItsNearestExistingParent) {
                       "files\n  free: "),
             std::string::npos)
       << text;
+}
+
+// Goal: the plan keeps its scan of the SRCs (IngestDryRun::scans), one
+// per SRC, and a run given it (IngestOptions::scans, as valise ingest's
+// space check does) takes it instead of scanning again: a file put on a
+// drive after the plan is not seen, where a run that scans reports it as
+// extra; both runs stage the dataset.
+TEST(IngestDryRun, TheRunTakesThePlansScan) {
+  for (bool given : {true, false}) {
+    SCOPED_TRACE(given);
+    SimDisk disk(SimDiskOptions{});
+    disk.AddFile("s1/a", test::RandomBytes(1000, 1), 1000);
+    disk.AddFile("s2/b", test::RandomBytes(3000, 2), 1000);
+    const PipelineOptions opt = test::SmallPipelineOptions(kChunk, 1);
+    Manifest m;
+    ManifestSummary summary;
+    ASSERT_VALISE_OK(MakeManifest(&disk, {"s1", "s2"}, test::ShaXxh(), opt, &m,
+                                  nullptr, &summary));
+    IngestDryRun plan;
+    ASSERT_VALISE_OK(
+        PlanIngestDryRun(&disk, m, nullptr, {"s1", "s2"}, {}, "dest", &plan));
+    ASSERT_NE(plan.scans, nullptr);
+    EXPECT_EQ(plan.scans->size(), 2u);
+    disk.AddFile("s2/late", "after the plan", 1000);
+    IngestOptions io;
+    if (given) io.scans = plan.scans;
+    RunReport r;
+    ASSERT_VALISE_OK(IngestDrives(&disk, m, {"s1", "s2"}, "dest", opt, io, &r));
+    EXPECT_EQ(r.files_ok, 2u) << FormatSummary(r);
+    bool late = false;
+    for (const FileResult& f : r.files) {
+      late = late || (f.path == "late" && f.status == FileStatus::kExtra);
+    }
+    EXPECT_EQ(late, !given) << FormatSummary(r);
+  }
 }
 
 TEST(VerifyDryRun, EveryCopyFoundAndWhatIsOnNoSrc) {
