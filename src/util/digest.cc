@@ -55,6 +55,21 @@ bool FromHexBytes(std::string_view hex, uint8_t* out, size_t n) {
   return true;
 }
 
+// The cryptographic digests (OpenSSL's) take a large buffer in slices,
+// each slice's successor prefetched into the cache while the slice is
+// hashed: a buffer read by O_DIRECT (or copied long before) is in memory,
+// not in the cache, and SHA-256's SHA-NI loop, one dependent block after
+// another, waited on each line's load (the hardware prefetcher did not
+// run far enough ahead). verify --hash-only sha256 of 2 GiB on tmpfs:
+// 1.75 user s in one call per 1 MiB buffer, 1.27 so; bare SHA-256
+// (openssl speed) 1.10.
+constexpr size_t kPrefetchSlice = 8 << 10;
+
+void PrefetchForRead(const char* p, size_t n) {
+  constexpr size_t kLine = 64;
+  for (size_t at = 0; at < n; at += kLine) __builtin_prefetch(p + at, 0, 3);
+}
+
 class EvpHasher final : public Hasher {
  public:
   EvpHasher(DigestType type, const EVP_MD* md)
@@ -63,7 +78,15 @@ class EvpHasher final : public Hasher {
   }
   ~EvpHasher() override { EVP_MD_CTX_free(ctx_); }
   void Update(const void* data, size_t n) override {
-    EVP_DigestUpdate(ctx_, data, n);
+    const char* p = static_cast<const char*>(data);
+    while (n > kPrefetchSlice) {
+      PrefetchForRead(p + kPrefetchSlice,
+                      std::min(kPrefetchSlice, n - kPrefetchSlice));
+      EVP_DigestUpdate(ctx_, p, kPrefetchSlice);
+      p += kPrefetchSlice;
+      n -= kPrefetchSlice;
+    }
+    EVP_DigestUpdate(ctx_, p, n);
   }
   Digest Finish() override {
     Digest d;

@@ -52,6 +52,32 @@ TEST(Digest, KnownVectors) {
   EXPECT_EQ(HexOf(DigestType::kXxh128, ""), "99aa06d3014798d86001c324468d497f");
 }
 
+// Goal: the cryptographic digests take a large buffer in prefetched
+// slices (digest.cc) and still give the reference value: FIPS 180-2's
+// SHA-256 of a million "a" in one call, and any buffer around the slice
+// size (8 KiB) in one call equal to the same bytes fed 1 byte then 1,000
+// at a time.
+TEST(Digest, LargeBuffersInSlicesGiveTheReference) {
+  const std::string million(1000000, 'a');
+  EXPECT_EQ(HexOf(DigestType::kSha256, million),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  const std::string data = test::RandomBytes(3 * 8192 + 5, 11);
+  for (DigestType t : {DigestType::kSha256, DigestType::kSha512,
+                       DigestType::kSha1, DigestType::kMd5}) {
+    for (size_t n : {size_t{8191}, size_t{8192}, size_t{8193}, size_t{16384},
+                     size_t{16385}, data.size()}) {
+      auto h = Hasher::New(t);
+      h->Update(data.data(), 1);
+      for (size_t at = 1; at < n; at += 1000) {
+        h->Update(data.data() + at, std::min<size_t>(1000, n - at));
+      }
+      EXPECT_EQ(h->Finish().Hex(),
+                HexOf(t, std::string_view(data).substr(0, n)))
+          << DigestName(t) << " " << n;
+    }
+  }
+}
+
 // Goal: streaming in pieces equals hashing at once; Finish resets.
 TEST(Digest, StreamingAndReset) {
   std::string data = test::RandomBytes(100000, 7);
