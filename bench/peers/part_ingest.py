@@ -238,7 +238,8 @@ def run(args, ctx):
                     "fio --output-format=json --output=%s %s" % (q(fout),
                                                                  q(job)),
                     fio_write_check, own_rate="own_rate")
-            label = {"big": "valise ingest (sha256 + xxh128 manifest)",
+            label = {"big": "valise ingest (sha256 + xxh128 manifest with its "
+                            "chunk index: each chunk's SHA-256 decides)",
                      "dup": "valise ingest (--dedup auto)"}.get(
                          sid, "valise ingest")
             add("valise", label,
@@ -275,7 +276,8 @@ def run(args, ctx):
                 ctx.check_call(["hashdeep", "-c", "sha256", "-r"] + srcs[sid],
                                stdout=f)
             for tid, label, argv in (
-                    ("verify_valise", "valise verify (default digests)",
+                    ("verify_valise", "valise verify (default: the chunk "
+                     "digests decide)",
                      [V, "verify", "-m", M, "--no-progress"] + srcs[sid]),
                     ("verify_hashdeep", "hashdeep -c sha256 -a -k",
                      ["hashdeep", "-c", "sha256", "-a", "-k", known, "-r"] +

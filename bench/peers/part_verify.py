@@ -3,7 +3,8 @@
 
 Rig: --drives ext4 loop drives (in /dev/shm, or on the disk with
 --drives-on disk), each holding --size-gb GB of 128 MiB files. Made once:
-a valise manifest (sha256 + xxh128), a sha256sum file per drive and one
+a valise manifest (sha256 + xxh128, with its chunk index) and one without
+a chunk index (the whole-file digests decide), a sha256sum file per drive and one
 for all drives, a hashdeep file, fio's job. Then, --runs times, each tool
 in turn with the page cache dropped before it (tools alternate within a
 run, so a slow minute of the machine hits all of them):
@@ -14,7 +15,10 @@ run, so a slow minute of the machine hits all of them):
   valise raw       valise bench --seconds 3 --json: its engine reading all
                    drives at once, no hashing (its own rate, from the JSON)
   valise xxh128    verify --hash-only xxh128
-  valise default   verify (the manifest's digests: sha256 + xxh128)
+  valise default   verify with the manifest without chunk index: its
+                   digests, sha256 + xxh128, both computed
+  valise chunks    verify with the manifest binding its chunk index (the
+                   default of valise manifest): each chunk's SHA-256 decides
   valise sha256    verify --hash-only sha256
   sha256sum -c, one sha256sum -c per drive in parallel, hashdeep -a,
   rclone checksum sha256 (one per drive, in parallel)
@@ -128,6 +132,9 @@ def run(args, ctx):
         log("manifests: valise (sha256, xxh128), sha256sum, hashdeep")
         ctx.check_call([V, "manifest", "--hash", "sha256,xxh128",
                         "--no-progress", "-o", M] + dirs)
+        M_files = os.path.join(W, "bench-nochunks.valise")
+        ctx.check_call([V, "manifest", "--hash", "sha256,xxh128",
+                        "--no-chunks", "--no-progress", "-o", M_files] + dirs)
         with open(os.path.join(W, "all.sha256"), "w") as allf:
             for i, d in enumerate(dirs):
                 out = os.path.join(W, "drive%d.sha256" % i)
@@ -182,8 +189,12 @@ def run(args, ctx):
             ("valise_xxh128", "valise verify --hash-only xxh128",
              [V, "verify", "-m", M, "--hash-only", "xxh128",
               "--no-progress"] + dirs, None, None),
-            ("valise_default", "valise verify (the manifest's digests: "
-             "sha256 + xxh128)",
+            ("valise_default", "valise verify (a manifest without chunk "
+             "index: its digests, sha256 + xxh128)",
+             [V, "verify", "-m", M_files, "--no-progress"] + dirs, None,
+             None),
+            ("valise_chunks", "valise verify (the manifest binds its chunk "
+             "index: each chunk's SHA-256 decides)",
              [V, "verify", "-m", M, "--no-progress"] + dirs, None, None),
             ("valise_sha256", "valise verify --hash-only sha256",
              [V, "verify", "-m", M, "--hash-only", "sha256",
@@ -261,5 +272,6 @@ def ratios(rec, bare, total):
                       ("hashdeep", "verify_vs_hashdeep"),
                       ("rclone", "verify_vs_rclone"),
                       ("sha256sum_parallel", "verify_vs_sha256sum_parallel")):
+        # valise as an operator runs it: the manifest binds its chunk index.
         rec.rate_ratio(fig, "valise verify / %s" % rec.tools[peer].label,
-                       "valise_default", peer, fig)
+                       "valise_chunks", peer, fig)
