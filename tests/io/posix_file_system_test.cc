@@ -273,14 +273,20 @@ TEST(PosixFileSystem, StatBlockDeviceSizeAndRotational) {
   EXPECT_EQ(phys, 0u);
 }
 
+// In `dir`: "file", a directory "sub", a symlink "link" to file, a FIFO
+// "fifo".
+void MakeOneOfEachType(const TempDir& dir) {
+  dir.Write("file", "hello");
+  fs::create_directory(dir.path() + "/sub");
+  ASSERT_EQ(symlink("file", (dir.path() + "/link").c_str()), 0);
+  ASSERT_EQ(mkfifo((dir.path() + "/fifo").c_str(), 0600), 0);
+}
+
 TEST(PosixFileSystem, ListDirGivesTypesWithoutDots) {
   // Goal: ListDir returns every entry once with its type (file, directory,
   // symlink, fifo), and never "." or "..".
   TempDir dir;
-  dir.Write("file", "x");
-  fs::create_directory(dir.path() + "/sub");
-  ASSERT_EQ(symlink("file", (dir.path() + "/link").c_str()), 0);
-  ASSERT_EQ(mkfifo((dir.path() + "/fifo").c_str(), 0600), 0);
+  ASSERT_NO_FATAL_FAILURE(MakeOneOfEachType(dir));
   std::vector<DirEntry> entries;
   ASSERT_VALISE_OK(Fs()->ListDir(dir.path(), &entries));
   std::map<std::string, FileType> got;
@@ -301,10 +307,7 @@ TEST(PosixFileSystem, ListDirInfoStatsEachEntryAsStatDoes) {
   // through a path given with or without a trailing slash; a missing
   // directory is NotFound.
   TempDir dir;
-  dir.Write("file", "hello");
-  fs::create_directory(dir.path() + "/sub");
-  ASSERT_EQ(symlink("file", (dir.path() + "/link").c_str()), 0);
-  ASSERT_EQ(mkfifo((dir.path() + "/fifo").c_str(), 0600), 0);
+  ASSERT_NO_FATAL_FAILURE(MakeOneOfEachType(dir));
   for (const std::string& path : {dir.path(), dir.path() + "/"}) {
     SCOPED_TRACE(path);
     std::vector<DirEntryInfo> entries;
