@@ -170,6 +170,72 @@ TEST(ReadLoop, OneChunkFileGivesItsSha256ToTheObserver) {
   EXPECT_EQ(noted.calls.count("d0/empty"), 0u);
 }
 
+// Records, per path, whether every chunk of it was hashed on `io`, the
+// thread that runs the read loop.
+class ThreadObserver final : public ChunkObserver {
+ public:
+  ThreadObserver(std::mutex* mu, std::map<std::string, bool>* on_io,
+                 std::thread::id io, std::string path)
+      : mu_(mu), on_io_(on_io), io_(io), path_(std::move(path)) {}
+  void Chunk(uint64_t, const char*, size_t) override {
+    std::lock_guard<std::mutex> l(*mu_);
+    auto [it, fresh] = on_io_->emplace(path_, true);
+    it->second = it->second && std::this_thread::get_id() == io_;
+  }
+
+ private:
+  std::mutex* mu_;
+  std::map<std::string, bool>* on_io_;
+  std::thread::id io_;
+  std::string path_;
+};
+
+// Goal: a small file of one chunk (at most kInlineHashMax bytes) is hashed
+// on the I/O thread (Reader::Run's caller) as its chunk arrives, with no
+// hand-off to a hashing thread; a larger file of one chunk and a file of
+// several chunks go to the hashing threads; every digest is right.
+TEST(ReadLoop, SmallFilesAreHashedOnTheIoThread) {
+  constexpr size_t kBig = 256 << 10;
+  SimDisk disk(SimDiskOptions{});
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"d0/small", test::RandomBytes(5000, 1)},
+      {"d0/limit", test::RandomBytes(kInlineHashMax, 2)},
+      {"d0/one", test::RandomBytes(kInlineHashMax + 1, 3)},
+      {"d0/many", test::RandomBytes(2 * kBig + 1, 4)}};
+  std::vector<std::vector<ReadJob>> jobs(1);
+  for (size_t i = 0; i < files.size(); ++i) {
+    disk.AddFile(files[i].first, files[i].second);
+    jobs[0].push_back(Job(0, files[i].first, files[i].second.size(), i));
+  }
+  // No whole-file digests: every chunk reaches the observer as Chunk.
+  Reader reader(&disk, test::SmallPipelineOptions(kBig, 2), DigestSet(),
+                {false});
+  std::mutex mu;
+  std::map<std::string, bool> on_io;
+  const std::thread::id io = std::this_thread::get_id();
+  reader.SetChunkObserver([&](const ReadJob& j) {
+    return std::make_unique<ThreadObserver>(&mu, &on_io, io, j.path);
+  });
+  Done done;
+  ASSERT_VALISE_OK(ReadAll(jobs, &done, &reader));
+  for (const auto& [path, data] : files) {
+    EXPECT_TRUE(done.by_path[path].status.ok()) << path;
+  }
+  EXPECT_EQ(on_io, (std::map<std::string, bool>{{"d0/small", true},
+                                                {"d0/limit", true},
+                                                {"d0/one", false},
+                                                {"d0/many", false}}));
+  // With the whole-file digests, the small files' are right too.
+  Reader digests(&disk, test::SmallPipelineOptions(kBig, 2), test::ShaXxh(),
+                 {false});
+  Done again;
+  ASSERT_VALISE_OK(ReadAll(jobs, &again, &digests));
+  for (const auto& [path, data] : files) {
+    ASSERT_TRUE(again.by_path[path].status.ok()) << path;
+    EXPECT_EQ(again.by_path[path].digests, DigestsOf(data)) << path;
+  }
+}
+
 // Goal: a persistent media error in one sector of a chunk is recorded as
 // that sector alone (the chunk re-read sector by sector), and the file is
 // unreadable while the rest of the drive is read.
