@@ -12,13 +12,6 @@
 // its observer is told, and still sees the chunks after it). A job that
 // reads only some chunks (ReadJob::only) is hashed along those.
 //
-// A small file of one chunk (at most kInlineHashMax) is hashed on the I/O
-// thread as its chunk is delivered: handing it to a hashing thread, a
-// futex wake and a context switch each way, cost more than its hash. The
-// Linux tree (78,579 files, 16 KiB on average) on 4 memory drives: ingest
-// 4.79 -> 4.45 s, verify 1.88 -> 1.81 s. Larger files go to the pool, so
-// the I/O thread never hashes for long (64 KiB: ~35 us of SHA-256).
-//
 // When a file's last reference drops (every chunk hashed, every staged
 // write done), it is finished: digests computed, on_done called (one file
 // at a time), and the FileState deleted.
@@ -135,8 +128,7 @@ void FinishFile(RunState* rs, FileState* f) {
 }
 
 // Hashes the ready chunks of `f` in order, while the next one is there.
-// Runs on a hashing thread that took `f` from the queue, or on the I/O
-// thread for a small file of one chunk (Deliver); scheduled is set.
+// Runs on a hashing thread that took `f` from the queue (scheduled is set).
 void HashReadyChunks(RunState* rs, FileState* f) {
   const uint64_t cs = rs->opt->chunk_size;
   for (;;) {
@@ -221,12 +213,7 @@ void Deliver(RunState* rs, FileState* f, const Chunk& c) {
       schedule = true;
     }
   }
-  if (!schedule) return;
-  if (f->chunks_total == 1 && c.len <= kInlineHashMax) {
-    HashReadyChunks(rs, f);  // f may be gone after
-    return;
-  }
-  rs->hash_queue.Push(f);
+  if (schedule) rs->hash_queue.Push(f);
 }
 
 void Fail(FileState* f, const Status& s) {

@@ -141,10 +141,7 @@ void ReleaseBuffer(RunState* rs, int buf);
 // Drops one reference to `f`; the last one finishes the file (on_done).
 void DropRef(RunState* rs, FileState* f);
 // Gives a completed (or abandoned) chunk to its file's hasher: the file is
-// queued for a hashing thread when its next chunk in order is ready, or,
-// a file of one chunk of at most kInlineHashMax bytes, hashed at once on
-// the calling (I/O) thread. f may be gone after.
-inline constexpr uint32_t kInlineHashMax = 64 << 10;
+// queued for a hashing thread when its next chunk in order is ready.
 void Deliver(RunState* rs, FileState* f, const Chunk& c);
 // Marks `f` failed with `s` (the first failure wins).
 void Fail(FileState* f, const Status& s);
