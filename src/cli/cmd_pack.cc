@@ -237,8 +237,7 @@ int PackOnto(const Args& args, PackOptions opt,
 // recognised) and mounted in a mount namespace of this process's own (the
 // mounts die with it, however it ends); the pack onto the mount points;
 // the drives unmounted on every way out, M.mkfs removed once sealed.
-int PackMkfs(const Args& args, const PackOptions& opt,
-             const std::string& key) {
+int PackMkfs(const Args& args, const PackOptions& opt, const std::string& key) {
   // A finished shipment's manifest: its drives are not formatted again
   // (RunPackJob would refuse it only after the formatting).
   FileSystem* fs = FileSystem::Default();
