@@ -217,6 +217,11 @@ class GatheredOutput final : public OutputFile {
   std::string data_;
 };
 
+// `dir` ready to take a name after it: "d/" for "d" and for "d/".
+std::string DirPrefix(const std::string& dir) {
+  return dir.empty() || dir.back() == '/' ? dir : dir + "/";
+}
+
 }  // namespace
 
 Status FileSystem::CreateOutput(const std::string& path, uint32_t mode,
@@ -243,8 +248,7 @@ Status FileSystem::ListDirInfo(const std::string& path,
                                std::vector<DirEntryInfo>* entries) {
   std::vector<DirEntry> names;
   VALISE_RETURN_IF_ERROR(ListDir(path, &names));
-  const std::string prefix =
-      path.empty() || path.back() == '/' ? path : path + "/";
+  const std::string prefix = DirPrefix(path);
   std::vector<DirEntryInfo> out;
   out.reserve(names.size());
   for (DirEntry& e : names) {
@@ -1522,8 +1526,7 @@ class PosixFileSystem final : public FileSystem {
                      std::vector<DirEntryInfo>* entries) override {
     int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return Status::PosixError(Context(path, "opendir"), errno);
-    const std::string prefix =
-        path.empty() || path.back() == '/' ? path : path + "/";
+    const std::string prefix = DirPrefix(path);
     std::vector<DirEntryInfo> out;
     VALISE_RETURN_IF_ERROR(
         ReadDirFd(fd, path, [&](int dir_fd, const char* name, unsigned char) {
