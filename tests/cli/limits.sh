@@ -85,4 +85,22 @@ else
   log "hard limit $hard < 256: the soft-limit case needs a higher one"
   fail "ulimit -Hn is $hard here"
 fi
+# ------------------------------------------------- the scheduling policy
+# valise runs as a batch job (SCHED_BATCH): its threads do not preempt
+# one another on each wake. A policy the operator chose is kept. Each run
+# waits on its manifest (a pipe written 3 s later) while its policy is read.
+policy_of_run() {  # policy_of_run [chrt args...]: prints valise's policy
+  "$@" "$VALISE" verify --no-progress -m <(sleep 3; cat "$W/m.vm") "$S" \
+    >/dev/null 2>&1 &
+  local pid=$!
+  sleep 1  # valise has started, and waits on the pipe for 2 s more
+  local got
+  got=$(chrt -p "$pid" | sed -n 's/.*scheduling policy: //p')
+  wait "$pid" || fail "verify under '$*' exited $?"
+  printf '%s\n' "$got"
+}
+got=$(policy_of_run)
+[[ $got == SCHED_BATCH ]] || fail "valise ran as '$got', not SCHED_BATCH"
+got=$(policy_of_run chrt --idle 0)
+[[ $got == SCHED_IDLE ]] || fail "chrt --idle: valise ran as '$got'"
 log "PASS"

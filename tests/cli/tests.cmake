@@ -22,7 +22,8 @@
 #                      labels, signature and key fingerprint; --html,
 #                      --report R.HTML; --verbose (reports.sh, seconds)
 #   cli_limits         numeric flags bounded, read buffers that cannot fit
-#                      refused before reading (limits.sh, a few seconds)
+#                      refused before reading, valise run as a batch job
+#                      (SCHED_BATCH) (limits.sh, a few seconds)
 #   cli_big_manifest   peak memory of verify on a 10-million-line manifest
 #                      (big_manifest.sh); LABELS slow: it writes 1.4 GB to
 #                      /var/tmp and runs only with VALISE_SLOW_TESTS=1
