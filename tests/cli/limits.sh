@@ -88,13 +88,19 @@ fi
 # ------------------------------------------------- the scheduling policy
 # valise runs as a batch job (SCHED_BATCH): its threads do not preempt
 # one another on each wake. A policy the operator chose is kept. Each run
-# waits on its manifest (a pipe written 3 s later) while its policy is read.
+# waits on its manifest (a pipe written 5 s later) while its policy is read.
 policy_of_run() {  # policy_of_run [chrt args...]: prints valise's policy
-  "$@" "$VALISE" verify --no-progress -m <(sleep 3; cat "$W/m.vm") "$S" \
+  "$@" "$VALISE" verify --no-progress -m <(sleep 5; cat "$W/m.vm") "$S" \
     >/dev/null 2>&1 &
-  local pid=$!
-  sleep 1  # valise has started, and waits on the pipe for 2 s more
-  local got
+  local pid=$! exe got
+  exe=$(readlink -f "$VALISE")
+  # Until the shell (and chrt) have exec'd valise, then a moment for its
+  # Main to start: it waits on the pipe for seconds more.
+  for _ in $(seq 1 40); do
+    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$exe" ]] && break
+    sleep 0.1
+  done
+  sleep 0.5
   got=$(chrt -p "$pid" | sed -n 's/.*scheduling policy: //p')
   wait "$pid" || fail "verify under '$*' exited $?"
   printf '%s\n' "$got"
