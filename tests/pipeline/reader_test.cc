@@ -57,9 +57,6 @@ ReadJob Job(int drive, const std::string& path, uint64_t size, size_t id,
   return j;
 }
 
-// Goal: files of many chunks, read several chunks at a time on two drives
-// (completions in a seeded, shuffled order), get the digests of their
-// bytes in order.
 // Goal: the I/O thread waiting idle looks again within a bounded time
 // even if no wake comes (no buffer back, no chunk resolved), so a
 // cancellation (SIGINT sets a flag, it wakes nothing) is always seen;
@@ -77,6 +74,9 @@ TEST(ReadLoop, IdleWaitEndsWithoutAWake) {
   EXPECT_FALSE(rs.woken);
 }
 
+// Goal: files of many chunks, read several chunks at a time on two drives
+// (completions in a seeded, shuffled order), get the digests of their
+// bytes in order.
 TEST(ReadLoop, ChunksHashedInOrder) {
   SimDiskOptions so;
   so.seed = 11;
