@@ -899,12 +899,10 @@ void MeasurePipeline(FileSystem* fs, Directory* dir,
     }
   });
   uint64_t files_ok = 0;
-  std::vector<std::string> written;
+  std::vector<std::string> written;  // every file staged, whole or not
   s = reader.Run(jobs, nullptr, [&](const ReadJob& job, ReadOutcome&& out) {
-    if (out.status.ok() && out.written) {
-      ++files_ok;
-      written.push_back(tmp + "/" + std::to_string(job.id));
-    }
+    if (out.status.ok() && out.written) ++files_ok;
+    if (out.staged) written.push_back(tmp + "/" + std::to_string(job.id));
     // The staged file closes here; its name is removed with the
     // directory.
   });
