@@ -743,23 +743,15 @@ void ReadLoop::DropPendingWrites() {
 // the request that timed out; each file left unread says so, naming
 // itself and the drive.
 void ReadLoop::AbandonDrive(int d, const Status& why, Why kind) {
-  const bool stalled = kind == Why::kStalled;
-  const bool cancelled = kind == Why::kCancelled;
-  auto status_of = [&](const ReadJob& job) {
-    if (!stalled) return why;
-    return Status::TimedOut(job.path, "not read: " + DriveLabel(d) +
-                                          " stopped answering (" +
-                                          why.message() + ")");
-  };
   DriveCursor& cur = cursors_[d];
+  if (!cur.abandoned) {
+    cur.abandoned = true;
+    cur.abandoned_why = why;
+    cur.abandoned_as = kind;
+  }
   if (FileState* f = cur.current) {
     cur.current = nullptr;
-    Fail(f, status_of(*f->job));
-    {
-      std::lock_guard<std::mutex> l(f->mu);
-      f->outcome.stalled |= stalled;
-      f->outcome.cancelled |= cancelled;
-    }
+    FailUnread(f, d);
     while (f->next_issue < f->chunks_total) {
       uint64_t index = f->next_issue;
       f->next_issue = NextChunkToRead(*f->job, index, f->chunks_total);
@@ -772,21 +764,35 @@ void ReadLoop::AbandonDrive(int d, const Status& why, Why kind) {
     const Deferred e = cur.deferred.front();
     cur.deferred.pop_front();
     --deferred_;
-    Fail(e.file, status_of(*e.file->job));
-    {
-      std::lock_guard<std::mutex> l(e.file->mu);
-      e.file->outcome.stalled |= stalled;
-      e.file->outcome.cancelled |= cancelled;
-    }
+    FailUnread(e.file, d);
     DeliverHole(e.file, e.index);  // e.file may be gone
   }
   for (; cur.next_job < per_drive_[d].size(); ++cur.next_job) {
     ReadOutcome out;
-    out.status = status_of(per_drive_[d][cur.next_job]);
-    out.stalled = stalled;
-    out.cancelled = cancelled;
-    rs_->FinishWithoutReading(per_drive_[d][cur.next_job], std::move(out));
+    const ReadJob& job = per_drive_[d][cur.next_job];
+    out.status = AbandonedStatus(d, job);
+    out.stalled = cur.abandoned_as == Why::kStalled;
+    out.cancelled = cur.abandoned_as == Why::kCancelled;
+    rs_->FinishWithoutReading(job, std::move(out));
   }
+}
+
+// What a file drive d left unread reports: for a stalled drive, the file
+// and the request that timed out; else why the drive was abandoned.
+Status ReadLoop::AbandonedStatus(int d, const ReadJob& job) const {
+  const DriveCursor& cur = cursors_[d];
+  if (cur.abandoned_as != Why::kStalled) return cur.abandoned_why;
+  return Status::TimedOut(job.path, "not read: " + DriveLabel(d) +
+                                        " stopped answering (" +
+                                        cur.abandoned_why.message() + ")");
+}
+
+void ReadLoop::FailUnread(FileState* f, int d) {
+  const DriveCursor& cur = cursors_[d];
+  Fail(f, AbandonedStatus(d, *f->job));
+  std::lock_guard<std::mutex> l(f->mu);
+  f->outcome.stalled |= cur.abandoned_as == Why::kStalled;
+  f->outcome.cancelled |= cur.abandoned_as == Why::kCancelled;
 }
 
 // Cancelled, DEST full, or the queue failed: every drive stops.

@@ -81,6 +81,7 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   void DeliverHole(FileState* f, uint64_t index) override;
   bool DriveStopped(int d) const override;
   void DriveStalled(int d, const Status& why) override;
+  void FailUnread(FileState* f, int d) override;
   std::string DriveLabel(int d) const override;
   void CountRead(int d, uint64_t bytes, uint64_t now_us) override;
 
@@ -96,11 +97,17 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
     ChunkSha256 digest;
     uint64_t before;  // ChunkDedup::Next() when passed over
   };
+  enum class Why { kStalled, kCancelled, kGone };
   struct DriveCursor {
     size_t next_job = 0;
     FileState* current = nullptr;  // file being issued
     bool stalled = false;
     std::deque<Deferred> deferred;  // in the order passed over
+    // Why it was abandoned (the first AbandonDrive), for the files it
+    // leaves unread, a sector rescue's included.
+    bool abandoned = false;
+    Status abandoned_why;
+    Why abandoned_as = Why::kStalled;
   };
   // Chunks a drive may have passed over at once.
   static constexpr size_t kMaxDeferred = 16;
@@ -110,7 +117,6 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
     uint64_t offset;
     uint32_t len;
   };
-  enum class Why { kStalled, kCancelled, kGone };
 
   bool OnlyChunksValid(const ReadJob& job) const;
   uint64_t ChunksToRead(const ReadJob& job, uint64_t total) const;
@@ -132,6 +138,7 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   bool NotWritten(FileState* f, uint64_t offset, uint32_t len, int buf);
   bool Clone(FileState* f, uint64_t index, const ChunkSha256& digest);
   void AbandonDrive(int d, const Status& why, Why kind);
+  Status AbandonedStatus(int d, const ReadJob& job) const;
   void StopAll(const Status& why);
   void DropPendingWrites();
   bool Cancelled() const;

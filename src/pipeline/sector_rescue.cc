@@ -10,7 +10,11 @@
 // with the same errno) and recorded on the file, which has failed; the
 // chunk is delivered as a hole. A sector read that times out gives the
 // drive up as any timed-out read does; its buffer stays with the kernel
-// until the late completion, and only then goes back to the pool.
+// until the late completion, and only then goes back to the pool. Sector
+// reads still queued when their drive is abandoned (it stalled on another
+// file, it is gone, the run stopped) are never sent, and the file fails
+// as the drive's other unread files do (stalled, cancelled): a sector not
+// read is not a bad one.
 #include "pipeline/sector_rescue.h"
 
 #include <algorithm>
@@ -36,6 +40,7 @@ void SectorRescue::Start(FileState* f, int buf, uint64_t offset, uint32_t want,
                          int d) {
   Rescue& r = rescues_.emplace_back();
   r.f = f;
+  r.d = d;
   r.buf = buf;
   r.offset = offset;
   r.want = want;
@@ -63,8 +68,7 @@ void SectorRescue::Issue(int d) {
     auto* r = static_cast<Rescue*>(t->tag);
     if (host_->DriveStopped(d)) {
       queue_[d].pop_front();
-      if (r->first_error.ok()) r->first_error = Status::Aborted("stopped");
-      r->bad.push_back(BadRange{t->offset, t->len, 0});
+      r->unsent = true;
       if (--r->pending == 0) Finish(r);
       continue;
     }
@@ -111,7 +115,7 @@ void SectorRescue::OnRead(Transfer* t, uint64_t now_us) {
 void SectorRescue::Finish(Rescue* r) {
   FileState* f = r->f;
   const uint64_t index = r->offset / rs_->opt->chunk_size;
-  if (r->bad.empty() && !r->stalled) {
+  if (r->bad.empty() && !r->stalled && !r->unsent) {
     host_->AcceptChunk(f, r->offset, r->want, r->buf);
     return;
   }
@@ -132,7 +136,12 @@ void SectorRescue::Finish(Rescue* r) {
     for (const BadRange& b : merged) f->outcome.bad_ranges.push_back(b);
     f->outcome.stalled |= r->stalled;
   }
-  Fail(f, r->first_error);
+  // A sector read that timed out names itself. Sectors left unsent fail
+  // the file as its drive's other unread files (stalled, cancelled, the
+  // drive gone), never as unreadable ones: they were not read.
+  if (r->stalled) Fail(f, r->first_error);
+  if (r->unsent) host_->FailUnread(f, r->d);
+  if (!r->first_error.ok()) Fail(f, r->first_error);
   if (r->held == 0) rs_->pool->Put(r->buf);  // else when the last comes back
   host_->DeliverHole(f, index);
 }

@@ -32,6 +32,10 @@ class SectorRescue {
     // A sector read of drive d timed out (`why`): the drive is given up on
     // as after any timed-out read.
     virtual void DriveStalled(int d, const Status& why) = 0;
+    // Sector reads of f were not sent: drive d was abandoned (it stalled,
+    // it is gone, or the run stopped). f fails as every file the drive
+    // left unread does: stalled, cancelled, or with the drive's error.
+    virtual void FailUnread(FileState* f, int d) = 0;
     // "drive NAME", for messages.
     virtual std::string DriveLabel(int d) const = 0;
     // Bytes read on drive d, for its statistics.
@@ -45,8 +49,10 @@ class SectorRescue {
   // Starts rescuing chunk [offset, offset + want) of f on drive d, held in
   // buffer `buf` (its sector reads go into it).
   void Start(FileState* f, int buf, uint64_t offset, uint32_t want, int d);
-  // Issues drive d's queued sector reads while it has room; a stopped run
-  // or a stalled drive fails them unsent.
+  // Issues drive d's queued sector reads while it has room; on a drive
+  // abandoned (a stopped run, a stalled or gone drive) they are not sent,
+  // and their file fails as the drive's unread files do: sectors never
+  // read are not reported as bad ones.
   void Issue(int d);
   // A sector read (a transfer Start queued) came back.
   void OnRead(Transfer* t, uint64_t now_us);
@@ -57,6 +63,7 @@ class SectorRescue {
  private:
   struct Rescue {
     FileState* f = nullptr;
+    int d = -1;  // its drive
     int buf = -1;
     uint64_t offset = 0;
     uint32_t want = 0;
@@ -65,6 +72,7 @@ class SectorRescue {
     std::vector<BadRange> bad;  // failed sectors, in completion order
     Status first_error;
     bool stalled = false;
+    bool unsent = false;  // some sectors never sent: the drive was abandoned
   };
 
   void Finish(Rescue* r);

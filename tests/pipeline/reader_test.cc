@@ -1,7 +1,8 @@
 // The read loop (src/pipeline/read_loop.cc, through Reader::Run) on the
 // simulated disk: chunks that complete out of order are hashed in order; a
 // media error is narrowed to the sectors that fail; a stalled drive gives
-// up its files while the others finish; and staging through a StageWriter
+// up its files while the others finish, a file whose sectors were being
+// read again included; and staging through a StageWriter
 // that holds chunks and answers from another thread (the way an object
 // store's writer does: whole parts, requests finishing elsewhere) gets
 // exactly the bytes that were hashed, gives every buffer back, and is told
@@ -224,6 +225,40 @@ TEST(ReadLoop, StalledDriveGivesUpItsFilesOthersFinish) {
   EXPECT_TRUE(reader.drive_stats()[1].stalled);
   EXPECT_FALSE(reader.drive_stats()[0].stalled);
   disk.Unstall("d1/");
+}
+
+// Goal: a drive that stops answering while a chunk of another file is
+// being read again sector by sector (after a media error) leaves that
+// file stalled, as every file it leaves unread: the sectors never sent
+// are not reported as bad ones (they were reported as an "unreadable"
+// range with no errno).
+TEST(ReadLoop, DriveStalledDuringASectorRescueLeavesItsFileStalled) {
+  constexpr size_t kBig = 64 << 10;  // 16 sectors to read one by one
+  SimDiskOptions so;
+  so.latency_us = 100'000;  // each completion moves the clock 0.1 s
+  SimDisk disk(so);
+  disk.AddFile("d0/stuck", test::RandomBytes(kBig, 1));
+  disk.AddFile("d0/bad", test::RandomBytes(kBig, 2));
+  disk.AddBadRange("d0/bad", kBig - 4096, 4096);  // its last sector
+  disk.Stall("d0/stuck");
+  std::vector<std::vector<ReadJob>> jobs = {
+      {Job(0, "d0/stuck", kBig, 0), Job(0, "d0/bad", kBig, 1)}};
+  PipelineOptions opt = test::SmallPipelineOptions(kBig, 0);
+  opt.depth = 2;  // the stuck read, and one read of "bad" at a time
+  opt.engine.io_timeout_us = 500'000;  // within the 16 sector reads
+  Reader reader(&disk, opt, test::ShaXxh(), {false});
+  Done done;
+  ASSERT_VALISE_OK(ReadAll(jobs, &done, &reader));
+  EXPECT_TRUE(done.by_path["d0/stuck"].stalled);
+  const ReadOutcome& o = done.by_path["d0/bad"];
+  EXPECT_TRUE(o.stalled) << o.status.ToString();
+  EXPECT_FALSE(o.status.ok());
+  EXPECT_TRUE(o.status.IsTimedOut()) << o.status.ToString();
+  for (const BadRange& b : o.bad_ranges) {
+    EXPECT_NE(b.err, 0) << "unsent sectors at " << b.offset << "+" << b.length;
+  }
+  EXPECT_TRUE(reader.drive_stats()[0].stalled);
+  disk.Unstall("d0/");
 }
 
 // A staged file of the holding writer: the bytes it received, by offset.
