@@ -765,6 +765,24 @@ Status CheckReadableAndBlock(int fd, int open_flags, const std::string& path,
   return Status::OK();
 }
 
+// The process's umask, read once from /proc/self/status (umask(2) cannot
+// read it without setting it, which would race with other threads);
+// 07777 when it cannot be read, so that no mode counts as kept at creation.
+uint32_t ProcessUmask() {
+  static const uint32_t mask = [] {
+    FILE* f = std::fopen("/proc/self/status", "re");
+    if (f == nullptr) return 07777u;
+    char line[256];
+    unsigned m = 07777;
+    while (std::fgets(line, sizeof(line), f) != nullptr) {
+      if (std::sscanf(line, "Umask: %o", &m) == 1) break;
+    }
+    std::fclose(f);
+    return m;
+  }();
+  return mask;
+}
+
 class PosixFile final : public File {
  public:
   PosixFile(std::string path, int fd, bool direct, bool is_block)
@@ -838,9 +856,13 @@ class PosixFile final : public File {
     return Status::OK();
   }
 
+  // A file created with the mode asked for already has it: no fchmod.
   Status SetModeAndTime(uint32_t mode, int64_t mtime_ns) override {
-    if (fchmod(fd_, mode & 07777) != 0) {
-      return Status::PosixError(Context(path_, "fchmod"), errno);
+    if ((mode & 07777) != mode_) {
+      if (fchmod(fd_, mode & 07777) != 0) {
+        return Status::PosixError(Context(path_, "fchmod"), errno);
+      }
+      mode_ = mode & 07777;
     }
     // Floor division so times before 1970 keep 0 <= tv_nsec < 1e9.
     int64_t sec = mtime_ns / 1'000'000'000;
@@ -942,6 +964,8 @@ class PosixFile final : public File {
   }
 
   int native_handle() const override { return fd_; }
+  // The permission bits the file is known to have (creation), if known.
+  void set_mode(uint32_t mode) { mode_ = mode; }
   bool is_direct() const override {
     return direct_.load(std::memory_order_relaxed);
   }
@@ -966,6 +990,8 @@ class PosixFile final : public File {
   std::atomic<bool> direct_;
   const bool is_block_;
   const uint64_t serial_;
+  static constexpr uint32_t kModeUnknown = ~0u;
+  uint32_t mode_ = kModeUnknown;  // permission bits, when known
 };
 
 // Reads the directory open at `fd` (taken: closed before this returns),
@@ -1057,29 +1083,7 @@ class PosixDirectory final : public Directory {
   Status CreateDirs(const std::string& rel) override {
     if (rel.empty()) return Status::OK();
     VALISE_RETURN_IF_ERROR(CheckRelative(path_, rel));
-    // One component at a time: mkdirat on the parent descriptor (mkdir never
-    // follows a final symlink: an existing link is EEXIST), then descend
-    // with openat2 beneath, which refuses the link. O_PATH: the descriptor
-    // is only used as a base for *at calls.
-    ScopedFd owned;
-    int cur = fd_;
-    size_t start = 0;
-    while (start < rel.size()) {
-      size_t end = rel.find('/', start);
-      if (end == std::string::npos) end = rel.size();
-      std::string comp = rel.substr(start, end - start);
-      std::string full = Full(rel.substr(0, end));
-      if (mkdirat(cur, comp.c_str(), 0755) != 0 && errno != EEXIST) {
-        return Status::PosixError(Context(full, "mkdir"), errno);
-      }
-      int next =
-          OpenBeneath(cur, comp.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
-      if (next < 0) return BeneathError(full, "open directory", errno);
-      owned.Reset(next);
-      cur = next;
-      start = end + 1;
-    }
-    return Status::OK();
+    return MakeDirs(rel);
   }
 
   Status CreateFile(const std::string& rel, const WriteOptions& opt,
@@ -1121,8 +1125,16 @@ class PosixDirectory final : public Directory {
     if (!direct && !fresh && fcntl(fd, F_SETFL, 0) != 0) {
       return Status::PosixError(Context(full, "fcntl F_SETFL"), errno);
     }
-    *result = std::make_unique<PosixFile>(std::move(full), guard.Release(),
-                                          direct, false);
+    auto file = std::make_unique<PosixFile>(std::move(full), guard.Release(),
+                                            direct, false);
+    // A new file has the mode it was created with, less the umask: known
+    // when the umask took nothing from it (set-id and sticky bits aside:
+    // the kernel may drop S_ISGID at creation).
+    const uint32_t mode = opt.mode & 07777;
+    if (fresh && (mode & 07000) == 0 && (mode & ProcessUmask()) == 0) {
+      file->set_mode(mode);
+    }
+    *result = std::move(file);
     return Status::OK();
   }
 
@@ -1435,6 +1447,35 @@ class PosixDirectory final : public Directory {
 
   // For "a/b/c": *parent = descriptor of "a/b" opened beneath (O_PATH) and
   // *base = "c". For "c": *parent stays empty (use fd_) and *base = "c".
+  // mkdir -p of `rel` beneath DEST, from its end: the parent opened in one
+  // call (openat2 beneath, no symbolic link on the way) and the last
+  // component made in it; a missing parent is made first, the same way.
+  // An ingest names a directory's files before its subdirectories' most of
+  // the time, so a new directory costs an openat2 and a mkdirat, not a
+  // walk from DEST (which made most of its mkdirat fail with EEXIST). A
+  // name already there must be a directory, not a link to one: mkdirat
+  // never follows a final link (EEXIST), and the open beneath refuses it.
+  Status MakeDirs(const std::string& rel) {
+    ScopedFd parent;
+    std::string base;
+    Status s = OpenParent(rel, &parent, &base);
+    if (s.err() == ENOENT) {
+      VALISE_RETURN_IF_ERROR(MakeDirs(rel.substr(0, rel.rfind('/'))));
+      s = OpenParent(rel, &parent, &base);
+    }
+    VALISE_RETURN_IF_ERROR(s);
+    const int pfd = parent.get() >= 0 ? parent.get() : fd_;
+    if (mkdirat(pfd, base.c_str(), 0755) == 0) return Status::OK();
+    if (errno != EEXIST) {
+      return Status::PosixError(Context(Full(rel), "mkdir"), errno);
+    }
+    int fd =
+        OpenBeneath(pfd, base.c_str(), O_DIRECTORY | O_PATH | O_CLOEXEC, 0);
+    if (fd < 0) return BeneathError(Full(rel), "open directory", errno);
+    close(fd);
+    return Status::OK();
+  }
+
   Status OpenParent(const std::string& rel, ScopedFd* parent,
                     std::string* base) const {
     size_t slash = rel.rfind('/');

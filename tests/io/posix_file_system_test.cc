@@ -496,6 +496,37 @@ TEST(PosixFileSystem, SyncFsTrustedOnLocalJournalingFileSystemsOnly) {
   ASSERT_VALISE_OK(d->SyncFs());
 }
 
+// Goal: SetModeAndTime leaves the file with the mode asked for whatever
+// it was created with: the same mode (no fchmod needed, unless the umask
+// took bits from it), another one, set-id and sticky bits; and the time.
+TEST(PosixFileSystem, ModeSetWhateverTheModeAtCreation) {
+  TempDirIn disk("/var/tmp");
+  std::unique_ptr<Directory> d;
+  ASSERT_VALISE_OK(Fs()->OpenDirectory(disk.path(), false, &d));
+  struct Case {
+    uint32_t created, wanted;
+  };
+  int n = 0;
+  for (const Case& c :
+       {Case{0644, 0644}, Case{0755, 0755}, Case{0600, 0600}, Case{0666, 0666},
+        Case{0777, 0777}, Case{0600, 0644}, Case{0644, 0600}, Case{0640, 0444},
+        Case{0755, 04755}, Case{0755, 02755}, Case{0755, 01777}}) {
+    const std::string name = "m" + std::to_string(n++);
+    WriteOptions wo;
+    wo.mode = c.created;
+    std::unique_ptr<File> f;
+    ASSERT_VALISE_OK(d->CreateFile(name, wo, &f));
+    ASSERT_VALISE_OK(f->WriteAt(0, "x", 1));
+    ASSERT_VALISE_OK(f->SetModeAndTime(c.wanted, 7'000'000'123));
+    struct stat st;
+    ASSERT_EQ(stat((disk.path() + "/" + name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, c.wanted)
+        << std::oct << c.created << " -> " << c.wanted;
+    EXPECT_EQ(st.st_mtim.tv_sec, 7);
+    EXPECT_EQ(st.st_mtim.tv_nsec, 123);
+  }
+}
+
 TEST(PosixFileSystem, FileWriteSizeSyncTruncateModeTime) {
   // Goal: the write side of File: WriteAt at offsets, Size, Sync,
   // Truncate, SetModeAndTime (including a time before 1970), seen by stat.
@@ -669,7 +700,15 @@ TEST(PosixDirectory, SymlinkToOutsideIsNeverFollowed) {
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
   s = t.dir->CreateDirs("real/../out/sub");
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  // The last component a link, its parent there (CreateDirs' one-call
+  // path): refused too; and a file there is not a directory.
+  ASSERT_EQ(symlink(t.outside.c_str(), (t.dest + "/real/last").c_str()), 0);
+  s = t.dir->CreateDirs("real/last");
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  s = t.dir->CreateDirs("real/last/sub");
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
   ASSERT_VALISE_OK(t.dir->CreateFile("real/a", WriteOptions(), &f));
+  EXPECT_FALSE(t.dir->CreateDirs("real/a").ok());
   s = t.dir->Rename("real/a", "out/a", true);
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
   s = t.dir->Rename("real/a", "out/a", false);
@@ -714,6 +753,19 @@ TEST(PosixDirectory, DotDotAndAbsolutePathsRejected) {
   EXPECT_FALSE(Exists(t.root.path() + "/escape"));
   EXPECT_FALSE(Exists(t.root.path() + "/x"));
   EXPECT_TRUE(fs::is_empty(t.dest));
+}
+
+// Goal: CreateDirs makes a directory whose parent is there (one call for
+// the parent, one mkdir), one at DEST's top, and one whose parents are
+// not there yet; each again is no error.
+TEST(PosixDirectory, CreateDirsWithOrWithoutItsParents) {
+  DestFixture t;
+  ASSERT_VALISE_OK(Fs()->OpenDirectory(t.dest, false, &t.dir));
+  for (const char* rel : {"top", "top/sub", "x/y/z", "x/y/z2", "x/y2"}) {
+    ASSERT_VALISE_OK(t.dir->CreateDirs(rel));
+    ASSERT_VALISE_OK(t.dir->CreateDirs(rel));
+    EXPECT_TRUE(fs::is_directory(t.dest + "/" + rel)) << rel;
+  }
 }
 
 TEST(PosixDirectory, CreateDirsFilesListStatLinkRemove) {
