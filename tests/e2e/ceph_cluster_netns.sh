@@ -31,7 +31,7 @@ assert_eq "http://$net.1:" "${AWS_ENDPOINT_URL%:*}:" "the endpoint's host"
 
 new_bucket ns
 gen_file "$VALISE_WORK/obj.bin" 70000 obj
-expect_exit 0 ip netns exec "$NS" curl -sS --max-time 30 \
+expect_exit 0 nsenter --net="/run/netns/$NS" curl -sS --max-time 30 \
   --aws-sigv4 "aws:amz:$AWS_REGION:s3" \
   --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
   -H "x-amz-content-sha256: $(sha256_hex "$VALISE_WORK/obj.bin")" \
@@ -50,7 +50,7 @@ expect_exit 0 nsenter --net="/run/netns/$NS" "$CLUSTER" mount "$C" "$M"
 findmnt -n --mountpoint "$M" >/dev/null || fail "$M not mounted here"
 fuse=$(awk -v m="$M" '$1 == m {print $2}' "$C/mounts")
 [[ "$(readlink "/proc/$fuse/ns/net")" == \
-  "$(ip netns exec "$NS" readlink /proc/self/ns/net)" ]] ||
+  "$(nsenter --net="/run/netns/$NS" readlink /proc/self/ns/net)" ]] ||
   fail "ceph-fuse $fuse is not in the namespace's network"
 gen_file "$M/file" 12345 file
 gen_file "$VALISE_WORK/file" 12345 file

@@ -89,10 +89,14 @@ log "CephFS mounted for hA, hB and hC ($(awk '{print $2}' "$C/mounts" | xargs));
 
 # The test cluster has no mgr, so ceph-fuse's statfs says 0 bytes free
 # (no pool statistics): every ingest runs with --no-space-check.
-# "${ON_hA[@]}" CMD...: CMD in host hA's network namespace; ip execs it,
-# so a PID is valise's.
+# "${ON_hA[@]}" CMD...: CMD in host hA's network namespace; nsenter execs
+# it, so a PID is valise's. nsenter --net, not `ip netns exec`: that one
+# also makes a mount namespace, a copy of every mount there is, which
+# keeps the loop-device file systems of the tests running beside this one
+# mounted while CMD runs (their e2fsck found the device in use, their
+# power cut's remount found the old, shut down, file system).
 for h in hA hB hC; do
-  declare -a "ON_$h=(ip netns exec $tag$h)"
+  declare -a "ON_$h=(nsenter --net=/run/netns/$tag$h)"
 done
 status_is() {
   expect_exit "$1" "$VALISE" status -m "$M" "$DEST"

@@ -78,8 +78,11 @@ log "bucket $B (versioned) at $AWS_ENDPOINT_URL"
 
 # "${ON_hA[@]}" CMD...: CMD in host hA's network namespace, under its
 # name; one process (each step execs the next), so a PID is valise's.
+# nsenter --net, not `ip netns exec`, which also makes a mount namespace
+# (a copy of every mount, the loop-device file systems of the tests
+# running beside this one included, kept mounted while CMD runs).
 for h in hA hB hC; do
-  declare -a "ON_$h=(ip netns exec $tag$h unshare --uts sh -c 'hostname \"\$0\"; exec \"\$@\"' $h)"
+  declare -a "ON_$h=(nsenter --net=/run/netns/$tag$h unshare --uts sh -c 'hostname \"\$0\"; exec \"\$@\"' $h)"
 done
 
 # The keys under PREFIX, and the uploads in progress (one request each).
