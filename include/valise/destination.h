@@ -94,6 +94,13 @@ struct DestInfo {
   // names and records made so far are durable once Sync() returns.
   // Default: false.
   bool seal_covers_names = false;
+  // Stage may run on a thread of its own, a few files ahead of the I/O
+  // thread (pipeline/file_opener.h): it is safe on any thread and costs
+  // system calls worth taking off the I/O thread (posix: it makes a file),
+  // and holds nothing scarce (a store's memory for whole-object PUTs). A
+  // file staged ahead and never read (the run stopped) goes to the core
+  // like any file left unread. Default: false (Stage on the I/O thread).
+  bool stage_ahead = false;
   // Lines for the report: what was found (notes), and how files are made
   // durable (verbose_notes: in the summary only with --verbose).
   std::vector<std::string> notes;

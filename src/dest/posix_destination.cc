@@ -199,6 +199,7 @@ class PosixDestination final : public Destination {
     if (!s.ok() && !s.IsNotSupported()) return s;
     syncfs_ = s.ok();
     info->seal_covers_names = syncfs_;
+    info->stage_ahead = true;  // openat2 + O_CREAT: an xfs transaction
     info->verbose_notes.push_back(
         syncfs_ ? "durability: one syncfs of DEST per commit batch"
                 : "durability: fdatasync per file (syncfs not trusted on "

@@ -201,7 +201,7 @@ Status IngestDrives(FileSystem* fs, const Manifest& manifest,
   // committed or has no copy left to try; duplicates placed from DEST.
   DuplicatePlacer placer(dest.get(), info.seal_covers_names, &ledger);
   Committer committer(dest.get(), info, &placer, &ledger);
-  Status s = StagePasses(dest.get(), &committer, &placer, &ledger);
+  Status s = StagePasses(dest.get(), info, &committer, &placer, &ledger);
   if (ledger.committed_elsewhere > 0) {
     report->notes.push_back(
         std::to_string(ledger.committed_elsewhere) +

@@ -70,6 +70,11 @@ ReadLoop::ReadLoop(const ReadLoopConfig& config,
       cursors_(per_drive.size()),
       rescue_(this, rs, rs->engine, config.fixed_buffers,
               static_cast<int>(per_drive.size())),
+      opener_(per_drive, OpenAheadPerDrive(per_drive.size()),
+              [this](const ReadJob& job, FileOpener::Opened* o) {
+                OpenSource(job, o);
+                if (cfg_.stage_ahead) OpenStaged(job, o);
+              }),
       start_us_(config.fs->NowMicros()) {
   if (cfg_.dedup != nullptr) cfg_.dedup->SetWake([rs] { rs->Wake(); });
   if (cfg_.writer == nullptr) return;
@@ -97,6 +102,7 @@ void ReadLoop::Run() {
     if (fatal_.ok()) fatal_ = s;
   }
   DropPendingWrites();
+  opener_.Stop();  // a late open of a drive given up is handed over
 }
 
 // Whether a job's `only` runs are in order, within its file, and it is
@@ -190,37 +196,50 @@ void ReadLoop::Reaped() {
 
 // Opens drive d's next job with data to read; finishes empty and
 // unopenable files on the spot. nullptr when the drive has no more.
+// Opens job's source (on the FileOpener's thread, or the I/O thread).
+void ReadLoop::OpenSource(const ReadJob& job, FileOpener::Opened* o) const {
+  ReadOptions ro;
+  ro.direct = cfg_.opt->direct;
+  o->status = cfg_.fs->OpenForRead(job.path, ro, &o->file);
+  if (o->status.ok() && job.start > 0 &&
+      (job.start % chunk_ != 0 || job.start >= job.size ||
+       !cfg_.digests.empty())) {
+    // Whole-file digests need every byte; a start must be a chunk's.
+    o->status = Status::InvalidArgument(job.path,
+                                        "internal: cannot start reading at " +
+                                            std::to_string(job.start) + " of " +
+                                            std::to_string(job.size));
+  }
+  if (o->status.ok() && (!job.only.empty() || job.keep_going) &&
+      !OnlyChunksValid(job)) {
+    o->status = Status::InvalidArgument(
+        job.path, "internal: cannot read only some chunks of it");
+  }
+}
+
+// Makes job's staged file, if it is staged and its source opened.
+void ReadLoop::OpenStaged(const ReadJob& job, FileOpener::Opened* o) const {
+  if (!o->status.ok() || !job.write) return;
+  o->status = (*cfg_.open_staged)(job, &o->staged);
+  o->write_failed = !o->status.ok();  // DEST's failure, not the drive's
+}
+
 FileState* ReadLoop::NextFile(int d) {
   DriveCursor& cur = cursors_[d];
   while (cur.next_job < per_drive_[d].size()) {
-    const ReadJob& job = per_drive_[d][cur.next_job++];
-    ReadOptions ro;
-    ro.direct = cfg_.opt->direct;
+    const size_t i = cur.next_job++;
+    const ReadJob& job = per_drive_[d][i];
+    FileOpener::Opened opened = opener_.Take(d, i);
+    if (!cfg_.stage_ahead) OpenStaged(job, &opened);
+    std::unique_ptr<File> file = std::move(opened.file);
+    std::unique_ptr<StagedFile> staged = std::move(opened.staged);
     ReadOutcome out;
-    std::unique_ptr<File> file;
-    std::unique_ptr<StagedFile> staged;
     out.start = job.start;
     out.bytes_known = BytesKnown(job, chunk_, job.size);
-    out.status = cfg_.fs->OpenForRead(job.path, ro, &file);
-    if (out.status.ok() && job.start > 0 &&
-        (job.start % chunk_ != 0 || job.start >= job.size ||
-         !cfg_.digests.empty())) {
-      // Whole-file digests need every byte; a start must be a chunk's.
-      out.status = Status::InvalidArgument(
-          job.path, "internal: cannot start reading at " +
-                        std::to_string(job.start) + " of " +
-                        std::to_string(job.size));
-    }
-    if (out.status.ok() && (!job.only.empty() || job.keep_going) &&
-        !OnlyChunksValid(job)) {
-      out.status = Status::InvalidArgument(
-          job.path, "internal: cannot read only some chunks of it");
-    }
-    if (out.status.ok() && job.write) {
-      out.status = (*cfg_.open_staged)(job, &staged);
-      // DEST's failure, not the drive's.
-      out.write_failed = !out.status.ok();
-      if (out.status.IsNoSpace() && fatal_.ok()) fatal_ = out.status;
+    out.status = std::move(opened.status);
+    out.write_failed = opened.write_failed;
+    if (out.write_failed && out.status.IsNoSpace() && fatal_.ok()) {
+      fatal_ = out.status;
     }
     if (out.status.err() == EMFILE || out.status.err() == ENFILE) {
       // Out of descriptors: valise's trouble (ulimit -n), not the drive's
@@ -767,14 +786,35 @@ void ReadLoop::AbandonDrive(int d, const Status& why, Why kind) {
     FailUnread(e.file, d);
     DeliverHole(e.file, e.index);  // e.file may be gone
   }
+  // Files opened ahead go with their outcome (a staged one is the core's
+  // to discard or keep); one being opened, once its open returns.
+  FileOpener::Dropped ahead =
+      opener_.Drop(d, [this, d](const ReadJob& job, FileOpener::Opened&& o) {
+        rs_->FinishWithoutReading(job, UnreadOutcome(d, job, std::move(o)));
+      });
+  size_t k = 0;
   for (; cur.next_job < per_drive_[d].size(); ++cur.next_job) {
-    ReadOutcome out;
+    if (ahead.under_way == cur.next_job) continue;
+    FileOpener::Opened o;
+    if (k < ahead.opened.size() && ahead.opened[k].first == cur.next_job) {
+      o = std::move(ahead.opened[k++].second);
+    }
     const ReadJob& job = per_drive_[d][cur.next_job];
-    out.status = AbandonedStatus(d, job);
-    out.stalled = cur.abandoned_as == Why::kStalled;
-    out.cancelled = cur.abandoned_as == Why::kCancelled;
-    rs_->FinishWithoutReading(job, std::move(out));
+    rs_->FinishWithoutReading(job, UnreadOutcome(d, job, std::move(o)));
   }
+}
+
+// Set once, at the drive's first AbandonDrive: read from the opening
+// thread too (a late open), after that.
+ReadOutcome ReadLoop::UnreadOutcome(int d, const ReadJob& job,
+                                    FileOpener::Opened&& o) const {
+  const DriveCursor& cur = cursors_[d];
+  ReadOutcome out;
+  out.status = AbandonedStatus(d, job);
+  out.stalled = cur.abandoned_as == Why::kStalled;
+  out.cancelled = cur.abandoned_as == Why::kCancelled;
+  out.staged = std::move(o.staged);
+  return out;
 }
 
 // What a file drive d left unread reports: for a stalled drive, the file

@@ -6,7 +6,9 @@
 // queue_write, copy_file); DriveEngine (io_engine.h) runs the rounds.
 //
 // Thread safety: one thread (the I/O thread); the abort signal is raised
-// from any.
+// from any. The opens (OpenSource, OpenStaged) and a late open's outcome
+// (UnreadOutcome) also run on the FileOpener's thread: they read only the
+// config and what AbandonDrive set before it dropped the drive.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "pipeline/file_opener.h"
 #include "pipeline/hash_schedule.h"
 #include "pipeline/reader.h"
 #include "pipeline/sector_rescue.h"
@@ -34,6 +37,9 @@ struct ReadLoopConfig {
   // what opens a job's staged file.
   StageWriter* writer = nullptr;
   const Reader::StageOpener* open_staged = nullptr;
+  // open_staged may run on the FileOpener's thread, ahead of the I/O
+  // thread (Reader::SetSink).
+  bool stage_ahead = false;
   // Makes each file's chunk observer, if set (SetChunkObserver).
   const Reader::ObserverFactory* make_observer = nullptr;
   // Dedup by chunk for staged files (Reader::SetChunkDedup); may be null.
@@ -119,6 +125,12 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   };
 
   bool OnlyChunksValid(const ReadJob& job) const;
+  // FileOpener's open: the job's source, then (if `stage`) its staged file.
+  void OpenSource(const ReadJob& job, FileOpener::Opened* o) const;
+  void OpenStaged(const ReadJob& job, FileOpener::Opened* o) const;
+  // What a job drive d leaves unread reports, with what was opened for it.
+  ReadOutcome UnreadOutcome(int d, const ReadJob& job,
+                            FileOpener::Opened&& o) const;
   uint64_t ChunksToRead(const ReadJob& job, uint64_t total) const;
   FileState* NextFile(int d);
   bool QueueRead(int d);
@@ -155,7 +167,8 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   std::vector<DriveCursor> cursors_;
   std::deque<PendingWrite> pending_writes_;
   SectorRescue rescue_;
-  StageIo stage_io_;  // lent to the StageWriter
+  FileOpener opener_;  // after per_drive_ and cfg_, which it uses
+  StageIo stage_io_;   // lent to the StageWriter
   const uint64_t start_us_;
   bool stopped_ = false;  // cancelled, DEST full, or the queue failed
   // A drive waits for a pending chunk (SkipKnown) this round.

@@ -82,9 +82,10 @@ Reader::~Reader() = default;
 
 void Reader::Abort(const Status& why) { abort_.Raise(why); }
 
-void Reader::SetSink(StageWriter* writer, StageOpener open) {
+void Reader::SetSink(StageWriter* writer, StageOpener open, bool ahead) {
   writer_ = writer;
   open_staged_ = std::move(open);
+  stage_ahead_ = ahead;
 }
 
 Status Reader::Run(
@@ -149,6 +150,7 @@ Status Reader::Run(
   config.digests = digests_;
   config.writer = writer_;
   config.open_staged = &open_staged_;
+  config.stage_ahead = stage_ahead_;
   config.make_observer = &make_observer_;
   config.dedup = dedup_;
   config.progress = progress;

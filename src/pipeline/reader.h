@@ -189,13 +189,14 @@ class Reader {
   ~Reader();
 
   // Makes jobs with `write` set stage their chunks through `writer` into
-  // a staged file made by `open` (called on the I/O thread when the job's
-  // file is opened). `writer` must remain live while the Reader is. A
-  // write that fails with NoSpace or times out stops the whole run
-  // cleanly: fatal() then says so.
+  // a staged file made by `open`: called on the I/O thread when the job's
+  // file is opened or, if `ahead` (DestInfo::stage_ahead), on the
+  // FileOpener's thread as it opens the file ahead. `writer` must remain
+  // live while the Reader is. A write that fails with NoSpace or times out
+  // stops the whole run cleanly: fatal() then says so.
   using StageOpener =
       std::function<Status(const ReadJob&, std::unique_ptr<StagedFile>*)>;
-  void SetSink(StageWriter* writer, StageOpener open);
+  void SetSink(StageWriter* writer, StageOpener open, bool ahead = false);
 
   // Makes `make` (called on the I/O thread as a job's file is opened; it
   // may return null) give each file an observer of its chunks.
@@ -243,6 +244,7 @@ class Reader {
   std::string queue_note_;
   StageWriter* writer_ = nullptr;
   StageOpener open_staged_;
+  bool stage_ahead_ = false;
   ObserverFactory make_observer_;
   ChunkDedup* dedup_ = nullptr;
   uint64_t bytes_written_ = 0;

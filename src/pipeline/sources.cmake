@@ -9,6 +9,7 @@ set(VALISE_PIPELINE_SOURCES
   src/pipeline/committer.cc
   src/pipeline/dest_setup.cc
   src/pipeline/duplicates.cc
+  src/pipeline/file_opener.cc
   src/pipeline/hash_schedule.cc
   src/pipeline/ingest.cc
   src/pipeline/ingest_dry_run.cc

@@ -139,8 +139,8 @@ void AccumulateStats(const Reader& reader, IngestLedger* l) {
 
 // One pass: the reader stages what it reads into `dest`, the commit
 // thread commits what finishes.
-Status RunPass(Destination* dest, Committer* committer, int pass,
-               const std::vector<std::vector<ReadJob>>& jobs,
+Status RunPass(Destination* dest, const DestInfo& info, Committer* committer,
+               int pass, const std::vector<std::vector<ReadJob>>& jobs,
                const std::vector<uint64_t>& planned, IngestLedger* l) {
   l->reading = true;  // rows from here on are found by reading
   std::vector<bool> rotational;
@@ -162,7 +162,8 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
       dest->writer(),
       [dest, l, pass](const ReadJob& job, std::unique_ptr<StagedFile>* out) {
         return dest->Stage(StageRequestFor(*l, *dest, job, pass), out);
-      });
+      },
+      info.stage_ahead);
   CommitThread commits(committer, l->iopt.commit_batch, &reader);
   Status s, committed;
   {
@@ -196,8 +197,9 @@ Status RunPass(Destination* dest, Committer* committer, int pass,
 
 }  // namespace
 
-Status StagePasses(Destination* dest, Committer* committer,
-                   DuplicatePlacer* placer, IngestLedger* ledger) {
+Status StagePasses(Destination* dest, const DestInfo& info,
+                   Committer* committer, DuplicatePlacer* placer,
+                   IngestLedger* ledger) {
   IngestLedger& l = *ledger;
   for (int pass = 0;; ++pass) {
     // A file out of copies has failed; then the paths that share a content
@@ -214,7 +216,7 @@ Status StagePasses(Destination* dest, Committer* committer,
     std::vector<std::vector<ReadJob>> jobs;
     std::vector<uint64_t> planned;
     if (!MakeJobs(dest, l, pass, &jobs, &planned)) return Status::OK();
-    s = RunPass(dest, committer, pass, jobs, planned, ledger);
+    s = RunPass(dest, info, committer, pass, jobs, planned, ledger);
     if (!s.ok()) return s;
     if (l.Cancelled()) return Status::OK();
   }

@@ -21,7 +21,9 @@ StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
 // Runs the passes. Returns trouble that stopped the run (DEST full or
 // failing, the queue); everything else is in the ledger and its report.
 // REQUIRES: PlanIngest has filled the ledger. Starts and joins its threads.
-Status StagePasses(Destination* dest, Committer* committer,
-                   DuplicatePlacer* placer, IngestLedger* ledger);
+// `info` is what dest->Open said.
+Status StagePasses(Destination* dest, const DestInfo& info,
+                   Committer* committer, DuplicatePlacer* placer,
+                   IngestLedger* ledger);
 
 }  // namespace valise

@@ -476,5 +476,64 @@ TEST(ReadLoop, StagesThroughAWriterThatHoldsChunks) {
   EXPECT_EQ(reader.bytes_written(), good + f5_sent);
 }
 
+// Goal: with staged files made ahead of the I/O thread (FileOpener), a
+// drive that stops answering gives every one of its files one outcome,
+// stalled, and each staged file made for it goes with its file's outcome
+// (for the core to discard or keep), none lost or made twice; the other
+// drive's files are all read and staged on its way.
+TEST(ReadLoop, FilesStagedAheadOfAStalledDriveGoToTheirOutcome) {
+  SimDisk disk(SimDiskOptions{});
+  std::vector<std::vector<ReadJob>> jobs(2);
+  for (int i = 0; i < 6; ++i) {
+    for (int d = 0; d < 2; ++d) {
+      const std::string path =
+          "d" + std::to_string(d) + "/f" + std::to_string(i);
+      disk.AddFile(path, test::RandomBytes(kChunk / 2, 10 * d + i));
+      jobs[d].push_back(Job(d, path, kChunk / 2, 10 * d + i, true));
+    }
+  }
+  disk.Stall("d1/");
+  PipelineOptions opt = test::SmallPipelineOptions(kChunk, 1);
+  opt.engine.io_timeout_us = 1'000'000;
+  Reader reader(&disk, opt, test::ShaXxh(), {false, false});
+  HoldingWriter writer;
+  std::mutex mu;
+  std::map<std::string, int> staged;  // Stage calls, by path
+  reader.SetSink(
+      &writer,
+      [&](const ReadJob& job, std::unique_ptr<StagedFile>* out) {
+        std::lock_guard<std::mutex> l(mu);
+        ++staged[job.path];
+        *out = std::make_unique<HeldFile>(job.path, job.size);
+        return Status::OK();
+      },
+      /*ahead=*/true);
+  std::map<std::string, int> outcomes;
+  Done done;
+  ASSERT_VALISE_OK(
+      reader.Run(jobs, nullptr, [&](const ReadJob& job, ReadOutcome&& o) {
+        ++outcomes[job.path];
+        done.by_path[job.path] = std::move(o);
+      }));
+  size_t d1_staged = 0;
+  for (int i = 0; i < 6; ++i) {
+    const std::string good = "d0/f" + std::to_string(i);
+    EXPECT_EQ(outcomes[good], 1) << good;
+    EXPECT_VALISE_OK(done.by_path[good].status);
+    EXPECT_TRUE(done.by_path[good].written) << good;
+    const std::string bad = "d1/f" + std::to_string(i);
+    EXPECT_EQ(outcomes[bad], 1) << bad;
+    EXPECT_TRUE(done.by_path[bad].stalled) << bad;
+    EXPECT_FALSE(done.by_path[bad].written) << bad;
+    // A staged file made for it is in its outcome, and only then.
+    EXPECT_EQ(staged[bad], done.by_path[bad].staged ? 1 : 0) << bad;
+    d1_staged += staged[bad];
+  }
+  // The files after the first stalled one were staged ahead of the I/O
+  // thread, which never took them.
+  EXPECT_GT(d1_staged, 1u);
+  disk.Unstall("d1/");
+}
+
 }  // namespace
 }  // namespace valise

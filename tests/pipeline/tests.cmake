@@ -9,6 +9,7 @@ list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/ingest_re
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/source_test.cc)  # SRC given as a symlink, bad SRCs (issue 12, item 11)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/stall_names_test.cc)  # stalled-drive messages name the drive (issue 12, item 6)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/reader_test.cc)  # the read loop on the simulated disk
+list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/file_opener_test.cc)  # files opened ahead of the I/O thread
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/shipment_drives_test.cc)  # the drives of a shipment, M.drives (issue 14)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/shipment_status_test.cc)  # valise status (issue 14)
 list(APPEND VALISE_TESTS_PIPELINE ${CMAKE_CURRENT_SOURCE_DIR}/pipeline/watch_test.cc)  # valise watch on fakes (issue 14)
