@@ -207,3 +207,25 @@ class S3Part(unittest.TestCase):
         self.assertAlmostEqual(r["s3_small_vs_peers"]["value"], 4.0)
         self.assertIn("aws_small", r["s3_small_vs_peers"]["label"])
         self.assertAlmostEqual(r["s3_rgw_rados"]["value"], 5 / 8)
+
+
+class FioPart(unittest.TestCase):
+    # Goal: fio's rate is its group's (every job's bytes over the longest
+    # job's runtime), not the sum of the jobs' own rates, which counts
+    # jobs that ended early as if they still ran.
+    def test_group_rate(self):
+        from part_verify import fio_totals
+        doc = {"jobs": [
+            {"read": {"io_bytes": 512 << 20, "runtime": 163,
+                      "bw_bytes": (512 << 20) * 1000 // 163}},
+            {"read": {"io_bytes": 512 << 20, "runtime": 202,
+                      "bw_bytes": (512 << 20) * 1000 // 202}}]}
+        with tempfile.TemporaryDirectory() as d:
+            p = os.path.join(d, "fio.json")
+            with open(p, "w") as f:
+                f.write("note: fio says something first\n" + json.dumps(doc))
+            got, rate = fio_totals(p, "read")
+            self.assertEqual(got, 1 << 30)
+            self.assertAlmostEqual(rate, (1 << 30) * 1000 / 202)
+            self.assertLess(rate, sum(j["read"]["bw_bytes"]
+                                      for j in doc["jobs"]))
