@@ -194,8 +194,6 @@ void ReadLoop::Reaped() {
 
 // --- Reads.
 
-// Opens drive d's next job with data to read; finishes empty and
-// unopenable files on the spot. nullptr when the drive has no more.
 // Opens job's source (on the FileOpener's thread, or the I/O thread).
 void ReadLoop::OpenSource(const ReadJob& job, FileOpener::Opened* o) const {
   ReadOptions ro;
@@ -224,6 +222,9 @@ void ReadLoop::OpenStaged(const ReadJob& job, FileOpener::Opened* o) const {
   o->write_failed = !o->status.ok();  // DEST's failure, not the drive's
 }
 
+// Takes drive d's next job with data to read, opened (FileOpener);
+// finishes empty and unopenable files on the spot. nullptr when the drive
+// has no more.
 FileState* ReadLoop::NextFile(int d) {
   DriveCursor& cur = cursors_[d];
   while (cur.next_job < per_drive_[d].size()) {
@@ -804,8 +805,9 @@ void ReadLoop::AbandonDrive(int d, const Status& why, Why kind) {
   }
 }
 
-// Set once, at the drive's first AbandonDrive: read from the opening
-// thread too (a late open), after that.
+// What a job drive d leaves unread reports, with what was opened for it.
+// It reads only what the drive's first AbandonDrive set, once, before it
+// dropped the drive: so the opening thread may call it too (a late open).
 ReadOutcome ReadLoop::UnreadOutcome(int d, const ReadJob& job,
                                     FileOpener::Opened&& o) const {
   const DriveCursor& cur = cursors_[d];
