@@ -1,17 +1,18 @@
 // FileOpener (file_opener.cc): opens the files the read loop reads next on
-// a thread of its own, a few per drive ahead of the I/O thread. On a tree
-// of small files the I/O thread spent a third of its time opening them
-// (the source's open, fstat and fcntl; making the staged file in DEST, an
-// xfs transaction) while it was the run's bottleneck; the opening thread
-// takes that work to the other cores.
+// a thread of its own, a few per drive ahead of the I/O thread. On small
+// files the I/O thread spent a third of its time opening them (the
+// source's open, fstat and fcntl; making the staged file in DEST, an xfs
+// transaction), and every file passes through that one thread; the opening
+// thread takes that work to another core. (On 2 cores, both busy, the run
+// takes as long either way: the gain is the I/O thread's headroom.)
 //
 // Each drive's files are opened in reading order, at most `ahead` of them
 // beyond the one the I/O thread takes next; the I/O thread takes them in
 // the same order (Take), and opens a file itself when the thread has not
-// reached it, so it never waits on a thread that lags. A drive given up
-// (Drop) is opened no further: its files opened and not taken are handed
-// back, and an open under way then is given to the drop's `late` once it
-// returns, on the opening thread.
+// reached it: it waits only for an open of that very file under way. A
+// drive given up (Drop) is opened no further: its files opened and not
+// taken are handed back, and an open under way then is given to the
+// drop's `late` once it returns, on the opening thread.
 //
 // A hung drive can hang an open, as it would on the I/O thread; here the
 // other drives go on, and Stop waits for it.
@@ -74,7 +75,7 @@ class FileOpener {
   // Ends the thread once its open under way is done (and handed over).
   void Stop();
 
-  // Jobs the thread has opened, for tests and the report's counters.
+  // Jobs the thread has opened (tests).
   size_t opened_ahead() const;
 
  private:
