@@ -50,6 +50,13 @@ struct Recorder {
   }
 };
 
+// Waits (up to 2 s) until the thread has opened `n` files ahead.
+void WaitOpenedAhead(const FileOpener& opener, size_t n) {
+  for (int tries = 0; tries < 2000 && opener.opened_ahead() < n; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 TEST(FileOpener, EveryFileTakenOnceInOrder) {
   const auto jobs = Jobs(3, 50);
   Recorder rec;
@@ -71,9 +78,7 @@ TEST(FileOpener, OpensAheadOnItsOwnThreadWithinTheLimit) {
   Recorder rec;
   FileOpener opener(jobs, 3, rec.Fn());
   // Nothing taken yet: the thread opens up to 3 of each drive, no more.
-  for (int tries = 0; tries < 2000 && opener.opened_ahead() < 6; ++tries) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  WaitOpenedAhead(opener, 6);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(opener.opened_ahead(), 6u);
   {
@@ -82,9 +87,7 @@ TEST(FileOpener, OpensAheadOnItsOwnThreadWithinTheLimit) {
     EXPECT_EQ(rec.on.count("d0/f3"), 0u);
   }
   EXPECT_EQ(opener.Take(0, 0).status.message(), Opened("d0/f0"));
-  for (int tries = 0; tries < 2000 && opener.opened_ahead() < 7; ++tries) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  WaitOpenedAhead(opener, 7);
   EXPECT_EQ(opener.opened_ahead(), 7u);  // one more of drive 0: f3
 }
 
@@ -105,9 +108,7 @@ TEST(FileOpener, DropHandsBackWhatWasOpenedAndStopsTheDrive) {
   const auto jobs = Jobs(2, 10);
   Recorder rec;
   FileOpener opener(jobs, 4, rec.Fn());
-  for (int tries = 0; tries < 2000 && opener.opened_ahead() < 8; ++tries) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  WaitOpenedAhead(opener, 8);
   ASSERT_EQ(opener.opened_ahead(), 8u);
   EXPECT_EQ(opener.Take(0, 0).status.message(), Opened("d0/f0"));
   std::atomic<int> late{0};

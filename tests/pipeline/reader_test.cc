@@ -58,6 +58,22 @@ ReadJob Job(int drive, const std::string& path, uint64_t size, size_t id,
   return j;
 }
 
+// Two drives of `files` random files of `size` bytes each ("dD/fI", id
+// 10 * D + I), and their jobs.
+std::vector<std::vector<ReadJob>> TwoDrives(SimDisk* disk, int files,
+                                            uint64_t size, bool write) {
+  std::vector<std::vector<ReadJob>> jobs(2);
+  for (int i = 0; i < files; ++i) {
+    for (int d = 0; d < 2; ++d) {
+      const std::string path =
+          "d" + std::to_string(d) + "/f" + std::to_string(i);
+      disk->AddFile(path, test::RandomBytes(size, 10 * d + i));
+      jobs[d].push_back(Job(d, path, size, 10 * d + i, write));
+    }
+  }
+  return jobs;
+}
+
 // Goal: the I/O thread waiting idle looks again within a bounded time
 // even if no wake comes (no buffer back, no chunk resolved), so a
 // cancellation (SIGINT sets a flag, it wakes nothing) is always seen;
@@ -201,15 +217,7 @@ TEST(ReadLoop, MediaErrorNarrowedToTheSector) {
 // read.
 TEST(ReadLoop, StalledDriveGivesUpItsFilesOthersFinish) {
   SimDisk disk(SimDiskOptions{});
-  std::vector<std::vector<ReadJob>> jobs(2);
-  for (int i = 0; i < 3; ++i) {
-    for (int d = 0; d < 2; ++d) {
-      const std::string path =
-          "d" + std::to_string(d) + "/f" + std::to_string(i);
-      disk.AddFile(path, test::RandomBytes(3 * kChunk, 10 * d + i));
-      jobs[d].push_back(Job(d, path, 3 * kChunk, 10 * d + i));
-    }
-  }
+  const auto jobs = TwoDrives(&disk, 3, 3 * kChunk, false);
   disk.Stall("d1/");
   PipelineOptions opt = test::SmallPipelineOptions(kChunk, 1);
   opt.engine.io_timeout_us = 1'000'000;
@@ -483,15 +491,7 @@ TEST(ReadLoop, StagesThroughAWriterThatHoldsChunks) {
 // drive's files are all read and staged on its way.
 TEST(ReadLoop, FilesStagedAheadOfAStalledDriveGoToTheirOutcome) {
   SimDisk disk(SimDiskOptions{});
-  std::vector<std::vector<ReadJob>> jobs(2);
-  for (int i = 0; i < 6; ++i) {
-    for (int d = 0; d < 2; ++d) {
-      const std::string path =
-          "d" + std::to_string(d) + "/f" + std::to_string(i);
-      disk.AddFile(path, test::RandomBytes(kChunk / 2, 10 * d + i));
-      jobs[d].push_back(Job(d, path, kChunk / 2, 10 * d + i, true));
-    }
-  }
+  const auto jobs = TwoDrives(&disk, 6, kChunk / 2, true);
   disk.Stall("d1/");
   PipelineOptions opt = test::SmallPipelineOptions(kChunk, 1);
   opt.engine.io_timeout_us = 1'000'000;
