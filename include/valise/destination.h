@@ -328,7 +328,8 @@ class Destination {
   // Begins staging `req`: *out is the file the writer takes chunks for.
   // Must not block on a network (it runs on the I/O thread): a store
   // starts its request and goes on. On failure *out is reset and nothing
-  // is left behind. I/O thread.
+  // is left behind. I/O thread; with DestInfo::stage_ahead, the thread
+  // that opens files ahead of it.
   virtual Status Stage(const StageRequest& req,
                        std::unique_ptr<StagedFile>* out) = 0;
 

@@ -125,7 +125,8 @@ class ReadLoop final : public EngineClient, public SectorRescue::Host {
   };
 
   bool OnlyChunksValid(const ReadJob& job) const;
-  // FileOpener's open: the job's source, then (if `stage`) its staged file.
+  // The FileOpener's opens: the job's source; its staged file (on the
+  // opener's thread with cfg_.stage_ahead, else on the I/O thread).
   void OpenSource(const ReadJob& job, FileOpener::Opened* o) const;
   void OpenStaged(const ReadJob& job, FileOpener::Opened* o) const;
   // What a job drive d leaves unread reports, with what was opened for it.

@@ -12,9 +12,9 @@
 namespace valise {
 
 // What the destination is asked to stage for a job of pass `pass`: on the
-// reader's I/O thread (the scans and the manifest are not changed during a
-// pass), and before the passes, for what a kept partial is checked
-// against (chunk_resume.cc).
+// reader's I/O thread or its FileOpener's (the scans and the manifest are
+// not changed during a pass), and before the passes, for what a kept
+// partial is checked against (chunk_resume.cc).
 StageRequest StageRequestFor(const IngestLedger& l, const Destination& dest,
                              const ReadJob& job, int pass);
 
