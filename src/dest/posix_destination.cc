@@ -199,7 +199,11 @@ class PosixDestination final : public Destination {
     if (!s.ok() && !s.IsNotSupported()) return s;
     syncfs_ = s.ok();
     info->seal_covers_names = syncfs_;
-    info->stage_ahead = true;  // openat2 + O_CREAT: an xfs transaction
+    // Staging makes a file (openat2 + O_CREAT: an xfs transaction), worth
+    // taking off the I/O thread. Not into a DEST shared by hosts: Stage
+    // asks whether another host committed the file meanwhile, and asked
+    // files ahead, this host would read files committed in between.
+    info->stage_ahead = others_ == nullptr;
     info->verbose_notes.push_back(
         syncfs_ ? "durability: one syncfs of DEST per commit batch"
                 : "durability: fdatasync per file (syncfs not trusted on "

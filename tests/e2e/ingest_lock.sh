@@ -23,6 +23,10 @@ DEST=${MNT[D]}/stage
 
 drop_caches
 first=""
+# Drive A read at 32 MiB/s: the first ingest lasts seconds, so the second
+# (whose start-up reads the manifest and scans the drives before it asks
+# for the lock) cannot find it finished however fast the machine is.
+throttle_reads "${DEV[A]}" $((32 * 1048576))
 start_bg first "$VALISE" ingest -m "$M" -d "$DEST" --no-progress "$A" "$B"
 # The first holds the lock once its journal exists (the lock is taken
 # before the journal is opened).
@@ -47,6 +51,7 @@ kill -0 "$first" 2>/dev/null ||
   fail "the first ingest had ended when the second was refused"
 
 wait_bg "$first"
+throttle_reads "${DEV[A]}" 0
 if ((BG_RC != 0)); then
   ingest_dump "$first" >&2
   fail "the first ingest exited $BG_RC, expected 0"
