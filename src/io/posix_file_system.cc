@@ -1445,8 +1445,6 @@ class PosixDirectory final : public Directory {
     return Status::OK();
   }
 
-  // For "a/b/c": *parent = descriptor of "a/b" opened beneath (O_PATH) and
-  // *base = "c". For "c": *parent stays empty (use fd_) and *base = "c".
   // mkdir -p of `rel` beneath DEST, from its end: the parent opened in one
   // call (openat2 beneath, no symbolic link on the way) and the last
   // component made in it; a missing parent is made first, the same way.
@@ -1476,6 +1474,8 @@ class PosixDirectory final : public Directory {
     return Status::OK();
   }
 
+  // For "a/b/c": *parent = descriptor of "a/b" opened beneath (O_PATH) and
+  // *base = "c". For "c": *parent stays empty (use fd_) and *base = "c".
   Status OpenParent(const std::string& rel, ScopedFd* parent,
                     std::string* base) const {
     size_t slash = rel.rfind('/');
