@@ -251,7 +251,8 @@ def meets(op, threshold, value):
 
 class Tool:
     """A tool measured in a part: how to run it and what it does, its runs,
-    and what counts (`unit`: "bytes" or "files" of its set)."""
+    and what counts (`unit`: "bytes" or "files" of its set; None: the
+    tool does not move the set in its time, only its own rate counts)."""
 
     def __init__(self, tid, label, set_id, unit="bytes", dest=None,
                  own_rate=None):
@@ -309,7 +310,7 @@ class Record:
     def rate(self, tid):
         """Median units per wall second of tool `tid`, or None."""
         tool = self.tools.get(tid)
-        if tool is None or tool.failed():
+        if tool is None or tool.failed() or tool.unit is None:
             return None
         wall = tool.median("wall_s")
         units = self.sets[tool.set]["files" if tool.unit == "files" else

@@ -30,13 +30,13 @@ checked after it (files and bytes on DEST; valise's report):
   dup:   per DEST valise ingest, rsync -a
 Every tool that writes ends with `sync -f DEST` inside its time. The last
 run's valise copies are checked again with `valise verify -m M DEST`.
-After the runs, per DEST, `valise bench` of the big set (--bench-seconds;
-0: skip): its predicted rate against the ingest's.
+In every run, per DEST, `valise bench` of the big set just before its
+ingest (--bench-seconds; 0: skip): the median of its predicted rates
+against the ingest's median rate, measured side by side.
 """
 
 import json
 import os
-import subprocess
 
 import data
 from harness import (Record, Tool, drop_caches, log, memory_available,
@@ -209,12 +209,13 @@ def run(args, ctx):
             def prepare():
                 empty_dest(dest, out)
 
-            def add(tid, label, argv, check=None, own_rate=None):
+            def add(tid, label, argv, check=None, own_rate=None,
+                    lands=True):
                 tool = rec.add_tool(Tool("%s_%s_%s" % (tid, sid, kind), label,
-                                         sid, unit=unit, dest=kind,
-                                         own_rate=own_rate))
+                                         sid, unit=unit if lands else None,
+                                         dest=kind, own_rate=own_rate))
                 tools.append((tool, argv, prepare, out,
-                              checked(rec, tool, out, check)))
+                              checked(rec, tool, out, check, lands)))
 
             if sid == "big":
                 job = os.path.join(W, "write-%s.fio" % kind)
@@ -242,6 +243,20 @@ def run(args, ctx):
                             "chunk index: each chunk's SHA-256 decides)",
                      "dup": "valise ingest (--dedup auto)"}.get(
                          sid, "valise ingest")
+            if sid == "big" and args.bench_seconds > 0:
+                bjson = os.path.join(W, "bench-%s.json" % kind)
+
+                def bench_check(t, bjson=bjson, kind=kind):
+                    return bench_prediction(rec, bjson, kind, t)
+                # Its prediction, measured side by side with the ingest
+                # that follows it. It leaves nothing in DEST.
+                add("bench", "valise bench: its predicted ingest rate (%g s)"
+                    % args.bench_seconds,
+                    "%s > %s" % (" ".join(q(a) for a in [V, "bench"] + srcs[
+                        sid] + ["-d", out, "-m", M, "--seconds",
+                                str(args.bench_seconds), "--json"]),
+                                 q(bjson)),
+                    bench_check, own_rate="predicted", lands=False)
             add("valise", label,
                 # --force: each run replaces the report of the run before.
                 [V, "ingest", "-m", M, "-d", out, "--no-progress", "-q",
@@ -344,7 +359,6 @@ def run(args, ctx):
                     if last and tool.id.startswith("valise_") and \
                             tool.runs[-1].ok:
                         verify_dest(rec, ctx, tool, sets, rig, args)
-        bench_predictions(rec, ctx, sets, rig, dest_kinds, args)
         for kind in dest_kinds:
             empty_dest(rig.dests["dest-" + kind],
                        os.path.join(rig.dests["dest-" + kind].mnt, "out"))
@@ -352,15 +366,16 @@ def run(args, ctx):
         return rec
 
 
-def checked(rec, tool, out, check):
-    """The tool's own check, then DEST's file and byte count against the
-    set's (fio's write makes its own files: only its check)."""
+def checked(rec, tool, out, check, lands=True):
+    """The tool's own check, then, for a tool that `lands` the set, DEST's
+    file and byte count against the set's (fio's write makes its own
+    files: only its check)."""
     def f(t):
         if check is not None:
             why = check(t)
             if why:
                 return why
-        if tool.id.startswith("fio_"):
+        if not lands or tool.id.startswith("fio_"):
             return None
         got = data.count(out)
         want = (rec.sets[tool.set]["files"], rec.sets[tool.set]["bytes"])
@@ -410,41 +425,29 @@ def verify_dest(rec, ctx, tool, sets, rig, args):
                 args.reports, "ingest-%s.json" % tool.id))
 
 
-def bench_predictions(rec, ctx, sets, rig, dest_kinds, args):
-    """valise bench of the big set per DEST: what it predicts."""
-    if args.bench_seconds <= 0 or "big" not in sets.srcs:
-        return
-    for kind in dest_kinds:
-        dest = rig.dests["dest-" + kind]
-        out = os.path.join(dest.mnt, "out")
-        empty_dest(dest, out)
-        drop_caches()
-        path = os.path.join(rig.work, "bench-%s.json" % kind)
-        with open(path, "w") as f:
-            rc = ctx.call([ctx.valise, "bench"] + sets.srcs["big"] +
-                          ["-d", out, "-m", sets.manifest["big"],
-                           "--seconds", str(args.bench_seconds), "--json"],
-                          stdout=f, stderr=subprocess.DEVNULL)
-        try:
-            with open(path) as f:
-                doc = json.load(f)
-        except ValueError:
-            doc = None
-        if rc not in (0, 1) or doc is None:
-            rec.notes.append("valise bench with DEST %s failed (exit %d)"
-                             % (kind, rc))
-            continue
-        rec.extra.setdefault("bench", {})[kind] = {
-            "predicted_rate_bytes_per_s":
-                doc.get("predicted_rate_bytes_per_s"),
-            "bottleneck": doc.get("bottleneck", {}).get("text"),
-            "limits": doc.get("limits"),
-            "pipeline_rate_bytes_per_s": (doc.get("pipeline") or {}).get(
-                "rate_bytes_per_s"),
-            "pipeline_seconds": (doc.get("pipeline") or {}).get("seconds"),
-            "model_rate_bytes_per_s": doc.get("model_rate_bytes_per_s"),
-            "untrusted": doc.get("untrusted"),
-        }
+def bench_prediction(rec, path, kind, t):
+    """Check of one `valise bench --json` run: its predicted rate as the
+    run's "predicted" extra; the last run's figures kept for the notes."""
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        return "no bench JSON %s: %s" % (path, e)
+    pred = doc.get("predicted_rate_bytes_per_s")
+    if not pred:
+        return "bench predicted no rate"
+    t.extra["predicted"] = pred
+    rec.extra.setdefault("bench", {})[kind] = {
+        "predicted_rate_bytes_per_s": pred,
+        "bottleneck": doc.get("bottleneck", {}).get("text"),
+        "limits": doc.get("limits"),
+        "pipeline_rate_bytes_per_s": (doc.get("pipeline") or {}).get(
+            "rate_bytes_per_s"),
+        "pipeline_seconds": (doc.get("pipeline") or {}).get("seconds"),
+        "model_rate_bytes_per_s": doc.get("model_rate_bytes_per_s"),
+        "untrusted": doc.get("untrusted"),
+    }
+    return None
 
 
 def ratios(rec, dest_kinds):
@@ -473,10 +476,10 @@ def ratios(rec, dest_kinds):
                                "DEST %s" % (name, kind), v, p,
                                fig, ceiling=limit / prate if limit and prate
                                else None)
-            bench = rec.extra.get("bench", {}).get(kind)
-            pred = bench and bench.get("predicted_rate_bytes_per_s")
+            # Medians of both, each run's bench just before its ingest.
+            pred = rec.own_rate("bench_big_" + kind)
             rec.ratio("bench_prediction_" + kind, "valise bench's predicted "
-                      "ingest rate / the ingest's, DEST %s" % kind,
+                      "ingest rate / the ingest's (medians), DEST %s" % kind,
                       pred / mine if pred and mine else None,
                       "bench_prediction",
                       terms={"predicted": pred, "measured": mine})

@@ -107,6 +107,20 @@ class Record(unittest.TestCase):
         self.assertEqual([x["wall_s"] for x in fio["runs"]], [2.0, 3.0])
         self.assertEqual(fio["median"]["own_rate"], 2.5e9)
 
+    def test_own_rate_only(self):
+        # A tool that does not move the set in its time (valise bench's
+        # prediction) has its own rate's median and no rate of its own.
+        rec = fake_doc()
+        pred = rec.add_tool(harness.Tool("bench_big", "valise bench", "big",
+                                         unit=None, own_rate="predicted"))
+        for p in (3e9, 1e9, 2e9):
+            t = harness.Timing()
+            t.wall_s, t.exit_code = 5.0, 0
+            t.extra["predicted"] = p
+            pred.runs.append(t)
+        self.assertIsNone(rec.rate("bench_big"))
+        self.assertEqual(rec.own_rate("bench_big"), 2e9)
+
 
 class Render(unittest.TestCase):
     # Goal: the newest result of each part is rendered between the markers

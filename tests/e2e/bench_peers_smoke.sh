@@ -12,7 +12,8 @@
 # the part measures with its figure's target from bench/targets.json and
 # whether it was met (the CPU figure with its three terms, small files
 # against rsync and the metadata limit on each DEST, memory against its
-# budget). The ingests really placed and verified the files (valise's
+# budget; valise bench's prediction from its runs, each beside the
+# ingest it predicts). The ingests really placed and verified the files (valise's
 # kept reports: exit 0, every file ok with its sha256, the duplicate a
 # reflink on xfs, `valise verify -m M DEST` passed). render writes
 # --doc (a section per part and every figure of bench/targets.json) and
@@ -111,7 +112,10 @@ for part, d in docs.items():
         for r in t["runs"]:
             assert r["ok"] and r["wall_s"] > 0 and r["cpu_s"] >= 0, \
                 (part, t["id"], r)
-        assert t["median"]["rate"] > 0, (part, t["id"])
+        if t["unit"] is None:  # valise bench: its own rate only
+            assert t["median"]["rate"] is None and t["own_rate"], t["id"]
+        else:
+            assert t["median"]["rate"] > 0, (part, t["id"])
         if t["own_rate"]:
             assert t["median"]["own_rate"] > 0, (part, t["id"])
     ids = [r["id"] for r in d["ratios"]]
@@ -139,6 +143,12 @@ tools = {t["id"] for t in ing["tools"]}
 for k in ("shm", "disk"):
     for s in ("small", "tree"):
         assert "limit_%s_%s" % (s, k) in tools, (s, k)
+    # valise bench, each run just before the ingest it predicts
+    assert "bench_big_" + k in tools, k
+    p = [r for r in ing["ratios"] if r["id"] == "bench_prediction_" + k][0]
+    b = [t for t in ing["tools"] if t["id"] == "bench_big_" + k][0]
+    assert p["terms"]["predicted"] == b["median"]["own_rate"], (p, b)
+    assert ing["extra"]["bench"][k]["predicted_rate_bytes_per_s"] > 0
 mem = docs["memory"]
 for r in mem["ratios"]:
     assert r["terms"]["peak_rss_bytes"] > 0 and r["terms"]["entries"] == 20000
