@@ -71,8 +71,8 @@ void ReportParity(IngestLedger* ledger) {
 // of one file keep their order). REQUIRES: rows->size() >= entry.size().
 void SortByEntry(const std::vector<size_t>& entry,
                  std::vector<FileResult>* rows) {
-  // Often in order already (a file's rows come in entry order on one
-  // drive): no row moved.
+  // Already in order (one drive read in manifest order, say): no row
+  // moved.
   if (std::is_sorted(entry.begin(), entry.end())) return;
   std::vector<size_t> order(entry.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -140,8 +140,8 @@ void FinishIngestReport(const Status& s, IngestLedger* ledger) {
   // files; the skipped entries; then, ingest's own, the files committed.
   PlaceRowsFoundBeforeReading(ledger);
   SortByEntry(l.ok_entry, &l.ok_results);
-  // Each row moved once (a FileResult is 240 bytes; a vector that
-  // grew row by row moved them all again at each doubling).
+  // Room for every row first: a FileResult is 240 bytes, and a vector
+  // grown row by row moved them all again at each doubling.
   size_t rows = report->files.size() + l.match.extra.size() +
                 l.ok_results.size();
   for (const DriveScan& scan : l.scans) rows += scan.skipped.size();
