@@ -21,6 +21,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <iterator>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "pipeline/progress_render.h"
+#include "pipeline/report_json.h"
 #include "valise/manifest.h"
 
 namespace valise {
@@ -1125,6 +1127,117 @@ Json FileJson(const RunReport& r, const FileResult& f) {
   return j;
 }
 
+// A string as FileJson's dump writes it: printable ASCII other than '"'
+// and '\\' (nearly every path, digest and name) as it is, anything else
+// through the JSON library.
+void AppendJsonString(std::string_view s, std::string* out) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      *out += Dump(Json(std::string(s)));
+      return;
+    }
+  }
+  *out += '"';
+  *out += s;
+  *out += '"';
+}
+
+void AppendDriveOrNull(const RunReport& r, int drive, std::string* out) {
+  if (!HasDrive(r, drive)) {
+    *out += "null";
+    return;
+  }
+  AppendJsonString(JsonPath(r.drives[drive].source), out);
+}
+
+template <typename Int>
+void AppendInt(Int v, std::string* out) {
+  char buf[24];
+  const auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, res.ptr);
+}
+
+}  // namespace
+
+std::string FileRowByObject(const RunReport& r, const FileResult& f) {
+  return Dump(FileJson(r, f));
+}
+
+void AppendFileRow(const RunReport& r, const FileResult& f, std::string* out) {
+  // Rows with ranges or chunk lists (damage, repair: few) go through the
+  // object; so does a row naming a digest type twice (the object keeps
+  // the last value at the first one's place).
+  bool general = !f.bad_ranges.empty() || !f.corrupt_ranges.empty() ||
+                 !f.chunks_from.empty() || !f.chunks_lost.empty();
+  for (size_t i = 0; i < f.digests.size() && !general; ++i) {
+    for (size_t k = 0; k < i; ++k) {
+      if (f.digests[k].type == f.digests[i].type) general = true;
+    }
+  }
+  if (general) {
+    *out += FileRowByObject(r, f);
+    return;
+  }
+  *out += "{\"path\":";
+  AppendJsonString(JsonPath(f.path), out);
+  *out += ",\"drive\":";
+  AppendDriveOrNull(r, f.drive, out);
+  *out += ",\"status\":";
+  AppendJsonString(FileStatusName(f.status), out);
+  *out += ",\"expected_size\":";
+  if (f.status == FileStatus::kExtra) {
+    *out += "null";
+  } else {
+    AppendInt(f.expected_size, out);
+  }
+  *out += ",\"actual_size\":";
+  if (f.status == FileStatus::kMissing) {
+    *out += "null";
+  } else {
+    AppendInt(f.actual_size, out);
+  }
+  *out += ",\"first_bad_offset\":";
+  if (f.first_bad_offset >= 0) {
+    AppendInt(f.first_bad_offset, out);
+  } else {
+    *out += "null";
+  }
+  *out += ",\"bad_ranges\":[],\"corrupt_ranges\":[],\"detail\":";
+  if (f.detail.empty()) {
+    *out += "null";
+  } else {
+    AppendJsonString(f.detail, out);
+  }
+  *out += ",\"repaired_from\":";
+  if (f.repaired_from >= 0) {
+    AppendDriveOrNull(r, f.repaired_from, out);
+  } else {
+    *out += "null";
+  }
+  *out += ",\"parity\":";
+  switch (f.parity) {
+    case FileResult::Parity::kNone:
+      *out += "null";
+      break;
+    case FileResult::Parity::kRebuilt:
+      *out += "\"rebuilt\"";
+      break;
+    case FileResult::Parity::kUnrecoverable:
+      *out += "\"unrecoverable\"";
+      break;
+  }
+  *out += ",\"digests\":{";
+  for (size_t i = 0; i < f.digests.size(); ++i) {
+    if (i > 0) *out += ',';
+    AppendJsonString(DigestName(f.digests[i].type), out);
+    *out += ':';
+    AppendJsonString(f.digests[i].Hex(), out);
+  }
+  *out += "}}";
+}
+
+namespace {
+
 // Writes a top-level object one key a line; arrays of drives and files one
 // element a line, so the report stays readable and grep-able when large.
 // The text goes to `sink` in pieces of about 1 MiB, so a report of
@@ -1145,6 +1258,13 @@ class TopLevelWriter {
   void Item(const Json& value) {
     buf_ += items_++ == 0 ? "\n    " : ",\n    ";
     buf_ += Dump(value);
+    if (buf_.size() >= (1 << 20)) Flush();
+  }
+  // An element already in JSON text (AppendFileRow).
+  template <typename AppendFn>
+  void ItemText(AppendFn&& append) {
+    buf_ += items_++ == 0 ? "\n    " : ",\n    ";
+    append(&buf_);
     if (buf_.size() >= (1 << 20)) Flush();
   }
   void EndArray() { buf_ += items_ == 0 ? "]" : "\n  ]"; }
@@ -1272,7 +1392,9 @@ void WriteJson(const RunReport& r,
   for (const DriveReport& d : r.drives) w.Item(DriveJson(d));
   w.EndArray();
   w.BeginArray("files");
-  r.ForEachFile([&](const FileResult& f) { w.Item(FileJson(r, f)); });
+  r.ForEachFile([&](const FileResult& f) {
+    w.ItemText([&](std::string* out) { AppendFileRow(r, f, out); });
+  });
   w.EndArray();
   w.BeginArray("notes");
   for (const std::string& note : r.notes) w.Item(note);

@@ -5,12 +5,14 @@
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "pipeline/progress_render.h"
+#include "pipeline/report_json.h"
 #include "support/test_util.h"
 #include "valise/manifest.h"
 
@@ -1094,6 +1096,64 @@ TEST(JsonTest, CarriesHostPathsLabelsAndSignature) {
   EXPECT_EQ(j["signature"]["checked"], false);
   EXPECT_TRUE(j["signature"]["key_fingerprint"].is_null());
   EXPECT_TRUE(j["host"].is_null());
+}
+
+// Goal: every row of the report's "files" array is the same bytes whether
+// AppendFileRow writes it itself or through the JSON object: random rows
+// of every status, with paths of quotes, backslashes, control bytes, bytes
+// that are not UTF-8, C1 and bidi characters, drives given or not, sizes
+// up to 2^64-1, details of free text, each parity outcome, digests of
+// every type (twice the same type too), and some with ranges or chunk
+// lists (written through the object).
+TEST(JsonRow, WrittenRowsAreTheObjectsBytes) {
+  RunReport r;
+  for (const char* src :
+       {"/mnt/d1", "/mnt/\"quoted\" d2", "/dev/disk/by-id/\x01x"}) {
+    DriveReport d;
+    d.source = src;
+    r.drives.push_back(d);
+  }
+  const std::vector<std::string> pieces = {
+      "a",        "dir/",         "\"",   "\\",       "%",
+      "\x01",     "\n",           "\x7f", "\xff",     "\xc3\xa9",
+      "\xc2\x85", "\xe2\x80\xae", " ",    "file.bin", "\t"};
+  std::mt19937_64 rng(7);
+  auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
+  size_t general = 0;
+  for (int i = 0; i < 3000; ++i) {
+    FileResult f;
+    for (size_t k = 1 + pick(5); k > 0; --k)
+      f.path += pieces[pick(pieces.size())];
+    f.drive = static_cast<int>(pick(5)) - 1;  // -1 .. 3 (3: no such drive)
+    f.status = static_cast<FileStatus>(pick(8));
+    const uint64_t sizes[] = {0, 1, 4096, uint64_t{1} << 40, ~uint64_t{0}};
+    f.expected_size = sizes[pick(5)];
+    f.actual_size = sizes[pick(5)];
+    f.first_bad_offset = pick(3) == 0 ? -1 : static_cast<int64_t>(rng() >> 2);
+    if (pick(3) == 0)
+      f.detail = pieces[pick(pieces.size())] + "sha256 mismatch";
+    f.repaired_from = static_cast<int>(pick(5)) - 1;
+    f.parity = static_cast<FileResult::Parity>(pick(3));
+    for (size_t k = pick(4); k > 0; --k) {
+      Digest d;
+      d.type = static_cast<DigestType>(pick(kNumDigestTypes));
+      d.size = static_cast<uint8_t>(DigestSize(d.type));
+      for (size_t b = 0; b < d.size; ++b)
+        d.bytes[b] = static_cast<uint8_t>(rng());
+      f.digests.push_back(d);
+    }
+    if (pick(10) == 0) {
+      f.bad_ranges.push_back(BadRange{4096, 512, 5});
+      ++general;
+    }
+    if (pick(10) == 0) f.corrupt_ranges.push_back(BadRange{0, 1 << 20, 0});
+    if (pick(20) == 0) f.chunks_lost = {{1, 3}};
+    std::string fast;
+    AppendFileRow(r, f, &fast);
+    ASSERT_EQ(fast, FileRowByObject(r, f)) << "row " << i;
+    EXPECT_NO_THROW(json::parse(fast)) << fast;
+  }
+  EXPECT_GT(general, 100u);
 }
 
 }  // namespace
