@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 // XXH3 from libxxhash, through its dispatcher, which picks the widest
@@ -28,12 +29,17 @@ namespace {
 
 constexpr char kHexDigits[] = "0123456789abcdef";
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
+// Each byte's value as a hex digit (either case), or 0xff. By table: a
+// manifest of 2,000,000 entries has 4,000,000 digests to read, and the
+// three-way test per character took a quarter of its parse.
+constexpr std::array<uint8_t, 256> kHexValue = [] {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = 0xff;
+  for (int c = '0'; c <= '9'; ++c) t[c] = static_cast<uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = static_cast<uint8_t>(c - 'a' + 10);
+  for (int c = 'A'; c <= 'F'; ++c) t[c] = static_cast<uint8_t>(c - 'A' + 10);
+  return t;
+}();
 
 std::string ToHex(const uint8_t* p, size_t n) {
   std::string out(n * 2, '0');
@@ -46,13 +52,14 @@ std::string ToHex(const uint8_t* p, size_t n) {
 
 bool FromHexBytes(std::string_view hex, uint8_t* out, size_t n) {
   if (hex.size() != 2 * n) return false;
+  uint8_t bad = 0;
   for (size_t i = 0; i < n; ++i) {
-    int hi = HexValue(hex[2 * i]);
-    int lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+    const uint8_t hi = kHexValue[static_cast<uint8_t>(hex[2 * i])];
+    const uint8_t lo = kHexValue[static_cast<uint8_t>(hex[2 * i + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<uint8_t>(hi << 4 | (lo & 15));
   }
-  return true;
+  return (bad & 0xf0) == 0;
 }
 
 // The cryptographic digests (OpenSSL's) take a large buffer in slices,

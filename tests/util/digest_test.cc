@@ -1,5 +1,7 @@
 #include "valise/digest.h"
 
+#include <cctype>
+
 #include "support/test_util.h"
 
 namespace valise {
@@ -105,6 +107,20 @@ TEST(Digest, NamesAndHexErrors) {
   Digest d;
   EXPECT_FALSE(Digest::FromHex(DigestType::kMd5, "abc", &d));
   EXPECT_FALSE(Digest::FromHex(DigestType::kMd5, std::string(32, 'g'), &d));
+  // Every byte that is not a hex digit is refused, in either place of a
+  // pair, among valid ones; both cases are read.
+  const std::string good = "0123456789abcdefABCDEF0123456789";
+  ASSERT_TRUE(Digest::FromHex(DigestType::kMd5, good, &d));
+  EXPECT_EQ(d.Hex(), "0123456789abcdefabcdef0123456789");
+  for (int c = 0; c < 256; ++c) {
+    if (std::isxdigit(c)) continue;
+    for (size_t at : {size_t{0}, size_t{1}, size_t{31}}) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(c);
+      EXPECT_FALSE(Digest::FromHex(DigestType::kMd5, bad, &d))
+          << c << "@" << at;
+    }
+  }
 }
 
 // Goal: the chunk digest's hex equals the file-level xxh128 of the same bytes.
