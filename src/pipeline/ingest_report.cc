@@ -145,12 +145,17 @@ void FinishIngestReport(const Status& s, IngestLedger* ledger) {
   size_t rows = report->files.size() + l.match.extra.size() +
                 l.ok_results.size();
   for (const DriveScan& scan : l.scans) rows += scan.skipped.size();
-  report->files.reserve(rows);
-  for (FileResult& r : l.match.extra) report->files.push_back(std::move(r));
-  for (DriveScan& scan : l.scans) {
-    for (FileResult& r : scan.skipped) report->files.push_back(std::move(r));
+  if (rows == l.ok_results.size()) {
+    // Only files committed (the common end): their rows are the report's.
+    report->files = std::move(l.ok_results);
+  } else {
+    report->files.reserve(rows);
+    for (FileResult& r : l.match.extra) report->files.push_back(std::move(r));
+    for (DriveScan& scan : l.scans) {
+      for (FileResult& r : scan.skipped) report->files.push_back(std::move(r));
+    }
+    for (FileResult& r : l.ok_results) report->files.push_back(std::move(r));
   }
-  for (FileResult& r : l.ok_results) report->files.push_back(std::move(r));
   report->interrupted = l.Cancelled();
   report->seconds = double(l.fs->NowMicros() - l.start_us) / 1e6;
   if (!s.ok()) {
