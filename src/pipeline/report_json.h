@@ -2,7 +2,8 @@
 // AppendFileRow writes the text itself for the rows nearly every report is
 // made of (no ranges, no chunk lists) and goes through the JSON library's
 // object for the others; FileRowByObject is that object, dumped: both give
-// the same bytes for every row (report_test's JsonRow.*).
+// the same bytes for every row (report_test's JsonRow.*), so a field added
+// to the object and not to the text fails that test.
 #pragma once
 
 #include <string>
