@@ -247,8 +247,8 @@ def section(doc, path, rel_to):
                       sorted(ex["verify_dest"].items())) + "."]
     if ex.get("bench"):
         for kind, b in sorted(ex["bench"].items()):
-            lines += ["", "`valise bench` of the large files with DEST %s: "
-                      "predicted %s; %s" % (
+            lines += ["", "`valise bench` of the large files with DEST %s, "
+                      "its last run: predicted %s; %s" % (
                           kind, rate_text(b.get("predicted_rate_bytes_per_s"),
                                           "bytes"), b.get("bottleneck"))]
     rt = ratio_table(doc)
