@@ -140,15 +140,15 @@ void FinishIngestReport(const Status& s, IngestLedger* ledger) {
   // files; the skipped entries; then, ingest's own, the files committed.
   PlaceRowsFoundBeforeReading(ledger);
   SortByEntry(l.ok_entry, &l.ok_results);
-  // Room for every row first: a FileResult is 240 bytes, and a vector
-  // grown row by row moved them all again at each doubling.
-  size_t rows = report->files.size() + l.match.extra.size() +
-                l.ok_results.size();
+  size_t rows =
+      report->files.size() + l.match.extra.size() + l.ok_results.size();
   for (const DriveScan& scan : l.scans) rows += scan.skipped.size();
   if (rows == l.ok_results.size()) {
     // Only files committed (the common end): their rows are the report's.
     report->files = std::move(l.ok_results);
   } else {
+    // Room for every row first: a FileResult is 240 bytes, and a vector
+    // grown row by row moved them all again at each doubling.
     report->files.reserve(rows);
     for (FileResult& r : l.match.extra) report->files.push_back(std::move(r));
     for (DriveScan& scan : l.scans) {
