@@ -1151,7 +1151,7 @@ TEST(JsonRow, WrittenRowsAreTheObjectsBytes) {
     std::string fast;
     AppendFileRow(r, f, &fast);
     ASSERT_EQ(fast, FileRowByObject(r, f)) << "row " << i;
-    EXPECT_NO_THROW(json::parse(fast)) << fast;
+    EXPECT_TRUE(json::accept(fast)) << fast;
   }
   EXPECT_GT(general, 100u);
 }
