@@ -1090,8 +1090,7 @@ Json FileJson(const RunReport& r, const FileResult& f) {
   }
   j["corrupt_ranges"] = std::move(corrupt);
   j["detail"] = StringOrNull(f.detail, false);
-  j["repaired_from"] =
-      f.repaired_from >= 0 ? DriveOrNull(r, f.repaired_from) : Json(nullptr);
+  j["repaired_from"] = DriveOrNull(r, f.repaired_from);
   // Repair by chunk: present only on the rows it concerns.
   auto runs = [](const ChunkRuns& c) {
     Json a = Json::array();
@@ -1211,11 +1210,7 @@ void AppendFileRow(const RunReport& r, const FileResult& f, std::string* out) {
     AppendJsonString(f.detail, out);
   }
   *out += ",\"repaired_from\":";
-  if (f.repaired_from >= 0) {
-    AppendDriveOrNull(r, f.repaired_from, out);
-  } else {
-    *out += "null";
-  }
+  AppendDriveOrNull(r, f.repaired_from, out);
   *out += ",\"parity\":";
   switch (f.parity) {
     case FileResult::Parity::kNone:
