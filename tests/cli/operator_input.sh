@@ -99,7 +99,7 @@ if [[ $(id -u) -eq 0 ]] && unshare -m true 2>/dev/null; then
     mkdir -p /dev/disk/by-id &&
     ln -s "$1" /dev/disk/by-id/usb-VALISE_TEST_0042-0:0 &&
     exec "$2" verify --no-progress -m "$3" /dev/disk/by-id/usb-VALISE_TEST_0042-0:0'
-  expect_exit 0 unshare -m --propagation private bash -c "$inner" inner \
+  expect_exit 0 "$PRIVATE_MOUNTS" bash -c "$inner" inner \
     "$D" "$VALISE" "$W/direct.vm"
   assert_joined_contains "$LAST_OUT" \
     "/dev/disk/by-id/usb-VALISE_TEST_0042-0:0 -> $D"

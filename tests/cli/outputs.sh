@@ -184,7 +184,7 @@ rc=0
 echo "verify \$rc" >>"$W/ns.rc"
 stat -c '%F' /dev/stdout >"$W/ns.kind"
 EOF
-expect_exit 0 unshare -m --propagation private bash ns.sh
+expect_exit 0 "$PRIVATE_MOUNTS" bash ns.sh
 assert_eq $'manifest 2\nverify 2' "$(cat ns.rc)" "exit statuses in the namespace"
 assert_eq "symbolic link" "$(cat ns.kind)" "/dev/stdout in the namespace"
 assert_contains ns.err "-o /dev/stdout: is a symbolic link"
@@ -207,7 +207,7 @@ rc=0
 echo "manifest \$rc" >>"$W/full.rc"
 ls -A "$W/full" >"$W/full.ls"
 EOF
-expect_exit 0 unshare -m --propagation private bash full.sh
+expect_exit 0 "$PRIVATE_MOUNTS" bash full.sh
 assert_eq $'verify 2\nmanifest 2' "$(cat full.rc)" "exit statuses, full file system"
 assert_contains full.err "--report: $W/full/r.json: write: No space left"
 assert_contains full.err "$W/full/m.vm"

@@ -65,7 +65,7 @@ LOGF="$DEST/.valise/custody.jsonl"
 attach_drive A
 # ship-01 reads slowly (its ingest lasts while ship-02 is plugged in).
 throttle_reads "${DEV[A]}" 500000
-start_bg WATCH unshare -m --propagation private "$VALISE" watch -m "$M" \
+start_bg WATCH "$PRIVATE_MOUNTS" "$VALISE" watch -m "$M" \
   -d "$DEST" --mount-root "$ROOT" --device-events "${WATCH_EVENTS:-poll}" \
   --no-progress
 ERR=$(bg_err "$WATCH")

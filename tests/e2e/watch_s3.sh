@@ -26,7 +26,7 @@ _valise_loops=("${keep[@]}")
 
 new_bucket watch
 DEST="s3://${BUCKET[watch]}/ship"
-start_bg WATCH unshare -m --propagation private "$VALISE" watch -m "$M" \
+start_bg WATCH "$PRIVATE_MOUNTS" "$VALISE" watch -m "$M" \
   -d "$DEST" --mount-root "$W/mnt" --device-events poll --no-progress
 ERR=$(bg_err "$WATCH")
 DEV[A]=$(losetup --find --show "${IMG[A]}")

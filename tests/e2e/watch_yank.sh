@@ -74,7 +74,7 @@ LOGF="$DEST/.valise/custody.jsonl"
 # watch first: its private mount namespace then holds no copy of the
 # faultfs mounts, which would keep faultfs running after the test
 # unmounts them.
-start_bg WATCH unshare -m --propagation private "$VALISE" watch -m "$M" \
+start_bg WATCH "$PRIVATE_MOUNTS" "$VALISE" watch -m "$M" \
   -d "$DEST" --mount-root "$ROOT" --device-events poll --no-progress \
   --io-timeout 2
 ERR=$(bg_err "$WATCH")
