@@ -12,7 +12,7 @@ software's cost:
           them, at an aligned offset, often in another file
 Each set has a signed manifest (the chunk digests decide, so a copied
 chunk is cloned from the first, FICLONERANGE, and not read). --runs times,
-each set in turn: DEST emptied and trimmed, caches dropped, `valise
+each set in turn: DEST emptied, caches dropped, `valise
 ingest --pubkey` timed (DEST synced inside the time); the bytes written
 to DEST's device (sectors written, /proc/diskstats) are counted around
 it. Ratios: bytes written / the set's bytes (dup30), and the median

@@ -18,9 +18,9 @@ Four data sets, a directory each on every drive:
          (--tree-files: at most that many; 0: all)
   dup    --dup-gb GB a drive of files of up to 32 MiB, every tenth a copy
          of another under another name (0: none)
-Then, --runs times, set after set, each tool in turn, DEST emptied and
-trimmed and the page cache dropped before each, and each one's result
-checked after it (files and bytes on DEST; valise's report):
+Then, --runs times, set after set, each tool in turn, DEST emptied (a
+disk DEST trimmed too) and the page cache dropped before each, and each
+one's result checked after it (files and bytes on DEST; valise's report):
   big:   fio read of the drives, and per DEST: fio write (as many bytes,
          one job per drive, end_fsync), valise ingest, rsync -a, cp -a then
          sha256sum -c, rclone copy --checksum
@@ -170,18 +170,21 @@ def run(args, ctx):
     for d in dest_kinds:
         if d not in ("shm", "disk"):
             ctx.die("--dests: shm or disk, not %r" % d)
-    dests = [("dest-" + k, k, args.dest_fs, dest_mb) for k in dest_kinds]
-    # /dev/shm holds the drives (with --drives-on shm) and the memory DEST
-    # (one set at a time, trimmed between commands): refuse to start what
-    # would run the machine out of memory half way. Small files take ~38
-    # KiB each with their blocks and inode, the Linux tree ~1.5 GB.
+    # /dev/shm holds the drives (with --drives-on shm) and the memory DEST,
+    # all of its image (its memory is allocated when the rig is made, so
+    # it is sized to the largest set with room to spare): refuse to start
+    # what would run the machine out of memory half way. Small files take
+    # ~38 KiB each with their blocks and inode, the Linux tree ~1.5 GB.
     sets_mb = [big_mb * n, args.small_files * 38 // 1024,
                0 if args.tree_source == "none" else
                1536 if not args.tree_files else args.tree_files // 40 + 16,
                dup_mb * n]
+    shm_dest_mb = min(dest_mb, max(sets_mb) * 3 // 2 + 512)
+    dests = [("dest-" + k, k, args.dest_fs,
+              shm_dest_mb if k == "shm" else dest_mb) for k in dest_kinds]
     need = sum(sets_mb) if args.drives_on == "shm" else 0
     if "shm" in dest_kinds:
-        need += max(sets_mb)
+        need += shm_dest_mb
     avail = memory_available() // MiB
     if need > avail * 9 // 10:
         ctx.die("about %d MiB of /dev/shm needed (drives and the memory "
@@ -194,7 +197,7 @@ def run(args, ctx):
         V = ctx.valise
         srcs = sets.srcs
 
-        # Per-set tools. prepare: DEST emptied and trimmed; durable: the
+        # Per-set tools. prepare: DEST emptied (rig.empty_dest); durable: the
         # DEST synced inside the timed region.
         plan = []  # (set, [(Tool, argv, prepare, durable, check)])
 

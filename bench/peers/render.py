@@ -128,9 +128,11 @@ def rig_lines(doc):
                    "I/O %s." % (name[5:] if name.startswith("dest-") else
                                 name, d["fs"], where, d["loop_direct_io"]))
     if out:
-        out.append("- Before every command DEST is emptied and trimmed and "
-                   "the page cache dropped; every tool that writes has "
-                   "`sync -f DEST` inside its time.")
+        out.append("- Before every command DEST is emptied and the page "
+                   "cache dropped; a DEST on the disk is trimmed too, a DEST "
+                   "in /dev/shm keeps the memory it was given when the rig "
+                   "was made; every tool that writes has `sync -f DEST` "
+                   "inside its time.")
     return out
 
 

@@ -148,11 +148,16 @@ def busy_ms(dev):
 
 
 def empty_dest(dest, out):
-    """Removes `out` under the DEST mount and gives the freed blocks back
-    to the image (fstrim punches holes in it: the memory of a DEST in
-    /dev/shm, the disk's space), then makes `out` again, empty."""
+    """Removes `out` under the DEST mount, then makes it again, empty. A
+    DEST on the disk gives the freed blocks back to its image (fstrim
+    punches holes in it), so that every command writes where the disk
+    must allocate. A DEST in /dev/shm keeps them: its image's memory was
+    all allocated when the rig was made (scripts/lib/bench_rig.sh), and a
+    trim would give it back, so that the next command paid for the
+    machine allocating memory again (docs/bench.md)."""
     if os.path.lexists(out):
         shutil.rmtree(out)
-    subprocess.run(["fstrim", dest.mnt], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    if dest.where != "shm":
+        subprocess.run(["fstrim", dest.mnt], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
     os.mkdir(out)

@@ -17,8 +17,9 @@
 #                     a disk, loop devices in direct I/O mode
 #   --dest NAME:WHERE:FS:MB   a DEST file system (xfs, ext4, btrfs) of MB
 #                     MiB on a loop device over an image in /dev/shm (WHERE
-#                     shm: memory, the software's cost) or on the disk (disk:
-#                     what an operator sees; loop direct I/O)
+#                     shm: memory, the software's cost; all the image's
+#                     memory allocated at once) or on the disk (disk: what
+#                     an operator sees; loop direct I/O)
 #
 # Prints, one per line, then waits for EOF on stdin:
 #   work DIR                      scratch directory (removed at exit)
@@ -95,6 +96,17 @@ for spec in "${dests[@]}"; do
   [[ "$fs" =~ ^(xfs|ext4|btrfs)$ ]] || valise_die "--dest $spec: xfs, ext4, btrfs"
   [[ "$mb" =~ ^[1-9][0-9]*$ ]] || valise_die "--dest $spec: size in MiB"
   make_one "$name" "$mb" "$fs" "$where"
+  # A DEST in /dev/shm has all its image's memory from the start, and the
+  # harness never trims it (bench/peers/rig.py, empty_dest): fallocate
+  # allocates every page mkfs left unwritten and keeps what it wrote.
+  # Memory newly allocated on this kind of machine (a virtual machine) is
+  # slow to first touch and slows the whole machine for a minute after,
+  # so a DEST given back its memory before every command measured that,
+  # not the tools (docs/bench.md, "How every tool is timed").
+  if [[ $where == shm ]]; then
+    fallocate -l "$(stat -c %s "${IMG[$name]}")" "${IMG[$name]}" ||
+      valise_die "cannot allocate the memory of ${IMG[$name]}"
+  fi
   echo "dest $name ${MNT[$name]} ${DEV[$name]} $where $fs $dio"
 done
 echo ready
