@@ -46,8 +46,9 @@ struct PipelineOptions {
   // Bytes per read, per buffer and per chunk digest. A multiple of 4096.
   // Default: 1 MiB.
   size_t chunk_size = size_t{1} << 20;
-  // Reads in flight per drive; 0 picks by drive kind: 16 on SSD, NVMe and
-  // memory-backed drives, 4 on rotational ones. Default: 0.
+  // Reads in flight per drive; 0 picks by drive kind (DefaultReadDepth):
+  // 16 on SSD, NVMe and memory-backed drives, 4 on rotational ones.
+  // Default: 0.
   unsigned depth = 0;
   // Hashing threads; 0 picks the number of cores, at most 16 (beyond that
   // one reading thread cannot feed them). Default: 0.
@@ -100,6 +101,12 @@ struct PipelineOptions {
   // Default: none.
   PackParity* pack = nullptr;
 };
+
+// Reads in flight on a drive when PipelineOptions::depth is 0: what the
+// ingest and verify Reader and `valise bench`'s reads use alike.
+inline unsigned DefaultReadDepth(bool rotational) {
+  return rotational ? 4 : 16;
+}
 
 // The progress of a run with these options (bars, stats lines, metrics).
 inline ProgressOptions ProgressOptionsOf(const PipelineOptions& o) {

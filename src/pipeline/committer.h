@@ -142,6 +142,10 @@ class CommitThread {
   std::condition_variable work_;  // the thread waits for files
   std::condition_variable room_;  // Push waits for the backlog
   std::deque<Finished> queue_;
+  // Queued files at which the thread's wait ends, so that Push wakes it
+  // then and not for every file: 1 while it waits for any file, the group
+  // size while a group gathers, 0 while it commits.
+  size_t wake_at_ = 0;
   size_t in_commit_ = 0;  // files of the batch being committed
   bool reading_done_ = false;
   Status status_;

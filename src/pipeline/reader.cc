@@ -23,8 +23,6 @@ namespace valise {
 
 namespace {
 
-constexpr unsigned kDefaultDepthSolid = 16;
-constexpr unsigned kDefaultDepthRotational = 4;
 // One I/O thread can feed about this many hashing threads at SHA-256 speed
 // (1.4 GB/s each) before its own syscalls become the limit.
 constexpr unsigned kMaxHashThreads = 16;
@@ -105,9 +103,7 @@ Status Reader::Run(
   std::vector<unsigned> depth(num_drives);
   size_t depth_total = 0;
   for (int d = 0; d < num_drives; ++d) {
-    depth[d] = opt_.depth       ? opt_.depth
-               : rotational_[d] ? kDefaultDepthRotational
-                                : kDefaultDepthSolid;
+    depth[d] = opt_.depth ? opt_.depth : DefaultReadDepth(rotational_[d]);
     depth_total += depth[d];
   }
   if (has_sink) depth_total += writer_->buffers(num_drives, chunk);
