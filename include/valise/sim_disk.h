@@ -170,6 +170,10 @@ struct SimDiskOptions {
   // Simulated microseconds a queue Wait that returns completions advances
   // the clock by. Default: 100.
   uint64_t latency_us = 100;
+  // Directory::FreeSpace still counts a removed file's bytes as used the
+  // next this many times it is asked, as xfs frees a removed file's blocks
+  // in the background (statfs shows them used until then). Default: 0.
+  unsigned free_space_lag = 0;
 };
 
 class SimDisk final : public FileSystem {

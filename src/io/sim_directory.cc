@@ -290,9 +290,14 @@ class SimDirectory final : public Directory {
     std::lock_guard lock(impl_->mu);
     VALISE_RETURN_IF_ERROR(CheckLocked(path_ + ": statfs"));
     const SimDiskOptions& o = impl_->opt;
-    *bytes = impl_->used_bytes >= o.capacity_bytes
-                 ? 0
-                 : o.capacity_bytes - impl_->used_bytes;
+    uint64_t used = impl_->used_bytes;
+    auto& lagging = impl_->lagging_bytes;
+    for (auto& [size, calls_left] : lagging) {
+      used += size;
+      --calls_left;
+    }
+    std::erase_if(lagging, [](const auto& l) { return l.second == 0; });
+    *bytes = used >= o.capacity_bytes ? 0 : o.capacity_bytes - used;
     *inodes = impl_->live_inodes >= o.capacity_inodes
                   ? 0
                   : o.capacity_inodes - impl_->live_inodes;

@@ -203,7 +203,12 @@ void SimDisk::Impl::UnlinkLocked(const NodePtr& dir, const std::string& name) {
   ChangedLocked(node.get());
   if (--node->nlink == 0) {
     --live_inodes;
-    if (node->type == FileType::kRegular) used_bytes -= node->data.size();
+    if (node->type == FileType::kRegular) {
+      used_bytes -= node->data.size();
+      if (opt.free_space_lag > 0 && !node->data.empty()) {
+        lagging_bytes.emplace_back(node->data.size(), opt.free_space_lag);
+      }
+    }
   }
 }
 

@@ -255,6 +255,9 @@ struct SimDisk::Impl {
   uint64_t epoch = 0;         // bumped by Crash()
   uint64_t crash_at_ops = 0;  // CrashAfter: writes + syncs at the cut; 0 none
   uint64_t visit_mark = 0;
+  // Bytes of removed files FreeSpace still counts, each with the number of
+  // FreeSpace calls left before it stops (SimDiskOptions::free_space_lag).
+  std::vector<std::pair<uint64_t, unsigned>> lagging_bytes;
   // Decisions made so far, by identity (see DecideLocked).
   std::unordered_map<uint64_t, uint64_t> decided;
 

@@ -278,6 +278,42 @@ TEST(Bench, WholePipelineMakesItsWritesDurable) {
   }
 }
 
+// Goal: the pipeline is measured on the space DEST's write measurement
+// gave back, also where the file system frees a removed file's blocks
+// after statfs was asked (xfs, in the background): it reads every byte,
+// as DEST has room for all of it, and no note says it was cut short.
+TEST(Bench, PipelineGetsTheSpaceDestsMeasurementFreed) {
+  // The drive and DEST share the disk's 64 MiB: the drive's 20 MiB leave
+  // 44 free, DEST's write measures half (22 MiB) and removes it. Until the
+  // removal shows, 22 MiB are free, of which the pipeline may use half:
+  // 11 MiB, not the drive's 20.
+  SimDiskOptions so;
+  so.capacity_bytes = 64 * kMiB;
+  so.free_space_lag = 3;
+  SimDisk disk(so);
+  const int kFiles = 5;
+  for (int i = 0; i < kFiles; ++i) {
+    disk.AddFile("/d1/f" + std::to_string(i),
+                 test::RandomBytes(4 * kMiB, 60 + i));
+  }
+  disk.AddDir("/dest");
+  BenchOptions o;
+  o.sources = {"/d1"};
+  o.dest = "/dest";
+  o.seconds = 0.5;
+  o.hash_seconds = 0.02;
+  o.pipeline.threads = 1;
+  BenchReport r;
+  ASSERT_TRUE(RunBench(&disk, o, &r).ok());
+  EXPECT_EQ(r.dest_write.bytes, 22 * kMiB);
+  ASSERT_TRUE(r.has_pipeline);
+  EXPECT_EQ(r.pipeline_bytes_read, kFiles * 4 * kMiB);
+  EXPECT_EQ(r.pipeline_files, static_cast<uint64_t>(kFiles));
+  for (const std::string& note : r.notes) {
+    EXPECT_EQ(note.find("room"), std::string::npos) << note;
+  }
+}
+
 // Goal: DEST without a drive measures the hashes and DEST only (no
 // pipeline), and leaves DEST as it was; neither a drive nor DEST is
 // trouble.
