@@ -712,6 +712,12 @@ class OneSync final : public EngineClient {
 
 // Writes one temporary file in DEST for at most `seconds` (and at most
 // half the free space), then fdatasyncs it, all through the engine.
+// What the pipeline measurement hashes, as ingest would: each chunk's
+// SHA-256 when a chunk index decides, else both whole-file digests.
+const char* PipelineHashes(bool chunk_sha256) {
+  return chunk_sha256 ? "sha256 of each chunk" : "sha256+xxh128";
+}
+
 // Waits, up to 5 s, until DEST has `before` bytes free again (less 1%):
 // xfs frees a removed file's blocks in the background, and until then
 // they count as used. Right after the DEST measurement removed its 3 GiB
@@ -1120,8 +1126,7 @@ void ComputeBottleneck(BenchReport* r) {
           "this host reads them at once slower than apart";
       break;
     case BottleneckKind::kHash:
-      r->bottleneck_subject =
-          r->chunk_sha256 ? "sha256 of each chunk" : "sha256+xxh128";
+      r->bottleneck_subject = PipelineHashes(r->chunk_sha256);
       if (IoCpuPerByte(*r) > 0) {
         r->bottleneck_subject += " (beside reading and writing)";
       }
@@ -1362,9 +1367,8 @@ Status RunBench(FileSystem* fs, const BenchOptions& o, BenchReport* report) {
     }
     if (Cancelled(o)) return finish(Status::Aborted("bench", "interrupted"));
     if (!usable.empty()) {
-      phase(fmt::format(
-          "whole pipeline (read, sha256+xxh128, write to DEST), up to {}s",
-          o.seconds));
+      phase(fmt::format("whole pipeline (read, {}, write to DEST), up to {}s",
+                        PipelineHashes(o.chunk_sha256), o.seconds));
       MeasurePipeline(fs, dir.get(), plans, o, &r);
       if (Cancelled(o)) {
         return finish(Status::Aborted("bench", "interrupted"));
@@ -1474,7 +1478,8 @@ std::string FormatBenchJson(const BenchReport& r) {
     Json pj = RateJson(r.pipeline);
     pj["bytes_read"] = r.pipeline_bytes_read;
     pj["files"] = r.pipeline_files;
-    pj["digests"] = {"sha256", "xxh128"};
+    pj["digests"] = r.chunk_sha256 ? Json::array({"sha256"})
+                                   : Json::array({"sha256", "xxh128"});
     pj["errors"] = r.pipeline_errors;
     j["pipeline"] = std::move(pj);
   } else {
@@ -1601,10 +1606,10 @@ std::string FormatBenchTable(const BenchReport& r) {
   }
   if (r.has_pipeline) {
     out += fmt::format(
-        "  pipeline (read, sha256+xxh128, write to DEST): {} ({} written, "
+        "  pipeline (read, {}, write to DEST): {} ({} written, "
         "{} files whole)\n",
-        Rate(r.pipeline.rate()), HumanBytes(r.pipeline.bytes),
-        r.pipeline_files);
+        PipelineHashes(r.chunk_sha256), Rate(r.pipeline.rate()),
+        HumanBytes(r.pipeline.bytes), r.pipeline_files);
     for (const std::string& e : r.pipeline_errors) {
       out += "    error: " + EscapeReportText(e) + "\n";
     }

@@ -529,6 +529,21 @@ TEST(Bench, JsonSchemaIsStable) {
             (std::vector<std::string>{"bytes", "seconds", "rate_bytes_per_s",
                                       "cpu_seconds", "bytes_read", "files",
                                       "digests", "errors"}));
+  EXPECT_EQ(j["pipeline"]["digests"], json::array({"sha256", "xxh128"}));
+  EXPECT_NE(FormatBenchTable(r).find("pipeline (read, sha256+xxh128, write"),
+            std::string::npos);
+  // Bound to a chunk index, the pipeline hashes each chunk with SHA-256
+  // alone, as ingest does, and says so.
+  {
+    BenchReport c = r;
+    c.chunk_sha256 = true;
+    ComputeBottleneck(&c);
+    EXPECT_EQ(json::parse(FormatBenchJson(c))["pipeline"]["digests"],
+              json::array({"sha256"}));
+    EXPECT_NE(
+        FormatBenchTable(c).find("pipeline (read, sha256 of each chunk, write"),
+        std::string::npos);
+  }
   EXPECT_EQ(Keys(j["limits"]),
             (std::vector<std::string>{"drives", "hash", "dest"}));
   EXPECT_EQ(j["limits"]["drives"], 200000000);
