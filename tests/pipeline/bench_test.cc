@@ -104,6 +104,17 @@ BenchOptions QuickOptions(const Drives& s) {
   return o;
 }
 
+// A quick run on the simulated disk: the drive `drive`, DEST /dest.
+BenchOptions QuickSimOptions(const std::string& drive) {
+  BenchOptions o;
+  o.sources = {drive};
+  o.dest = "/dest";
+  o.seconds = 0.5;
+  o.hash_seconds = 0.02;
+  o.pipeline.threads = 1;
+  return o;
+}
+
 // Goal: on real directories every number is there and positive, the
 // pipeline wrote every byte, the bottleneck is the smallest limit and is
 // named, DEST is exactly as before and the sources are byte-identical
@@ -257,12 +268,7 @@ TEST(Bench, WholePipelineMakesItsWritesDurable) {
                    test::RandomBytes(kMiB + 1000 * i, 40 + i));
     }
     disk.AddDir("/dest");
-    BenchOptions o;
-    o.sources = {"/d1"};
-    o.dest = "/dest";
-    o.seconds = 0.5;
-    o.hash_seconds = 0.02;
-    o.pipeline.threads = 1;
+    const BenchOptions o = QuickSimOptions("/d1");
     BenchReport r;
     ASSERT_TRUE(RunBench(&disk, o, &r).ok());
     ASSERT_TRUE(r.has_pipeline);
@@ -297,12 +303,7 @@ TEST(Bench, PipelineGetsTheSpaceDestsMeasurementFreed) {
                  test::RandomBytes(4 * kMiB, 60 + i));
   }
   disk.AddDir("/dest");
-  BenchOptions o;
-  o.sources = {"/d1"};
-  o.dest = "/dest";
-  o.seconds = 0.5;
-  o.hash_seconds = 0.02;
-  o.pipeline.threads = 1;
+  const BenchOptions o = QuickSimOptions("/d1");
   BenchReport r;
   ASSERT_TRUE(RunBench(&disk, o, &r).ok());
   EXPECT_EQ(r.dest_write.bytes, 22 * kMiB);
