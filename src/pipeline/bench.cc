@@ -710,8 +710,6 @@ class OneSync final : public EngineClient {
   Status status_;
 };
 
-// Writes one temporary file in DEST for at most `seconds` (and at most
-// half the free space), then fdatasyncs it, all through the engine.
 // What the pipeline measurement hashes, as ingest would: each chunk's
 // SHA-256 when a chunk index decides, else both whole-file digests.
 const char* PipelineHashes(bool chunk_sha256) {
@@ -737,6 +735,8 @@ void AwaitFreeSpace(Directory* dir, uint64_t before) {
   }
 }
 
+// Writes one temporary file in DEST for at most `seconds` (and at most
+// half the free space), then fdatasyncs it, all through the engine.
 void MeasureDestWrite(FileSystem* fs, Directory* dir, const BenchOptions& o,
                       BenchReport* report) {
   const PipelineOptions& opt = o.pipeline;
@@ -799,6 +799,8 @@ void MeasureDestWrite(FileSystem* fs, Directory* dir, const BenchOptions& o,
     report->dest_write.seconds = double(end_us - start_us) / 1e6;
     SetCpu(cpu_before, MachineCpuSeconds(fs), &report->dest_write);
   }
+  // The ring first: it holds the file (registered files), and a removed
+  // file still held keeps its blocks.
   engine.reset();
   file.reset();
   cleanup.Clean();
