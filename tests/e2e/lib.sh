@@ -38,8 +38,8 @@ set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
 TEST_NAME=$(basename "$0" .sh)
-# Runs a command in a private mount namespace that holds no other test's
-# mounts (tests/support/private_mounts.sh): every test that needs one.
+# Runs a command in a private mount namespace that holds no test's mounts
+# (tests/support/private_mounts.sh): every test that needs one.
 PRIVATE_MOUNTS=$E2E_REPO/tests/support/private_mounts.sh
 # shellcheck source=../../scripts/lib/drives.sh
 source "$E2E_REPO/scripts/lib/drives.sh"
