@@ -108,6 +108,10 @@ inline unsigned DefaultReadDepth(bool rotational) {
   return rotational ? 4 : 16;
 }
 
+// Writes in flight on DEST when --depth is not given: ingest's
+// (IngestOptions::depth) and `valise bench`'s alike.
+inline constexpr unsigned kDefaultWriteDepth = 16;
+
 // The progress of a run with these options (bars, stats lines, metrics).
 inline ProgressOptions ProgressOptionsOf(const PipelineOptions& o) {
   ProgressOptions p;
@@ -197,8 +201,8 @@ struct IngestOptions {
   // which xfs serializes with the file's I/O (0.4 ms a file), while the
   // batch's one syncfs writes the cached bytes back together. Default: 1 MiB.
   uint64_t direct_min_bytes = uint64_t{1} << 20;
-  // Writes in flight on DEST. Default: 16.
-  unsigned depth = 16;
+  // Writes in flight on DEST. Default: 16 (kDefaultWriteDepth).
+  unsigned depth = kDefaultWriteDepth;
   // Prepended to every manifest path to name its place under DEST, e.g.
   // "data/" when DEST is a BagIt bag. The journal and the report keep the
   // manifest's paths. Default: "".

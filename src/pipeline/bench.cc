@@ -115,9 +115,6 @@ namespace {
 using bench_internal::Cancelled;
 using bench_internal::FillPseudoRandom;
 
-// Writes in flight on DEST when --depth is not given: ingest's default
-// (IngestOptions::depth).
-const unsigned kDefaultWriteDepth = IngestOptions{}.depth;
 // A drive stops being read after this many errors (each one recorded).
 constexpr size_t kMaxDriveErrors = 5;
 // A directory walk lists at most this many entries: enough to find the
